@@ -1,0 +1,178 @@
+//! Blocks, receipts and commit certificates.
+
+use crate::crypto::{Address, Hash32, PublicKey, Signature, sha256};
+use crate::encoding::{self, BoundedVec, Decode, DecodeError, Encode};
+use crate::limits::*;
+use crate::merkle;
+use crate::reject::RejectCode;
+use crate::tx::{ChainId, OrderId, Symbol, Transaction};
+
+/// Decode bound on the events of one receipt (a 50-leg payment emits 51).
+pub const RECEIPT_EVENTS_DECODE_BOUND: usize = 1024;
+
+/// The header of DESIGN §3. Its hash names the block.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct BlockHeader {
+    pub chain_id: ChainId,
+    pub height: u64,
+    pub round: u32,
+    pub parent_hash: Hash32,
+    pub timestamp_ms: u64,
+    pub proposer: Address,
+    /// Merkle root of the transaction hashes.
+    pub tx_root: Hash32,
+    /// Merkle root of the receipts.
+    pub receipts_root: Hash32,
+    /// Commitment to the whole state after this block.
+    pub state_root: Hash32,
+}
+
+impl BlockHeader {
+    pub fn hash(&self) -> Hash32 {
+        sha256(&encoding::encode(self))
+    }
+}
+
+/// A header and its transactions.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct Block {
+    pub header: BlockHeader,
+    pub txs: BoundedVec<Transaction, MAX_BLOCK_TXS>,
+}
+
+impl Block {
+    pub fn hash(&self) -> Hash32 {
+        self.header.hash()
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encoding::encode(self)
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        encoding::decode(bytes, MAX_BLOCK_BYTES)
+    }
+}
+
+/// The Merkle root over transaction hashes.
+pub fn tx_root(tx_hashes: &[Hash32]) -> Hash32 {
+    let leaves: Vec<Hash32> = tx_hashes.iter().map(|h| merkle::leaf_hash(&h.0)).collect();
+    merkle::root(&leaves)
+}
+
+/// The Merkle root over receipts.
+pub fn receipts_root(receipts: &[Receipt]) -> Hash32 {
+    let leaves: Vec<Hash32> = receipts
+        .iter()
+        .map(|r| merkle::leaf_hash(&encoding::encode(r)))
+        .collect();
+    merkle::root(&leaves)
+}
+
+/// What a committed transaction did, for receipts, history and subscribers.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub enum Event {
+    TokenCreated {
+        token: Symbol,
+        issuer: Address,
+    },
+    Minted {
+        token: Symbol,
+        to: Address,
+        amount: u64,
+    },
+    Transferred {
+        token: Symbol,
+        from: Address,
+        to: Address,
+        amount: u64,
+    },
+    Paid {
+        token: Symbol,
+        payer: Address,
+        order_id: OrderId,
+        total: u64,
+    },
+    Refunded {
+        token: Symbol,
+        payment: Hash32,
+        from: Address,
+        to: Address,
+        amount: u64,
+    },
+    Redeemed {
+        token: Symbol,
+        from: Address,
+        amount: u64,
+    },
+}
+
+impl Event {
+    /// Every account the event touches.
+    pub fn accounts(&self) -> Vec<Address> {
+        match self {
+            Event::TokenCreated { issuer, .. } => vec![*issuer],
+            Event::Minted { to, .. } => vec![*to],
+            Event::Transferred { from, to, .. } | Event::Refunded { from, to, .. } => {
+                vec![*from, *to]
+            }
+            Event::Paid { payer, .. } => vec![*payer],
+            Event::Redeemed { from, .. } => vec![*from],
+        }
+    }
+}
+
+/// How a transaction ended.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub enum TxOutcome {
+    Committed {
+        events: BoundedVec<Event, RECEIPT_EVENTS_DECODE_BOUND>,
+    },
+    /// Nothing changed. `original` names the earlier transaction a
+    /// `DuplicateOrderId` collides with.
+    Rejected {
+        code: RejectCode,
+        original: Option<Hash32>,
+    },
+}
+
+/// The receipt of one transaction in a block.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct Receipt {
+    pub tx_hash: Hash32,
+    pub outcome: TxOutcome,
+}
+
+impl Receipt {
+    pub fn code(&self) -> Option<RejectCode> {
+        match &self.outcome {
+            TxOutcome::Committed { .. } => None,
+            TxOutcome::Rejected { code, .. } => Some(*code),
+        }
+    }
+
+    pub fn events(&self) -> &[Event] {
+        match &self.outcome {
+            TxOutcome::Committed { events } => events.as_slice(),
+            TxOutcome::Rejected { .. } => &[],
+        }
+    }
+}
+
+/// One validator's signature in a certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct ValidatorSignature {
+    pub validator: PublicKey,
+    pub signature: Signature,
+}
+
+/// Proof that 2f+1 validators committed a block: their Commit votes for
+/// `(height, round, block_hash)`. The consensus module defines the signed
+/// bytes and checks certificates.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct CommitCertificate {
+    pub height: u64,
+    pub round: u32,
+    pub block_hash: Hash32,
+    pub signatures: BoundedVec<ValidatorSignature, MAX_VALIDATORS>,
+}

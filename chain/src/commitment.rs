@@ -1,0 +1,251 @@
+//! The state root: a Merkle commitment over every state entry, updated
+//! incrementally.
+//!
+//! Each entry `(key, value)` hashes to `entry = H(0x10 ‖ H(key) ‖ value)` and
+//! falls in one of 2^16 buckets chosen by the first two bytes of `H(key)`. A
+//! bucket's hash covers its entries in `H(key)` order; a fixed-depth binary
+//! Merkle tree over the bucket hashes gives the root. A block that changes k
+//! entries rehashes at most k buckets and the tree paths above them, never
+//! the whole state. See `docs/adr/002-state-commitment.md`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::crypto::{Hash32, sha256, sha256_parts};
+
+/// Depth of the tree over the buckets.
+pub const BUCKET_BITS: u32 = 16;
+const BUCKETS: usize = 1 << BUCKET_BITS;
+
+const ENTRY: u8 = 0x10;
+const BUCKET: u8 = 0x11;
+const NODE: u8 = 0x12;
+
+/// The hash a key is sorted and bucketed by.
+pub fn key_hash(key: &[u8]) -> Hash32 {
+    sha256(key)
+}
+
+fn entry_hash(key_hash: &Hash32, value: &[u8]) -> Hash32 {
+    sha256_parts(&[&[ENTRY], &key_hash.0, value])
+}
+
+fn bucket_of(key_hash: &Hash32) -> usize {
+    usize::from(u16::from_be_bytes([key_hash.0[0], key_hash.0[1]]))
+}
+
+fn bucket_hash(entries: &BTreeMap<Hash32, Hash32>) -> Hash32 {
+    let mut buf = Vec::with_capacity(1 + entries.len() * 64);
+    buf.push(BUCKET);
+    for (k, e) in entries {
+        buf.extend_from_slice(&k.0);
+        buf.extend_from_slice(&e.0);
+    }
+    sha256(&buf)
+}
+
+fn node_hash(l: &Hash32, r: &Hash32) -> Hash32 {
+    sha256_parts(&[&[NODE], &l.0, &r.0])
+}
+
+/// The incremental commitment. `levels[0]` holds the bucket hashes and
+/// `levels[BUCKET_BITS]` the root.
+#[derive(Clone)]
+pub struct StateCommitment {
+    buckets: Vec<BTreeMap<Hash32, Hash32>>,
+    levels: Vec<Vec<Hash32>>,
+}
+
+impl std::fmt::Debug for StateCommitment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StateCommitment(root={})", self.root())
+    }
+}
+
+/// A prepared change to the commitment: the new root, and what to install
+/// if the block is applied.
+#[derive(Debug, Clone, Default)]
+pub struct CommitmentDelta {
+    root: Hash32,
+    buckets: Vec<(usize, BTreeMap<Hash32, Hash32>)>,
+    nodes: Vec<(usize, usize, Hash32)>,
+}
+
+impl CommitmentDelta {
+    pub fn root(&self) -> Hash32 {
+        self.root
+    }
+}
+
+impl Default for StateCommitment {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StateCommitment {
+    /// The commitment of an empty state.
+    pub fn new() -> Self {
+        let empty = bucket_hash(&BTreeMap::new());
+        let mut levels = vec![vec![empty; BUCKETS]];
+        for level in 1..=BUCKET_BITS as usize {
+            let below = levels[level - 1][0];
+            levels.push(vec![node_hash(&below, &below); BUCKETS >> level]);
+        }
+        StateCommitment {
+            buckets: vec![BTreeMap::new(); BUCKETS],
+            levels,
+        }
+    }
+
+    /// Computes the commitment of a whole state from scratch. Used only on
+    /// open, to check the stored root against the stored data.
+    pub fn from_entries<'a>(entries: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> Self {
+        let mut c = StateCommitment::new();
+        for (k, v) in entries {
+            let kh = key_hash(k);
+            c.buckets[bucket_of(&kh)].insert(kh, entry_hash(&kh, v));
+        }
+        for (i, b) in c.buckets.iter().enumerate() {
+            if !b.is_empty() {
+                c.levels[0][i] = bucket_hash(b);
+            }
+        }
+        for level in 1..=BUCKET_BITS as usize {
+            let (below, above) = c.levels.split_at_mut(level);
+            let below = &below[level - 1];
+            for (i, slot) in above[0].iter_mut().enumerate() {
+                *slot = node_hash(&below[2 * i], &below[2 * i + 1]);
+            }
+        }
+        c
+    }
+
+    pub fn root(&self) -> Hash32 {
+        self.levels[BUCKET_BITS as usize][0]
+    }
+
+    pub fn len(&self) -> usize {
+        self.buckets.iter().map(BTreeMap::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Computes the root after `changes` (encoded key, new encoded value or
+    /// `None` for a deletion) without changing `self`.
+    pub fn prepare<'a>(
+        &self,
+        changes: impl Iterator<Item = (&'a [u8], Option<&'a [u8]>)>,
+    ) -> CommitmentDelta {
+        let mut dirty: BTreeMap<usize, BTreeMap<Hash32, Hash32>> = BTreeMap::new();
+        for (k, v) in changes {
+            let kh = key_hash(k);
+            let b = bucket_of(&kh);
+            let bucket = dirty.entry(b).or_insert_with(|| self.buckets[b].clone());
+            match v {
+                Some(v) => bucket.insert(kh, entry_hash(&kh, v)),
+                None => bucket.remove(&kh),
+            };
+        }
+        let mut nodes = Vec::new();
+        let mut current: BTreeMap<usize, Hash32> =
+            dirty.iter().map(|(i, b)| (*i, bucket_hash(b))).collect();
+        for (i, h) in &current {
+            nodes.push((0, *i, *h));
+        }
+        for level in 1..=BUCKET_BITS as usize {
+            let parents: BTreeSet<usize> = current.keys().map(|i| i / 2).collect();
+            let below = &self.levels[level - 1];
+            let get = |i: usize| current.get(&i).copied().unwrap_or(below[i]);
+            let next: BTreeMap<usize, Hash32> = parents
+                .into_iter()
+                .map(|p| (p, node_hash(&get(2 * p), &get(2 * p + 1))))
+                .collect();
+            for (i, h) in &next {
+                nodes.push((level, *i, *h));
+            }
+            current = next;
+        }
+        let root = current.get(&0).copied().unwrap_or_else(|| self.root());
+        CommitmentDelta {
+            root,
+            buckets: dirty.into_iter().collect(),
+            nodes,
+        }
+    }
+
+    /// Installs a prepared delta.
+    pub fn apply(&mut self, delta: CommitmentDelta) {
+        for (i, b) in delta.buckets {
+            self.buckets[i] = b;
+        }
+        for (level, i, h) in delta.nodes {
+            self.levels[level][i] = h;
+        }
+        debug_assert_eq!(self.root(), delta.root);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(n: u32) -> Vec<(Vec<u8>, Vec<u8>)> {
+        (0..n)
+            .map(|i| {
+                (
+                    format!("key{i}").into_bytes(),
+                    format!("value{i}").into_bytes(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn incremental_updates_match_a_rebuild_from_scratch() {
+        let mut all = entries(500);
+        let mut c =
+            StateCommitment::from_entries(all.iter().map(|(k, v)| (k.as_slice(), v.as_slice())));
+        // Change 10, delete 5, insert 7.
+        let mut changes: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+        for i in 0..10 {
+            changes.push((format!("key{i}").into_bytes(), Some(b"changed".to_vec())));
+        }
+        for i in 100..105 {
+            changes.push((format!("key{i}").into_bytes(), None));
+        }
+        for i in 1000..1007 {
+            changes.push((format!("key{i}").into_bytes(), Some(b"new".to_vec())));
+        }
+        let before = c.root();
+        let delta = c.prepare(changes.iter().map(|(k, v)| (k.as_slice(), v.as_deref())));
+        assert_eq!(c.root(), before, "prepare must not change the commitment");
+        c.apply(delta);
+        for (k, v) in &changes {
+            all.retain(|(k2, _)| k2 != k);
+            if let Some(v) = v {
+                all.push((k.clone(), v.clone()));
+            }
+        }
+        let rebuilt =
+            StateCommitment::from_entries(all.iter().map(|(k, v)| (k.as_slice(), v.as_slice())));
+        assert_eq!(c.root(), rebuilt.root());
+        assert_ne!(c.root(), before);
+        assert_eq!(c.len(), all.len());
+    }
+
+    #[test]
+    fn any_changed_value_changes_the_root() {
+        let all = entries(50);
+        let c =
+            StateCommitment::from_entries(all.iter().map(|(k, v)| (k.as_slice(), v.as_slice())));
+        let mut tampered = all.clone();
+        tampered[17].1.push(b'!');
+        let t = StateCommitment::from_entries(
+            tampered.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
+        );
+        assert_ne!(c.root(), t.root());
+        assert_ne!(StateCommitment::new().root(), c.root());
+    }
+}

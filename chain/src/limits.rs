@@ -1,0 +1,41 @@
+//! Every limit in Merit, named once. Input over a limit is rejected with a clear
+//! error and changes no state.
+
+/// Largest encoded transaction, in bytes.
+pub const MAX_TX_BYTES: usize = 64 * 1024;
+/// Legs in one `Pay`.
+pub const MAX_PAY_LEGS: usize = 50;
+/// Bytes of a memo.
+pub const MAX_MEMO_BYTES: usize = 256;
+/// Bytes of an `order_id`.
+pub const MAX_ORDER_ID_BYTES: usize = 64;
+/// Bytes of a token's display name.
+pub const MAX_TOKEN_NAME_BYTES: usize = 64;
+/// Bytes of a merchant's display name.
+pub const MAX_MERCHANT_NAME_BYTES: usize = 64;
+/// Bytes of a chain id.
+pub const MAX_CHAIN_ID_BYTES: usize = 32;
+/// Most decimals a token may have.
+pub const MAX_DECIMALS: u8 = 9;
+/// Longest lifetime of a transaction: `expires_at_height <= height + MAX_TX_TTL_BLOCKS`.
+pub const MAX_TX_TTL_BLOCKS: u64 = 1_000;
+/// Longest point lifetime a token may declare.
+pub const MAX_EXPIRY_DAYS: u32 = 36_500;
+/// Transactions in one block.
+pub const MAX_BLOCK_TXS: usize = 20_000;
+/// Encoded bytes of one block (header plus transactions).
+pub const MAX_BLOCK_BYTES: usize = 8 * 1024 * 1024;
+/// Encoded bytes of a block header.
+pub const MAX_HEADER_BYTES: usize = 1024;
+/// Encoded bytes of one receipt.
+pub const MAX_RECEIPT_BYTES: usize = 16 * 1024;
+/// Encoded bytes of one stored state value.
+pub const MAX_STATE_VALUE_BYTES: usize = 64 * 1024;
+/// Encoded bytes of a commit certificate.
+pub const MAX_CERT_BYTES: usize = 64 * 1024;
+/// Validators in one alliance.
+pub const MAX_VALIDATORS: usize = 100;
+/// Offers a single `PlaceOffer` may cross.
+pub const MAX_OFFERS_CROSSED: usize = 32;
+/// Entries one history query returns.
+pub const MAX_HISTORY_PAGE: usize = 1_000;

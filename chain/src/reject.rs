@@ -1,0 +1,152 @@
+//! Stable rejection codes. A rejection is an expected outcome, not an error:
+//! it is recorded in the transaction's receipt and changes no ledger state.
+//! Codes and names never change meaning once released; new ones are appended.
+
+use crate::encoding::{Decode, Encode};
+
+macro_rules! reject_codes {
+    ($( $(#[doc = $doc:literal])* $name:ident = $num:literal, )*) => {
+        /// Why a transaction was rejected.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[repr(u16)]
+        pub enum RejectCode {
+            $( $(#[doc = $doc])* $name = $num, )*
+        }
+
+        impl RejectCode {
+            /// Every code, in numeric order.
+            pub const ALL: &'static [RejectCode] = &[$(RejectCode::$name,)*];
+
+            /// The stable name, as RPC and the CLI show it.
+            pub fn name(self) -> &'static str {
+                match self { $(RejectCode::$name => stringify!($name),)* }
+            }
+
+            /// A sentence for people.
+            pub fn describe(self) -> &'static str {
+                match self { $(RejectCode::$name => concat!($($doc),*).trim_ascii(),)* }
+            }
+
+            pub fn from_name(name: &str) -> Option<Self> {
+                match name { $(stringify!($name) => Some(RejectCode::$name),)* _ => None }
+            }
+
+            /// The stable number, as stored and encoded.
+            pub fn number(self) -> u16 {
+                self as u16
+            }
+
+            pub fn from_number(n: u16) -> Option<Self> {
+                match n { $($num => Some(RejectCode::$name),)* _ => None }
+            }
+        }
+    };
+}
+
+reject_codes! {
+    /// The bytes are not a well-formed transaction.
+    Malformed = 1,
+    /// The transaction is larger than the limit.
+    TooLarge = 2,
+    /// The transaction was signed for another chain.
+    WrongChainId = 3,
+    /// The signature does not match the sender and contents.
+    BadSignature = 4,
+    /// The transaction expired before it could be included.
+    Expired = 5,
+    /// The expiry height is further ahead than the chain allows.
+    ExpiryTooFar = 6,
+    /// The sender already used this nonce in the open window.
+    NonceReused = 7,
+    /// Only a registered merchant may create tokens.
+    NotMerchant = 10,
+    /// A token with this symbol already exists.
+    TokenExists = 11,
+    /// A token has at most 9 decimals.
+    InvalidDecimals = 12,
+    /// The maximum supply must be above zero.
+    InvalidMaxSupply = 13,
+    /// The token name must not be blank.
+    InvalidTokenName = 14,
+    /// Points may expire after 1 to 36500 days.
+    InvalidExpiryDays = 15,
+    /// No token has this symbol.
+    UnknownToken = 20,
+    /// Only the token's issuer may mint it.
+    NotIssuer = 21,
+    /// Minting this much would exceed the token's maximum supply.
+    SupplyCapExceeded = 22,
+    /// The amount must be above zero.
+    ZeroAmount = 23,
+    /// The sender's balance is too small.
+    InsufficientBalance = 24,
+    /// The amounts add up to more than a 64-bit number holds.
+    Overflow = 25,
+    /// A payment needs at least one leg.
+    NoLegs = 30,
+    /// A payment has at most 50 legs.
+    TooManyLegs = 31,
+    /// An order id must not be empty.
+    InvalidOrderId = 32,
+    /// The sender already used this order id; the receipt names the original payment.
+    DuplicateOrderId = 33,
+    /// No payment has this id.
+    UnknownPayment = 34,
+    /// Only a receiver of the payment may refund it.
+    NotPaymentReceiver = 35,
+    /// The refund exceeds what this receiver got from the payment, less earlier refunds.
+    RefundExceedsPayment = 36,
+}
+
+// Encoded as its stable number, never as a variant position.
+impl Encode for RejectCode {
+    fn encode<E: bincode::enc::Encoder>(
+        &self,
+        e: &mut E,
+    ) -> Result<(), bincode::error::EncodeError> {
+        self.number().encode(e)
+    }
+}
+
+impl<C> Decode<C> for RejectCode {
+    fn decode<D: bincode::de::Decoder<Context = C>>(
+        d: &mut D,
+    ) -> Result<Self, bincode::error::DecodeError> {
+        let n = u16::decode(d)?;
+        RejectCode::from_number(n).ok_or_else(|| {
+            bincode::error::DecodeError::OtherString(format!("unknown rejection code {n}"))
+        })
+    }
+}
+
+impl<'de, C> bincode::BorrowDecode<'de, C> for RejectCode {
+    fn borrow_decode<D: bincode::de::BorrowDecoder<'de, Context = C>>(
+        d: &mut D,
+    ) -> Result<Self, bincode::error::DecodeError> {
+        <Self as Decode<C>>::decode(d)
+    }
+}
+
+impl std::fmt::Display for RejectCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_every_code_has_a_description() {
+        for code in RejectCode::ALL {
+            assert_eq!(RejectCode::from_name(code.name()), Some(*code));
+            assert!(!code.describe().is_empty());
+            assert!(code.describe().ends_with('.'), "{}", code.describe());
+            assert_eq!(RejectCode::from_number(code.number()), Some(*code));
+            let bytes = crate::encoding::encode(code);
+            assert_eq!(bytes, code.number().to_le_bytes());
+        }
+        assert_eq!(RejectCode::from_name("Nope"), None);
+    }
+}

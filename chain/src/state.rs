@@ -1,0 +1,100 @@
+//! The ledger's state as key-value entries. Every entry is committed to by
+//! the state root (see [`crate::commitment`]) and stored under its canonical
+//! key bytes (see [`crate::storage`]).
+
+use std::collections::BTreeMap;
+
+use crate::crypto::{Address, Hash32};
+use crate::encoding::{BoundedString, BoundedVec, Decode, Encode};
+use crate::limits::MAX_MERCHANT_NAME_BYTES;
+use crate::tx::{OrderId, PAY_LEGS_DECODE_BOUND, Symbol, TokenName};
+
+/// Where an entry lives. The derived order is the canonical order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Encode, Decode)]
+pub enum StateKey {
+    Merchant(Address),
+    Token(Symbol),
+    Balance(Address, Symbol),
+    /// A `(sender, nonce)` pair used while its transaction's TTL window is open.
+    Nonce(Address, u64),
+    /// A `(sender, order_id)` pair, kept forever.
+    Order(Address, OrderId),
+    /// A settled split payment, by its transaction hash.
+    Payment(Hash32),
+}
+
+/// What an entry holds. Each key kind has exactly one value kind.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub enum StateValue {
+    Merchant(MerchantInfo),
+    Token(TokenInfo),
+    Balance(u64),
+    /// The height at which the nonce's window closes.
+    Nonce(u64),
+    /// The payment that used the order id.
+    Order(Hash32),
+    Payment(PaymentRecord),
+}
+
+/// A merchant registered in genesis. Merchants may create tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct MerchantInfo {
+    pub name: BoundedString<MAX_MERCHANT_NAME_BYTES>,
+}
+
+/// A token and its supply counters.
+///
+/// Supply invariant: `minted = circulating + locked_in_offers + locked_in_escrow + redeemed + expired`,
+/// where circulating is the sum of all balances.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct TokenInfo {
+    pub symbol: Symbol,
+    pub name: TokenName,
+    pub decimals: u8,
+    pub max_supply: u64,
+    pub expiry_days: Option<u32>,
+    pub issuer: Address,
+    pub created_height: u64,
+    pub minted: u64,
+    pub redeemed: u64,
+    pub expired: u64,
+    pub locked_in_offers: u64,
+    pub locked_in_escrow: u64,
+}
+
+impl TokenInfo {
+    /// What the counters say circulates. The audit checks it against the
+    /// sum of balances.
+    pub fn expected_circulating(&self) -> Option<u64> {
+        self.minted
+            .checked_sub(self.redeemed)?
+            .checked_sub(self.expired)?
+            .checked_sub(self.locked_in_offers)?
+            .checked_sub(self.locked_in_escrow)
+    }
+}
+
+/// One receiver's share of a payment and what it has refunded so far.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct PaymentShare {
+    pub to: Address,
+    pub received: u64,
+    pub refunded: u64,
+}
+
+/// A settled split payment, kept so its receivers can refund it.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct PaymentRecord {
+    pub payer: Address,
+    pub token: Symbol,
+    pub order_id: OrderId,
+    pub height: u64,
+    /// One share per distinct receiver, in address order.
+    pub shares: BoundedVec<PaymentShare, PAY_LEGS_DECODE_BOUND>,
+}
+
+/// The state changes of one block: a new value, or `None` for a deletion.
+pub type StateChanges = BTreeMap<StateKey, Option<StateValue>>;
+
+/// The whole ledger state, in memory.
+pub type StateMap = BTreeMap<StateKey, StateValue>;

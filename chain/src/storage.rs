@@ -1,0 +1,428 @@
+//! Durable storage: the trait the node writes through, and its RocksDB
+//! implementation.
+//!
+//! A block, its certificate, its receipts, its indexes and all its state
+//! changes go into one atomic, synced `WriteBatch`: after a crash the store
+//! holds either the whole block or none of it. On open the whole state is
+//! read back, its commitment recomputed and compared with the stored tip's
+//! `state_root`; a mismatch refuses to open.
+
+use std::path::{Path, PathBuf};
+
+use rocksdb::{
+    ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteBatch, WriteOptions,
+};
+
+use crate::block::{Block, BlockHeader, CommitCertificate, Receipt};
+use crate::crypto::{Address, Hash32};
+use crate::encoding::{self, BoundedVec, Decode, Encode};
+use crate::ledger::{BlockOutcome, Ledger};
+use crate::limits::*;
+use crate::state::{StateKey, StateMap, StateValue};
+use crate::tx::ChainId;
+
+/// Where a transaction sits in the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+pub struct TxLocation {
+    pub height: u64,
+    pub index: u32,
+}
+
+/// One entry of an account's history, newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub location: TxLocation,
+    pub tx_hash: Hash32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database at {path}: {source}")]
+    Db {
+        path: PathBuf,
+        source: rocksdb::Error,
+    },
+    #[error("corrupt {what} in the database: {detail}")]
+    Corrupt { what: &'static str, detail: String },
+    #[error(
+        "state root mismatch at height {height}: the stored block says {stored}, the stored state hashes to {computed}. \
+         The data directory is corrupt; restore it from a backup or wipe it and resync from peers"
+    )]
+    StateRootMismatch {
+        height: u64,
+        stored: Hash32,
+        computed: Hash32,
+    },
+    #[error("the database belongs to chain `{found}`, not `{expected}`")]
+    WrongChain { expected: String, found: String },
+    #[error("block {got} does not follow the stored tip {tip}")]
+    OutOfOrder { tip: u64, got: u64 },
+}
+
+/// What the node needs from durable storage.
+pub trait Storage {
+    /// Stores the genesis state (height 0). Fails if anything is stored already.
+    fn commit_genesis(
+        &self,
+        header: &BlockHeader,
+        outcome: &BlockOutcome,
+    ) -> Result<(), StorageError>;
+    /// Stores a final block, its certificate and its outcome atomically.
+    fn commit_block(
+        &self,
+        block: &Block,
+        cert: Option<&CommitCertificate>,
+        outcome: &BlockOutcome,
+    ) -> Result<(), StorageError>;
+    /// The stored tip header, or `None` for an empty store.
+    fn tip(&self) -> Result<Option<BlockHeader>, StorageError>;
+    /// Every stored state entry.
+    fn load_state(&self) -> Result<StateMap, StorageError>;
+    fn block(&self, height: u64) -> Result<Option<Block>, StorageError>;
+    fn certificate(&self, height: u64) -> Result<Option<CommitCertificate>, StorageError>;
+    fn receipts(&self, height: u64) -> Result<Option<Vec<Receipt>>, StorageError>;
+    fn tx_location(&self, hash: &Hash32) -> Result<Option<TxLocation>, StorageError>;
+    /// Up to `limit` entries of `account`'s history, newest first, strictly
+    /// older than `before` when given.
+    fn history(
+        &self,
+        account: &Address,
+        before: Option<TxLocation>,
+        limit: usize,
+    ) -> Result<Vec<HistoryEntry>, StorageError>;
+
+    /// Rebuilds the ledger from storage and checks that the stored state
+    /// hashes to the stored tip's `state_root`. Returns `None` for an empty store.
+    fn open_ledger(&self, chain_id: &ChainId) -> Result<Option<Ledger>, StorageError> {
+        let Some(tip) = self.tip()? else {
+            return Ok(None);
+        };
+        if &tip.chain_id != chain_id {
+            return Err(StorageError::WrongChain {
+                expected: chain_id.to_string(),
+                found: tip.chain_id.to_string(),
+            });
+        }
+        let state = self.load_state()?;
+        let ledger = Ledger::from_state(chain_id.clone(), tip.clone(), state);
+        let computed = ledger.state_root();
+        if computed != tip.state_root {
+            return Err(StorageError::StateRootMismatch {
+                height: tip.height,
+                stored: tip.state_root,
+                computed,
+            });
+        }
+        Ok(Some(ledger))
+    }
+}
+
+const CF_META: &str = "meta";
+const CF_STATE: &str = "state";
+const CF_BLOCKS: &str = "blocks";
+const CF_CERTS: &str = "certs";
+const CF_RECEIPTS: &str = "receipts";
+const CF_TXIDX: &str = "txidx";
+const CF_HISTORY: &str = "history";
+const COLUMN_FAMILIES: [&str; 7] = [
+    CF_META,
+    CF_STATE,
+    CF_BLOCKS,
+    CF_CERTS,
+    CF_RECEIPTS,
+    CF_TXIDX,
+    CF_HISTORY,
+];
+const TIP_KEY: &[u8] = b"tip";
+
+type StoredReceipts = BoundedVec<Receipt, MAX_BLOCK_TXS>;
+
+/// The RocksDB store.
+pub struct RocksStorage {
+    db: DB,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for RocksStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RocksStorage({})", self.path.display())
+    }
+}
+
+impl RocksStorage {
+    /// Opens (creating if needed) the store at `path`.
+    pub fn open(path: &Path) -> Result<Self, StorageError> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        let cfs = COLUMN_FAMILIES
+            .iter()
+            .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|source| StorageError::Db {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(RocksStorage {
+            db,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn cf(&self, name: &'static str) -> Result<&rocksdb::ColumnFamily, StorageError> {
+        self.db.cf_handle(name).ok_or(StorageError::Corrupt {
+            what: "column family",
+            detail: name.to_string(),
+        })
+    }
+
+    fn db_err(&self, source: rocksdb::Error) -> StorageError {
+        StorageError::Db {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn get(&self, cf: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.db
+            .get_cf(self.cf(cf)?, key)
+            .map_err(|e| self.db_err(e))
+    }
+
+    fn get_decoded<T: Decode<()>>(
+        &self,
+        cf: &'static str,
+        key: &[u8],
+        limit: usize,
+    ) -> Result<Option<T>, StorageError> {
+        match self.get(cf, key)? {
+            None => Ok(None),
+            Some(bytes) => {
+                encoding::decode(&bytes, limit)
+                    .map(Some)
+                    .map_err(|e| StorageError::Corrupt {
+                        what: cf,
+                        detail: e.to_string(),
+                    })
+            }
+        }
+    }
+
+    fn write(&self, batch: WriteBatch) -> Result<(), StorageError> {
+        let mut opts = WriteOptions::default();
+        opts.set_sync(true);
+        self.db.write_opt(batch, &opts).map_err(|e| self.db_err(e))
+    }
+
+    fn put_state_changes(
+        &self,
+        batch: &mut WriteBatch,
+        outcome: &BlockOutcome,
+    ) -> Result<(), StorageError> {
+        let cf = self.cf(CF_STATE)?;
+        for (k, v) in &outcome.encoded_changes {
+            match v {
+                Some(v) => batch.put_cf(cf, k, v),
+                None => batch.delete_cf(cf, k),
+            }
+        }
+        Ok(())
+    }
+
+    /// Overwrites one raw state entry, bypassing every check. For tests that
+    /// prove corruption is detected.
+    #[doc(hidden)]
+    pub fn corrupt_state_entry_for_test(
+        &self,
+        key: &StateKey,
+        value: &StateValue,
+    ) -> Result<(), StorageError> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(
+            self.cf(CF_STATE)?,
+            encoding::encode(key),
+            encoding::encode(value),
+        );
+        self.write(batch)
+    }
+}
+
+fn history_key(account: &Address, loc: TxLocation) -> [u8; 44] {
+    let mut k = [0u8; 44];
+    k[..32].copy_from_slice(&account.0);
+    k[32..40].copy_from_slice(&loc.height.to_be_bytes());
+    k[40..].copy_from_slice(&loc.index.to_be_bytes());
+    k
+}
+
+impl Storage for RocksStorage {
+    fn commit_genesis(
+        &self,
+        header: &BlockHeader,
+        outcome: &BlockOutcome,
+    ) -> Result<(), StorageError> {
+        if let Some(tip) = self.tip()? {
+            return Err(StorageError::OutOfOrder {
+                tip: tip.height,
+                got: 0,
+            });
+        }
+        let mut batch = WriteBatch::default();
+        self.put_state_changes(&mut batch, outcome)?;
+        batch.put_cf(self.cf(CF_META)?, TIP_KEY, encoding::encode(header));
+        self.write(batch)
+    }
+
+    fn commit_block(
+        &self,
+        block: &Block,
+        cert: Option<&CommitCertificate>,
+        outcome: &BlockOutcome,
+    ) -> Result<(), StorageError> {
+        let height = block.header.height;
+        let tip = self.tip()?.map(|t| t.height);
+        if tip != Some(height.wrapping_sub(1)) || outcome.height != height {
+            return Err(StorageError::OutOfOrder {
+                tip: tip.unwrap_or(0),
+                got: height,
+            });
+        }
+        let hkey = height.to_be_bytes();
+        let mut batch = WriteBatch::default();
+        self.put_state_changes(&mut batch, outcome)?;
+        batch.put_cf(self.cf(CF_BLOCKS)?, hkey, block.to_bytes());
+        if let Some(cert) = cert {
+            batch.put_cf(self.cf(CF_CERTS)?, hkey, encoding::encode(cert));
+        }
+        batch.put_cf(
+            self.cf(CF_RECEIPTS)?,
+            hkey,
+            encoding::encode(&outcome.receipts),
+        );
+        let txidx = self.cf(CF_TXIDX)?;
+        let history = self.cf(CF_HISTORY)?;
+        let mut indexed_here = std::collections::BTreeSet::new();
+        for (i, (tx, receipt)) in block.txs.iter().zip(&outcome.receipts).enumerate() {
+            let loc = TxLocation {
+                height,
+                index: u32::try_from(i).unwrap_or(u32::MAX),
+            };
+            // A rejected copy of a transaction never hides the first one.
+            let first = indexed_here.insert(receipt.tx_hash)
+                && (receipt.code().is_none() || self.get(CF_TXIDX, &receipt.tx_hash.0)?.is_none());
+            if first {
+                batch.put_cf(txidx, receipt.tx_hash.0, encoding::encode(&loc));
+            }
+            let mut accounts: std::collections::BTreeSet<Address> =
+                receipt.events().iter().flat_map(|e| e.accounts()).collect();
+            accounts.insert(tx.body.sender);
+            for a in accounts {
+                batch.put_cf(history, history_key(&a, loc), receipt.tx_hash.0);
+            }
+        }
+        batch.put_cf(self.cf(CF_META)?, TIP_KEY, encoding::encode(&block.header));
+        self.write(batch)
+    }
+
+    fn tip(&self) -> Result<Option<BlockHeader>, StorageError> {
+        self.get_decoded(CF_META, TIP_KEY, MAX_HEADER_BYTES)
+    }
+
+    fn load_state(&self) -> Result<StateMap, StorageError> {
+        let mut state = StateMap::new();
+        for item in self.db.iterator_cf(self.cf(CF_STATE)?, IteratorMode::Start) {
+            let (k, v) = item.map_err(|e| self.db_err(e))?;
+            let corrupt = |e: encoding::DecodeError| StorageError::Corrupt {
+                what: "state entry",
+                detail: e.to_string(),
+            };
+            let key: StateKey = encoding::decode(&k, MAX_STATE_VALUE_BYTES).map_err(corrupt)?;
+            let value: StateValue = encoding::decode(&v, MAX_STATE_VALUE_BYTES).map_err(corrupt)?;
+            state.insert(key, value);
+        }
+        Ok(state)
+    }
+
+    fn block(&self, height: u64) -> Result<Option<Block>, StorageError> {
+        self.get_decoded(CF_BLOCKS, &height.to_be_bytes(), MAX_BLOCK_BYTES)
+    }
+
+    fn certificate(&self, height: u64) -> Result<Option<CommitCertificate>, StorageError> {
+        self.get_decoded(CF_CERTS, &height.to_be_bytes(), MAX_CERT_BYTES)
+    }
+
+    fn receipts(&self, height: u64) -> Result<Option<Vec<Receipt>>, StorageError> {
+        let r: Option<StoredReceipts> = self.get_decoded(
+            CF_RECEIPTS,
+            &height.to_be_bytes(),
+            MAX_BLOCK_TXS * MAX_RECEIPT_BYTES,
+        )?;
+        Ok(r.map(BoundedVec::into_inner))
+    }
+
+    fn tx_location(&self, hash: &Hash32) -> Result<Option<TxLocation>, StorageError> {
+        self.get_decoded(CF_TXIDX, &hash.0, 64)
+    }
+
+    fn history(
+        &self,
+        account: &Address,
+        before: Option<TxLocation>,
+        limit: usize,
+    ) -> Result<Vec<HistoryEntry>, StorageError> {
+        let limit = limit.min(MAX_HISTORY_PAGE);
+        let start = match before {
+            // Keys sort by (height, index); step one below the cursor.
+            Some(loc) if loc.height == 0 && loc.index == 0 => return Ok(Vec::new()),
+            Some(loc) => {
+                let prev = if loc.index > 0 {
+                    TxLocation {
+                        height: loc.height,
+                        index: loc.index - 1,
+                    }
+                } else {
+                    TxLocation {
+                        height: loc.height - 1,
+                        index: u32::MAX,
+                    }
+                };
+                history_key(account, prev)
+            }
+            None => history_key(
+                account,
+                TxLocation {
+                    height: u64::MAX,
+                    index: u32::MAX,
+                },
+            ),
+        };
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf(CF_HISTORY)?,
+            IteratorMode::From(&start, Direction::Reverse),
+        );
+        for item in iter {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = item.map_err(|e| self.db_err(e))?;
+            if k.len() != 44 || k[..32] != account.0 {
+                break;
+            }
+            let height = u64::from_be_bytes(k[32..40].try_into().unwrap_or([0; 8]));
+            let index = u32::from_be_bytes(k[40..44].try_into().unwrap_or([0; 4]));
+            let tx_hash = Hash32(v.as_ref().try_into().map_err(|_| StorageError::Corrupt {
+                what: "history entry",
+                detail: format!("{} bytes", v.len()),
+            })?);
+            out.push(HistoryEntry {
+                location: TxLocation { height, index },
+                tx_hash,
+            });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,329 @@
+//! Transactions: the signed envelope, the kinds, and their stateless checks.
+
+use crate::crypto::{Address, Hash32, Keypair, Signature, sha256};
+use crate::encoding::{self, BoundedString, BoundedVec, Decode, DecodeError, Encode};
+use crate::limits::*;
+use crate::reject::RejectCode;
+
+/// The chain a transaction belongs to. Part of every signed message, so a
+/// signature for one chain is worthless on another.
+pub type ChainId = BoundedString<MAX_CHAIN_ID_BYTES>;
+/// A merchant's reference for a payment, unique per sender forever.
+pub type OrderId = BoundedString<MAX_ORDER_ID_BYTES>;
+/// Free text carried with a transfer, payment or redemption.
+pub type Memo = BoundedString<MAX_MEMO_BYTES>;
+/// A token's display name.
+pub type TokenName = BoundedString<MAX_TOKEN_NAME_BYTES>;
+
+/// Decoding bound on the legs of a `Pay`. It only bounds memory; the ledger
+/// rule is [`MAX_PAY_LEGS`], so 51 legs decode and are rejected with
+/// `TooManyLegs`.
+pub const PAY_LEGS_DECODE_BOUND: usize = 1024;
+
+/// A token symbol: 2 to 12 characters of `A-Z0-9`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Symbol {
+    len: u8,
+    bytes: [u8; 12],
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a token symbol is 2 to 12 characters of A-Z and 0-9, got `{0}`")]
+pub struct SymbolError(pub String);
+
+impl Symbol {
+    pub fn new(s: &str) -> Result<Self, SymbolError> {
+        let b = s.as_bytes();
+        if !(2..=12).contains(&b.len())
+            || !b
+                .iter()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        {
+            return Err(SymbolError(s.to_string()));
+        }
+        let mut bytes = [0u8; 12];
+        bytes[..b.len()].copy_from_slice(b);
+        Ok(Symbol {
+            len: b.len() as u8,
+            bytes,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is ever stored.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
+    }
+}
+
+impl std::fmt::Display for Symbol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for Symbol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Symbol {
+    type Err = SymbolError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Symbol::new(s)
+    }
+}
+
+impl Encode for Symbol {
+    fn encode<E: bincode::enc::Encoder>(
+        &self,
+        e: &mut E,
+    ) -> Result<(), bincode::error::EncodeError> {
+        // Encoded like a string so the bytes read naturally.
+        self.as_str().encode(e)
+    }
+}
+
+impl<C> Decode<C> for Symbol {
+    fn decode<D: bincode::de::Decoder<Context = C>>(
+        d: &mut D,
+    ) -> Result<Self, bincode::error::DecodeError> {
+        let s = BoundedString::<12>::decode(d)?;
+        Symbol::new(&s).map_err(|e| bincode::error::DecodeError::OtherString(e.to_string()))
+    }
+}
+
+impl<'de, C> bincode::BorrowDecode<'de, C> for Symbol {
+    fn borrow_decode<D: bincode::de::BorrowDecoder<'de, Context = C>>(
+        d: &mut D,
+    ) -> Result<Self, bincode::error::DecodeError> {
+        <Self as Decode<C>>::decode(d)
+    }
+}
+
+/// One receiver's share of a split payment.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct PayLeg {
+    pub to: Address,
+    pub amount: u64,
+}
+
+/// What a transaction does. New kinds are only ever appended, so the
+/// encoding of existing kinds never changes.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub enum TxKind {
+    /// A merchant creates a token with a supply cap fixed forever.
+    CreateToken {
+        symbol: Symbol,
+        name: TokenName,
+        decimals: u8,
+        max_supply: u64,
+        expiry_days: Option<u32>,
+    },
+    /// The issuer earns points for a shopper.
+    Mint {
+        token: Symbol,
+        to: Address,
+        amount: u64,
+    },
+    /// A holder moves points.
+    Transfer {
+        token: Symbol,
+        to: Address,
+        amount: u64,
+        memo: Option<Memo>,
+    },
+    /// One payment split atomically among up to [`MAX_PAY_LEGS`] receivers.
+    Pay {
+        token: Symbol,
+        order_id: OrderId,
+        legs: BoundedVec<PayLeg, PAY_LEGS_DECODE_BOUND>,
+        memo: Option<Memo>,
+    },
+    /// A receiver of `payment` returns points to its payer.
+    Refund { payment: Hash32, amount: u64 },
+    /// A holder burns points.
+    Redeem {
+        token: Symbol,
+        amount: u64,
+        memo: Option<Memo>,
+    },
+}
+
+impl TxKind {
+    /// The kind's name as users and RPC see it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TxKind::CreateToken { .. } => "CreateToken",
+            TxKind::Mint { .. } => "Mint",
+            TxKind::Transfer { .. } => "Transfer",
+            TxKind::Pay { .. } => "Pay",
+            TxKind::Refund { .. } => "Refund",
+            TxKind::Redeem { .. } => "Redeem",
+        }
+    }
+
+    /// Checks that need no state. A kind that fails here fails everywhere.
+    pub fn check_stateless(&self) -> Result<(), RejectCode> {
+        match self {
+            TxKind::CreateToken {
+                name,
+                decimals,
+                max_supply,
+                expiry_days,
+                ..
+            } => {
+                if name.trim().is_empty() {
+                    return Err(RejectCode::InvalidTokenName);
+                }
+                if *decimals > MAX_DECIMALS {
+                    return Err(RejectCode::InvalidDecimals);
+                }
+                if *max_supply == 0 {
+                    return Err(RejectCode::InvalidMaxSupply);
+                }
+                if let Some(days) = expiry_days
+                    && !(1..=MAX_EXPIRY_DAYS).contains(days)
+                {
+                    return Err(RejectCode::InvalidExpiryDays);
+                }
+            }
+            TxKind::Mint { amount, .. }
+            | TxKind::Transfer { amount, .. }
+            | TxKind::Refund { amount, .. }
+            | TxKind::Redeem { amount, .. } => {
+                if *amount == 0 {
+                    return Err(RejectCode::ZeroAmount);
+                }
+            }
+            TxKind::Pay { order_id, legs, .. } => {
+                if order_id.is_empty() {
+                    return Err(RejectCode::InvalidOrderId);
+                }
+                if legs.is_empty() {
+                    return Err(RejectCode::NoLegs);
+                }
+                if legs.len() > MAX_PAY_LEGS {
+                    return Err(RejectCode::TooManyLegs);
+                }
+                if legs.iter().any(|l| l.amount == 0) {
+                    return Err(RejectCode::ZeroAmount);
+                }
+                legs.iter()
+                    .try_fold(0u64, |acc, l| acc.checked_add(l.amount))
+                    .ok_or(RejectCode::Overflow)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Everything a transaction says, without its signature. Its canonical bytes
+/// are what the sender signs.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct TxBody {
+    pub chain_id: ChainId,
+    pub sender: Address,
+    /// Any number the sender has not used in the open TTL window; nonces are
+    /// unordered, so terminals signing at once need no coordination.
+    pub nonce: u64,
+    /// Valid only while `height < expires_at_height <= height + MAX_TX_TTL_BLOCKS`.
+    pub expires_at_height: u64,
+    pub kind: TxKind,
+}
+
+/// A signed transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct Transaction {
+    pub body: TxBody,
+    pub signature: Signature,
+}
+
+impl TxBody {
+    /// The bytes the sender signs.
+    pub fn signing_bytes(&self) -> Vec<u8> {
+        encoding::encode(self)
+    }
+
+    pub fn sign(self, key: &Keypair) -> Transaction {
+        let signature = key.sign(&self.signing_bytes());
+        Transaction {
+            body: self,
+            signature,
+        }
+    }
+}
+
+impl Transaction {
+    /// Canonical bytes of the signed transaction.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encoding::encode(self)
+    }
+
+    /// Decodes a transaction from untrusted bytes, at most [`MAX_TX_BYTES`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        encoding::decode(bytes, MAX_TX_BYTES)
+    }
+
+    /// Admits a transaction from outside (RPC, gossip): checks its size,
+    /// decodes it and runs the stateless checks, each failure with its code.
+    /// Signatures and state are checked later, in a batch.
+    pub fn admit(bytes: &[u8]) -> Result<Self, RejectCode> {
+        if bytes.len() > MAX_TX_BYTES {
+            return Err(RejectCode::TooLarge);
+        }
+        let tx = Self::from_bytes(bytes).map_err(|_| RejectCode::Malformed)?;
+        tx.body.kind.check_stateless()?;
+        Ok(tx)
+    }
+
+    /// The transaction's id: SHA-256 of its canonical bytes.
+    pub fn hash(&self) -> Hash32 {
+        sha256(&self.to_bytes())
+    }
+
+    pub fn verify_signature(&self) -> bool {
+        crate::crypto::verify(
+            &self.body.sender,
+            &self.body.signing_bytes(),
+            &self.signature,
+        )
+    }
+}
+
+/// Checks every transaction's signature in one batch. One verdict per transaction.
+pub fn verify_signatures(txs: &[Transaction]) -> Vec<bool> {
+    let messages: Vec<Vec<u8>> = txs.iter().map(|t| t.body.signing_bytes()).collect();
+    let items: Vec<_> = txs
+        .iter()
+        .zip(&messages)
+        .map(|(t, m)| (&t.body.sender, m.as_slice(), &t.signature))
+        .collect();
+    crate::crypto::verify_batch(&items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symbols_follow_the_rule() {
+        for ok in ["AB", "COFFEE", "A1B2C3D4E5F6", "42"] {
+            assert_eq!(Symbol::new(ok).unwrap().as_str(), ok);
+        }
+        for bad in ["A", "ABCDEFGHIJKLM", "coffee", "CO-FFEE", "", "ÄB"] {
+            assert!(Symbol::new(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_malformed_symbol_does_not_decode() {
+        let bytes = encoding::encode(&"lower".to_string());
+        assert!(encoding::decode::<Symbol>(&bytes, 64).is_err());
+        let good = encoding::encode(&Symbol::new("GOOD").unwrap());
+        assert_eq!(
+            encoding::decode::<Symbol>(&good, 64).unwrap().as_str(),
+            "GOOD"
+        );
+    }
+}

@@ -1,0 +1,177 @@
+//! A small alliance to run blocks against.
+
+use merit_chain::encoding::{BoundedString, BoundedVec};
+use merit_chain::ledger::{GenesisState, GenesisToken};
+use merit_chain::state::MerchantInfo;
+use merit_chain::tx::{ChainId, PayLeg, TxBody};
+use merit_chain::{
+    Address, BlockOutcome, Keypair, Ledger, Receipt, RejectCode, Symbol, Transaction, TxKind,
+};
+
+pub const CHAIN: &str = "merit-test";
+pub const GENESIS_TIME_MS: u64 = 1_700_000_000_000;
+
+pub fn chain_id() -> ChainId {
+    ChainId::new(CHAIN).unwrap()
+}
+
+pub fn key(label: &str) -> Keypair {
+    Keypair::insecure_from_label(label)
+}
+
+pub fn sym(s: &str) -> Symbol {
+    Symbol::new(s).unwrap()
+}
+
+pub fn legs(legs: &[(Address, u64)]) -> BoundedVec<PayLeg, 1024> {
+    BoundedVec::new(
+        legs.iter()
+            .map(|(to, amount)| PayLeg {
+                to: *to,
+                amount: *amount,
+            })
+            .collect(),
+    )
+    .unwrap()
+}
+
+/// Two merchants, `m1` issuing BEAN (cap 1,000,000) and `m2` issuing BOOK
+/// (cap 500,000); `alice` holds 10,000 BEAN from genesis.
+pub struct Alliance {
+    pub ledger: Ledger,
+    /// The genesis state changes, for storing height 0.
+    pub genesis: BlockOutcome,
+    pub m1: Keypair,
+    pub m2: Keypair,
+    pub alice: Keypair,
+    pub bob: Keypair,
+    pub carol: Keypair,
+    next_nonce: u64,
+}
+
+impl Alliance {
+    pub fn new() -> Self {
+        let m1 = key("merchant-1");
+        let m2 = key("merchant-2");
+        let alice = key("alice");
+        let token = |s: &str, cap: u64, issuer: &Keypair| GenesisToken {
+            symbol: sym(s),
+            name: BoundedString::new(format!("{s} points")).unwrap(),
+            decimals: 2,
+            max_supply: cap,
+            expiry_days: None,
+            issuer: issuer.public(),
+        };
+        let merchant = |k: &Keypair, name: &str| {
+            (
+                k.public(),
+                MerchantInfo {
+                    name: BoundedString::new(name).unwrap(),
+                },
+            )
+        };
+        let genesis = GenesisState {
+            merchants: vec![
+                merchant(&m1, "Bean Counter"),
+                merchant(&m2, "Northwind Books"),
+            ],
+            tokens: vec![token("BEAN", 1_000_000, &m1), token("BOOK", 500_000, &m2)],
+            balances: vec![(alice.public(), sym("BEAN"), 10_000)],
+        };
+        let (ledger, genesis) = Ledger::genesis(chain_id(), GENESIS_TIME_MS, &genesis).unwrap();
+        Alliance {
+            ledger,
+            genesis,
+            m1,
+            m2,
+            alice,
+            bob: key("bob"),
+            carol: key("carol"),
+            next_nonce: 1,
+        }
+    }
+
+    /// An alliance of the given merchants with no tokens at all.
+    pub fn with_merchants(merchants: &[Keypair]) -> Self {
+        let genesis = GenesisState {
+            merchants: merchants
+                .iter()
+                .enumerate()
+                .map(|(i, k)| {
+                    (
+                        k.public(),
+                        MerchantInfo {
+                            name: BoundedString::new(format!("m{i}")).unwrap(),
+                        },
+                    )
+                })
+                .collect(),
+            ..GenesisState::default()
+        };
+        let (ledger, genesis) = Ledger::genesis(chain_id(), GENESIS_TIME_MS, &genesis).unwrap();
+        let k = |i: usize| {
+            merchants
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| key("merchant-1"))
+        };
+        Alliance {
+            ledger,
+            genesis,
+            m1: k(0),
+            m2: k(1),
+            alice: key("alice"),
+            bob: key("bob"),
+            carol: key("carol"),
+            next_nonce: 1,
+        }
+    }
+
+    /// A transaction valid for the next block.
+    pub fn tx(&mut self, signer: &Keypair, kind: TxKind) -> Transaction {
+        self.next_nonce += 1;
+        TxBody {
+            chain_id: chain_id(),
+            sender: signer.public(),
+            nonce: self.next_nonce,
+            expires_at_height: self.ledger.height() + 10,
+            kind,
+        }
+        .sign(signer)
+    }
+
+    /// Executes and applies one block; returns its receipts.
+    pub fn block(&mut self, txs: Vec<Transaction>) -> Vec<Receipt> {
+        let time = GENESIS_TIME_MS + (self.ledger.height() + 1) * 1000;
+        let (block, outcome) = self.ledger.build_block(0, time, self.m1.public(), txs);
+        let receipts = outcome.receipts.clone();
+        // Every block must also pass a replica's independent re-execution.
+        let replayed = self.ledger.verify_block(&block).unwrap();
+        assert_eq!(replayed.state_root, outcome.state_root);
+        self.ledger.apply(&block.header, outcome);
+        receipts
+    }
+
+    pub fn run(&mut self, tx: Transaction) -> Receipt {
+        self.block(vec![tx]).remove(0)
+    }
+
+    /// Signs and runs one transaction; returns its rejection code, if any.
+    pub fn exec(&mut self, signer: &Keypair, kind: TxKind) -> Option<RejectCode> {
+        let tx = self.tx(signer, kind);
+        self.run(tx).code()
+    }
+
+    pub fn balance(&self, who: &Keypair, token: &str) -> u64 {
+        self.ledger.balance(&who.public(), &sym(token))
+    }
+
+    pub fn transfer(token: &str, to: &Keypair, amount: u64) -> TxKind {
+        TxKind::Transfer {
+            token: sym(token),
+            to: to.public(),
+            amount,
+            memo: None,
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests of the ledger core: rules, model, golden bytes, storage.
+#![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
+
+mod fixture;
+mod golden;
+mod model;
+mod persistence;
+mod rules;

@@ -1,0 +1,172 @@
+//! The RocksDB store: a node that reopens finds exactly the state it had,
+//! and refuses to start on corrupted state.
+
+use merit_chain::state::{StateKey, StateValue};
+use merit_chain::storage::{RocksStorage, Storage, StorageError, TxLocation};
+use merit_chain::{Keypair, TxKind};
+
+use crate::fixture::*;
+
+/// Runs 100 blocks of transfers and payments through a ledger and a store.
+fn hundred_blocks(dir: &std::path::Path) -> (Alliance, Vec<Keypair>, Vec<merit_chain::Hash32>) {
+    let store = RocksStorage::open(dir).unwrap();
+    let mut a = Alliance::new();
+    let genesis = a.ledger.tip().clone();
+    store.commit_genesis(&genesis, &a.genesis).unwrap();
+    let shoppers: Vec<Keypair> = (0..20).map(|i| key(&format!("shopper-{i}"))).collect();
+    let alice = a.alice.clone();
+    let mut hashes = Vec::new();
+    for height in 1..=100u64 {
+        let to = &shoppers[(height % 20) as usize];
+        let mut txs = vec![a.tx(&alice, Alliance::transfer("BEAN", to, height))];
+        if height % 10 == 0 {
+            let back = a.tx(to, Alliance::transfer("BEAN", &alice, 1));
+            txs.push(back);
+        }
+        hashes.extend(txs.iter().map(|t| t.hash()));
+        let time = GENESIS_TIME_MS + height * 1000;
+        let (block, outcome) = a.ledger.build_block(0, time, a.m1.public(), txs);
+        store.commit_block(&block, None, &outcome).unwrap();
+        a.ledger.apply(&block.header, outcome);
+    }
+    (a, shoppers, hashes)
+}
+
+#[test]
+fn reopening_after_100_blocks_restores_the_exact_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, shoppers, hashes) = hundred_blocks(dir.path());
+    let store = RocksStorage::open(dir.path()).unwrap();
+    let reopened = store.open_ledger(&chain_id()).unwrap().unwrap();
+    assert_eq!(reopened.height(), 100);
+    assert_eq!(reopened.state_root(), a.ledger.state_root());
+    assert_eq!(reopened.tip(), a.ledger.tip());
+    assert_eq!(reopened.state(), a.ledger.state());
+    for s in &shoppers {
+        assert_eq!(
+            reopened.balance(&s.public(), &sym("BEAN")),
+            a.ledger.balance(&s.public(), &sym("BEAN"))
+        );
+    }
+    assert!(reopened.balance(&shoppers[5].public(), &sym("BEAN")) > 0);
+    // Blocks, receipts and the transaction index are there too.
+    let block_50 = store.block(50).unwrap().unwrap();
+    assert_eq!(block_50.header.height, 50);
+    assert_eq!(
+        store.receipts(50).unwrap().unwrap().len(),
+        block_50.txs.len()
+    );
+    for h in &hashes {
+        let loc = store.tx_location(h).unwrap().unwrap();
+        let block = store.block(loc.height).unwrap().unwrap();
+        assert_eq!(block.txs[loc.index as usize].hash(), *h);
+    }
+    // The reopened ledger keeps executing exactly like the original.
+    let mut original = a;
+    let alice = original.alice.clone();
+    let next = original.tx(
+        &alice,
+        TxKind::Redeem {
+            token: sym("BEAN"),
+            amount: 5,
+            memo: None,
+        },
+    );
+    let (b1, o1) = original.ledger.build_block(
+        0,
+        GENESIS_TIME_MS + 200_000,
+        original.m1.public(),
+        vec![next.clone()],
+    );
+    let o2 = reopened.verify_block(&b1).unwrap();
+    assert_eq!(o1.state_root, o2.state_root);
+}
+
+#[test]
+fn account_history_pages_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_a, shoppers, _) = hundred_blocks(dir.path());
+    let store = RocksStorage::open(dir.path()).unwrap();
+    // shopper-0 received at heights 20, 40, 60, 80, 100 and paid back at each.
+    let who = shoppers[0].public();
+    let first = store.history(&who, None, 3).unwrap();
+    assert_eq!(
+        first.iter().map(|e| e.location.height).collect::<Vec<_>>(),
+        vec![100, 100, 80]
+    );
+    let rest = store.history(&who, Some(first[2].location), 100).unwrap();
+    assert_eq!(
+        rest.iter().map(|e| e.location.height).collect::<Vec<_>>(),
+        vec![80, 60, 60, 40, 40, 20, 20]
+    );
+    assert!(
+        store
+            .history(
+                &who,
+                Some(TxLocation {
+                    height: 20,
+                    index: 0
+                }),
+                10
+            )
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .history(&key("nobody").public(), None, 10)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_corrupted_state_value_is_detected_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, shoppers, _) = hundred_blocks(dir.path());
+    let victim = shoppers[3].public();
+    let real = a.ledger.balance(&victim, &sym("BEAN"));
+    {
+        let store = RocksStorage::open(dir.path()).unwrap();
+        store
+            .corrupt_state_entry_for_test(
+                &StateKey::Balance(victim, sym("BEAN")),
+                &StateValue::Balance(real + 1),
+            )
+            .unwrap();
+    }
+    let store = RocksStorage::open(dir.path()).unwrap();
+    let err = store.open_ledger(&chain_id()).unwrap_err();
+    assert!(
+        matches!(err, StorageError::StateRootMismatch { height: 100, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("state root mismatch"), "{err}");
+}
+
+#[test]
+fn blocks_must_be_stored_in_order_and_on_the_right_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut a, _, _) = hundred_blocks(dir.path());
+    let store = RocksStorage::open(dir.path()).unwrap();
+    let (block, outcome) =
+        a.ledger
+            .build_block(0, GENESIS_TIME_MS + 500_000, a.m1.public(), vec![]);
+    let mut skipped = block.clone();
+    skipped.header.height += 1;
+    assert!(matches!(
+        store.commit_block(&skipped, None, &outcome),
+        Err(StorageError::OutOfOrder { .. })
+    ));
+    store.commit_block(&block, None, &outcome).unwrap();
+    a.ledger.apply(&block.header, outcome);
+    let other = merit_chain::tx::ChainId::new("another-chain").unwrap();
+    assert!(matches!(
+        store.open_ledger(&other),
+        Err(StorageError::WrongChain { .. })
+    ));
+    assert_eq!(
+        store.open_ledger(&chain_id()).unwrap().unwrap().height(),
+        101
+    );
+}
