@@ -129,8 +129,9 @@ pub struct Ledger {
     commitment: StateCommitment,
     /// Derived: open nonces by the height their window closes, for pruning.
     nonce_expiry: BTreeSet<(u64, Address, u64)>,
-    /// Derived: the sum of balances per token.
-    circulating: BTreeMap<Symbol, u64>,
+    /// Derived: the sum of balances per token. Wider than a balance so that
+    /// no order of installing one block's changes can saturate it.
+    circulating: BTreeMap<Symbol, u128>,
     tip: BlockHeader,
 }
 
@@ -522,7 +523,10 @@ impl Ledger {
         }
         // The counters kept by execution must agree with the balances.
         for sym in touched {
-            let expected = self.token(&sym).and_then(TokenInfo::expected_circulating);
+            let expected = self
+                .token(&sym)
+                .and_then(TokenInfo::expected_circulating)
+                .map(u128::from);
             let actual = self.circulating.get(&sym).copied().unwrap_or(0);
             assert_eq!(expected, Some(actual), "supply invariant broken for {sym}");
         }
@@ -535,7 +539,7 @@ impl Ledger {
             }
             (StateKey::Balance(_, sym), StateValue::Balance(b)) => {
                 let c = self.circulating.entry(*sym).or_default();
-                *c = c.saturating_add(*b);
+                *c += u128::from(*b);
             }
             _ => {}
         }
@@ -548,7 +552,7 @@ impl Ledger {
             }
             (StateKey::Balance(_, sym), StateValue::Balance(b)) => {
                 let c = self.circulating.entry(*sym).or_default();
-                *c = c.saturating_sub(*b);
+                *c -= u128::from(*b);
             }
             _ => {}
         }

@@ -14,6 +14,7 @@ pub mod address;
 pub mod amount;
 pub mod block;
 pub mod commitment;
+pub mod consensus;
 pub mod crypto;
 pub mod encoding;
 pub mod ledger;

@@ -91,6 +91,12 @@ pub trait Storage {
         limit: usize,
     ) -> Result<Vec<HistoryEntry>, StorageError>;
 
+    /// Durably (synced) stores the consensus state a replica must find again
+    /// after a crash. Called before the vote it records is sent.
+    fn save_consensus_state(&self, bytes: &[u8]) -> Result<(), StorageError>;
+    /// The consensus state last saved, if any.
+    fn consensus_state(&self) -> Result<Option<Vec<u8>>, StorageError>;
+
     /// Rebuilds the ledger from storage and checks that the stored state
     /// hashes to the stored tip's `state_root`. Returns `None` for an empty store.
     fn open_ledger(&self, chain_id: &ChainId) -> Result<Option<Ledger>, StorageError> {
@@ -134,6 +140,7 @@ const COLUMN_FAMILIES: [&str; 7] = [
     CF_HISTORY,
 ];
 const TIP_KEY: &[u8] = b"tip";
+const CONSENSUS_KEY: &[u8] = b"consensus";
 
 type StoredReceipts = BoundedVec<Receipt, MAX_BLOCK_TXS>;
 
@@ -329,6 +336,16 @@ impl Storage for RocksStorage {
 
     fn tip(&self) -> Result<Option<BlockHeader>, StorageError> {
         self.get_decoded(CF_META, TIP_KEY, MAX_HEADER_BYTES)
+    }
+
+    fn save_consensus_state(&self, bytes: &[u8]) -> Result<(), StorageError> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_META)?, CONSENSUS_KEY, bytes);
+        self.write(batch)
+    }
+
+    fn consensus_state(&self) -> Result<Option<Vec<u8>>, StorageError> {
+        self.get(CF_META, CONSENSUS_KEY)
     }
 
     fn load_state(&self) -> Result<StateMap, StorageError> {

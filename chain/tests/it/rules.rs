@@ -69,6 +69,33 @@ fn minting_past_u64_is_a_cap_rejection_not_a_wrap() {
     assert_eq!(a.balance(&bob, "HUGE"), u64::MAX);
 }
 
+/// Regression: installing a block's balance changes in key order could add
+/// the receiver's whole-supply balance before removing the sender's, and a
+/// saturating 64-bit running sum then broke the supply check.
+#[test]
+fn moving_the_whole_u64_supply_in_either_address_order_keeps_the_supply_invariant() {
+    let mut a = Alliance::new();
+    let (m1, bob, carol) = (a.m1.clone(), a.bob.clone(), a.carol.clone());
+    assert_eq!(a.exec(&m1, create("HUGE", u64::MAX)), None);
+    let mint = TxKind::Mint {
+        token: sym("HUGE"),
+        to: bob.public(),
+        amount: u64::MAX,
+    };
+    assert_eq!(a.exec(&m1, mint), None);
+    assert_eq!(
+        a.exec(&bob, Alliance::transfer("HUGE", &carol, u64::MAX)),
+        None
+    );
+    assert_eq!(
+        a.exec(&carol, Alliance::transfer("HUGE", &bob, u64::MAX)),
+        None
+    );
+    assert_eq!(a.balance(&bob, "HUGE"), u64::MAX);
+    assert_eq!(a.balance(&carol, "HUGE"), 0);
+    assert!(a.ledger.audit().iter().all(|s| s.holds()));
+}
+
 #[test]
 fn pay_legs_that_overflow_u64_are_rejected() {
     let mut a = Alliance::new();

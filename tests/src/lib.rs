@@ -1,0 +1,15 @@
+//! `merit-tests`: cross-crate tests for Merit.
+//!
+//! The library holds the deterministic consensus simulation ([`sim`]), used
+//! by the integration tests in `tests/it` and by the `merit-sim` binary,
+//! which runs any number of seeds:
+//!
+//! ```text
+//! cargo run -p merit-tests --release --bin merit-sim -- --scenario all --seeds 100000
+//! ```
+//!
+//! Nothing here is part of a node: it may use threads and clocks freely, but
+//! every simulated run draws all of its choices from its seed.
+#![forbid(unsafe_code)]
+
+pub mod sim;

@@ -1,0 +1,4 @@
+//! The integration tests of `merit-tests`.
+#![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
+
+mod consensus_sim;
