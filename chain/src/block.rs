@@ -5,7 +5,7 @@ use crate::encoding::{self, BoundedVec, Decode, DecodeError, Encode};
 use crate::limits::*;
 use crate::merkle;
 use crate::reject::RejectCode;
-use crate::tx::{ChainId, OrderId, Symbol, Transaction};
+use crate::tx::{ChainId, OrderId, Price, Symbol, Transaction};
 
 /// Decode bound on the events of one receipt (a 50-leg payment emits 51).
 pub const RECEIPT_EVENTS_DECODE_BOUND: usize = 1024;
@@ -105,6 +105,59 @@ pub enum Event {
         from: Address,
         amount: u64,
     },
+    /// An offer was placed and `amount` of `sell` locked. Its trades follow.
+    OfferPlaced {
+        offer: u64,
+        owner: Address,
+        sell: Symbol,
+        buy: Symbol,
+        amount: u64,
+        price: Price,
+    },
+    /// The taker's new offer crossed a resting (maker) offer: the taker gave
+    /// `paid` of `pay_token` and got `got` of `get_token`, at the maker's
+    /// price rounded in the maker's favour. `maker_remaining` is what the
+    /// maker offer still holds; at 0 it has left the book.
+    Trade {
+        taker_offer: u64,
+        maker_offer: u64,
+        taker: Address,
+        maker: Address,
+        pay_token: Symbol,
+        paid: u64,
+        get_token: Symbol,
+        got: u64,
+        maker_remaining: u64,
+    },
+    /// The owner cancelled an offer and got `returned` of `token` back.
+    OfferCancelled {
+        offer: u64,
+        owner: Address,
+        token: Symbol,
+        returned: u64,
+    },
+    EscrowCreated {
+        escrow: Hash32,
+        token: Symbol,
+        payer: Address,
+        payee: Address,
+        amount: u64,
+        deadline_ms: u64,
+    },
+    EscrowReleased {
+        escrow: Hash32,
+        token: Symbol,
+        payer: Address,
+        payee: Address,
+        amount: u64,
+    },
+    EscrowRefunded {
+        escrow: Hash32,
+        token: Symbol,
+        payer: Address,
+        payee: Address,
+        amount: u64,
+    },
 }
 
 impl Event {
@@ -118,6 +171,11 @@ impl Event {
             }
             Event::Paid { payer, .. } => vec![*payer],
             Event::Redeemed { from, .. } => vec![*from],
+            Event::OfferPlaced { owner, .. } | Event::OfferCancelled { owner, .. } => vec![*owner],
+            Event::Trade { taker, maker, .. } => vec![*taker, *maker],
+            Event::EscrowCreated { payer, payee, .. }
+            | Event::EscrowReleased { payer, payee, .. }
+            | Event::EscrowRefunded { payer, payee, .. } => vec![*payer, *payee],
         }
     }
 }

@@ -6,6 +6,11 @@
 //! ledger entry. A transaction that passes the envelope checks (chain, signature,
 //! TTL, unused nonce) consumes its nonce even when its kind is rejected, so the
 //! same signed bytes can never succeed later (see `docs/adr/003-rejected-transactions.md`).
+//!
+//! Exchange, escrow and expiring points follow `docs/adr/004-exchange-escrow-expiry.md`:
+//! each block first expires the lots whose time has come, then runs its
+//! transactions; locked points live in offers and escrows, and every move of an
+//! expiring token carries its lots along, earliest-expiring first.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,10 +18,10 @@ use crate::block::{Block, BlockHeader, Event, Receipt, TxOutcome, receipts_root,
 use crate::commitment::{CommitmentDelta, StateCommitment};
 use crate::crypto::{Address, Hash32};
 use crate::encoding::{self, BoundedVec};
-use crate::limits::MAX_TX_TTL_BLOCKS;
+use crate::limits::{MAX_ESCROW_DURATION_MS, MAX_OFFERS_CROSSED, MAX_TX_TTL_BLOCKS, MS_PER_DAY};
 use crate::reject::RejectCode;
 use crate::state::*;
-use crate::tx::{ChainId, PayLeg, Symbol, Transaction, TxKind, verify_signatures};
+use crate::tx::{ChainId, OrderId, PayLeg, Price, Symbol, Transaction, TxKind, verify_signatures};
 
 /// What a block is executed against: its height and its time, both chosen by
 /// the proposer and agreed by consensus. The ledger never reads a clock.
@@ -105,6 +110,24 @@ pub struct SupplyAudit {
     pub expired: u64,
 }
 
+/// What an account has locked in one token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Locked {
+    pub token: Symbol,
+    /// In the account's open offers.
+    pub in_offers: u64,
+    /// In the open escrows the account paid into.
+    pub in_escrow: u64,
+}
+
+/// A lot of an account's spendable points that expires at `expires_at_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpiringLot {
+    pub token: Symbol,
+    pub expires_at_ms: u64,
+    pub amount: u64,
+}
+
 impl SupplyAudit {
     /// `minted = circulating + locked_in_offers + locked_in_escrow + redeemed + expired`.
     pub fn holds(&self) -> bool {
@@ -132,6 +155,17 @@ pub struct Ledger {
     /// Derived: the sum of balances per token. Wider than a balance so that
     /// no order of installing one block's changes can saturate it.
     circulating: BTreeMap<Symbol, u128>,
+    /// Derived: the sum of open offers' remaining amounts per sold token.
+    locked_offers: BTreeMap<Symbol, u128>,
+    /// Derived: the sum of open escrows' remaining amounts per token.
+    locked_escrow: BTreeMap<Symbol, u128>,
+    /// Derived: every lot by its expiry time, so a block touches only the
+    /// lots that expire in it.
+    lot_expiry: BTreeSet<(u64, Symbol, LotHolder)>,
+    /// Derived: open offers by owner.
+    offers_by_owner: BTreeSet<(Address, u64)>,
+    /// Derived: open escrows by payer and by payee.
+    escrows_by_party: BTreeSet<(Address, Hash32)>,
     tip: BlockHeader,
 }
 
@@ -206,6 +240,20 @@ impl Ledger {
                     StateKey::Balance(addr, sym),
                     Some(StateValue::Balance(amount)),
                 );
+                // Genesis balances of an expiring token are minted at genesis time.
+                let days = g
+                    .tokens
+                    .iter()
+                    .find(|t| t.symbol == sym)
+                    .and_then(|t| t.expiry_days);
+                if let Some(days) = days {
+                    let expires =
+                        genesis_time_ms.saturating_add(u64::from(days).saturating_mul(MS_PER_DAY));
+                    changes.insert(
+                        StateKey::Lot(LotHolder::Account(addr), sym, expires),
+                        Some(StateValue::Lot(amount)),
+                    );
+                }
             }
         }
         let empty = Ledger {
@@ -214,6 +262,11 @@ impl Ledger {
             commitment: StateCommitment::new(),
             nonce_expiry: BTreeSet::new(),
             circulating: BTreeMap::new(),
+            locked_offers: BTreeMap::new(),
+            locked_escrow: BTreeMap::new(),
+            lot_expiry: BTreeSet::new(),
+            offers_by_owner: BTreeSet::new(),
+            escrows_by_party: BTreeSet::new(),
             tip: BlockHeader {
                 chain_id,
                 height: 0,
@@ -250,6 +303,11 @@ impl Ledger {
             commitment,
             nonce_expiry: BTreeSet::new(),
             circulating: BTreeMap::new(),
+            locked_offers: BTreeMap::new(),
+            locked_escrow: BTreeMap::new(),
+            lot_expiry: BTreeSet::new(),
+            offers_by_owner: BTreeSet::new(),
+            escrows_by_party: BTreeSet::new(),
             tip,
         };
         for (k, v) in state {
@@ -312,27 +370,254 @@ impl Ledger {
         }
     }
 
-    /// Counts every token's supply from the balances themselves, independently
-    /// of the counters kept during execution.
-    pub fn audit(&self) -> Vec<SupplyAudit> {
-        let mut circulating: BTreeMap<Symbol, u64> = BTreeMap::new();
-        for (k, v) in &self.state {
-            if let (StateKey::Balance(_, sym), StateValue::Balance(b)) = (k, v) {
-                let c = circulating.entry(*sym).or_default();
-                *c = c.saturating_add(*b);
+    /// An open offer.
+    pub fn offer(&self, id: u64) -> Option<&OfferRecord> {
+        match self.state.get(&StateKey::Offer(id)) {
+            Some(StateValue::Offer(o)) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// The open offers selling `sell` for `buy`, in match order: the lowest
+    /// price (fewest `buy` asked per `sell`) first, then the oldest.
+    pub fn order_book(&self, sell: &Symbol, buy: &Symbol) -> impl Iterator<Item = &OfferRecord> {
+        self.state
+            .range(
+                StateKey::BookEntry(*sell, *buy, Price::MIN, 0)
+                    ..=StateKey::BookEntry(*sell, *buy, Price::MAX, u64::MAX),
+            )
+            .filter_map(|(k, _)| match k {
+                StateKey::BookEntry(_, _, _, id) => self.offer(*id),
+                _ => None,
+            })
+    }
+
+    /// The open offers of `owner`, oldest first.
+    pub fn offers_of(&self, owner: &Address) -> impl Iterator<Item = &OfferRecord> {
+        self.offers_by_owner
+            .range((*owner, 0)..=(*owner, u64::MAX))
+            .filter_map(|(_, id)| self.offer(*id))
+    }
+
+    /// An escrow, open or closed, by the hash of the transaction that created it.
+    pub fn escrow(&self, id: &Hash32) -> Option<&EscrowRecord> {
+        match self.state.get(&StateKey::Escrow(*id)) {
+            Some(StateValue::Escrow(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The open escrows `who` pays into or is the payee of, by id.
+    pub fn escrows_of(&self, who: &Address) -> impl Iterator<Item = (Hash32, &EscrowRecord)> {
+        self.escrows_by_party
+            .range((*who, Hash32::ZERO)..=(*who, Hash32([0xff; 32])))
+            .filter_map(|(_, id)| self.escrow(id).map(|e| (*id, e)))
+    }
+
+    /// What `who` has locked, per token: in its open offers and in the open
+    /// escrows it paid into. Tokens with nothing locked are left out.
+    pub fn locked(&self, who: &Address) -> Vec<Locked> {
+        let mut out: BTreeMap<Symbol, Locked> = BTreeMap::new();
+        let new = |token| Locked {
+            token,
+            in_offers: 0,
+            in_escrow: 0,
+        };
+        for o in self.offers_of(who) {
+            let l = out.entry(o.sell).or_insert_with(|| new(o.sell));
+            l.in_offers = l.in_offers.saturating_add(o.remaining);
+        }
+        for (_, e) in self.escrows_of(who) {
+            if e.payer == *who && e.status == EscrowStatus::Open {
+                let l = out.entry(e.token).or_insert_with(|| new(e.token));
+                l.in_escrow = l.in_escrow.saturating_add(e.remaining);
             }
         }
+        out.into_values()
+            .filter(|l| l.in_offers > 0 || l.in_escrow > 0)
+            .collect()
+    }
+
+    /// The lots of `holder` in `token`, `(expires_at_ms, amount)`, soonest first.
+    /// Empty for a token that does not expire.
+    pub fn lots(&self, holder: &LotHolder, token: &Symbol) -> Vec<(u64, u64)> {
+        self.state
+            .range(StateKey::Lot(*holder, *token, 0)..=StateKey::Lot(*holder, *token, u64::MAX))
+            .filter_map(|(k, v)| match (k, v) {
+                (StateKey::Lot(_, _, exp), StateValue::Lot(a)) => Some((*exp, *a)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The expiring points in `who`'s balances, soonest first (ties by token).
+    /// Points locked in offers and escrows are not included.
+    pub fn expiring(&self, who: &Address) -> Vec<ExpiringLot> {
+        let holder = LotHolder::Account(*who);
+        let mut out: Vec<ExpiringLot> = self
+            .state
+            .range(
+                StateKey::Lot(holder, Symbol::MIN, 0)
+                    ..=StateKey::Lot(holder, Symbol::MAX, u64::MAX),
+            )
+            .filter_map(|(k, v)| match (k, v) {
+                (StateKey::Lot(_, token, exp), StateValue::Lot(a)) => Some(ExpiringLot {
+                    token: *token,
+                    expires_at_ms: *exp,
+                    amount: *a,
+                }),
+                _ => None,
+            })
+            .collect();
+        out.sort_by_key(|l| (l.expires_at_ms, l.token));
+        out
+    }
+
+    /// Counts every token's supply from the state itself, independently of
+    /// the counters kept during execution: circulating from the balances, the
+    /// locked amounts from the open offers and escrows. `minted`, `redeemed`
+    /// and `expired` are the token's counters.
+    pub fn audit(&self) -> Vec<SupplyAudit> {
+        let mut circulating: BTreeMap<Symbol, u64> = BTreeMap::new();
+        let mut in_offers: BTreeMap<Symbol, u64> = BTreeMap::new();
+        let mut in_escrow: BTreeMap<Symbol, u64> = BTreeMap::new();
+        let add = |m: &mut BTreeMap<Symbol, u64>, sym: Symbol, x: u64| {
+            let c = m.entry(sym).or_default();
+            *c = c.saturating_add(x);
+        };
+        for (k, v) in &self.state {
+            match (k, v) {
+                (StateKey::Balance(_, sym), StateValue::Balance(b)) => {
+                    add(&mut circulating, *sym, *b)
+                }
+                (StateKey::Offer(_), StateValue::Offer(o)) => {
+                    add(&mut in_offers, o.sell, o.remaining)
+                }
+                (StateKey::Escrow(_), StateValue::Escrow(e)) if e.status == EscrowStatus::Open => {
+                    add(&mut in_escrow, e.token, e.remaining)
+                }
+                _ => {}
+            }
+        }
+        let get = |m: &BTreeMap<Symbol, u64>, sym: &Symbol| m.get(sym).copied().unwrap_or(0);
         self.tokens()
             .map(|t| SupplyAudit {
                 token: t.symbol,
                 minted: t.minted,
-                circulating: circulating.get(&t.symbol).copied().unwrap_or(0),
-                locked_in_offers: t.locked_in_offers,
-                locked_in_escrow: t.locked_in_escrow,
+                circulating: get(&circulating, &t.symbol),
+                locked_in_offers: get(&in_offers, &t.symbol),
+                locked_in_escrow: get(&in_escrow, &t.symbol),
                 redeemed: t.redeemed,
                 expired: t.expired,
             })
             .collect()
+    }
+
+    /// Checks every cross-entry rule of the state: the token counters against
+    /// the offers and escrows, the book against the offers, the lots against
+    /// their holders, and that no lot outlived the tip's time. A full scan;
+    /// debug builds run it after every block.
+    pub fn check_consistency(&self) -> Result<(), String> {
+        let mut in_offers: BTreeMap<Symbol, u128> = BTreeMap::new();
+        let mut in_escrow: BTreeMap<Symbol, u128> = BTreeMap::new();
+        let mut lot_sums: BTreeMap<(LotHolder, Symbol), u128> = BTreeMap::new();
+        let mut book = 0usize;
+        let mut offers = 0usize;
+        let now = self.tip.timestamp_ms;
+        for (k, v) in &self.state {
+            match (k, v) {
+                (StateKey::Offer(id), StateValue::Offer(o)) => {
+                    offers += 1;
+                    if o.id != *id || o.remaining == 0 || o.price != o.price.reduced() {
+                        return Err(format!("offer {id} is malformed: {o:?}"));
+                    }
+                    let entry = StateKey::BookEntry(o.sell, o.buy, o.price, o.id);
+                    if self.state.get(&entry) != Some(&StateValue::BookEntry) {
+                        return Err(format!("offer {id} is not in the book"));
+                    }
+                    *in_offers.entry(o.sell).or_default() += u128::from(o.remaining);
+                    if self.expires(&o.sell) {
+                        lot_sums.entry((LotHolder::Offer(*id), o.sell)).or_default();
+                    }
+                }
+                (StateKey::BookEntry(sell, buy, price, id), StateValue::BookEntry) => {
+                    book += 1;
+                    match self.offer(*id) {
+                        Some(o) if o.sell == *sell && o.buy == *buy && o.price == *price => {}
+                        _ => return Err(format!("book entry {id} has no matching offer")),
+                    }
+                }
+                (StateKey::Escrow(id), StateValue::Escrow(e)) => {
+                    if e.status == EscrowStatus::Open {
+                        *in_escrow.entry(e.token).or_default() += u128::from(e.remaining);
+                        if self.expires(&e.token) {
+                            lot_sums
+                                .entry((LotHolder::Escrow(*id), e.token))
+                                .or_default();
+                        }
+                    } else if e.remaining != 0 {
+                        return Err(format!("closed escrow {id} still holds {}", e.remaining));
+                    }
+                }
+                (StateKey::Balance(who, sym), StateValue::Balance(_)) if self.expires(sym) => {
+                    lot_sums
+                        .entry((LotHolder::Account(*who), *sym))
+                        .or_default();
+                }
+                (StateKey::Lot(holder, sym, exp), StateValue::Lot(a)) => {
+                    if *a == 0 || *exp <= now {
+                        return Err(format!("lot {holder:?} {sym} {exp}: {a} should be gone"));
+                    }
+                    *lot_sums.entry((*holder, *sym)).or_default() += u128::from(*a);
+                }
+                _ => {}
+            }
+        }
+        if book != offers {
+            return Err(format!("{book} book entries for {offers} offers"));
+        }
+        for t in self.tokens() {
+            let o = in_offers.get(&t.symbol).copied().unwrap_or(0);
+            let e = in_escrow.get(&t.symbol).copied().unwrap_or(0);
+            if o != u128::from(t.locked_in_offers) || e != u128::from(t.locked_in_escrow) {
+                return Err(format!(
+                    "{}: counters say {} in offers and {} in escrow, records hold {o} and {e}",
+                    t.symbol, t.locked_in_offers, t.locked_in_escrow
+                ));
+            }
+        }
+        for ((holder, sym), sum) in lot_sums {
+            let held = self.holder_amount(&holder, &sym);
+            if !self.expires(&sym) || sum != u128::from(held) {
+                return Err(format!(
+                    "{holder:?} holds {held} {sym} but its lots sum to {sum}"
+                ));
+            }
+        }
+        if self.offers_by_owner.len() != offers {
+            return Err("the offers-by-owner index is stale".to_string());
+        }
+        Ok(())
+    }
+
+    fn expires(&self, sym: &Symbol) -> bool {
+        self.token(sym).is_some_and(|t| t.expiry_days.is_some())
+    }
+
+    /// What a lot holder holds of `sym`: a balance, an offer's remaining
+    /// amount or an open escrow's amount.
+    fn holder_amount(&self, holder: &LotHolder, sym: &Symbol) -> u64 {
+        match holder {
+            LotHolder::Account(a) => self.balance(a, sym),
+            LotHolder::Offer(id) => self
+                .offer(*id)
+                .filter(|o| o.sell == *sym)
+                .map_or(0, |o| o.remaining),
+            LotHolder::Escrow(id) => self
+                .escrow(id)
+                .filter(|e| e.token == *sym && e.status == EscrowStatus::Open)
+                .map_or(0, |e| e.remaining),
+        }
     }
 
     /// Executes `txs` as the block at `ctx.height`, checking signatures in a batch.
@@ -357,6 +642,7 @@ impl Ledger {
         {
             ov.block.insert(StateKey::Nonce(*sender, *nonce), None);
         }
+        self.expire_lots(&mut ov, ctx.timestamp_ms);
         let mut receipts = Vec::with_capacity(txs.len());
         for (i, tx) in txs.iter().enumerate() {
             let hash = tx.hash();
@@ -373,6 +659,20 @@ impl Ledger {
             });
         }
         self.outcome_from_changes(ctx.height, receipts, ov.block)
+    }
+
+    /// Expires every lot whose time is at or before `now`, before any
+    /// transaction of the block runs: the points leave their holder (a
+    /// balance, an offer or an escrow) and are counted as `expired`. Only the
+    /// expiring lots are touched.
+    fn expire_lots(&self, ov: &mut Overlay<'_>, now: u64) {
+        for (exp, sym, holder) in self.lot_expiry.iter().take_while(|(e, _, _)| *e <= now) {
+            match expire_lot(ov, *exp, sym, holder) {
+                Some(()) => ov.commit_tx(),
+                // Unreachable while the state is consistent: leave the lot.
+                None => ov.rollback_tx(),
+            }
+        }
     }
 
     fn outcome_from_changes(
@@ -505,15 +805,41 @@ impl Ledger {
             "supply invariant broken at height {}",
             header.height
         );
+        #[cfg(debug_assertions)]
+        if let Err(e) = self.check_consistency() {
+            unreachable!("state inconsistent at height {}: {e}", header.height);
+        }
     }
 
     fn install(&mut self, changes: &StateChanges) {
         let mut touched: BTreeSet<Symbol> = BTreeSet::new();
-        for (k, v) in changes {
-            if let StateKey::Balance(_, sym) | StateKey::Token(sym) = k {
+        let mut holders: BTreeSet<(LotHolder, Symbol)> = BTreeSet::new();
+        let mut note = |k: &StateKey, v: Option<&StateValue>| match (k, v) {
+            (StateKey::Balance(a, sym), _) => {
+                touched.insert(*sym);
+                holders.insert((LotHolder::Account(*a), *sym));
+            }
+            (StateKey::Token(sym), _) => {
                 touched.insert(*sym);
             }
+            (StateKey::Lot(h, sym, _), _) => {
+                touched.insert(*sym);
+                holders.insert((*h, *sym));
+            }
+            (StateKey::Offer(id), Some(StateValue::Offer(o))) => {
+                touched.insert(o.sell);
+                holders.insert((LotHolder::Offer(*id), o.sell));
+            }
+            (StateKey::Escrow(id), Some(StateValue::Escrow(e))) => {
+                touched.insert(e.token);
+                holders.insert((LotHolder::Escrow(*id), e.token));
+            }
+            _ => {}
+        };
+        for (k, v) in changes {
+            note(k, v.as_ref());
             if let Some(old) = self.state.remove(k) {
+                note(k, Some(&old));
                 self.index_remove(k, &old);
             }
             if let Some(v) = v {
@@ -521,14 +847,39 @@ impl Ledger {
                 self.state.insert(k.clone(), v.clone());
             }
         }
-        // The counters kept by execution must agree with the balances.
+        // The counters kept by execution must agree with the balances, the
+        // offers and the escrows.
         for sym in touched {
-            let expected = self
-                .token(&sym)
+            let token = self.token(&sym);
+            let expected = token
                 .and_then(TokenInfo::expected_circulating)
                 .map(u128::from);
             let actual = self.circulating.get(&sym).copied().unwrap_or(0);
             assert_eq!(expected, Some(actual), "supply invariant broken for {sym}");
+            let get = |m: &BTreeMap<Symbol, u128>| m.get(&sym).copied().unwrap_or(0);
+            let counted = (get(&self.locked_offers), get(&self.locked_escrow));
+            let counters = token.map(|t| {
+                (
+                    u128::from(t.locked_in_offers),
+                    u128::from(t.locked_in_escrow),
+                )
+            });
+            assert_eq!(counters, Some(counted), "locked amounts broken for {sym}");
+        }
+        // Every holder touched holds exactly the sum of its lots (none for a
+        // token that does not expire).
+        for (holder, sym) in holders {
+            let sum: u128 = self
+                .lots(&holder, &sym)
+                .iter()
+                .map(|(_, a)| u128::from(*a))
+                .sum();
+            let held = if self.expires(&sym) {
+                u128::from(self.holder_amount(&holder, &sym))
+            } else {
+                0
+            };
+            assert_eq!(sum, held, "lots of {holder:?} in {sym} broken");
         }
     }
 
@@ -540,6 +891,18 @@ impl Ledger {
             (StateKey::Balance(_, sym), StateValue::Balance(b)) => {
                 let c = self.circulating.entry(*sym).or_default();
                 *c += u128::from(*b);
+            }
+            (StateKey::Offer(id), StateValue::Offer(o)) => {
+                self.offers_by_owner.insert((o.owner, *id));
+                *self.locked_offers.entry(o.sell).or_default() += u128::from(o.remaining);
+            }
+            (StateKey::Escrow(id), StateValue::Escrow(e)) if e.status == EscrowStatus::Open => {
+                self.escrows_by_party.insert((e.payer, *id));
+                self.escrows_by_party.insert((e.payee, *id));
+                *self.locked_escrow.entry(e.token).or_default() += u128::from(e.remaining);
+            }
+            (StateKey::Lot(holder, sym, exp), StateValue::Lot(_)) => {
+                self.lot_expiry.insert((*exp, *sym, *holder));
             }
             _ => {}
         }
@@ -553,6 +916,18 @@ impl Ledger {
             (StateKey::Balance(_, sym), StateValue::Balance(b)) => {
                 let c = self.circulating.entry(*sym).or_default();
                 *c -= u128::from(*b);
+            }
+            (StateKey::Offer(id), StateValue::Offer(o)) => {
+                self.offers_by_owner.remove(&(o.owner, *id));
+                *self.locked_offers.entry(o.sell).or_default() -= u128::from(o.remaining);
+            }
+            (StateKey::Escrow(id), StateValue::Escrow(e)) if e.status == EscrowStatus::Open => {
+                self.escrows_by_party.remove(&(e.payer, *id));
+                self.escrows_by_party.remove(&(e.payee, *id));
+                *self.locked_escrow.entry(e.token).or_default() -= u128::from(e.remaining);
+            }
+            (StateKey::Lot(holder, sym, exp), StateValue::Lot(_)) => {
+                self.lot_expiry.remove(&(*exp, *sym, *holder));
             }
             _ => {}
         }
@@ -595,6 +970,7 @@ impl Ledger {
                     ov,
                     sender: b.sender,
                     height: ctx.height,
+                    time_ms: ctx.timestamp_ms,
                     hash,
                     events: Vec::new(),
                 };
@@ -655,7 +1031,7 @@ fn new_token(
 struct Overlay<'a> {
     base: &'a StateMap,
     block: StateChanges,
-    tx: Vec<(StateKey, Option<StateValue>)>,
+    tx: StateChanges,
 }
 
 impl<'a> Overlay<'a> {
@@ -663,12 +1039,12 @@ impl<'a> Overlay<'a> {
         Overlay {
             base,
             block: StateChanges::new(),
-            tx: Vec::new(),
+            tx: StateChanges::new(),
         }
     }
 
     fn get(&self, k: &StateKey) -> Option<&StateValue> {
-        if let Some((_, v)) = self.tx.iter().rev().find(|(k2, _)| k2 == k) {
+        if let Some(v) = self.tx.get(k) {
             return v.as_ref();
         }
         match self.block.get(k) {
@@ -677,22 +1053,173 @@ impl<'a> Overlay<'a> {
         }
     }
 
+    /// The live entries with keys in `lo..=hi`, in key order, as the
+    /// transaction sees them: the three layers merged, deletions hidden.
+    fn range(&self, lo: &StateKey, hi: &StateKey) -> OverlayRange<'_> {
+        let r = (
+            std::ops::Bound::Included(lo.clone()),
+            std::ops::Bound::Included(hi.clone()),
+        );
+        OverlayRange {
+            tx: self.tx.range(r.clone()).peekable(),
+            block: self.block.range(r.clone()).peekable(),
+            base: self.base.range(r).peekable(),
+        }
+    }
+
     fn put(&mut self, k: StateKey, v: StateValue) {
-        self.tx.push((k, Some(v)));
+        self.tx.insert(k, Some(v));
     }
 
     fn delete(&mut self, k: StateKey) {
-        self.tx.push((k, None));
+        self.tx.insert(k, None);
     }
 
     fn commit_tx(&mut self) {
-        for (k, v) in self.tx.drain(..) {
-            self.block.insert(k, v);
-        }
+        self.block.append(&mut self.tx);
     }
 
     fn rollback_tx(&mut self) {
         self.tx.clear();
+    }
+}
+
+type Layer<'s, V> = std::iter::Peekable<std::collections::btree_map::Range<'s, StateKey, V>>;
+
+/// A merged, ordered walk over the overlay's layers; see [`Overlay::range`].
+struct OverlayRange<'s> {
+    tx: Layer<'s, Option<StateValue>>,
+    block: Layer<'s, Option<StateValue>>,
+    base: Layer<'s, StateValue>,
+}
+
+impl<'s> Iterator for OverlayRange<'s> {
+    type Item = (&'s StateKey, &'s StateValue);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let in_tx = self.tx.peek().map(|(k, _)| *k);
+            let in_block = self.block.peek().map(|(k, _)| *k);
+            let in_base = self.base.peek().map(|(k, _)| *k);
+            let key = [in_tx, in_block, in_base].into_iter().flatten().min()?;
+            // Every layer holding `key` moves on; the top-most one decides.
+            let mut value: Option<Option<&'s StateValue>> = None;
+            if in_tx == Some(key) {
+                value = self.tx.next().map(|(_, v)| v.as_ref());
+            }
+            if in_block == Some(key) {
+                let v = self.block.next().map(|(_, v)| v.as_ref());
+                value = value.or(v);
+            }
+            if in_base == Some(key) {
+                let v = self.base.next().map(|(_, v)| Some(v));
+                value = value.or(v);
+            }
+            if let Some(Some(v)) = value {
+                return Some((key, v));
+            }
+        }
+    }
+}
+
+/// Expires one lot in its own scratch transaction; `None` leaves it (only
+/// possible if the state were inconsistent).
+fn expire_lot(ov: &mut Overlay<'_>, exp: u64, sym: &Symbol, holder: &LotHolder) -> Option<()> {
+    let key = StateKey::Lot(*holder, *sym, exp);
+    let amount = match ov.get(&key) {
+        Some(StateValue::Lot(a)) => *a,
+        _ => return None,
+    };
+    let mut token = match ov.get(&StateKey::Token(*sym)) {
+        Some(StateValue::Token(t)) => t.clone(),
+        _ => return None,
+    };
+    ov.delete(key);
+    token.expired = token.expired.checked_add(amount)?;
+    match holder {
+        LotHolder::Account(who) => {
+            let key = StateKey::Balance(*who, *sym);
+            let balance = match ov.get(&key) {
+                Some(StateValue::Balance(b)) => b.checked_sub(amount)?,
+                _ => return None,
+            };
+            if balance == 0 {
+                ov.delete(key);
+            } else {
+                ov.put(key, StateValue::Balance(balance));
+            }
+        }
+        LotHolder::Offer(id) => {
+            let mut offer = match ov.get(&StateKey::Offer(*id)) {
+                Some(StateValue::Offer(o)) => o.clone(),
+                _ => return None,
+            };
+            offer.remaining = offer.remaining.checked_sub(amount)?;
+            token.locked_in_offers = token.locked_in_offers.checked_sub(amount)?;
+            if offer.remaining == 0 {
+                ov.delete(StateKey::BookEntry(
+                    offer.sell,
+                    offer.buy,
+                    offer.price,
+                    offer.id,
+                ));
+                ov.delete(StateKey::Offer(*id));
+            } else {
+                ov.put(StateKey::Offer(*id), StateValue::Offer(offer));
+            }
+        }
+        LotHolder::Escrow(id) => {
+            let mut escrow = match ov.get(&StateKey::Escrow(*id)) {
+                Some(StateValue::Escrow(e)) if e.status == EscrowStatus::Open => e.clone(),
+                _ => return None,
+            };
+            escrow.remaining = escrow.remaining.checked_sub(amount)?;
+            token.locked_in_escrow = token.locked_in_escrow.checked_sub(amount)?;
+            if escrow.remaining == 0 {
+                escrow.status = EscrowStatus::Expired;
+            }
+            ov.put(StateKey::Escrow(*id), StateValue::Escrow(escrow));
+        }
+    }
+    ov.put(StateKey::Token(*sym), StateValue::Token(token));
+    Some(())
+}
+
+/// Points on the move: an amount and, for an expiring token, its lots
+/// `(expires_at_ms, amount)`, soonest first, summing to the amount. A token
+/// that does not expire moves with no lots.
+#[derive(Debug, Default)]
+struct Parcel {
+    amount: u64,
+    lots: Vec<(u64, u64)>,
+}
+
+impl Parcel {
+    /// Splits off the first `amount`: the soonest-expiring lots go first.
+    /// `amount` must not exceed what the parcel holds.
+    fn split_front(&mut self, amount: u64) -> Parcel {
+        let amount = amount.min(self.amount);
+        self.amount -= amount;
+        let mut taken = Vec::new();
+        let mut need = amount;
+        let mut used = 0;
+        for lot in self.lots.iter_mut() {
+            if need == 0 {
+                break;
+            }
+            let t = lot.1.min(need);
+            taken.push((lot.0, t));
+            lot.1 -= t;
+            need -= t;
+            if lot.1 == 0 {
+                used += 1;
+            }
+        }
+        self.lots.drain(..used);
+        Parcel {
+            amount,
+            lots: taken,
+        }
     }
 }
 
@@ -702,11 +1229,23 @@ fn reject<T>(code: RejectCode) -> Result<T, Rejection> {
     Err((code, None))
 }
 
+fn overflow() -> Rejection {
+    (RejectCode::Overflow, None)
+}
+
+/// Whether an offer at `taker` (units of B per unit of A, selling A) crosses
+/// a resting offer at `maker` (units of A per unit of B, selling B): the
+/// taker asks no more B per A than the maker gives, `taker <= 1 / maker`.
+fn crosses(taker: &Price, maker: &Price) -> bool {
+    u128::from(taker.n) * u128::from(maker.n) <= u128::from(taker.d) * u128::from(maker.d)
+}
+
 /// One transaction's execution against the overlay.
 struct Exec<'o, 'a> {
     ov: &'o mut Overlay<'a>,
     sender: Address,
     height: u64,
+    time_ms: u64,
     hash: Hash32,
     events: Vec<Event>,
 }
@@ -752,7 +1291,23 @@ impl Exec<'_, '_> {
                     Some(m) if m <= info.max_supply => m,
                     _ => return reject(RejectCode::SupplyCapExceeded),
                 };
-                self.credit(to, token, *amount)?;
+                // Each mint of an expiring token is a lot that expires
+                // `expiry_days` after the block time.
+                let lots = match info.expiry_days {
+                    None => Vec::new(),
+                    Some(days) => {
+                        let expires = u64::from(days)
+                            .checked_mul(MS_PER_DAY)
+                            .and_then(|d| d.checked_add(self.time_ms))
+                            .ok_or_else(overflow)?;
+                        vec![(expires, *amount)]
+                    }
+                };
+                let parcel = Parcel {
+                    amount: *amount,
+                    lots,
+                };
+                self.credit(to, token, parcel)?;
                 self.ov
                     .put(StateKey::Token(*token), StateValue::Token(info));
                 self.events.push(Event::Minted {
@@ -766,8 +1321,8 @@ impl Exec<'_, '_> {
             } => {
                 self.token(token)?;
                 let sender = self.sender;
-                self.debit(&sender, token, *amount)?;
-                self.credit(to, token, *amount)?;
+                let parcel = self.debit(&sender, token, *amount)?;
+                self.credit(to, token, parcel)?;
                 self.events.push(Event::Transferred {
                     token: *token,
                     from: self.sender,
@@ -783,49 +1338,70 @@ impl Exec<'_, '_> {
             } => self.pay(token, order_id, legs)?,
             TxKind::Refund { payment, amount } => self.refund(payment, *amount)?,
             TxKind::Redeem { token, amount, .. } => {
-                let mut info = self.token(token)?;
+                self.token(token)?;
                 let sender = self.sender;
                 self.debit(&sender, token, *amount)?;
-                info.redeemed = info
-                    .redeemed
-                    .checked_add(*amount)
-                    .ok_or((RejectCode::Overflow, None))?;
-                self.ov
-                    .put(StateKey::Token(*token), StateValue::Token(info));
+                self.update_token(token, |t| {
+                    t.redeemed = t.redeemed.checked_add(*amount)?;
+                    Some(())
+                })?;
                 self.events.push(Event::Redeemed {
                     token: *token,
                     from: self.sender,
                     amount: *amount,
                 });
             }
+            TxKind::PlaceOffer {
+                sell,
+                buy,
+                amount,
+                price,
+            } => self.place_offer(sell, buy, *amount, price)?,
+            TxKind::CancelOffer { offer_id } => self.cancel_offer(*offer_id)?,
+            TxKind::EscrowCreate {
+                token,
+                to,
+                amount,
+                deadline_ms,
+                order_id,
+            } => self.escrow_create(token, to, *amount, *deadline_ms, order_id.as_ref())?,
+            TxKind::EscrowRelease { id } => self.escrow_close(id, false)?,
+            TxKind::EscrowRefund { id } => self.escrow_close(id, true)?,
         }
         Ok(())
+    }
+
+    /// Rejects with `DuplicateOrderId`, naming the original payment or
+    /// escrow, if the sender used `order_id` before.
+    fn check_order_unused(&self, order_id: &OrderId) -> Result<StateKey, Rejection> {
+        let order_key = StateKey::Order(self.sender, order_id.clone());
+        if let Some(StateValue::Order(original)) = self.ov.get(&order_key) {
+            return Err((RejectCode::DuplicateOrderId, Some(*original)));
+        }
+        Ok(order_key)
     }
 
     fn pay(
         &mut self,
         token: &Symbol,
-        order_id: &crate::tx::OrderId,
+        order_id: &OrderId,
         legs: &[PayLeg],
     ) -> Result<(), Rejection> {
         self.token(token)?;
-        let order_key = StateKey::Order(self.sender, order_id.clone());
-        if let Some(StateValue::Order(original)) = self.ov.get(&order_key) {
-            return Err((RejectCode::DuplicateOrderId, Some(*original)));
-        }
+        let order_key = self.check_order_unused(order_id)?;
         let total = legs
             .iter()
             .try_fold(0u64, |acc, l| acc.checked_add(l.amount))
-            .ok_or((RejectCode::Overflow, None))?;
+            .ok_or_else(overflow)?;
         let sender = self.sender;
-        self.debit(&sender, token, total)?;
+        let mut parcel = self.debit(&sender, token, total)?;
         let mut shares: BTreeMap<Address, u64> = BTreeMap::new();
         for leg in legs {
-            self.credit(&leg.to, token, leg.amount)?;
+            // Legs take the soonest-expiring points first, in leg order.
+            let part = parcel.split_front(leg.amount);
+            self.credit(&leg.to, token, part)?;
             let s = shares.entry(leg.to).or_default();
-            *s = s
-                .checked_add(leg.amount)
-                .ok_or((RejectCode::Overflow, None))?;
+            *s = s.checked_add(leg.amount).ok_or_else(overflow)?;
             self.events.push(Event::Transferred {
                 token: *token,
                 from: sender,
@@ -873,14 +1449,14 @@ impl Exec<'_, '_> {
         let remaining = share
             .received
             .checked_sub(share.refunded)
-            .ok_or((RejectCode::Overflow, None))?;
+            .ok_or_else(overflow)?;
         if amount > remaining {
             return reject(RejectCode::RefundExceedsPayment);
         }
         share.refunded += amount;
         let token = record.token;
-        self.debit(&sender, &token, amount)?;
-        self.credit(&record.payer, &token, amount)?;
+        let parcel = self.debit(&sender, &token, amount)?;
+        self.credit(&record.payer, &token, parcel)?;
         self.events.push(Event::Refunded {
             token,
             payment: *payment,
@@ -894,11 +1470,301 @@ impl Exec<'_, '_> {
         Ok(())
     }
 
+    /// Places an offer selling `amount` of `sell` for `buy`; see ADR 004.
+    ///
+    /// The new (taker) offer walks the opposite book in match order and
+    /// trades at each resting (maker) offer's price, rounded in the maker's
+    /// favour: the taker gets `got` units, as many as its remainder pays for
+    /// and the maker holds, and pays `ceil(got * maker price)`. A trade that
+    /// would give the taker nothing ends the walk (no later offer is cheaper);
+    /// one whose rounding would leave the taker below its own price is
+    /// skipped. Every offer visited counts toward [`MAX_OFFERS_CROSSED`];
+    /// what is left rests in the book.
+    fn place_offer(
+        &mut self,
+        sell: &Symbol,
+        buy: &Symbol,
+        amount: u64,
+        price: &Price,
+    ) -> Result<(), Rejection> {
+        self.token(sell)?;
+        self.token(buy)?;
+        let price = price.reduced();
+        let id = match self.ov.get(&StateKey::NextOfferId) {
+            Some(StateValue::NextOfferId(n)) => *n,
+            _ => 1,
+        };
+        let next = id.checked_add(1).ok_or_else(overflow)?;
+        self.ov
+            .put(StateKey::NextOfferId, StateValue::NextOfferId(next));
+        let sender = self.sender;
+        let mut parcel = self.debit(&sender, sell, amount)?;
+        self.events.push(Event::OfferPlaced {
+            offer: id,
+            owner: sender,
+            sell: *sell,
+            buy: *buy,
+            amount,
+            price,
+        });
+        // The resting offers this one crosses, best first, at most the bound.
+        let candidates: Vec<(Price, u64)> = self
+            .ov
+            .range(
+                &StateKey::BookEntry(*buy, *sell, Price::MIN, 0),
+                &StateKey::BookEntry(*buy, *sell, Price::MAX, u64::MAX),
+            )
+            .filter_map(|(k, _)| match k {
+                StateKey::BookEntry(_, _, q, maker) => Some((*q, *maker)),
+                _ => None,
+            })
+            .take_while(|(q, _)| crosses(&price, q))
+            .take(MAX_OFFERS_CROSSED)
+            .collect();
+        for (q, maker_id) in candidates {
+            if parcel.amount == 0 {
+                break;
+            }
+            let mut maker = self.offer(maker_id)?;
+            if maker.owner == sender {
+                return reject(RejectCode::SelfCross);
+            }
+            // Units of `buy` the taker's remainder pays for at the maker's price.
+            let affordable = u128::from(parcel.amount) * u128::from(q.d) / u128::from(q.n);
+            let got = u64::try_from(affordable.min(u128::from(maker.remaining)))
+                .map_err(|_| overflow())?;
+            if got == 0 {
+                break;
+            }
+            let paid = u64::try_from((u128::from(got) * u128::from(q.n)).div_ceil(u128::from(q.d)))
+                .map_err(|_| overflow())?;
+            if paid > parcel.amount {
+                return Err(overflow());
+            }
+            // The taker never gets less than its own price.
+            if u128::from(got) * u128::from(price.d) < u128::from(paid) * u128::from(price.n) {
+                continue;
+            }
+            let to_maker = parcel.split_front(paid);
+            self.credit(&maker.owner, sell, to_maker)?;
+            let to_taker = self.unlock(&LotHolder::Offer(maker_id), buy, got)?;
+            self.credit(&sender, buy, to_taker)?;
+            maker.remaining -= got;
+            self.update_token(buy, |t| {
+                t.locked_in_offers = t.locked_in_offers.checked_sub(got)?;
+                Some(())
+            })?;
+            self.events.push(Event::Trade {
+                taker_offer: id,
+                maker_offer: maker_id,
+                taker: sender,
+                maker: maker.owner,
+                pay_token: *sell,
+                paid,
+                get_token: *buy,
+                got,
+                maker_remaining: maker.remaining,
+            });
+            if maker.remaining == 0 {
+                self.ov
+                    .delete(StateKey::BookEntry(*buy, *sell, q, maker_id));
+                self.ov.delete(StateKey::Offer(maker_id));
+            } else {
+                self.ov
+                    .put(StateKey::Offer(maker_id), StateValue::Offer(maker));
+            }
+        }
+        if parcel.amount > 0 {
+            let remaining = parcel.amount;
+            self.lock(&LotHolder::Offer(id), sell, parcel)?;
+            self.update_token(sell, |t| {
+                t.locked_in_offers = t.locked_in_offers.checked_add(remaining)?;
+                Some(())
+            })?;
+            let record = OfferRecord {
+                id,
+                owner: sender,
+                sell: *sell,
+                buy: *buy,
+                price,
+                amount,
+                remaining,
+                tx: self.hash,
+                height: self.height,
+            };
+            self.ov.put(
+                StateKey::BookEntry(*sell, *buy, price, id),
+                StateValue::BookEntry,
+            );
+            self.ov.put(StateKey::Offer(id), StateValue::Offer(record));
+        }
+        Ok(())
+    }
+
+    fn cancel_offer(&mut self, id: u64) -> Result<(), Rejection> {
+        let offer = self.offer(id)?;
+        if offer.owner != self.sender {
+            return reject(RejectCode::NotOfferOwner);
+        }
+        let parcel = self.unlock(&LotHolder::Offer(id), &offer.sell, offer.remaining)?;
+        self.credit(&offer.owner, &offer.sell, parcel)?;
+        self.update_token(&offer.sell, |t| {
+            t.locked_in_offers = t.locked_in_offers.checked_sub(offer.remaining)?;
+            Some(())
+        })?;
+        self.ov.delete(StateKey::BookEntry(
+            offer.sell,
+            offer.buy,
+            offer.price,
+            offer.id,
+        ));
+        self.ov.delete(StateKey::Offer(id));
+        self.events.push(Event::OfferCancelled {
+            offer: id,
+            owner: offer.owner,
+            token: offer.sell,
+            returned: offer.remaining,
+        });
+        Ok(())
+    }
+
+    fn offer(&self, id: u64) -> Result<OfferRecord, Rejection> {
+        match self.ov.get(&StateKey::Offer(id)) {
+            Some(StateValue::Offer(o)) => Ok(o.clone()),
+            _ => reject(RejectCode::UnknownOffer),
+        }
+    }
+
+    fn escrow_create(
+        &mut self,
+        token: &Symbol,
+        to: &Address,
+        amount: u64,
+        deadline_ms: u64,
+        order_id: Option<&OrderId>,
+    ) -> Result<(), Rejection> {
+        self.token(token)?;
+        let ahead = deadline_ms.saturating_sub(self.time_ms);
+        if ahead == 0 || ahead > MAX_ESCROW_DURATION_MS {
+            return reject(RejectCode::InvalidDeadline);
+        }
+        let order_key = order_id.map(|o| self.check_order_unused(o)).transpose()?;
+        let sender = self.sender;
+        let id = self.hash;
+        let parcel = self.debit(&sender, token, amount)?;
+        self.lock(&LotHolder::Escrow(id), token, parcel)?;
+        self.update_token(token, |t| {
+            t.locked_in_escrow = t.locked_in_escrow.checked_add(amount)?;
+            Some(())
+        })?;
+        let record = EscrowRecord {
+            payer: sender,
+            payee: *to,
+            token: *token,
+            amount,
+            remaining: amount,
+            deadline_ms,
+            order_id: order_id.cloned(),
+            height: self.height,
+            status: EscrowStatus::Open,
+        };
+        self.ov
+            .put(StateKey::Escrow(id), StateValue::Escrow(record));
+        if let Some(key) = order_key {
+            self.ov.put(key, StateValue::Order(id));
+        }
+        self.events.push(Event::EscrowCreated {
+            escrow: id,
+            token: *token,
+            payer: sender,
+            payee: *to,
+            amount,
+            deadline_ms,
+        });
+        Ok(())
+    }
+
+    /// Releases an escrow to its payee, or refunds it to its payer.
+    fn escrow_close(&mut self, id: &Hash32, refund: bool) -> Result<(), Rejection> {
+        let mut escrow = match self.ov.get(&StateKey::Escrow(*id)) {
+            Some(StateValue::Escrow(e)) => e.clone(),
+            _ => return reject(RejectCode::UnknownEscrow),
+        };
+        let sender = self.sender;
+        if refund {
+            if sender != escrow.payer && sender != escrow.payee {
+                return reject(RejectCode::NotEscrowParty);
+            }
+        } else if sender != escrow.payer {
+            return reject(RejectCode::NotEscrowPayer);
+        }
+        if escrow.status != EscrowStatus::Open {
+            return reject(RejectCode::EscrowClosed);
+        }
+        // The payee may refund at any time; the payer only from the deadline on.
+        if refund && sender != escrow.payee && self.time_ms < escrow.deadline_ms {
+            return reject(RejectCode::DeadlineNotReached);
+        }
+        let amount = escrow.remaining;
+        let to = if refund { escrow.payer } else { escrow.payee };
+        let parcel = self.unlock(&LotHolder::Escrow(*id), &escrow.token, amount)?;
+        self.credit(&to, &escrow.token, parcel)?;
+        self.update_token(&escrow.token, |t| {
+            t.locked_in_escrow = t.locked_in_escrow.checked_sub(amount)?;
+            Some(())
+        })?;
+        escrow.remaining = 0;
+        escrow.status = if refund {
+            EscrowStatus::Refunded
+        } else {
+            EscrowStatus::Released
+        };
+        let (token, payer, payee) = (escrow.token, escrow.payer, escrow.payee);
+        self.ov
+            .put(StateKey::Escrow(*id), StateValue::Escrow(escrow));
+        let escrow = *id;
+        self.events.push(if refund {
+            Event::EscrowRefunded {
+                escrow,
+                token,
+                payer,
+                payee,
+                amount,
+            }
+        } else {
+            Event::EscrowReleased {
+                escrow,
+                token,
+                payer,
+                payee,
+                amount,
+            }
+        });
+        Ok(())
+    }
+
     fn token(&self, symbol: &Symbol) -> Result<TokenInfo, Rejection> {
         match self.ov.get(&StateKey::Token(*symbol)) {
             Some(StateValue::Token(t)) => Ok(t.clone()),
             _ => reject(RejectCode::UnknownToken),
         }
+    }
+
+    /// Changes a token's counters; `None` from `f` is an overflow.
+    fn update_token(
+        &mut self,
+        symbol: &Symbol,
+        f: impl FnOnce(&mut TokenInfo) -> Option<()>,
+    ) -> Result<(), Rejection> {
+        let mut info = self.token(symbol)?;
+        f(&mut info).ok_or_else(overflow)?;
+        self.ov
+            .put(StateKey::Token(*symbol), StateValue::Token(info));
+        Ok(())
+    }
+
+    fn expires(&self, symbol: &Symbol) -> Result<bool, Rejection> {
+        Ok(self.token(symbol)?.expiry_days.is_some())
     }
 
     fn balance(&self, who: &Address, token: &Symbol) -> u64 {
@@ -917,21 +1783,88 @@ impl Exec<'_, '_> {
         }
     }
 
-    fn debit(&mut self, who: &Address, token: &Symbol, amount: u64) -> Result<(), Rejection> {
+    /// Takes `amount` from an account's balance, soonest-expiring lots first.
+    fn debit(&mut self, who: &Address, token: &Symbol, amount: u64) -> Result<Parcel, Rejection> {
         let b = self
             .balance(who, token)
             .checked_sub(amount)
             .ok_or((RejectCode::InsufficientBalance, None))?;
         self.set_balance(who, token, b);
-        Ok(())
+        self.unlock(&LotHolder::Account(*who), token, amount)
     }
 
-    fn credit(&mut self, who: &Address, token: &Symbol, amount: u64) -> Result<(), Rejection> {
+    /// Adds a parcel to an account's balance, keeping its lots' expiry.
+    fn credit(&mut self, who: &Address, token: &Symbol, parcel: Parcel) -> Result<(), Rejection> {
         let b = self
             .balance(who, token)
-            .checked_add(amount)
-            .ok_or((RejectCode::Overflow, None))?;
+            .checked_add(parcel.amount)
+            .ok_or_else(overflow)?;
         self.set_balance(who, token, b);
+        self.lock(&LotHolder::Account(*who), token, parcel)
+    }
+
+    /// Takes `amount` of a holder's lots, soonest first. The holder's amount
+    /// (balance, offer or escrow record) is the caller's to update.
+    fn unlock(
+        &mut self,
+        holder: &LotHolder,
+        token: &Symbol,
+        amount: u64,
+    ) -> Result<Parcel, Rejection> {
+        if !self.expires(token)? {
+            return Ok(Parcel {
+                amount,
+                lots: Vec::new(),
+            });
+        }
+        let mut lots = Vec::new();
+        let mut need = amount;
+        for (k, v) in self.ov.range(
+            &StateKey::Lot(*holder, *token, 0),
+            &StateKey::Lot(*holder, *token, u64::MAX),
+        ) {
+            if need == 0 {
+                break;
+            }
+            if let (StateKey::Lot(_, _, exp), StateValue::Lot(a)) = (k, v) {
+                let t = (*a).min(need);
+                lots.push((*exp, t, *a - t));
+                need -= t;
+            }
+        }
+        if need > 0 {
+            return reject(RejectCode::InsufficientBalance);
+        }
+        for (exp, _, left) in &lots {
+            let key = StateKey::Lot(*holder, *token, *exp);
+            if *left == 0 {
+                self.ov.delete(key);
+            } else {
+                self.ov.put(key, StateValue::Lot(*left));
+            }
+        }
+        Ok(Parcel {
+            amount,
+            lots: lots.into_iter().map(|(exp, t, _)| (exp, t)).collect(),
+        })
+    }
+
+    /// Adds a parcel's lots to a holder, merging lots of equal expiry.
+    fn lock(
+        &mut self,
+        holder: &LotHolder,
+        token: &Symbol,
+        parcel: Parcel,
+    ) -> Result<(), Rejection> {
+        for (exp, amount) in parcel.lots {
+            let key = StateKey::Lot(*holder, *token, exp);
+            let held = match self.ov.get(&key) {
+                Some(StateValue::Lot(a)) => *a,
+                _ => 0,
+            };
+            let total = held.checked_add(amount).ok_or_else(overflow)?;
+            self.ov.put(key, StateValue::Lot(total));
+        }
         Ok(())
     }
 }

@@ -35,7 +35,14 @@ pub const MAX_STATE_VALUE_BYTES: usize = 64 * 1024;
 pub const MAX_CERT_BYTES: usize = 64 * 1024;
 /// Validators in one alliance.
 pub const MAX_VALIDATORS: usize = 100;
-/// Offers a single `PlaceOffer` may cross.
+/// Offers a single `PlaceOffer` may cross. Every resting offer the matcher
+/// visits counts, whether it fills or is skipped; past the bound the
+/// remainder rests in the book.
 pub const MAX_OFFERS_CROSSED: usize = 32;
+/// Farthest ahead of the block time an escrow deadline may be (3,650 days).
+pub const MAX_ESCROW_DURATION_MS: u64 = 3_650 * MS_PER_DAY;
+/// Milliseconds in a day: a token's `expiry_days` becomes a lot's expiry
+/// time as `block time + expiry_days * MS_PER_DAY`.
+pub const MS_PER_DAY: u64 = 86_400_000;
 /// Entries one history query returns.
 pub const MAX_HISTORY_PAGE: usize = 1_000;

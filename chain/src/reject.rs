@@ -96,6 +96,28 @@ reject_codes! {
     NotPaymentReceiver = 35,
     /// The refund exceeds what this receiver got from the payment, less earlier refunds.
     RefundExceedsPayment = 36,
+    /// A price needs a numerator and a denominator above zero.
+    InvalidPrice = 40,
+    /// An offer must sell one token for another.
+    SameToken = 41,
+    /// The offer would cross one of the sender's own offers.
+    SelfCross = 42,
+    /// No open offer has this id.
+    UnknownOffer = 43,
+    /// Only the offer's owner may cancel it.
+    NotOfferOwner = 44,
+    /// No escrow has this id.
+    UnknownEscrow = 50,
+    /// Only the escrow's payer may release it.
+    NotEscrowPayer = 51,
+    /// Only the escrow's payer or payee may refund it.
+    NotEscrowParty = 52,
+    /// The escrow is already released, refunded or expired.
+    EscrowClosed = 53,
+    /// The payer may refund only once the block time reaches the deadline.
+    DeadlineNotReached = 54,
+    /// The deadline must be after the block time and at most 3650 days ahead.
+    InvalidDeadline = 55,
 }
 
 // Encoded as its stable number, never as a variant position.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::crypto::{Address, Hash32};
 use crate::encoding::{BoundedString, BoundedVec, Decode, Encode};
 use crate::limits::MAX_MERCHANT_NAME_BYTES;
-use crate::tx::{OrderId, PAY_LEGS_DECODE_BOUND, Symbol, TokenName};
+use crate::tx::{OrderId, PAY_LEGS_DECODE_BOUND, Price, Symbol, TokenName};
 
 /// Where an entry lives. The derived order is the canonical order.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Encode, Decode)]
@@ -21,6 +21,20 @@ pub enum StateKey {
     Order(Address, OrderId),
     /// A settled split payment, by its transaction hash.
     Payment(Hash32),
+    /// An open offer, by its id.
+    Offer(u64),
+    /// The order book: `(sell, buy, price in lowest terms, offer id)`. The
+    /// key order is match order: cheapest first, then oldest.
+    BookEntry(Symbol, Symbol, Price, u64),
+    /// The id the next offer gets.
+    NextOfferId,
+    /// An escrow, by the hash of the transaction that created it. Kept after
+    /// it closes, so a second release or refund has a stable answer.
+    Escrow(Hash32),
+    /// Points of an expiring token that expire at the given block time (ms),
+    /// held by an account, an offer or an escrow. The lots of a holder sum to
+    /// its balance, the offer's remaining amount or the escrow's amount.
+    Lot(LotHolder, Symbol, u64),
 }
 
 /// What an entry holds. Each key kind has exactly one value kind.
@@ -31,9 +45,68 @@ pub enum StateValue {
     Balance(u64),
     /// The height at which the nonce's window closes.
     Nonce(u64),
-    /// The payment that used the order id.
+    /// The payment or escrow that used the order id.
     Order(Hash32),
     Payment(PaymentRecord),
+    Offer(OfferRecord),
+    BookEntry,
+    NextOfferId(u64),
+    Escrow(EscrowRecord),
+    Lot(u64),
+}
+
+/// Who holds a lot of expiring points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+pub enum LotHolder {
+    Account(Address),
+    /// Locked in an open offer.
+    Offer(u64),
+    /// Locked in an open escrow.
+    Escrow(Hash32),
+}
+
+/// An offer resting in the book.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct OfferRecord {
+    pub id: u64,
+    pub owner: Address,
+    pub sell: Symbol,
+    pub buy: Symbol,
+    /// Units of `buy` per unit of `sell`, in lowest terms.
+    pub price: Price,
+    /// What the owner offered when placing it.
+    pub amount: u64,
+    /// What is still locked and for sale.
+    pub remaining: u64,
+    /// The placing transaction.
+    pub tx: Hash32,
+    pub height: u64,
+}
+
+/// Where an escrow stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+pub enum EscrowStatus {
+    Open,
+    Released,
+    Refunded,
+    /// Everything it held expired before it was released or refunded.
+    Expired,
+}
+
+/// Funds locked by a payer for a payee.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct EscrowRecord {
+    pub payer: Address,
+    pub payee: Address,
+    pub token: Symbol,
+    /// What the payer locked.
+    pub amount: u64,
+    /// What is still locked: `amount` less expired points while open, 0 once closed.
+    pub remaining: u64,
+    pub deadline_ms: u64,
+    pub order_id: Option<OrderId>,
+    pub height: u64,
+    pub status: EscrowStatus,
 }
 
 /// A merchant registered in genesis. Merchants may create tokens.

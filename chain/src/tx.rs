@@ -32,6 +32,18 @@ pub struct Symbol {
 pub struct SymbolError(pub String);
 
 impl Symbol {
+    /// Sorts before every valid symbol. Only a bound for range walks over
+    /// state keys; never encoded.
+    pub(crate) const MIN: Symbol = Symbol {
+        len: 0,
+        bytes: [0; 12],
+    };
+    /// Sorts after every valid symbol. Only a bound for range walks.
+    pub(crate) const MAX: Symbol = Symbol {
+        len: u8::MAX,
+        bytes: [u8::MAX; 12],
+    };
+
     pub fn new(s: &str) -> Result<Self, SymbolError> {
         let b = s.as_bytes();
         if !(2..=12).contains(&b.len())
@@ -108,6 +120,79 @@ pub struct PayLeg {
     pub amount: u64,
 }
 
+/// An exact price: `n / d` units of the token bought per unit of the token
+/// sold. Prices are compared by cross-multiplication in `u128`, never as
+/// floats. A valid price has `n > 0` and `d > 0`; the book stores prices in
+/// lowest terms, so equal prices are equal values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Encode, Decode)]
+pub struct Price {
+    pub n: u64,
+    pub d: u64,
+}
+
+impl Price {
+    /// Sorts before every valid price (a range bound).
+    pub const MIN: Price = Price { n: 0, d: 1 };
+    /// Sorts after every valid price (a range bound, "infinity").
+    pub const MAX: Price = Price { n: 1, d: 0 };
+
+    pub fn new(n: u64, d: u64) -> Price {
+        Price { n, d }
+    }
+
+    /// Both terms above zero.
+    pub fn is_valid(&self) -> bool {
+        self.n > 0 && self.d > 0
+    }
+
+    /// The same price in lowest terms.
+    pub fn reduced(&self) -> Price {
+        let g = gcd(self.n, self.d);
+        if g <= 1 {
+            *self
+        } else {
+            Price {
+                n: self.n / g,
+                d: self.d / g,
+            }
+        }
+    }
+
+    /// Compares the values `n/d`, exactly.
+    pub fn cmp_value(&self, other: &Price) -> std::cmp::Ordering {
+        (u128::from(self.n) * u128::from(other.d)).cmp(&(u128::from(other.n) * u128::from(self.d)))
+    }
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// Ordered by value, then by terms, so that the order is total and agrees
+/// with `Eq` (1/2 sorts just before 2/4; the book only holds reduced prices).
+impl Ord for Price {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.cmp_value(other)
+            .then(self.n.cmp(&other.n))
+            .then(self.d.cmp(&other.d))
+    }
+}
+
+impl PartialOrd for Price {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::fmt::Display for Price {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.n, self.d)
+    }
+}
+
 /// What a transaction does. New kinds are only ever appended, so the
 /// encoding of existing kinds never changes.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
@@ -148,6 +233,30 @@ pub enum TxKind {
         amount: u64,
         memo: Option<Memo>,
     },
+    /// A holder offers `amount` of `sell` for `buy` at no less than `price`
+    /// units of `buy` per unit of `sell`. The amount is locked; the offer
+    /// crosses the opposite book and whatever is left rests in the book.
+    PlaceOffer {
+        sell: Symbol,
+        buy: Symbol,
+        amount: u64,
+        price: Price,
+    },
+    /// The owner unlocks whatever is left of an offer.
+    CancelOffer { offer_id: u64 },
+    /// A payer locks `amount` for `to` until released or refunded.
+    EscrowCreate {
+        token: Symbol,
+        to: Address,
+        amount: u64,
+        deadline_ms: u64,
+        order_id: Option<OrderId>,
+    },
+    /// The payer pays an escrow's funds to its payee.
+    EscrowRelease { id: Hash32 },
+    /// The funds go back to the payer: by the payee at any time, by the
+    /// payer once the block time reaches the deadline.
+    EscrowRefund { id: Hash32 },
 }
 
 impl TxKind {
@@ -160,6 +269,11 @@ impl TxKind {
             TxKind::Pay { .. } => "Pay",
             TxKind::Refund { .. } => "Refund",
             TxKind::Redeem { .. } => "Redeem",
+            TxKind::PlaceOffer { .. } => "PlaceOffer",
+            TxKind::CancelOffer { .. } => "CancelOffer",
+            TxKind::EscrowCreate { .. } => "EscrowCreate",
+            TxKind::EscrowRelease { .. } => "EscrowRelease",
+            TxKind::EscrowRefund { .. } => "EscrowRefund",
         }
     }
 
@@ -213,6 +327,35 @@ impl TxKind {
                     .try_fold(0u64, |acc, l| acc.checked_add(l.amount))
                     .ok_or(RejectCode::Overflow)?;
             }
+            TxKind::PlaceOffer {
+                sell,
+                buy,
+                amount,
+                price,
+            } => {
+                if *amount == 0 {
+                    return Err(RejectCode::ZeroAmount);
+                }
+                if !price.is_valid() {
+                    return Err(RejectCode::InvalidPrice);
+                }
+                if sell == buy {
+                    return Err(RejectCode::SameToken);
+                }
+            }
+            TxKind::EscrowCreate {
+                amount, order_id, ..
+            } => {
+                if *amount == 0 {
+                    return Err(RejectCode::ZeroAmount);
+                }
+                if order_id.as_ref().is_some_and(|o| o.is_empty()) {
+                    return Err(RejectCode::InvalidOrderId);
+                }
+            }
+            TxKind::CancelOffer { .. }
+            | TxKind::EscrowRelease { .. }
+            | TxKind::EscrowRefund { .. } => {}
         }
         Ok(())
     }
@@ -314,6 +457,25 @@ mod tests {
         for bad in ["A", "ABCDEFGHIJKLM", "coffee", "CO-FFEE", "", "ÄB"] {
             assert!(Symbol::new(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn prices_compare_exactly_and_reduce() {
+        use std::cmp::Ordering::*;
+        let p = Price::new;
+        assert_eq!(p(1, 3).cmp_value(&p(2, 6)), Equal);
+        assert_eq!(p(1, 3).cmp_value(&p(333_333, 1_000_000)), Greater);
+        assert_eq!(
+            p(u64::MAX, u64::MAX - 1).cmp_value(&p(u64::MAX - 1, u64::MAX - 2)),
+            Less
+        );
+        assert_eq!(p(6, 4).reduced(), p(3, 2));
+        assert_eq!(p(7, 7).reduced(), p(1, 1));
+        assert!(p(1, 2) < p(2, 4) && p(2, 4) < p(2, 3));
+        assert!(Price::MIN < p(1, u64::MAX) && p(u64::MAX, 1) < Price::MAX);
+        assert!(!p(0, 1).is_valid() && !p(1, 0).is_valid() && p(1, 1).is_valid());
+        assert!(Symbol::MIN < Symbol::new("AA").unwrap());
+        assert!(Symbol::new("ZZZZZZZZZZZZ").unwrap() < Symbol::MAX);
     }
 
     #[test]

@@ -140,10 +140,18 @@ impl Alliance {
         .sign(signer)
     }
 
-    /// Executes and applies one block; returns its receipts.
+    /// Executes and applies one block, a second after the tip (or at
+    /// `GENESIS_TIME_MS + height * 1000`, whichever is later); returns its receipts.
     pub fn block(&mut self, txs: Vec<Transaction>) -> Vec<Receipt> {
-        let time = GENESIS_TIME_MS + (self.ledger.height() + 1) * 1000;
-        let (block, outcome) = self.ledger.build_block(0, time, self.m1.public(), txs);
+        let time = (GENESIS_TIME_MS + (self.ledger.height() + 1) * 1000)
+            .max(self.ledger.tip().timestamp_ms + 1000);
+        self.block_at(time, txs)
+    }
+
+    /// Executes and applies one block with the given block time.
+    pub fn block_at(&mut self, time_ms: u64, txs: Vec<Transaction>) -> Vec<Receipt> {
+        let (block, outcome) = self.ledger.build_block(0, time_ms, self.m1.public(), txs);
+        assert_eq!(block.header.timestamp_ms, time_ms, "block time went back");
         let receipts = outcome.receipts.clone();
         // Every block must also pass a replica's independent re-execution.
         let replayed = self.ledger.verify_block(&block).unwrap();
@@ -160,6 +168,25 @@ impl Alliance {
     pub fn exec(&mut self, signer: &Keypair, kind: TxKind) -> Option<RejectCode> {
         let tx = self.tx(signer, kind);
         self.run(tx).code()
+    }
+
+    /// Signs and runs one transaction in a block at `time_ms`.
+    pub fn exec_at(&mut self, time_ms: u64, signer: &Keypair, kind: TxKind) -> Option<RejectCode> {
+        let tx = self.tx(signer, kind);
+        self.block_at(time_ms, vec![tx]).remove(0).code()
+    }
+
+    /// The time of the last block.
+    pub fn now(&self) -> u64 {
+        self.ledger.tip().timestamp_ms
+    }
+
+    /// Every token's supply invariant holds and the state is consistent.
+    pub fn assert_conserved(&self) {
+        for audit in self.ledger.audit() {
+            assert!(audit.holds(), "{audit:?}");
+        }
+        self.ledger.check_consistency().unwrap();
     }
 
     pub fn balance(&self, who: &Keypair, token: &str) -> u64 {

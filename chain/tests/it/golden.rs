@@ -3,7 +3,7 @@
 //! here fails, the format changed and every node would disagree with old data.
 
 use merit_chain::encoding::{self, BoundedString};
-use merit_chain::tx::TxBody;
+use merit_chain::tx::{Price, TxBody};
 use merit_chain::{BlockHeader, Hash32, Transaction, TxKind};
 
 use crate::fixture::*;
@@ -75,11 +75,43 @@ fn kinds() -> Vec<(&'static str, TxKind)> {
                 memo,
             },
         ),
+        (
+            "PlaceOffer",
+            TxKind::PlaceOffer {
+                sell: sym("BEAN"),
+                buy: sym("BOOK"),
+                amount: 300,
+                price: Price::new(1, 3),
+            },
+        ),
+        ("CancelOffer", TxKind::CancelOffer { offer_id: 42 }),
+        (
+            "EscrowCreate",
+            TxKind::EscrowCreate {
+                token: sym("BEAN"),
+                to,
+                amount: 500,
+                deadline_ms: GENESIS_TIME_MS + 86_400_000,
+                order_id: Some(BoundedString::new("trade-1").unwrap()),
+            },
+        ),
+        (
+            "EscrowRelease",
+            TxKind::EscrowRelease {
+                id: Hash32([0xCD; 32]),
+            },
+        ),
+        (
+            "EscrowRefund",
+            TxKind::EscrowRefund {
+                id: Hash32([0xEF; 32]),
+            },
+        ),
     ]
 }
 
 /// (kind, SHA-256 of the signed transaction's bytes = its hash)
-const TX_HASHES: [(&str, &str); 6] = [
+const TX_HASHES: [(&str, &str); 11] = [
     (
         "CreateToken",
         "ef1a449eac4d44342fb9b264f726312b4f779981005835618b277409617aa6ce",
@@ -104,7 +136,30 @@ const TX_HASHES: [(&str, &str); 6] = [
         "Redeem",
         "ff90f0f53869a8d6936d02ff4b0303ec79c92a0ad57760bb8e866c14b887a323",
     ),
+    (
+        "PlaceOffer",
+        "5053b1f511b762774f52645e1ba3669c504789ec65c88b12dea6044ad3276aeb",
+    ),
+    (
+        "CancelOffer",
+        "7b8f1c164f4b9e7bac1a3f985afb25b61d0e3cde0258240effe1659144e968a4",
+    ),
+    (
+        "EscrowCreate",
+        "0cbeb7b138d56792c35520d0b8886c3d706e85e556115cf5dc5291c226d6d5b7",
+    ),
+    (
+        "EscrowRelease",
+        "36a582d7a00fc732a510ba83f3ebaf666f402cb047aa9f019305bde6f802c7be",
+    ),
+    (
+        "EscrowRefund",
+        "5de089e91d74c032681caeeef1082f1f6cd907c7415e992196cbf40c8333a893",
+    ),
 ];
+
+/// The full bytes of the PlaceOffer: its price is two fixed-width `u64`s.
+const PLACE_OFFER_HEX: &str = "0a000000000000006d657269742d74657374fbba89fbbfab1a9d9481bb7c46dff1de6108c36006add22b35614bc1b0ac8c660700000000000000e8030000000000000600000004000000000000004245414e0400000000000000424f4f4b2c0100000000000001000000000000000300000000000000929d299c8af160294956c2321bd440c10e3e88acf0c9a5d26570e334e947587830eb233b4a2a879d846a92e4dc527275a1f1d9f67a1df6b8e4dd02557a8f050c";
 
 /// The full bytes of the Transfer, to make any layout change obvious.
 const TRANSFER_HEX: &str = "0a000000000000006d657269742d74657374fbba89fbbfab1a9d9481bb7c46dff1de6108c36006add22b35614bc1b0ac8c660700000000000000e8030000000000000200000004000000000000004245414e78471de691d9eea673b70d576a857a06aeb9312fd0847b92e23d5a6a2a5833b263000000000000000106000000000000007468616e6b737f4709664a97181b6a0c9ff1e5ae5196a1d83ce3d8d7cb8ab57c464f0b3fef24964e937db8e327aac20038cbc0f042c2cbe96b29eb83856ac77127c4ff92df00";
@@ -129,6 +184,9 @@ fn transaction_encodings_are_pinned() {
         }
         if name == "Transfer" && hex::encode(&bytes) != TRANSFER_HEX {
             mismatches.push(format!("TRANSFER_HEX = \"{}\"", hex::encode(&bytes)));
+        }
+        if name == "PlaceOffer" && hex::encode(&bytes) != PLACE_OFFER_HEX {
+            mismatches.push(format!("PLACE_OFFER_HEX = \"{}\"", hex::encode(&bytes)));
         }
     }
     assert!(

@@ -1,6 +1,9 @@
 //! Integration tests of the ledger core: rules, model, golden bytes, storage.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
+mod escrow;
+mod exchange;
+mod expiry;
 mod fixture;
 mod golden;
 mod model;

@@ -655,6 +655,49 @@ fn every_rejection_code_is_reached() {
     ));
     note(a.exec(&alice, TxKind::Refund { payment, amount: 1 }));
     note(a.exec(&bob, TxKind::Refund { payment, amount: 6 }));
+    // Exchange.
+    let book_for_bob = TxKind::Mint {
+        token: sym("BOOK"),
+        to: bob.public(),
+        amount: 100,
+    };
+    assert_eq!(a.exec(&m2, book_for_bob), None);
+    let offer = |sell: &str, buy: &str, n: u64, d: u64| TxKind::PlaceOffer {
+        sell: sym(sell),
+        buy: sym(buy),
+        amount: 1,
+        price: merit_chain::tx::Price::new(n, d),
+    };
+    note(a.exec(&alice, offer("BEAN", "BOOK", 0, 1)));
+    note(a.exec(&alice, offer("BEAN", "BEAN", 1, 1)));
+    let resting = a.tx(&bob, offer("BOOK", "BEAN", 1, 1));
+    assert_eq!(a.run(resting).code(), None);
+    note(a.exec(&bob, offer("BEAN", "BOOK", 1, 1)));
+    note(a.exec(&bob, TxKind::CancelOffer { offer_id: 999 }));
+    note(a.exec(&alice, TxKind::CancelOffer { offer_id: 1 }));
+    // Escrow.
+    note(a.exec(
+        &alice,
+        TxKind::EscrowRelease {
+            id: Hash32([7; 32]),
+        },
+    ));
+    let escrow = |deadline_ms| TxKind::EscrowCreate {
+        token: sym("BEAN"),
+        to: bob.public(),
+        amount: 10,
+        deadline_ms,
+        order_id: None,
+    };
+    note(a.exec(&alice, escrow(0)));
+    let e = a.tx(&alice, escrow(a.ledger.tip().timestamp_ms + 60_000));
+    let id = e.hash();
+    assert_eq!(a.run(e).code(), None);
+    note(a.exec(&bob, TxKind::EscrowRelease { id }));
+    note(a.exec(&m1, TxKind::EscrowRefund { id }));
+    note(a.exec(&alice, TxKind::EscrowRefund { id }));
+    assert_eq!(a.exec(&alice, TxKind::EscrowRelease { id }), None);
+    note(a.exec(&alice, TxKind::EscrowRelease { id }));
     let missing: Vec<_> = RejectCode::ALL
         .iter()
         .filter(|c| !reached.contains(c))
