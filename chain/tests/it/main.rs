@@ -6,6 +6,7 @@ mod exchange;
 mod expiry;
 mod fixture;
 mod golden;
+mod market_model;
 mod model;
 mod persistence;
 mod rules;
