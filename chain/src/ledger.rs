@@ -1076,7 +1076,11 @@ impl<'a> Overlay<'a> {
     }
 
     fn commit_tx(&mut self) {
-        self.block.append(&mut self.tx);
+        // One insert per write: `BTreeMap::append` would rebuild the whole
+        // block map on every transaction.
+        for (k, v) in std::mem::take(&mut self.tx) {
+            self.block.insert(k, v);
+        }
     }
 
     fn rollback_tx(&mut self) {
@@ -1764,7 +1768,10 @@ impl Exec<'_, '_> {
     }
 
     fn expires(&self, symbol: &Symbol) -> Result<bool, Rejection> {
-        Ok(self.token(symbol)?.expiry_days.is_some())
+        match self.ov.get(&StateKey::Token(*symbol)) {
+            Some(StateValue::Token(t)) => Ok(t.expiry_days.is_some()),
+            _ => reject(RejectCode::UnknownToken),
+        }
     }
 
     fn balance(&self, who: &Address, token: &Symbol) -> u64 {

@@ -1,1 +1,317 @@
-fn main() {}
+//! `merit-node`: runs a Merit validator or observer node, or a whole local
+//! alliance with `merit-node devnet`.
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use merit_node::NodeConfig;
+use merit_node::devnet::{DEVNET_METRICS_BASE_PORT, DevnetOptions};
+use tracing_subscriber::EnvFilter;
+
+const MAIN_EXAMPLES: &str = "\
+Examples:
+  # A local 4-validator alliance with demo tokens and shoppers
+  merit-node devnet
+
+  # One validator of a real alliance
+  merit-node start --config /etc/merit/node.toml";
+
+const START_EXAMPLES: &str = "\
+Examples:
+  merit-node start --config node.toml
+  merit-node start --config node.toml --rpc-listen 127.0.0.1:9545 --log debug
+
+  # Without a config file: an observer that follows the chain
+  merit-node start --genesis genesis.json --data-dir ./data --peer /ip4/10.0.0.5/tcp/26601
+
+Every key of the config file can be set by a flag, and flags win.
+See docs/operations.md for the config keys.";
+
+const DEVNET_EXAMPLES: &str = "\
+Examples:
+  merit-node devnet            # start, or continue, the devnet in ./.devnet
+  merit-node devnet --reset    # wipe it and start from genesis
+  merit-node devnet --validators 7 --dir /tmp/devnet7
+
+Ports: p2p 26601+i, JSON-RPC 8545+i, metrics 9615+i for validator i.";
+
+/// The Merit node.
+#[derive(Debug, Parser)]
+#[command(name = "merit-node", version, after_help = MAIN_EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Start(StartArgs),
+    Devnet(DevnetArgs),
+}
+
+/// Runs one node from a TOML config file; flags override its keys.
+#[derive(Debug, clap::Args)]
+#[command(after_help = START_EXAMPLES)]
+struct StartArgs {
+    /// The TOML config file.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// The chain's genesis.json (config key `genesis`).
+    #[arg(long)]
+    genesis: Option<PathBuf>,
+    /// Where the chain is stored (config key `data_dir`).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// A merchant key file; without one the node is an observer (`key_file`).
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+    /// Multiaddr to listen on for peers (`p2p.listen`).
+    #[arg(long)]
+    p2p_listen: Option<String>,
+    /// A peer multiaddr to dial; repeat for more (`p2p.peers`).
+    #[arg(long = "peer")]
+    peers: Vec<String>,
+    /// JSON-RPC address (`rpc.listen`).
+    #[arg(long)]
+    rpc_listen: Option<SocketAddr>,
+    /// Most JSON-RPC connections at once (`rpc.max_connections`).
+    #[arg(long)]
+    rpc_max_connections: Option<u32>,
+    /// Metrics address (`metrics.listen`).
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
+    /// Turn off the metrics server (`metrics.enabled = false`).
+    #[arg(long)]
+    no_metrics: bool,
+    /// Mempool capacity (`mempool.max_txs`).
+    #[arg(long)]
+    mempool_max_txs: Option<usize>,
+    /// Per-sender mempool quota (`mempool.max_per_sender`).
+    #[arg(long)]
+    mempool_max_per_sender: Option<usize>,
+    /// Round-0 timeout in ms (`consensus.timeout_base_ms`).
+    #[arg(long)]
+    timeout_base_ms: Option<u64>,
+    /// Interval of empty heartbeat blocks in ms (`consensus.empty_block_interval_ms`).
+    #[arg(long)]
+    empty_block_interval_ms: Option<u64>,
+    /// Log filter, e.g. `info` or `merit_node=debug` (`log`).
+    #[arg(long)]
+    log: Option<String>,
+}
+
+/// Starts a local alliance of validators on 127.0.0.1 with demo keys, a
+/// demo token per merchant and funded demo shoppers.
+#[derive(Debug, clap::Args)]
+#[command(after_help = DEVNET_EXAMPLES)]
+struct DevnetArgs {
+    /// Where the devnet keeps its files and state.
+    #[arg(long, default_value = ".devnet")]
+    dir: PathBuf,
+    /// Wipe the devnet's state first and start from genesis.
+    #[arg(long)]
+    reset: bool,
+    /// Number of validators (merchants).
+    #[arg(long, default_value_t = merit_genesis::devnet::DEVNET_MERCHANTS)]
+    validators: usize,
+    /// First p2p port.
+    #[arg(long, default_value_t = merit_genesis::devnet::DEVNET_P2P_BASE_PORT)]
+    p2p_base_port: u16,
+    /// First JSON-RPC port.
+    #[arg(long, default_value_t = merit_genesis::devnet::DEVNET_RPC_BASE_PORT)]
+    rpc_base_port: u16,
+    /// First metrics port.
+    #[arg(long, default_value_t = DEVNET_METRICS_BASE_PORT)]
+    metrics_base_port: u16,
+    /// Log filter.
+    #[arg(long, default_value = "warn,merit_node=info")]
+    log: String,
+}
+
+impl StartArgs {
+    fn into_config(self) -> anyhow::Result<NodeConfig> {
+        let mut c = match &self.config {
+            Some(path) => NodeConfig::load(path)?,
+            None => {
+                let (Some(genesis), Some(data_dir)) = (self.genesis.clone(), self.data_dir.clone())
+                else {
+                    anyhow::bail!(
+                        "give --config FILE, or at least --genesis FILE and --data-dir DIR"
+                    );
+                };
+                NodeConfig::new(genesis, data_dir, None)
+            }
+        };
+        if let Some(v) = self.genesis {
+            c.genesis = v;
+        }
+        if let Some(v) = self.data_dir {
+            c.data_dir = v;
+        }
+        if let Some(v) = self.key_file {
+            c.key_file = Some(v);
+        }
+        if let Some(v) = self.p2p_listen {
+            c.p2p.listen = Some(v);
+        }
+        if !self.peers.is_empty() {
+            c.p2p.peers = self.peers;
+        }
+        if let Some(v) = self.rpc_listen {
+            c.rpc.listen = v;
+        }
+        if let Some(v) = self.rpc_max_connections {
+            c.rpc.max_connections = v;
+        }
+        if let Some(v) = self.metrics_listen {
+            c.metrics.listen = v;
+        }
+        if self.no_metrics {
+            c.metrics.enabled = false;
+        }
+        if let Some(v) = self.mempool_max_txs {
+            c.mempool.max_txs = v;
+        }
+        if let Some(v) = self.mempool_max_per_sender {
+            c.mempool.max_per_sender = v;
+        }
+        if let Some(v) = self.timeout_base_ms {
+            c.consensus.timeout_base_ms = v;
+        }
+        if let Some(v) = self.empty_block_interval_ms {
+            c.consensus.empty_block_interval_ms = v;
+        }
+        if let Some(v) = self.log {
+            c.log = v;
+        }
+        Ok(c)
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(filter))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn run_start(args: StartArgs) -> anyhow::Result<()> {
+    let config = args.into_config()?;
+    init_logging(&config.log);
+    let node = merit_node::Node::start(&config).await?;
+    tokio::select! {
+        _ = shutdown_signal() => tracing::info!("shutting down"),
+        _ = wait_for_fault(&node) => {}
+    }
+    node.stop().await
+}
+
+async fn wait_for_fault(node: &merit_node::NodeHandle) {
+    loop {
+        if node.driver_finished() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+async fn run_devnet(args: DevnetArgs) -> anyhow::Result<()> {
+    init_logging(&args.log);
+    let opts = DevnetOptions {
+        dir: args.dir,
+        validators: args.validators,
+        reset: args.reset,
+        p2p_base_port: args.p2p_base_port,
+        rpc_base_port: args.rpc_base_port,
+        metrics_base_port: args.metrics_base_port,
+        log: args.log,
+    };
+    let (layout, configs) = merit_node::devnet::prepare(&opts)?;
+    let genesis = layout
+        .validate()
+        .map_err(|e| anyhow::anyhow!("devnet genesis: {e}"))?;
+    let nodes = merit_node::devnet::start(&configs)
+        .await
+        .context("starting the devnet (is another devnet already running on these ports?)")?;
+    println!("{}", merit_node::devnet::banner(&layout, &genesis, &nodes));
+    tokio::select! {
+        _ = shutdown_signal() => {}
+        _ = async {
+            loop {
+                if nodes.iter().any(|n| n.driver_finished()) {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        } => {}
+    }
+    println!(
+        "stopping the devnet; its state stays in {}",
+        opts.dir.display()
+    );
+    let mut result = Ok(());
+    for n in nodes {
+        if let Err(e) = n.stop().await {
+            result = Err(e);
+        }
+    }
+    result
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Start(args) => run_start(args).await,
+            Command::Devnet(args) => run_devnet(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

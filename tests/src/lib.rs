@@ -1,6 +1,7 @@
 //! `merit-tests`: cross-crate tests for Merit.
 //!
-//! The library holds the deterministic consensus simulation ([`sim`]), used
+//! The library holds the deterministic consensus simulation ([`sim`]) and
+//! the harness that runs real node processes ([`cluster`]), used
 //! by the integration tests in `tests/it` and by the `merit-sim` binary,
 //! which runs any number of seeds:
 //!
@@ -12,4 +13,5 @@
 //! every simulated run draws all of its choices from its seed.
 #![forbid(unsafe_code)]
 
+pub mod cluster;
 pub mod sim;

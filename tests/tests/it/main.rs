@@ -1,4 +1,5 @@
 //! The integration tests of `merit-tests`.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
+mod cluster;
 mod consensus_sim;

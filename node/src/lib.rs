@@ -1,0 +1,30 @@
+//! `merit-node`: the Merit merchant node.
+//!
+//! It owns all I/O around the deterministic core in `merit-chain`:
+//! libp2p networking ([`network`]), the mempool ([`mempool`]), the
+//! consensus driver that carries out the PBFT state machine's effects with
+//! real time and real storage ([`driver`]), block sync, JSON-RPC
+//! ([`rpc`]), Prometheus metrics ([`metrics`]), configuration ([`config`])
+//! and the one-command local alliance ([`devnet`]).
+//!
+//! **Architecture invariant:** the node never decides ledger or consensus
+//! rules itself. Every state change goes through `merit_chain::Ledger`, and
+//! every vote through `merit_chain::consensus::Replica`; the node only
+//! feeds them inputs and carries out their effects, in order. A vote is
+//! written to disk before it is sent, and a block with its certificate and
+//! state changes is written in one synced batch before it is announced.
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used, clippy::panic)]
+
+pub mod config;
+pub mod devnet;
+pub mod driver;
+pub mod mempool;
+pub mod metrics;
+pub mod network;
+pub mod node;
+pub mod rpc;
+pub mod shared;
+
+pub use config::NodeConfig;
+pub use node::{Node, NodeHandle};

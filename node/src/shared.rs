@@ -1,0 +1,290 @@
+//! What the node's tasks share: the ledger, storage, mempool, metrics and
+//! the stream of committed blocks; and transaction admission.
+//!
+//! Admission runs in one task that takes transactions from RPC and gossip
+//! in batches: it decodes them, refuses what cannot be included (wrong
+//! chain, expired, nonce already used, already waiting), verifies all
+//! signatures of the batch at once, inserts the good ones in the mempool and
+//! gossips the ones submitted here.
+
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use merit_chain::consensus::ValidatorSet;
+use merit_chain::limits::MAX_TX_TTL_BLOCKS;
+use merit_chain::state::StateKey;
+use merit_chain::storage::{RocksStorage, Storage};
+use merit_chain::tx::{ChainId, verify_signatures};
+use merit_chain::{Block, CommitCertificate, Hash32, Ledger, Receipt, RejectCode, Transaction};
+use merit_genesis::Genesis;
+use tokio::sync::{Notify, broadcast, mpsc, oneshot};
+
+use crate::mempool::{Mempool, PoolRefusal, PoolTx};
+use crate::metrics::Metrics;
+use crate::network::{NetCommand, TxBatch};
+
+/// Transactions gossiped in one message at most.
+pub const MAX_GOSSIP_BATCH_TXS: usize = 4_096;
+/// Transactions admitted in one signature batch at most.
+pub const MAX_ADMISSION_BATCH: usize = 4_096;
+/// Admission requests queued at most; beyond it RPC callers wait.
+pub const ADMISSION_QUEUE: usize = 65_536;
+/// Committed blocks buffered for slow subscribers.
+pub const BLOCK_STREAM_CAPACITY: usize = 1_024;
+
+/// A committed block, as announced to subscribers.
+#[derive(Debug)]
+pub struct CommittedBlock {
+    pub block: Block,
+    pub receipts: Vec<Receipt>,
+    pub certificate: Option<CommitCertificate>,
+}
+
+/// Why a transaction was not admitted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdmitError {
+    #[error("{}", .0.describe())]
+    Rejected(RejectCode),
+    #[error("{0}")]
+    Busy(PoolRefusal),
+    #[error("the node is shutting down")]
+    Stopping,
+}
+
+/// A transaction waiting for admission.
+#[derive(Debug)]
+pub struct AdmitRequest {
+    pub tx: Transaction,
+    pub hash: Hash32,
+    pub size: usize,
+    /// Present for RPC submissions; gossiped ones need no answer.
+    pub reply: Option<oneshot::Sender<Result<Hash32, AdmitError>>>,
+}
+
+/// Node-wide state.
+#[derive(Debug)]
+pub struct Shared {
+    pub genesis: Genesis,
+    pub chain_id: ChainId,
+    pub validators: ValidatorSet,
+    /// This node's index in the validator set; `None` for an observer.
+    pub validator_index: Option<usize>,
+    pub ledger: RwLock<Ledger>,
+    pub storage: Arc<RocksStorage>,
+    pub mempool: Mutex<Mempool>,
+    /// Woken when the mempool gains transactions.
+    pub mempool_notify: Notify,
+    pub metrics: Arc<Metrics>,
+    pub blocks: broadcast::Sender<Arc<CommittedBlock>>,
+    pub round: AtomicU64,
+    pub syncing: AtomicBool,
+    pub admission: mpsc::Sender<AdmitRequest>,
+}
+
+impl Shared {
+    /// Submits raw transaction bytes from RPC: checks them, queues them for
+    /// signature verification and waits for the verdict. Submitting bytes
+    /// already committed or waiting returns their hash and changes nothing.
+    pub async fn submit(&self, bytes: &[u8]) -> Result<Hash32, AdmitError> {
+        let tx = Transaction::admit(bytes).map_err(AdmitError::Rejected)?;
+        let hash = tx.hash();
+        if self.storage.tx_location(&hash).ok().flatten().is_some() {
+            return Ok(hash);
+        }
+        if self.lock_mempool().contains(&hash) {
+            return Ok(hash);
+        }
+        self.precheck(&tx)?;
+        let (reply, verdict) = oneshot::channel();
+        let req = AdmitRequest {
+            size: bytes.len(),
+            tx,
+            hash,
+            reply: Some(reply),
+        };
+        self.admission
+            .send(req)
+            .await
+            .map_err(|_| AdmitError::Stopping)?;
+        verdict.await.map_err(|_| AdmitError::Stopping)?
+    }
+
+    /// Checks that need the ledger but no signature: the chain, the expiry
+    /// window for the next block, and that the nonce is unused.
+    pub fn precheck(&self, tx: &Transaction) -> Result<(), AdmitError> {
+        let b = &tx.body;
+        if b.chain_id != self.chain_id {
+            return Err(AdmitError::Rejected(RejectCode::WrongChainId));
+        }
+        let ledger = self.read_ledger();
+        let next = ledger.height().saturating_add(1);
+        if b.expires_at_height <= next {
+            return Err(AdmitError::Rejected(RejectCode::Expired));
+        }
+        if b.expires_at_height > next.saturating_add(MAX_TX_TTL_BLOCKS) {
+            return Err(AdmitError::Rejected(RejectCode::ExpiryTooFar));
+        }
+        if ledger
+            .state()
+            .contains_key(&StateKey::Nonce(b.sender, b.nonce))
+        {
+            return Err(AdmitError::Rejected(RejectCode::NonceReused));
+        }
+        Ok(())
+    }
+
+    pub fn read_ledger(&self) -> std::sync::RwLockReadGuard<'_, Ledger> {
+        // A poisoned lock means a thread panicked while applying a block; the
+        // node stops on that panic, so reading what is there is fine.
+        self.ledger.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn write_ledger(&self) -> std::sync::RwLockWriteGuard<'_, Ledger> {
+        self.ledger.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn lock_mempool(&self) -> std::sync::MutexGuard<'_, Mempool> {
+        self.mempool.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn is_validator(&self) -> bool {
+        self.validator_index.is_some()
+    }
+}
+
+/// Runs admission until every sender is gone.
+pub async fn run_admission(
+    shared: Arc<Shared>,
+    mut queue: mpsc::Receiver<AdmitRequest>,
+    net: mpsc::Sender<NetCommand>,
+) {
+    let mut batch = Vec::with_capacity(MAX_ADMISSION_BATCH);
+    loop {
+        batch.clear();
+        if queue.recv_many(&mut batch, MAX_ADMISSION_BATCH).await == 0 {
+            break;
+        }
+        let requests = std::mem::take(&mut batch);
+        // Signature checks are CPU work; keep them off the async workers.
+        let (requests, verdicts) = match tokio::task::spawn_blocking(move || {
+            let txs: Vec<Transaction> = requests.iter().map(|r| r.tx.clone()).collect();
+            let verdicts = verify_signatures(&txs);
+            (requests, verdicts)
+        })
+        .await
+        {
+            Ok(v) => v,
+            Err(_) => continue,
+        };
+        let mut gossip = Vec::new();
+        let mut admitted_any = false;
+        let now = Instant::now();
+        {
+            let mut pool = shared.lock_mempool();
+            for (req, ok) in requests.into_iter().zip(verdicts) {
+                let local = req.reply.is_some();
+                let result = if !ok {
+                    Err(AdmitError::Rejected(RejectCode::BadSignature))
+                } else {
+                    let tx = Arc::new(req.tx);
+                    let pooled = PoolTx {
+                        tx: tx.clone(),
+                        hash: req.hash,
+                        size: req.size,
+                        admitted_at: now,
+                    };
+                    let was_there = pool.contains(&req.hash);
+                    match pool.insert(pooled) {
+                        Ok(()) => {
+                            if !was_there {
+                                admitted_any = true;
+                                if local {
+                                    gossip.push((*tx).clone());
+                                }
+                            }
+                            Ok(req.hash)
+                        }
+                        Err(refusal) => Err(AdmitError::Busy(refusal)),
+                    }
+                };
+                if result.is_ok() {
+                    shared.metrics.txs_admitted.inc();
+                } else {
+                    shared.metrics.txs_refused.inc();
+                }
+                if let Some(reply) = req.reply {
+                    let _ = reply.send(result);
+                }
+            }
+            shared.metrics.mempool_size.set(pool.len() as i64);
+            shared.metrics.mempool_bytes.set(pool.bytes() as i64);
+        }
+        if admitted_any {
+            shared.mempool_notify.notify_waiters();
+        }
+        for chunk in gossip.chunks(MAX_GOSSIP_BATCH_TXS) {
+            if let Ok(batch) = TxBatch::new(chunk.to_vec()) {
+                let bytes = merit_chain::encoding::encode(&batch);
+                if net.send(NetCommand::PublishTxs(bytes)).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Queues gossiped transactions for admission. Ones that fail the cheap
+/// checks are dropped silently: a peer relaying them may simply be behind.
+pub async fn admit_gossip(shared: &Shared, bytes: &[u8]) {
+    let limit = crate::network::MAX_GOSSIP_BYTES;
+    let Ok(batch) = merit_chain::encoding::decode::<TxBatch>(bytes, limit) else {
+        shared.metrics.txs_refused.inc();
+        return;
+    };
+    for tx in batch.into_inner() {
+        if tx.body.kind.check_stateless().is_err() {
+            continue;
+        }
+        let encoded = tx.to_bytes();
+        if encoded.len() > merit_chain::limits::MAX_TX_BYTES {
+            continue;
+        }
+        let hash = merit_chain::crypto::sha256(&encoded);
+        if shared.lock_mempool().contains(&hash) || shared.precheck(&tx).is_err() {
+            continue;
+        }
+        let req = AdmitRequest {
+            tx,
+            hash,
+            size: encoded.len(),
+            reply: None,
+        };
+        if shared.admission.send(req).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Removes a committed block's transactions from the mempool, counts
+/// committed and rejected ones, and records the latency of those admitted
+/// here.
+pub fn record_commit(shared: &Shared, receipts: &[Receipt]) {
+    let now = Instant::now();
+    let mut pool = shared.lock_mempool();
+    for r in receipts {
+        if r.code().is_some() {
+            shared.metrics.txs_rejected.inc();
+        } else {
+            shared.metrics.txs_committed.inc();
+        }
+        if let Some(t) = pool.remove(&r.tx_hash) {
+            shared
+                .metrics
+                .commit_latency_seconds
+                .observe(now.duration_since(t.admitted_at).as_secs_f64());
+        }
+    }
+    shared.metrics.mempool_size.set(pool.len() as i64);
+    shared.metrics.mempool_bytes.set(pool.bytes() as i64);
+}

@@ -1,0 +1,376 @@
+//! Real `merit-node` processes on 127.0.0.1, for cluster tests.
+//!
+//! A [`Cluster`] writes a devnet-style alliance (genesis, key files, one
+//! config per validator) into a temporary directory on ports no other
+//! cluster of this machine uses, starts one `merit-node start` process per
+//! validator, and can kill (-9), stop (SIGTERM), wipe and restart each.
+//! [`Rpc`] is a small blocking JSON-RPC client over HTTP.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+use merit_chain::encoding::BoundedString;
+use merit_chain::{Keypair, Transaction, TxBody, TxKind};
+use merit_genesis::DevnetLayout;
+use merit_node::NodeConfig;
+use merit_node::devnet::DevnetOptions;
+use serde_json::{Value, json};
+
+/// The `merit-node` binary built next to the running test.
+pub fn node_binary() -> PathBuf {
+    if let Ok(p) = std::env::var("MERIT_NODE_BIN") {
+        return PathBuf::from(p);
+    }
+    // target/<profile>/deps/<test binary> -> target/<profile>/merit-node
+    let exe = std::env::current_exe().unwrap_or_default();
+    let profile_dir = exe
+        .parent()
+        .and_then(|d| {
+            if d.ends_with("deps") {
+                d.parent()
+            } else {
+                Some(d)
+            }
+        })
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    profile_dir.join("merit-node")
+}
+
+static NEXT_SLOT: AtomicU16 = AtomicU16::new(0);
+
+/// A port range of 40 for one cluster, distinct per process and cluster.
+fn port_base() -> u16 {
+    let slot = NEXT_SLOT.fetch_add(1, Ordering::Relaxed);
+    let pid_part = (std::process::id() % 50) as u16;
+    20_000 + (pid_part * 16 + slot % 16) * 40
+}
+
+/// A blocking JSON-RPC client.
+#[derive(Debug, Clone)]
+pub struct Rpc {
+    pub addr: SocketAddr,
+}
+
+/// A JSON-RPC error object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RpcError {
+    pub code: i64,
+    pub message: String,
+    pub data: Value,
+}
+
+impl Rpc {
+    pub fn new(addr: SocketAddr) -> Self {
+        Rpc { addr }
+    }
+
+    /// Posts a raw body and returns the HTTP status and body.
+    pub fn post_raw(&self, body: &[u8]) -> std::io::Result<(u16, String)> {
+        let mut s = TcpStream::connect_timeout(&self.addr, Duration::from_secs(2))?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let head = format!(
+            "POST / HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            self.addr,
+            body.len()
+        );
+        s.write_all(head.as_bytes())?;
+        s.write_all(body)?;
+        read_response(&mut s)
+    }
+
+    /// A GET request.
+    pub fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let head = format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
+        s.write_all(head.as_bytes())?;
+        read_response(&mut s)
+    }
+
+    /// Calls `method`; an I/O failure is an error with code 0.
+    pub fn call(&self, method: &str, params: Value) -> Result<Value, RpcError> {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let (_, text) = self
+            .post_raw(body.to_string().as_bytes())
+            .map_err(|e| RpcError {
+                code: 0,
+                message: e.to_string(),
+                data: Value::Null,
+            })?;
+        let v: Value = serde_json::from_str(&text).map_err(|e| RpcError {
+            code: 0,
+            message: format!("not JSON ({e}): {text}"),
+            data: Value::Null,
+        })?;
+        if let Some(err) = v.get("error") {
+            return Err(RpcError {
+                code: err["code"].as_i64().unwrap_or(0),
+                message: err["message"].as_str().unwrap_or("").to_string(),
+                data: err.get("data").cloned().unwrap_or(Value::Null),
+            });
+        }
+        Ok(v["result"].clone())
+    }
+
+    pub fn height(&self) -> Option<u64> {
+        self.call("merit_status", json!([])).ok()?["height"].as_u64()
+    }
+
+    pub fn status(&self) -> Option<Value> {
+        self.call("merit_status", json!([])).ok()
+    }
+
+    /// The state root of the block at `height`.
+    pub fn state_root_at(&self, height: u64) -> Option<String> {
+        let b = self.call("merit_getBlock", json!([height])).ok()?;
+        b["state_root"].as_str().map(str::to_string)
+    }
+
+    pub fn balance(&self, who: &Keypair, token: &str) -> Option<String> {
+        let a = self
+            .call("merit_getAccount", json!([who.public().to_bech32()]))
+            .ok()?;
+        Some(a["balances"][token].as_str().unwrap_or("0").to_string())
+    }
+
+    pub fn send(&self, tx: &Transaction) -> Result<String, RpcError> {
+        let v = self.call("merit_sendTransaction", json!([hex::encode(tx.to_bytes())]))?;
+        Ok(v.as_str().unwrap_or("").to_string())
+    }
+
+    /// Waits until the transaction is committed or rejected in a block.
+    pub fn wait_final(&self, hash: &str, timeout: Duration) -> Option<Value> {
+        let end = Instant::now() + timeout;
+        while Instant::now() < end {
+            if let Ok(v) = self.call("merit_getTransaction", json!([hash]))
+                && matches!(v["status"].as_str(), Some("committed") | Some("rejected"))
+            {
+                return Some(v);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+fn read_response(s: &mut TcpStream) -> std::io::Result<(u16, String)> {
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf)?;
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = match text.split_once("\r\n\r\n") {
+        Some((head, body))
+            if head
+                .to_ascii_lowercase()
+                .contains("transfer-encoding: chunked") =>
+        {
+            dechunk(body)
+        }
+        Some((_, body)) => body.to_string(),
+        None => String::new(),
+    };
+    Ok((status, body))
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((len, rest)) = s.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(len.trim(), 16) else {
+            break;
+        };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// One validator process.
+#[derive(Debug)]
+pub struct NodeProc {
+    pub config_path: PathBuf,
+    pub config: NodeConfig,
+    pub child: Option<Child>,
+    pub log_path: PathBuf,
+}
+
+/// A cluster of validator processes.
+#[derive(Debug)]
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub layout: DevnetLayout,
+    pub nodes: Vec<NodeProc>,
+}
+
+impl Cluster {
+    /// Writes an `n`-validator alliance and starts every validator.
+    pub fn start(n: usize) -> Cluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let base = port_base();
+        let opts = DevnetOptions {
+            dir: dir.path().to_path_buf(),
+            validators: n,
+            reset: false,
+            p2p_base_port: base,
+            rpc_base_port: base + 10,
+            metrics_base_port: base + 20,
+            log: "warn,merit_node=info".into(),
+        };
+        let (layout, configs) = merit_node::devnet::prepare(&opts).expect("devnet files");
+        let nodes = configs
+            .into_iter()
+            .enumerate()
+            .map(|(i, config)| NodeProc {
+                config_path: dir.path().join(format!("node-{i}.toml")),
+                log_path: dir.path().join(format!("node-{i}.log")),
+                config,
+                child: None,
+            })
+            .collect();
+        let mut c = Cluster { dir, layout, nodes };
+        for i in 0..n {
+            c.start_node(i);
+        }
+        c
+    }
+
+    pub fn rpc(&self, i: usize) -> Rpc {
+        Rpc::new(self.nodes[i].config.rpc.listen)
+    }
+
+    pub fn start_node(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&node.log_path)
+            .expect("log file");
+        let child = Command::new(node_binary())
+            .arg("start")
+            .arg("--config")
+            .arg(&node.config_path)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", node_binary().display()));
+        node.child = Some(child);
+    }
+
+    /// kill -9.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.nodes[i].child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM, then waits for a clean exit; returns its success.
+    pub fn terminate(&mut self, i: usize) -> bool {
+        let Some(mut c) = self.nodes[i].child.take() else {
+            return true;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
+        let end = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < end {
+            if let Ok(Some(status)) = c.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        false
+    }
+
+    /// Deletes a stopped validator's data directory.
+    pub fn wipe(&mut self, i: usize) {
+        let _ = std::fs::remove_dir_all(&self.nodes[i].config.data_dir);
+    }
+
+    pub fn is_running(&mut self, i: usize) -> bool {
+        match self.nodes[i].child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// The last lines of a validator's log, for failure messages.
+    pub fn log_tail(&self, i: usize) -> String {
+        let text = std::fs::read_to_string(&self.nodes[i].log_path).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    /// Waits until every listed validator answers RPC.
+    pub fn wait_rpc(&self, which: &[usize], timeout: Duration) -> bool {
+        let end = Instant::now() + timeout;
+        which.iter().all(|&i| {
+            while Instant::now() < end {
+                if self.rpc(i).height().is_some() {
+                    return true;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            false
+        })
+    }
+
+    /// Waits until every listed validator is at `height` or above.
+    pub fn wait_height(&self, which: &[usize], height: u64, timeout: Duration) -> bool {
+        let end = Instant::now() + timeout;
+        while Instant::now() < end {
+            if which
+                .iter()
+                .all(|&i| self.rpc(i).height().is_some_and(|h| h >= height))
+            {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
+    /// A signed transaction for this cluster's chain.
+    pub fn tx(
+        &self,
+        key: &Keypair,
+        nonce: u64,
+        expires_at_height: u64,
+        kind: TxKind,
+    ) -> Transaction {
+        TxBody {
+            chain_id: BoundedString::new(self.layout.genesis.chain_id.clone()).expect("chain id"),
+            sender: key.public(),
+            nonce,
+            expires_at_height,
+            kind,
+        }
+        .sign(key)
+    }
+
+    pub fn shopper(&self, name: &str) -> Keypair {
+        self.layout.shopper(name).cloned().expect("demo shopper")
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.kill(i);
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! A real 4-validator cluster: `merit-node` processes on 127.0.0.1 talking
+//! libp2p, driven over JSON-RPC. Crashes are kill -9; shutdowns are SIGTERM.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use merit_chain::{Symbol, TxKind};
+use merit_tests::cluster::{Cluster, Rpc};
+use serde_json::json;
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn transfer(to: &merit_chain::Keypair, amount: u64) -> TxKind {
+    TxKind::Transfer {
+        token: Symbol::new("BEAN").unwrap(),
+        to: to.public(),
+        amount,
+        memo: None,
+    }
+}
+
+/// Sends `count` transfers from alice to bob through validator `via`
+/// (cycling over `via` if several), returning their hashes.
+fn send_transfers(c: &Cluster, via: &[usize], first_nonce: u64, count: u64) -> Vec<String> {
+    let (alice, bob) = (c.shopper("alice"), c.shopper("bob"));
+    let height = via
+        .iter()
+        .find_map(|&i| c.rpc(i).height())
+        .expect("a live validator");
+    (0..count)
+        .map(|k| {
+            let i = via[(k as usize) % via.len()];
+            let tx = c.tx(&alice, first_nonce + k, height + 500, transfer(&bob, 1));
+            c.rpc(i)
+                .send(&tx)
+                .unwrap_or_else(|e| panic!("submit to {i}: {e:?}\n{}", c.log_tail(i)))
+        })
+        .collect()
+}
+
+fn all_committed(rpc: &Rpc, hashes: &[String]) {
+    for h in hashes {
+        let v = rpc
+            .wait_final(h, LONG)
+            .unwrap_or_else(|| panic!("{h} was not committed"));
+        assert_eq!(v["status"], "committed", "{v}");
+    }
+}
+
+/// Every listed validator has the same block hash and state root at every
+/// height from 1 to `height`.
+fn same_chain(c: &Cluster, which: &[usize], height: u64) {
+    for h in 1..=height {
+        let roots: BTreeSet<(String, String)> = which
+            .iter()
+            .map(|&i| {
+                let b = c
+                    .rpc(i)
+                    .call("merit_getBlock", json!([h]))
+                    .unwrap_or_else(|e| panic!("node {i} block {h}: {e:?}"));
+                (
+                    b["hash"].as_str().unwrap_or("").to_string(),
+                    b["state_root"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            roots.len(),
+            1,
+            "validators disagree at height {h}: {roots:?}"
+        );
+    }
+}
+
+fn min_height(c: &Cluster, which: &[usize]) -> u64 {
+    which
+        .iter()
+        .map(|&i| c.rpc(i).height().unwrap_or(0))
+        .min()
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_cluster_commits_survives_kill_9_resyncs_a_wiped_node_and_restarts_cleanly() {
+    let mut c = Cluster::start(4);
+    assert!(c.wait_rpc(&[0, 1, 2, 3], LONG), "{}", c.log_tail(0));
+
+    // 1. Transactions submitted to every node commit, everywhere alike.
+    let hashes = send_transfers(&c, &[0, 1, 2, 3], 1, 20);
+    all_committed(&c.rpc(0), &hashes);
+    let h = c.rpc(0).height().unwrap();
+    assert!(c.wait_height(&[0, 1, 2, 3], h, LONG));
+    same_chain(&c, &[0, 1, 2, 3], h);
+    assert_eq!(
+        c.rpc(3).balance(&c.shopper("bob"), "BEAN").unwrap(),
+        "500.20"
+    );
+
+    // 2. kill -9 one validator under a stream: commits go on.
+    c.kill(3);
+    let during = send_transfers(&c, &[0, 1, 2], 100, 30);
+    all_committed(&c.rpc(1), &during);
+    // Restarted, it catches up and matches.
+    c.start_node(3);
+    let h = c.rpc(0).height().unwrap();
+    assert!(
+        c.wait_height(&[3], h, LONG),
+        "restarted validator did not catch up\n{}",
+        c.log_tail(3)
+    );
+    same_chain(&c, &[0, 1, 2, 3], h);
+
+    // 3. A wiped validator resyncs from genesis and joins.
+    c.kill(2);
+    c.wipe(2);
+    let more = send_transfers(&c, &[0, 1, 3], 200, 10);
+    all_committed(&c.rpc(0), &more);
+    c.start_node(2);
+    let h = c.rpc(0).height().unwrap();
+    assert!(c.wait_height(&[2], h, LONG), "{}", c.log_tail(2));
+    same_chain(&c, &[0, 1, 2, 3], h);
+    for tx in hashes.iter().chain(&during).chain(&more) {
+        let v = c.rpc(2).call("merit_getTransaction", json!([tx])).unwrap();
+        assert_eq!(v["status"], "committed", "resynced node lacks {tx}");
+    }
+    // It takes part again: with node 3 down, the alliance needs node 2.
+    c.kill(3);
+    let with_two = send_transfers(&c, &[0, 1, 2], 300, 5);
+    all_committed(&c.rpc(2), &with_two);
+    c.start_node(3);
+
+    // 5. SIGTERM everyone, restart: the chain continues from the same height.
+    let h = min_height(&c, &[0, 1, 2]);
+    assert!(c.wait_height(&[0, 1, 2, 3], h, LONG));
+    let before: Vec<u64> = (0..4).map(|i| c.rpc(i).height().unwrap()).collect();
+    for i in 0..4 {
+        assert!(
+            c.terminate(i),
+            "node {i} did not stop cleanly\n{}",
+            c.log_tail(i)
+        );
+    }
+    for i in 0..4 {
+        c.start_node(i);
+    }
+    assert!(c.wait_rpc(&[0, 1, 2, 3], LONG));
+    for i in 0..4 {
+        assert!(
+            c.rpc(i).height().unwrap() >= before[i],
+            "node {i} lost blocks"
+        );
+    }
+    for tx in hashes.iter().chain(&during).chain(&more).chain(&with_two) {
+        let v = c.rpc(1).call("merit_getTransaction", json!([tx])).unwrap();
+        assert_eq!(v["status"], "committed", "{tx} missing after restart");
+    }
+    let after = send_transfers(&c, &[0, 1, 2, 3], 400, 5);
+    all_committed(&c.rpc(3), &after);
+    let h = c.rpc(3).height().unwrap();
+    assert!(c.wait_height(&[0, 1, 2, 3], h, LONG));
+    same_chain(&c, &[0, 1, 2, 3], h);
+    assert_eq!(
+        c.rpc(0).balance(&c.shopper("bob"), "BEAN").unwrap(),
+        "500.70"
+    );
+}
+
+#[test]
+fn two_of_four_down_stops_commits_without_divergence_until_one_returns() {
+    let mut c = Cluster::start(4);
+    assert!(c.wait_rpc(&[0, 1, 2, 3], LONG));
+    all_committed(&c.rpc(0), &send_transfers(&c, &[0], 1, 3));
+    let h = c.rpc(0).height().unwrap();
+    assert!(c.wait_height(&[0, 1, 2, 3], h, LONG));
+    c.kill(2);
+    c.kill(3);
+    let stuck = send_transfers(&c, &[0, 1], 10, 3);
+    std::thread::sleep(Duration::from_secs(5));
+    for &i in &[0, 1] {
+        assert_eq!(
+            c.rpc(i).height(),
+            Some(h),
+            "no quorum, yet node {i} committed"
+        );
+        let v = c
+            .rpc(i)
+            .call("merit_getTransaction", json!([&stuck[0]]))
+            .unwrap();
+        assert_eq!(v["status"], "pending");
+    }
+    c.start_node(2);
+    all_committed(&c.rpc(0), &stuck);
+    let h = c.rpc(0).height().unwrap();
+    assert!(c.wait_height(&[0, 1, 2], h, LONG));
+    same_chain(&c, &[0, 1, 2], h);
+}
+
+#[test]
+fn rpc_refuses_bad_input_clearly_and_keeps_serving() {
+    let c = Cluster::start(4);
+    assert!(c.wait_rpc(&[0], LONG));
+    let rpc = c.rpc(0);
+    let alice = c.shopper("alice");
+    let bob = c.shopper("bob");
+    let h = rpc.height().unwrap();
+
+    // Malformed hex, and hex that is no transaction.
+    let e = rpc
+        .call("merit_sendTransaction", json!(["zz"]))
+        .unwrap_err();
+    assert_eq!(e.code, -32602, "{e:?}");
+    let e = rpc
+        .call("merit_sendTransaction", json!(["00ff"]))
+        .unwrap_err();
+    assert_eq!(
+        (e.code, e.data["code"].as_str()),
+        (-32003, Some("Malformed"))
+    );
+
+    // A tampered amount breaks the signature.
+    let tx = c.tx(&alice, 1, h + 100, transfer(&bob, 5));
+    let mut tampered = tx.clone();
+    if let TxKind::Transfer { amount, .. } = &mut tampered.body.kind {
+        *amount = 5_000;
+    }
+    let e = rpc.send(&tampered).unwrap_err();
+    assert_eq!(
+        (e.code, e.data["code"].as_str()),
+        (-32003, Some("BadSignature"))
+    );
+
+    // Bad params and an unknown method.
+    let e = rpc
+        .call("merit_getAccount", json!(["mrt1nope"]))
+        .unwrap_err();
+    assert_eq!(e.code, -32602);
+    let e = rpc.call("merit_getAccount", json!([])).unwrap_err();
+    assert_eq!(e.code, -32602);
+    let e = rpc.call("merit_getToken", json!(["NOPE"])).unwrap_err();
+    assert_eq!(e.code, -32602);
+    let e = rpc
+        .call(
+            "merit_getHistory",
+            json!([alice.public().to_bech32(), null, 100_000]),
+        )
+        .unwrap_err();
+    assert_eq!(e.code, -32602);
+    let e = rpc.call("merit_noSuchMethod", json!([])).unwrap_err();
+    assert_eq!(e.code, -32601);
+
+    // An oversized body is refused at the HTTP layer.
+    let huge = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"merit_sendTransaction\",\"params\":[\"{}\"]}}",
+        "00".repeat(1_100_000)
+    );
+    let (status, _) = rpc.post_raw(huge.as_bytes()).unwrap();
+    assert_eq!(status, 413);
+    // Not JSON at all.
+    let (_, body) = rpc.post_raw(b"{not json").unwrap();
+    assert!(body.contains("-32700"), "{body}");
+
+    // A replay returns the original hash and has no second effect.
+    let hash = rpc.send(&tx).unwrap();
+    assert_eq!(rpc.wait_final(&hash, LONG).unwrap()["status"], "committed");
+    assert_eq!(rpc.send(&tx).unwrap(), hash);
+    let other = c.tx(&alice, 2, h + 100, transfer(&bob, 1));
+    let h2 = c.rpc(1).send(&other).unwrap();
+    rpc.wait_final(&h2, LONG).unwrap();
+    assert_eq!(rpc.balance(&bob, "BEAN").unwrap(), "500.06");
+
+    // Still serving, with health and metrics.
+    assert!(rpc.height().is_some());
+    let (status, body) = Rpc::get(rpc.addr, "/health").unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"ok\""), "{body}");
+    let metrics = c.nodes[0].config.metrics.listen;
+    let (status, body) = Rpc::get(metrics, "/metrics").unwrap();
+    assert_eq!(status, 200);
+    for name in [
+        "merit_consensus_height",
+        "merit_consensus_rounds",
+        "merit_mempool_size",
+        "merit_p2p_peers",
+        "merit_commit_latency_seconds_bucket",
+    ] {
+        assert!(body.contains(name), "{name} missing from /metrics");
+    }
+}

@@ -1,0 +1,381 @@
+//! The command line: every command, flag and `--help` example.
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::rpc::DEFAULT_RPC_URL;
+use crate::submit::{DEFAULT_TX_TTL_BLOCKS, DEFAULT_WAIT_TIMEOUT_SECS};
+
+const MAIN_EXAMPLES: &str = "\
+Examples:
+  merit keys import-devnet                  # the devnet's public demo keys
+  merit --from alice balance
+  merit --from alice send BEAN 12.50 bob
+  merit --from alice pay BEAN --order A-1001 --split merchant-1=90,carol=10
+  merit status --rpc http://127.0.0.1:8546
+
+Environment:
+  MERIT_RPC        node URL (default http://127.0.0.1:8545)
+  MERIT_FROM       key that signs, when --from is not given
+  MERIT_PASSWORD   key password, instead of the prompt (for scripts)
+  MERIT_HOME       wallet directory (default ~/.merit; keys in $MERIT_HOME/keys)
+
+Exit codes: 0 ok, 1 rejected or failed, 2 usage error, 3 node unreachable or
+node error, 4 submitted but still pending when the wait timed out.";
+
+/// The Merit wallet: keys, points, payments and merchant tokens.
+#[derive(Debug, Parser)]
+#[command(name = "merit", version, after_help = MAIN_EXAMPLES)]
+pub struct Cli {
+    /// JSON-RPC URL of a Merit node.
+    #[arg(long, global = true, env = "MERIT_RPC", default_value = DEFAULT_RPC_URL, value_name = "URL")]
+    pub rpc: String,
+
+    /// The key that signs (a name from `merit keys list`).
+    #[arg(long, global = true, env = "MERIT_FROM", value_name = "NAME")]
+    pub from: Option<String>,
+
+    /// Print machine-readable JSON on stdout (shapes in docs/cli.md).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create, import, list and export keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+
+    /// Show balances, locked points and points about to expire.
+    #[command(after_help = "\
+Examples:
+  merit --from alice balance
+  merit balance bob
+  merit balance mrt1… --json")]
+    Balance {
+        /// A key name or an address (default: --from).
+        #[arg(value_name = "NAME|ADDRESS")]
+        who: Option<String>,
+    },
+
+    /// Transfer points to a key name or an address.
+    #[command(after_help = "\
+Examples:
+  merit --from alice send BEAN 12.50 bob
+  merit --from alice send BEAN 5 mrt1… --memo \"thanks\"
+  merit --from alice send BEAN 5 bob --no-wait")]
+    Send {
+        /// Token symbol, e.g. BEAN.
+        token: String,
+        /// Amount in token units, e.g. 12.50.
+        amount: String,
+        /// Receiver: a key name or an address.
+        #[arg(value_name = "TO")]
+        to: String,
+        /// Free text (at most 256 bytes).
+        #[arg(long)]
+        memo: Option<String>,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+
+    /// Pay an order, split atomically among up to 50 receivers.
+    #[command(after_help = "\
+Examples:
+  merit --from alice pay BEAN --order A-1001 --split merchant-1=90,carol=10
+  merit --from alice pay BEAN --order A-1002 --split mrt1…=45.50 --split mrt1…=4.50
+A repeated order id is rejected with DuplicateOrderId.")]
+    Pay {
+        /// Token symbol.
+        token: String,
+        /// The merchant's order id, unique per payer forever (at most 64 bytes).
+        #[arg(long = "order", value_name = "ID")]
+        order: String,
+        /// Receivers and their shares: ADDR=AMOUNT, comma-separated or repeated.
+        /// ADDR may be a key name.
+        #[arg(
+            long,
+            value_name = "ADDR=AMOUNT,...",
+            value_delimiter = ',',
+            required = true
+        )]
+        split: Vec<String>,
+        /// Free text (at most 256 bytes).
+        #[arg(long)]
+        memo: Option<String>,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+
+    /// Refund part of a payment you received, to its payer.
+    #[command(after_help = "\
+Examples:
+  merit --from merchant-1 refund 3f2a…c9 10
+  merit --from merchant-1 refund 3f2a…c9 10 --token-decimals 2 --sign-only \\
+      --chain-id merit-devnet --expires-at-height 500")]
+    Refund {
+        /// The payment's transaction hash.
+        payment: String,
+        /// Amount in the payment's token units.
+        amount: String,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+
+    /// Redeem (burn) points.
+    #[command(after_help = "\
+Examples:
+  merit --from alice redeem BEAN 25 --memo \"free coffee\"")]
+    Redeem {
+        /// Token symbol.
+        token: String,
+        /// Amount in token units.
+        amount: String,
+        /// Free text (at most 256 bytes).
+        #[arg(long)]
+        memo: Option<String>,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+
+    /// List the transactions of an account, newest first.
+    #[command(after_help = "\
+Examples:
+  merit --from alice history
+  merit history bob --limit 5
+  merit history bob --cursor 43:0    # the next page, from a previous next_cursor")]
+    History {
+        /// A key name or an address (default: --from).
+        #[arg(value_name = "NAME|ADDRESS")]
+        who: Option<String>,
+        /// Entries per page (1 to 1000).
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+        /// Continue after this cursor (HEIGHT:INDEX).
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+
+    /// Merchant commands: create and mint tokens; token info.
+    #[command(subcommand)]
+    Token(TokenCommand),
+
+    /// Show a transaction, submit a signed one, or decode one.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "\
+Examples:
+  merit tx 3f2a…c9                  # show a transaction
+  merit tx send 0a0c6d65…            # submit a transaction signed with --sign-only
+  merit --from alice send BEAN 1 bob --sign-only | merit tx send -
+  merit tx decode 0a0c6d65…          # inspect signed bytes offline"
+    )]
+    Tx(TxArgs),
+
+    /// Show the node's chain, height and health.
+    #[command(after_help = "\
+Examples:
+  merit status
+  merit status --rpc http://127.0.0.1:8546 --json")]
+    Status,
+
+    /// Print a shell completion script.
+    #[command(after_help = "\
+Examples:
+  merit completions bash > ~/.local/share/bash-completion/completions/merit
+  merit completions zsh > \"${fpath[1]}/_merit\"
+  merit completions fish > ~/.config/fish/completions/merit.fish")]
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a new random key.
+    #[command(after_help = "\
+Examples:
+  merit keys new alice
+  MERIT_PASSWORD=… merit keys new pos-terminal-7 --json")]
+    New {
+        /// Key name: a-z, A-Z, 0-9, `-`, `_`.
+        name: String,
+        /// Replace an existing key of that name.
+        #[arg(long)]
+        force: bool,
+    },
+
+    /// List keys and their addresses (no password needed).
+    #[command(after_help = "\
+Examples:
+  merit keys list
+  merit keys list --json")]
+    List,
+
+    /// Show a key's address and file.
+    #[command(after_help = "\
+Examples:
+  merit keys show alice")]
+    Show { name: String },
+
+    /// Import a secret seed (64 hex digits) from a hidden prompt or stdin.
+    #[command(after_help = "\
+Examples:
+  merit keys import cold-merchant                 # asks for the seed, hidden
+  merit keys export alice | merit keys import alice-copy
+  merit keys import merchant-1 --merchant-key-file my-alliance/merchant-1.keys.json")]
+    Import {
+        name: String,
+        /// Take the account key from a `merit-genesis` merchant key file.
+        #[arg(long, value_name = "PATH")]
+        merchant_key_file: Option<std::path::PathBuf>,
+        /// Replace an existing key of that name.
+        #[arg(long)]
+        force: bool,
+    },
+
+    /// Print a key's secret seed (hex), after the password.
+    #[command(after_help = "\
+Examples:
+  merit keys export alice > alice.seed    # keep it offline; anyone with it owns the key")]
+    Export { name: String },
+
+    /// Import the devnet's public demo keys: merchant-1..merchant-4, alice, bob, carol.
+    #[command(after_help = "\
+These keys are public (derived from fixed labels): use them only on a devnet.
+
+Examples:
+  MERIT_PASSWORD=devnet merit keys import-devnet
+  merit --from alice balance")]
+    ImportDevnet {
+        /// Replace existing keys of those names.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token (merchants only).
+    #[command(after_help = "\
+Examples:
+  merit --from merchant-1 token create CAKE --name \"Cake Club\" --decimals 2 --max-supply 1000000
+  merit --from merchant-1 token create PTS --name Points --decimals 0 --max-supply 5000 --expiry-days 365")]
+    Create {
+        /// 2 to 12 of A-Z and 0-9.
+        symbol: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Decimals, 0 to 9.
+        #[arg(long)]
+        decimals: u8,
+        /// The supply cap in token units, fixed forever.
+        #[arg(long, value_name = "AMOUNT")]
+        max_supply: String,
+        /// Points expire this many days after they are minted.
+        #[arg(long, value_name = "DAYS")]
+        expiry_days: Option<u32>,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+
+    /// Mint points to a shopper (the issuer only).
+    #[command(after_help = "\
+Examples:
+  merit --from merchant-1 token mint BEAN 50 alice
+  merit --from merchant-1 token mint BEAN 50 mrt1…")]
+    Mint {
+        token: String,
+        amount: String,
+        /// Receiver: a key name or an address.
+        to: String,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+
+    /// Show a token's supply figures.
+    #[command(after_help = "\
+Examples:
+  merit token info BEAN")]
+    Info { symbol: String },
+
+    /// List every token.
+    #[command(after_help = "\
+Examples:
+  merit token list --json")]
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct TxArgs {
+    /// The transaction hash to show.
+    pub hash: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<TxCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TxCommand {
+    /// Show a transaction (same as `merit tx HASH`).
+    Show { hash: String },
+    /// Submit a signed transaction (hex, or `-` for stdin) and wait for it.
+    #[command(after_help = "\
+Examples:
+  merit tx send 0a0c6d65…
+  merit tx send - < signed.hex
+Submitting the same bytes again is a no-op that reports the same transaction.")]
+    Send {
+        /// The signed transaction's hex, or `-` to read it from stdin.
+        hex: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Decode signed bytes and check the signature, offline.
+    #[command(after_help = "\
+Examples:
+  merit tx decode 0a0c6d65…")]
+    Decode {
+        /// The signed transaction's hex, or `-` to read it from stdin.
+        hex: String,
+    },
+}
+
+/// How a submitting command waits for the outcome.
+#[derive(Debug, Clone, Args)]
+pub struct WaitArgs {
+    /// Return right after the node accepted the transaction.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Give up waiting for commit after this many seconds (exit code 4).
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_WAIT_TIMEOUT_SECS)]
+    pub wait_timeout: u64,
+}
+
+/// Flags shared by every command that signs a transaction.
+#[derive(Debug, Clone, Args)]
+pub struct SubmitArgs {
+    #[command(flatten)]
+    pub wait: WaitArgs,
+    /// Print the signed transaction as hex instead of submitting it.
+    #[arg(long)]
+    pub sign_only: bool,
+    /// Chain id to sign for (default: from the node's merit_status).
+    #[arg(long, value_name = "ID")]
+    pub chain_id: Option<String>,
+    /// Last height + 1 at which the transaction is valid (default: node height + --ttl-blocks).
+    #[arg(long, value_name = "HEIGHT")]
+    pub expires_at_height: Option<u64>,
+    /// Blocks the transaction stays valid, when --expires-at-height is not given.
+    #[arg(long, value_name = "BLOCKS", default_value_t = DEFAULT_TX_TTL_BLOCKS)]
+    pub ttl_blocks: u64,
+    /// Use this nonce instead of a random one.
+    #[arg(long, value_name = "N")]
+    pub nonce: Option<u64>,
+    /// The token's decimals, instead of asking the node (for offline signing).
+    #[arg(long, value_name = "N")]
+    pub token_decimals: Option<u8>,
+}

@@ -1,0 +1,771 @@
+//! One function per command.
+
+use std::io::Read;
+
+use anyhow::{Context as _, Result};
+use clap::CommandFactory;
+use merit_chain::encoding::BoundedVec;
+use merit_chain::limits::{MAX_HISTORY_PAGE, MAX_PAY_LEGS};
+use merit_chain::tx::{Memo, OrderId, PayLeg, TokenName};
+use merit_chain::{Hash32, Keypair, Symbol, TxKind};
+use merit_genesis::devnet::{DEVNET_MERCHANTS, DEVNET_P2P_BASE_PORT, DEVNET_RPC_BASE_PORT};
+use serde::Serialize;
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+use crate::cli::{Cli, Command, KeysCommand, SubmitArgs, TokenCommand, TxArgs, TxCommand};
+use crate::ctx::{Ctx, new_password, parse_units, password_for, read_secret_line};
+use crate::error::usage;
+use crate::keystore::{KeyEntry, KeystoreError, generate_key};
+use crate::output::{self, format_time_ms, table};
+use crate::rpc::TxInfo;
+use crate::submit::{self, decode_hex, kind_json, sign_and_submit, submit_and_wait};
+
+/// Runs one parsed command line.
+pub fn run(ctx: &Ctx, command: Command) -> Result<()> {
+    match command {
+        Command::Keys(k) => keys(ctx, k),
+        Command::Balance { who } => balance(ctx, who.as_deref()),
+        Command::Send {
+            token,
+            amount,
+            to,
+            memo,
+            submit,
+        } => send(ctx, &token, &amount, &to, memo, &submit),
+        Command::Pay {
+            token,
+            order,
+            split,
+            memo,
+            submit,
+        } => pay(ctx, &token, &order, &split, memo, &submit),
+        Command::Refund {
+            payment,
+            amount,
+            submit,
+        } => refund(ctx, &payment, &amount, &submit),
+        Command::Redeem {
+            token,
+            amount,
+            memo,
+            submit,
+        } => redeem(ctx, &token, &amount, memo, &submit),
+        Command::History { who, limit, cursor } => history(ctx, who.as_deref(), limit, cursor),
+        Command::Token(t) => token(ctx, t),
+        Command::Tx(t) => tx(ctx, t),
+        Command::Status => status(ctx),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "merit", &mut std::io::stdout());
+            Ok(())
+        }
+    }
+}
+
+// ---------------------------------------------------------------- keys
+
+fn keys(ctx: &Ctx, command: KeysCommand) -> Result<()> {
+    match command {
+        KeysCommand::New { name, force } => {
+            let path = ctx.keystore.path_of(&name)?;
+            if !force && path.exists() {
+                return Err(KeystoreError::Exists { name, path }.into());
+            }
+            let key = generate_key()?;
+            let password = new_password(&format!("key `{name}`"))?;
+            let path = ctx.keystore.save(&name, &key, &password, force)?;
+            show_entry(
+                ctx,
+                &KeyEntry {
+                    name,
+                    address: key.public().to_bech32(),
+                    path,
+                },
+                "created",
+            )
+        }
+        KeysCommand::List => {
+            let entries = ctx.keystore.list()?;
+            if ctx.json {
+                return output::json(&entries);
+            }
+            if entries.is_empty() {
+                println!(
+                    "no keys in {}; create one with `merit keys new NAME` or `merit keys import-devnet`",
+                    ctx.keystore.dir().display()
+                );
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = entries
+                .iter()
+                .map(|e| vec![e.name.clone(), e.address.clone()])
+                .collect();
+            println!("{}", table(&["NAME", "ADDRESS"], &rows));
+            Ok(())
+        }
+        KeysCommand::Show { name } => {
+            let entry = ctx.keystore.entry(&name)?;
+            show_entry(ctx, &entry, "")
+        }
+        KeysCommand::Import {
+            name,
+            merchant_key_file,
+            force,
+        } => {
+            let path = ctx.keystore.path_of(&name)?;
+            if !force && path.exists() {
+                return Err(KeystoreError::Exists { name, path }.into());
+            }
+            let key = match merchant_key_file {
+                Some(file) => merit_genesis::MerchantKeys::load(&file)?.account,
+                None => {
+                    let line = read_secret_line("Secret seed (64 hex digits): ", 1024)?;
+                    seed_from_hex(&line)?
+                }
+            };
+            let password = new_password(&format!("key `{name}`"))?;
+            let path = ctx.keystore.save(&name, &key, &password, force)?;
+            show_entry(
+                ctx,
+                &KeyEntry {
+                    name,
+                    address: key.public().to_bech32(),
+                    path,
+                },
+                "imported",
+            )
+        }
+        KeysCommand::Export { name } => {
+            ctx.keystore.address(&name)?;
+            let password = password_for(&name)?;
+            let key = ctx.keystore.load(&name, &password)?;
+            eprintln!(
+                "warning: this is the secret seed of `{name}`. Anyone who sees it controls the account; keep it offline."
+            );
+            let seed = Zeroizing::new(hex::encode(key.seed()));
+            if ctx.json {
+                output::json(&json!({
+                    "name": name,
+                    "address": key.public().to_bech32(),
+                    "seed": seed.as_str(),
+                }))
+            } else {
+                println!("{}", seed.as_str());
+                Ok(())
+            }
+        }
+        KeysCommand::ImportDevnet { force } => import_devnet(ctx, force),
+    }
+}
+
+fn show_entry(ctx: &Ctx, entry: &KeyEntry, verb: &str) -> Result<()> {
+    if ctx.json {
+        return output::json(entry);
+    }
+    if !verb.is_empty() {
+        println!("{verb} key `{}`", entry.name);
+    }
+    println!("name     {}", entry.name);
+    println!("address  {}", entry.address);
+    println!("file     {}", entry.path.display());
+    Ok(())
+}
+
+fn seed_from_hex(text: &str) -> Result<Keypair> {
+    let text = text.trim();
+    let text = text.strip_prefix("0x").unwrap_or(text);
+    let mut seed = Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(text, seed.as_mut_slice())
+        .map_err(|_| usage("a secret seed is 64 hexadecimal digits"))?;
+    Ok(Keypair::from_seed(*seed))
+}
+
+/// One demo key as `keys import-devnet` reports it.
+#[derive(Debug, Serialize)]
+struct DevnetKey {
+    name: String,
+    address: String,
+    role: &'static str,
+    /// The merchant's display name, for merchants.
+    merchant: Option<String>,
+    /// The merchant's demo token, for merchants.
+    token: Option<String>,
+    /// `imported`, `replaced`, or `present` (already there with this address).
+    state: &'static str,
+}
+
+fn import_devnet(ctx: &Ctx, force: bool) -> Result<()> {
+    let layout =
+        merit_genesis::devnet(DEVNET_MERCHANTS, DEVNET_P2P_BASE_PORT, DEVNET_RPC_BASE_PORT);
+    let mut wanted: Vec<(
+        String,
+        Keypair,
+        &'static str,
+        Option<String>,
+        Option<String>,
+    )> = Vec::new();
+    for (i, m) in layout.merchants.iter().enumerate() {
+        wanted.push((
+            format!("merchant-{}", i + 1),
+            m.account.clone(),
+            "merchant",
+            Some(m.name.clone()),
+            Some(m.token.to_string()),
+        ));
+    }
+    for s in &layout.shoppers {
+        wanted.push((s.name.clone(), s.key.clone(), "shopper", None, None));
+    }
+    // Refuse before asking for a password if a name holds another key.
+    for (name, key, ..) in &wanted {
+        if !force && ctx.keystore.exists(name) && ctx.keystore.address(name)? != key.public() {
+            return Err(usage(format!(
+                "a different key named `{name}` already exists; pass --force to replace it"
+            )));
+        }
+    }
+    let todo = wanted
+        .iter()
+        .filter(|(name, ..)| force || !ctx.keystore.exists(name))
+        .count();
+    let password = if todo > 0 {
+        Some(new_password("the devnet demo keys")?)
+    } else {
+        None
+    };
+    let mut report = Vec::new();
+    for (name, key, role, merchant, token) in wanted {
+        let existed = ctx.keystore.exists(&name);
+        let state = match &password {
+            Some(pw) if force || !existed => {
+                ctx.keystore.save(&name, &key, pw, force)?;
+                if existed { "replaced" } else { "imported" }
+            }
+            _ => "present",
+        };
+        report.push(DevnetKey {
+            name,
+            address: key.public().to_bech32(),
+            role,
+            merchant,
+            token,
+            state,
+        });
+    }
+    if ctx.json {
+        return output::json(&report);
+    }
+    eprintln!(
+        "note: these demo keys are public (anyone can derive them); use them only on a devnet"
+    );
+    let rows: Vec<Vec<String>> = report
+        .iter()
+        .map(|k| {
+            vec![
+                k.name.clone(),
+                k.address.clone(),
+                match (&k.merchant, &k.token) {
+                    (Some(m), Some(t)) => format!("{m} ({t})"),
+                    _ => k.role.to_string(),
+                },
+                k.state.to_string(),
+            ]
+        })
+        .collect();
+    println!("{}", table(&["NAME", "ADDRESS", "WHO", ""], &rows));
+    println!("\ntry: merit --from alice balance");
+    Ok(())
+}
+
+// ---------------------------------------------------------------- queries
+
+fn balance(ctx: &Ctx, who: Option<&str>) -> Result<()> {
+    let address = ctx.account(who)?;
+    let account = ctx.rpc()?.get_account(&address.to_bech32())?;
+    if ctx.json {
+        return output::json(&account);
+    }
+    println!("{}", ctx.label(&account.address));
+    let mut symbols: Vec<&String> = account.balances.keys().collect();
+    for s in account.locked.keys() {
+        if !symbols.contains(&s) {
+            symbols.push(s);
+        }
+    }
+    symbols.sort();
+    if symbols.is_empty() {
+        println!("no points yet");
+    } else {
+        let rows: Vec<Vec<String>> = symbols
+            .iter()
+            .map(|s| {
+                vec![
+                    (*s).clone(),
+                    account
+                        .balances
+                        .get(*s)
+                        .cloned()
+                        .unwrap_or_else(|| "0".into()),
+                    account.locked.get(*s).cloned().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        println!("{}", table(&["TOKEN", "BALANCE", "LOCKED"], &rows));
+    }
+    if !account.expiring.is_empty() {
+        println!("\nexpiring:");
+        let rows: Vec<Vec<String>> = account
+            .expiring
+            .iter()
+            .map(|e| {
+                vec![
+                    e.token.clone(),
+                    e.amount.clone(),
+                    format_time_ms(e.expires_at_ms),
+                ]
+            })
+            .collect();
+        println!("{}", table(&["TOKEN", "AMOUNT", "EXPIRES"], &rows));
+    }
+    Ok(())
+}
+
+fn history(ctx: &Ctx, who: Option<&str>, limit: u64, cursor: Option<String>) -> Result<()> {
+    if limit == 0 || limit > MAX_HISTORY_PAGE as u64 {
+        return Err(usage(format!("--limit must be 1 to {MAX_HISTORY_PAGE}")));
+    }
+    let address = ctx.account(who)?.to_bech32();
+    let page = ctx.rpc()?.get_history(&address, cursor.as_deref(), limit)?;
+    if ctx.json {
+        return output::json(&json!({
+            "address": address,
+            "entries": page.entries,
+            "next_cursor": page.next_cursor,
+        }));
+    }
+    println!("{}", ctx.label(&address));
+    if page.entries.is_empty() {
+        println!("no transactions");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = page
+        .entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.height.to_string(),
+                e.kind.clone().unwrap_or_default(),
+                e.status.clone(),
+                e.code.clone().unwrap_or_default(),
+                e.hash.clone(),
+            ]
+        })
+        .collect();
+    println!(
+        "{}",
+        table(&["HEIGHT", "KIND", "STATUS", "CODE", "HASH"], &rows)
+    );
+    if let Some(next) = page.next_cursor {
+        println!("\nmore: merit history {address} --cursor {next}");
+    }
+    Ok(())
+}
+
+fn status(ctx: &Ctx) -> Result<()> {
+    let s = ctx.rpc()?.status()?;
+    if ctx.json {
+        return output::json(&s);
+    }
+    let rows = [
+        ("node", ctx.rpc_url.clone()),
+        ("chain", s.chain_id.clone()),
+        ("height", s.height.to_string()),
+        ("block", s.block_hash.clone()),
+        ("block time", format_time_ms(s.block_time_ms)),
+        ("round", s.round.to_string()),
+        (
+            "validator",
+            s.validator_index
+                .map(|i| format!("{i} of {}", s.validators))
+                .unwrap_or_else(|| format!("observer ({} validators)", s.validators)),
+        ),
+        ("peers", s.peers.to_string()),
+        ("mempool", s.mempool_size.to_string()),
+        ("syncing", s.syncing.to_string()),
+        ("genesis", s.genesis_hash.clone()),
+        ("version", s.version.clone()),
+    ];
+    for (k, v) in rows {
+        println!("{k:<11} {v}");
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- transactions
+
+fn memo(memo: Option<String>) -> Result<Option<Memo>> {
+    memo.map(|m| {
+        Memo::new(m).map_err(|m| {
+            usage(format!(
+                "the memo is {} bytes, over the limit of {}",
+                m.len(),
+                merit_chain::limits::MAX_MEMO_BYTES
+            ))
+        })
+    })
+    .transpose()
+}
+
+fn send(
+    ctx: &Ctx,
+    token: &str,
+    amount: &str,
+    to: &str,
+    memo_text: Option<String>,
+    args: &SubmitArgs,
+) -> Result<()> {
+    let token = ctx.symbol(token)?;
+    let to = ctx.resolve(to)?;
+    let decimals = ctx.decimals(&token, args.token_decimals)?;
+    let amount = parse_units(token.as_str(), amount, decimals)?;
+    let kind = TxKind::Transfer {
+        token,
+        to,
+        amount,
+        memo: memo(memo_text)?,
+    };
+    sign_and_submit(ctx, args, kind)
+}
+
+/// Parses `--split` entries (`ADDR=AMOUNT`) into legs.
+fn legs(ctx: &Ctx, token: &Symbol, splits: &[String], decimals: u8) -> Result<Vec<PayLeg>> {
+    let splits: Vec<&str> = splits
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if splits.is_empty() {
+        return Err(usage("--split needs at least one ADDR=AMOUNT"));
+    }
+    if splits.len() > MAX_PAY_LEGS {
+        return Err(usage(format!(
+            "a payment has at most {MAX_PAY_LEGS} legs, got {}",
+            splits.len()
+        )));
+    }
+    splits
+        .iter()
+        .map(|s| {
+            let (who, amount) = s
+                .split_once('=')
+                .ok_or_else(|| usage(format!("bad --split `{s}`: expected ADDR=AMOUNT")))?;
+            let to = ctx
+                .resolve(who.trim())
+                .with_context(|| format!("in --split `{s}`"))?;
+            let amount = parse_units(token.as_str(), amount.trim(), decimals)
+                .with_context(|| format!("in --split `{s}`"))?;
+            Ok(PayLeg { to, amount })
+        })
+        .collect()
+}
+
+fn pay(
+    ctx: &Ctx,
+    token: &str,
+    order: &str,
+    splits: &[String],
+    memo_text: Option<String>,
+    args: &SubmitArgs,
+) -> Result<()> {
+    let token = ctx.symbol(token)?;
+    if order.is_empty() {
+        return Err(usage("--order must not be empty"));
+    }
+    let order_id = OrderId::new(order).map_err(|o| {
+        usage(format!(
+            "the order id is {} bytes, over the limit of {}",
+            o.len(),
+            merit_chain::limits::MAX_ORDER_ID_BYTES
+        ))
+    })?;
+    // Check the split's shape before asking the node anything.
+    for s in splits.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        if !s.contains('=') {
+            return Err(usage(format!("bad --split `{s}`: expected ADDR=AMOUNT")));
+        }
+    }
+    let decimals = ctx.decimals(&token, args.token_decimals)?;
+    let legs = legs(ctx, &token, splits, decimals)?;
+    let legs = BoundedVec::new(legs).map_err(|l| {
+        usage(format!(
+            "a payment has at most {MAX_PAY_LEGS} legs, got {}",
+            l.len()
+        ))
+    })?;
+    let kind = TxKind::Pay {
+        token,
+        order_id,
+        legs,
+        memo: memo(memo_text)?,
+    };
+    sign_and_submit(ctx, args, kind)
+}
+
+fn refund(ctx: &Ctx, payment: &str, amount: &str, args: &SubmitArgs) -> Result<()> {
+    let payment_hash = Hash32::from_hex(payment).map_err(|_| {
+        usage(format!(
+            "bad payment hash `{payment}`: expected 64 hex digits"
+        ))
+    })?;
+    let (symbol, decimals) = match args.token_decimals {
+        Some(d) => (None, d),
+        None => {
+            let info = ctx.rpc()?.get_transaction(&payment_hash.to_hex())?;
+            if info.status == TxInfo::UNKNOWN || info.status == TxInfo::PENDING {
+                return Err(usage(format!(
+                    "payment {payment} is {} on this node",
+                    info.status
+                )));
+            }
+            let token = info
+                .events
+                .iter()
+                .find(|e| e.get("type").and_then(Value::as_str) == Some("Paid"))
+                .and_then(|e| e.get("token"))
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    usage(format!("transaction {payment} is not a committed payment"))
+                })?;
+            let symbol = ctx.symbol(token)?;
+            let decimals = ctx.decimals(&symbol, None)?;
+            (Some(symbol), decimals)
+        }
+    };
+    let label = symbol.map_or_else(|| "the token".to_string(), |s| s.to_string());
+    let amount = parse_units(&label, amount, decimals)?;
+    sign_and_submit(
+        ctx,
+        args,
+        TxKind::Refund {
+            payment: payment_hash,
+            amount,
+        },
+    )
+}
+
+fn redeem(
+    ctx: &Ctx,
+    token: &str,
+    amount: &str,
+    memo_text: Option<String>,
+    args: &SubmitArgs,
+) -> Result<()> {
+    let token = ctx.symbol(token)?;
+    let decimals = ctx.decimals(&token, args.token_decimals)?;
+    let amount = parse_units(token.as_str(), amount, decimals)?;
+    let kind = TxKind::Redeem {
+        token,
+        amount,
+        memo: memo(memo_text)?,
+    };
+    sign_and_submit(ctx, args, kind)
+}
+
+// ---------------------------------------------------------------- tokens
+
+fn token(ctx: &Ctx, command: TokenCommand) -> Result<()> {
+    match command {
+        TokenCommand::Create {
+            symbol,
+            name,
+            decimals,
+            max_supply,
+            expiry_days,
+            submit,
+        } => {
+            let symbol = ctx.symbol(&symbol)?;
+            if decimals > merit_chain::limits::MAX_DECIMALS {
+                return Err(usage(format!(
+                    "--decimals is at most {}",
+                    merit_chain::limits::MAX_DECIMALS
+                )));
+            }
+            let name = TokenName::new(name).map_err(|n| {
+                usage(format!(
+                    "the name is {} bytes, over the limit of {}",
+                    n.len(),
+                    merit_chain::limits::MAX_TOKEN_NAME_BYTES
+                ))
+            })?;
+            let max_supply =
+                parse_units(symbol.as_str(), &max_supply, decimals).context("in --max-supply")?;
+            let kind = TxKind::CreateToken {
+                symbol,
+                name,
+                decimals,
+                max_supply,
+                expiry_days,
+            };
+            sign_and_submit(ctx, &submit, kind)
+        }
+        TokenCommand::Mint {
+            token,
+            amount,
+            to,
+            submit,
+        } => {
+            let token = ctx.symbol(&token)?;
+            let to = ctx.resolve(&to)?;
+            let decimals = ctx.decimals(&token, submit.token_decimals)?;
+            let amount = parse_units(token.as_str(), &amount, decimals)?;
+            sign_and_submit(ctx, &submit, TxKind::Mint { token, to, amount })
+        }
+        TokenCommand::Info { symbol } => {
+            let symbol = ctx.symbol(&symbol)?;
+            let t = ctx.token(&symbol)?;
+            if ctx.json {
+                return output::json(&t);
+            }
+            let rows = [
+                ("symbol", t.symbol.clone()),
+                ("name", t.name.clone()),
+                ("issuer", ctx.label(&t.issuer)),
+                ("decimals", t.decimals.to_string()),
+                ("max supply", t.max_supply.clone()),
+                ("minted", t.minted.clone()),
+                ("circulating", t.circulating.clone()),
+                ("in offers", t.locked_in_offers.clone()),
+                ("in escrow", t.locked_in_escrow.clone()),
+                ("redeemed", t.redeemed.clone()),
+                ("expired", t.expired.clone()),
+                (
+                    "expiry",
+                    t.expiry_days
+                        .map(|d| format!("{d} days after minting"))
+                        .unwrap_or_else(|| "never".to_string()),
+                ),
+                ("created at", format!("height {}", t.created_height)),
+            ];
+            for (k, v) in rows {
+                println!("{k:<12} {v}");
+            }
+            Ok(())
+        }
+        TokenCommand::List => {
+            let tokens = ctx.rpc()?.list_tokens()?;
+            if ctx.json {
+                return output::json(&tokens);
+            }
+            let rows: Vec<Vec<String>> = tokens
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.symbol.clone(),
+                        t.name.clone(),
+                        t.decimals.to_string(),
+                        t.circulating.clone(),
+                        t.max_supply.clone(),
+                        ctx.label(&t.issuer),
+                    ]
+                })
+                .collect();
+            println!(
+                "{}",
+                table(
+                    &[
+                        "SYMBOL",
+                        "NAME",
+                        "DECIMALS",
+                        "CIRCULATING",
+                        "MAX SUPPLY",
+                        "ISSUER"
+                    ],
+                    &rows
+                )
+            );
+            Ok(())
+        }
+    }
+}
+
+// ---------------------------------------------------------------- tx
+
+fn read_hex_arg(arg: &str) -> Result<String> {
+    if arg != "-" {
+        return Ok(arg.to_string());
+    }
+    let mut text = String::new();
+    std::io::stdin()
+        .lock()
+        .take(submit::MAX_TX_HEX_CHARS as u64 + 64)
+        .read_to_string(&mut text)
+        .map_err(|e| usage(format!("cannot read stdin: {e}")))?;
+    Ok(text)
+}
+
+fn tx(ctx: &Ctx, args: TxArgs) -> Result<()> {
+    match (args.hash, args.command) {
+        (Some(hash), None) | (None, Some(TxCommand::Show { hash })) => show_tx(ctx, &hash),
+        (None, Some(TxCommand::Send { hex, wait })) => {
+            let (bytes, tx) = decode_hex(&read_hex_arg(&hex)?)?;
+            submit_and_wait(
+                ctx,
+                &bytes,
+                tx.hash(),
+                Some(tx.body.expires_at_height),
+                &wait,
+            )
+        }
+        (None, Some(TxCommand::Decode { hex })) => {
+            let (_, tx) = decode_hex(&read_hex_arg(&hex)?)?;
+            let decoded = json!({
+                "hash": tx.hash().to_hex(),
+                "chain_id": tx.body.chain_id.as_str(),
+                "sender": tx.body.sender.to_bech32(),
+                "nonce": tx.body.nonce,
+                "expires_at_height": tx.body.expires_at_height,
+                "kind": kind_json(&tx.body.kind),
+                "signature_valid": tx.verify_signature(),
+            });
+            if ctx.json {
+                return output::json(&decoded);
+            }
+            println!("hash               {}", tx.hash());
+            println!("chain              {}", tx.body.chain_id);
+            println!(
+                "sender             {}",
+                ctx.label(&tx.body.sender.to_bech32())
+            );
+            println!("nonce              {}", tx.body.nonce);
+            println!("expires at height  {}", tx.body.expires_at_height);
+            println!("kind               {}", kind_json(&tx.body.kind));
+            println!(
+                "signature          {}",
+                if tx.verify_signature() {
+                    "valid"
+                } else {
+                    "INVALID"
+                }
+            );
+            Ok(())
+        }
+        _ => Err(usage(
+            "name a transaction: `merit tx HASH`, `merit tx send HEX` or `merit tx decode HEX`",
+        )),
+    }
+}
+
+fn show_tx(ctx: &Ctx, hash: &str) -> Result<()> {
+    let h = Hash32::from_hex(hash).map_err(|_| {
+        usage(format!(
+            "bad transaction hash `{hash}`: expected 64 hex digits"
+        ))
+    })?;
+    let info = ctx.rpc()?.get_transaction(&h.to_hex())?;
+    submit::show(ctx, &info)?;
+    if info.status == TxInfo::UNKNOWN && !ctx.json {
+        eprintln!("the node does not know transaction {hash}");
+    }
+    Ok(())
+}

@@ -1,0 +1,242 @@
+//! What every command shares: the global flags, the keystore, the node, and
+//! the conversions from what a person types to what the chain takes.
+
+use std::cell::{OnceCell, RefCell};
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+
+use anyhow::{Context as _, Result};
+use merit_chain::amount::{AmountError, parse_amount};
+use merit_chain::{Address, Keypair, Symbol};
+
+use crate::error::usage;
+use crate::keystore::{Keystore, KeystoreError, Password, check_name};
+use crate::rpc::{RpcClient, RpcError, TokenInfo};
+
+/// Environment variable holding the key password, for scripts.
+pub const ENV_PASSWORD: &str = "MERIT_PASSWORD";
+
+/// The global flags and the state built from them.
+#[derive(Debug)]
+pub struct Ctx {
+    pub json: bool,
+    pub rpc_url: String,
+    pub from: Option<String>,
+    pub keystore: Keystore,
+    rpc: OnceCell<RpcClient>,
+    tokens: RefCell<BTreeMap<String, TokenInfo>>,
+    names: OnceCell<BTreeMap<String, String>>,
+}
+
+impl Ctx {
+    pub fn new(json: bool, rpc_url: String, from: Option<String>, keystore: Keystore) -> Self {
+        Ctx {
+            json,
+            rpc_url,
+            from,
+            keystore,
+            rpc: OnceCell::new(),
+            tokens: RefCell::new(BTreeMap::new()),
+            names: OnceCell::new(),
+        }
+    }
+
+    /// The node client. Built on first use, so commands that need no node
+    /// never fail on a bad `--rpc`.
+    pub fn rpc(&self) -> Result<&RpcClient> {
+        if let Some(c) = self.rpc.get() {
+            return Ok(c);
+        }
+        let client = RpcClient::new(&self.rpc_url)?;
+        Ok(self.rpc.get_or_init(|| client))
+    }
+
+    /// The signing key's name: `--from` or `MERIT_FROM`.
+    pub fn sender_name(&self) -> Result<&str> {
+        let name = self
+            .from
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                usage("no signing key: pass --from NAME or set MERIT_FROM (see `merit keys list`)")
+            })?;
+        check_name(name)?;
+        Ok(name)
+    }
+
+    /// An account given as a key name or an address; `None` means `--from`.
+    pub fn account(&self, who: Option<&str>) -> Result<Address> {
+        match who {
+            Some(w) => self.resolve(w),
+            None => {
+                let name = self
+                    .from
+                    .as_deref()
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| {
+                        usage("name an account (a key name or mrt1… address), or pass --from NAME")
+                    })?;
+                self.resolve(name)
+            }
+        }
+    }
+
+    /// Reads `who` as an address when it starts with `mrt1`, else as the
+    /// name of a local key.
+    pub fn resolve(&self, who: &str) -> Result<Address> {
+        if who.to_ascii_lowercase().starts_with("mrt1") {
+            return Address::from_bech32(who)
+                .map_err(|e| usage(format!("bad address `{who}`: {e}")));
+        }
+        if check_name(who).is_err() {
+            return Err(usage(format!(
+                "bad address `{who}`: expected an mrt1… address or a key name"
+            )));
+        }
+        match self.keystore.address(who) {
+            Ok(a) => Ok(a),
+            Err(KeystoreError::NotFound { .. }) => Err(usage(format!(
+                "`{who}` is neither an address (mrt1…) nor a key name in {} (see `merit keys list`)",
+                self.keystore.dir().display()
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// An address with the local key name that owns it, if any.
+    pub fn label(&self, address: &str) -> String {
+        let names = self.names.get_or_init(|| {
+            self.keystore
+                .list()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|e| (e.address, e.name))
+                .collect()
+        });
+        match names.get(address) {
+            Some(n) => format!("{address} ({n})"),
+            None => address.to_string(),
+        }
+    }
+
+    /// A token symbol as typed, checked locally.
+    pub fn symbol(&self, s: &str) -> Result<Symbol> {
+        Symbol::new(s).map_err(|e| usage(e.to_string()))
+    }
+
+    /// The token's record from the node, cached. An unknown token is a
+    /// usage error.
+    pub fn token(&self, symbol: &Symbol) -> Result<TokenInfo> {
+        if let Some(t) = self.tokens.borrow().get(symbol.as_str()) {
+            return Ok(t.clone());
+        }
+        let info = match self.rpc()?.get_token(symbol.as_str()) {
+            Ok(t) => t,
+            Err(RpcError::InvalidParams { .. }) => {
+                return Err(usage(format!("unknown token `{symbol}`")));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.tokens
+            .borrow_mut()
+            .insert(symbol.as_str().to_string(), info.clone());
+        Ok(info)
+    }
+
+    /// The token's decimals: `given` when set (offline), else from the node.
+    pub fn decimals(&self, symbol: &Symbol, given: Option<u8>) -> Result<u8> {
+        match given {
+            Some(d) if d > merit_chain::limits::MAX_DECIMALS => Err(usage(format!(
+                "--token-decimals is at most {}",
+                merit_chain::limits::MAX_DECIMALS
+            ))),
+            Some(d) => Ok(d),
+            None => self.token(symbol).map(|t| t.decimals).with_context(|| {
+                format!("reading the decimals of {symbol} (pass --token-decimals to sign offline)")
+            }),
+        }
+    }
+
+    /// Unlocks key `name` with `MERIT_PASSWORD` or a hidden prompt.
+    pub fn unlock(&self, name: &str) -> Result<Keypair> {
+        // Check the key exists before asking for a password.
+        self.keystore.address(name)?;
+        let password = password_for(name)?;
+        Ok(self.keystore.load(name, &password)?)
+    }
+}
+
+/// Parses an amount typed in token units into base units; zero is refused.
+pub fn parse_units(token: &str, input: &str, decimals: u8) -> Result<u64> {
+    let units = parse_amount(input, decimals).map_err(|e| match e {
+        AmountError::TooManyDecimals { .. } => usage(format!(
+            "bad amount `{input}`: {token} has {decimals} decimal places"
+        )),
+        other => usage(format!("bad amount `{input}`: {other}")),
+    })?;
+    if units == 0 {
+        return Err(usage(format!(
+            "bad amount `{input}`: it must be above zero"
+        )));
+    }
+    Ok(units)
+}
+
+/// The password of an existing key.
+pub fn password_for(name: &str) -> Result<Password> {
+    if let Some(p) = env_password() {
+        return Ok(p);
+    }
+    prompt(&format!("Password for key `{name}`: "))
+}
+
+/// A password for a new key file: `MERIT_PASSWORD`, or asked twice.
+pub fn new_password(what: &str) -> Result<Password> {
+    if let Some(p) = env_password() {
+        if p.is_empty() {
+            return Err(usage(format!("{ENV_PASSWORD} is empty")));
+        }
+        return Ok(p);
+    }
+    let first = prompt(&format!("New password for {what}: "))?;
+    if first.is_empty() {
+        return Err(usage("the password must not be empty"));
+    }
+    let second = prompt("Repeat the password: ")?;
+    if *first != *second {
+        return Err(usage("the passwords do not match"));
+    }
+    Ok(first)
+}
+
+fn env_password() -> Option<Password> {
+    std::env::var(ENV_PASSWORD).ok().map(Password::new)
+}
+
+fn prompt(text: &str) -> Result<Password> {
+    rpassword::prompt_password(text)
+        .map(Password::new)
+        .map_err(|_| {
+            usage(format!(
+                "cannot ask for a password without a terminal; set {ENV_PASSWORD}"
+            ))
+        })
+}
+
+/// Reads a secret line: a hidden prompt on a terminal, else one line of stdin.
+pub fn read_secret_line(prompt_text: &str, max_bytes: usize) -> Result<Password> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return prompt(prompt_text);
+    }
+    let mut line = Password::new(String::new());
+    use std::io::Read;
+    let mut limited = stdin.lock().take(max_bytes as u64 + 1);
+    limited
+        .read_to_string(&mut line)
+        .map_err(|e| usage(format!("cannot read stdin: {e}")))?;
+    if line.len() > max_bytes {
+        return Err(usage(format!("stdin holds more than {max_bytes} bytes")));
+    }
+    Ok(Password::new(line.trim().to_string()))
+}

@@ -1,0 +1,349 @@
+//! Building, signing, submitting and waiting for transactions.
+//!
+//! Every submitting command ends here: it checks the kind statelessly,
+//! reads the chain id and height (from flags, or `merit_status`), unlocks
+//! the key, signs a [`TxBody`] with a random unordered nonce, and then
+//! either prints the signed hex (`--sign-only`) or submits it and polls
+//! `merit_getTransaction` until the transaction is final.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use merit_chain::limits::{MAX_TX_BYTES, MAX_TX_TTL_BLOCKS};
+use merit_chain::tx::ChainId;
+use merit_chain::{Hash32, RejectCode, Transaction, TxBody, TxKind};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::cli::{SubmitArgs, WaitArgs};
+use crate::ctx::Ctx;
+use crate::error::{Outcome, usage};
+use crate::output;
+use crate::rpc::{RpcError, TxInfo};
+
+/// Blocks a new transaction stays valid unless `--ttl-blocks` says otherwise.
+pub const DEFAULT_TX_TTL_BLOCKS: u64 = 100;
+/// How long a command waits for commit unless `--wait-timeout` says otherwise.
+pub const DEFAULT_WAIT_TIMEOUT_SECS: u64 = 30;
+/// Pause between two `merit_getTransaction` polls.
+pub const POLL_INTERVAL_MS: u64 = 100;
+/// While the node does not know the transaction, the chain height is read
+/// every this many polls to notice that it expired.
+pub const EXPIRY_CHECK_EVERY_POLLS: u32 = 10;
+/// Most hex characters read for one signed transaction.
+pub const MAX_TX_HEX_CHARS: usize = 2 * MAX_TX_BYTES + 2;
+
+/// What `--sign-only` prints with `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignedTx {
+    pub hash: String,
+    /// The canonical signed bytes, hex: the argument of `merit tx send`.
+    pub tx: String,
+    pub chain_id: String,
+    pub sender: String,
+    pub nonce: u64,
+    pub expires_at_height: u64,
+    pub kind: String,
+}
+
+/// Signs `kind` for the `--from` key and submits it (or prints it, with
+/// `--sign-only`).
+pub fn sign_and_submit(ctx: &Ctx, args: &SubmitArgs, kind: TxKind) -> Result<()> {
+    kind.check_stateless().map_err(|code| {
+        usage(format!(
+            "this transaction would be rejected: {}: {}",
+            code.name(),
+            code.describe()
+        ))
+    })?;
+    let name = ctx.sender_name()?;
+    // Fail on a missing key before the node or the password is asked.
+    let sender = ctx.keystore.address(name)?;
+    if args.ttl_blocks == 0 || args.ttl_blocks > MAX_TX_TTL_BLOCKS {
+        return Err(usage(format!(
+            "--ttl-blocks must be 1 to {MAX_TX_TTL_BLOCKS}"
+        )));
+    }
+    let (chain_id, expires_at_height) = match (&args.chain_id, args.expires_at_height) {
+        (Some(c), Some(h)) => (c.clone(), h),
+        (c, h) => {
+            let status = ctx
+                .rpc()?
+                .status()
+                .context("reading the chain id and height (pass --chain-id and --expires-at-height to sign offline)")?;
+            (
+                c.clone().unwrap_or(status.chain_id),
+                h.unwrap_or(status.height.saturating_add(args.ttl_blocks)),
+            )
+        }
+    };
+    if expires_at_height == 0 {
+        return Err(usage("--expires-at-height must be above zero"));
+    }
+    let chain_id = ChainId::new(chain_id.clone()).map_err(|_| {
+        usage(format!(
+            "chain id `{chain_id}` is longer than {} bytes",
+            merit_chain::limits::MAX_CHAIN_ID_BYTES
+        ))
+    })?;
+    let nonce = match args.nonce {
+        Some(n) => n,
+        None => random_nonce()?,
+    };
+    let key = ctx.unlock(name)?;
+    if key.public() != sender {
+        anyhow::bail!("key `{name}` changed while signing; try again");
+    }
+    let body = TxBody {
+        chain_id,
+        sender,
+        nonce,
+        expires_at_height,
+        kind,
+    };
+    let tx = body.sign(&key);
+    let bytes = tx.to_bytes();
+    if bytes.len() > MAX_TX_BYTES {
+        return Err(usage(format!(
+            "the transaction is {} bytes, over the limit of {MAX_TX_BYTES}",
+            bytes.len()
+        )));
+    }
+    let hash = tx.hash();
+    if args.sign_only {
+        let signed = SignedTx {
+            hash: hash.to_hex(),
+            tx: hex::encode(&bytes),
+            chain_id: tx.body.chain_id.to_string(),
+            sender: sender.to_bech32(),
+            nonce,
+            expires_at_height,
+            kind: tx.body.kind.name().to_string(),
+        };
+        if ctx.json {
+            output::json(&signed)?;
+        } else {
+            println!("{}", signed.tx);
+            eprintln!(
+                "signed {} {} for {} by {}, valid below height {}; submit it with `merit tx send`",
+                signed.kind, signed.hash, signed.chain_id, signed.sender, expires_at_height
+            );
+        }
+        return Ok(());
+    }
+    submit_and_wait(ctx, &bytes, hash, Some(expires_at_height), &args.wait)
+}
+
+/// A random nonce: nonces are unordered, so no coordination is needed.
+pub fn random_nonce() -> Result<u64> {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("cannot draw a random nonce: {e}"))?;
+    Ok(u64::from_le_bytes(b))
+}
+
+/// Decodes signed hex (with or without `0x`) into a transaction.
+pub fn decode_hex(hex_text: &str) -> Result<(Vec<u8>, Transaction)> {
+    let text = hex_text.trim();
+    let text = text.strip_prefix("0x").unwrap_or(text);
+    if text.len() > MAX_TX_HEX_CHARS {
+        return Err(usage(format!(
+            "the transaction is over the limit of {MAX_TX_BYTES} bytes"
+        )));
+    }
+    let bytes = hex::decode(text)
+        .map_err(|e| usage(format!("not a signed transaction: the hex is bad: {e}")))?;
+    let tx = Transaction::from_bytes(&bytes)
+        .map_err(|e| usage(format!("not a signed Merit transaction: {e}")))?;
+    Ok((bytes, tx))
+}
+
+/// Submits signed bytes and, unless `--no-wait`, waits for the outcome and
+/// prints it. A rejection exits 1; a wait that times out exits 4.
+pub fn submit_and_wait(
+    ctx: &Ctx,
+    bytes: &[u8],
+    hash: Hash32,
+    expires_at_height: Option<u64>,
+    wait: &WaitArgs,
+) -> Result<()> {
+    let rpc = ctx.rpc()?;
+    let hash_hex = hash.to_hex();
+    match rpc.send_transaction(&hex::encode(bytes)) {
+        Ok(h) if h != hash_hex => {
+            eprintln!("warning: the node reports hash {h}, expected {hash_hex}");
+        }
+        Ok(_) => {}
+        Err(RpcError::Rejected { code, message }) => {
+            let info = TxInfo {
+                hash: hash_hex.clone(),
+                status: TxInfo::REJECTED.to_string(),
+                height: None,
+                index: None,
+                kind: None,
+                sender: None,
+                code: Some(code.clone()),
+                message: Some(output::describe_code(&code, Some(&message))),
+                original: None,
+                events: Vec::new(),
+            };
+            show(ctx, &info)?;
+            return Err(Outcome::Rejected {
+                hash: hash_hex,
+                code,
+            }
+            .into());
+        }
+        Err(e) => return Err(e.into()),
+    }
+    if wait.no_wait {
+        let info = pending(&hash_hex);
+        return show(ctx, &info);
+    }
+    let info = wait_for(ctx, &hash_hex, expires_at_height, wait.wait_timeout)?;
+    show(ctx, &info)?;
+    outcome(&info)
+}
+
+fn pending(hash: &str) -> TxInfo {
+    TxInfo {
+        hash: hash.to_string(),
+        status: TxInfo::PENDING.to_string(),
+        height: None,
+        index: None,
+        kind: None,
+        sender: None,
+        code: None,
+        message: None,
+        original: None,
+        events: Vec::new(),
+    }
+}
+
+/// Prints a transaction's state, as JSON or words.
+pub fn show(ctx: &Ctx, info: &TxInfo) -> Result<()> {
+    if ctx.json {
+        output::json(info)
+    } else {
+        output::print_tx(ctx, info);
+        Ok(())
+    }
+}
+
+/// The exit for a printed outcome: an error for a rejection or a pending
+/// transaction, so the process exits non-zero.
+pub fn outcome(info: &TxInfo) -> Result<()> {
+    if let Some(code) = &info.code {
+        return Err(Outcome::Rejected {
+            hash: info.hash.clone(),
+            code: code.clone(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Polls `merit_getTransaction` until the transaction is final, it can no
+/// longer be included, or `timeout_secs` pass.
+fn wait_for(
+    ctx: &Ctx,
+    hash: &str,
+    expires_at_height: Option<u64>,
+    timeout_secs: u64,
+) -> Result<TxInfo> {
+    let rpc = ctx.rpc()?;
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(timeout_secs);
+    let mut polls: u32 = 0;
+    loop {
+        match rpc.get_transaction(hash) {
+            Ok(info) if info.is_final() => return Ok(info),
+            Ok(info) => {
+                if info.status == TxInfo::UNKNOWN
+                    && polls % EXPIRY_CHECK_EVERY_POLLS == 0
+                    && let Some(expires) = expires_at_height
+                    && let Ok(status) = rpc.status()
+                    && status.height >= expires
+                {
+                    let code = RejectCode::Expired;
+                    return Ok(TxInfo {
+                        code: Some(code.name().to_string()),
+                        message: Some(code.describe().to_string()),
+                        ..info
+                    });
+                }
+            }
+            // The node may restart while we wait; keep asking until the deadline.
+            Err(RpcError::Unreachable { .. }) if Instant::now() < deadline => {}
+            Err(e) => return Err(e.into()),
+        }
+        polls = polls.wrapping_add(1);
+        if Instant::now() >= deadline {
+            let waited_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let info = pending(hash);
+            show(ctx, &info)?;
+            if !ctx.json {
+                eprintln!(
+                    "still pending after {timeout_secs} s; check later with `merit tx {hash}`"
+                );
+            }
+            return Err(Outcome::StillPending {
+                hash: hash.to_string(),
+                waited_ms,
+            }
+            .into());
+        }
+        std::thread::sleep(Duration::from_millis(POLL_INTERVAL_MS));
+    }
+}
+
+/// A kind's fields as JSON, amounts in base units (offline there are no
+/// decimals to format them with).
+pub fn kind_json(kind: &TxKind) -> Value {
+    match kind {
+        TxKind::CreateToken {
+            symbol,
+            name,
+            decimals,
+            max_supply,
+            expiry_days,
+        } => json!({
+            "type": "CreateToken", "symbol": symbol.as_str(), "name": name.as_str(),
+            "decimals": decimals, "max_supply_units": max_supply, "expiry_days": expiry_days,
+        }),
+        TxKind::Mint { token, to, amount } => json!({
+            "type": "Mint", "token": token.as_str(), "to": to.to_bech32(), "amount_units": amount,
+        }),
+        TxKind::Transfer {
+            token,
+            to,
+            amount,
+            memo,
+        } => json!({
+            "type": "Transfer", "token": token.as_str(), "to": to.to_bech32(),
+            "amount_units": amount, "memo": memo.as_ref().map(|m| m.as_str()),
+        }),
+        TxKind::Pay {
+            token,
+            order_id,
+            legs,
+            memo,
+        } => json!({
+            "type": "Pay", "token": token.as_str(), "order_id": order_id.as_str(),
+            "legs": legs.iter().map(|l| json!({"to": l.to.to_bech32(), "amount_units": l.amount})).collect::<Vec<_>>(),
+            "memo": memo.as_ref().map(|m| m.as_str()),
+        }),
+        TxKind::Refund { payment, amount } => json!({
+            "type": "Refund", "payment": payment.to_hex(), "amount_units": amount,
+        }),
+        TxKind::Redeem {
+            token,
+            amount,
+            memo,
+        } => json!({
+            "type": "Redeem", "token": token.as_str(), "amount_units": amount,
+            "memo": memo.as_ref().map(|m| m.as_str()),
+        }),
+        #[allow(unreachable_patterns)]
+        other => json!({ "type": other.name(), "debug": format!("{other:?}") }),
+    }
+}
