@@ -706,7 +706,21 @@ impl Ledger {
         round: u32,
         timestamp_ms: u64,
         proposer: Address,
+        txs: Vec<Transaction>,
+    ) -> (Block, BlockOutcome) {
+        let verdicts = verify_signatures(&txs);
+        self.build_block_with_verdicts(round, timestamp_ms, proposer, txs, &verdicts)
+    }
+
+    /// [`Ledger::build_block`] with the signature verdicts of `txs` already
+    /// known (a mempool verified them on admission).
+    pub fn build_block_with_verdicts(
+        &self,
+        round: u32,
+        timestamp_ms: u64,
+        proposer: Address,
         mut txs: Vec<Transaction>,
+        sig_ok: &[bool],
     ) -> (Block, BlockOutcome) {
         // Packing within the block limits is the proposer's job; anything
         // past the hard bound is left out before execution.
@@ -715,7 +729,7 @@ impl Ledger {
             height: self.tip.height + 1,
             timestamp_ms: timestamp_ms.max(self.tip.timestamp_ms),
         };
-        let outcome = self.execute_block(&ctx, &txs);
+        let outcome = self.execute_block_with_verdicts(&ctx, &txs, sig_ok);
         let hashes: Vec<Hash32> = outcome.receipts.iter().map(|r| r.tx_hash).collect();
         let header = BlockHeader {
             chain_id: self.chain_id.clone(),
@@ -734,6 +748,18 @@ impl Ledger {
 
     /// Re-executes a proposed block and checks every root its header claims.
     pub fn verify_block(&self, block: &Block) -> Result<BlockOutcome, BlockError> {
+        self.verify_block_with_verdicts(block, &verify_signatures(&block.txs))
+    }
+
+    /// [`Ledger::verify_block`] with the signature verdicts of the block's
+    /// transactions already known, one per transaction. A verdict may come
+    /// from any earlier check: the signature rule gives every signature the
+    /// same verdict alone or in any batch (`crypto::verify_batch`).
+    pub fn verify_block_with_verdicts(
+        &self,
+        block: &Block,
+        sig_ok: &[bool],
+    ) -> Result<BlockOutcome, BlockError> {
         let h = &block.header;
         if h.chain_id != self.chain_id {
             return Err(BlockError::WrongChain(h.chain_id.to_string()));
@@ -770,7 +796,7 @@ impl Ledger {
             height: h.height,
             timestamp_ms: h.timestamp_ms,
         };
-        let outcome = self.execute_block(&ctx, &block.txs);
+        let outcome = self.execute_block_with_verdicts(&ctx, &block.txs, sig_ok);
         let computed = receipts_root(&outcome.receipts);
         if computed != h.receipts_root {
             return Err(BlockError::RootMismatch {

@@ -28,12 +28,32 @@ use merit_chain::consensus::{
 };
 use merit_chain::ledger::BlockOutcome;
 use merit_chain::storage::Storage;
+use merit_chain::tx::verify_signatures;
 use merit_chain::{Block, CommitCertificate, Hash32, Keypair, Transaction};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::ConsensusTimings;
 use crate::network::{MAX_SYNC_BLOCKS, NetCommand, NetEvent, SyncRequest, SyncResponse};
 use crate::shared::{CommittedBlock, Shared, admit_gossip, record_commit};
+
+/// Signature verdicts for a proposed block's transactions: those waiting in
+/// the mempool passed their check on admission, and the rest are checked
+/// here in one batch. No transaction is verified twice by this node.
+fn known_verdicts(shared: &Shared, txs: &[Transaction]) -> Vec<bool> {
+    let hashes: Vec<Hash32> = txs.iter().map(Transaction::hash).collect();
+    let mut verdicts: Vec<bool> = {
+        let pool = shared.lock_mempool();
+        hashes.iter().map(|h| pool.contains(h)).collect()
+    };
+    let unknown: Vec<usize> = (0..txs.len()).filter(|&i| !verdicts[i]).collect();
+    if !unknown.is_empty() {
+        let batch: Vec<Transaction> = unknown.iter().map(|&i| txs[i].clone()).collect();
+        for (i, ok) in unknown.into_iter().zip(verify_signatures(&batch)) {
+            verdicts[i] = ok;
+        }
+    }
+    verdicts
+}
 
 /// How often a node asks a peer whether there are blocks it lacks.
 pub const SYNC_POLL_INTERVAL: Duration = Duration::from_millis(1_000);
@@ -276,7 +296,9 @@ impl Driver {
                 .into_iter()
                 .map(|p| (*p.tx).clone())
                 .collect();
-            ledger.build_block(round, now_ms(), key.public(), txs)
+            // Everything in the mempool passed its signature check on admission.
+            let verdicts = vec![true; txs.len()];
+            ledger.build_block_with_verdicts(round, now_ms(), key.public(), txs, &verdicts)
         });
         self.shared
             .metrics
@@ -339,11 +361,12 @@ impl Driver {
                 let valid = self.executed.contains_key(&hash) || {
                     let started = Instant::now();
                     let result = tokio::task::block_in_place(|| {
+                        let verdicts = known_verdicts(&shared, &block.txs);
                         let ledger = shared.read_ledger();
                         if block.header.height != ledger.height() + 1 {
                             return None;
                         }
-                        Some(ledger.verify_block(&block))
+                        Some(ledger.verify_block_with_verdicts(&block, &verdicts))
                     });
                     shared
                         .metrics
