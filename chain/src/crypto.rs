@@ -378,9 +378,9 @@ mod tests {
             0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
         ];
         let mut carry = 0u16;
-        for i in 0..32 {
-            let v = u16::from(big_s.0[32 + i]) + u16::from(l[i]) + carry;
-            big_s.0[32 + i] = v as u8;
+        for (byte, l_byte) in big_s.0[32..].iter_mut().zip(l) {
+            let v = u16::from(*byte) + u16::from(l_byte) + carry;
+            *byte = v as u8;
             carry = v >> 8;
         }
         let identity = PublicKey({
