@@ -534,7 +534,7 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
 
     m.register_method("merit_listTokens", |_, s, _| {
         let ledger = s.read_ledger();
-        ledger.tokens().map(|t| token_json(t)).collect::<Vec<_>>()
+        ledger.tokens().map(token_json).collect::<Vec<_>>()
     })?;
 
     m.register_method("merit_getBlock", |params, s, _| {
@@ -734,7 +734,11 @@ fn notifications(s: &Shared, topic: &Topic, b: &CommittedBlock) -> Vec<Value> {
             "height": h.height,
             "hash": b.block.hash().to_hex(),
             "timestamp_ms": h.timestamp_ms,
+            "state_root": h.state_root.to_hex(),
             "txs": b.receipts.iter().map(|r| r.tx_hash.to_hex()).collect::<Vec<_>>(),
+            "rejected": b.receipts.iter().filter_map(|r| r.code().map(|c| json!({
+                "hash": r.tx_hash.to_hex(), "code": c.name(),
+            }))).collect::<Vec<_>>(),
         })],
         Topic::Account(addr) => {
             let ledger = s.read_ledger();

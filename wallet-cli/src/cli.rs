@@ -11,6 +11,8 @@ Examples:
   merit --from alice balance
   merit --from alice send BEAN 12.50 bob
   merit --from alice pay BEAN --order A-1001 --split merchant-1=90,carol=10
+  merit --from alice offer place --sell BEAN --buy BOOK --amount 10 --price 0.5
+  merit book BOOK BEAN
   merit status --rpc http://127.0.0.1:8546
 
 Environment:
@@ -45,7 +47,15 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create, import, list and export keys.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  merit keys new alice
+  merit keys list
+  MERIT_PASSWORD=devnet merit keys import-devnet
+Key files live in $MERIT_HOME/keys (default ~/.merit/keys), encrypted with the password."
+    )]
     Keys(KeysCommand),
 
     /// Show balances, locked points and points about to expire.
@@ -158,8 +168,56 @@ Examples:
         cursor: Option<String>,
     },
 
+    /// Exchange one merchant's points for another's: place, cancel and list offers.
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  merit --from alice offer place --sell BEAN --buy BOOK --amount 10 --price 0.5
+  merit --from alice offer list
+  merit --from alice offer cancel 3
+  merit book BEAN BOOK"
+    )]
+    Offer(OfferCommand),
+
+    /// Show the order book of a pair of tokens: both sides, best price first.
+    #[command(after_help = "\
+Examples:
+  merit book BEAN BOOK            # offers selling BEAN for BOOK, and BOOK for BEAN
+  merit book BEAN BOOK --limit 5 --json
+Prices are shown as units of the second token per one unit of the first.")]
+    Book {
+        /// The token the listed offers sell.
+        sell: String,
+        /// The token they want in return.
+        buy: String,
+        /// Offers shown per side (1 to 100).
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+    },
+
+    /// Guaranteed trades: lock points for a payee until released or refunded.
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  merit --from alice escrow create BEAN 25 merchant-1 --deadline 7d
+  merit --from alice escrow release 9c41…e0
+  merit --from merchant-1 escrow refund 9c41…e0
+  merit escrow show 9c41…e0"
+    )]
+    Escrow(EscrowCommand),
+
     /// Merchant commands: create and mint tokens; token info.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  merit --from merchant-1 token create CAKE --name \"Cake Club\" --decimals 2 --max-supply 1000000
+  merit --from merchant-1 token mint CAKE 50 alice
+  merit token info CAKE
+  merit token list"
+    )]
     Token(TokenCommand),
 
     /// Show a transaction, submit a signed one, or decode one.
@@ -310,6 +368,136 @@ Examples:
     List,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum OfferCommand {
+    /// Offer points of one token for another at a limit price.
+    #[command(after_help = "\
+The amount sold is locked at once. The offer trades right away with the
+opposite side of the book as far as prices cross (at the resting offers'
+prices, best first); whatever is left rests in the book until it is taken
+or cancelled. The offer id is printed once the offer is committed.
+
+--price is how many BUY one SELL is worth to you at least, in token units
+(0.5 below: at least 0.5 BOOK for each BEAN). N/D gives an exact price in
+base units instead: N base units of BUY per D base units of SELL.
+
+Examples:
+  merit --from alice offer place --sell BEAN --buy BOOK --amount 10 --price 0.5
+  merit --from bob offer place --sell BOOK --buy BEAN --amount 4 --price 2
+  merit --from alice offer place --sell BEAN --buy BOOK --amount 10 --price 1/2 --json")]
+    Place {
+        /// The token you give (locked in the offer).
+        #[arg(long, value_name = "TOKEN")]
+        sell: String,
+        /// The token you want in return.
+        #[arg(long, value_name = "TOKEN")]
+        buy: String,
+        /// How much of --sell to offer, in token units.
+        #[arg(long, value_name = "AMOUNT")]
+        amount: String,
+        /// The least BUY you take per 1 SELL, in token units (e.g. 2.5), or N/D in base units.
+        #[arg(long, value_name = "PRICE")]
+        price: String,
+        /// The --buy token's decimals, instead of asking the node (for
+        /// offline signing; --token-decimals is the --sell token's).
+        #[arg(long, value_name = "N")]
+        buy_decimals: Option<u8>,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+
+    /// Cancel an offer of yours; what is left of it is unlocked.
+    #[command(after_help = "\
+Examples:
+  merit --from alice offer cancel 3
+  merit --from alice offer list        # to find the id")]
+    Cancel {
+        /// The offer id, as printed when it was placed.
+        id: u64,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+
+    /// List the open offers of an account.
+    #[command(after_help = "\
+Examples:
+  merit --from alice offer list
+  merit offer list bob --json")]
+    List {
+        /// A key name or an address (default: --from).
+        #[arg(value_name = "NAME|ADDRESS")]
+        who: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EscrowCommand {
+    /// Lock points for a payee; prints the escrow id (the transaction hash).
+    #[command(after_help = "\
+The payer releases the funds to the payee with `merit escrow release`. The
+payee can send them back at any time with `merit escrow refund`; the payer
+can take them back the same way once the deadline has passed.
+
+Examples:
+  merit --from alice escrow create BEAN 25 merchant-1 --deadline 7d
+  merit --from alice escrow create BEAN 25 merchant-1 --deadline 36h --order A-2001
+  merit --from alice escrow create BEAN 25 mrt1… --deadline-ms 1767830400000")]
+    #[command(group(clap::ArgGroup::new("when").required(true).args(["deadline", "deadline_ms"])))]
+    Create {
+        /// Token symbol.
+        token: String,
+        /// Amount in token units.
+        amount: String,
+        /// The payee: a key name or an address.
+        #[arg(value_name = "TO")]
+        to: String,
+        /// How long until the payer may take the funds back, from now:
+        /// a whole number with s, m, h or d (90s, 30m, 36h, 7d).
+        #[arg(long, value_name = "DURATION")]
+        deadline: Option<String>,
+        /// The deadline as a block time, in milliseconds since the Unix epoch.
+        #[arg(long, value_name = "MS")]
+        deadline_ms: Option<u64>,
+        /// An order id for the trade; it shares the payer's order ids with `pay`.
+        #[arg(long = "order", value_name = "ID")]
+        order: Option<String>,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+
+    /// Pay an escrow's funds to its payee (the payer only).
+    #[command(after_help = "\
+Examples:
+  merit --from alice escrow release 9c41…e0")]
+    Release {
+        /// The escrow id: the hash of the transaction that created it.
+        id: String,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+
+    /// Return an escrow's funds to the payer (the payee at any time, the payer after the deadline).
+    #[command(after_help = "\
+Examples:
+  merit --from merchant-1 escrow refund 9c41…e0    # the payee gives it back
+  merit --from alice escrow refund 9c41…e0         # the payer, after the deadline")]
+    Refund {
+        /// The escrow id: the hash of the transaction that created it.
+        id: String,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+
+    /// Show an escrow, open or closed.
+    #[command(after_help = "\
+Examples:
+  merit escrow show 9c41…e0 --json")]
+    Show {
+        /// The escrow id: the hash of the transaction that created it.
+        id: String,
+    },
+}
+
 #[derive(Debug, Args)]
 pub struct TxArgs {
     /// The transaction hash to show.
@@ -321,6 +509,9 @@ pub struct TxArgs {
 #[derive(Debug, Subcommand)]
 pub enum TxCommand {
     /// Show a transaction (same as `merit tx HASH`).
+    #[command(after_help = "\
+Examples:
+  merit tx show 3f2a…c9 --json")]
     Show { hash: String },
     /// Submit a signed transaction (hex, or `-` for stdin) and wait for it.
     #[command(after_help = "\

@@ -5,7 +5,7 @@ use std::io::Read;
 use anyhow::{Context as _, Result};
 use clap::CommandFactory;
 use merit_chain::encoding::BoundedVec;
-use merit_chain::limits::{MAX_HISTORY_PAGE, MAX_PAY_LEGS};
+use merit_chain::limits::{MAX_ESCROW_DURATION_MS, MAX_HISTORY_PAGE, MAX_PAY_LEGS};
 use merit_chain::tx::{Memo, OrderId, PayLeg, TokenName};
 use merit_chain::{Hash32, Keypair, Symbol, TxKind};
 use merit_genesis::devnet::{DEVNET_MERCHANTS, DEVNET_P2P_BASE_PORT, DEVNET_RPC_BASE_PORT};
@@ -13,12 +13,16 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use crate::cli::{Cli, Command, KeysCommand, SubmitArgs, TokenCommand, TxArgs, TxCommand};
+use crate::cli::{
+    Cli, Command, EscrowCommand, KeysCommand, OfferCommand, SubmitArgs, TokenCommand, TxArgs,
+    TxCommand,
+};
 use crate::ctx::{Ctx, new_password, parse_units, password_for, read_secret_line};
 use crate::error::usage;
 use crate::keystore::{KeyEntry, KeystoreError, generate_key};
 use crate::output::{self, format_time_ms, table};
-use crate::rpc::TxInfo;
+use crate::price::parse_price;
+use crate::rpc::{EscrowInfo, MAX_BOOK_PAGE, TxInfo};
 use crate::submit::{self, decode_hex, kind_json, sign_and_submit, submit_and_wait};
 
 /// Runs one parsed command line.
@@ -52,6 +56,9 @@ pub fn run(ctx: &Ctx, command: Command) -> Result<()> {
             submit,
         } => redeem(ctx, &token, &amount, memo, &submit),
         Command::History { who, limit, cursor } => history(ctx, who.as_deref(), limit, cursor),
+        Command::Offer(o) => offer(ctx, o),
+        Command::Book { sell, buy, limit } => book(ctx, &sell, &buy, limit),
+        Command::Escrow(e) => escrow(ctx, e),
         Command::Token(t) => token(ctx, t),
         Command::Tx(t) => tx(ctx, t),
         Command::Status => status(ctx),
@@ -195,16 +202,19 @@ struct DevnetKey {
     state: &'static str,
 }
 
+/// A demo key to import: name, key, role, merchant name, token.
+type WantedKey = (
+    String,
+    Keypair,
+    &'static str,
+    Option<String>,
+    Option<String>,
+);
+
 fn import_devnet(ctx: &Ctx, force: bool) -> Result<()> {
     let layout =
         merit_genesis::devnet(DEVNET_MERCHANTS, DEVNET_P2P_BASE_PORT, DEVNET_RPC_BASE_PORT);
-    let mut wanted: Vec<(
-        String,
-        Keypair,
-        &'static str,
-        Option<String>,
-        Option<String>,
-    )> = Vec::new();
+    let mut wanted: Vec<WantedKey> = Vec::new();
     for (i, m) in layout.merchants.iter().enumerate() {
         wanted.push((
             format!("merchant-{}", i + 1),
@@ -282,7 +292,10 @@ fn import_devnet(ctx: &Ctx, force: bool) -> Result<()> {
 
 fn balance(ctx: &Ctx, who: Option<&str>) -> Result<()> {
     let address = ctx.account(who)?;
-    let account = ctx.rpc()?.get_account(&address.to_bech32())?;
+    let mut account = ctx.rpc()?.get_account(&address.to_bech32())?;
+    for o in &mut account.offers {
+        output::add_unit_price(ctx, o);
+    }
     if ctx.json {
         return output::json(&account);
     }
@@ -328,7 +341,35 @@ fn balance(ctx: &Ctx, who: Option<&str>) -> Result<()> {
             .collect();
         println!("{}", table(&["TOKEN", "AMOUNT", "EXPIRES"], &rows));
     }
+    if !account.offers.is_empty() {
+        println!("\nopen offers:");
+        println!("{}", output::offer_table(ctx, &account.offers, true));
+    }
+    if !account.escrows.is_empty() {
+        println!("\nescrows:");
+        println!("{}", escrow_table(ctx, &account.escrows));
+    }
     Ok(())
+}
+
+fn escrow_table(ctx: &Ctx, escrows: &[EscrowInfo]) -> String {
+    let rows: Vec<Vec<String>> = escrows
+        .iter()
+        .map(|e| {
+            vec![
+                e.id.clone(),
+                format!("{} {}", e.remaining, e.token),
+                ctx.short(&e.payer),
+                ctx.short(&e.payee),
+                format_time_ms(e.deadline_ms),
+                e.status.clone(),
+            ]
+        })
+        .collect();
+    table(
+        &["ID", "LOCKED", "PAYER", "PAYEE", "DEADLINE", "STATUS"],
+        &rows,
+    )
 }
 
 fn history(ctx: &Ctx, who: Option<&str>, limit: u64, cursor: Option<String>) -> Result<()> {
@@ -572,6 +613,240 @@ fn redeem(
     sign_and_submit(ctx, args, kind)
 }
 
+// ---------------------------------------------------------------- exchange
+
+fn offer(ctx: &Ctx, command: OfferCommand) -> Result<()> {
+    match command {
+        OfferCommand::Place {
+            sell,
+            buy,
+            amount,
+            price,
+            buy_decimals,
+            submit,
+        } => {
+            let sell = ctx.symbol(&sell).context("in --sell")?;
+            let buy = ctx.symbol(&buy).context("in --buy")?;
+            if sell == buy {
+                return Err(usage(format!(
+                    "--sell and --buy are both {sell}: an offer exchanges one token for another"
+                )));
+            }
+            let sell_decimals = ctx.decimals(&sell, submit.token_decimals)?;
+            let buy_decimals = ctx.decimals_via(&buy, buy_decimals, "--buy-decimals")?;
+            let amount = parse_units(sell.as_str(), &amount, sell_decimals)?;
+            let price = parse_price(
+                &price,
+                sell.as_str(),
+                sell_decimals,
+                buy.as_str(),
+                buy_decimals,
+            )?;
+            let kind = TxKind::PlaceOffer {
+                sell,
+                buy,
+                amount,
+                price,
+            };
+            sign_and_submit(ctx, &submit, kind)
+        }
+        OfferCommand::Cancel { id, submit } => {
+            sign_and_submit(ctx, &submit, TxKind::CancelOffer { offer_id: id })
+        }
+        OfferCommand::List { who } => {
+            let address = ctx.account(who.as_deref())?.to_bech32();
+            let mut offers = ctx.rpc()?.get_account(&address)?.offers;
+            for o in &mut offers {
+                output::add_unit_price(ctx, o);
+            }
+            if ctx.json {
+                return output::json(&json!({ "address": address, "offers": offers }));
+            }
+            println!("{}", ctx.label(&address));
+            if offers.is_empty() {
+                println!("no open offers");
+            } else {
+                println!("{}", output::offer_table(ctx, &offers, true));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn book(ctx: &Ctx, sell: &str, buy: &str, limit: u64) -> Result<()> {
+    let sell = ctx.symbol(sell)?;
+    let buy = ctx.symbol(buy)?;
+    if sell == buy {
+        return Err(usage(format!(
+            "both tokens are {sell}: a book pairs two different tokens"
+        )));
+    }
+    if limit == 0 || limit > MAX_BOOK_PAGE {
+        return Err(usage(format!("--limit must be 1 to {MAX_BOOK_PAGE}")));
+    }
+    // Unknown tokens are named before the node is asked for the book.
+    ctx.token(&sell)?;
+    ctx.token(&buy)?;
+    let mut book = ctx
+        .rpc()?
+        .get_order_book(sell.as_str(), buy.as_str(), limit)?;
+    for o in book.offers.iter_mut().chain(book.opposite.iter_mut()) {
+        output::add_unit_price(ctx, o);
+    }
+    if ctx.json {
+        return output::json(&book);
+    }
+    for (side, (a, b)) in [
+        (&book.offers, (&sell, &buy)),
+        (&book.opposite, (&buy, &sell)),
+    ] {
+        println!("selling {a} for {b} (price in {b} per {a}, best first)");
+        if side.is_empty() {
+            println!("  no offers");
+        } else {
+            println!("{}", output::offer_table(ctx, side, false));
+        }
+        println!();
+    }
+    println!(
+        "trade: merit --from NAME offer place --sell {sell} --buy {buy} --amount AMOUNT --price PRICE"
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------- escrow
+
+/// Longest `--deadline` accepted, in bytes.
+const MAX_DURATION_INPUT_BYTES: usize = 32;
+
+/// Parses `90s`, `30m`, `36h` or `7d` into milliseconds.
+fn parse_duration_ms(input: &str) -> Result<u64> {
+    let text = input.trim();
+    let bad = || {
+        usage(format!(
+            "bad --deadline `{input}`: expected a whole number with s, m, h or d, like 36h or 7d"
+        ))
+    };
+    if text.is_empty() || text.len() > MAX_DURATION_INPUT_BYTES {
+        return Err(bad());
+    }
+    let (digits, unit_ms) = match text.as_bytes()[text.len() - 1] {
+        b's' => (&text[..text.len() - 1], 1_000u64),
+        b'm' => (&text[..text.len() - 1], 60_000),
+        b'h' => (&text[..text.len() - 1], 3_600_000),
+        b'd' => (&text[..text.len() - 1], merit_chain::limits::MS_PER_DAY),
+        _ => return Err(bad()),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let ms = n.checked_mul(unit_ms).ok_or_else(bad)?;
+    if ms == 0 {
+        return Err(usage("the --deadline must be in the future"));
+    }
+    if ms > MAX_ESCROW_DURATION_MS {
+        return Err(usage(format!(
+            "the --deadline is at most {} days ahead",
+            MAX_ESCROW_DURATION_MS / merit_chain::limits::MS_PER_DAY
+        )));
+    }
+    Ok(ms)
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn escrow_id(id: &str) -> Result<Hash32> {
+    Hash32::from_hex(id.trim()).map_err(|_| {
+        usage(format!(
+            "bad escrow id `{id}`: expected the 64 hex digits of the transaction that created it"
+        ))
+    })
+}
+
+fn escrow(ctx: &Ctx, command: EscrowCommand) -> Result<()> {
+    match command {
+        EscrowCommand::Create {
+            token,
+            amount,
+            to,
+            deadline,
+            deadline_ms,
+            order,
+            submit,
+        } => {
+            let token = ctx.symbol(&token)?;
+            let to = ctx.resolve(&to)?;
+            let deadline_ms = match (deadline, deadline_ms) {
+                (_, Some(ms)) => ms,
+                (Some(d), None) => now_ms().saturating_add(parse_duration_ms(&d)?),
+                (None, None) => return Err(usage("give --deadline or --deadline-ms")),
+            };
+            let order_id = order
+                .map(|o| {
+                    if o.is_empty() {
+                        return Err(usage("--order must not be empty"));
+                    }
+                    OrderId::new(o).map_err(|o| {
+                        usage(format!(
+                            "the order id is {} bytes, over the limit of {}",
+                            o.len(),
+                            merit_chain::limits::MAX_ORDER_ID_BYTES
+                        ))
+                    })
+                })
+                .transpose()?;
+            let decimals = ctx.decimals(&token, submit.token_decimals)?;
+            let amount = parse_units(token.as_str(), &amount, decimals)?;
+            let kind = TxKind::EscrowCreate {
+                token,
+                to,
+                amount,
+                deadline_ms,
+                order_id,
+            };
+            sign_and_submit(ctx, &submit, kind)
+        }
+        EscrowCommand::Release { id, submit } => {
+            let id = escrow_id(&id)?;
+            sign_and_submit(ctx, &submit, TxKind::EscrowRelease { id })
+        }
+        EscrowCommand::Refund { id, submit } => {
+            let id = escrow_id(&id)?;
+            sign_and_submit(ctx, &submit, TxKind::EscrowRefund { id })
+        }
+        EscrowCommand::Show { id } => {
+            let hash = escrow_id(&id)?;
+            let Some(e) = ctx.rpc()?.get_escrow(&hash.to_hex())? else {
+                return Err(usage(format!("no escrow has id {}", hash.to_hex())));
+            };
+            if ctx.json {
+                return output::json(&e);
+            }
+            let rows = [
+                ("id", e.id.clone()),
+                ("status", e.status.clone()),
+                ("token", e.token.clone()),
+                ("amount", e.amount.clone()),
+                ("locked", e.remaining.clone()),
+                ("payer", ctx.label(&e.payer)),
+                ("payee", ctx.label(&e.payee)),
+                ("deadline", format_time_ms(e.deadline_ms)),
+                ("order", e.order_id.clone().unwrap_or_else(|| "-".into())),
+                ("created at", format!("height {}", e.height)),
+            ];
+            for (k, v) in rows {
+                println!("{k:<11} {v}");
+            }
+            Ok(())
+        }
+    }
+}
+
 // ---------------------------------------------------------------- tokens
 
 fn token(ctx: &Ctx, command: TokenCommand) -> Result<()> {
@@ -709,13 +984,12 @@ fn tx(ctx: &Ctx, args: TxArgs) -> Result<()> {
         (Some(hash), None) | (None, Some(TxCommand::Show { hash })) => show_tx(ctx, &hash),
         (None, Some(TxCommand::Send { hex, wait })) => {
             let (bytes, tx) = decode_hex(&read_hex_arg(&hex)?)?;
-            submit_and_wait(
-                ctx,
-                &bytes,
-                tx.hash(),
-                Some(tx.body.expires_at_height),
-                &wait,
-            )
+            if !tx.verify_signature() {
+                return Err(usage(
+                    "the signature does not match the transaction; it was altered after signing",
+                ));
+            }
+            submit_and_wait(ctx, &bytes, &tx, &wait)
         }
         (None, Some(TxCommand::Decode { hex })) => {
             let (_, tx) = decode_hex(&read_hex_arg(&hex)?)?;

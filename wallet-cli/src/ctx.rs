@@ -5,11 +5,11 @@ use std::cell::{OnceCell, RefCell};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use merit_chain::amount::{AmountError, parse_amount};
 use merit_chain::{Address, Keypair, Symbol};
 
-use crate::error::usage;
+use crate::error::{UsageError, usage};
 use crate::keystore::{Keystore, KeystoreError, Password, check_name};
 use crate::rpc::{RpcClient, RpcError, TokenInfo};
 
@@ -103,8 +103,8 @@ impl Ctx {
         }
     }
 
-    /// An address with the local key name that owns it, if any.
-    pub fn label(&self, address: &str) -> String {
+    /// The local key name of an address, if any.
+    fn name_of(&self, address: &str) -> Option<&str> {
         let names = self.names.get_or_init(|| {
             self.keystore
                 .list()
@@ -113,10 +113,22 @@ impl Ctx {
                 .map(|e| (e.address, e.name))
                 .collect()
         });
-        match names.get(address) {
+        names.get(address).map(String::as_str)
+    }
+
+    /// An address with the local key name that owns it, if any.
+    pub fn label(&self, address: &str) -> String {
+        match self.name_of(address) {
             Some(n) => format!("{address} ({n})"),
             None => address.to_string(),
         }
+    }
+
+    /// The local key name of an address, or the address itself: for lines
+    /// that name several accounts.
+    pub fn short(&self, address: &str) -> String {
+        self.name_of(address)
+            .map_or_else(|| address.to_string(), str::to_string)
     }
 
     /// A token symbol as typed, checked locally.
@@ -145,15 +157,25 @@ impl Ctx {
 
     /// The token's decimals: `given` when set (offline), else from the node.
     pub fn decimals(&self, symbol: &Symbol, given: Option<u8>) -> Result<u8> {
+        self.decimals_via(symbol, given, "--token-decimals")
+    }
+
+    /// [`Self::decimals`], where `flag` is the flag that gives them offline.
+    pub fn decimals_via(&self, symbol: &Symbol, given: Option<u8>, flag: &str) -> Result<u8> {
         match given {
             Some(d) if d > merit_chain::limits::MAX_DECIMALS => Err(usage(format!(
-                "--token-decimals is at most {}",
+                "{flag} is at most {}",
                 merit_chain::limits::MAX_DECIMALS
             ))),
             Some(d) => Ok(d),
-            None => self.token(symbol).map(|t| t.decimals).with_context(|| {
-                format!("reading the decimals of {symbol} (pass --token-decimals to sign offline)")
-            }),
+            None => match self.token(symbol) {
+                Ok(t) => Ok(t.decimals),
+                // An unknown token needs no hint about offline signing.
+                Err(e) if e.is::<UsageError>() => Err(e),
+                Err(e) => Err(e.context(format!(
+                    "reading the decimals of {symbol} (pass {flag} to sign offline)"
+                ))),
+            },
         }
     }
 

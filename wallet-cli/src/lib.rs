@@ -2,8 +2,9 @@
 //!
 //! It owns the keystore (encrypted key files under `~/.merit/keys`), the
 //! conversion of what a person types (decimal amounts, key names, `mrt1…`
-//! addresses, `--split` lists) into transaction kinds, signing, and
-//! submitting over JSON-RPC ([`rpc::RpcClient`]) with a wait for the outcome.
+//! addresses, `--split` lists, offer prices in [`price`]) into transaction
+//! kinds, signing, and submitting over JSON-RPC ([`rpc::RpcClient`]) with a
+//! wait for the outcome.
 //!
 //! It must never decide ledger rules (the node and `merit-chain` do; the
 //! wallet only runs the stateless checks early to give a clearer error),
@@ -26,6 +27,7 @@ pub mod ctx;
 pub mod error;
 pub mod keystore;
 mod output;
+pub mod price;
 pub mod rpc;
 pub mod submit;
 

@@ -2,11 +2,13 @@
 
 use anyhow::Result;
 use merit_chain::RejectCode;
+use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::ctx::Ctx;
-use crate::rpc::TxInfo;
+use crate::price::{parse_rational, show_unit_price, unit_price};
+use crate::rpc::{OfferInfo, TxInfo};
 
 /// Prints `value` as pretty JSON on stdout.
 pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
@@ -76,51 +78,197 @@ fn s<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or("?")
 }
 
+/// Width of the event name column.
+const EVENT_NAME_WIDTH: usize = 14;
+
+/// The decimals of two tokens, from the node (cached); `None` if unknown.
+fn pair_decimals(ctx: &Ctx, sell: &str, buy: &str) -> Option<(u8, u8)> {
+    let decimals = |t: &str| {
+        let symbol = ctx.symbol(t).ok()?;
+        ctx.token(&symbol).ok().map(|i| i.decimals)
+    };
+    Some((decimals(sell)?, decimals(buy)?))
+}
+
+/// A base-unit price `N/D` as "0.5 BOOK per BEAN", or as it stands when
+/// the tokens' decimals are not known.
+pub fn price_words(ctx: &Ctx, price: &str, sell: &str, buy: &str) -> String {
+    match (parse_rational(price), pair_decimals(ctx, sell, buy)) {
+        (Some(p), Some((ds, db))) => format!("{} {buy} per {sell}", show_unit_price(p, ds, db)),
+        _ => format!("{price} (base units of {buy} per {sell})"),
+    }
+}
+
+/// Fills in an offer's [`OfferInfo::unit_price`] when both tokens are known.
+pub fn add_unit_price(ctx: &Ctx, offer: &mut OfferInfo) {
+    if let (Some(p), Some((ds, db))) = (
+        parse_rational(&offer.price),
+        pair_decimals(ctx, &offer.sell, &offer.buy),
+    ) {
+        offer.unit_price = Some(unit_price(p, ds, db).0);
+    }
+}
+
+/// Offers as a table: an account's (with the pair, without the owner) or
+/// one side of a book (the reverse).
+pub fn offer_table(ctx: &Ctx, offers: &[OfferInfo], own: bool) -> String {
+    let price = |o: &OfferInfo| match (
+        parse_rational(&o.price),
+        pair_decimals(ctx, &o.sell, &o.buy),
+    ) {
+        (Some(p), Some((ds, db))) => show_unit_price(p, ds, db),
+        _ => format!("{} (base units)", o.price),
+    };
+    if own {
+        let rows: Vec<Vec<String>> = offers
+            .iter()
+            .map(|o| {
+                vec![
+                    o.id.to_string(),
+                    format!("{} of {} {}", o.remaining, o.amount, o.sell),
+                    o.buy.clone(),
+                    format!("{} {} per {}", price(o), o.buy, o.sell),
+                ]
+            })
+            .collect();
+        table(&["ID", "SELLING (LEFT OF PLACED)", "FOR", "PRICE"], &rows)
+    } else {
+        let rows: Vec<Vec<String>> = offers
+            .iter()
+            .map(|o| {
+                vec![
+                    o.id.to_string(),
+                    price(o),
+                    format!("{} {}", o.remaining, o.sell),
+                    ctx.short(&o.owner),
+                ]
+            })
+            .collect();
+        table(&["ID", "PRICE", "AMOUNT", "OWNER"], &rows)
+    }
+}
+
 /// One event in words.
 pub fn event_line(ctx: &Ctx, e: &Value) -> String {
     let token = s(e, "token");
-    match s(e, "type") {
-        "TokenCreated" => format!(
-            "TokenCreated {token} issued by {}",
-            ctx.label(s(e, "issuer"))
+    let (name, text) = match s(e, "type") {
+        "TokenCreated" => (
+            "TokenCreated",
+            format!("{token} issued by {}", ctx.short(s(e, "issuer"))),
         ),
-        "Minted" => format!(
-            "Minted       {} {token} to {}",
-            s(e, "amount"),
-            ctx.label(s(e, "to"))
+        "Minted" => (
+            "Minted",
+            format!("{} {token} to {}", s(e, "amount"), ctx.short(s(e, "to"))),
         ),
-        "Transferred" => format!(
-            "Transferred  {} {token} from {} to {}",
-            s(e, "amount"),
-            ctx.label(s(e, "from")),
-            ctx.label(s(e, "to"))
+        "Transferred" => (
+            "Transferred",
+            format!(
+                "{} {token} from {} to {}",
+                s(e, "amount"),
+                ctx.short(s(e, "from")),
+                ctx.short(s(e, "to"))
+            ),
         ),
-        "Paid" => format!(
-            "Paid         {} {token} for order {} by {}",
-            s(e, "total"),
-            s(e, "order_id"),
-            ctx.label(s(e, "payer"))
+        "Paid" => (
+            "Paid",
+            format!(
+                "{} {token} for order {} by {}",
+                s(e, "total"),
+                s(e, "order_id"),
+                ctx.short(s(e, "payer"))
+            ),
         ),
-        "Refunded" => format!(
-            "Refunded     {} {token} from {} to {} (payment {})",
-            s(e, "amount"),
-            ctx.label(s(e, "from")),
-            ctx.label(s(e, "to")),
-            s(e, "payment")
+        "Refunded" => (
+            "Refunded",
+            format!(
+                "{} {token} from {} to {} (payment {})",
+                s(e, "amount"),
+                ctx.short(s(e, "from")),
+                ctx.short(s(e, "to")),
+                s(e, "payment")
+            ),
         ),
-        "Redeemed" => format!(
-            "Redeemed     {} {token} by {}",
-            s(e, "amount"),
-            ctx.label(s(e, "from"))
+        "Redeemed" => (
+            "Redeemed",
+            format!("{} {token} by {}", s(e, "amount"), ctx.short(s(e, "from"))),
+        ),
+        "OfferPlaced" => {
+            let (sell, buy) = (s(e, "sell"), s(e, "buy"));
+            (
+                "OfferPlaced",
+                format!(
+                    "offer {}: {} {sell} for {buy} at {} by {}",
+                    e.get("offer").map_or_else(|| "?".into(), Value::to_string),
+                    s(e, "amount"),
+                    price_words(ctx, s(e, "price"), sell, buy),
+                    ctx.short(s(e, "owner"))
+                ),
+            )
+        }
+        "Trade" => (
+            "Trade",
+            format!(
+                "{} paid {} {} to {} for {} {} (offer {}, {} {} left in it)",
+                ctx.short(s(e, "taker")),
+                s(e, "paid"),
+                s(e, "pay_token"),
+                ctx.short(s(e, "maker")),
+                s(e, "got"),
+                s(e, "get_token"),
+                e.get("maker_offer")
+                    .map_or_else(|| "?".into(), Value::to_string),
+                s(e, "maker_remaining"),
+                s(e, "get_token"),
+            ),
+        ),
+        "OfferCancelled" => (
+            "OfferCancelled",
+            format!(
+                "offer {}: {} {token} back to {}",
+                e.get("offer").map_or_else(|| "?".into(), Value::to_string),
+                s(e, "returned"),
+                ctx.short(s(e, "owner"))
+            ),
+        ),
+        "EscrowCreated" => (
+            "EscrowCreated",
+            format!(
+                "{} {token} from {} for {}, refundable by the payer from {}",
+                s(e, "amount"),
+                ctx.short(s(e, "payer")),
+                ctx.short(s(e, "payee")),
+                e.get("deadline_ms")
+                    .and_then(Value::as_u64)
+                    .map_or_else(|| "?".into(), format_time_ms)
+            ),
+        ),
+        "EscrowReleased" => (
+            "EscrowReleased",
+            format!(
+                "{} {token} to {} from {}",
+                s(e, "amount"),
+                ctx.short(s(e, "payee")),
+                ctx.short(s(e, "payer"))
+            ),
+        ),
+        "EscrowRefunded" => (
+            "EscrowRefunded",
+            format!(
+                "{} {token} back to {} from {}",
+                s(e, "amount"),
+                ctx.short(s(e, "payer")),
+                ctx.short(s(e, "payee"))
+            ),
         ),
         other => {
             let mut rest = e.clone();
             if let Some(obj) = rest.as_object_mut() {
                 obj.remove("type");
             }
-            format!("{other} {rest}")
+            return format!("{other} {rest}");
         }
-    }
+    };
+    format!("{name:<EVENT_NAME_WIDTH$} {text}")
 }
 
 /// The plain-words sentence for a rejection code name.
@@ -160,8 +308,42 @@ pub fn print_tx(ctx: &Ctx, info: &TxInfo) {
             for e in &info.events {
                 println!("  {}", event_line(ctx, e));
             }
+            if let Some(id) = info.offer_id {
+                println!("  offer id  {id}");
+                match resting(info) {
+                    Some((left, sell)) if !left.is_zero() => println!(
+                        "  {left} {sell} rests in the book; cancel it with `merit offer cancel {id}`"
+                    ),
+                    Some(_) => println!("  filled completely; nothing rests in the book"),
+                    None => {}
+                }
+            }
+            if let Some(id) = &info.escrow_id {
+                println!("  escrow id {id}");
+            }
         }
     }
+}
+
+/// For a committed `PlaceOffer`: how much of the sold token rests in the
+/// book (zero when the offer was filled completely), and that token.
+fn resting(info: &TxInfo) -> Option<(Decimal, String)> {
+    let placed = info
+        .events
+        .iter()
+        .find(|e| e.get("type").and_then(Value::as_str) == Some("OfferPlaced"))?;
+    let amount = Decimal::from_str_exact(s(placed, "amount")).ok()?;
+    let mut paid = Decimal::ZERO;
+    for t in info
+        .events
+        .iter()
+        .filter(|e| e.get("type").and_then(Value::as_str) == Some("Trade"))
+    {
+        paid = paid.checked_add(Decimal::from_str_exact(s(t, "paid")).ok()?)?;
+    }
+    let mut left = amount.checked_sub(paid)?;
+    left.rescale(amount.scale());
+    Some((left, s(placed, "sell").to_string()))
 }
 
 #[cfg(test)]

@@ -22,6 +22,9 @@ pub const RPC_CALL_TIMEOUT_MS: u64 = 30_000;
 /// Largest response body read from a node, in bytes.
 pub const MAX_RPC_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
 
+/// Most offers per side `merit_getOrderBook` returns (the node's limit).
+pub const MAX_BOOK_PAGE: u64 = 100;
+
 /// JSON-RPC error code for bad params (bad address, unknown token, …).
 pub const CODE_INVALID_PARAMS: i64 = -32602;
 /// JSON-RPC error code for a transaction refused before the mempool.
@@ -71,10 +74,17 @@ pub struct RpcClient {
 
 #[derive(Deserialize)]
 struct Response {
-    #[serde(default)]
+    /// `Some(Value::Null)` for `"result": null` (e.g. no such escrow),
+    /// `None` when the field is missing.
+    #[serde(default, deserialize_with = "present")]
     result: Option<Value>,
     #[serde(default)]
     error: Option<ErrorObject>,
+}
+
+/// Reads a field that is present, even when it is `null`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize)]
@@ -247,9 +257,12 @@ impl RpcClient {
         self.call("merit_sendTransaction", json!([tx_hex]))
     }
 
-    /// `merit_getTransaction`.
+    /// `merit_getTransaction`, with [`TxInfo::offer_id`] and
+    /// [`TxInfo::escrow_id`] filled in from its events.
     pub fn get_transaction(&self, hash: &str) -> Result<TxInfo, RpcError> {
-        self.call("merit_getTransaction", json!([hash]))
+        let mut info: TxInfo = self.call("merit_getTransaction", json!([hash]))?;
+        info.annotate();
+        Ok(info)
     }
 
     /// `merit_getAccount`.
@@ -277,14 +290,15 @@ impl RpcClient {
         self.call("merit_getHistory", json!([address, cursor, limit]))
     }
 
-    /// `merit_getOrderBook(sell, buy)`, raw.
-    pub fn get_order_book(&self, sell: &str, buy: &str) -> Result<Value, RpcError> {
-        self.call_value("merit_getOrderBook", json!([sell, buy]))
+    /// `merit_getOrderBook(sell, buy, limit)`: both sides of a market, each
+    /// in matching order. An unknown token is [`RpcError::InvalidParams`].
+    pub fn get_order_book(&self, sell: &str, buy: &str, limit: u64) -> Result<OrderBook, RpcError> {
+        self.call("merit_getOrderBook", json!([sell, buy, limit]))
     }
 
-    /// `merit_getEscrow(id)`, raw; `null` when there is none.
-    pub fn get_escrow(&self, id: &str) -> Result<Value, RpcError> {
-        self.call_value("merit_getEscrow", json!([id]))
+    /// `merit_getEscrow(id)`; `None` when no escrow has that id.
+    pub fn get_escrow(&self, id: &str) -> Result<Option<EscrowInfo>, RpcError> {
+        self.call("merit_getEscrow", json!([id]))
     }
 }
 
@@ -349,6 +363,14 @@ pub struct TxInfo {
     pub original: Option<String>,
     #[serde(default)]
     pub events: Vec<Value>,
+    /// The id of the offer a `PlaceOffer` placed (from its `OfferPlaced`
+    /// event). Added by the wallet; absent for other kinds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer_id: Option<u64>,
+    /// The id of the escrow an `EscrowCreate` opened: the transaction's
+    /// hash. Added by the wallet; absent for other kinds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escrow_id: Option<String>,
 }
 
 impl TxInfo {
@@ -357,9 +379,44 @@ impl TxInfo {
     pub const REJECTED: &'static str = "rejected";
     pub const UNKNOWN: &'static str = "unknown";
 
+    /// A transaction the node has not reported on yet.
+    pub fn new(hash: &str, status: &str) -> Self {
+        TxInfo {
+            hash: hash.to_string(),
+            status: status.to_string(),
+            height: None,
+            index: None,
+            kind: None,
+            sender: None,
+            code: None,
+            message: None,
+            original: None,
+            events: Vec::new(),
+            offer_id: None,
+            escrow_id: None,
+        }
+    }
+
     /// Final: committed or rejected in a block.
     pub fn is_final(&self) -> bool {
         self.status == Self::COMMITTED || self.status == Self::REJECTED
+    }
+
+    /// Fills in [`Self::offer_id`] and [`Self::escrow_id`] from the events.
+    pub fn annotate(&mut self) {
+        for e in &self.events {
+            match e.get("type").and_then(Value::as_str) {
+                Some("OfferPlaced") => {
+                    self.offer_id = e.get("offer").and_then(Value::as_u64).or(self.offer_id);
+                }
+                Some("EscrowCreated") => {
+                    if let Some(id) = e.get("escrow").and_then(Value::as_str) {
+                        self.escrow_id = Some(id.to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 }
 
@@ -376,6 +433,72 @@ pub struct Account {
     /// Lots that will expire, soonest first.
     #[serde(default)]
     pub expiring: Vec<Expiring>,
+    /// The account's open offers, oldest first.
+    #[serde(default)]
+    pub offers: Vec<OfferInfo>,
+    /// The open escrows the account pays into or is the payee of.
+    #[serde(default)]
+    pub escrows: Vec<EscrowInfo>,
+}
+
+/// An open offer in the book, as `merit_getOrderBook` and
+/// `merit_getAccount` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfferInfo {
+    pub id: u64,
+    pub owner: String,
+    /// The token sold (locked in the offer).
+    pub sell: String,
+    /// The token wanted in return.
+    pub buy: String,
+    /// The exact limit price `N/D` in base units: N base units of `buy`
+    /// per D base units of `sell`, in lowest terms.
+    pub price: String,
+    /// The amount first offered, in `sell` token units.
+    pub amount: String,
+    /// What is left to trade, in `sell` token units.
+    pub remaining: String,
+    /// The transaction that placed it.
+    #[serde(default)]
+    pub tx: String,
+    #[serde(default)]
+    pub height: u64,
+    /// The price in token units (`buy` per one `sell`), rounded to
+    /// [`crate::price::DISPLAY_PRICE_DECIMALS`] places. Added by the wallet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_price: Option<String>,
+}
+
+/// `merit_getOrderBook(sell, buy)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderBook {
+    pub sell: String,
+    pub buy: String,
+    /// Offers selling `sell` for `buy`, best price (lowest) first, then oldest.
+    pub offers: Vec<OfferInfo>,
+    /// Offers selling `buy` for `sell`: the side a new `sell` offer crosses.
+    pub opposite: Vec<OfferInfo>,
+}
+
+/// An escrow, open or closed; its id is the hash of the creating transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscrowInfo {
+    pub id: String,
+    pub payer: String,
+    pub payee: String,
+    pub token: String,
+    /// The amount locked at creation, in token units.
+    pub amount: String,
+    /// What is still locked (0 once closed; less if points expired).
+    pub remaining: String,
+    /// From this block time on the payer may take the funds back.
+    pub deadline_ms: u64,
+    #[serde(default)]
+    pub order_id: Option<String>,
+    #[serde(default)]
+    pub height: u64,
+    /// `open`, `released`, `refunded` or `expired`.
+    pub status: String,
 }
 
 /// Points of one token that expire at one time.
@@ -495,5 +618,25 @@ mod tests {
         let status: Status =
             serde_json::from_str(r#"{"chain_id":"merit-devnet","height":42}"#).unwrap();
         assert_eq!(status.validator_index, None);
+        let mut tx: TxInfo = serde_json::from_str(
+            r#"{"hash":"ab","status":"committed","events":[
+                {"type":"OfferPlaced","offer":7,"owner":"mrt1x","sell":"BEAN","buy":"BOOK",
+                 "amount":"1.00","price":"1/2"}]}"#,
+        )
+        .unwrap();
+        tx.annotate();
+        assert_eq!(tx.offer_id, Some(7));
+        assert_eq!(tx.escrow_id, None);
+    }
+
+    #[test]
+    fn a_null_result_is_a_result() {
+        let r: Response =
+            serde_json::from_str(r#"{"jsonrpc":"2.0","id":1,"result":null}"#).unwrap();
+        assert_eq!(r.result, Some(Value::Null));
+        let r: Response = serde_json::from_str(r#"{"jsonrpc":"2.0","id":1}"#).unwrap();
+        assert_eq!(r.result, None);
+        let none: Option<EscrowInfo> = serde_json::from_value(Value::Null).unwrap();
+        assert_eq!(none, None);
     }
 }

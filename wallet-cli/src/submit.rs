@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use merit_chain::limits::{MAX_TX_BYTES, MAX_TX_TTL_BLOCKS};
 use merit_chain::tx::ChainId;
-use merit_chain::{Hash32, RejectCode, Transaction, TxBody, TxKind};
+use merit_chain::{RejectCode, Transaction, TxBody, TxKind};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -131,7 +131,7 @@ pub fn sign_and_submit(ctx: &Ctx, args: &SubmitArgs, kind: TxKind) -> Result<()>
         }
         return Ok(());
     }
-    submit_and_wait(ctx, &bytes, hash, Some(expires_at_height), &args.wait)
+    submit_and_wait(ctx, &bytes, &tx, &args.wait)
 }
 
 /// A random nonce: nonces are unordered, so no coordination is needed.
@@ -157,35 +157,32 @@ pub fn decode_hex(hex_text: &str) -> Result<(Vec<u8>, Transaction)> {
     Ok((bytes, tx))
 }
 
-/// Submits signed bytes and, unless `--no-wait`, waits for the outcome and
-/// prints it. A rejection exits 1; a wait that times out exits 4.
-pub fn submit_and_wait(
-    ctx: &Ctx,
-    bytes: &[u8],
-    hash: Hash32,
-    expires_at_height: Option<u64>,
-    wait: &WaitArgs,
-) -> Result<()> {
+/// Submits a signed transaction and, unless `--no-wait`, waits for the
+/// outcome and prints it. A rejection exits 1; a wait that times out exits 4.
+///
+/// Submitting bytes that are already in a block is a no-op: the node's
+/// answer is checked against what it already recorded, and that record is
+/// shown.
+pub fn submit_and_wait(ctx: &Ctx, bytes: &[u8], tx: &Transaction, wait: &WaitArgs) -> Result<()> {
     let rpc = ctx.rpc()?;
-    let hash_hex = hash.to_hex();
+    let hash_hex = tx.hash().to_hex();
     match rpc.send_transaction(&hex::encode(bytes)) {
         Ok(h) if h != hash_hex => {
             eprintln!("warning: the node reports hash {h}, expected {hash_hex}");
         }
         Ok(_) => {}
         Err(RpcError::Rejected { code, message }) => {
-            let info = TxInfo {
-                hash: hash_hex.clone(),
-                status: TxInfo::REJECTED.to_string(),
-                height: None,
-                index: None,
-                kind: None,
-                sender: None,
-                code: Some(code.clone()),
-                message: Some(output::describe_code(&code, Some(&message))),
-                original: None,
-                events: Vec::new(),
-            };
+            // The same bytes may already be in a block (a resubmission):
+            // then that record is the outcome, not the refusal.
+            if let Ok(known) = rpc.get_transaction(&hash_hex)
+                && known.is_final()
+            {
+                show(ctx, &known)?;
+                return outcome(&known);
+            }
+            let mut info = local_info(&hash_hex, TxInfo::REJECTED, tx);
+            info.code = Some(code.clone());
+            info.message = Some(output::describe_code(&code, Some(&message)));
             show(ctx, &info)?;
             return Err(Outcome::Rejected {
                 hash: hash_hex,
@@ -196,27 +193,30 @@ pub fn submit_and_wait(
         Err(e) => return Err(e.into()),
     }
     if wait.no_wait {
-        let info = pending(&hash_hex);
+        let info = local_info(&hash_hex, TxInfo::PENDING, tx);
         return show(ctx, &info);
     }
-    let info = wait_for(ctx, &hash_hex, expires_at_height, wait.wait_timeout)?;
+    let info = wait_for(
+        ctx,
+        tx,
+        &hash_hex,
+        tx.body.expires_at_height,
+        wait.wait_timeout,
+    )?;
     show(ctx, &info)?;
     outcome(&info)
 }
 
-fn pending(hash: &str) -> TxInfo {
-    TxInfo {
-        hash: hash.to_string(),
-        status: TxInfo::PENDING.to_string(),
-        height: None,
-        index: None,
-        kind: None,
-        sender: None,
-        code: None,
-        message: None,
-        original: None,
-        events: Vec::new(),
+/// What the wallet knows of a transaction before the node reports on it.
+fn local_info(hash: &str, status: &str, tx: &Transaction) -> TxInfo {
+    let mut info = TxInfo::new(hash, status);
+    info.kind = Some(tx.body.kind.name().to_string());
+    info.sender = Some(tx.body.sender.to_bech32());
+    if matches!(tx.body.kind, TxKind::EscrowCreate { .. }) {
+        // The escrow id is the creating transaction's hash, known at once.
+        info.escrow_id = Some(hash.to_string());
     }
+    info
 }
 
 /// Prints a transaction's state, as JSON or words.
@@ -246,8 +246,9 @@ pub fn outcome(info: &TxInfo) -> Result<()> {
 /// longer be included, or `timeout_secs` pass.
 fn wait_for(
     ctx: &Ctx,
+    tx: &Transaction,
     hash: &str,
-    expires_at_height: Option<u64>,
+    expires_at: u64,
     timeout_secs: u64,
 ) -> Result<TxInfo> {
     let rpc = ctx.rpc()?;
@@ -259,17 +260,15 @@ fn wait_for(
             Ok(info) if info.is_final() => return Ok(info),
             Ok(info) => {
                 if info.status == TxInfo::UNKNOWN
-                    && polls % EXPIRY_CHECK_EVERY_POLLS == 0
-                    && let Some(expires) = expires_at_height
+                    && polls.is_multiple_of(EXPIRY_CHECK_EVERY_POLLS)
                     && let Ok(status) = rpc.status()
-                    && status.height >= expires
+                    && status.height >= expires_at
                 {
                     let code = RejectCode::Expired;
-                    return Ok(TxInfo {
-                        code: Some(code.name().to_string()),
-                        message: Some(code.describe().to_string()),
-                        ..info
-                    });
+                    let mut expired = local_info(hash, TxInfo::UNKNOWN, tx);
+                    expired.code = Some(code.name().to_string());
+                    expired.message = Some(code.describe().to_string());
+                    return Ok(expired);
                 }
             }
             // The node may restart while we wait; keep asking until the deadline.
@@ -279,7 +278,7 @@ fn wait_for(
         polls = polls.wrapping_add(1);
         if Instant::now() >= deadline {
             let waited_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            let info = pending(hash);
+            let info = local_info(hash, TxInfo::PENDING, tx);
             show(ctx, &info)?;
             if !ctx.json {
                 eprintln!(
@@ -343,7 +342,30 @@ pub fn kind_json(kind: &TxKind) -> Value {
             "type": "Redeem", "token": token.as_str(), "amount_units": amount,
             "memo": memo.as_ref().map(|m| m.as_str()),
         }),
-        #[allow(unreachable_patterns)]
-        other => json!({ "type": other.name(), "debug": format!("{other:?}") }),
+        TxKind::PlaceOffer {
+            sell,
+            buy,
+            amount,
+            price,
+        } => json!({
+            "type": "PlaceOffer", "sell": sell.as_str(), "buy": buy.as_str(),
+            "amount_units": amount, "price": price.to_string(),
+        }),
+        TxKind::CancelOffer { offer_id } => json!({
+            "type": "CancelOffer", "offer_id": offer_id,
+        }),
+        TxKind::EscrowCreate {
+            token,
+            to,
+            amount,
+            deadline_ms,
+            order_id,
+        } => json!({
+            "type": "EscrowCreate", "token": token.as_str(), "to": to.to_bech32(),
+            "amount_units": amount, "deadline_ms": deadline_ms,
+            "order_id": order_id.as_ref().map(|o| o.as_str()),
+        }),
+        TxKind::EscrowRelease { id } => json!({ "type": "EscrowRelease", "id": id.to_hex() }),
+        TxKind::EscrowRefund { id } => json!({ "type": "EscrowRefund", "id": id.to_hex() }),
     }
 }

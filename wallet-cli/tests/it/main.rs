@@ -1,2 +1,9 @@
-#[test]
-fn t() {}
+//! The integration tests of `merit-wallet`: the keystore through its API,
+//! and the `merit` binary for everything that needs no node (keys, offline
+//! signing, decoding, input errors, an unreachable node, help and
+//! completions). The end-to-end tests against a devnet live in
+//! `tests/tests/it/wallet_e2e.rs`.
+#![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
+
+mod binary;
+mod keystore;
