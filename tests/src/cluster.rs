@@ -5,12 +5,16 @@
 //! cluster of this machine uses, starts one `merit-node start` process per
 //! validator, and can kill (-9), stop (SIGTERM), wipe and restart each.
 //! [`Rpc`] is a small blocking JSON-RPC client over HTTP.
+//!
+//! A harness for tests: a node that cannot start fails the test loudly.
+#![allow(clippy::panic)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use merit_chain::encoding::BoundedString;
@@ -39,6 +43,16 @@ pub fn node_binary() -> PathBuf {
         .map(Path::to_path_buf)
         .unwrap_or_default();
     profile_dir.join("merit-node")
+}
+
+/// The `merit` wallet binary, next to [`node_binary`] (`MERIT_WALLET_BIN`
+/// overrides it). Cargo does not build it for this crate's tests: run
+/// `cargo build --workspace --bins` first.
+pub fn wallet_binary() -> PathBuf {
+    if let Ok(p) = std::env::var("MERIT_WALLET_BIN") {
+        return PathBuf::from(p);
+    }
+    node_binary().with_file_name("merit")
 }
 
 static NEXT_SLOT: AtomicU16 = AtomicU16::new(0);
@@ -205,17 +219,24 @@ pub struct NodeProc {
     pub log_path: PathBuf,
 }
 
-/// A cluster of validator processes.
+/// A cluster of validator processes (and observers, after the validators).
 #[derive(Debug)]
 pub struct Cluster {
     pub dir: tempfile::TempDir,
     pub layout: DevnetLayout,
     pub nodes: Vec<NodeProc>,
+    base_port: u16,
+    /// Clusters of one test binary run one at a time: on a small machine,
+    /// two clusters at once starve each other's consensus timeouts.
+    _turn: MutexGuard<'static, ()>,
 }
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 impl Cluster {
     /// Writes an `n`-validator alliance and starts every validator.
     pub fn start(n: usize) -> Cluster {
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().expect("temp dir");
         let base = port_base();
         let opts = DevnetOptions {
@@ -238,11 +259,41 @@ impl Cluster {
                 child: None,
             })
             .collect();
-        let mut c = Cluster { dir, layout, nodes };
+        let mut c = Cluster {
+            dir,
+            layout,
+            nodes,
+            base_port: base,
+            _turn: turn,
+        };
         for i in 0..n {
             c.start_node(i);
         }
         c
+    }
+
+    /// Adds and starts an observer: no key, it follows the chain by sync
+    /// and relays transactions. Returns its index.
+    pub fn add_observer(&mut self) -> usize {
+        let i = self.nodes.len();
+        let k = (i - self.layout.merchants.len()) as u16;
+        let genesis = self.nodes[0].config.genesis.clone();
+        let mut config =
+            NodeConfig::new(genesis, self.dir.path().join(format!("observer-{k}")), None);
+        config.p2p.listen = Some(format!("/ip4/127.0.0.1/tcp/{}", self.base_port + 30 + k));
+        config.rpc.listen = SocketAddr::from(([127, 0, 0, 1], self.base_port + 35 + k));
+        config.metrics.enabled = false;
+        config.log = "warn,merit_node=info".into();
+        let config_path = self.dir.path().join(format!("observer-{k}.toml"));
+        std::fs::write(&config_path, config.to_toml()).expect("observer config");
+        self.nodes.push(NodeProc {
+            config_path,
+            log_path: self.dir.path().join(format!("observer-{k}.log")),
+            config,
+            child: None,
+        });
+        self.start_node(i);
+        i
     }
 
     pub fn rpc(&self, i: usize) -> Rpc {
@@ -372,5 +423,71 @@ impl Drop for Cluster {
         for i in 0..self.nodes.len() {
             self.kill(i);
         }
+    }
+}
+
+/// For clusters whose peer connections go through a proxy (see
+/// [`crate::chaos`]): prepare first, point each validator's `p2p.peers`
+/// elsewhere, then start.
+impl Cluster {
+    /// Writes an `n`-validator alliance like [`Cluster::start`], but starts
+    /// no validator.
+    pub fn prepare(n: usize) -> Result<Cluster, String> {
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+        let base = port_base();
+        let opts = DevnetOptions {
+            dir: dir.path().to_path_buf(),
+            validators: n,
+            reset: false,
+            p2p_base_port: base,
+            rpc_base_port: base + 10,
+            metrics_base_port: base + 20,
+            log: "warn,merit_node=info".into(),
+        };
+        let (layout, configs) =
+            merit_node::devnet::prepare(&opts).map_err(|e| format!("devnet files: {e:#}"))?;
+        let nodes = configs
+            .into_iter()
+            .enumerate()
+            .map(|(i, config)| NodeProc {
+                config_path: dir.path().join(format!("node-{i}.toml")),
+                log_path: dir.path().join(format!("node-{i}.log")),
+                config,
+                child: None,
+            })
+            .collect();
+        Ok(Cluster {
+            dir,
+            layout,
+            nodes,
+            base_port: base,
+            _turn: turn,
+        })
+    }
+
+    /// The ports this cluster's nodes bind (p2p, RPC, metrics, observers).
+    pub fn port_range(&self) -> std::ops::Range<u16> {
+        self.base_port..self.base_port + 40
+    }
+
+    /// Validator `i`'s p2p port on 127.0.0.1.
+    pub fn p2p_port(&self, i: usize) -> u16 {
+        self.layout.merchants[i].p2p_address.port
+    }
+
+    /// The multiaddr that reaches validator `i` at `port` of 127.0.0.1.
+    pub fn peer_multiaddr(&self, i: usize, port: u16) -> Option<String> {
+        let peer = merit_node::network::peer_id_of(&self.layout.merchants[i].validator.public())?;
+        Some(format!("/ip4/127.0.0.1/tcp/{port}/p2p/{peer}"))
+    }
+
+    /// Sets the peers node `i` dials and rewrites its config file; takes
+    /// effect at its next start.
+    pub fn set_peers(&mut self, i: usize, peers: Vec<String>) -> Result<(), String> {
+        let node = &mut self.nodes[i];
+        node.config.p2p.peers = peers;
+        std::fs::write(&node.config_path, node.config.to_toml())
+            .map_err(|e| format!("cannot write {}: {e}", node.config_path.display()))
     }
 }

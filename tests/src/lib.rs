@@ -9,9 +9,15 @@
 //! cargo run -p merit-tests --release --bin merit-sim -- --scenario all --seeds 100000
 //! ```
 //!
+//! [`chaos`] runs a real cluster under kill -9, wiped data directories and
+//! network partitions while load runs, and checks that nothing committed is
+//! lost or duplicated; `merit-chaos` runs it for as many cycles as asked.
+//!
 //! Nothing here is part of a node: it may use threads and clocks freely, but
 //! every simulated run draws all of its choices from its seed.
 #![forbid(unsafe_code)]
 
+pub mod bench;
+pub mod chaos;
 pub mod cluster;
 pub mod sim;

@@ -8,7 +8,8 @@ use merit_chain::{BlockHeader, Hash32, Transaction, TxKind};
 
 use crate::fixture::*;
 
-fn signed(kind: TxKind) -> Transaction {
+/// `kind` as the golden sender signs it; also the fuzz seeds (`fuzz/`).
+pub(crate) fn signed(kind: TxKind) -> Transaction {
     let sender = key("golden-sender");
     TxBody {
         chain_id: chain_id(),
@@ -20,7 +21,8 @@ fn signed(kind: TxKind) -> Transaction {
     .sign(&sender)
 }
 
-fn kinds() -> Vec<(&'static str, TxKind)> {
+/// One transaction kind of each, as pinned below.
+pub(crate) fn kinds() -> Vec<(&'static str, TxKind)> {
     let to = key("golden-receiver").public();
     let memo = Some(BoundedString::new("thanks").unwrap());
     vec![

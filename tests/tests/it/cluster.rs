@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use merit_chain::{Symbol, TxKind};
+use merit_tests::bench::ws;
 use merit_tests::cluster::{Cluster, Rpc};
 use serde_json::json;
 
@@ -144,9 +145,9 @@ fn a_cluster_commits_survives_kill_9_resyncs_a_wiped_node_and_restarts_cleanly()
         c.start_node(i);
     }
     assert!(c.wait_rpc(&[0, 1, 2, 3], LONG));
-    for i in 0..4 {
+    for (i, height_before) in before.iter().enumerate() {
         assert!(
-            c.rpc(i).height().unwrap() >= before[i],
+            c.rpc(i).height().unwrap() >= *height_before,
             "node {i} lost blocks"
         );
     }
@@ -285,4 +286,101 @@ fn rpc_refuses_bad_input_clearly_and_keeps_serving() {
     ] {
         assert!(body.contains(name), "{name} missing from /metrics");
     }
+}
+
+/// Reads `newBlocks` notifications until one reaches `height`.
+async fn blocks_until(rx: &mut ws::WsReceiver, height: u64) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    let mut buf = Vec::new();
+    loop {
+        ws::receive(rx, &mut buf).await.expect("notification");
+        let msg: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        let block = msg["params"]["result"].clone();
+        let h = block["height"].as_u64().expect("a block notification");
+        out.push(block);
+        if h >= height {
+            return out;
+        }
+    }
+}
+
+#[test]
+fn a_websocket_subscriber_sees_every_block_once_in_order_and_an_observer_follows_and_relays() {
+    let mut c = Cluster::start(4);
+    assert!(c.wait_rpc(&[0, 1, 2, 3], LONG));
+    let observer = c.add_observer();
+    assert!(c.wait_rpc(&[observer], LONG), "{}", c.log_tail(observer));
+    let status = c.rpc(observer).status().unwrap();
+    assert_eq!(status["validator_index"], serde_json::Value::Null);
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (mut tx, mut rx) = rt
+        .block_on(ws::connect(c.nodes[1].config.rpc.listen))
+        .unwrap();
+    rt.block_on(ws::send(
+        &mut tx,
+        r#"{"jsonrpc":"2.0","id":7,"method":"merit_subscribe","params":["newBlocks"]}"#,
+    ))
+    .unwrap();
+    let mut buf = Vec::new();
+    rt.block_on(ws::receive(&mut rx, &mut buf)).unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+    assert_eq!(answer["id"], 7, "{answer}");
+    assert!(
+        answer["result"].is_string() || answer["result"].is_number(),
+        "{answer}"
+    );
+    let start = c.rpc(1).height().unwrap();
+
+    // Several waves, so that several blocks are made; the last one goes
+    // through the observer, which relays it to the validators.
+    let mut sent = Vec::new();
+    for wave in 0..4u64 {
+        let batch = send_transfers(&c, &[0, 1, 2, 3], 1 + wave * 10, 10);
+        all_committed(&c.rpc(0), &batch);
+        sent.extend(batch);
+    }
+    let relayed = send_transfers(&c, &[observer], 100, 5);
+    all_committed(&c.rpc(2), &relayed);
+    sent.extend(relayed);
+    let top = c.rpc(1).height().unwrap();
+    assert!(top >= start + 2, "the waves made several blocks");
+
+    let blocks = rt
+        .block_on(async { tokio::time::timeout(LONG, blocks_until(&mut rx, top)).await })
+        .expect("notifications up to the top block");
+    let heights: Vec<u64> = blocks
+        .iter()
+        .map(|b| b["height"].as_u64().unwrap())
+        .collect();
+    let expected: Vec<u64> = (start + 1..=top).collect();
+    assert_eq!(heights, expected, "every block once, in order");
+    let mut seen = BTreeSet::new();
+    for b in &blocks {
+        let h = b["height"].as_u64().unwrap();
+        let stored = c.rpc(1).call("merit_getBlock", json!([h])).unwrap();
+        assert_eq!(b["hash"], stored["hash"], "height {h}");
+        assert_eq!(b["state_root"], stored["state_root"], "height {h}");
+        for t in b["txs"].as_array().unwrap() {
+            assert!(seen.insert(t.as_str().unwrap().to_string()), "{t} twice");
+        }
+    }
+    for t in &sent {
+        assert!(seen.contains(t), "{t} was not notified");
+    }
+
+    // The observer followed the chain to the same state.
+    assert!(
+        c.wait_height(&[observer], top, LONG),
+        "{}",
+        c.log_tail(observer)
+    );
+    same_chain(&c, &[0, 1, 2, 3, observer], top);
+    assert_eq!(
+        c.rpc(observer).balance(&c.shopper("bob"), "BEAN").unwrap(),
+        "500.45"
+    );
 }

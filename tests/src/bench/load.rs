@@ -1,0 +1,835 @@
+//! The load generator: funded accounts, pre-signed transactions, paced
+//! submission over WebSocket JSON-RPC, and commit tracking from a
+//! `newBlocks` subscription.
+//!
+//! Latency is measured per transaction from the moment its batch is
+//! written to the socket to the moment the `newBlocks` notification of the
+//! block carrying it arrives. Every acknowledged transaction must show up
+//! in exactly one block; one that never does is `lost`, one that shows up
+//! twice is `duplicated`, and either fails the run.
+
+// Looked up by key only, never iterated.
+#![allow(clippy::disallowed_types)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use merit_chain::encoding::{BoundedString, BoundedVec};
+use merit_chain::limits::MAX_TX_TTL_BLOCKS;
+use merit_chain::tx::{OrderId, PayLeg};
+use merit_chain::{Hash32, Keypair, Symbol, Transaction, TxBody, TxKind};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, mpsc};
+
+use super::ws;
+use crate::cluster::Rpc;
+
+/// Transactions in one JSON-RPC batch request (the node's limit is 100).
+pub const DEFAULT_BATCH: usize = 100;
+/// Batches one connection may have unanswered at once.
+pub const DEFAULT_WINDOW: usize = 16;
+/// WebSocket connections per node.
+pub const DEFAULT_CONNECTIONS_PER_NODE: usize = 2;
+/// Funded accounts the load is spread over.
+pub const DEFAULT_ACCOUNTS: usize = 4_000;
+/// Base units minted to every bench account per preparation.
+pub const FUNDING_UNITS: u64 = 5_000;
+/// Legs of each payment in the `pay` mix.
+pub const PAY_LEGS: usize = 3;
+/// How long a run waits after the last submission for commits to arrive.
+pub const DEFAULT_DRAIN: Duration = Duration::from_secs(30);
+/// Pacing tick of a fixed-rate run.
+const TICK: Duration = Duration::from_millis(2);
+
+/// What the load is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mix {
+    /// Single transfers of one base unit.
+    Transfer,
+    /// Split payments of one base unit to each of [`PAY_LEGS`] receivers.
+    Pay,
+    /// Four transfers to one payment.
+    Mixed,
+}
+
+impl std::str::FromStr for Mix {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "transfer" => Ok(Mix::Transfer),
+            "pay" => Ok(Mix::Pay),
+            "mixed" => Ok(Mix::Mixed),
+            _ => Err(format!("unknown mix `{s}`: transfer, pay or mixed")),
+        }
+    }
+}
+
+/// One load run.
+#[derive(Debug, Clone)]
+pub struct LoadSpec {
+    /// Transactions per second offered; `None` submits as fast as the nodes
+    /// answer, within the window.
+    pub rate: Option<u64>,
+    pub duration: Duration,
+    pub mix: Mix,
+    /// Transactions signed for an unpaced run (a paced one signs
+    /// `rate * duration`).
+    pub max_txs: usize,
+    pub batch: usize,
+    pub window: usize,
+    pub connections_per_node: usize,
+    pub drain: Duration,
+}
+
+impl Default for LoadSpec {
+    fn default() -> Self {
+        LoadSpec {
+            rate: Some(5_000),
+            duration: Duration::from_secs(10),
+            mix: Mix::Transfer,
+            max_txs: 600_000,
+            batch: DEFAULT_BATCH,
+            window: DEFAULT_WINDOW,
+            connections_per_node: DEFAULT_CONNECTIONS_PER_NODE,
+            drain: DEFAULT_DRAIN,
+        }
+    }
+}
+
+/// A chain ready for load: its nodes, the funded accounts and the token.
+#[derive(Debug)]
+pub struct Bench {
+    pub nodes: Vec<SocketAddr>,
+    pub chain_id: String,
+    pub validators: usize,
+    pub token: Symbol,
+    pub accounts: Vec<Keypair>,
+    run: AtomicU64,
+}
+
+/// Latency percentiles in milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Latency {
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// What one run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub validators: usize,
+    pub mix: Mix,
+    /// Offered rate, or `null` for an unpaced run.
+    pub offered_tps: Option<u64>,
+    /// Seconds from the first to the last submission.
+    pub submit_secs: f64,
+    /// Transactions sent to the nodes.
+    pub submitted: u64,
+    /// Accepted by a node (the RPC answered a hash).
+    pub acked: u64,
+    /// Refused by a node, by reason.
+    pub refused: u64,
+    pub refusals: BTreeMap<String, u64>,
+    pub submitted_tps: f64,
+    /// Acknowledged transactions committed with success.
+    pub committed: u64,
+    /// Acknowledged transactions committed with a rejection code.
+    pub rejected: u64,
+    /// Acknowledged but never seen in a block.
+    pub lost: u64,
+    /// Seen in more than one block.
+    pub duplicated: u64,
+    /// Committed transactions per second, from the first submission to the
+    /// last commit.
+    pub committed_tps: f64,
+    pub latency_ms: Latency,
+    pub blocks: u64,
+    pub blocks_per_sec: f64,
+    pub txs_per_block: f64,
+    pub tx_bytes_avg: f64,
+    /// Problems that fail the run: lost or duplicated transactions.
+    pub failures: Vec<String>,
+}
+
+impl Report {
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// A transaction signed ahead of the run.
+struct Signed {
+    hash: Hash32,
+    size: usize,
+}
+
+struct Plan {
+    txs: Vec<Signed>,
+    /// JSON-RPC batch requests, each for `batch` consecutive transactions.
+    batches: Vec<String>,
+    batch: usize,
+    index: HashMap<Hash32, u32>,
+}
+
+const ACK_NONE: u8 = 0;
+const ACK_OK: u8 = 1;
+const ACK_REFUSED: u8 = 2;
+
+/// Per-transaction progress, shared by the tasks of a run.
+struct Track {
+    start: Instant,
+    sent_us: Vec<AtomicU64>,
+    ack: Vec<AtomicU8>,
+    commit_us: Vec<AtomicU64>,
+    commits: Vec<AtomicU8>,
+    rejected: Vec<AtomicBool>,
+    refusals: std::sync::Mutex<BTreeMap<String, u64>>,
+    acked: AtomicUsize,
+    settled: AtomicUsize,
+    blocks: AtomicU64,
+    block_txs: AtomicU64,
+    first_block_us: AtomicU64,
+    last_block_us: AtomicU64,
+}
+
+impl Track {
+    fn new(n: usize) -> Track {
+        let zeros = || (0..n).map(|_| AtomicU64::new(0)).collect::<Vec<_>>();
+        Track {
+            start: Instant::now(),
+            sent_us: zeros(),
+            ack: (0..n).map(|_| AtomicU8::new(ACK_NONE)).collect(),
+            commit_us: zeros(),
+            commits: (0..n).map(|_| AtomicU8::new(0)).collect(),
+            rejected: (0..n).map(|_| AtomicBool::new(false)).collect(),
+            refusals: std::sync::Mutex::new(BTreeMap::new()),
+            acked: AtomicUsize::new(0),
+            settled: AtomicUsize::new(0),
+            blocks: AtomicU64::new(0),
+            block_txs: AtomicU64::new(0),
+            first_block_us: AtomicU64::new(0),
+            last_block_us: AtomicU64::new(0),
+        }
+    }
+
+    fn now_us(&self) -> u64 {
+        // Never 0, which means "not yet".
+        (self.start.elapsed().as_micros() as u64).max(1)
+    }
+
+    fn refuse(&self, idx: usize, reason: String) {
+        if self.ack[idx].swap(ACK_REFUSED, Ordering::Relaxed) == ACK_NONE {
+            self.settled.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut r) = self.refusals.lock() {
+                *r.entry(reason).or_insert(0) += 1;
+            }
+        }
+    }
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+fn seed_from_clock() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let h = merit_chain::crypto::sha256(&nanos.to_le_bytes());
+    u64::from_le_bytes([
+        h.0[0], h.0[1], h.0[2], h.0[3], h.0[4], h.0[5], h.0[6], h.0[7],
+    ])
+}
+
+impl Bench {
+    /// Connects to a devnet-keyed chain and funds `accounts` bench accounts
+    /// from the first merchant, who issues the first demo token: one mint
+    /// to itself, then payments of 50 legs.
+    pub fn prepare(nodes: Vec<SocketAddr>, accounts: usize) -> Result<Bench, String> {
+        let first = *nodes.first().ok_or("no node to load")?;
+        let rpc = Rpc::new(first);
+        let status = rpc
+            .status()
+            .ok_or_else(|| format!("no Merit node answers at {first}"))?;
+        let chain_id = status["chain_id"].as_str().unwrap_or_default().to_string();
+        let validators = status["validators"].as_u64().unwrap_or(0) as usize;
+        let layout = merit_genesis::devnet(validators.max(1), 1, 2);
+        let funder = layout.merchants[0].account.clone();
+        let token = layout.merchants[0].token;
+        let accounts: Vec<Keypair> = (0..accounts)
+            .map(|i| Keypair::insecure_from_label(&format!("merit-bench/account/{i}")))
+            .collect();
+        let bench = Bench {
+            nodes,
+            chain_id,
+            validators,
+            token,
+            accounts,
+            run: AtomicU64::new(seed_from_clock()),
+        };
+        bench.fund(&rpc, &funder)?;
+        Ok(bench)
+    }
+
+    fn body(&self, key: &Keypair, nonce: u64, expires: u64, kind: TxKind) -> Transaction {
+        TxBody {
+            chain_id: BoundedString::new(self.chain_id.clone()).unwrap_or_default(),
+            sender: key.public(),
+            nonce,
+            expires_at_height: expires,
+            kind,
+        }
+        .sign(key)
+    }
+
+    fn fund(&self, rpc: &Rpc, funder: &Keypair) -> Result<(), String> {
+        let total = FUNDING_UNITS
+            .checked_mul(self.accounts.len() as u64)
+            .ok_or("too many accounts")?;
+        let height = rpc.height().ok_or("the node stopped answering")?;
+        let expires = height + MAX_TX_TTL_BLOCKS / 2;
+        let seed = self.run.fetch_add(1, Ordering::Relaxed);
+        let mint = self.body(
+            funder,
+            seed,
+            expires,
+            TxKind::Mint {
+                token: self.token,
+                to: funder.public(),
+                amount: total,
+            },
+        );
+        let hash = rpc.send(&mint).map_err(|e| format!("mint: {e:?}"))?;
+        expect_committed(rpc, &hash)?;
+        let mut hashes = Vec::new();
+        for (k, chunk) in self.accounts.chunks(50).enumerate() {
+            let legs: Vec<PayLeg> = chunk
+                .iter()
+                .map(|a| PayLeg {
+                    to: a.public(),
+                    amount: FUNDING_UNITS,
+                })
+                .collect();
+            let kind = TxKind::Pay {
+                token: self.token,
+                order_id: OrderId::new(format!("bench-fund-{seed:x}-{k}"))
+                    .map_err(|_| "order id")?,
+                legs: BoundedVec::new(legs).map_err(|_| "legs")?,
+                memo: None,
+            };
+            let tx = self.body(funder, seed.wrapping_add(1 + k as u64), expires, kind);
+            hashes.push(
+                rpc.send(&tx)
+                    .map_err(|e| format!("funding payment: {e:?}"))?,
+            );
+        }
+        for h in &hashes {
+            expect_committed(rpc, h)?;
+        }
+        Ok(())
+    }
+
+    /// Signs `count` transactions of `mix`, spread evenly over the senders,
+    /// on every core.
+    fn plan(&self, count: usize, mix: Mix, batch: usize) -> Result<Plan, String> {
+        let rpc = Rpc::new(self.nodes[0]);
+        let height = rpc.height().ok_or("the node stopped answering")?;
+        let expires = height + MAX_TX_TTL_BLOCKS;
+        let run = self.run.fetch_add(1, Ordering::Relaxed);
+        let n = self.accounts.len();
+        let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+        let chunk = count.div_ceil(threads).max(1);
+        let mut parts: Vec<Vec<(Signed, String)>> = Vec::new();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..count)
+                .step_by(chunk)
+                .map(|from| {
+                    let to = (from + chunk).min(count);
+                    s.spawn(move || {
+                        (from..to)
+                            .map(|i| {
+                                let sender = &self.accounts[i % n];
+                                // A receiver other than the sender, spread
+                                // by a cheap hash of the index.
+                                let pick = |k: usize| {
+                                    let r = (i.wrapping_mul(2_654_435_761) + k * 7_919) % n;
+                                    if r == i % n { (r + 1) % n } else { r }
+                                };
+                                let pay = match mix {
+                                    Mix::Transfer => false,
+                                    Mix::Pay => true,
+                                    Mix::Mixed => i % 5 == 4,
+                                };
+                                let kind = if pay {
+                                    let legs: Vec<PayLeg> = (0..PAY_LEGS)
+                                        .map(|k| PayLeg {
+                                            to: self.accounts[pick(k)].public(),
+                                            amount: 1,
+                                        })
+                                        .collect();
+                                    TxKind::Pay {
+                                        token: self.token,
+                                        order_id: OrderId::new(format!("b{run:x}-{i}"))
+                                            .unwrap_or_default(),
+                                        legs: BoundedVec::new(legs).unwrap_or_default(),
+                                        memo: None,
+                                    }
+                                } else {
+                                    TxKind::Transfer {
+                                        token: self.token,
+                                        to: self.accounts[pick(0)].public(),
+                                        amount: 1,
+                                        memo: None,
+                                    }
+                                };
+                                let nonce = run.wrapping_add(i as u64);
+                                let tx = self.body(sender, nonce, expires, kind);
+                                let bytes = tx.to_bytes();
+                                let signed = Signed {
+                                    hash: merit_chain::crypto::sha256(&bytes),
+                                    size: bytes.len(),
+                                };
+                                (signed, hex::encode(bytes))
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            for h in handles {
+                if let Ok(part) = h.join() {
+                    parts.push(part);
+                }
+            }
+        });
+        let signed: Vec<(Signed, String)> = parts.into_iter().flatten().collect();
+        if signed.len() != count {
+            return Err("a signing thread failed".into());
+        }
+        let mut batches = Vec::with_capacity(count.div_ceil(batch));
+        for (b, chunk) in signed.chunks(batch).enumerate() {
+            let calls: Vec<String> = chunk
+                .iter()
+                .enumerate()
+                .map(|(k, (_, hex))| {
+                    format!(
+                        "{{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"merit_sendTransaction\",\"params\":[\"{hex}\"]}}",
+                        b * batch + k
+                    )
+                })
+                .collect();
+            batches.push(format!("[{}]", calls.join(",")));
+        }
+        let txs: Vec<Signed> = signed.into_iter().map(|(s, _)| s).collect();
+        let index = txs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.hash, i as u32))
+            .collect();
+        Ok(Plan {
+            txs,
+            batches,
+            batch,
+            index,
+        })
+    }
+
+    /// Runs one load and reports what it measured.
+    pub async fn run(&self, spec: &LoadSpec) -> Result<Report, String> {
+        let count = match spec.rate {
+            Some(rate) => (rate as f64 * spec.duration.as_secs_f64()).ceil() as usize,
+            None => spec.max_txs,
+        }
+        .max(1);
+        let batch = spec.batch.clamp(1, DEFAULT_BATCH);
+        let plan = Arc::new(tokio::task::block_in_place(|| {
+            self.plan(count, spec.mix, batch)
+        })?);
+        let track = Arc::new(Track::new(count));
+
+        // Subscribe first, so that no block is missed.
+        let (mut sub_tx, mut sub_rx) = ws::connect(self.nodes[0]).await?;
+        ws::send(
+            &mut sub_tx,
+            r#"{"jsonrpc":"2.0","id":0,"method":"merit_subscribe","params":["newBlocks"]}"#,
+        )
+        .await?;
+        let mut buf = Vec::new();
+        ws::receive(&mut sub_rx, &mut buf).await?;
+        let answer: Value = serde_json::from_slice(&buf).map_err(err)?;
+        if answer.get("result").is_none() {
+            return Err(format!("merit_subscribe refused: {answer}"));
+        }
+        let listener = {
+            let (plan, track) = (plan.clone(), track.clone());
+            tokio::spawn(async move {
+                let _keep = sub_tx;
+                listen_blocks(sub_rx, &plan, &track).await
+            })
+        };
+
+        // Submission connections, round-robin over the nodes.
+        let mut conns = Vec::new();
+        for k in 0..spec.connections_per_node.max(1) {
+            for &addr in &self.nodes {
+                let (tx, rx) = ws::connect(addr).await?;
+                let inflight = Arc::new(AtomicUsize::new(0));
+                let reader = {
+                    let (plan, track, inflight) = (plan.clone(), track.clone(), inflight.clone());
+                    tokio::spawn(async move { read_acks(rx, &plan, &track, &inflight).await })
+                };
+                conns.push(Conn {
+                    sender: Arc::new(Mutex::new(tx)),
+                    inflight,
+                    _reader: reader,
+                    _slot: k,
+                });
+            }
+        }
+
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Result<(), String>>();
+        let started = Instant::now();
+        let mut next_batch = 0usize;
+        let mut turn = 0usize;
+        let window = spec.window.max(1);
+        while next_batch < plan.batches.len() {
+            let due = match spec.rate {
+                Some(rate) => {
+                    let txs = (rate as f64 * started.elapsed().as_secs_f64()) as usize;
+                    txs.div_ceil(plan.batch).min(plan.batches.len())
+                }
+                None => plan.batches.len(),
+            };
+            let mut sent_any = false;
+            while next_batch < due {
+                // The next connection with room in its window.
+                let Some(c) = (0..conns.len())
+                    .map(|k| (turn + k) % conns.len())
+                    .find(|&c| conns[c].inflight.load(Ordering::Relaxed) < window)
+                else {
+                    break;
+                };
+                turn = c + 1;
+                let conn = &conns[c];
+                conn.inflight.fetch_add(1, Ordering::Relaxed);
+                let b = next_batch;
+                next_batch += 1;
+                sent_any = true;
+                let now = track.now_us();
+                let from = b * plan.batch;
+                let to = (from + plan.batch).min(plan.txs.len());
+                for i in from..to {
+                    track.sent_us[i].store(now, Ordering::Relaxed);
+                }
+                let (sender, plan, done) = (conn.sender.clone(), plan.clone(), done_tx.clone());
+                tokio::spawn(async move {
+                    let mut s = sender.lock().await;
+                    let r = ws::send(&mut s, &plan.batches[b]).await;
+                    if r.is_err() {
+                        let _ = done.send(r);
+                    }
+                });
+            }
+            if let Ok(Err(e)) = done_rx.try_recv() {
+                return Err(e);
+            }
+            if !sent_any {
+                tokio::time::sleep(TICK).await;
+            } else {
+                tokio::task::yield_now().await;
+            }
+        }
+        let submit_secs = started.elapsed().as_secs_f64();
+
+        // Wait for every answer, then for every acknowledged commit.
+        let deadline = Instant::now() + spec.drain;
+        while Instant::now() < deadline {
+            let answered = conns
+                .iter()
+                .all(|c| c.inflight.load(Ordering::Relaxed) == 0);
+            let acked = track.acked.load(Ordering::Relaxed);
+            let settled = track.settled.load(Ordering::Relaxed);
+            if answered && settled >= count && committed_count(&track) >= acked {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        listener.abort();
+        Ok(self.report(spec, &plan, &track, submit_secs))
+    }
+
+    fn report(&self, spec: &LoadSpec, plan: &Plan, track: &Track, submit_secs: f64) -> Report {
+        let mut latencies = Vec::new();
+        let (mut acked, mut refused, mut committed, mut rejected, mut lost, mut duplicated) =
+            (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
+        let mut last_commit_us = 0u64;
+        let mut first_sent_us = u64::MAX;
+        for i in 0..plan.txs.len() {
+            let sent = track.sent_us[i].load(Ordering::Relaxed);
+            if sent > 0 {
+                first_sent_us = first_sent_us.min(sent);
+            }
+            let commits = track.commits[i].load(Ordering::Relaxed);
+            if commits > 1 {
+                duplicated += 1;
+            }
+            match track.ack[i].load(Ordering::Relaxed) {
+                ACK_OK => {
+                    acked += 1;
+                    if commits == 0 {
+                        lost += 1;
+                        continue;
+                    }
+                    let at = track.commit_us[i].load(Ordering::Relaxed);
+                    last_commit_us = last_commit_us.max(at);
+                    latencies.push(at.saturating_sub(sent) as f64 / 1000.0);
+                    if track.rejected[i].load(Ordering::Relaxed) {
+                        rejected += 1;
+                    } else {
+                        committed += 1;
+                    }
+                }
+                ACK_REFUSED => refused += 1,
+                _ => {}
+            }
+        }
+        latencies.sort_by(f64::total_cmp);
+        let pct = |p: f64| -> f64 {
+            if latencies.is_empty() {
+                return 0.0;
+            }
+            let k = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len());
+            latencies[k - 1]
+        };
+        let window_secs = if last_commit_us > first_sent_us && first_sent_us != u64::MAX {
+            (last_commit_us - first_sent_us) as f64 / 1e6
+        } else {
+            0.0
+        };
+        let blocks = track.blocks.load(Ordering::Relaxed);
+        let block_span = track
+            .last_block_us
+            .load(Ordering::Relaxed)
+            .saturating_sub(track.first_block_us.load(Ordering::Relaxed))
+            as f64
+            / 1e6;
+        let mut failures = Vec::new();
+        if lost > 0 {
+            failures.push(format!(
+                "{lost} acknowledged transactions were never committed"
+            ));
+        }
+        if duplicated > 0 {
+            failures.push(format!("{duplicated} transactions were committed twice"));
+        }
+        let submitted = plan.txs.len() as u64;
+        Report {
+            validators: self.validators,
+            mix: spec.mix,
+            offered_tps: spec.rate,
+            submit_secs,
+            submitted,
+            acked,
+            refused,
+            refusals: track.refusals.lock().map(|r| r.clone()).unwrap_or_default(),
+            submitted_tps: if submit_secs > 0.0 {
+                acked as f64 / submit_secs
+            } else {
+                0.0
+            },
+            committed,
+            rejected,
+            lost,
+            duplicated,
+            committed_tps: if window_secs > 0.0 {
+                (committed + rejected) as f64 / window_secs
+            } else {
+                0.0
+            },
+            latency_ms: Latency {
+                p50: pct(0.50),
+                p95: pct(0.95),
+                p99: pct(0.99),
+                max: latencies.last().copied().unwrap_or(0.0),
+            },
+            blocks,
+            blocks_per_sec: if block_span > 0.0 && blocks > 1 {
+                (blocks - 1) as f64 / block_span
+            } else {
+                0.0
+            },
+            txs_per_block: if blocks > 0 {
+                track.block_txs.load(Ordering::Relaxed) as f64 / blocks as f64
+            } else {
+                0.0
+            },
+            tx_bytes_avg: plan.txs.iter().map(|t| t.size as f64).sum::<f64>()
+                / plan.txs.len().max(1) as f64,
+            failures,
+        }
+    }
+}
+
+struct Conn {
+    sender: Arc<Mutex<ws::WsSender>>,
+    inflight: Arc<AtomicUsize>,
+    _reader: tokio::task::JoinHandle<()>,
+    _slot: usize,
+}
+
+fn committed_count(track: &Track) -> usize {
+    // Cheap enough at the end of a run: one pass.
+    track
+        .commits
+        .iter()
+        .zip(&track.ack)
+        .filter(|(c, a)| a.load(Ordering::Relaxed) == ACK_OK && c.load(Ordering::Relaxed) > 0)
+        .count()
+}
+
+fn expect_committed(rpc: &Rpc, hash: &str) -> Result<(), String> {
+    let v = rpc
+        .wait_final(hash, Duration::from_secs(60))
+        .ok_or_else(|| format!("{hash} was not committed within 60 s"))?;
+    if v["status"] != "committed" {
+        return Err(format!("{hash} was rejected: {}", v["code"]));
+    }
+    Ok(())
+}
+
+/// Reads the answers to batch requests on one connection.
+async fn read_acks(mut rx: ws::WsReceiver, plan: &Plan, track: &Track, inflight: &AtomicUsize) {
+    let mut buf = Vec::new();
+    while ws::receive(&mut rx, &mut buf).await.is_ok() {
+        let Ok(answer) = serde_json::from_slice::<Value>(&buf) else {
+            continue;
+        };
+        let calls = match &answer {
+            Value::Array(calls) => calls.as_slice(),
+            // A whole batch refused (e.g. too large) answers one error.
+            other => std::slice::from_ref(other),
+        };
+        for call in calls {
+            let Some(idx) = call["id"].as_u64().map(|i| i as usize) else {
+                continue;
+            };
+            if idx >= plan.txs.len() {
+                continue;
+            }
+            if call.get("result").is_some() {
+                if track.ack[idx].swap(ACK_OK, Ordering::Relaxed) == ACK_NONE {
+                    track.acked.fetch_add(1, Ordering::Relaxed);
+                    track.settled.fetch_add(1, Ordering::Relaxed);
+                }
+            } else {
+                let e = &call["error"];
+                let reason = e["data"]["code"]
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("{} {}", e["code"], e["message"]));
+                track.refuse(idx, reason);
+            }
+        }
+        let _ = inflight.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+}
+
+/// Follows `newBlocks` and records when each planned transaction commits.
+async fn listen_blocks(mut rx: ws::WsReceiver, plan: &Plan, track: &Track) {
+    let mut buf = Vec::new();
+    while ws::receive(&mut rx, &mut buf).await.is_ok() {
+        let now = track.now_us();
+        let Ok(msg) = serde_json::from_slice::<Value>(&buf) else {
+            continue;
+        };
+        let block = &msg["params"]["result"];
+        let Some(txs) = block["txs"].as_array() else {
+            continue;
+        };
+        track.blocks.fetch_add(1, Ordering::Relaxed);
+        track
+            .block_txs
+            .fetch_add(txs.len() as u64, Ordering::Relaxed);
+        let _ = track
+            .first_block_us
+            .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+        track.last_block_us.store(now, Ordering::Relaxed);
+        for h in txs {
+            let Some(idx) = h
+                .as_str()
+                .and_then(|s| Hash32::from_hex(s).ok())
+                .and_then(|h| plan.index.get(&h))
+                .map(|&i| i as usize)
+            else {
+                continue;
+            };
+            if track.commits[idx].fetch_add(1, Ordering::Relaxed) == 0 {
+                track.commit_us[idx].store(now, Ordering::Relaxed);
+            }
+        }
+        if let Some(rejected) = block["rejected"].as_array() {
+            for r in rejected {
+                if let Some(&idx) = r["hash"]
+                    .as_str()
+                    .and_then(|s| Hash32::from_hex(s).ok())
+                    .and_then(|h| plan.index.get(&h))
+                {
+                    track.rejected[idx as usize].store(true, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
+
+/// A report as a few lines for people.
+pub fn describe(r: &Report) -> String {
+    let offered = r.offered_tps.map_or_else(
+        || "as fast as possible".to_string(),
+        |t| format!("{t} tx/s"),
+    );
+    let mut out = format!(
+        "{} validators, {:?} load, offered {offered}\n\
+         submitted  {} in {:.1} s: {} acknowledged ({:.0} tx/s), {} refused\n\
+         committed  {} ok, {} rejected, {} lost, {} duplicated: {:.0} tx/s\n\
+         latency    p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms, max {:.0} ms (submit to commit notification)\n\
+         blocks     {} ({:.2}/s), {:.0} tx per block; transactions {:.0} B on average\n",
+        r.validators,
+        r.mix,
+        r.submitted,
+        r.submit_secs,
+        r.acked,
+        r.submitted_tps,
+        r.refused,
+        r.committed,
+        r.rejected,
+        r.lost,
+        r.duplicated,
+        r.committed_tps,
+        r.latency_ms.p50,
+        r.latency_ms.p95,
+        r.latency_ms.p99,
+        r.latency_ms.max,
+        r.blocks,
+        r.blocks_per_sec,
+        r.txs_per_block,
+        r.tx_bytes_avg,
+    );
+    for (reason, n) in &r.refusals {
+        out.push_str(&format!("refused    {n} × {reason}\n"));
+    }
+    for f in &r.failures {
+        out.push_str(&format!("FAILURE    {f}\n"));
+    }
+    out
+}
+
+/// The JSON of a report.
+pub fn to_json(r: &Report) -> Value {
+    json!(r)
+}

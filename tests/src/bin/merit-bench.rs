@@ -1,0 +1,258 @@
+//! The Merit load generator and benchmark.
+//!
+//! ```text
+//! merit-bench load  [--rpc URL]... [--rate TPS | --max] [--duration SECS] [--mix M] [--sweep] [--json]
+//! merit-bench suite [--validators N] [--steady-secs SECS] [--json]
+//! ```
+//!
+//! `load` drives running nodes (by default the local devnet of
+//! `merit-node devnet`); `suite` starts a fresh release devnet itself. Both
+//! exit non-zero if an acknowledged transaction was never committed, or was
+//! committed twice. See docs/benchmarks.md.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use merit_tests::bench::load::{DEFAULT_ACCOUNTS, describe};
+use merit_tests::bench::suite::{self, SuiteOptions};
+use merit_tests::bench::{Bench, LoadSpec, Mix, Report, sweep};
+
+/// Load generator and benchmark for a Merit chain.
+#[derive(Debug, Parser)]
+#[command(
+    name = "merit-bench",
+    version,
+    after_help = "\
+Examples:
+  # Against a running `merit-node devnet`: 10 s at 5,000 transfers/s
+  merit-bench load --rate 5000 --duration 10
+
+  # Find the saturation point of a running devnet
+  merit-bench load --sweep
+
+  # The whole benchmark on a fresh 4-validator release devnet
+  cargo build --release -p merit-node -p merit-tests && target/release/merit-bench suite"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Load running nodes.
+    Load(LoadArgs),
+    /// Start a fresh release devnet, sweep, then run steady loads at
+    /// saturation and at half of it.
+    Suite(SuiteArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct LoadArgs {
+    /// A node's JSON-RPC address (repeat for more; load is spread over all).
+    /// Default: the devnet's 127.0.0.1:8545..8548.
+    #[arg(long = "rpc", value_name = "URL")]
+    rpc: Vec<String>,
+    /// Transactions offered per second.
+    #[arg(long, default_value_t = 5_000, conflicts_with = "max")]
+    rate: u64,
+    /// Submit as fast as the nodes answer instead of at a fixed rate.
+    #[arg(long)]
+    max: bool,
+    /// Seconds of submission.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// transfer, pay (3-leg split payments) or mixed (4:1).
+    #[arg(long, default_value = "transfer")]
+    mix: Mix,
+    /// Funded accounts the load is spread over.
+    #[arg(long, default_value_t = DEFAULT_ACCOUNTS)]
+    accounts: usize,
+    /// Raise the rate step by step until the chain stops keeping up.
+    #[arg(long)]
+    sweep: bool,
+    /// First rate of a sweep.
+    #[arg(long, default_value_t = 2_000)]
+    sweep_start: u64,
+    /// Rate factor between sweep steps.
+    #[arg(long, default_value_t = 1.25)]
+    sweep_factor: f64,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct SuiteArgs {
+    /// Validators of the devnet.
+    #[arg(long, default_value_t = 4)]
+    validators: usize,
+    /// Seconds of each steady run.
+    #[arg(long, default_value_t = 60)]
+    steady_secs: u64,
+    /// Seconds of each sweep step.
+    #[arg(long, default_value_t = 10)]
+    step_secs: u64,
+    /// First rate of the sweep.
+    #[arg(long, default_value_t = 2_000)]
+    sweep_start: u64,
+    /// Rate factor between sweep steps.
+    #[arg(long, default_value_t = 1.25)]
+    sweep_factor: f64,
+    /// transfer, pay or mixed.
+    #[arg(long, default_value = "transfer")]
+    mix: Mix,
+    #[arg(long, default_value_t = DEFAULT_ACCOUNTS)]
+    accounts: usize,
+    /// Where the devnet's state and log go (wiped first).
+    #[arg(long, default_value = "target/bench-devnet")]
+    dir: PathBuf,
+    /// The merit-node binary (default: next to this one).
+    #[arg(long)]
+    node_bin: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_addr(s: &str) -> Result<SocketAddr, String> {
+    let t = s
+        .trim_start_matches("http://")
+        .trim_start_matches("ws://")
+        .trim_end_matches('/');
+    t.parse()
+        .map_err(|_| format!("`{s}` is not an address like http://127.0.0.1:8545"))
+}
+
+fn node_bin_next_to_me() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("merit-node")))
+        .unwrap_or_else(|| PathBuf::from("merit-node"))
+}
+
+fn print_reports(json: bool, reports: &[Report]) {
+    if json {
+        println!("{}", serde_json::json!(reports));
+    } else {
+        for r in reports {
+            println!("{}", describe(r));
+        }
+    }
+}
+
+async fn load(a: LoadArgs) -> Result<bool, String> {
+    let nodes: Vec<SocketAddr> = if a.rpc.is_empty() {
+        (0..4)
+            .map(|i| SocketAddr::from(([127, 0, 0, 1], 8545 + i)))
+            .collect()
+    } else {
+        a.rpc
+            .iter()
+            .map(|s| parse_addr(s))
+            .collect::<Result<_, _>>()?
+    };
+    if a.duration == 0 {
+        return Err("--duration must be at least 1".into());
+    }
+    let bench = tokio::task::block_in_place(|| Bench::prepare(nodes, a.accounts.max(2)))?;
+    let spec = LoadSpec {
+        rate: if a.max { None } else { Some(a.rate.max(1)) },
+        duration: Duration::from_secs(a.duration),
+        mix: a.mix,
+        ..LoadSpec::default()
+    };
+    if a.sweep {
+        let json = a.json;
+        let s = sweep(
+            &bench,
+            &spec,
+            a.sweep_start,
+            a.sweep_factor,
+            1_000_000,
+            spec.duration,
+            |r| {
+                if !json {
+                    println!("{}", describe(r));
+                }
+            },
+        )
+        .await?;
+        if json {
+            println!("{}", serde_json::json!(s));
+        } else {
+            println!(
+                "saturation: kept up with {} tx/s; peak committed {:.0} tx/s",
+                s.saturation_tps, s.peak_committed_tps
+            );
+        }
+        return Ok(s.steps.iter().all(Report::passed));
+    }
+    let report = bench.run(&spec).await?;
+    print_reports(a.json, std::slice::from_ref(&report));
+    Ok(report.passed())
+}
+
+async fn run_suite(a: SuiteArgs) -> Result<bool, String> {
+    let o = SuiteOptions {
+        validators: a.validators,
+        steady: Duration::from_secs(a.steady_secs.max(1)),
+        sweep_step: Duration::from_secs(a.step_secs.max(1)),
+        sweep_start: a.sweep_start,
+        sweep_factor: a.sweep_factor,
+        sweep_max: 1_000_000,
+        accounts: a.accounts.max(2),
+        mix: a.mix,
+        dir: a.dir,
+        node_bin: a.node_bin.unwrap_or_else(node_bin_next_to_me),
+        quiet: a.json,
+    };
+    let result = suite::run(&o).await?;
+    let passed = result
+        .sweep
+        .steps
+        .iter()
+        .chain([&result.at_saturation, &result.at_half])
+        .all(Report::passed);
+    if a.json {
+        println!("{}", serde_json::json!(result));
+    } else {
+        println!("{}", suite::table(std::slice::from_ref(&result)));
+    }
+    Ok(passed)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Cmd::Load(a) => load(a).await,
+            Cmd::Suite(a) => run_suite(a).await,
+        }
+    });
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("FAILED: acknowledged transactions were lost or committed twice");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
