@@ -108,6 +108,10 @@ pub struct SupplyAudit {
     pub locked_in_escrow: u64,
     pub redeemed: u64,
     pub expired: u64,
+    /// A sum of balances, offers or escrows did not fit in a `u64`: the state
+    /// holds more than could ever be minted, so the audit fails. The summed
+    /// fields then show `u64::MAX`.
+    pub overflowed: bool,
 }
 
 /// What an account has locked in one token.
@@ -131,16 +135,17 @@ pub struct ExpiringLot {
 impl SupplyAudit {
     /// `minted = circulating + locked_in_offers + locked_in_escrow + redeemed + expired`.
     pub fn holds(&self) -> bool {
-        [
-            self.circulating,
-            self.locked_in_offers,
-            self.locked_in_escrow,
-            self.redeemed,
-            self.expired,
-        ]
-        .iter()
-        .try_fold(0u64, |acc, x| acc.checked_add(*x))
-            == Some(self.minted)
+        !self.overflowed
+            && [
+                self.circulating,
+                self.locked_in_offers,
+                self.locked_in_escrow,
+                self.redeemed,
+                self.expired,
+            ]
+            .iter()
+            .try_fold(0u64, |acc, x| acc.checked_add(*x))
+                == Some(self.minted)
     }
 }
 
@@ -478,12 +483,13 @@ impl Ledger {
     /// locked amounts from the open offers and escrows. `minted`, `redeemed`
     /// and `expired` are the token's counters.
     pub fn audit(&self) -> Vec<SupplyAudit> {
-        let mut circulating: BTreeMap<Symbol, u64> = BTreeMap::new();
-        let mut in_offers: BTreeMap<Symbol, u64> = BTreeMap::new();
-        let mut in_escrow: BTreeMap<Symbol, u64> = BTreeMap::new();
-        let add = |m: &mut BTreeMap<Symbol, u64>, sym: Symbol, x: u64| {
-            let c = m.entry(sym).or_default();
-            *c = c.saturating_add(x);
+        // Summed in u128: a bug that created value must not hide behind a
+        // saturated sum that happens to equal `minted`.
+        let mut circulating: BTreeMap<Symbol, u128> = BTreeMap::new();
+        let mut in_offers: BTreeMap<Symbol, u128> = BTreeMap::new();
+        let mut in_escrow: BTreeMap<Symbol, u128> = BTreeMap::new();
+        let add = |m: &mut BTreeMap<Symbol, u128>, sym: Symbol, x: u64| {
+            *m.entry(sym).or_default() += u128::from(x);
         };
         for (k, v) in &self.state {
             match (k, v) {
@@ -499,16 +505,26 @@ impl Ledger {
                 _ => {}
             }
         }
-        let get = |m: &BTreeMap<Symbol, u64>, sym: &Symbol| m.get(sym).copied().unwrap_or(0);
+        let get = |m: &BTreeMap<Symbol, u128>, sym: &Symbol| m.get(sym).copied().unwrap_or(0);
         self.tokens()
-            .map(|t| SupplyAudit {
-                token: t.symbol,
-                minted: t.minted,
-                circulating: get(&circulating, &t.symbol),
-                locked_in_offers: get(&in_offers, &t.symbol),
-                locked_in_escrow: get(&in_escrow, &t.symbol),
-                redeemed: t.redeemed,
-                expired: t.expired,
+            .map(|t| {
+                let sums = [
+                    get(&circulating, &t.symbol),
+                    get(&in_offers, &t.symbol),
+                    get(&in_escrow, &t.symbol),
+                ];
+                let [circulating, locked_in_offers, locked_in_escrow] =
+                    sums.map(|x| u64::try_from(x).unwrap_or(u64::MAX));
+                SupplyAudit {
+                    token: t.symbol,
+                    minted: t.minted,
+                    circulating,
+                    locked_in_offers,
+                    locked_in_escrow,
+                    redeemed: t.redeemed,
+                    expired: t.expired,
+                    overflowed: sums.iter().any(|x| *x > u128::from(u64::MAX)),
+                }
             })
             .collect()
     }

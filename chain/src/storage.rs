@@ -19,7 +19,7 @@ use crate::encoding::{self, BoundedVec, Decode, Encode};
 use crate::ledger::{BlockOutcome, Ledger};
 use crate::limits::*;
 use crate::state::{StateKey, StateMap, StateValue};
-use crate::tx::ChainId;
+use crate::tx::{ChainId, Price, Symbol};
 
 /// Where a transaction sits in the chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
@@ -91,6 +91,18 @@ pub trait Storage {
         limit: usize,
     ) -> Result<Vec<HistoryEntry>, StorageError>;
 
+    /// Up to `limit` ids of the offers resting in the `(sell, buy)` book, in
+    /// match order (cheapest first, then oldest), from the stored index.
+    fn order_book(
+        &self,
+        sell: &Symbol,
+        buy: &Symbol,
+        limit: usize,
+    ) -> Result<Vec<u64>, StorageError>;
+    /// Every entry of the stored book index, `(sell, buy, price key, id)`,
+    /// in index order. A full scan, for the check on open.
+    fn book_index(&self) -> Result<Vec<BookIndexKey>, StorageError>;
+
     /// Durably (synced) stores the consensus state a replica must find again
     /// after a crash. Called before the vote it records is sent.
     fn save_consensus_state(&self, bytes: &[u8]) -> Result<(), StorageError>;
@@ -119,6 +131,31 @@ pub trait Storage {
                 computed,
             });
         }
+        // The book index is derived from the state; it must list exactly the
+        // state's book entries.
+        let expected: Vec<BookIndexKey> = ledger
+            .state()
+            .keys()
+            .filter_map(|k| match k {
+                StateKey::BookEntry(sell, buy, price, id) => {
+                    Some(BookIndexKey::new(sell, buy, *price, *id))
+                }
+                _ => None,
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let stored = self.book_index()?;
+        if stored != expected {
+            return Err(StorageError::Corrupt {
+                what: "book index",
+                detail: format!(
+                    "{} entries stored, the state has {} book entries",
+                    stored.len(),
+                    expected.len()
+                ),
+            });
+        }
         Ok(Some(ledger))
     }
 }
@@ -130,7 +167,8 @@ const CF_CERTS: &str = "certs";
 const CF_RECEIPTS: &str = "receipts";
 const CF_TXIDX: &str = "txidx";
 const CF_HISTORY: &str = "history";
-const COLUMN_FAMILIES: [&str; 7] = [
+const CF_BOOK: &str = "book";
+const COLUMN_FAMILIES: [&str; 8] = [
     CF_META,
     CF_STATE,
     CF_BLOCKS,
@@ -138,6 +176,7 @@ const COLUMN_FAMILIES: [&str; 7] = [
     CF_RECEIPTS,
     CF_TXIDX,
     CF_HISTORY,
+    CF_BOOK,
 ];
 const TIP_KEY: &[u8] = b"tip";
 const CONSENSUS_KEY: &[u8] = b"consensus";
@@ -236,25 +275,87 @@ impl RocksStorage {
                 None => batch.delete_cf(cf, k),
             }
         }
+        let book = self.cf(CF_BOOK)?;
+        for (k, v) in &outcome.changes {
+            if let StateKey::BookEntry(sell, buy, price, id) = k {
+                let key = BookIndexKey::new(sell, buy, *price, *id);
+                match v {
+                    Some(_) => batch.put_cf(book, key.0, []),
+                    None => batch.delete_cf(book, key.0),
+                }
+            }
+        }
         Ok(())
     }
+}
 
-    /// Overwrites one raw state entry, bypassing every check. For tests that
-    /// prove corruption is detected.
-    #[doc(hidden)]
-    pub fn corrupt_state_entry_for_test(
-        &self,
-        key: &StateKey,
-        value: &StateValue,
-    ) -> Result<(), StorageError> {
-        let mut batch = WriteBatch::default();
-        batch.put_cf(
-            self.cf(CF_STATE)?,
-            encoding::encode(key),
-            encoding::encode(value),
-        );
-        self.write(batch)
+/// The key of an offer in the stored book index: the pair, the price as a
+/// big-endian fixed-point number, then the offer id. RocksDB's byte order
+/// over these keys is match order, so a walk of one book is a prefix scan.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BookIndexKey(pub [u8; BOOK_INDEX_KEY_BYTES]);
+
+/// 12 + 12 bytes of pair, 24 of price, 8 of id.
+pub const BOOK_INDEX_KEY_BYTES: usize = 56;
+const BOOK_PAIR_BYTES: usize = 24;
+
+impl std::fmt::Debug for BookIndexKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BookIndexKey({})", hex::encode(self.0))
     }
+}
+
+impl BookIndexKey {
+    pub fn new(sell: &Symbol, buy: &Symbol, price: Price, id: u64) -> Self {
+        let mut k = [0u8; BOOK_INDEX_KEY_BYTES];
+        k[..BOOK_PAIR_BYTES].copy_from_slice(&book_pair_prefix(sell, buy));
+        k[24..48].copy_from_slice(&price_order_bytes(price));
+        k[48..].copy_from_slice(&id.to_be_bytes());
+        BookIndexKey(k)
+    }
+
+    /// The offer id at the end of the key.
+    pub fn offer_id(&self) -> u64 {
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&self.0[48..]);
+        u64::from_be_bytes(id)
+    }
+}
+
+fn book_pair_prefix(sell: &Symbol, buy: &Symbol) -> [u8; BOOK_PAIR_BYTES] {
+    // Symbols are 2 to 12 bytes of A-Z0-9, zero-padded: the pair is a
+    // fixed-width prefix that no other pair's prefix extends.
+    let mut p = [0u8; BOOK_PAIR_BYTES];
+    p[..sell.as_str().len()].copy_from_slice(sell.as_str().as_bytes());
+    p[12..12 + buy.as_str().len()].copy_from_slice(buy.as_str().as_bytes());
+    p
+}
+
+/// `floor(n · 2^128 / d)` as 24 big-endian bytes: a byte order that is
+/// exactly the order of the values `n/d`.
+///
+/// Two different prices `a/b < c/e` with terms below 2^64 differ by at least
+/// `1/(b·e) > 2^-128`, so their values times 2^128 differ by more than 1 and
+/// their floors differ: distinct values get distinct keys in the same order,
+/// and equal values (one reduced form) get equal keys. `d = 0` (only the
+/// range bound [`Price::MAX`]) maps past every price.
+pub fn price_order_bytes(price: Price) -> [u8; 24] {
+    let mut out = [0u8; 24];
+    if price.d == 0 {
+        return [0xff; 24];
+    }
+    let d = u128::from(price.d);
+    let whole = price.n / price.d;
+    // Long division of the remainder by d in base 2^64, two digits.
+    let r0 = u128::from(price.n % price.d);
+    let q1 = (r0 << 64) / d;
+    let r1 = (r0 << 64) % d;
+    let q0 = (r1 << 64) / d;
+    out[..8].copy_from_slice(&whole.to_be_bytes());
+    // q1 and q0 are digits below 2^64 because r0, r1 < d.
+    out[8..16].copy_from_slice(&(q1 as u64).to_be_bytes());
+    out[16..].copy_from_slice(&(q0 as u64).to_be_bytes());
+    out
 }
 
 fn history_key(account: &Address, loc: TxLocation) -> [u8; 44] {
@@ -336,6 +437,40 @@ impl Storage for RocksStorage {
 
     fn tip(&self) -> Result<Option<BlockHeader>, StorageError> {
         self.get_decoded(CF_META, TIP_KEY, MAX_HEADER_BYTES)
+    }
+
+    fn order_book(
+        &self,
+        sell: &Symbol,
+        buy: &Symbol,
+        limit: usize,
+    ) -> Result<Vec<u64>, StorageError> {
+        let prefix = book_pair_prefix(sell, buy);
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf(CF_BOOK)?,
+            IteratorMode::From(&prefix, Direction::Forward),
+        );
+        for item in iter {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, _) = item.map_err(|e| self.db_err(e))?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            out.push(stored_book_key(&k)?.offer_id());
+        }
+        Ok(out)
+    }
+
+    fn book_index(&self) -> Result<Vec<BookIndexKey>, StorageError> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(CF_BOOK)?, IteratorMode::Start) {
+            let (k, _) = item.map_err(|e| self.db_err(e))?;
+            out.push(stored_book_key(&k)?);
+        }
+        Ok(out)
     }
 
     fn save_consensus_state(&self, bytes: &[u8]) -> Result<(), StorageError> {
@@ -442,4 +577,12 @@ impl Storage for RocksStorage {
         }
         Ok(out)
     }
+}
+
+fn stored_book_key(k: &[u8]) -> Result<BookIndexKey, StorageError> {
+    let bytes: [u8; BOOK_INDEX_KEY_BYTES] = k.try_into().map_err(|_| StorageError::Corrupt {
+        what: "book index",
+        detail: format!("a key of {} bytes", k.len()),
+    })?;
+    Ok(BookIndexKey(bytes))
 }

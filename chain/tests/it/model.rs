@@ -1,6 +1,8 @@
 //! The ledger against a simple `BTreeMap` model, over random sequences of
 //! every transaction kind. After every block the balances, supplies and
-//! every receipt's code must agree with the model.
+//! every receipt's code must agree with the model; one variant puts each
+//! transaction in a block of its own, so the state is compared after every
+//! step.
 
 use std::collections::BTreeMap;
 
@@ -321,46 +323,77 @@ fn by(op: &Op) -> usize {
     }
 }
 
+/// Balances, supplies and the audit agree with the model.
+fn agrees(a: &Alliance, model: &Model, keys: &[Keypair]) -> Result<(), TestCaseError> {
+    for (s, name) in SYMBOLS.iter().enumerate() {
+        for (i, k) in keys.iter().enumerate() {
+            prop_assert_eq!(a.ledger.balance(&k.public(), &sym(name)), model.bal(i, s));
+        }
+        match (a.ledger.token(&sym(name)), model.tokens.get(&s)) {
+            (None, None) => {}
+            (Some(t), Some(m)) => {
+                prop_assert_eq!(
+                    (t.minted, t.redeemed, t.max_supply),
+                    (m.minted, m.redeemed, m.cap)
+                );
+                prop_assert_eq!(t.issuer, keys[m.issuer].public());
+            }
+            (t, m) => prop_assert!(
+                false,
+                "token {} exists in one only: ledger {:?}, model {}",
+                name,
+                t,
+                m.is_some()
+            ),
+        }
+    }
+    for audit in a.ledger.audit() {
+        prop_assert!(audit.holds(), "{:?}", audit);
+    }
+    Ok(())
+}
+
+/// Runs `blocks` against the ledger and the model, comparing every receipt
+/// and, after every block, the whole observable state.
+fn run_against_the_model(blocks: Vec<Vec<Op>>) -> Result<(), TestCaseError> {
+    let keys: Vec<Keypair> = (0..ACCOUNTS).map(|i| key(&format!("model-{i}"))).collect();
+    // Accounts 0 and 1 are the merchants; no tokens or balances at genesis.
+    let mut a = Alliance::with_merchants(&keys[..2]);
+    let mut model = Model::default();
+    let mut payments: Vec<Hash32> = Vec::new();
+    for ops in blocks {
+        let txs: Vec<Transaction> = ops
+            .iter()
+            .map(|op| {
+                let kind = to_kind(op, &keys, &payments);
+                a.tx(&keys[by(op)], kind)
+            })
+            .collect();
+        let receipts = a.block(txs.clone());
+        for ((op, tx), receipt) in ops.iter().zip(&txs).zip(&receipts) {
+            let expected = model.apply(op, tx.hash(), &payments);
+            prop_assert_eq!(receipt.code(), expected, "op {:?}", op);
+            if expected.is_none() && matches!(op, Op::Pay { .. }) {
+                payments.push(tx.hash());
+            }
+        }
+        agrees(&a, &model, &keys)?;
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 1_000, ..ProptestConfig::default() })]
 
+    /// Several transactions per block, as a proposer packs them.
     #[test]
     fn ledger_matches_the_model(blocks in prop::collection::vec(prop::collection::vec(op(), 1..6), 1..8)) {
-        let keys: Vec<Keypair> = (0..ACCOUNTS).map(|i| key(&format!("model-{i}"))).collect();
-        // Accounts 0 and 1 are the merchants; no tokens or balances at genesis.
-        let mut a = Alliance::with_merchants(&keys[..2]);
-        let mut model = Model::default();
-        let mut payments: Vec<Hash32> = Vec::new();
-        for ops in blocks {
-            let txs: Vec<Transaction> = ops.iter().map(|op| {
-                let kind = to_kind(op, &keys, &payments);
-                a.tx(&keys[by(op)], kind)
-            }).collect();
-            let receipts = a.block(txs.clone());
-            for ((op, tx), receipt) in ops.iter().zip(&txs).zip(&receipts) {
-                let expected = model.apply(op, tx.hash(), &payments);
-                prop_assert_eq!(receipt.code(), expected, "op {:?}", op);
-                if expected.is_none() && matches!(op, Op::Pay { .. }) {
-                    payments.push(tx.hash());
-                }
-            }
-            // Balances and supplies agree after every block.
-            for (s, name) in SYMBOLS.iter().enumerate() {
-                for (i, k) in keys.iter().enumerate() {
-                    prop_assert_eq!(a.ledger.balance(&k.public(), &sym(name)), model.bal(i, s));
-                }
-                match (a.ledger.token(&sym(name)), model.tokens.get(&s)) {
-                    (None, None) => {}
-                    (Some(t), Some(m)) => {
-                        prop_assert_eq!((t.minted, t.redeemed, t.max_supply), (m.minted, m.redeemed, m.cap));
-                        prop_assert_eq!(t.issuer, keys[m.issuer].public());
-                    }
-                    (t, m) => prop_assert!(false, "token {} exists in one only: ledger {:?}, model {}", name, t, m.is_some()),
-                }
-            }
-            for audit in a.ledger.audit() {
-                prop_assert!(audit.holds(), "{:?}", audit);
-            }
-        }
+        run_against_the_model(blocks)?;
+    }
+
+    /// One transaction per block, so the state is compared after every step.
+    #[test]
+    fn ledger_matches_the_model_after_every_transaction(ops in prop::collection::vec(op(), 1..30)) {
+        run_against_the_model(ops.into_iter().map(|op| vec![op]).collect())?;
     }
 }

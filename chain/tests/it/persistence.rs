@@ -1,11 +1,35 @@
 //! The RocksDB store: a node that reopens finds exactly the state it had,
 //! and refuses to start on corrupted state.
 
+use merit_chain::encoding;
 use merit_chain::state::{StateKey, StateValue};
-use merit_chain::storage::{RocksStorage, Storage, StorageError, TxLocation};
-use merit_chain::{Keypair, TxKind};
+use merit_chain::storage::{BookIndexKey, RocksStorage, Storage, StorageError, TxLocation};
+use merit_chain::tx::Price;
+use merit_chain::{Keypair, Transaction, TxKind};
 
 use crate::fixture::*;
+
+/// Writes raw bytes into a column family of a closed store, as disk
+/// corruption or a careless operator would, bypassing every check.
+fn raw_put(dir: &std::path::Path, cf: &str, key: &[u8], value: &[u8]) {
+    let opts = rocksdb::Options::default();
+    let cfs = rocksdb::DB::list_cf(&opts, dir).unwrap();
+    let db = rocksdb::DB::open_cf(&opts, dir, cfs).unwrap();
+    db.put_cf(db.cf_handle(cf).unwrap(), key, value).unwrap();
+}
+
+/// Executes one block of `txs` (all must succeed), stores it and applies it.
+fn commit(store: &RocksStorage, a: &mut Alliance, txs: Vec<Transaction>) {
+    let time = a.ledger.tip().timestamp_ms + 1000;
+    let (block, outcome) = a.ledger.build_block(0, time, a.m1.public(), txs);
+    assert!(
+        outcome.receipts.iter().all(|r| r.code().is_none()),
+        "{:?}",
+        outcome.receipts
+    );
+    store.commit_block(&block, None, &outcome).unwrap();
+    a.ledger.apply(&block.header, outcome);
+}
 
 /// Runs 100 blocks of transfers and payments through a ledger and a store.
 fn hundred_blocks(dir: &std::path::Path) -> (Alliance, Vec<Keypair>, Vec<merit_chain::Hash32>) {
@@ -126,15 +150,12 @@ fn a_corrupted_state_value_is_detected_on_open() {
     let (a, shoppers, _) = hundred_blocks(dir.path());
     let victim = shoppers[3].public();
     let real = a.ledger.balance(&victim, &sym("BEAN"));
-    {
-        let store = RocksStorage::open(dir.path()).unwrap();
-        store
-            .corrupt_state_entry_for_test(
-                &StateKey::Balance(victim, sym("BEAN")),
-                &StateValue::Balance(real + 1),
-            )
-            .unwrap();
-    }
+    raw_put(
+        dir.path(),
+        "state",
+        &encoding::encode(&StateKey::Balance(victim, sym("BEAN"))),
+        &encoding::encode(&StateValue::Balance(real + 1)),
+    );
     let store = RocksStorage::open(dir.path()).unwrap();
     let err = store.open_ledger(&chain_id()).unwrap_err();
     assert!(
@@ -256,4 +277,163 @@ fn reopening_restores_offers_escrows_and_lots() {
     let o2 = reopened.verify_block(&b1).unwrap();
     assert_eq!(o1.state_root, o2.state_root);
     assert_eq!(o1.changes, o2.changes);
+}
+
+fn place(sell: &str, buy: &str, amount: u64, n: u64, d: u64) -> TxKind {
+    TxKind::PlaceOffer {
+        sell: sym(sell),
+        buy: sym(buy),
+        amount,
+        price: Price::new(n, d),
+    }
+}
+
+/// The ids of the `(sell, buy)` book as the ledger walks it.
+fn ledger_book(a: &Alliance, sell: &str, buy: &str) -> Vec<u64> {
+    a.ledger
+        .order_book(&sym(sell), &sym(buy))
+        .map(|o| o.id)
+        .collect()
+}
+
+#[test]
+fn the_stored_book_index_walks_in_match_order_through_fills_cancels_and_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RocksStorage::open(dir.path()).unwrap();
+    let mut a = Alliance::new();
+    store
+        .commit_genesis(&a.ledger.tip().clone(), &a.genesis)
+        .unwrap();
+    let (m2, alice, bob) = (a.m2.clone(), a.alice.clone(), a.bob.clone());
+    // Prices chosen to defeat any order but the exact one: equal values in
+    // other terms (2/6 = 1/3), neighbours that differ by less than 2^-120,
+    // and the extremes.
+    let big = u64::MAX;
+    let offers = vec![
+        place("BEAN", "BOOK", 10, 1, 2),
+        place("BEAN", "BOOK", 10, 2, 6),
+        place("BEAN", "BOOK", 10, 1, 3),
+        place("BEAN", "BOOK", 10, big - 1, big),
+        place("BEAN", "BOOK", 10, big - 2, big - 1),
+        place("BEAN", "BOOK", 10, 1, big),
+        place("BEAN", "BOOK", 10, big, 1),
+        place("BEAN", "BOOK", 10, 3, 1),
+        place("BEAN", "BOOK", 10, 1, 2),
+    ];
+    let txs = offers.into_iter().map(|k| a.tx(&alice, k)).collect();
+    commit(&store, &mut a, txs);
+    let bean_book = ledger_book(&a, "BEAN", "BOOK");
+    assert_eq!(bean_book.len(), 9);
+    assert_eq!(
+        store.order_book(&sym("BEAN"), &sym("BOOK"), 100).unwrap(),
+        bean_book
+    );
+    assert_eq!(
+        store.order_book(&sym("BEAN"), &sym("BOOK"), 3).unwrap(),
+        bean_book[..3]
+    );
+    assert!(
+        store
+            .order_book(&sym("BOOK"), &sym("BEAN"), 100)
+            .unwrap()
+            .is_empty()
+    );
+
+    // Bob sells BOOK for BEAN and takes the cheapest offers; alice cancels
+    // one from the middle; bob leaves a resting offer on the other side.
+    let mint = TxKind::Mint {
+        token: sym("BOOK"),
+        to: bob.public(),
+        amount: 1_000,
+    };
+    let txs = vec![a.tx(&m2, mint)];
+    commit(&store, &mut a, txs);
+    let cancel = TxKind::CancelOffer {
+        offer_id: bean_book[4],
+    };
+    let txs = vec![
+        a.tx(&bob, place("BOOK", "BEAN", 12, 1, 1_000_000)),
+        a.tx(&alice, cancel),
+        a.tx(&bob, place("BOOK", "BEAN", 50, 1_000, 1)),
+    ];
+    commit(&store, &mut a, txs);
+    let bean_book = ledger_book(&a, "BEAN", "BOOK");
+    let book_book = ledger_book(&a, "BOOK", "BEAN");
+    assert!(bean_book.len() < 8, "{bean_book:?}");
+    assert_eq!(book_book.len(), 1);
+    assert_eq!(
+        store.order_book(&sym("BEAN"), &sym("BOOK"), 100).unwrap(),
+        bean_book
+    );
+    assert_eq!(
+        store.order_book(&sym("BOOK"), &sym("BEAN"), 100).unwrap(),
+        book_book
+    );
+    drop(store);
+
+    let store = RocksStorage::open(dir.path()).unwrap();
+    let reopened = store.open_ledger(&chain_id()).unwrap().unwrap();
+    assert_eq!(reopened.state(), a.ledger.state());
+    assert_eq!(
+        store.order_book(&sym("BEAN"), &sym("BOOK"), 100).unwrap(),
+        bean_book
+    );
+}
+
+#[test]
+fn a_book_index_that_disagrees_with_the_state_is_detected_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = RocksStorage::open(dir.path()).unwrap();
+        let mut a = Alliance::new();
+        store
+            .commit_genesis(&a.ledger.tip().clone(), &a.genesis)
+            .unwrap();
+        let alice = a.alice.clone();
+        let txs = vec![a.tx(&alice, place("BEAN", "BOOK", 10, 1, 2))];
+        commit(&store, &mut a, txs);
+    }
+    // An index entry for an offer that does not exist.
+    let ghost = BookIndexKey::new(&sym("BEAN"), &sym("BOOK"), Price::new(1, 4), 99);
+    raw_put(dir.path(), "book", &ghost.0, &[]);
+    let store = RocksStorage::open(dir.path()).unwrap();
+    let err = store.open_ledger(&chain_id()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StorageError::Corrupt {
+                what: "book index",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("book index"), "{err}");
+}
+
+fn price() -> impl proptest::strategy::Strategy<Value = Price> {
+    use proptest::prelude::*;
+    let term = prop_oneof![
+        1u64..16,
+        1u64..=u64::MAX,
+        (u64::MAX - 16)..=u64::MAX,
+        (1u64 << 32)..(1u64 << 32) + 16,
+    ];
+    (term.clone(), term).prop_map(|(n, d)| Price::new(n, d))
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 20_000, ..Default::default() })]
+
+    /// The stored book's byte order is exactly the order of price values.
+    #[test]
+    fn price_keys_sort_exactly_as_the_prices_they_encode(a in price(), b in price()) {
+        use merit_chain::storage::price_order_bytes;
+        proptest::prop_assert_eq!(
+            price_order_bytes(a).cmp(&price_order_bytes(b)),
+            a.cmp_value(&b),
+            "{:?} vs {:?}", a, b
+        );
+        proptest::prop_assert_eq!(price_order_bytes(a), price_order_bytes(a.reduced()));
+    }
 }

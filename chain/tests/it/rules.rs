@@ -5,8 +5,9 @@ use std::collections::BTreeSet;
 
 use merit_chain::encoding::{self, BoundedString};
 use merit_chain::limits::{MAX_PAY_LEGS, MAX_TX_BYTES, MAX_TX_TTL_BLOCKS};
+use merit_chain::state::{StateKey, StateValue};
 use merit_chain::tx::TxBody;
-use merit_chain::{Event, Hash32, RejectCode, Transaction, TxKind, TxOutcome};
+use merit_chain::{Event, Hash32, Ledger, RejectCode, Transaction, TxKind, TxOutcome};
 
 use crate::fixture::*;
 
@@ -94,6 +95,36 @@ fn moving_the_whole_u64_supply_in_either_address_order_keeps_the_supply_invarian
     assert_eq!(a.balance(&bob, "HUGE"), u64::MAX);
     assert_eq!(a.balance(&carol, "HUGE"), 0);
     assert!(a.ledger.audit().iter().all(|s| s.holds()));
+}
+
+#[test]
+fn the_audit_catches_created_value_even_when_a_saturated_sum_would_match() {
+    let mut a = Alliance::new();
+    let (m1, bob, carol) = (a.m1.clone(), a.bob.clone(), a.carol.clone());
+    assert_eq!(a.exec(&m1, create("HUGE", u64::MAX)), None);
+    let mint = TxKind::Mint {
+        token: sym("HUGE"),
+        to: bob.public(),
+        amount: u64::MAX,
+    };
+    assert_eq!(a.exec(&m1, mint), None);
+    // A state in which carol also holds points that were never minted: the
+    // balances sum past u64::MAX, and a saturating sum would equal `minted`.
+    let mut state = a.ledger.state().clone();
+    state.insert(
+        StateKey::Balance(carol.public(), sym("HUGE")),
+        StateValue::Balance(1),
+    );
+    let forged = Ledger::from_state(chain_id(), a.ledger.tip().clone(), state);
+    let huge = forged
+        .audit()
+        .into_iter()
+        .find(|s| s.token == sym("HUGE"))
+        .unwrap();
+    assert!(huge.overflowed, "{huge:?}");
+    assert!(!huge.holds(), "{huge:?}");
+    // The real state holds.
+    assert!(a.ledger.audit().iter().all(|s| s.holds() && !s.overflowed));
 }
 
 #[test]
