@@ -89,13 +89,19 @@ impl Shared {
     pub async fn submit(&self, bytes: &[u8]) -> Result<Hash32, AdmitError> {
         let tx = Transaction::admit(bytes).map_err(AdmitError::Rejected)?;
         let hash = tx.hash();
-        if self.storage.tx_location(&hash).ok().flatten().is_some() {
+        if self.is_committed(&hash) {
             return Ok(hash);
         }
         if self.lock_mempool().contains(&hash) {
             return Ok(hash);
         }
-        self.precheck(&tx)?;
+        if let Err(e) = self.precheck(&tx) {
+            // Committed since the first look: its nonce is spent now.
+            if self.is_committed(&hash) {
+                return Ok(hash);
+            }
+            return Err(e);
+        }
         let (reply, verdict) = oneshot::channel();
         let req = AdmitRequest {
             size: bytes.len(),
@@ -113,11 +119,15 @@ impl Shared {
     /// Checks that need the ledger but no signature: the chain, the expiry
     /// window for the next block, and that the nonce is unused.
     pub fn precheck(&self, tx: &Transaction) -> Result<(), AdmitError> {
+        self.precheck_in(&self.read_ledger(), tx)
+    }
+
+    /// [`Shared::precheck`] against a ledger the caller holds locked.
+    fn precheck_in(&self, ledger: &Ledger, tx: &Transaction) -> Result<(), AdmitError> {
         let b = &tx.body;
         if b.chain_id != self.chain_id {
             return Err(AdmitError::Rejected(RejectCode::WrongChainId));
         }
-        let ledger = self.read_ledger();
         let next = ledger.height().saturating_add(1);
         if b.expires_at_height <= next {
             return Err(AdmitError::Rejected(RejectCode::Expired));
@@ -132,6 +142,11 @@ impl Shared {
             return Err(AdmitError::Rejected(RejectCode::NonceReused));
         }
         Ok(())
+    }
+
+    /// Whether a block holds the transaction.
+    fn is_committed(&self, hash: &Hash32) -> bool {
+        self.storage.tx_location(hash).ok().flatten().is_some()
     }
 
     pub fn read_ledger(&self) -> std::sync::RwLockReadGuard<'_, Ledger> {
@@ -181,11 +196,26 @@ pub async fn run_admission(
         let mut admitted_any = false;
         let now = Instant::now();
         {
+            // The precheck ran before the signature check, and a block may
+            // have been committed since: check again with the ledger held
+            // (locked before the mempool, as the proposer locks them), so
+            // that neither a committed transaction nor one whose nonce is
+            // spent enters the pool, where the next proposal would
+            // include it a second time.
+            let ledger = shared.read_ledger();
             let mut pool = shared.lock_mempool();
             for (req, ok) in requests.into_iter().zip(verdicts) {
                 let local = req.reply.is_some();
                 let result = if !ok {
                     Err(AdmitError::Rejected(RejectCode::BadSignature))
+                } else if shared.is_committed(&req.hash) {
+                    // Nothing to do, as for any replay.
+                    if let Some(reply) = req.reply {
+                        let _ = reply.send(Ok(req.hash));
+                    }
+                    continue;
+                } else if let Err(e) = shared.precheck_in(&ledger, &req.tx) {
+                    Err(e)
                 } else {
                     let tx = Arc::new(req.tx);
                     let pooled = PoolTx {
@@ -251,7 +281,10 @@ pub async fn admit_gossip(shared: &Shared, bytes: &[u8]) {
             continue;
         }
         let hash = merit_chain::crypto::sha256(&encoded);
-        if shared.lock_mempool().contains(&hash) || shared.precheck(&tx).is_err() {
+        // The mempool is unlocked before the ledger is read: everywhere
+        // else the ledger is locked first.
+        let waiting = shared.lock_mempool().contains(&hash);
+        if waiting || shared.precheck(&tx).is_err() {
             continue;
         }
         let req = AdmitRequest {
@@ -287,4 +320,135 @@ pub fn record_commit(shared: &Shared, receipts: &[Receipt]) {
     }
     shared.metrics.mempool_size.set(pool.len() as i64);
     shared.metrics.mempool_bytes.set(pool.bytes() as i64);
+}
+
+#[cfg(test)]
+mod tests {
+    use merit_chain::{Keypair, Symbol, TxBody, TxKind};
+
+    use super::*;
+
+    fn shared(dir: &std::path::Path) -> (Arc<Shared>, mpsc::Receiver<AdmitRequest>) {
+        let genesis = merit_genesis::devnet(4, 26601, 8545).validate().unwrap();
+        let (storage, ledger) = crate::node::open_chain(&genesis, dir).unwrap();
+        let (admission, queue) = mpsc::channel(ADMISSION_QUEUE);
+        let shared = Shared {
+            chain_id: genesis.chain_id().clone(),
+            validators: ValidatorSet::new(genesis.validators().to_vec()).unwrap(),
+            validator_index: None,
+            ledger: RwLock::new(ledger),
+            storage: Arc::new(storage),
+            mempool: Mutex::new(Mempool::new(1_000, 1_000)),
+            mempool_notify: Notify::new(),
+            metrics: Arc::new(Metrics::new()),
+            blocks: broadcast::channel(16).0,
+            round: AtomicU64::new(0),
+            syncing: AtomicBool::new(false),
+            admission,
+            genesis,
+        };
+        (Arc::new(shared), queue)
+    }
+
+    fn transfer(shared: &Shared, from: &Keypair, nonce: u64, amount: u64) -> Transaction {
+        TxBody {
+            chain_id: shared.chain_id.clone(),
+            sender: from.public(),
+            nonce,
+            expires_at_height: 100,
+            kind: TxKind::Transfer {
+                token: Symbol::new("BEAN").unwrap(),
+                to: Keypair::insecure_from_label("someone").public(),
+                amount,
+                memo: None,
+            },
+        }
+        .sign(from)
+    }
+
+    fn request(
+        tx: &Transaction,
+        rpc: bool,
+    ) -> (
+        AdmitRequest,
+        Option<oneshot::Receiver<Result<Hash32, AdmitError>>>,
+    ) {
+        let (reply, answer) = oneshot::channel();
+        let req = AdmitRequest {
+            hash: tx.hash(),
+            size: tx.to_bytes().len(),
+            tx: tx.clone(),
+            reply: rpc.then_some(reply),
+        };
+        (req, rpc.then_some(answer))
+    }
+
+    /// A transaction can pass its precheck, then be committed in a block
+    /// while its signature is checked. Neither it nor another transaction
+    /// with its nonce may then enter the mempool: the next proposal would
+    /// record it a second time.
+    #[tokio::test]
+    async fn admission_keeps_out_what_a_block_committed_after_the_precheck() {
+        let dir = tempfile::tempdir().unwrap();
+        let (shared, queue) = shared(dir.path());
+        let alice = Keypair::insecure_from_label("merit-devnet/shopper/alice");
+        let committed = transfer(&shared, &alice, 1, 100);
+        let same_nonce = transfer(&shared, &alice, 1, 200);
+        let fresh = transfer(&shared, &alice, 2, 300);
+        for tx in [&committed, &same_nonce, &fresh] {
+            assert_eq!(shared.precheck(tx), Ok(()));
+        }
+
+        // The block that commits the first one.
+        let (block, outcome) = shared.read_ledger().build_block_with_verdicts(
+            0,
+            shared.genesis.genesis_time_ms() + 1_000,
+            alice.public(),
+            vec![committed.clone()],
+            &[true],
+        );
+        assert!(outcome.receipts[0].code().is_none());
+        shared.storage.commit_block(&block, None, &outcome).unwrap();
+        shared.write_ledger().apply(&block.header, outcome);
+
+        // Then their signature checks end, all in one batch.
+        let (net, _net_rx) = mpsc::channel(16);
+        let mut answers = Vec::new();
+        for (tx, rpc) in [
+            (&committed, true),
+            (&committed, false),
+            (&same_nonce, true),
+            (&same_nonce, false),
+            (&fresh, true),
+        ] {
+            let (req, answer) = request(tx, rpc);
+            shared.admission.send(req).await.unwrap();
+            answers.extend(answer);
+        }
+        let task = tokio::spawn(run_admission(shared.clone(), queue, net));
+        let mut verdicts = Vec::new();
+        for a in answers {
+            verdicts.push(a.await.unwrap());
+        }
+        assert_eq!(
+            verdicts,
+            vec![
+                Ok(committed.hash()),
+                Err(AdmitError::Rejected(RejectCode::NonceReused)),
+                Ok(fresh.hash()),
+            ]
+        );
+        {
+            let pool = shared.lock_mempool();
+            assert_eq!(pool.len(), 1);
+            assert!(pool.contains(&fresh.hash()));
+        }
+        task.abort();
+
+        // Submitted again, the committed bytes are a no-op.
+        assert_eq!(
+            shared.submit(&committed.to_bytes()).await,
+            Ok(committed.hash())
+        );
+    }
 }

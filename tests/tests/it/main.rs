@@ -1,6 +1,7 @@
 //! The integration tests of `merit-tests`.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
+mod adversarial;
 mod chaos;
 mod cluster;
 mod consensus_sim;
