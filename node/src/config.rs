@@ -174,8 +174,146 @@ fn default_batch_wait_ms() -> u64 {
     20
 }
 
+/// The flags of `merit-node start`: one for every key of the config file.
+/// A flag that is given wins over the file.
+///
+/// Paths given by flags are taken as given (relative to the working
+/// directory); paths inside the file are relative to the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+pub struct ConfigFlags {
+    /// The chain's genesis.json (`genesis`).
+    #[arg(long, value_name = "FILE")]
+    pub genesis: Option<PathBuf>,
+    /// Where the chain is stored (`data_dir`).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// A merchant key file; without one the node is an observer (`key_file`).
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Multiaddr to listen on for peers (`p2p.listen`).
+    #[arg(long, value_name = "MULTIADDR")]
+    pub p2p_listen: Option<String>,
+    /// A peer multiaddr to dial; repeat for more. Replaces the file's list (`p2p.peers`).
+    #[arg(long = "peer", value_name = "MULTIADDR")]
+    pub peers: Vec<String>,
+    /// JSON-RPC address (`rpc.listen`).
+    #[arg(long, value_name = "ADDR")]
+    pub rpc_listen: Option<SocketAddr>,
+    /// Most JSON-RPC connections at once (`rpc.max_connections`).
+    #[arg(long, value_name = "N")]
+    pub rpc_max_connections: Option<u32>,
+    /// Metrics address (`metrics.listen`).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Serve metrics or not (`metrics.enabled`).
+    #[arg(long, value_name = "BOOL", conflicts_with = "no_metrics")]
+    pub metrics_enabled: Option<bool>,
+    /// Turn off the metrics server: the same as `--metrics-enabled false`.
+    #[arg(long)]
+    pub no_metrics: bool,
+    /// Mempool capacity (`mempool.max_txs`).
+    #[arg(long, value_name = "N")]
+    pub mempool_max_txs: Option<usize>,
+    /// Per-sender mempool quota (`mempool.max_per_sender`).
+    #[arg(long, value_name = "N")]
+    pub mempool_max_per_sender: Option<usize>,
+    /// Round-0 timeout in ms (`consensus.timeout_base_ms`).
+    #[arg(long, value_name = "MS")]
+    pub timeout_base_ms: Option<u64>,
+    /// Cap of the doubling round timeout in ms (`consensus.timeout_max_ms`).
+    #[arg(long, value_name = "MS")]
+    pub timeout_max_ms: Option<u64>,
+    /// Interval of empty heartbeat blocks in ms (`consensus.empty_block_interval_ms`).
+    #[arg(long, value_name = "MS")]
+    pub empty_block_interval_ms: Option<u64>,
+    /// How long a proposer gathers transactions, in ms (`consensus.proposal_wait_ms`).
+    #[arg(long, value_name = "MS")]
+    pub proposal_wait_ms: Option<u64>,
+    /// Log filter, e.g. `info` or `merit_node=debug` (`log`).
+    #[arg(long, value_name = "FILTER")]
+    pub log: Option<String>,
+}
+
+impl ConfigFlags {
+    /// Sets every key whose flag was given.
+    pub fn apply(self, c: &mut NodeConfig) {
+        let ConfigFlags {
+            genesis,
+            data_dir,
+            key_file,
+            p2p_listen,
+            peers,
+            rpc_listen,
+            rpc_max_connections,
+            metrics_listen,
+            metrics_enabled,
+            no_metrics,
+            mempool_max_txs,
+            mempool_max_per_sender,
+            timeout_base_ms,
+            timeout_max_ms,
+            empty_block_interval_ms,
+            proposal_wait_ms,
+            log,
+        } = self;
+        if let Some(v) = genesis {
+            c.genesis = v;
+        }
+        if let Some(v) = data_dir {
+            c.data_dir = v;
+        }
+        if let Some(v) = key_file {
+            c.key_file = Some(v);
+        }
+        if let Some(v) = p2p_listen {
+            c.p2p.listen = Some(v);
+        }
+        if !peers.is_empty() {
+            c.p2p.peers = peers;
+        }
+        if let Some(v) = rpc_listen {
+            c.rpc.listen = v;
+        }
+        if let Some(v) = rpc_max_connections {
+            c.rpc.max_connections = v;
+        }
+        if let Some(v) = metrics_listen {
+            c.metrics.listen = v;
+        }
+        if let Some(v) = metrics_enabled {
+            c.metrics.enabled = v;
+        }
+        if no_metrics {
+            c.metrics.enabled = false;
+        }
+        if let Some(v) = mempool_max_txs {
+            c.mempool.max_txs = v;
+        }
+        if let Some(v) = mempool_max_per_sender {
+            c.mempool.max_per_sender = v;
+        }
+        if let Some(v) = timeout_base_ms {
+            c.consensus.timeout_base_ms = v;
+        }
+        if let Some(v) = timeout_max_ms {
+            c.consensus.timeout_max_ms = v;
+        }
+        if let Some(v) = empty_block_interval_ms {
+            c.consensus.empty_block_interval_ms = v;
+        }
+        if let Some(v) = proposal_wait_ms {
+            c.consensus.proposal_wait_ms = v;
+        }
+        if let Some(v) = log {
+            c.log = v;
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    #[error("give --config FILE, or at least --genesis FILE and --data-dir DIR")]
+    NoConfig,
     #[error("cannot read the config file {path}: {source}")]
     Read {
         path: PathBuf,
@@ -215,6 +353,23 @@ impl NodeConfig {
         config.data_dir = base.join(&config.data_dir);
         config.key_file = config.key_file.map(|k| base.join(k));
         Ok(config)
+    }
+
+    /// The config of `merit-node start`: the file if one is given (else
+    /// every default, which needs the genesis and data directory flags),
+    /// then every flag that was given.
+    pub fn resolve(file: Option<&Path>, flags: ConfigFlags) -> Result<NodeConfig, ConfigError> {
+        let mut c = match file {
+            Some(path) => NodeConfig::load(path)?,
+            None => match (&flags.genesis, &flags.data_dir) {
+                (Some(genesis), Some(data_dir)) => {
+                    NodeConfig::new(genesis.clone(), data_dir.clone(), None)
+                }
+                _ => return Err(ConfigError::NoConfig),
+            },
+        };
+        flags.apply(&mut c);
+        Ok(c)
     }
 
     /// A config with every default and the given files.
@@ -272,6 +427,186 @@ mod tests {
         .unwrap();
         let e = NodeConfig::load(&path).unwrap_err().to_string();
         assert!(e.contains("listen"), "{e}");
+    }
+
+    /// `merit-node start`'s flags, parsed as clap parses them.
+    #[derive(Debug, clap::Parser)]
+    struct Start {
+        #[command(flatten)]
+        flags: ConfigFlags,
+    }
+
+    fn flags(args: &[&str]) -> ConfigFlags {
+        use clap::Parser;
+        Start::try_parse_from(std::iter::once("merit-node").chain(args.iter().copied()))
+            .unwrap()
+            .flags
+    }
+
+    /// A file that sets every key to a value other than its default.
+    const EVERY_KEY: &str = r#"
+genesis = "file-genesis.json"
+data_dir = "file-data"
+key_file = "file.keys.json"
+log = "warn"
+
+[p2p]
+listen = "/ip4/0.0.0.0/tcp/1111"
+peers = ["/ip4/10.0.0.1/tcp/1111"]
+
+[rpc]
+listen = "127.0.0.1:1112"
+max_connections = 11
+
+[metrics]
+listen = "127.0.0.1:1113"
+enabled = false
+
+[mempool]
+max_txs = 111
+max_per_sender = 11
+
+[consensus]
+timeout_base_ms = 1111
+timeout_max_ms = 11111
+empty_block_interval_ms = 111111
+proposal_wait_ms = 11
+"#;
+
+    #[test]
+    fn a_flag_overrides_every_key_of_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, EVERY_KEY).unwrap();
+        let given = flags(&[
+            "--genesis",
+            "/flag/genesis.json",
+            "--data-dir",
+            "/flag/data",
+            "--key-file",
+            "/flag/k.json",
+            "--p2p-listen",
+            "/ip4/127.0.0.1/tcp/2221",
+            "--peer",
+            "/ip4/10.0.0.2/tcp/2221",
+            "--peer",
+            "/ip4/10.0.0.3/tcp/2221",
+            "--rpc-listen",
+            "127.0.0.1:2222",
+            "--rpc-max-connections",
+            "22",
+            "--metrics-listen",
+            "127.0.0.1:2223",
+            "--metrics-enabled",
+            "true",
+            "--mempool-max-txs",
+            "222",
+            "--mempool-max-per-sender",
+            "22",
+            "--timeout-base-ms",
+            "2222",
+            "--timeout-max-ms",
+            "22222",
+            "--empty-block-interval-ms",
+            "222222",
+            "--proposal-wait-ms",
+            "22",
+            "--log",
+            "debug",
+        ]);
+        let got = NodeConfig::resolve(Some(&path), given).unwrap();
+        // Every field is spelled out, so a new key cannot be added without
+        // its flag being tested here.
+        let want = NodeConfig {
+            genesis: "/flag/genesis.json".into(),
+            data_dir: "/flag/data".into(),
+            key_file: Some("/flag/k.json".into()),
+            p2p: P2pConfig {
+                listen: Some("/ip4/127.0.0.1/tcp/2221".into()),
+                peers: vec![
+                    "/ip4/10.0.0.2/tcp/2221".into(),
+                    "/ip4/10.0.0.3/tcp/2221".into(),
+                ],
+            },
+            rpc: RpcConfig {
+                listen: "127.0.0.1:2222".parse().unwrap(),
+                max_connections: 22,
+            },
+            metrics: MetricsConfig {
+                listen: "127.0.0.1:2223".parse().unwrap(),
+                enabled: true,
+            },
+            mempool: MempoolConfig {
+                max_txs: 222,
+                max_per_sender: 22,
+            },
+            consensus: ConsensusTimings {
+                timeout_base_ms: 2222,
+                timeout_max_ms: 22222,
+                empty_block_interval_ms: 222222,
+                proposal_wait_ms: 22,
+            },
+            log: "debug".into(),
+        };
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn without_flags_the_config_file_is_used_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, EVERY_KEY).unwrap();
+        let got = NodeConfig::resolve(Some(&path), flags(&[])).unwrap();
+        assert_eq!(got, NodeConfig::load(&path).unwrap());
+        assert_eq!(got.consensus.timeout_max_ms, 11111);
+        assert_eq!(got.consensus.proposal_wait_ms, 11);
+        assert!(!got.metrics.enabled);
+        assert_eq!(got.genesis, dir.path().join("file-genesis.json"));
+
+        // One flag changes its key and nothing else.
+        let got = NodeConfig::resolve(Some(&path), flags(&["--proposal-wait-ms", "5"])).unwrap();
+        let mut want = NodeConfig::load(&path).unwrap();
+        want.consensus.proposal_wait_ms = 5;
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn no_metrics_turns_off_metrics_that_the_file_turns_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, "genesis = \"g\"\ndata_dir = \"d\"\n").unwrap();
+        let on = NodeConfig::resolve(Some(&path), flags(&[])).unwrap();
+        assert!(on.metrics.enabled);
+        let off = NodeConfig::resolve(Some(&path), flags(&["--no-metrics"])).unwrap();
+        assert!(!off.metrics.enabled);
+        let off = NodeConfig::resolve(Some(&path), flags(&["--metrics-enabled", "false"])).unwrap();
+        assert!(!off.metrics.enabled);
+        // Contradicting flags are a usage error, not a silent choice.
+        use clap::Parser;
+        let e = Start::try_parse_from(["merit-node", "--no-metrics", "--metrics-enabled", "true"])
+            .unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn flags_alone_need_a_genesis_and_a_data_directory() {
+        let e = NodeConfig::resolve(None, flags(&["--genesis", "g.json"])).unwrap_err();
+        assert!(e.to_string().contains("give --config FILE"), "{e}");
+        let c = NodeConfig::resolve(
+            None,
+            flags(&[
+                "--genesis",
+                "g.json",
+                "--data-dir",
+                "d",
+                "--timeout-max-ms",
+                "9000",
+            ]),
+        )
+        .unwrap();
+        let mut want = NodeConfig::new("g.json".into(), "d".into(), None);
+        want.consensus.timeout_max_ms = 9000;
+        assert_eq!(c, want);
     }
 
     #[test]

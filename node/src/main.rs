@@ -3,13 +3,13 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::panic)]
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use merit_node::NodeConfig;
+use merit_node::config::ConfigFlags;
 use merit_node::devnet::{DEVNET_METRICS_BASE_PORT, DevnetOptions};
 use tracing_subscriber::EnvFilter;
 
@@ -61,50 +61,10 @@ enum Command {
 #[command(after_help = START_EXAMPLES)]
 struct StartArgs {
     /// The TOML config file.
-    #[arg(long, short)]
+    #[arg(long, short, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// The chain's genesis.json (config key `genesis`).
-    #[arg(long)]
-    genesis: Option<PathBuf>,
-    /// Where the chain is stored (config key `data_dir`).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// A merchant key file; without one the node is an observer (`key_file`).
-    #[arg(long)]
-    key_file: Option<PathBuf>,
-    /// Multiaddr to listen on for peers (`p2p.listen`).
-    #[arg(long)]
-    p2p_listen: Option<String>,
-    /// A peer multiaddr to dial; repeat for more (`p2p.peers`).
-    #[arg(long = "peer")]
-    peers: Vec<String>,
-    /// JSON-RPC address (`rpc.listen`).
-    #[arg(long)]
-    rpc_listen: Option<SocketAddr>,
-    /// Most JSON-RPC connections at once (`rpc.max_connections`).
-    #[arg(long)]
-    rpc_max_connections: Option<u32>,
-    /// Metrics address (`metrics.listen`).
-    #[arg(long)]
-    metrics_listen: Option<SocketAddr>,
-    /// Turn off the metrics server (`metrics.enabled = false`).
-    #[arg(long)]
-    no_metrics: bool,
-    /// Mempool capacity (`mempool.max_txs`).
-    #[arg(long)]
-    mempool_max_txs: Option<usize>,
-    /// Per-sender mempool quota (`mempool.max_per_sender`).
-    #[arg(long)]
-    mempool_max_per_sender: Option<usize>,
-    /// Round-0 timeout in ms (`consensus.timeout_base_ms`).
-    #[arg(long)]
-    timeout_base_ms: Option<u64>,
-    /// Interval of empty heartbeat blocks in ms (`consensus.empty_block_interval_ms`).
-    #[arg(long)]
-    empty_block_interval_ms: Option<u64>,
-    /// Log filter, e.g. `info` or `merit_node=debug` (`log`).
-    #[arg(long)]
-    log: Option<String>,
+    #[command(flatten)]
+    flags: ConfigFlags,
 }
 
 /// Starts a local alliance of validators on 127.0.0.1 with demo keys, a
@@ -137,61 +97,7 @@ struct DevnetArgs {
 
 impl StartArgs {
     fn into_config(self) -> anyhow::Result<NodeConfig> {
-        let mut c = match &self.config {
-            Some(path) => NodeConfig::load(path)?,
-            None => {
-                let (Some(genesis), Some(data_dir)) = (self.genesis.clone(), self.data_dir.clone())
-                else {
-                    anyhow::bail!(
-                        "give --config FILE, or at least --genesis FILE and --data-dir DIR"
-                    );
-                };
-                NodeConfig::new(genesis, data_dir, None)
-            }
-        };
-        if let Some(v) = self.genesis {
-            c.genesis = v;
-        }
-        if let Some(v) = self.data_dir {
-            c.data_dir = v;
-        }
-        if let Some(v) = self.key_file {
-            c.key_file = Some(v);
-        }
-        if let Some(v) = self.p2p_listen {
-            c.p2p.listen = Some(v);
-        }
-        if !self.peers.is_empty() {
-            c.p2p.peers = self.peers;
-        }
-        if let Some(v) = self.rpc_listen {
-            c.rpc.listen = v;
-        }
-        if let Some(v) = self.rpc_max_connections {
-            c.rpc.max_connections = v;
-        }
-        if let Some(v) = self.metrics_listen {
-            c.metrics.listen = v;
-        }
-        if self.no_metrics {
-            c.metrics.enabled = false;
-        }
-        if let Some(v) = self.mempool_max_txs {
-            c.mempool.max_txs = v;
-        }
-        if let Some(v) = self.mempool_max_per_sender {
-            c.mempool.max_per_sender = v;
-        }
-        if let Some(v) = self.timeout_base_ms {
-            c.consensus.timeout_base_ms = v;
-        }
-        if let Some(v) = self.empty_block_interval_ms {
-            c.consensus.empty_block_interval_ms = v;
-        }
-        if let Some(v) = self.log {
-            c.log = v;
-        }
-        Ok(c)
+        Ok(NodeConfig::resolve(self.config.as_deref(), self.flags)?)
     }
 }
 

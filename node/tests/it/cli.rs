@@ -1,9 +1,16 @@
 //! The command line: help, clear errors for bad configs, and a clean
-//! shutdown on SIGTERM.
+//! shutdown on SIGTERM and SIGINT that keeps the chain for the next start.
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use merit_chain::encoding::BoundedString;
+use merit_chain::{Symbol, Transaction, TxBody, TxKind};
+use merit_genesis::DevnetLayout;
+use serde_json::{Value, json};
 
 fn node() -> Command {
     Command::new(env!("CARGO_BIN_EXE_merit-node"))
@@ -17,10 +24,13 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
 
-/// Ports of this test process, apart from the cluster tests' range.
+/// Ports of this test process, apart from the cluster tests' range: 20
+/// per process, 10 for each test that starts nodes.
 fn base_port() -> u16 {
-    53_000 + (std::process::id() % 100) as u16 * 10
+    53_000 + (std::process::id() % 100) as u16 * 20
 }
+
+const LONG: Duration = Duration::from_secs(60);
 
 #[test]
 fn help_shows_both_commands_with_examples() {
@@ -113,37 +123,148 @@ fn wait_for(path: &Path, what: &str, timeout: Duration) -> String {
     }
 }
 
+/// One JSON-RPC call over HTTP: the result, or the error object (or the
+/// I/O failure) as text.
+fn rpc(addr: SocketAddr, method: &str, params: Value) -> Result<Value, String> {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+    let mut s =
+        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    let head = format!(
+        "POST / HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).map_err(|e| e.to_string())?;
+    s.write_all(body.as_bytes()).map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).map_err(|e| e.to_string())?;
+    let (_, body) = text.split_once("\r\n\r\n").ok_or("no HTTP body")?;
+    let v: Value = serde_json::from_str(body).map_err(|e| format!("{e}: {body}"))?;
+    match v.get("error") {
+        Some(e) => Err(e.to_string()),
+        None => Ok(v["result"].clone()),
+    }
+}
+
+fn height(addr: SocketAddr) -> Option<u64> {
+    rpc(addr, "merit_status", json!([])).ok()?["height"].as_u64()
+}
+
+/// Waits until the node answers JSON-RPC; returns its height.
+fn wait_height(addr: SocketAddr) -> u64 {
+    let end = Instant::now() + LONG;
+    loop {
+        if let Some(h) = height(addr) {
+            return h;
+        }
+        assert!(Instant::now() < end, "{addr} never answered JSON-RPC");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn tx_status(addr: SocketAddr, hash: &str) -> String {
+    rpc(addr, "merit_getTransaction", json!([hash])).unwrap()["status"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+/// A 0.01 BEAN transfer from the demo shopper alice to bob.
+fn transfer(layout: &DevnetLayout, nonce: u64, expires_at_height: u64) -> Transaction {
+    let alice = layout.shopper("alice").unwrap();
+    TxBody {
+        chain_id: BoundedString::new(layout.genesis.chain_id.clone()).unwrap(),
+        sender: alice.public(),
+        nonce,
+        expires_at_height,
+        kind: TxKind::Transfer {
+            token: Symbol::new("BEAN").unwrap(),
+            to: layout.shopper("bob").unwrap().public(),
+            amount: 1,
+            memo: None,
+        },
+    }
+    .sign(alice)
+}
+
+/// Submits a transfer and waits until it is committed; returns its hash.
+fn commit_a_transfer(addr: SocketAddr, layout: &DevnetLayout) -> String {
+    let tx = transfer(layout, 1, wait_height(addr) + 100);
+    let hash = rpc(
+        addr,
+        "merit_sendTransaction",
+        json!([hex::encode(tx.to_bytes())]),
+    )
+    .unwrap();
+    let hash = hash.as_str().unwrap().to_string();
+    let end = Instant::now() + LONG;
+    while tx_status(addr, &hash) != "committed" {
+        assert!(Instant::now() < end, "{hash} was not committed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    hash
+}
+
+/// Sends `signal` (`TERM`, `INT`) and waits for the process to exit.
+fn stop(child: &mut Child, signal: &str, log: &Path) -> ExitStatus {
+    Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    let end = Instant::now() + LONG;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "no exit within {LONG:?} of SIG{signal}:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
-fn a_devnet_stops_cleanly_on_sigterm_and_continues_after_a_restart() {
+fn a_devnet_stops_cleanly_on_sigterm_continues_after_a_restart_and_reset_wipes_it() {
     let dir = tempfile::tempdir().unwrap();
     let base = base_port();
-    let start = |log: &Path| {
+    let (p2p, rpc_port) = (base, base + 3);
+    let layout = merit_genesis::try_devnet(1, p2p, rpc_port).unwrap();
+    let addr = SocketAddr::from(([127, 0, 0, 1], rpc_port));
+    let start = |log: &Path, reset: bool| {
         let f = std::fs::File::create(log).unwrap();
-        node()
-            .args(["devnet", "--validators", "1", "--dir"])
+        let mut cmd = node();
+        cmd.args(["devnet", "--validators", "1", "--dir"])
             .arg(dir.path().join("net"))
-            .args(["--p2p-base-port", &base.to_string()])
-            .args(["--rpc-base-port", &(base + 3).to_string()])
-            .args(["--metrics-base-port", &(base + 6).to_string()])
-            .stdin(Stdio::null())
+            .args(["--p2p-base-port", &p2p.to_string()])
+            .args(["--rpc-base-port", &rpc_port.to_string()])
+            .args(["--metrics-base-port", &(base + 6).to_string()]);
+        if reset {
+            cmd.arg("--reset");
+        }
+        cmd.stdin(Stdio::null())
             .stdout(f.try_clone().unwrap())
             .stderr(f)
             .spawn()
             .unwrap()
     };
     let log = dir.path().join("first.log");
-    let mut child = start(&log);
-    let text = wait_for(&log, "is running", Duration::from_secs(60));
+    let mut child = start(&log, false);
+    let text = wait_for(&log, "is running", LONG);
     assert!(
         text.contains("Merit devnet `merit-devnet` is running"),
         "{text}"
     );
     assert!(text.contains("alice") && text.contains("BEAN"), "{text}");
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = child.wait().unwrap();
+    let hash = commit_a_transfer(addr, &layout);
+    let before = height(addr).unwrap();
+    assert!(before > 0, "a committed transaction makes a block");
+    let status = stop(&mut child, "TERM", &log);
     assert!(
         status.success(),
         "{status}: {}",
@@ -154,12 +275,78 @@ fn a_devnet_stops_cleanly_on_sigterm_and_continues_after_a_restart() {
 
     // The same directory starts again from its stored chain.
     let log = dir.path().join("second.log");
-    let mut child = start(&log);
-    let text = wait_for(&log, "is running", Duration::from_secs(60));
+    let mut child = start(&log, false);
+    let text = wait_for(&log, "is running", LONG);
     assert!(text.contains("is running"), "{text}");
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    let after = height(addr).unwrap();
+    assert!(
+        after >= before,
+        "height {after} after the restart, {before} before"
+    );
+    assert_eq!(tx_status(addr, &hash), "committed", "{hash} lost");
+    assert!(stop(&mut child, "TERM", &log).success());
+
+    // --reset wipes it: back at genesis, the transaction unknown.
+    let log = dir.path().join("third.log");
+    let mut child = start(&log, true);
+    let text = wait_for(&log, "is running", LONG);
+    assert!(text.contains("is running"), "{text}");
+    assert_eq!(height(addr), Some(0), "--reset starts from genesis");
+    assert_eq!(tx_status(addr, &hash), "unknown");
+    assert!(stop(&mut child, "TERM", &log).success());
+}
+
+#[test]
+fn a_node_stops_cleanly_on_sigint_and_restarts_on_the_same_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = base_port() + 10;
+    let opts = merit_node::devnet::DevnetOptions {
+        dir: dir.path().join("net"),
+        validators: 1,
+        reset: false,
+        p2p_base_port: base,
+        rpc_base_port: base + 3,
+        metrics_base_port: base + 6,
+        log: "warn,merit_node=info".into(),
+    };
+    let (layout, configs) = merit_node::devnet::prepare(&opts).unwrap();
+    let addr = configs[0].rpc.listen;
+    let config = opts.dir.join("node-0.toml");
+    let start = |log: &Path| {
+        let f = std::fs::File::create(log).unwrap();
+        node()
+            .arg("start")
+            .arg("--config")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(f.try_clone().unwrap())
+            .stderr(f)
+            .spawn()
+            .unwrap()
+    };
+    let log = dir.path().join("first.log");
+    let mut child = start(&log);
+    let hash = commit_a_transfer(addr, &layout);
+    let before = height(addr).unwrap();
+    assert!(before > 0);
+    let status = stop(&mut child, "INT", &log);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{status}: {text}");
+    assert!(text.contains("shutting down"), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+
+    let log = dir.path().join("second.log");
+    let mut child = start(&log);
+    let after = wait_height(addr);
+    assert!(
+        after >= before,
+        "height {after} after the restart, {before} before"
+    );
+    assert_eq!(tx_status(addr, &hash), "committed", "{hash} lost");
+    let status = stop(&mut child, "INT", &log);
+    assert!(
+        status.success(),
+        "{status}: {}",
+        std::fs::read_to_string(&log).unwrap()
+    );
 }

@@ -5,9 +5,10 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use merit_chain::{Symbol, TxKind};
+use merit_node::rpc::{MAX_RPC_BATCH, MAX_RPC_BODY_BYTES};
 use merit_tests::bench::ws;
 use merit_tests::cluster::{Cluster, Rpc};
-use serde_json::json;
+use serde_json::{Value, json};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -48,31 +49,6 @@ fn all_committed(rpc: &Rpc, hashes: &[String]) {
     }
 }
 
-/// Every listed validator has the same block hash and state root at every
-/// height from 1 to `height`.
-fn same_chain(c: &Cluster, which: &[usize], height: u64) {
-    for h in 1..=height {
-        let roots: BTreeSet<(String, String)> = which
-            .iter()
-            .map(|&i| {
-                let b = c
-                    .rpc(i)
-                    .call("merit_getBlock", json!([h]))
-                    .unwrap_or_else(|e| panic!("node {i} block {h}: {e:?}"));
-                (
-                    b["hash"].as_str().unwrap_or("").to_string(),
-                    b["state_root"].as_str().unwrap_or("").to_string(),
-                )
-            })
-            .collect();
-        assert_eq!(
-            roots.len(),
-            1,
-            "validators disagree at height {h}: {roots:?}"
-        );
-    }
-}
-
 fn min_height(c: &Cluster, which: &[usize]) -> u64 {
     which
         .iter()
@@ -91,7 +67,7 @@ fn a_cluster_commits_survives_kill_9_resyncs_a_wiped_node_and_restarts_cleanly()
     all_committed(&c.rpc(0), &hashes);
     let h = c.rpc(0).height().unwrap();
     assert!(c.wait_height(&[0, 1, 2, 3], h, LONG));
-    same_chain(&c, &[0, 1, 2, 3], h);
+    c.assert_same_chain(&[0, 1, 2, 3], h);
     assert_eq!(
         c.rpc(3).balance(&c.shopper("bob"), "BEAN").unwrap(),
         "500.20"
@@ -109,7 +85,7 @@ fn a_cluster_commits_survives_kill_9_resyncs_a_wiped_node_and_restarts_cleanly()
         "restarted validator did not catch up\n{}",
         c.log_tail(3)
     );
-    same_chain(&c, &[0, 1, 2, 3], h);
+    c.assert_same_chain(&[0, 1, 2, 3], h);
 
     // 3. A wiped validator resyncs from genesis and joins.
     c.kill(2);
@@ -119,7 +95,7 @@ fn a_cluster_commits_survives_kill_9_resyncs_a_wiped_node_and_restarts_cleanly()
     c.start_node(2);
     let h = c.rpc(0).height().unwrap();
     assert!(c.wait_height(&[2], h, LONG), "{}", c.log_tail(2));
-    same_chain(&c, &[0, 1, 2, 3], h);
+    c.assert_same_chain(&[0, 1, 2, 3], h);
     for tx in hashes.iter().chain(&during).chain(&more) {
         let v = c.rpc(2).call("merit_getTransaction", json!([tx])).unwrap();
         assert_eq!(v["status"], "committed", "resynced node lacks {tx}");
@@ -159,7 +135,7 @@ fn a_cluster_commits_survives_kill_9_resyncs_a_wiped_node_and_restarts_cleanly()
     all_committed(&c.rpc(3), &after);
     let h = c.rpc(3).height().unwrap();
     assert!(c.wait_height(&[0, 1, 2, 3], h, LONG));
-    same_chain(&c, &[0, 1, 2, 3], h);
+    c.assert_same_chain(&[0, 1, 2, 3], h);
     assert_eq!(
         c.rpc(0).balance(&c.shopper("bob"), "BEAN").unwrap(),
         "500.70"
@@ -171,6 +147,23 @@ fn two_of_four_down_stops_commits_without_divergence_until_one_returns() {
     let mut c = Cluster::start(4);
     assert!(c.wait_rpc(&[0, 1, 2, 3], LONG));
     all_committed(&c.rpc(0), &send_transfers(&c, &[0], 1, 3));
+    let h = c.rpc(0).height().unwrap();
+    assert!(c.wait_height(&[0, 1, 2, 3], h, LONG));
+
+    // Idle: with nothing to commit the chain stands still, but for an
+    // empty heartbeat block once per interval.
+    let interval = c.nodes[0].config.consensus.empty_block_interval_ms;
+    let window = Duration::from_secs(3);
+    std::thread::sleep(window);
+    let heartbeats = 1 + window.as_millis() as u64 / interval.max(1);
+    for i in 0..4 {
+        let idle = c.rpc(i).height().unwrap();
+        assert!(
+            idle <= h + heartbeats,
+            "node {i} went from {h} to {idle} in {window:?} without transactions \
+             (heartbeat every {interval} ms)"
+        );
+    }
     let h = c.rpc(0).height().unwrap();
     assert!(c.wait_height(&[0, 1, 2, 3], h, LONG));
     c.kill(2);
@@ -193,7 +186,7 @@ fn two_of_four_down_stops_commits_without_divergence_until_one_returns() {
     all_committed(&c.rpc(0), &stuck);
     let h = c.rpc(0).height().unwrap();
     assert!(c.wait_height(&[0, 1, 2], h, LONG));
-    same_chain(&c, &[0, 1, 2], h);
+    c.assert_same_chain(&[0, 1, 2], h);
 }
 
 #[test]
@@ -249,13 +242,32 @@ fn rpc_refuses_bad_input_clearly_and_keeps_serving() {
     let e = rpc.call("merit_noSuchMethod", json!([])).unwrap_err();
     assert_eq!(e.code, -32601);
 
-    // An oversized body is refused at the HTTP layer.
-    let huge = format!(
-        "{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"merit_sendTransaction\",\"params\":[\"{}\"]}}",
-        "00".repeat(1_100_000)
+    // An oversized body is refused with HTTP 413 and a JSON-RPC error, on
+    // its declared length (sending it all would race the server's close).
+    let (status, body) = rpc.post_declared(MAX_RPC_BODY_BYTES as usize + 1).unwrap();
+    assert_eq!(status, 413, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(v["jsonrpc"], "2.0", "{body}");
+    assert_eq!(v["error"]["code"], -32007, "{body}");
+    // A batch of the limit's length is served; a longer one gets -32010.
+    let batch = |n: usize| {
+        let calls: Vec<Value> = (0..n)
+            .map(|id| json!({"jsonrpc": "2.0", "id": id, "method": "merit_status", "params": []}))
+            .collect();
+        Value::Array(calls).to_string()
+    };
+    let max = MAX_RPC_BATCH as usize;
+    let (status, body) = rpc.post_raw(batch(max).as_bytes()).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let answers: Vec<Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(answers.len(), max);
+    assert!(
+        answers.iter().all(|a| a["result"]["height"].is_u64()),
+        "{body}"
     );
-    let (status, _) = rpc.post_raw(huge.as_bytes()).unwrap();
-    assert_eq!(status, 413);
+    let (_, body) = rpc.post_raw(batch(max + 1).as_bytes()).unwrap();
+    let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(v["error"]["code"], -32010, "{body}");
     // Not JSON at all.
     let (_, body) = rpc.post_raw(b"{not json").unwrap();
     assert!(body.contains("-32700"), "{body}");
@@ -269,6 +281,41 @@ fn rpc_refuses_bad_input_clearly_and_keeps_serving() {
     rpc.wait_final(&h2, LONG).unwrap();
     assert_eq!(rpc.balance(&bob, "BEAN").unwrap(), "500.06");
 
+    // The connection limit: a WebSocket holds its connection until it
+    // closes, so `max_connections` of them take every slot. One more is
+    // refused, over HTTP and WebSocket alike; when they close the node
+    // serves again.
+    let limit = c.nodes[0].config.rpc.max_connections as usize;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let held = rt.block_on(async {
+        let mut held = Vec::with_capacity(limit);
+        for k in 0..limit {
+            let ws = ws::connect(rpc.addr)
+                .await
+                .unwrap_or_else(|e| panic!("connection {k} of {limit}: {e}"));
+            held.push(ws);
+        }
+        held
+    });
+    let status_call = br#"{"jsonrpc":"2.0","id":1,"method":"merit_status","params":[]}"#;
+    let (status, body) = rpc.post_raw(status_call).unwrap();
+    assert_eq!(status, 429, "{body}");
+    let refused = rt.block_on(ws::connect(rpc.addr)).map(|_| ()).unwrap_err();
+    assert!(refused.contains("429"), "{refused}");
+    assert!(c.rpc(1).height().is_some(), "another node is unaffected");
+    rt.block_on(async move { drop(held) });
+    let end = std::time::Instant::now() + LONG;
+    while rpc.height().is_none() {
+        assert!(
+            std::time::Instant::now() < end,
+            "the node did not serve again after the connections closed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
     // Still serving, with health and metrics.
     assert!(rpc.height().is_some());
     let (status, body) = Rpc::get(rpc.addr, "/health").unwrap();
@@ -279,13 +326,39 @@ fn rpc_refuses_bad_input_clearly_and_keeps_serving() {
     assert_eq!(status, 200);
     for name in [
         "merit_consensus_height",
-        "merit_consensus_rounds",
+        "merit_consensus_rounds_total",
         "merit_mempool_size",
         "merit_p2p_peers",
         "merit_commit_latency_seconds_bucket",
     ] {
         assert!(body.contains(name), "{name} missing from /metrics");
     }
+}
+
+/// Opens a WebSocket to `addr` and subscribes with `params`; returns the
+/// connection once the subscription is confirmed.
+async fn subscribed(addr: std::net::SocketAddr, params: Value) -> (ws::WsSender, ws::WsReceiver) {
+    let (mut tx, mut rx) = ws::connect(addr).await.unwrap();
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "merit_subscribe", "params": params});
+    ws::send(&mut tx, &call.to_string()).await.unwrap();
+    let mut buf = Vec::new();
+    ws::receive(&mut rx, &mut buf).await.unwrap();
+    let answer: Value = serde_json::from_slice(&buf).unwrap();
+    assert_eq!(answer["id"], 1, "{answer}");
+    assert!(
+        answer["result"].is_string() || answer["result"].is_number(),
+        "{answer}"
+    );
+    (tx, rx)
+}
+
+/// The `params.result` of the next notification.
+async fn next_notification(rx: &mut ws::WsReceiver) -> Value {
+    let mut buf = Vec::new();
+    ws::receive(rx, &mut buf).await.expect("notification");
+    let msg: Value = serde_json::from_slice(&buf).unwrap();
+    assert_eq!(msg["method"], "merit_subscription", "{msg}");
+    msg["params"]["result"].clone()
 }
 
 /// Reads `newBlocks` notifications until one reaches `height`.
@@ -333,6 +406,18 @@ fn a_websocket_subscriber_sees_every_block_once_in_order_and_an_observer_follows
         answer["result"].is_string() || answer["result"].is_number(),
         "{answer}"
     );
+    // Account subscribers: bob, whom every transfer below pays, and carol,
+    // whom none of them touches.
+    let bob = c.shopper("bob").public().to_bech32();
+    let carol = c.shopper("carol").public().to_bech32();
+    let (_bob_tx, mut bob_rx) = rt.block_on(subscribed(
+        c.nodes[2].config.rpc.listen,
+        json!(["account", bob]),
+    ));
+    let (_carol_tx, mut carol_rx) = rt.block_on(subscribed(
+        c.nodes[2].config.rpc.listen,
+        json!(["account", carol]),
+    ));
     let start = c.rpc(1).height().unwrap();
 
     // Several waves, so that several blocks are made; the last one goes
@@ -372,13 +457,50 @@ fn a_websocket_subscriber_sees_every_block_once_in_order_and_an_observer_follows
         assert!(seen.contains(t), "{t} was not notified");
     }
 
+    // Bob's subscriber heard of every transfer that paid him, each once,
+    // with its height and events.
+    let mut heard = BTreeSet::new();
+    rt.block_on(async {
+        tokio::time::timeout(LONG, async {
+            while heard.len() < sent.len() {
+                let n = next_notification(&mut bob_rx).await;
+                let hash = n["hash"].as_str().unwrap().to_string();
+                assert!(sent.contains(&hash), "not a transfer to bob: {n}");
+                assert_eq!(n["status"], "committed", "{n}");
+                assert!(n["height"].as_u64().unwrap() > start, "{n}");
+                let paid = n["events"].as_array().unwrap().iter().any(|e| {
+                    e["type"] == "Transferred" && e["to"] == bob.as_str() && e["amount"] == "0.01"
+                });
+                assert!(paid, "{n}");
+                assert!(heard.insert(hash), "{n} twice");
+            }
+        })
+        .await
+        .expect("an account notification for every transfer to bob")
+    });
+    // Carol's subscriber heard nothing of them: its first notification is
+    // the first transaction that touches her.
+    let h = c.rpc(0).height().unwrap();
+    let to_carol = c.tx(
+        &c.shopper("alice"),
+        1_000,
+        h + 500,
+        transfer(&c.shopper("carol"), 1),
+    );
+    let to_carol = c.rpc(3).send(&to_carol).unwrap();
+    let n = rt
+        .block_on(async { tokio::time::timeout(LONG, next_notification(&mut carol_rx)).await })
+        .expect("an account notification for carol");
+    assert_eq!(n["hash"], to_carol.as_str(), "{n}");
+    assert_eq!(n["status"], "committed", "{n}");
+
     // The observer followed the chain to the same state.
     assert!(
         c.wait_height(&[observer], top, LONG),
         "{}",
         c.log_tail(observer)
     );
-    same_chain(&c, &[0, 1, 2, 3, observer], top);
+    c.assert_same_chain(&[0, 1, 2, 3, observer], top);
     assert_eq!(
         c.rpc(observer).balance(&c.shopper("bob"), "BEAN").unwrap(),
         "500.45"
