@@ -24,12 +24,41 @@ use merit_node::NodeConfig;
 use merit_node::devnet::DevnetOptions;
 use serde_json::{Value, json};
 
-/// The `merit-node` binary built next to the running test.
+/// The `merit-node` binary built next to the running test
+/// (`MERIT_NODE_BIN` overrides it).
+///
+/// Cargo builds it for `cargo test --workspace` (and for `cargo test -p
+/// merit-node`), not for `cargo test -p merit-tests` alone: then the tests
+/// run whatever binary is in target/<profile>/, which may be stale. Run
+/// `cargo build -p merit-node -p merit-wallet --bins` first.
+///
+/// # Panics
+/// When there is no such file, with a message that says how to build it.
 pub fn node_binary() -> PathBuf {
-    if let Ok(p) = std::env::var("MERIT_NODE_BIN") {
-        return PathBuf::from(p);
+    built_binary("merit-node", "MERIT_NODE_BIN")
+}
+
+/// The `merit` wallet binary, next to [`node_binary`] (`MERIT_WALLET_BIN`
+/// overrides it). Built, or not, like [`node_binary`].
+///
+/// # Panics
+/// When there is no such file, with a message that says how to build it.
+pub fn wallet_binary() -> PathBuf {
+    built_binary("merit", "MERIT_WALLET_BIN")
+}
+
+/// The binary `name` of the running test's profile, or the file `env` names.
+fn built_binary(name: &str, env: &str) -> PathBuf {
+    if let Ok(p) = std::env::var(env) {
+        let path = PathBuf::from(p);
+        assert!(
+            path.is_file(),
+            "{env} is {}, which is not a file",
+            path.display()
+        );
+        return path;
     }
-    // target/<profile>/deps/<test binary> -> target/<profile>/merit-node
+    // target/<profile>/deps/<test binary> -> target/<profile>/<name>
     let exe = std::env::current_exe().unwrap_or_default();
     let profile_dir = exe
         .parent()
@@ -42,17 +71,14 @@ pub fn node_binary() -> PathBuf {
         })
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    profile_dir.join("merit-node")
-}
-
-/// The `merit` wallet binary, next to [`node_binary`] (`MERIT_WALLET_BIN`
-/// overrides it). Cargo does not build it for this crate's tests: run
-/// `cargo build --workspace --bins` first.
-pub fn wallet_binary() -> PathBuf {
-    if let Ok(p) = std::env::var("MERIT_WALLET_BIN") {
-        return PathBuf::from(p);
-    }
-    node_binary().with_file_name("merit")
+    let path = profile_dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build it with `cargo build -p merit-node -p merit-wallet --bins` \
+         (`cargo test --workspace` builds it too), or set {env}",
+        path.display()
+    );
+    path
 }
 
 static NEXT_SLOT: AtomicU16 = AtomicU16::new(0);
@@ -94,6 +120,22 @@ impl Rpc {
         );
         s.write_all(head.as_bytes())?;
         s.write_all(body)?;
+        read_response(&mut s)
+    }
+
+    /// Sends only the head of a POST whose `content-length` declares
+    /// `declared_len` bytes, and reads the answer. A server that refuses a
+    /// body by its declared size answers before any of it arrives; sending
+    /// the body as well races the server's close, whose unread bytes turn
+    /// into a reset that can lose the answer.
+    pub fn post_declared(&self, declared_len: usize) -> std::io::Result<(u16, String)> {
+        let mut s = TcpStream::connect_timeout(&self.addr, Duration::from_secs(2))?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let head = format!(
+            "POST / HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {declared_len}\r\nconnection: close\r\n\r\n",
+            self.addr
+        );
+        s.write_all(head.as_bytes())?;
         read_response(&mut s)
     }
 
@@ -298,6 +340,31 @@ impl Cluster {
 
     pub fn rpc(&self, i: usize) -> Rpc {
         Rpc::new(self.nodes[i].config.rpc.listen)
+    }
+
+    /// Asserts that the nodes `which` hold the same block hash and
+    /// `state_root` at every height from 1 to `height`.
+    pub fn assert_same_chain(&self, which: &[usize], height: u64) {
+        for h in 1..=height {
+            let seen: std::collections::BTreeSet<(String, String)> = which
+                .iter()
+                .map(|&i| {
+                    let b = self
+                        .rpc(i)
+                        .call("merit_getBlock", json!([h]))
+                        .unwrap_or_else(|e| panic!("node {i} block {h}: {e:?}"));
+                    (
+                        b["hash"].as_str().unwrap_or("").to_string(),
+                        b["state_root"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                seen.len(),
+                1,
+                "nodes {which:?} disagree at height {h}: {seen:?}"
+            );
+        }
     }
 
     pub fn start_node(&mut self, i: usize) {

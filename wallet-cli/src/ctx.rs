@@ -82,10 +82,16 @@ impl Ctx {
     }
 
     /// Reads `who` as an address when it starts with `mrt1`, else as the
-    /// name of a local key.
+    /// name of a local key. An address may be all lower case or, as bech32
+    /// allows (QR codes use it), all upper case; mixed case is refused.
     pub fn resolve(&self, who: &str) -> Result<Address> {
         if who.to_ascii_lowercase().starts_with("mrt1") {
-            return Address::from_bech32(who)
+            let lower = if who.bytes().any(|b| b.is_ascii_lowercase()) {
+                who.to_string()
+            } else {
+                who.to_ascii_lowercase()
+            };
+            return Address::from_bech32(&lower)
                 .map_err(|e| usage(format!("bad address `{who}`: {e}")));
         }
         if check_name(who).is_err() {
@@ -104,7 +110,7 @@ impl Ctx {
     }
 
     /// The local key name of an address, if any.
-    fn name_of(&self, address: &str) -> Option<&str> {
+    pub fn name_of(&self, address: &str) -> Option<&str> {
         let names = self.names.get_or_init(|| {
             self.keystore
                 .list()

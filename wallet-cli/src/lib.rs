@@ -58,7 +58,12 @@ pub fn main() -> ExitCode {
             // An outcome was already printed by the command.
             let printed = err.chain().any(|c| c.is::<Outcome>());
             if !printed {
-                eprintln!("error: {}", message(&err));
+                let hint = if class.kind == "unreachable" {
+                    " (is a node running there? pass --rpc URL or set MERIT_RPC)"
+                } else {
+                    ""
+                };
+                eprintln!("error: {}{hint}", message(&err));
                 if json {
                     let doc = serde_json::json!({"error": {
                         "kind": class.kind,

@@ -300,7 +300,10 @@ pub fn print_tx(ctx: &Ctx, info: &TxInfo) {
             eprintln!("{text}");
         }
         status => {
-            println!("{status}{block}: {kind}");
+            match &info.kind {
+                Some(kind) => println!("{status}{block}: {kind}"),
+                None => println!("{status}{block}"),
+            }
             println!("  hash    {}", info.hash);
             if let Some(sender) = &info.sender {
                 println!("  sender  {}", ctx.label(sender));
@@ -310,9 +313,14 @@ pub fn print_tx(ctx: &Ctx, info: &TxInfo) {
             }
             if let Some(id) = info.offer_id {
                 println!("  offer id  {id}");
+                let owner = info
+                    .sender
+                    .as_deref()
+                    .and_then(|a| ctx.name_of(a))
+                    .unwrap_or("NAME");
                 match resting(info) {
                     Some((left, sell)) if !left.is_zero() => println!(
-                        "  {left} {sell} rests in the book; cancel it with `merit offer cancel {id}`"
+                        "  {left} {sell} rests in the book; cancel it with `merit --from {owner} offer cancel {id}`"
                     ),
                     Some(_) => println!("  filled completely; nothing rests in the book"),
                     None => {}

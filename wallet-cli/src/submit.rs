@@ -194,7 +194,13 @@ pub fn submit_and_wait(ctx: &Ctx, bytes: &[u8], tx: &Transaction, wait: &WaitArg
     }
     if wait.no_wait {
         let info = local_info(&hash_hex, TxInfo::PENDING, tx);
-        return show(ctx, &info);
+        show(ctx, &info)?;
+        if !ctx.json {
+            eprintln!(
+                "submitted without waiting; see what became of it with `merit tx {hash_hex}`"
+            );
+        }
+        return Ok(());
     }
     let info = wait_for(
         ctx,

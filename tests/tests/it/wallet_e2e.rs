@@ -2,18 +2,25 @@
 //! and merchants would use it: a token, a mint, a split payment, a partial
 //! refund, a redemption, crossing offers between two merchants' tokens, an
 //! escrow, a transaction signed offline and submitted twice, and the error
-//! paths a person hits. Every balance is read back with
-//! `merit balance --json`.
+//! paths a person hits, `--no-wait`, and several terminals signing for one
+//! key at once. Every balance is read back with `merit balance --json`.
 //!
-//! Needs `target/<profile>/merit` and `merit-node`: `cargo build --workspace --bins`.
+//! It runs the binaries in target/<profile>/, `merit` and `merit-node`.
+//! `cargo test --workspace` builds them (the wallet's and the node's own
+//! integration tests make cargo build them); `cargo test -p merit-tests`
+//! alone does not, and would run whatever binaries are there, possibly
+//! stale. Build them first with `cargo build -p merit-node -p merit-wallet
+//! --bins`. A missing binary fails the test with that command.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use merit_chain::Keypair;
+use merit_chain::amount::parse_amount;
 use merit_tests::cluster::{Cluster, node_binary, wallet_binary};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const PASSWORD: &str = "e2e-password";
 
@@ -46,13 +53,7 @@ struct Wallet {
 }
 
 impl Wallet {
-    fn new(rpc: String) -> Wallet {
-        let bin = wallet_binary();
-        assert!(
-            bin.exists(),
-            "{} is missing: run `cargo build --workspace --bins` first",
-            bin.display()
-        );
+    fn new(bin: PathBuf, rpc: String) -> Wallet {
         Wallet {
             bin,
             home: tempfile::tempdir().expect("temp dir"),
@@ -171,6 +172,34 @@ impl Wallet {
         let k = self.ok(&format!("keys show {name} --json")).json();
         k["address"].as_str().expect("address").to_string()
     }
+
+    /// Polls `merit tx HASH --json` until the transaction is in a block,
+    /// committed or rejected, and returns that document.
+    fn wait_final(&self, hash: &str) -> Value {
+        let end = Instant::now() + Duration::from_secs(30);
+        loop {
+            let tx = self.ok(&format!("tx {hash} --json")).json();
+            if tx["status"] == "committed" || tx["status"] == "rejected" {
+                return tx;
+            }
+            assert!(Instant::now() < end, "not in a block after 30 s: {tx}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// The hash on the `hash` line of a transaction printed as text.
+fn hash_line(text: &str) -> Option<&str> {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("hash"))
+        .map(str::trim)
+}
+
+/// A transaction hash: 64 lowercase hex digits.
+fn is_hash(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// A port nothing listens on.
@@ -190,11 +219,9 @@ fn event<'a>(tx: &'a Value, kind: &str) -> &'a Value {
 #[test]
 fn the_wallet_drives_a_devnet_end_to_end() {
     let started = Instant::now();
-    assert!(
-        node_binary().exists(),
-        "{} is missing: run `cargo build --workspace --bins` first",
-        node_binary().display()
-    );
+    // Both binaries must be there before a cluster is started.
+    node_binary();
+    let bin = wallet_binary();
     let cluster = Cluster::start(4);
     assert!(
         cluster.wait_rpc(&[0, 1, 2, 3], Duration::from_secs(60)),
@@ -202,7 +229,7 @@ fn the_wallet_drives_a_devnet_end_to_end() {
         cluster.log_tail(0)
     );
     let node = cluster.nodes[0].config.rpc.listen;
-    let w = Wallet::new(format!("http://{node}"));
+    let w = Wallet::new(bin, format!("http://{node}"));
 
     // ---- keys: the demo keys, encrypted and private.
     let keys = w.ok("keys import-devnet --json").json();
@@ -242,10 +269,46 @@ fn the_wallet_drives_a_devnet_end_to_end() {
             .any(|e| e["token"] == "MILES" && e["amount"] == "1000.00"),
         "MILES expire: {account}"
     );
-    let text = w.ok("balance alice").stdout;
+    let by_name = w.ok("balance alice").stdout;
     assert!(
-        text.contains("expiring:") && text.contains("MILES"),
-        "{text}"
+        by_name.contains("expiring:") && by_name.contains("MILES"),
+        "{by_name}"
+    );
+
+    // ---- an account named by its raw address reads as by its key name.
+    let alice_address = alice.public().to_bech32();
+    let by_address = w.account(&alice_address);
+    assert_eq!(
+        by_address["address"],
+        alice_address.as_str(),
+        "{by_address}"
+    );
+    assert_eq!(
+        by_address,
+        w.account("alice"),
+        "balance by address and by name"
+    );
+    // bech32 allows an address in capitals (QR codes use them).
+    let upper = alice_address.to_ascii_uppercase();
+    assert_eq!(w.account(&upper), by_address, "balance {upper}");
+    let text = w.ok(&format!("balance {alice_address}")).stdout;
+    assert_eq!(text, by_name, "the text of balance by address and by name");
+    // An address with no key here and no points yet.
+    let stranger = Keypair::from_seed([7; 32]).public().to_bech32();
+    let account = w.account(&stranger);
+    assert_eq!(account["address"], stranger.as_str(), "{account}");
+    assert_eq!(account["balances"], json!({}), "{account}");
+    let text = w.ok(&format!("balance {stranger}")).stdout;
+    assert!(text.contains("no points yet"), "{text}");
+    // A mistyped address is refused, not taken for a key name.
+    let mut typo = alice_address.clone();
+    let last = if typo.ends_with('q') { 'p' } else { 'q' };
+    typo.pop();
+    typo.push(last);
+    w.fails(
+        2,
+        &format!("bad address `{typo}`"),
+        &format!("balance {typo}"),
     );
 
     // ---- a merchant creates a token and mints points to a shopper.
@@ -293,6 +356,74 @@ fn the_wallet_drives_a_devnet_end_to_end() {
     assert_eq!(info["minted"], "200.00", "{info}");
     assert_eq!(info["circulating"], "170.00", "{info}");
 
+    // ---- token list: the demo tokens of genesis and the new one, each as
+    // token info shows it.
+    let list = w.ok("token list --json").json();
+    let tokens = list.as_array().expect("token list is an array");
+    let symbols: BTreeSet<&str> = tokens
+        .iter()
+        .map(|t| t["symbol"].as_str().expect("symbol"))
+        .collect();
+    let want = BTreeSet::from(["BEAN", "BOOK", "CAKE", "FUEL", "MILES"]);
+    assert_eq!(symbols, want, "{list}");
+    assert_eq!(tokens.len(), want.len(), "{list}");
+    for t in tokens {
+        let symbol = t["symbol"].as_str().expect("symbol");
+        let info = w.ok(&format!("token info {symbol} --json")).json();
+        assert_eq!(&info, t, "token info {symbol} and token list differ");
+    }
+    let genesis = &cluster.layout.genesis;
+    for g in &genesis.tokens {
+        let t = tokens
+            .iter()
+            .find(|t| t["symbol"] == g.symbol.as_str())
+            .unwrap_or_else(|| panic!("{} is not listed: {list}", g.symbol));
+        assert_eq!(t["name"], g.name.as_str(), "{t}");
+        assert_eq!(t["decimals"], g.decimals, "{t}");
+        assert_eq!(t["max_supply"], g.max_supply.as_str(), "{t}");
+        assert_eq!(t["issuer"], g.issuer.as_str(), "{t}");
+        assert_eq!(t["expiry_days"], json!(g.expiry_days), "{t}");
+        assert_eq!(t["created_height"], 0, "{t}");
+        let units = |s: &str| parse_amount(s, g.decimals).expect("an amount");
+        let held: u64 = genesis
+            .balances
+            .iter()
+            .filter(|b| b.token == g.symbol)
+            .map(|b| units(&b.amount))
+            .sum();
+        for field in ["minted", "circulating"] {
+            let amount = t[field].as_str().expect(field);
+            assert_eq!(units(amount), held, "{field}: {t}");
+        }
+    }
+    let cake = tokens
+        .iter()
+        .find(|t| t["symbol"] == "CAKE")
+        .expect("CAKE is listed");
+    let merchant_1 = w.address("merchant-1");
+    assert_eq!(cake["issuer"], merchant_1.as_str(), "{cake}");
+    assert_eq!(cake["name"], "Cake Club", "{cake}");
+    assert_eq!(cake["max_supply"], "1000000.00", "{cake}");
+    assert_eq!(cake["minted"], "200.00", "{cake}");
+    assert_eq!(cake["redeemed"], "30.00", "{cake}");
+    assert_eq!(cake["circulating"], "170.00", "{cake}");
+    assert!(cake["expiry_days"].is_null(), "{cake}");
+    // For people: a row per token, issuers by their key names.
+    let text = w.ok("token list").stdout;
+    for symbol in &want {
+        let row = text.lines().find(|l| l.starts_with(&format!("{symbol} ")));
+        assert!(row.is_some(), "no {symbol} row: {text}");
+    }
+    let row = text.lines().find(|l| l.starts_with("CAKE ")).unwrap_or("");
+    for needle in ["Cake Club", "170.00", "1000000.00", "(merchant-1)"] {
+        assert!(row.contains(needle), "{needle} in the CAKE row: {text}");
+    }
+    let text = w.ok("token info MILES").stdout;
+    assert!(text.contains("Harbor Air Miles"), "{text}");
+    assert!(text.contains("730 days after minting"), "{text}");
+    assert!(text.contains("(merchant-4)"), "{text}");
+    w.fails(2, "unknown token `NOPE`", "token info NOPE");
+
     // ---- offers between two merchants' tokens cross.
     // Alice sells 10 BEAN for at least 0.5 BOOK each; nothing to cross yet.
     let placed =
@@ -304,6 +435,8 @@ fn the_wallet_drives_a_devnet_end_to_end() {
         .stdout;
     assert!(text.contains(&format!("offer id  {alice_offer}")), "{text}");
     assert!(text.contains("10.00 BEAN rests in the book"), "{text}");
+    let hint = format!("cancel it with `merit --from alice offer cancel {alice_offer}`");
+    assert!(text.contains(&hint), "{text}");
     w.expect(
         "placing an offer",
         "alice",
@@ -453,6 +586,7 @@ fn the_wallet_drives_a_devnet_end_to_end() {
         assert_eq!(run.code, 3, "{run:#?}");
         let message = format!("cannot reach the node at {dead}: connection refused");
         assert!(run.stderr.contains(&message), "{run:#?}");
+        assert!(run.stderr.contains("pass --rpc URL"), "{run:#?}");
         assert_eq!(run.stderr.trim().lines().count(), 1, "{run:#?}");
     }
 
@@ -501,6 +635,90 @@ fn the_wallet_drives_a_devnet_end_to_end() {
     assert_eq!(entries[0]["hash"], first["hash"], "{history}");
     let paid = entries.iter().any(|e| e["hash"] == payment_hash.as_str());
     assert!(paid, "{history}");
+
+    // ---- --no-wait: back at once, exit 0, with the hash and status
+    // pending; the transaction commits later.
+    let run = w.ok("--from carol send BEAN 2.50 bob --no-wait --json");
+    let pending = run.json();
+    assert_eq!(pending["status"], "pending", "{run:#?}");
+    assert_eq!(pending["kind"], "Transfer", "{pending}");
+    assert_eq!(pending["sender"], w.address("carol").as_str(), "{pending}");
+    for field in ["height", "index", "code", "message", "original"] {
+        assert!(pending[field].is_null(), "{field}: {pending}");
+    }
+    assert_eq!(pending["events"], json!([]), "{pending}");
+    let hash = pending["hash"].as_str().expect("hash");
+    assert!(is_hash(hash), "{pending}");
+    let done = w.wait_final(hash);
+    assert_eq!(done["status"], "committed", "{done}");
+    assert_eq!(event(&done, "Transferred")["amount"], "2.50", "{done}");
+    w.expect("--no-wait", "carol", &[("BEAN", "247.50")]);
+    w.expect("--no-wait", "bob", &[("BEAN", "511.75")]);
+    // As text: the hash, and where to look for the outcome.
+    let run = w.ok("--from carol send BEAN 1 bob --no-wait");
+    assert!(run.stdout.starts_with("pending: Transfer"), "{run:#?}");
+    let hash = hash_line(&run.stdout).unwrap_or_default();
+    assert!(is_hash(hash), "{run:#?}");
+    assert!(run.stderr.contains(&format!("merit tx {hash}")), "{run:#?}");
+    assert_eq!(w.wait_final(hash)["status"], "committed");
+    w.expect("--no-wait as text", "carol", &[("BEAN", "246.50")]);
+    w.expect("--no-wait as text", "bob", &[("BEAN", "512.75")]);
+
+    // ---- many terminals, one key, no coordination: three of merchant-2's
+    // terminals sign a mint each at the same moment, each with its own
+    // random nonce, and every one commits, submitted at once in the reverse
+    // order.
+    let mints = [("alice", "3"), ("bob", "4.50"), ("carol", "2.25")];
+    let terminal = &w;
+    let signed: Vec<Value> = std::thread::scope(|s| {
+        let terminals: Vec<_> = mints
+            .iter()
+            .map(|(to, amount)| {
+                let line = format!("--from merchant-2 token mint BOOK {amount} {to} --sign-only");
+                s.spawn(move || terminal.ok(&format!("{line} --json")).json())
+            })
+            .collect();
+        terminals
+            .into_iter()
+            .map(|t| t.join().expect("a terminal"))
+            .collect()
+    });
+    let nonces: BTreeSet<u64> = signed
+        .iter()
+        .map(|t| t["nonce"].as_u64().expect("nonce"))
+        .collect();
+    assert_eq!(nonces.len(), mints.len(), "one nonce each: {signed:#?}");
+    let hashes: BTreeSet<&str> = signed
+        .iter()
+        .map(|t| t["hash"].as_str().expect("hash"))
+        .collect();
+    assert_eq!(hashes.len(), mints.len(), "{signed:#?}");
+    // Signing alone sends nothing.
+    w.expect("signing mints", "alice", &[("BOOK", "1004.00")]);
+    let sent: Vec<Value> = std::thread::scope(|s| {
+        let terminals: Vec<_> = signed
+            .iter()
+            .rev()
+            .map(|t| {
+                let hex = t["tx"].as_str().expect("tx");
+                s.spawn(move || terminal.ok(&format!("tx send {hex} --json")).json())
+            })
+            .collect();
+        terminals
+            .into_iter()
+            .map(|t| t.join().expect("a terminal"))
+            .collect()
+    });
+    for (t, done) in signed.iter().rev().zip(&sent) {
+        assert_eq!(done["hash"], t["hash"], "{done}");
+        assert_eq!(done["status"], "committed", "{done}");
+        assert_eq!(done["kind"], "Mint", "{done}");
+    }
+    w.expect("the terminals' mints", "alice", &[("BOOK", "1007.00")]);
+    w.expect("the terminals' mints", "bob", &[("BOOK", "500.50")]);
+    w.expect("the terminals' mints", "carol", &[("BOOK", "252.25")]);
+    let book = w.ok("token info BOOK --json").json();
+    assert_eq!(book["minted"], "1759.75", "{book}");
 
     let secs = started.elapsed().as_secs_f64();
     eprintln!("wallet end-to-end test took {secs:.1} s");

@@ -269,6 +269,30 @@ fn transactions_sign_offline_and_decode_to_what_was_typed() {
 }
 
 #[test]
+fn an_address_in_capitals_is_the_same_address_and_mixed_case_is_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    ok(home, "keys import-devnet");
+    let bob = ok(home, "keys show bob --json").json()["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let upper = bob.to_ascii_uppercase();
+    let line = format!("--from alice send BEAN 1 {upper} --token-decimals 2");
+    let (_, d) = sign_and_decode(home, &line);
+    assert_eq!(d["kind"]["to"], bob.as_str(), "{d}");
+    // One letter of the data part in lower case.
+    let i = bob[4..]
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map(|i| i + 4)
+        .unwrap();
+    let mut mixed = upper.clone();
+    mixed.replace_range(i..=i, &bob[i..=i]);
+    let line = format!("--from alice send BEAN 1 {mixed} --token-decimals 2 {OFFLINE}");
+    fails(home, &line, 2, &format!("bad address `{mixed}`"));
+}
+
+#[test]
 fn an_altered_transaction_is_refused_before_it_is_sent() {
     let home = tempfile::tempdir().unwrap();
     let home = home.path();
@@ -405,12 +429,15 @@ fn an_unreachable_node_is_one_clear_line_and_exit_3() {
             "{run:?}"
         );
         assert!(run.stderr.contains("connection refused"), "{run:?}");
+        assert!(run.stderr.contains("pass --rpc URL"), "{run:?}");
         assert_eq!(run.stderr.trim().lines().count(), 1, "{run:?}");
     }
     let run = merit(home, "status --json", None);
     assert_eq!(run.code, 3);
     let err = &run.json()["error"];
     assert_eq!(err["kind"], "unreachable");
+    let message = err["message"].as_str().unwrap();
+    assert!(message.starts_with("cannot reach the node at"), "{message}");
     assert_eq!(err["exit_code"], 3);
     fails(
         home,
