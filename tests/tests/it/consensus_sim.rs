@@ -8,6 +8,8 @@ use merit_chain::Block;
 use merit_chain::consensus::{
     ConsensusConfig, Effect, Input, Message, PersistedState, Replica, Statement, ValidatorSet, Vote,
 };
+use merit_chain::storage::{RocksStorage, Storage};
+use merit_tests::sim::checker::FailureKind;
 use merit_tests::sim::fixtures::{self, chain_id, validator_key};
 use merit_tests::sim::rng::SimRng;
 use merit_tests::sim::{self, BROKEN_QUORUM, Role, Scenario, Summary};
@@ -132,11 +134,12 @@ fn a_broken_quorum_is_caught_as_a_safety_violation() {
     let violations: Vec<_> = summary
         .failures
         .iter()
-        .filter(|f| f.kind.is_safety_violation())
+        .filter(|f| matches!(*f.kind, FailureKind::ConflictingBlocks { .. }))
         .collect();
     assert!(
         !violations.is_empty(),
-        "the checker found no violation with a broken quorum"
+        "the checker found no two blocks finalized at one height with a broken quorum: {:?}",
+        summary.failures
     );
     // The failure names its seed and replay command, and replays exactly.
     let first = violations[0];
@@ -276,20 +279,52 @@ fn a_replica_restarted_after_voting_does_not_vote_for_another_block_in_that_roun
         })
         .expect("the vote was persisted");
 
-    // Crash. The restarted replica knows only its chain (height 0) and the
-    // persisted bytes.
+    // The host writes the vote to RocksDB (synced) before sending it, as the
+    // node's driver does.
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = RocksStorage::open(dir.path()).unwrap();
+        store.save_consensus_state(&stored).unwrap();
+    }
+
+    // Crash. The restarted replica knows only its chain (height 0) and what
+    // it finds in the reopened store.
     drop(replica);
-    let persisted = PersistedState::from_bytes(&stored).unwrap();
-    let mut restarted = Replica::restore(
-        ConsensusConfig::default(),
-        chain_id(),
-        set.clone(),
-        validator_key(me),
-        0,
-        Some(persisted),
-    )
-    .unwrap();
-    let _ = restarted.start();
+    let restore = |persisted: Option<PersistedState>| {
+        let mut r = Replica::restore(
+            ConsensusConfig::default(),
+            chain_id(),
+            set.clone(),
+            validator_key(me),
+            0,
+            persisted,
+        )
+        .unwrap();
+        let _ = r.start();
+        r
+    };
+    let store = RocksStorage::open(dir.path()).unwrap();
+    let bytes = store
+        .consensus_state()
+        .unwrap()
+        .expect("the vote is on disk");
+    assert_eq!(bytes, stored);
+    let persisted = PersistedState::from_bytes(&bytes).unwrap();
+
+    // Control: a replica that forgot its vote (restarted without the store)
+    // does prepare the other block, so the check below can fail.
+    let mut amnesiac = restore(None);
+    let effects = host_step(&mut amnesiac, &ledger, pre_prepare(proposer, &y));
+    assert_eq!(
+        prepares(&effects),
+        vec![Vote {
+            height: 1,
+            round: 0,
+            block_hash: y.hash()
+        }]
+    );
+
+    let mut restarted = restore(Some(persisted));
     assert_eq!((restarted.height(), restarted.round()), (1, 0));
     let effects = host_step(&mut restarted, &ledger, pre_prepare(proposer, &y));
     assert!(
