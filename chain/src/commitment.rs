@@ -8,7 +8,9 @@
 //! entries rehashes at most k buckets and the tree paths above them, never
 //! the whole state. See `docs/adr/002-state-commitment.md`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
 
 use crate::crypto::{Hash32, sha256, sha256_parts};
 
@@ -34,13 +36,13 @@ fn bucket_of(key_hash: &Hash32) -> usize {
 }
 
 fn bucket_hash(entries: &BTreeMap<Hash32, Hash32>) -> Hash32 {
-    let mut buf = Vec::with_capacity(1 + entries.len() * 64);
-    buf.push(BUCKET);
+    let mut h = Sha256::new();
+    h.update([BUCKET]);
     for (k, e) in entries {
-        buf.extend_from_slice(&k.0);
-        buf.extend_from_slice(&e.0);
+        h.update(k.0);
+        h.update(e.0);
     }
-    sha256(&buf)
+    Hash32(h.finalize().into())
 }
 
 fn node_hash(l: &Hash32, r: &Hash32) -> Hash32 {
@@ -148,26 +150,37 @@ impl StateCommitment {
                 None => bucket.remove(&kh),
             };
         }
-        let mut nodes = Vec::new();
-        let mut current: BTreeMap<usize, Hash32> =
+        // The changed nodes of each level, sorted by index: a parent's
+        // changed children are adjacent, and an unchanged child is read from
+        // the level below.
+        let mut current: Vec<(usize, Hash32)> =
             dirty.iter().map(|(i, b)| (*i, bucket_hash(b))).collect();
-        for (i, h) in &current {
-            nodes.push((0, *i, *h));
-        }
+        let mut nodes: Vec<(usize, usize, Hash32)> = Vec::with_capacity(current.len() * 3);
+        nodes.extend(current.iter().map(|(i, h)| (0, *i, *h)));
         for level in 1..=BUCKET_BITS as usize {
-            let parents: BTreeSet<usize> = current.keys().map(|i| i / 2).collect();
             let below = &self.levels[level - 1];
-            let get = |i: usize| current.get(&i).copied().unwrap_or(below[i]);
-            let next: BTreeMap<usize, Hash32> = parents
-                .into_iter()
-                .map(|p| (p, node_hash(&get(2 * p), &get(2 * p + 1))))
-                .collect();
-            for (i, h) in &next {
-                nodes.push((level, *i, *h));
+            let mut next = Vec::with_capacity(current.len() / 2 + 1);
+            let mut j = 0;
+            while j < current.len() {
+                let parent = current[j].0 / 2;
+                let left = if current[j].0 == 2 * parent {
+                    j += 1;
+                    current[j - 1].1
+                } else {
+                    below[2 * parent]
+                };
+                let right = if j < current.len() && current[j].0 == 2 * parent + 1 {
+                    j += 1;
+                    current[j - 1].1
+                } else {
+                    below[2 * parent + 1]
+                };
+                next.push((parent, node_hash(&left, &right)));
             }
+            nodes.extend(next.iter().map(|(i, h)| (level, *i, *h)));
             current = next;
         }
-        let root = current.get(&0).copied().unwrap_or_else(|| self.root());
+        let root = current.first().map_or_else(|| self.root(), |(_, h)| *h);
         CommitmentDelta {
             root,
             buckets: dirty.into_iter().collect(),
@@ -233,6 +246,48 @@ mod tests {
         assert_eq!(c.root(), rebuilt.root());
         assert_ne!(c.root(), before);
         assert_eq!(c.len(), all.len());
+    }
+
+    #[test]
+    fn many_incremental_blocks_match_a_rebuild_from_scratch() {
+        // Blocks that touch a few buckets, most buckets, and both ends of
+        // the bucket range, with inserts, updates and deletes.
+        let mut all: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        let mut c = StateCommitment::new();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for (block, size) in [1usize, 2, 50, 3_000, 120_000, 7, 40_000, 1]
+            .iter()
+            .enumerate()
+        {
+            let mut changes: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+            for _ in 0..*size {
+                let key = format!("k{}", next() % 200_000).into_bytes();
+                let value = match next() % 4 {
+                    0 => None,
+                    _ => Some(format!("v{block}-{}", next()).into_bytes()),
+                };
+                changes.insert(key, value);
+            }
+            let delta = c.prepare(changes.iter().map(|(k, v)| (k.as_slice(), v.as_deref())));
+            c.apply(delta);
+            for (k, v) in changes {
+                match v {
+                    Some(v) => all.insert(k, v),
+                    None => all.remove(&k),
+                };
+            }
+            let rebuilt = StateCommitment::from_entries(
+                all.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
+            );
+            assert_eq!(c.root(), rebuilt.root(), "block {block} of {size} changes");
+            assert_eq!(c.len(), all.len());
+        }
     }
 
     #[test]

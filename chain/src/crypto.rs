@@ -165,8 +165,58 @@ fn point(bytes: &[u8; 32]) -> Option<EdwardsPoint> {
     (!p.is_small_order()).then_some(p)
 }
 
+/// Decompressed public keys, so a sender that signs often costs one
+/// decompression instead of one per signature. Decompressing a point is
+/// about as much work as the rest of a batched check of its signature.
+///
+/// It holds only keys that pass [`point`]'s checks, and the verdicts with a
+/// cache are exactly those without one. Bounded: the oldest key is
+/// forgotten first once [`KEY_CACHE_CAPACITY`] are held.
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    points: std::collections::BTreeMap<[u8; 32], EdwardsPoint>,
+    order: std::collections::VecDeque<[u8; 32]>,
+}
+
+/// Keys a [`KeyCache`] holds at most.
+pub const KEY_CACHE_CAPACITY: usize = 65_536;
+
+impl KeyCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
+    /// The key's point, decompressed once; `None` for a key no signature
+    /// can be valid under.
+    fn point(&mut self, key: &PublicKey) -> Option<EdwardsPoint> {
+        if let Some(p) = self.points.get(&key.0) {
+            return Some(*p);
+        }
+        let p = point(&key.0)?;
+        self.points.insert(key.0, p);
+        self.order.push_back(key.0);
+        while self.order.len() > KEY_CACHE_CAPACITY {
+            if let Some(old) = self.order.pop_front() {
+                self.points.remove(&old);
+            }
+        }
+        Some(p)
+    }
+}
+
 fn check(key: &PublicKey, message: &[u8], sig: &Signature) -> Option<Check> {
-    let a = point(&key.0)?;
+    check_with(point(&key.0)?, key, message, sig)
+}
+
+fn check_with(a: EdwardsPoint, key: &PublicKey, message: &[u8], sig: &Signature) -> Option<Check> {
     let mut r_bytes = [0u8; 32];
     r_bytes.copy_from_slice(&sig.0[..32]);
     let r = point(&r_bytes)?;
@@ -203,10 +253,30 @@ pub fn verify(key: &PublicKey, message: &[u8], sig: &Signature) -> bool {
 /// find the bad ones, so a single bad signature never condemns its
 /// neighbours.
 pub fn verify_batch(items: &[(&PublicKey, &[u8], &Signature)]) -> Vec<bool> {
+    let checks: Vec<Option<Check>> = items.iter().map(|(k, m, s)| check(k, m, s)).collect();
+    verify_checks(items, checks)
+}
+
+/// [`verify_batch`], taking the signers' points from `keys` (and adding the
+/// new ones). The verdicts are the same.
+pub fn verify_batch_with_keys(
+    items: &[(&PublicKey, &[u8], &Signature)],
+    keys: &mut KeyCache,
+) -> Vec<bool> {
+    let checks: Vec<Option<Check>> = items
+        .iter()
+        .map(|(k, m, s)| check_with(keys.point(k)?, k, m, s))
+        .collect();
+    verify_checks(items, checks)
+}
+
+fn verify_checks(
+    items: &[(&PublicKey, &[u8], &Signature)],
+    checks: Vec<Option<Check>>,
+) -> Vec<bool> {
     if items.is_empty() {
         return Vec::new();
     }
-    let checks: Vec<Option<Check>> = items.iter().map(|(k, m, s)| check(k, m, s)).collect();
     if items.len() == 1 || checks.iter().any(Option::is_none) {
         return checks
             .iter()
@@ -422,6 +492,45 @@ mod tests {
             .collect();
         let want: Vec<bool> = cases.iter().map(|c| c.2).collect();
         assert_eq!(verify_batch(&all), want);
+    }
+
+    #[test]
+    fn a_key_cache_changes_no_verdict() {
+        let k = Keypair::insecure_from_label("k");
+        let other = Keypair::insecure_from_label("other");
+        let good = k.sign(b"m");
+        let mut tampered = good;
+        tampered.0[40] ^= 1;
+        let (tk, ts) = torsion_signature("t", b"m");
+        let identity = PublicKey({
+            let mut b = [0u8; 32];
+            b[0] = 1;
+            b
+        });
+        let cases = [
+            (k.public(), good),
+            (k.public(), tampered),
+            (other.public(), good),
+            (identity, good),
+            (PublicKey([0xee; 32]), good),
+            (tk, ts),
+        ];
+        let items: Vec<_> = cases.iter().map(|(k, s)| (k, b"m".as_slice(), s)).collect();
+        let mut keys = KeyCache::new();
+        let want = verify_batch(&items);
+        assert_eq!(want, vec![true, false, false, false, false, true]);
+        // Cold, then warm: the same verdicts, and only keys that are points
+        // of large order are kept (all but the identity).
+        assert_eq!(verify_batch_with_keys(&items, &mut keys), want);
+        assert_eq!(keys.len(), 4);
+        assert!(!keys.points.contains_key(&identity.0));
+        assert_eq!(verify_batch_with_keys(&items, &mut keys), want);
+        for item in &items {
+            assert_eq!(
+                verify_batch_with_keys(std::slice::from_ref(item), &mut keys),
+                verify_batch(std::slice::from_ref(item))
+            );
+        }
     }
 
     #[test]

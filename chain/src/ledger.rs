@@ -650,6 +650,19 @@ impl Ledger {
         txs: &[Transaction],
         sig_ok: &[bool],
     ) -> BlockOutcome {
+        let hashes: Vec<Hash32> = txs.iter().map(Transaction::hash).collect();
+        self.execute_hashed(ctx, txs, &hashes, sig_ok)
+    }
+
+    /// [`Ledger::execute_block_with_verdicts`] with the transactions' hashes
+    /// already computed, one per transaction.
+    fn execute_hashed(
+        &self,
+        ctx: &BlockContext,
+        txs: &[Transaction],
+        hashes: &[Hash32],
+        sig_ok: &[bool],
+    ) -> BlockOutcome {
         let mut ov = Overlay::new(&self.state);
         // Close the nonce windows that ended at or before this height.
         for (_, sender, nonce) in self
@@ -660,8 +673,7 @@ impl Ledger {
         }
         self.expire_lots(&mut ov, ctx.timestamp_ms);
         let mut receipts = Vec::with_capacity(txs.len());
-        for (i, tx) in txs.iter().enumerate() {
-            let hash = tx.hash();
+        for (i, (tx, &hash)) in txs.iter().zip(hashes).enumerate() {
             let outcome = self.execute_tx(
                 &mut ov,
                 ctx,
@@ -812,7 +824,7 @@ impl Ledger {
             height: h.height,
             timestamp_ms: h.timestamp_ms,
         };
-        let outcome = self.execute_block_with_verdicts(&ctx, &block.txs, sig_ok);
+        let outcome = self.execute_hashed(&ctx, &block.txs, &hashes, sig_ok);
         let computed = receipts_root(&outcome.receipts);
         if computed != h.receipts_root {
             return Err(BlockError::RootMismatch {

@@ -445,6 +445,22 @@ pub fn verify_signatures(txs: &[Transaction]) -> Vec<bool> {
     crate::crypto::verify_batch(&items)
 }
 
+/// [`verify_signatures`] with the senders' points taken from `keys`: the
+/// same verdicts, with one decompression per sender instead of per
+/// transaction.
+pub fn verify_signatures_with_keys(
+    txs: &[Transaction],
+    keys: &mut crate::crypto::KeyCache,
+) -> Vec<bool> {
+    let messages: Vec<Vec<u8>> = txs.iter().map(|t| t.body.signing_bytes()).collect();
+    let items: Vec<_> = txs
+        .iter()
+        .zip(&messages)
+        .map(|(t, m)| (&t.body.sender, m.as_slice(), &t.signature))
+        .collect();
+    crate::crypto::verify_batch_with_keys(&items, keys)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,7 +28,6 @@ use merit_chain::consensus::{
 };
 use merit_chain::ledger::BlockOutcome;
 use merit_chain::storage::Storage;
-use merit_chain::tx::verify_signatures;
 use merit_chain::{Block, CommitCertificate, Hash32, Keypair, Transaction};
 use tokio::sync::{mpsc, watch};
 
@@ -37,22 +36,24 @@ use crate::network::{MAX_SYNC_BLOCKS, NetCommand, NetEvent, SyncRequest, SyncRes
 use crate::shared::{CommittedBlock, Shared, admit_gossip, record_commit};
 
 /// Signature verdicts for a proposed block's transactions: those waiting in
-/// the mempool passed their check on admission, and the rest are checked
-/// here in one batch. No transaction is verified twice by this node.
+/// the mempool passed their check on admission, others were checked when
+/// they arrived by gossip, and the rest are checked here in one batch. No
+/// transaction is verified twice by this node.
 fn known_verdicts(shared: &Shared, txs: &[Transaction]) -> Vec<bool> {
     let hashes: Vec<Hash32> = txs.iter().map(Transaction::hash).collect();
-    let mut verdicts: Vec<bool> = {
+    let pooled: Vec<bool> = {
         let pool = shared.lock_mempool();
         hashes.iter().map(|h| pool.contains(h)).collect()
     };
-    let unknown: Vec<usize> = (0..txs.len()).filter(|&i| !verdicts[i]).collect();
-    if !unknown.is_empty() {
-        let batch: Vec<Transaction> = unknown.iter().map(|&i| txs[i].clone()).collect();
-        for (i, ok) in unknown.into_iter().zip(verify_signatures(&batch)) {
-            verdicts[i] = ok;
-        }
+    if pooled.iter().all(|p| *p) {
+        return pooled;
     }
-    verdicts
+    let verdicts = shared.verify_txs(txs, &hashes);
+    pooled
+        .into_iter()
+        .zip(verdicts)
+        .map(|(p, v)| p || v)
+        .collect()
 }
 
 /// How often a node asks a peer whether there are blocks it lacks.

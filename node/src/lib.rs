@@ -25,6 +25,7 @@ pub mod network;
 pub mod node;
 pub mod rpc;
 pub mod shared;
+pub mod verified;
 
 pub use config::NodeConfig;
 pub use node::{Node, NodeHandle};

@@ -135,6 +135,10 @@ impl Node {
             round: AtomicU64::new(0),
             syncing: AtomicBool::new(false),
             admission: admission_tx,
+            verified: Mutex::new(crate::verified::VerifiedTxs::new(
+                crate::verified::MAX_VERIFIED_TXS,
+            )),
+            keys: Mutex::new(merit_chain::crypto::KeyCache::new()),
             genesis,
         });
 

@@ -12,10 +12,11 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use merit_chain::consensus::ValidatorSet;
+use merit_chain::crypto::KeyCache;
 use merit_chain::limits::MAX_TX_TTL_BLOCKS;
 use merit_chain::state::StateKey;
 use merit_chain::storage::{RocksStorage, Storage};
-use merit_chain::tx::{ChainId, verify_signatures};
+use merit_chain::tx::{ChainId, verify_signatures_with_keys};
 use merit_chain::{Block, CommitCertificate, Hash32, Ledger, Receipt, RejectCode, Transaction};
 use merit_genesis::Genesis;
 use tokio::sync::{Notify, broadcast, mpsc, oneshot};
@@ -23,6 +24,7 @@ use tokio::sync::{Notify, broadcast, mpsc, oneshot};
 use crate::mempool::{Mempool, PoolRefusal, PoolTx};
 use crate::metrics::Metrics;
 use crate::network::{NetCommand, TxBatch};
+use crate::verified::VerifiedTxs;
 
 /// Transactions gossiped in one message at most.
 pub const MAX_GOSSIP_BATCH_TXS: usize = 4_096;
@@ -80,6 +82,10 @@ pub struct Shared {
     pub round: AtomicU64,
     pub syncing: AtomicBool,
     pub admission: mpsc::Sender<AdmitRequest>,
+    /// Transactions whose signatures this node has checked.
+    pub verified: Mutex<VerifiedTxs>,
+    /// The decompressed keys of recent signers.
+    pub keys: Mutex<KeyCache>,
 }
 
 impl Shared {
@@ -89,14 +95,13 @@ impl Shared {
     pub async fn submit(&self, bytes: &[u8]) -> Result<Hash32, AdmitError> {
         let tx = Transaction::admit(bytes).map_err(AdmitError::Rejected)?;
         let hash = tx.hash();
-        if self.is_committed(&hash) {
-            return Ok(hash);
-        }
         if self.lock_mempool().contains(&hash) {
             return Ok(hash);
         }
         if let Err(e) = self.precheck(&tx) {
-            // Committed since the first look: its nonce is spent now.
+            // A committed transaction fails the precheck (its nonce is spent,
+            // or it has expired since): then it is a replay, a no-op. Only
+            // this path reads the transaction index.
             if self.is_committed(&hash) {
                 return Ok(hash);
             }
@@ -149,6 +154,37 @@ impl Shared {
         self.storage.tx_location(hash).ok().flatten().is_some()
     }
 
+    /// Signature verdicts for `txs` (with their `hashes`): remembered ones
+    /// from earlier checks, the rest checked now in one batch and remembered
+    /// when good. CPU work: call it off the async workers.
+    pub fn verify_txs(&self, txs: &[Transaction], hashes: &[Hash32]) -> Vec<bool> {
+        let mut verdicts: Vec<bool> = {
+            let known = self.lock_verified();
+            hashes.iter().map(|h| known.contains(h)).collect()
+        };
+        let unknown: Vec<usize> = (0..txs.len()).filter(|&i| !verdicts[i]).collect();
+        if unknown.is_empty() {
+            return verdicts;
+        }
+        let batch: Vec<Transaction> = unknown.iter().map(|&i| txs[i].clone()).collect();
+        let checked = {
+            let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+            verify_signatures_with_keys(&batch, &mut keys)
+        };
+        let mut known = self.lock_verified();
+        for (i, ok) in unknown.into_iter().zip(checked) {
+            verdicts[i] = ok;
+            if ok {
+                known.insert(hashes[i]);
+            }
+        }
+        verdicts
+    }
+
+    fn lock_verified(&self) -> std::sync::MutexGuard<'_, VerifiedTxs> {
+        self.verified.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn read_ledger(&self) -> std::sync::RwLockReadGuard<'_, Ledger> {
         // A poisoned lock means a thread panicked while applying a block; the
         // node stops on that panic, so reading what is there is fine.
@@ -182,9 +218,11 @@ pub async fn run_admission(
         }
         let requests = std::mem::take(&mut batch);
         // Signature checks are CPU work; keep them off the async workers.
+        let verifier = shared.clone();
         let (requests, verdicts) = match tokio::task::spawn_blocking(move || {
             let txs: Vec<Transaction> = requests.iter().map(|r| r.tx.clone()).collect();
-            let verdicts = verify_signatures(&txs);
+            let hashes: Vec<Hash32> = requests.iter().map(|r| r.hash).collect();
+            let verdicts = verifier.verify_txs(&txs, &hashes);
             (requests, verdicts)
         })
         .await
@@ -208,13 +246,14 @@ pub async fn run_admission(
                 let local = req.reply.is_some();
                 let result = if !ok {
                     Err(AdmitError::Rejected(RejectCode::BadSignature))
-                } else if shared.is_committed(&req.hash) {
-                    // Nothing to do, as for any replay.
-                    if let Some(reply) = req.reply {
-                        let _ = reply.send(Ok(req.hash));
-                    }
-                    continue;
                 } else if let Err(e) = shared.precheck_in(&ledger, &req.tx) {
+                    if shared.is_committed(&req.hash) {
+                        // Nothing to do, as for any replay.
+                        if let Some(reply) = req.reply {
+                            let _ = reply.send(Ok(req.hash));
+                        }
+                        continue;
+                    }
                     Err(e)
                 } else {
                     let tx = Arc::new(req.tx);
@@ -345,6 +384,8 @@ mod tests {
             round: AtomicU64::new(0),
             syncing: AtomicBool::new(false),
             admission,
+            verified: Mutex::new(VerifiedTxs::new(1_000)),
+            keys: Mutex::new(KeyCache::new()),
             genesis,
         };
         (Arc::new(shared), queue)
