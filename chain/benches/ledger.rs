@@ -6,10 +6,11 @@
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use merit_chain::crypto::KeyCache;
 use merit_chain::encoding::BoundedString;
 use merit_chain::ledger::{GenesisState, GenesisToken};
 use merit_chain::state::MerchantInfo;
-use merit_chain::tx::{ChainId, TxBody, verify_signatures};
+use merit_chain::tx::{ChainId, TxBody, verify_signatures, verify_signatures_with_keys};
 use merit_chain::{BlockContext, Keypair, Ledger, Symbol, Transaction, TxKind};
 
 const ACCOUNTS: usize = 10_000;
@@ -110,6 +111,20 @@ fn signatures(c: &mut Criterion) {
     g.bench_function("verify_single_1024", |b| {
         b.iter(|| black_box(sample.iter().filter(|t| t.verify_signature()).count()))
     });
+    g.finish();
+    // What a node does: batches of whatever arrived, with the signers' keys
+    // already decompressed.
+    let mut g = c.benchmark_group("signatures_known_signers");
+    g.sample_size(20);
+    let mut keys = KeyCache::new();
+    verify_signatures_with_keys(&txs, &mut keys);
+    for size in [16, 64, 256, 1024, 4096] {
+        let batch = &txs[..size];
+        g.throughput(Throughput::Elements(size as u64));
+        g.bench_function(format!("verify_batch_{size}"), |b| {
+            b.iter(|| black_box(verify_signatures_with_keys(batch, &mut keys)))
+        });
+    }
     g.finish();
 }
 

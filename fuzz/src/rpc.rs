@@ -331,6 +331,10 @@ impl Harness {
             round: AtomicU64::new(0),
             syncing: AtomicBool::new(false),
             admission,
+            verified: Mutex::new(merit_node::verified::VerifiedTxs::new(
+                merit_node::verified::MAX_VERIFIED_TXS,
+            )),
+            keys: Mutex::new(merit_chain::crypto::KeyCache::new()),
             genesis,
         });
         let (net, mut net_rx) = tokio::sync::mpsc::channel(1_024);

@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod network;
 pub mod node;
 pub mod rpc;
+pub mod rpc_batch;
 pub mod shared;
 pub mod verified;
 

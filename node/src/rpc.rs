@@ -24,6 +24,7 @@ use merit_chain::{Address, Block, Hash32, Receipt, RejectCode, Symbol};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::rpc_batch::ConcurrentBatch;
 use crate::shared::{AdmitError, CommittedBlock, Shared};
 
 /// Largest request body, in bytes.
@@ -779,8 +780,11 @@ pub async fn serve(
         .build();
     let health = ProxyGetRequestLayer::new([("/health", "merit_health")])
         .map_err(|e| anyhow::anyhow!("health route: {e}"))?;
+    let batches = jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
+        .layer_fn(|service| ConcurrentBatch::new(service, MAX_RPC_RESPONSE_BYTES as usize));
     let server = jsonrpsee::server::Server::builder()
         .set_config(config)
+        .set_rpc_middleware(batches)
         .set_http_middleware(tower::ServiceBuilder::new().layer(health))
         .build(addr)
         .await

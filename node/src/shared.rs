@@ -30,6 +30,9 @@ use crate::verified::VerifiedTxs;
 pub const MAX_GOSSIP_BATCH_TXS: usize = 4_096;
 /// Transactions admitted in one signature batch at most.
 pub const MAX_ADMISSION_BATCH: usize = 4_096;
+/// How long admission waits for more transactions after the first of a
+/// batch: at most this much latency, for batched signature checks and gossip.
+pub const ADMISSION_GATHER: std::time::Duration = std::time::Duration::from_millis(2);
 /// Admission requests queued at most; beyond it RPC callers wait.
 pub const ADMISSION_QUEUE: usize = 65_536;
 /// Committed blocks buffered for slow subscribers.
@@ -215,6 +218,17 @@ pub async fn run_admission(
         batch.clear();
         if queue.recv_many(&mut batch, MAX_ADMISSION_BATCH).await == 0 {
             break;
+        }
+        // Gather what arrives in the next moment too: one signature batch
+        // and one gossip message for many transactions instead of one each
+        // (a JSON-RPC batch of 100 submissions arrives one call at a time).
+        let gather_until = tokio::time::Instant::now() + ADMISSION_GATHER;
+        while batch.len() < MAX_ADMISSION_BATCH {
+            let room = MAX_ADMISSION_BATCH - batch.len();
+            match tokio::time::timeout_at(gather_until, queue.recv_many(&mut batch, room)).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
         }
         let requests = std::mem::take(&mut batch);
         // Signature checks are CPU work; keep them off the async workers.

@@ -265,6 +265,28 @@ fn rpc_refuses_bad_input_clearly_and_keeps_serving() {
         answers.iter().all(|a| a["result"]["height"].is_u64()),
         "{body}"
     );
+    // A batch's calls run concurrently, yet each answer keeps its id and its
+    // place; an error answers in its own slot, and a notification gets none.
+    let mixed = json!([
+        {"jsonrpc": "2.0", "id": "first", "method": "merit_status", "params": []},
+        {"jsonrpc": "2.0", "id": 7, "method": "merit_getAccount", "params": ["not-an-address"]},
+        {"jsonrpc": "2.0", "method": "merit_status", "params": []},
+        {"jsonrpc": "2.0", "id": 8, "method": "merit_noSuchMethod", "params": []},
+        {"jsonrpc": "2.0", "id": "last", "method": "merit_status", "params": []},
+    ]);
+    let (status, body) = rpc.post_raw(mixed.to_string().as_bytes()).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let answers: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let ids: Vec<&Value> = answers.iter().map(|a| &a["id"]).collect();
+    assert_eq!(
+        ids,
+        [&json!("first"), &json!(7), &json!(8), &json!("last")],
+        "{body}"
+    );
+    assert!(answers[0]["result"]["height"].is_u64(), "{body}");
+    assert_eq!(answers[1]["error"]["code"], -32602, "{body}");
+    assert_eq!(answers[2]["error"]["code"], -32601, "{body}");
+    assert!(answers[3]["result"]["height"].is_u64(), "{body}");
     let (_, body) = rpc.post_raw(batch(max + 1).as_bytes()).unwrap();
     let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
     assert_eq!(v["error"]["code"], -32010, "{body}");
