@@ -31,7 +31,9 @@ impl PublicKey {
     pub fn from_bech32(s: &str) -> Result<Self, AddressError> {
         let checked =
             CheckedHrpstring::new::<Bech32m>(s).map_err(|e| AddressError::Bech32(e.to_string()))?;
-        if checked.hrp().as_str() != ADDRESS_HRP {
+        // Bech32 allows an all-uppercase string (QR codes use it); the
+        // checksum already refused mixed case.
+        if !checked.hrp().as_str().eq_ignore_ascii_case(ADDRESS_HRP) {
             return Err(AddressError::WrongPrefix(checked.hrp().to_string()));
         }
         let bytes: Vec<u8> = checked.byte_iter().collect();
@@ -74,6 +76,13 @@ mod tests {
         let s = pk.to_bech32();
         assert!(s.starts_with("mrt1"), "{s}");
         assert_eq!(PublicKey::from_bech32(&s), Ok(pk));
+        // All uppercase is the same address; mixed case is refused.
+        assert_eq!(PublicKey::from_bech32(&s.to_uppercase()), Ok(pk));
+        let mixed = format!("MRT{}", &s[3..]);
+        assert!(matches!(
+            PublicKey::from_bech32(&mixed),
+            Err(AddressError::Bech32(_))
+        ));
     }
 
     #[test]

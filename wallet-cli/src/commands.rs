@@ -64,7 +64,11 @@ pub fn run(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Status => status(ctx),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "merit", &mut std::io::stdout());
+            // Through a buffer, so a closed stdout ends it like any other
+            // output (see `quiet_on_closed_stdout`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "merit", &mut script);
+            print!("{}", String::from_utf8_lossy(&script));
             Ok(())
         }
     }

@@ -86,12 +86,7 @@ impl Ctx {
     /// allows (QR codes use it), all upper case; mixed case is refused.
     pub fn resolve(&self, who: &str) -> Result<Address> {
         if who.to_ascii_lowercase().starts_with("mrt1") {
-            let lower = if who.bytes().any(|b| b.is_ascii_lowercase()) {
-                who.to_string()
-            } else {
-                who.to_ascii_lowercase()
-            };
-            return Address::from_bech32(&lower)
+            return Address::from_bech32(who)
                 .map_err(|e| usage(format!("bad address `{who}`: {e}")));
         }
         if check_name(who).is_err() {

@@ -40,8 +40,28 @@ use crate::ctx::Ctx;
 use crate::error::{EXIT_USAGE, Outcome, classify};
 use crate::keystore::Keystore;
 
+/// `merit balance | head -1` closes stdout early; a shell tool then stops
+/// quietly, as if killed by SIGPIPE (exit 141), instead of panicking in
+/// `println!`. Every other panic keeps the default report.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let text = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if text.starts_with("failed printing to stdout") && text.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 /// Parses the process's arguments, runs the command and returns its exit code.
 pub fn main() -> ExitCode {
+    quiet_on_closed_stdout();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

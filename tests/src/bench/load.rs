@@ -108,7 +108,7 @@ pub struct Bench {
     pub chain_id: String,
     pub validators: usize,
     pub token: Symbol,
-    pub accounts: Vec<Keypair>,
+    pub accounts: Arc<Vec<Keypair>>,
     run: AtomicU64,
 }
 
@@ -163,18 +163,43 @@ impl Report {
     }
 }
 
-/// A transaction signed ahead of the run.
-struct Signed {
-    hash: Hash32,
-    size: usize,
+/// One JSON-RPC batch request of `Plan::batch` consecutive transactions,
+/// signed ahead of its turn.
+struct SignedBatch {
+    request: String,
+    /// Encoded size of its transactions, in bytes.
+    bytes: usize,
 }
 
+/// The transactions of a run. Their expiry is counted in blocks from the
+/// height at which they are signed, and a long run at a high block rate
+/// outlives any one signing height: so the first batches are signed before
+/// the run starts and the rest a few seconds ahead of their turn
+/// ([`SIGN_AHEAD`]), each at the latest height seen.
 struct Plan {
-    txs: Vec<Signed>,
-    /// JSON-RPC batch requests, each for `batch` consecutive transactions.
-    batches: Vec<String>,
+    signer: Signer,
+    count: usize,
     batch: usize,
-    index: HashMap<Hash32, u32>,
+    batches: Vec<std::sync::OnceLock<SignedBatch>>,
+    /// Transaction hash to its index in the run.
+    index: std::sync::RwLock<HashMap<Hash32, u32>>,
+    /// The next batch the sender will send.
+    next_batch: AtomicUsize,
+    /// The highest block height seen by the run.
+    height: AtomicU64,
+}
+
+/// How far ahead of the sender batches are signed during a paced run.
+const SIGN_AHEAD: Duration = Duration::from_secs(3);
+
+/// What signing the run's transactions needs, apart from the bench.
+#[derive(Clone)]
+struct Signer {
+    chain_id: String,
+    token: Symbol,
+    accounts: Arc<Vec<Keypair>>,
+    run: u64,
+    mix: Mix,
 }
 
 const ACK_NONE: u8 = 0;
@@ -247,6 +272,128 @@ fn seed_from_clock() -> u64 {
     ])
 }
 
+impl Signer {
+    /// Transaction `i` of the run: a transfer or a split payment from
+    /// account `i mod n` to others spread by a cheap hash of `i`.
+    fn transaction(&self, i: usize, expires: u64) -> Transaction {
+        let n = self.accounts.len();
+        let sender = &self.accounts[i % n];
+        let pick = |k: usize| {
+            let r = (i.wrapping_mul(2_654_435_761) + k * 7_919) % n;
+            if r == i % n { (r + 1) % n } else { r }
+        };
+        let pay = match self.mix {
+            Mix::Transfer => false,
+            Mix::Pay => true,
+            Mix::Mixed => i % 5 == 4,
+        };
+        let kind = if pay {
+            let legs: Vec<PayLeg> = (0..PAY_LEGS)
+                .map(|k| PayLeg {
+                    to: self.accounts[pick(k)].public(),
+                    amount: 1,
+                })
+                .collect();
+            TxKind::Pay {
+                token: self.token,
+                order_id: OrderId::new(format!("b{:x}-{i}", self.run)).unwrap_or_default(),
+                legs: BoundedVec::new(legs).unwrap_or_default(),
+                memo: None,
+            }
+        } else {
+            TxKind::Transfer {
+                token: self.token,
+                to: self.accounts[pick(0)].public(),
+                amount: 1,
+                memo: None,
+            }
+        };
+        TxBody {
+            chain_id: BoundedString::new(self.chain_id.clone()).unwrap_or_default(),
+            sender: sender.public(),
+            nonce: self.run.wrapping_add(i as u64),
+            expires_at_height: expires,
+            kind,
+        }
+        .sign(sender)
+    }
+}
+
+impl Plan {
+    /// Signs batch `b` at the latest height seen, once.
+    fn sign(&self, b: usize) {
+        if self.batches[b].get().is_some() {
+            return;
+        }
+        let expires = self.height.load(Ordering::Relaxed) + MAX_TX_TTL_BLOCKS;
+        let from = b * self.batch;
+        let to = (from + self.batch).min(self.count);
+        let mut calls = Vec::with_capacity(to - from);
+        let mut hashes = Vec::with_capacity(to - from);
+        let mut bytes = 0;
+        for i in from..to {
+            let encoded = self.signer.transaction(i, expires).to_bytes();
+            bytes += encoded.len();
+            hashes.push((merit_chain::crypto::sha256(&encoded), i as u32));
+            calls.push(format!(
+                "{{\"jsonrpc\":\"2.0\",\"id\":{i},\"method\":\"merit_sendTransaction\",\"params\":[\"{}\"]}}",
+                hex::encode(encoded)
+            ));
+        }
+        // Indexed before it can be sent, so no commit goes unrecognised.
+        self.index
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(hashes);
+        let _ = self.batches[b].set(SignedBatch {
+            request: format!("[{}]", calls.join(",")),
+            bytes,
+        });
+    }
+
+    /// Signs the remaining batches, staying `ahead` batches in front of the
+    /// sender, until all are signed or `stop` is set.
+    fn sign_ahead(&self, ahead: usize, stop: &AtomicBool) {
+        for b in 0..self.batches.len() {
+            while b > self
+                .next_batch
+                .load(Ordering::Relaxed)
+                .saturating_add(ahead)
+            {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(TICK);
+            }
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            self.sign(b);
+        }
+    }
+
+    fn index_of(&self, hash: &str) -> Option<usize> {
+        let h = Hash32::from_hex(hash).ok()?;
+        self.index
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&h)
+            .map(|&i| i as usize)
+    }
+
+    /// Transactions signed, and their average encoded size.
+    fn signed_bytes_avg(&self) -> f64 {
+        let (mut txs, mut bytes) = (0usize, 0usize);
+        for (b, slot) in self.batches.iter().enumerate() {
+            if let Some(s) = slot.get() {
+                txs += (self.count - b * self.batch).min(self.batch);
+                bytes += s.bytes;
+            }
+        }
+        bytes as f64 / txs.max(1) as f64
+    }
+}
+
 impl Bench {
     /// Connects to a devnet-keyed chain and funds `accounts` bench accounts
     /// from the first merchant, who issues the first demo token: one mint
@@ -262,9 +409,11 @@ impl Bench {
         let layout = merit_genesis::devnet(validators.max(1), 1, 2);
         let funder = layout.merchants[0].account.clone();
         let token = layout.merchants[0].token;
-        let accounts: Vec<Keypair> = (0..accounts)
-            .map(|i| Keypair::insecure_from_label(&format!("merit-bench/account/{i}")))
-            .collect();
+        let accounts: Arc<Vec<Keypair>> = Arc::new(
+            (0..accounts)
+                .map(|i| Keypair::insecure_from_label(&format!("merit-bench/account/{i}")))
+                .collect(),
+        );
         let bench = Bench {
             nodes,
             chain_id,
@@ -335,108 +484,45 @@ impl Bench {
         Ok(())
     }
 
-    /// Signs `count` transactions of `mix`, spread evenly over the senders,
-    /// on every core.
-    fn plan(&self, count: usize, mix: Mix, batch: usize) -> Result<Plan, String> {
+    /// Plans `count` transactions of `mix` in batches of `batch`, and signs
+    /// the first `upfront` batches on every core.
+    fn plan(&self, count: usize, mix: Mix, batch: usize, upfront: usize) -> Result<Plan, String> {
         let rpc = Rpc::new(self.nodes[0]);
         let height = rpc.height().ok_or("the node stopped answering")?;
-        let expires = height + MAX_TX_TTL_BLOCKS;
-        let run = self.run.fetch_add(1, Ordering::Relaxed);
-        let n = self.accounts.len();
+        let plan = Plan {
+            signer: Signer {
+                chain_id: self.chain_id.clone(),
+                token: self.token,
+                accounts: self.accounts.clone(),
+                run: self.run.fetch_add(1, Ordering::Relaxed),
+                mix,
+            },
+            count,
+            batch,
+            batches: (0..count.div_ceil(batch))
+                .map(|_| std::sync::OnceLock::new())
+                .collect(),
+            index: std::sync::RwLock::new(HashMap::with_capacity(count)),
+            next_batch: AtomicUsize::new(0),
+            height: AtomicU64::new(height),
+        };
+        let upfront = upfront.min(plan.batches.len());
         let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
-        let chunk = count.div_ceil(threads).max(1);
-        let mut parts: Vec<Vec<(Signed, String)>> = Vec::new();
+        let per_thread = upfront.div_ceil(threads).max(1);
         std::thread::scope(|s| {
-            let handles: Vec<_> = (0..count)
-                .step_by(chunk)
-                .map(|from| {
-                    let to = (from + chunk).min(count);
-                    s.spawn(move || {
-                        (from..to)
-                            .map(|i| {
-                                let sender = &self.accounts[i % n];
-                                // A receiver other than the sender, spread
-                                // by a cheap hash of the index.
-                                let pick = |k: usize| {
-                                    let r = (i.wrapping_mul(2_654_435_761) + k * 7_919) % n;
-                                    if r == i % n { (r + 1) % n } else { r }
-                                };
-                                let pay = match mix {
-                                    Mix::Transfer => false,
-                                    Mix::Pay => true,
-                                    Mix::Mixed => i % 5 == 4,
-                                };
-                                let kind = if pay {
-                                    let legs: Vec<PayLeg> = (0..PAY_LEGS)
-                                        .map(|k| PayLeg {
-                                            to: self.accounts[pick(k)].public(),
-                                            amount: 1,
-                                        })
-                                        .collect();
-                                    TxKind::Pay {
-                                        token: self.token,
-                                        order_id: OrderId::new(format!("b{run:x}-{i}"))
-                                            .unwrap_or_default(),
-                                        legs: BoundedVec::new(legs).unwrap_or_default(),
-                                        memo: None,
-                                    }
-                                } else {
-                                    TxKind::Transfer {
-                                        token: self.token,
-                                        to: self.accounts[pick(0)].public(),
-                                        amount: 1,
-                                        memo: None,
-                                    }
-                                };
-                                let nonce = run.wrapping_add(i as u64);
-                                let tx = self.body(sender, nonce, expires, kind);
-                                let bytes = tx.to_bytes();
-                                let signed = Signed {
-                                    hash: merit_chain::crypto::sha256(&bytes),
-                                    size: bytes.len(),
-                                };
-                                (signed, hex::encode(bytes))
-                            })
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            for h in handles {
-                if let Ok(part) = h.join() {
-                    parts.push(part);
-                }
+            for from in (0..upfront).step_by(per_thread) {
+                let plan = &plan;
+                s.spawn(move || {
+                    for b in from..(from + per_thread).min(upfront) {
+                        plan.sign(b);
+                    }
+                });
             }
         });
-        let signed: Vec<(Signed, String)> = parts.into_iter().flatten().collect();
-        if signed.len() != count {
+        if plan.batches[..upfront].iter().any(|b| b.get().is_none()) {
             return Err("a signing thread failed".into());
         }
-        let mut batches = Vec::with_capacity(count.div_ceil(batch));
-        for (b, chunk) in signed.chunks(batch).enumerate() {
-            let calls: Vec<String> = chunk
-                .iter()
-                .enumerate()
-                .map(|(k, (_, hex))| {
-                    format!(
-                        "{{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"merit_sendTransaction\",\"params\":[\"{hex}\"]}}",
-                        b * batch + k
-                    )
-                })
-                .collect();
-            batches.push(format!("[{}]", calls.join(",")));
-        }
-        let txs: Vec<Signed> = signed.into_iter().map(|(s, _)| s).collect();
-        let index = txs
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.hash, i as u32))
-            .collect();
-        Ok(Plan {
-            txs,
-            batches,
-            batch,
-            index,
-        })
+        Ok(plan)
     }
 
     /// Runs one load and reports what it measured.
@@ -447,9 +533,23 @@ impl Bench {
         }
         .max(1);
         let batch = spec.batch.clamp(1, DEFAULT_BATCH);
+        // A paced run signs its first seconds now and the rest as it goes;
+        // an unpaced one signs everything first.
+        let (upfront, ahead) = match spec.rate {
+            Some(rate) => {
+                let ahead = ((rate as f64 * SIGN_AHEAD.as_secs_f64()) as usize).div_ceil(batch);
+                (2 * ahead.max(1), ahead.max(1))
+            }
+            None => (usize::MAX, usize::MAX),
+        };
         let plan = Arc::new(tokio::task::block_in_place(|| {
-            self.plan(count, spec.mix, batch)
+            self.plan(count, spec.mix, batch, upfront)
         })?);
+        let stop_signing = Arc::new(AtomicBool::new(false));
+        let signer = {
+            let (plan, stop) = (plan.clone(), stop_signing.clone());
+            std::thread::spawn(move || plan.sign_ahead(ahead, &stop))
+        };
         let track = Arc::new(Track::new(count));
 
         // Subscribe first, so that no block is missed.
@@ -506,7 +606,9 @@ impl Bench {
                 None => plan.batches.len(),
             };
             let mut sent_any = false;
-            while next_batch < due {
+            // A batch not signed yet waits for the signer (it never should
+            // at the rates this machine sustains: it signs 3 s ahead).
+            while next_batch < due && plan.batches[next_batch].get().is_some() {
                 // The next connection with room in its window.
                 let Some(c) = (0..conns.len())
                     .map(|k| (turn + k) % conns.len())
@@ -519,23 +621,26 @@ impl Bench {
                 conn.inflight.fetch_add(1, Ordering::Relaxed);
                 let b = next_batch;
                 next_batch += 1;
+                plan.next_batch.store(next_batch, Ordering::Relaxed);
                 sent_any = true;
                 let now = track.now_us();
                 let from = b * plan.batch;
-                let to = (from + plan.batch).min(plan.txs.len());
+                let to = (from + plan.batch).min(plan.count);
                 for i in from..to {
                     track.sent_us[i].store(now, Ordering::Relaxed);
                 }
                 let (sender, plan, done) = (conn.sender.clone(), plan.clone(), done_tx.clone());
                 tokio::spawn(async move {
                     let mut s = sender.lock().await;
-                    let r = ws::send(&mut s, &plan.batches[b]).await;
+                    let request = plan.batches[b].get().map_or("", |s| s.request.as_str());
+                    let r = ws::send(&mut s, request).await;
                     if r.is_err() {
                         let _ = done.send(r);
                     }
                 });
             }
             if let Ok(Err(e)) = done_rx.try_recv() {
+                stop_signing.store(true, Ordering::Relaxed);
                 return Err(e);
             }
             if !sent_any {
@@ -545,6 +650,8 @@ impl Bench {
             }
         }
         let submit_secs = started.elapsed().as_secs_f64();
+        stop_signing.store(true, Ordering::Relaxed);
+        let _ = signer.join();
 
         // Wait for every answer, then for every acknowledged commit.
         let deadline = Instant::now() + spec.drain;
@@ -569,7 +676,7 @@ impl Bench {
             (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
         let mut last_commit_us = 0u64;
         let mut first_commit_us = u64::MAX;
-        for i in 0..plan.txs.len() {
+        for i in 0..plan.count {
             let sent = track.sent_us[i].load(Ordering::Relaxed);
             let commits = track.commits[i].load(Ordering::Relaxed);
             if commits > 1 {
@@ -629,7 +736,7 @@ impl Bench {
         if duplicated > 0 {
             failures.push(format!("{duplicated} transactions were committed twice"));
         }
-        let submitted = plan.txs.len() as u64;
+        let submitted = plan.count as u64;
         Report {
             validators: self.validators,
             mix: spec.mix,
@@ -670,8 +777,7 @@ impl Bench {
             } else {
                 0.0
             },
-            tx_bytes_avg: plan.txs.iter().map(|t| t.size as f64).sum::<f64>()
-                / plan.txs.len().max(1) as f64,
+            tx_bytes_avg: plan.signed_bytes_avg(),
             failures,
         }
     }
@@ -720,7 +826,7 @@ async fn read_acks(mut rx: ws::WsReceiver, plan: &Plan, track: &Track, inflight:
             let Some(idx) = call["id"].as_u64().map(|i| i as usize) else {
                 continue;
             };
-            if idx >= plan.txs.len() {
+            if idx >= plan.count {
                 continue;
             }
             if call.get("result").is_some() {
@@ -753,6 +859,9 @@ async fn listen_blocks(mut rx: ws::WsReceiver, plan: &Plan, track: &Track) {
         let Some(txs) = block["txs"].as_array() else {
             continue;
         };
+        if let Some(h) = block["height"].as_u64() {
+            plan.height.fetch_max(h, Ordering::Relaxed);
+        }
         track.blocks.fetch_add(1, Ordering::Relaxed);
         track
             .block_txs
@@ -762,12 +871,7 @@ async fn listen_blocks(mut rx: ws::WsReceiver, plan: &Plan, track: &Track) {
             .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
         track.last_block_us.store(now, Ordering::Relaxed);
         for h in txs {
-            let Some(idx) = h
-                .as_str()
-                .and_then(|s| Hash32::from_hex(s).ok())
-                .and_then(|h| plan.index.get(&h))
-                .map(|&i| i as usize)
-            else {
+            let Some(idx) = h.as_str().and_then(|s| plan.index_of(s)) else {
                 continue;
             };
             if track.commits[idx].fetch_add(1, Ordering::Relaxed) == 0 {
@@ -776,12 +880,8 @@ async fn listen_blocks(mut rx: ws::WsReceiver, plan: &Plan, track: &Track) {
         }
         if let Some(rejected) = block["rejected"].as_array() {
             for r in rejected {
-                if let Some(&idx) = r["hash"]
-                    .as_str()
-                    .and_then(|s| Hash32::from_hex(s).ok())
-                    .and_then(|h| plan.index.get(&h))
-                {
-                    track.rejected[idx as usize].store(true, Ordering::Relaxed);
+                if let Some(idx) = r["hash"].as_str().and_then(|s| plan.index_of(s)) {
+                    track.rejected[idx].store(true, Ordering::Relaxed);
                 }
             }
         }

@@ -215,6 +215,7 @@ async fn run_suite(a: SuiteArgs) -> Result<bool, String> {
         .sweep
         .steps
         .iter()
+        .chain(&result.fell_behind)
         .chain([&result.at_saturation, &result.at_half])
         .all(Report::passed);
     if a.json {

@@ -503,3 +503,23 @@ fn completions_cover_every_shell_and_command() {
     }
     fails(home.path(), "completions tcsh", 2, "invalid value");
 }
+
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    // `merit completions bash | head -1`: the reader goes away before the
+    // 80 KB script is written. The command stops like a shell tool killed
+    // by SIGPIPE, with no panic report.
+    let home = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_merit"))
+        .args(["completions", "bash"])
+        .env("MERIT_HOME", home.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
