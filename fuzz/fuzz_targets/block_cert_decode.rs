@@ -34,7 +34,11 @@ fn round_trip<T: Encode + Decode<()> + PartialEq + std::fmt::Debug>(
     limit: usize,
 ) -> Option<T> {
     let value = encoding::decode::<T>(data, limit).ok()?;
-    assert_eq!(encoding::encode(&value), data, "non-canonical encoding accepted");
+    assert_eq!(
+        encoding::encode(&value),
+        data,
+        "non-canonical encoding accepted"
+    );
     Some(value)
 }
 
@@ -93,9 +97,17 @@ fn check_block(world: &World, block: &Block) {
         assert!(len <= MAX_RECEIPT_BYTES, "a {len}-byte receipt: {r:?}");
     }
     for (k, v) in &outcome.encoded_changes {
-        assert!(k.len() <= MAX_STATE_VALUE_BYTES, "a {}-byte state key", k.len());
+        assert!(
+            k.len() <= MAX_STATE_VALUE_BYTES,
+            "a {}-byte state key",
+            k.len()
+        );
         if let Some(v) = v {
-            assert!(v.len() <= MAX_STATE_VALUE_BYTES, "a {}-byte state value", v.len());
+            assert!(
+                v.len() <= MAX_STATE_VALUE_BYTES,
+                "a {}-byte state value",
+                v.len()
+            );
         }
     }
     let mut next = ledger.clone();

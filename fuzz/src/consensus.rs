@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use merit_chain::block::tx_root;
 use merit_chain::consensus::{
-    ConsensusConfig, Effect, Input, Message, PersistedState, Replica, SignatureVerifier,
-    Statement, ValidatorSet, verify_certificate,
+    ConsensusConfig, Effect, Input, Message, PersistedState, Replica, SignatureVerifier, Statement,
+    ValidatorSet, verify_certificate,
 };
 use merit_chain::encoding::BoundedVec;
 use merit_chain::tx::ChainId;
@@ -69,7 +69,10 @@ pub fn proposal(height: u64, round: u32, proposer: PublicKey) -> Block {
             height,
             round,
             parent_hash: Hash32([height as u8; 32]),
-            timestamp_ms: crate::fixture::GENESIS_TIME_MS + height * 1000,
+            // Saturating: a restored replica may sit at any height up to
+            // u64::MAX (found by this target, fuzz/regressions/).
+            timestamp_ms: crate::fixture::GENESIS_TIME_MS
+                .saturating_add(height.saturating_mul(1000)),
             proposer,
             tx_root: tx_root(&[]),
             receipts_root: Hash32::ZERO,
@@ -242,7 +245,10 @@ impl Host {
         let bytes = msg.to_bytes();
         match Message::from_bytes(&bytes) {
             Ok(back) => assert_eq!(&back, msg),
-            Err(e) => panic!("a broadcast message does not decode ({} bytes): {e}", bytes.len()),
+            Err(e) => panic!(
+                "a broadcast message does not decode ({} bytes): {e}",
+                bytes.len()
+            ),
         }
         assert_eq!(msg.sender(), &self.me);
         let persisted = self.persisted.as_ref();

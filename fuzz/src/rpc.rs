@@ -12,15 +12,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, RwLock};
 
 use jsonrpsee::RpcModule;
+use merit_chain::block::ValidatorSignature;
 use merit_chain::consensus::{Statement, ValidatorSet, Vote, signing_bytes};
 use merit_chain::encoding::{BoundedString, BoundedVec};
 use merit_chain::ledger::BlockOutcome;
 use merit_chain::storage::Storage;
 use merit_chain::tx::{PayLeg, Price, TxBody};
-use merit_chain::{
-    Block, CommitCertificate, Hash32, Keypair, Ledger, Symbol, Transaction, TxKind,
-};
-use merit_chain::block::ValidatorSignature;
+use merit_chain::{Block, CommitCertificate, Hash32, Keypair, Ledger, Symbol, Transaction, TxKind};
 use merit_genesis::{
     DevnetLayout, Genesis,
     devnet::{DEVNET_MERCHANTS, DEVNET_P2P_BASE_PORT, DEVNET_RPC_BASE_PORT},
@@ -183,13 +181,14 @@ pub fn build_chain(
     commit(ledger, b1);
 
     let now = time(ledger);
-    let escrow = |token: &str, to: &Keypair, amount: u64, order: Option<&str>| TxKind::EscrowCreate {
-        token: sym(token),
-        to: to.public(),
-        amount,
-        deadline_ms: now + 86_400_000,
-        order_id: order.map(|o| BoundedString::new(o).expect("an order id")),
-    };
+    let escrow =
+        |token: &str, to: &Keypair, amount: u64, order: Option<&str>| TxKind::EscrowCreate {
+            token: sym(token),
+            to: to.public(),
+            amount,
+            deadline_ms: now + 86_400_000,
+            order_id: order.map(|o| BoundedString::new(o).expect("an order id")),
+        };
     let b2 = vec![
         tx(
             ledger,
@@ -238,10 +237,19 @@ pub fn build_chain(
         .iter()
         .map(|k| k.public().to_bech32())
         .collect();
-    addresses.extend(layout.merchants.iter().map(|m| m.account.public().to_bech32()));
+    addresses.extend(
+        layout
+            .merchants
+            .iter()
+            .map(|m| m.account.public().to_bech32()),
+    );
     let facts = Facts {
         addresses,
-        tokens: layout.merchants.iter().map(|m| m.token.to_string()).collect(),
+        tokens: layout
+            .merchants
+            .iter()
+            .map(|m| m.token.to_string())
+            .collect(),
         committed,
         escrows,
         fresh,
@@ -405,7 +413,10 @@ pub fn check_response(method: &str, r: &Value) {
         (None, Some(e)) => {
             let code = e["code"].as_i64();
             assert!(code.is_some(), "{method}: error without a code: {r}");
-            assert!(e["message"].is_string(), "{method}: error without a message: {r}");
+            assert!(
+                e["message"].is_string(),
+                "{method}: error without a message: {r}"
+            );
             assert_ne!(code, Some(-32603), "{method}: internal error: {r}");
         }
         _ => panic!("{method}: neither a result nor an error: {r}"),

@@ -180,7 +180,13 @@ pub fn world_transactions(world: &World) -> Vec<(&'static str, Transaction)> {
         ),
         (
             "cancel-offer",
-            w.tx(ALICE, 13, TxKind::CancelOffer { offer_id: w.offers[0] }),
+            w.tx(
+                ALICE,
+                13,
+                TxKind::CancelOffer {
+                    offer_id: w.offers[0],
+                },
+            ),
         ),
         (
             "escrow-create",
@@ -390,14 +396,26 @@ fn consensus_seeds() -> Vec<Seed> {
                 "{name}: validator {i} did not commit"
             );
         }
-        out.push(seed(t, format!("seq-{name}-v0"), inbox_frames(&cluster.hosts[0])));
+        out.push(seed(
+            t,
+            format!("seq-{name}-v0"),
+            inbox_frames(&cluster.hosts[0]),
+        ));
         if name == "decision" {
-            out.push(seed(t, format!("seq-{name}-v3"), inbox_frames(&cluster.hosts[3])));
+            out.push(seed(
+                t,
+                format!("seq-{name}-v3"),
+                inbox_frames(&cluster.hosts[3]),
+            ));
         }
         for msg in &cluster.delivered {
             let bytes = msg.to_bytes();
             let kind = msg.statement().kind().name();
-            let label = format!("{kind}-r{}-{}", msg.statement().round(), msg.block.is_some());
+            let label = format!(
+                "{kind}-r{}-{}",
+                msg.statement().round(),
+                msg.block.is_some()
+            );
             if seen.insert(label.clone()) {
                 out.push(seed(t, format!("msg-{name}-{label}"), bytes));
             }
@@ -432,17 +450,49 @@ fn rpc_seeds() -> Vec<Seed> {
     let calls: Vec<(&str, &str, String)> = vec![
         ("merit_health", "none", "[]".into()),
         ("merit_status", "none", "[]".into()),
-        ("merit_sendTransaction", "fresh", format!(r#"["{}"]"#, hex_of(&f.fresh[0]))),
-        ("merit_sendTransaction", "fresh-0x", format!(r#"["0x{}"]"#, hex_of(&f.fresh[1]))),
-        ("merit_sendTransaction", "escrow-refund", format!(r#"["{}"]"#, hex_of(&f.fresh[2]))),
-        ("merit_sendTransaction", "committed", format!(r#"["{}"]"#, hex_of(&committed[0]))),
+        (
+            "merit_sendTransaction",
+            "fresh",
+            format!(r#"["{}"]"#, hex_of(&f.fresh[0])),
+        ),
+        (
+            "merit_sendTransaction",
+            "fresh-0x",
+            format!(r#"["0x{}"]"#, hex_of(&f.fresh[1])),
+        ),
+        (
+            "merit_sendTransaction",
+            "escrow-refund",
+            format!(r#"["{}"]"#, hex_of(&f.fresh[2])),
+        ),
+        (
+            "merit_sendTransaction",
+            "committed",
+            format!(r#"["{}"]"#, hex_of(&committed[0])),
+        ),
         ("merit_sendTransaction", "not-hex", r#"["zz"]"#.into()),
-        ("merit_getTransaction", "committed", format!(r#"["{}"]"#, committed[1].hash())),
-        ("merit_getTransaction", "rejected", format!(r#"["{}"]"#, rejected.hash())),
-        ("merit_getTransaction", "unknown", format!(r#"["0x{}"]"#, "ab".repeat(32))),
+        (
+            "merit_getTransaction",
+            "committed",
+            format!(r#"["{}"]"#, committed[1].hash()),
+        ),
+        (
+            "merit_getTransaction",
+            "rejected",
+            format!(r#"["{}"]"#, rejected.hash()),
+        ),
+        (
+            "merit_getTransaction",
+            "unknown",
+            format!(r#"["0x{}"]"#, "ab".repeat(32)),
+        ),
         ("merit_getAccount", "shopper", format!(r#"["{alice}"]"#)),
         ("merit_getAccount", "merchant", format!(r#"["{merchant}"]"#)),
-        ("merit_getAccount", "named", format!(r#"{{"address":"{alice}"}}"#)),
+        (
+            "merit_getAccount",
+            "named",
+            format!(r#"{{"address":"{alice}"}}"#),
+        ),
         ("merit_getToken", "plain", r#"["BEAN"]"#.into()),
         ("merit_getToken", "expiring", r#"["MILES"]"#.into()),
         ("merit_getToken", "unknown", r#"["NOPE"]"#.into()),
@@ -453,16 +503,36 @@ fn rpc_seeds() -> Vec<Seed> {
         ("merit_getBlock", "ahead", "[18446744073709551615]".into()),
         ("merit_getOrderBook", "pair", r#"["BEAN","BOOK"]"#.into()),
         ("merit_getOrderBook", "limit", r#"["BOOK","BEAN",5]"#.into()),
-        ("merit_getEscrow", "open", format!(r#"["{}"]"#, f.escrows[0])),
-        ("merit_getEscrow", "other", format!(r#"["{}"]"#, f.escrows[1])),
+        (
+            "merit_getEscrow",
+            "open",
+            format!(r#"["{}"]"#, f.escrows[0]),
+        ),
+        (
+            "merit_getEscrow",
+            "other",
+            format!(r#"["{}"]"#, f.escrows[1]),
+        ),
         ("merit_getHistory", "all", format!(r#"["{alice}"]"#)),
-        ("merit_getHistory", "page", format!(r#"["{alice}","2:1",2]"#)),
-        ("merit_getHistory", "limit", format!(r#"["{alice}",null,1]"#)),
+        (
+            "merit_getHistory",
+            "page",
+            format!(r#"["{alice}","2:1",2]"#),
+        ),
+        (
+            "merit_getHistory",
+            "limit",
+            format!(r#"["{alice}",null,1]"#),
+        ),
         ("merit_audit", "all", "[]".into()),
         ("merit_audit", "token", r#"["MILES"]"#.into()),
         ("merit_validators", "none", "[]".into()),
         ("merit_subscribe", "blocks", r#"["newBlocks"]"#.into()),
-        ("merit_subscribe", "account", format!(r#"["account","{alice}"]"#)),
+        (
+            "merit_subscribe",
+            "account",
+            format!(r#"["account","{alice}"]"#),
+        ),
         ("merit_subscribe", "unknown", r#"["oldBlocks"]"#.into()),
         ("merit_unsubscribe", "id", "[1]".into()),
         ("merit_noSuchMethod", "none", "[]".into()),

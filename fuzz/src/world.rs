@@ -113,15 +113,16 @@ impl World {
             amount,
             price: Price::new(n, d),
         };
-        let escrow = |token: &str, to: &Keypair, amount: u64, deadline_ms: u64, order: Option<&str>| {
-            TxKind::EscrowCreate {
-                token: sym(token),
-                to: to.public(),
-                amount,
-                deadline_ms,
-                order_id: order.map(|o| BoundedString::new(o).unwrap()),
-            }
-        };
+        let escrow =
+            |token: &str, to: &Keypair, amount: u64, deadline_ms: u64, order: Option<&str>| {
+                TxKind::EscrowCreate {
+                    token: sym(token),
+                    to: to.public(),
+                    amount,
+                    deadline_ms,
+                    order_id: order.map(|o| BoundedString::new(o).unwrap()),
+                }
+            };
         let txs = vec![
             pay,
             a.tx(&alice, offer("BEAN", "BOOK", 300, 1, 3)),
