@@ -436,13 +436,21 @@ impl Transaction {
 
 /// Checks every transaction's signature in one batch. One verdict per transaction.
 pub fn verify_signatures(txs: &[Transaction]) -> Vec<bool> {
+    with_signed_items(txs, crate::crypto::verify_batch)
+}
+
+/// Calls `check` with each transaction's (sender, signed bytes, signature).
+fn with_signed_items<R>(
+    txs: &[Transaction],
+    check: impl FnOnce(&[(&Address, &[u8], &Signature)]) -> R,
+) -> R {
     let messages: Vec<Vec<u8>> = txs.iter().map(|t| t.body.signing_bytes()).collect();
     let items: Vec<_> = txs
         .iter()
         .zip(&messages)
         .map(|(t, m)| (&t.body.sender, m.as_slice(), &t.signature))
         .collect();
-    crate::crypto::verify_batch(&items)
+    check(&items)
 }
 
 /// [`verify_signatures`] with the senders' points taken from `keys`: the
@@ -452,13 +460,9 @@ pub fn verify_signatures_with_keys(
     txs: &[Transaction],
     keys: &mut crate::crypto::KeyCache,
 ) -> Vec<bool> {
-    let messages: Vec<Vec<u8>> = txs.iter().map(|t| t.body.signing_bytes()).collect();
-    let items: Vec<_> = txs
-        .iter()
-        .zip(&messages)
-        .map(|(t, m)| (&t.body.sender, m.as_slice(), &t.signature))
-        .collect();
-    crate::crypto::verify_batch_with_keys(&items, keys)
+    with_signed_items(txs, |items| {
+        crate::crypto::verify_batch_with_keys(items, keys)
+    })
 }
 
 #[cfg(test)]
