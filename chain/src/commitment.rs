@@ -101,24 +101,14 @@ impl StateCommitment {
 
     /// Computes the commitment of a whole state from scratch. Used only on
     /// open, to check the stored root against the stored data.
+    ///
+    /// Only the buckets that hold entries and the paths above them are
+    /// hashed: the rest of the tree is the empty tree's, which
+    /// [`StateCommitment::new`] builds from one hash per level.
     pub fn from_entries<'a>(entries: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> Self {
         let mut c = StateCommitment::new();
-        for (k, v) in entries {
-            let kh = key_hash(k);
-            c.buckets[bucket_of(&kh)].insert(kh, entry_hash(&kh, v));
-        }
-        for (i, b) in c.buckets.iter().enumerate() {
-            if !b.is_empty() {
-                c.levels[0][i] = bucket_hash(b);
-            }
-        }
-        for level in 1..=BUCKET_BITS as usize {
-            let (below, above) = c.levels.split_at_mut(level);
-            let below = &below[level - 1];
-            for (i, slot) in above[0].iter_mut().enumerate() {
-                *slot = node_hash(&below[2 * i], &below[2 * i + 1]);
-            }
-        }
+        let delta = c.prepare(entries.map(|(k, v)| (k, Some(v))));
+        c.apply(delta);
         c
     }
 

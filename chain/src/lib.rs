@@ -1,8 +1,8 @@
 //! `merit-chain`: the deterministic core of Merit.
 //!
 //! It owns the types, the canonical encoding, signatures, transactions, the
-//! ledger state machine, blocks, the PBFT consensus state machine, and the
-//! storage trait with its RocksDB implementation.
+//! ledger state machine, blocks and the PBFT consensus state machine.
+//! Storage lives in `merit-store`: this crate does no I/O and builds no C++.
 //!
 //! It must never read a clock, draw randomness, spawn a thread, touch the
 //! network, or iterate a hash map in anything that decides state: time and
@@ -22,7 +22,6 @@ pub mod limits;
 pub mod merkle;
 pub mod reject;
 pub mod state;
-pub mod storage;
 pub mod tx;
 
 pub use block::{Block, BlockHeader, CommitCertificate, Event, Receipt, TxOutcome};

@@ -3,20 +3,18 @@
 //!
 //! The state is the default devnet genesis (four merchants, four tokens, one
 //! of them expiring, three funded shoppers) plus two blocks with transfers,
-//! a payment, a trade, escrows and a rejected transaction, stored in a
-//! RocksDB store in a temporary directory. Admission runs in the target's
+//! a payment, a trade, escrows and a rejected transaction, stored in the
+//! in-memory store (the fuzz targets build no RocksDB). Admission runs in the target's
 //! runtime, so `merit_sendTransaction` gets its verdict.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
 use jsonrpsee::RpcModule;
 use merit_chain::block::ValidatorSignature;
-use merit_chain::consensus::{Statement, ValidatorSet, Vote, signing_bytes};
+use merit_chain::consensus::{Statement, Vote, signing_bytes};
 use merit_chain::encoding::{BoundedString, BoundedVec};
 use merit_chain::ledger::BlockOutcome;
-use merit_chain::storage::Storage;
+use merit_store::{MemDisk, Storage};
 use merit_chain::tx::{PayLeg, Price, TxBody};
 use merit_chain::{Block, CommitCertificate, Hash32, Keypair, Ledger, Symbol, Transaction, TxKind};
 use merit_genesis::{
@@ -24,8 +22,7 @@ use merit_genesis::{
     devnet::{DEVNET_MERCHANTS, DEVNET_P2P_BASE_PORT, DEVNET_RPC_BASE_PORT},
 };
 use merit_node::mempool::Mempool;
-use merit_node::metrics::Metrics;
-use merit_node::shared::{ADMISSION_QUEUE, BLOCK_STREAM_CAPACITY, Shared, run_admission};
+use merit_node::shared::{Shared, run_admission};
 use serde_json::Value;
 
 /// Every method the module registers, and one it does not. The target
@@ -264,38 +261,6 @@ pub fn facts() -> Facts {
     build_chain(&layout, &mut ledger).1
 }
 
-/// A temporary directory removed on drop; directories left by earlier
-/// processes that are gone are removed on creation.
-#[derive(Debug)]
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        let base = std::env::temp_dir();
-        let prefix = "merit-fuzz-rpc-";
-        if let Ok(entries) = std::fs::read_dir(&base) {
-            for e in entries.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if let Some(pid) = name.strip_prefix(prefix)
-                    && !std::path::Path::new(&format!("/proc/{pid}")).exists()
-                {
-                    let _ = std::fs::remove_dir_all(e.path());
-                }
-            }
-        }
-        let dir = base.join(format!("{prefix}{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("a temporary directory");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The RPC module over a running node state.
 #[derive(Debug)]
 pub struct Harness {
@@ -303,16 +268,15 @@ pub struct Harness {
     pub module: RpcModule<Arc<Shared>>,
     pub shared: Arc<Shared>,
     pub facts: Facts,
-    _dir: TempDir,
 }
 
 impl Harness {
     pub fn new() -> Harness {
-        let dir = TempDir::new();
         let layout = layout();
         let genesis = genesis(&layout);
-        let (storage, mut ledger) =
-            merit_node::node::open_chain(&genesis, &dir.0).expect("open the store");
+        let storage = Arc::new(MemDisk::new().open_store());
+        let mut ledger =
+            merit_node::node::open_ledger(&genesis, storage.as_ref()).expect("open the store");
         let (blocks, facts) = build_chain(&layout, &mut ledger);
         for (block, outcome, cert) in &blocks {
             storage
@@ -323,28 +287,13 @@ impl Harness {
             .enable_all()
             .build()
             .expect("a runtime");
-        let (admission, admission_rx) = tokio::sync::mpsc::channel(ADMISSION_QUEUE);
-        let (blocks_tx, _) = tokio::sync::broadcast::channel(BLOCK_STREAM_CAPACITY);
-        let shared = Arc::new(Shared {
-            chain_id: genesis.chain_id().clone(),
-            validators: ValidatorSet::new(genesis.validators().to_vec())
-                .expect("the devnet validators"),
-            validator_index: Some(0),
-            ledger: RwLock::new(ledger),
-            storage: Arc::new(storage),
-            mempool: Mutex::new(Mempool::new(MEMPOOL_TXS, MEMPOOL_PER_SENDER)),
-            mempool_notify: tokio::sync::Notify::new(),
-            metrics: Arc::new(Metrics::new()),
-            blocks: blocks_tx,
-            round: AtomicU64::new(0),
-            syncing: AtomicBool::new(false),
-            admission,
-            verified: Mutex::new(merit_node::verified::VerifiedTxs::new(
-                merit_node::verified::MAX_VERIFIED_TXS,
-            )),
-            keys: Mutex::new(merit_chain::crypto::KeyCache::new()),
-            genesis,
-        });
+        let limits = merit_node::config::MempoolConfig {
+            max_txs: MEMPOOL_TXS,
+            max_per_sender: MEMPOOL_PER_SENDER,
+        };
+        let (shared, admission_rx) =
+            Shared::new(genesis, storage, ledger, Some(0), limits).expect("the node state");
+        let shared = Arc::new(shared);
         let (net, mut net_rx) = tokio::sync::mpsc::channel(1_024);
         runtime.spawn(run_admission(shared.clone(), admission_rx, net));
         // Gossip goes nowhere.
@@ -361,7 +310,6 @@ impl Harness {
             module,
             shared,
             facts,
-            _dir: dir,
         }
     }
 

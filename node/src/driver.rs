@@ -1,12 +1,18 @@
 //! The consensus driver: carries out the effects of the PBFT state machine
-//! with real time, real storage and the real network.
+//! with a clock, timers, storage and a network.
 //!
-//! One task owns the [`Replica`] (absent on an observer node). It feeds the
+//! One driver owns the [`Replica`] (absent on an observer node). It feeds the
 //! replica consensus messages from gossip, timer expiries, the verdicts of
 //! executing blocks and the blocks it builds, and carries out the effects
-//! the replica returns in order: a vote is written to RocksDB (synced)
+//! the replica returns in order: a vote is written to storage (synced)
 //! before it is broadcast, and a final block is stored with its certificate
 //! and state changes in one synced batch before anything later happens.
+//!
+//! The driver is generic over its [`Runtime`]: a node runs it on tokio with
+//! the system clock and libp2p ([`crate::runtime::TokioRuntime`]), and the
+//! simulation in `merit-tests` runs this same code on a deterministic
+//! runtime with simulated clocks and an in-memory network. It is a plain
+//! state machine over [`Event`]s: nothing in it awaits.
 //!
 //! Block sync runs here too: when the replica asks for it, and on a slow
 //! tick so that an observer, or a validator on an idle chain, catches up.
@@ -21,19 +27,24 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use libp2p::PeerId;
 use merit_chain::consensus::{
-    ConsensusConfig, Effect, Input, PersistedState, QuorumRule, Replica, verify_certificate,
+    ConsensusConfig, Effect, Input, PersistedState, QuorumRule, Replica, SignatureVerifier,
+    verify_certificate_with,
 };
 use merit_chain::ledger::BlockOutcome;
-use merit_chain::storage::Storage;
 use merit_chain::{Block, CommitCertificate, Hash32, Keypair, Transaction};
-use tokio::sync::{mpsc, watch};
 
 use crate::config::ConsensusTimings;
-use crate::network::{MAX_SYNC_BLOCKS, NetCommand, NetEvent, SyncRequest, SyncResponse};
-use crate::shared::{CommittedBlock, Shared, admit_gossip, record_commit};
+use crate::network::{MAX_SYNC_BLOCKS, SyncRequest, SyncResponse};
+use crate::runtime::{Runtime, Topic};
+use crate::shared::{CommittedBlock, Shared, record_commit};
+
+/// How often a node asks a peer whether there are blocks it lacks, in ms.
+pub const SYNC_POLL_INTERVAL_MS: u64 = 1_000;
+/// How often a waiting proposer looks at the mempool, in ms.
+pub const PROPOSAL_POLL_INTERVAL_MS: u64 = 5;
 
 /// Signature verdicts for a proposed block's transactions: those waiting in
 /// the mempool passed their check on admission, others were checked when
@@ -56,47 +67,86 @@ fn known_verdicts(shared: &Shared, txs: &[Transaction]) -> Vec<bool> {
         .collect()
 }
 
-/// How often a node asks a peer whether there are blocks it lacks.
-pub const SYNC_POLL_INTERVAL: Duration = Duration::from_millis(1_000);
-/// How often a waiting proposer looks at the mempool.
-pub const PROPOSAL_POLL_INTERVAL: Duration = Duration::from_millis(5);
-
 /// A fault that stops the node: continuing could diverge from the chain.
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
     #[error("storage failed: {0}")]
-    Storage(#[from] merit_chain::storage::StorageError),
+    Storage(#[from] merit_store::StorageError),
     #[error("block {height} was certified by the validators but does not execute here: {reason}")]
     CertifiedBlockInvalid { height: u64, reason: String },
 }
 
-enum Internal {
-    Timeout { height: u64, round: u32 },
+/// What happens to a driver.
+#[derive(Debug)]
+pub enum Event {
+    /// A consensus message gossiped by `from`.
+    Consensus { bytes: Vec<u8>, from: PeerId },
+    /// A batch of transactions gossiped by `from`.
+    Txs { bytes: Vec<u8>, from: PeerId },
+    /// A timer set with [`Runtime::set_timer`] fired.
+    Timer(Timer),
+    /// The answer to [`Runtime::request_sync`].
     Synced(Result<SyncResponse, String>),
 }
 
+/// The timers a driver sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Timer {
+    /// The timeout of a consensus round.
+    Round { height: u64, round: u32 },
+    /// Time to look again whether the pending proposal can be built.
+    Proposal,
+    /// Time to ask a peer whether there are blocks this node lacks.
+    SyncPoll,
+}
+
+/// A deliberately broken driver, for the tests that prove the simulation
+/// catches what it must. Never built into a node's release binary.
+#[cfg(feature = "mutants")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mutant {
+    /// Sends each vote before it is durably saved: a crash between the two
+    /// lets a restarted replica vote again, differently, in that round.
+    BroadcastBeforePersist,
+}
+
+/// How a driver is built beyond its configuration.
+#[derive(Debug, Clone, Default)]
+pub struct DriverOptions {
+    /// Checks consensus signatures; the default is plain ed25519. The
+    /// simulation shares a caching verifier between its replicas.
+    pub verifier: Option<Arc<dyn SignatureVerifier>>,
+    #[cfg(feature = "mutants")]
+    pub mutant: Option<Mutant>,
+}
+
+#[derive(Debug)]
 struct PendingProposal {
     height: u64,
     round: u32,
-    since: Instant,
+    since_ms: u64,
 }
 
-pub struct Driver {
+/// One node's consensus driver. See the module documentation.
+pub struct Driver<R: Runtime> {
+    rt: R,
     shared: Arc<Shared>,
     replica: Option<Replica>,
     key: Option<Keypair>,
     timings: ConsensusTimings,
-    net: mpsc::Sender<NetCommand>,
-    internal_tx: mpsc::UnboundedSender<Internal>,
-    internal_rx: mpsc::UnboundedReceiver<Internal>,
     /// Outcomes of blocks executed at the working height, by block hash.
     executed: BTreeMap<Hash32, BlockOutcome>,
     proposal: Option<PendingProposal>,
-    last_commit_at: Instant,
+    proposal_timer_set: bool,
+    /// Monotonic time of the last commit (or of the start).
+    last_commit_ms: u64,
     sync_in_flight: bool,
+    verifier: Arc<dyn SignatureVerifier>,
+    #[cfg(feature = "mutants")]
+    mutant: Option<Mutant>,
 }
 
-impl std::fmt::Debug for Driver {
+impl<R: Runtime> std::fmt::Debug for Driver<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Driver")
             .field("validator", &self.key.is_some())
@@ -106,21 +156,15 @@ impl std::fmt::Debug for Driver {
     }
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-impl Driver {
+impl<R: Runtime> Driver<R> {
     /// Builds the driver. A validator restores its replica from the
     /// committed height and the consensus state it last persisted.
     pub fn new(
         shared: Arc<Shared>,
         key: Option<Keypair>,
         timings: ConsensusTimings,
-        net: mpsc::Sender<NetCommand>,
+        rt: R,
+        options: DriverOptions,
     ) -> anyhow::Result<Self> {
         let replica = match &key {
             Some(key) => {
@@ -136,74 +180,99 @@ impl Driver {
                     quorum_rule: QuorumRule::Byzantine,
                 };
                 let height = shared.read_ledger().height();
-                Some(Replica::restore(
+                let replica = Replica::restore(
                     config,
                     shared.chain_id.clone(),
                     shared.validators.clone(),
                     key.clone(),
                     height,
                     persisted,
-                )?)
+                )?;
+                Some(match options.verifier.clone() {
+                    Some(v) => replica.with_verifier(v),
+                    None => replica,
+                })
             }
             None => None,
         };
-        let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+        let last_commit_ms = rt.monotonic_ms();
+        let verifier = options
+            .verifier
+            .unwrap_or_else(|| Arc::new(merit_chain::consensus::Ed25519Verifier));
         Ok(Driver {
+            rt,
             shared,
             replica,
             key,
             timings,
-            net,
-            internal_tx,
-            internal_rx,
             executed: BTreeMap::new(),
             proposal: None,
-            last_commit_at: Instant::now(),
+            proposal_timer_set: false,
+            last_commit_ms,
             sync_in_flight: false,
+            verifier,
+            #[cfg(feature = "mutants")]
+            mutant: options.mutant,
         })
     }
 
-    /// Runs until `stop` turns true or the network goes away. Returns an
-    /// error only for faults that must stop the node.
-    pub async fn run(
-        mut self,
-        mut events: mpsc::Receiver<NetEvent>,
-        mut stop: watch::Receiver<bool>,
-    ) -> Result<(), DriverError> {
+    /// The runtime the driver runs on.
+    pub fn runtime(&self) -> &R {
+        &self.rt
+    }
+
+    pub fn runtime_mut(&mut self) -> &mut R {
+        &mut self.rt
+    }
+
+    /// The replica, on a validator.
+    pub fn replica(&self) -> Option<&Replica> {
+        self.replica.as_ref()
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// The first effects: the replica's first timer and proposal, and the
+    /// sync poll.
+    pub fn start(&mut self) -> Result<(), DriverError> {
+        self.rt.set_timer(SYNC_POLL_INTERVAL_MS, Timer::SyncPoll);
         if let Some(replica) = self.replica.as_mut() {
             let effects = replica.start();
-            self.carry_out(effects).await?;
+            self.carry_out(effects)?;
         }
-        let mut sync_tick = tokio::time::interval(SYNC_POLL_INTERVAL);
-        sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut proposal_tick = tokio::time::interval(PROPOSAL_POLL_INTERVAL);
-        proposal_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                biased;
-                _ = stop.changed() => break,
-                internal = self.internal_rx.recv() => match internal {
-                    Some(Internal::Timeout { height, round }) => self.on_timeout(height, round).await?,
-                    Some(Internal::Synced(result)) => self.on_synced(result).await?,
-                    None => break,
-                },
-                event = events.recv() => match event {
-                    Some(NetEvent::Consensus { bytes, .. }) => self.on_consensus(&bytes).await?,
-                    Some(NetEvent::Txs { bytes, .. }) => {
-                        let shared = self.shared.clone();
-                        tokio::spawn(async move { admit_gossip(&shared, &bytes).await });
-                    }
-                    None => break,
-                },
-                _ = proposal_tick.tick(), if self.proposal.is_some() => self.maybe_propose().await?,
-                _ = sync_tick.tick() => self.poll_sync(),
-            }
-        }
-        tracing::info!("consensus driver stopped");
         Ok(())
     }
 
-    async fn on_consensus(&mut self, bytes: &[u8]) -> Result<(), DriverError> {
+    /// Handles one event. An error is a fault that must stop the node.
+    pub fn handle(&mut self, event: Event) -> Result<(), DriverError> {
+        match event {
+            Event::Consensus { bytes, .. } => self.on_consensus(&bytes),
+            Event::Txs { bytes, from } => {
+                let shared = self.shared.clone();
+                self.rt.admit_gossip(&shared, bytes, from);
+                Ok(())
+            }
+            Event::Timer(Timer::Round { height, round }) => self.on_timeout(height, round),
+            Event::Timer(Timer::Proposal) => {
+                self.proposal_timer_set = false;
+                self.maybe_propose()
+            }
+            Event::Timer(Timer::SyncPoll) => {
+                self.poll_sync();
+                self.rt.set_timer(SYNC_POLL_INTERVAL_MS, Timer::SyncPoll);
+                Ok(())
+            }
+            Event::Synced(result) => self.on_synced(result),
+        }
+    }
+
+    fn elapsed_since(&self, then_ms: u64) -> u64 {
+        self.rt.monotonic_ms().saturating_sub(then_ms)
+    }
+
+    fn on_consensus(&mut self, bytes: &[u8]) -> Result<(), DriverError> {
         let Some(replica) = self.replica.as_mut() else {
             return Ok(());
         };
@@ -219,11 +288,11 @@ impl Driver {
         );
         m.consensus_rounds
             .inc_by(after.rounds_started - before.rounds_started);
-        self.carry_out(effects).await
+        self.carry_out(effects)
     }
 
-    async fn on_timeout(&mut self, height: u64, round: u32) -> Result<(), DriverError> {
-        let Some(replica) = self.replica.as_mut() else {
+    fn on_timeout(&mut self, height: u64, round: u32) -> Result<(), DriverError> {
+        let Some(replica) = self.replica.as_ref() else {
             return Ok(());
         };
         if replica.height() != height || replica.round() != round {
@@ -233,47 +302,51 @@ impl Driver {
         // start a view change over a block nobody needs; look again later.
         let idle = round == 0
             && self.shared.lock_mempool().is_empty()
-            && self.last_commit_at.elapsed()
-                < Duration::from_millis(
-                    self.timings
-                        .empty_block_interval_ms
-                        .saturating_add(self.timings.timeout_base_ms),
-                );
+            && self.elapsed_since(self.last_commit_ms)
+                < self
+                    .timings
+                    .empty_block_interval_ms
+                    .saturating_add(self.timings.timeout_base_ms);
         if idle {
-            self.schedule_timeout(height, round, self.timings.timeout_base_ms);
+            self.rt
+                .set_timer(self.timings.timeout_base_ms, Timer::Round { height, round });
             return Ok(());
         }
+        let Some(replica) = self.replica.as_mut() else {
+            return Ok(());
+        };
         let before = replica.stats().rounds_started;
         let effects = replica.handle(Input::Timeout { height, round });
         let started = replica.stats().rounds_started - before;
         self.shared.metrics.consensus_rounds.inc_by(started);
-        self.carry_out(effects).await
+        self.carry_out(effects)
     }
 
-    fn schedule_timeout(&self, height: u64, round: u32, duration_ms: u64) {
-        let tx = self.internal_tx.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(duration_ms)).await;
-            let _ = tx.send(Internal::Timeout { height, round });
-        });
+    fn arm_proposal_timer(&mut self) {
+        if !self.proposal_timer_set {
+            self.proposal_timer_set = true;
+            self.rt
+                .set_timer(PROPOSAL_POLL_INTERVAL_MS, Timer::Proposal);
+        }
     }
 
     /// Builds the pending proposal once there is something to propose, or
     /// the heartbeat is due, or the round is past 0 (others wait for it).
-    async fn maybe_propose(&mut self) -> Result<(), DriverError> {
+    fn maybe_propose(&mut self) -> Result<(), DriverError> {
         let Some(p) = &self.proposal else {
             return Ok(());
         };
         let (height, round) = (p.height, p.round);
         let pool_len = self.shared.lock_mempool().len();
-        let waited = p.since.elapsed() >= Duration::from_millis(self.timings.proposal_wait_ms);
-        let heartbeat = self.last_commit_at.elapsed()
-            >= Duration::from_millis(self.timings.empty_block_interval_ms);
+        let waited = self.elapsed_since(p.since_ms) >= self.timings.proposal_wait_ms;
+        let heartbeat =
+            self.elapsed_since(self.last_commit_ms) >= self.timings.empty_block_interval_ms;
         let ready = pool_len >= merit_chain::limits::MAX_BLOCK_TXS
             || (pool_len > 0 && waited)
             || round > 0
             || heartbeat;
         if !ready {
+            self.arm_proposal_timer();
             return Ok(());
         }
         self.proposal = None;
@@ -288,8 +361,9 @@ impl Driver {
             return Ok(());
         }
         let shared = self.shared.clone();
-        let started = Instant::now();
-        let (block, outcome) = tokio::task::block_in_place(|| {
+        let now_ms = self.rt.now_ms();
+        let started = self.rt.monotonic_ms();
+        let (block, outcome) = self.rt.blocking(|| {
             let ledger = shared.read_ledger();
             let txs: Vec<Transaction> = shared
                 .lock_mempool()
@@ -299,29 +373,36 @@ impl Driver {
                 .collect();
             // Everything in the mempool passed its signature check on admission.
             let verdicts = vec![true; txs.len()];
-            ledger.build_block_with_verdicts(round, now_ms(), key.public(), txs, &verdicts)
+            ledger.build_block_with_verdicts(round, now_ms, key.public(), txs, &verdicts)
         });
-        self.shared
-            .metrics
-            .block_execution_seconds
-            .observe(started.elapsed().as_secs_f64());
+        self.observe_execution(started);
         tracing::debug!(height, round, txs = block.txs.len(), "proposing");
         self.executed.insert(block.hash(), outcome);
         let effects = match self.replica.as_mut() {
             Some(r) => r.handle(Input::Proposal(Box::new(block))),
             None => Vec::new(),
         };
-        self.carry_out(effects).await
+        self.carry_out(effects)
+    }
+
+    fn observe_execution(&self, started_ms: u64) {
+        let ms = self.elapsed_since(started_ms);
+        self.shared
+            .metrics
+            .block_execution_seconds
+            .observe(ms as f64 / 1000.0);
     }
 
     /// Carries out effects in order, feeding the inputs they produce back
     /// to the replica after the batch, as the replica expects.
-    async fn carry_out(&mut self, effects: Vec<Effect>) -> Result<(), DriverError> {
+    fn carry_out(&mut self, effects: Vec<Effect>) -> Result<(), DriverError> {
         let mut queue: VecDeque<Effect> = effects.into();
         while !queue.is_empty() {
             let mut follow = Vec::new();
             while let Some(effect) = queue.pop_front() {
-                if let Some(input) = self.carry_out_one(effect).await? {
+                #[cfg(feature = "mutants")]
+                let effect = self.mutate(effect, &mut queue);
+                if let Some(input) = self.carry_out_one(effect)? {
                     follow.push(input);
                 }
             }
@@ -341,50 +422,40 @@ impl Driver {
         Ok(())
     }
 
-    async fn carry_out_one(&mut self, effect: Effect) -> Result<Option<Input>, DriverError> {
+    /// The mutant's version of the next effect.
+    #[cfg(feature = "mutants")]
+    fn mutate(&self, effect: Effect, queue: &mut VecDeque<Effect>) -> Effect {
+        match (self.mutant, &effect, queue.front()) {
+            (
+                Some(Mutant::BroadcastBeforePersist),
+                Effect::PersistVote(_),
+                Some(Effect::Broadcast(_)),
+            ) => match queue.pop_front() {
+                Some(broadcast) => {
+                    queue.push_front(effect);
+                    broadcast
+                }
+                None => effect,
+            },
+            _ => effect,
+        }
+    }
+
+    fn carry_out_one(&mut self, effect: Effect) -> Result<Option<Input>, DriverError> {
         match effect {
             Effect::PersistVote(state) => {
                 let storage = self.shared.storage.clone();
                 let bytes = state.to_bytes();
-                tokio::task::block_in_place(|| storage.save_consensus_state(&bytes))?;
+                self.rt.blocking(|| storage.save_consensus_state(&bytes))?;
                 Ok(None)
             }
             Effect::Broadcast(msg) => {
-                let _ = self
-                    .net
-                    .send(NetCommand::PublishConsensus(msg.to_bytes()))
-                    .await;
+                self.rt.publish(Topic::Consensus, msg.to_bytes());
                 Ok(None)
             }
             Effect::ExecuteBlock(block) => {
                 let hash = block.hash();
-                let shared = self.shared.clone();
-                let valid = self.executed.contains_key(&hash) || {
-                    let started = Instant::now();
-                    let result = tokio::task::block_in_place(|| {
-                        let verdicts = known_verdicts(&shared, &block.txs);
-                        let ledger = shared.read_ledger();
-                        if block.header.height != ledger.height() + 1 {
-                            return None;
-                        }
-                        Some(ledger.verify_block_with_verdicts(&block, &verdicts))
-                    });
-                    shared
-                        .metrics
-                        .block_execution_seconds
-                        .observe(started.elapsed().as_secs_f64());
-                    match result {
-                        Some(Ok(outcome)) => {
-                            self.executed.insert(hash, outcome);
-                            true
-                        }
-                        Some(Err(e)) => {
-                            tracing::warn!(height = block.header.height, "invalid proposal: {e}");
-                            false
-                        }
-                        None => false,
-                    }
-                };
+                let valid = self.executed.contains_key(&hash) || self.execute(&block);
                 Ok(Some(Input::BlockExecuted {
                     height: block.header.height,
                     round: block.header.round,
@@ -396,8 +467,9 @@ impl Driver {
                 self.proposal = Some(PendingProposal {
                     height,
                     round,
-                    since: Instant::now(),
+                    since_ms: self.rt.monotonic_ms(),
                 });
+                self.arm_proposal_timer();
                 Ok(None)
             }
             Effect::ScheduleTimeout {
@@ -405,7 +477,8 @@ impl Driver {
                 round,
                 duration_ms,
             } => {
-                self.schedule_timeout(height, round, duration_ms);
+                self.rt
+                    .set_timer(duration_ms, Timer::Round { height, round });
                 Ok(None)
             }
             Effect::Commit { block, certificate } => {
@@ -416,6 +489,33 @@ impl Driver {
                 self.start_sync();
                 Ok(None)
             }
+        }
+    }
+
+    /// Executes a proposed block on the tip and keeps its outcome; false if
+    /// it is invalid or not for the next height.
+    fn execute(&mut self, block: &Block) -> bool {
+        let shared = self.shared.clone();
+        let started = self.rt.monotonic_ms();
+        let result = self.rt.blocking(|| {
+            let verdicts = known_verdicts(&shared, &block.txs);
+            let ledger = shared.read_ledger();
+            if block.header.height != ledger.height() + 1 {
+                return None;
+            }
+            Some(ledger.verify_block_with_verdicts(block, &verdicts))
+        });
+        self.observe_execution(started);
+        match result {
+            Some(Ok(outcome)) => {
+                self.executed.insert(block.hash(), outcome);
+                true
+            }
+            Some(Err(e)) => {
+                tracing::warn!(height = block.header.height, "invalid proposal: {e}");
+                false
+            }
+            None => false,
         }
     }
 
@@ -431,14 +531,16 @@ impl Driver {
         let shared = self.shared.clone();
         let outcome = match self.executed.remove(&hash) {
             Some(o) => o,
-            None => tokio::task::block_in_place(|| shared.read_ledger().verify_block(&block))
+            None => self
+                .rt
+                .blocking(|| shared.read_ledger().verify_block(&block))
                 .map_err(|e| DriverError::CertifiedBlockInvalid {
                     height,
                     reason: e.to_string(),
                 })?,
         };
         let receipts = outcome.receipts.clone();
-        tokio::task::block_in_place(|| -> Result<(), DriverError> {
+        self.rt.blocking(|| -> Result<(), DriverError> {
             shared
                 .storage
                 .commit_block(&block, certificate.as_ref(), &outcome)?;
@@ -447,7 +549,7 @@ impl Driver {
         })?;
         self.executed.clear();
         self.proposal = None;
-        self.last_commit_at = Instant::now();
+        self.last_commit_ms = self.rt.monotonic_ms();
         record_commit(&shared, &receipts);
         shared.lock_mempool().prune_expired(height + 1);
         let m = &shared.metrics;
@@ -458,7 +560,7 @@ impl Driver {
             m.consensus_commits.inc();
         }
         m.block_txs.observe(block.txs.len() as f64);
-        let age_ms = now_ms().saturating_sub(block.header.timestamp_ms);
+        let age_ms = self.rt.now_ms().saturating_sub(block.header.timestamp_ms);
         m.block_latency_seconds.observe(age_ms as f64 / 1000.0);
         tracing::info!(
             height,
@@ -477,7 +579,9 @@ impl Driver {
 
     fn poll_sync(&mut self) {
         // A validator that is making progress by consensus needs no poll.
-        if self.replica.is_some() && self.last_commit_at.elapsed() < SYNC_POLL_INTERVAL * 3 {
+        if self.replica.is_some()
+            && self.elapsed_since(self.last_commit_ms) < SYNC_POLL_INTERVAL_MS * 3
+        {
             return;
         }
         self.start_sync();
@@ -490,26 +594,13 @@ impl Driver {
         self.sync_in_flight = true;
         self.shared.syncing.store(true, Ordering::Relaxed);
         let from_height = self.shared.read_ledger().height() + 1;
-        let net = self.net.clone();
-        let tx = self.internal_tx.clone();
-        tokio::spawn(async move {
-            let (reply, response) = tokio::sync::oneshot::channel();
-            let request = SyncRequest {
-                from_height,
-                max_blocks: MAX_SYNC_BLOCKS,
-            };
-            let result = if net.send(NetCommand::Sync { request, reply }).await.is_err() {
-                Err("network stopped".to_string())
-            } else {
-                response
-                    .await
-                    .unwrap_or_else(|_| Err("network stopped".to_string()))
-            };
-            let _ = tx.send(Internal::Synced(result));
+        self.rt.request_sync(SyncRequest {
+            from_height,
+            max_blocks: MAX_SYNC_BLOCKS,
         });
     }
 
-    async fn on_synced(&mut self, result: Result<SyncResponse, String>) -> Result<(), DriverError> {
+    fn on_synced(&mut self, result: Result<SyncResponse, String>) -> Result<(), DriverError> {
         self.sync_in_flight = false;
         let response = match result {
             Ok(r) => r,
@@ -531,9 +622,15 @@ impl Driver {
                 tracing::warn!(height, "sync: certificate does not match its block");
                 break;
             }
-            if let Err(e) =
-                verify_certificate(&self.shared.chain_id, self.shared.validators.keys(), &cert)
-            {
+            let validators = &self.shared.validators;
+            let quorum = validators.quorum_for(QuorumRule::Byzantine);
+            if let Err(e) = verify_certificate_with(
+                &self.shared.chain_id,
+                validators,
+                &cert,
+                quorum,
+                self.verifier.as_ref(),
+            ) {
                 tracing::warn!(height, "sync: invalid certificate: {e}");
                 break;
             }
@@ -548,7 +645,7 @@ impl Driver {
         if let Some(cert) = last_cert {
             if let Some(replica) = self.replica.as_mut() {
                 let effects = replica.handle(Input::Synced(cert));
-                self.carry_out(effects).await?;
+                self.carry_out(effects)?;
             }
             if !caught_up {
                 self.start_sync();

@@ -2,8 +2,9 @@
 //!
 //! It owns all I/O around the deterministic core in `merit-chain`:
 //! libp2p networking ([`network`]), the mempool ([`mempool`]), the
-//! consensus driver that carries out the PBFT state machine's effects with
-//! real time and real storage ([`driver`]), block sync, JSON-RPC
+//! consensus driver that carries out the PBFT state machine's effects
+//! ([`driver`]) on a runtime of clock, timers and network ([`runtime`]),
+//! block sync, JSON-RPC
 //! ([`rpc`]), Prometheus metrics ([`metrics`]), configuration ([`config`])
 //! and the one-command local alliance ([`devnet`]).
 //!
@@ -17,6 +18,7 @@
 #![deny(clippy::unwrap_used, clippy::panic)]
 
 pub mod config;
+#[cfg(feature = "rocksdb")]
 pub mod devnet;
 pub mod driver;
 pub mod mempool;
@@ -25,8 +27,11 @@ pub mod network;
 pub mod node;
 pub mod rpc;
 pub mod rpc_batch;
+pub mod runtime;
 pub mod shared;
 pub mod verified;
 
 pub use config::NodeConfig;
-pub use node::{Node, NodeHandle};
+#[cfg(feature = "rocksdb")]
+pub use node::Node;
+pub use node::NodeHandle;

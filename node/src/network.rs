@@ -19,8 +19,8 @@ use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, identity, noise, tcp, yamux};
 use merit_chain::consensus::MAX_MESSAGE_BYTES;
 use merit_chain::encoding::{self, BoundedVec, Decode, Encode};
-use merit_chain::storage::{RocksStorage, Storage};
 use merit_chain::{Block, CommitCertificate, Keypair};
+use merit_store::Storage;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::shared::Shared;
@@ -180,7 +180,7 @@ struct Behaviour {
 }
 
 /// Reads the blocks a peer asked for from storage.
-pub fn serve_sync(storage: &RocksStorage, req: &SyncRequest) -> SyncResponse {
+pub fn serve_sync(storage: &dyn Storage, req: &SyncRequest) -> SyncResponse {
     let mut blocks = Vec::new();
     let mut bytes = 0usize;
     let max = req.max_blocks.min(MAX_SYNC_BLOCKS);
@@ -427,7 +427,7 @@ impl SwarmTask {
                     let storage = self.shared.storage.clone();
                     // Reading blocks touches the disk; keep the swarm responsive.
                     let response =
-                        tokio::task::spawn_blocking(move || serve_sync(&storage, &request))
+                        tokio::task::spawn_blocking(move || serve_sync(&*storage, &request))
                             .await
                             .unwrap_or(SyncResponse {
                                 blocks: BoundedVec::default(),

@@ -1,26 +1,29 @@
 //! Starting and stopping one node: storage, network, admission, the
 //! consensus driver, JSON-RPC and metrics, wired together.
+//!
+//! Starting a node needs the RocksDB store (the `rocksdb` feature, on by
+//! default); without it only the shared pieces below are built.
+#![cfg_attr(not(feature = "rocksdb"), allow(unused_imports, dead_code))]
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use jsonrpsee::server::ServerHandle;
 use libp2p::{Multiaddr, PeerId};
-use merit_chain::consensus::ValidatorSet;
-use merit_chain::storage::{RocksStorage, Storage};
 use merit_genesis::{Genesis, MerchantKeys};
-use tokio::sync::{broadcast, mpsc, watch};
+#[cfg(feature = "rocksdb")]
+use merit_store::RocksStorage;
+use merit_store::Storage;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::NodeConfig;
-use crate::driver::{Driver, DriverError};
-use crate::mempool::Mempool;
-use crate::metrics::Metrics;
+use crate::driver::{Driver, DriverError, DriverOptions};
 use crate::network::{self, NetworkParams};
-use crate::shared::{ADMISSION_QUEUE, BLOCK_STREAM_CAPACITY, Shared, run_admission};
+use crate::runtime::{TokioRuntime, run_driver};
+use crate::shared::{Shared, run_admission};
 
 /// A node being set up.
 #[derive(Debug)]
@@ -38,8 +41,10 @@ pub struct NodeHandle {
     driver: JoinHandle<Result<(), DriverError>>,
 }
 
-/// Opens the store, writing the genesis state on first start, and checks
-/// that the stored chain is this genesis' chain and its state intact.
+#[cfg(feature = "rocksdb")]
+/// Opens the RocksDB store in `data_dir`, writing the genesis state on first
+/// start, and checks that the stored chain is this genesis' chain and its
+/// state intact.
 pub fn open_chain(
     genesis: &Genesis,
     data_dir: &Path,
@@ -47,6 +52,18 @@ pub fn open_chain(
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
     let storage = RocksStorage::open(&data_dir.join("chain"))?;
+    let ledger = open_ledger(genesis, &storage)
+        .with_context(|| format!("the data directory {}", data_dir.display()))?;
+    Ok((storage, ledger))
+}
+
+/// Rebuilds the committed ledger from `storage`, or writes the genesis
+/// state into an empty store, and checks that the store holds this
+/// genesis' chain.
+pub fn open_ledger(
+    genesis: &Genesis,
+    storage: &dyn Storage,
+) -> anyhow::Result<merit_chain::Ledger> {
     let ledger = match storage.open_ledger(genesis.chain_id())? {
         Some(ledger) => ledger,
         None => {
@@ -59,14 +76,12 @@ pub fn open_chain(
     // another genesis file with the same chain id must not start.
     if ledger.height() == 0 && ledger.state_root() != genesis.state_root() {
         bail!(
-            "the data directory {} holds a different genesis state (root {}) than {} (root {})",
-            data_dir.display(),
+            "the store holds a different genesis state (root {}) than the genesis file (root {})",
             ledger.state_root(),
-            "the genesis file",
             genesis.state_root()
         );
     }
-    Ok((storage, ledger))
+    Ok(ledger)
 }
 
 fn parse_multiaddr(s: &str) -> anyhow::Result<Multiaddr> {
@@ -74,6 +89,7 @@ fn parse_multiaddr(s: &str) -> anyhow::Result<Multiaddr> {
         .with_context(|| format!("`{s}` is not a valid multiaddr"))
 }
 
+#[cfg(feature = "rocksdb")]
 impl Node {
     /// Starts a node from its configuration.
     pub async fn start(config: &NodeConfig) -> anyhow::Result<NodeHandle> {
@@ -86,12 +102,12 @@ impl Node {
             ),
             None => None,
         };
-        let validators = ValidatorSet::new(genesis.validators().to_vec())
-            .map_err(|e| anyhow::anyhow!("genesis validator set: {e}"))?;
         let validator_index = match &keys {
             Some(k) => Some(
-                validators
-                    .index_of(&k.validator.public())
+                genesis
+                    .validators()
+                    .iter()
+                    .position(|v| *v == k.validator.public())
                     .with_context(|| {
                         format!(
                             "the validator key {} of {} is not in the genesis validator set",
@@ -115,32 +131,15 @@ impl Node {
             "opened chain"
         );
 
-        let metrics = Arc::new(Metrics::new());
-        metrics.consensus_height.set(ledger.height() as i64);
-        let (admission_tx, admission_rx) = mpsc::channel(ADMISSION_QUEUE);
-        let (blocks, _) = broadcast::channel(BLOCK_STREAM_CAPACITY);
-        let shared = Arc::new(Shared {
-            chain_id: genesis.chain_id().clone(),
-            validators,
-            validator_index,
-            ledger: RwLock::new(ledger),
-            storage: Arc::new(storage),
-            mempool: Mutex::new(Mempool::new(
-                config.mempool.max_txs,
-                config.mempool.max_per_sender,
-            )),
-            mempool_notify: tokio::sync::Notify::new(),
-            metrics: metrics.clone(),
-            blocks,
-            round: AtomicU64::new(0),
-            syncing: AtomicBool::new(false),
-            admission: admission_tx,
-            verified: Mutex::new(crate::verified::VerifiedTxs::new(
-                crate::verified::MAX_VERIFIED_TXS,
-            )),
-            keys: Mutex::new(merit_chain::crypto::KeyCache::new()),
+        let (shared, admission_rx) = Shared::new(
             genesis,
-        });
+            Arc::new(storage),
+            ledger,
+            validator_index,
+            config.mempool,
+        )?;
+        let shared = Arc::new(shared);
+        let metrics = shared.metrics.clone();
 
         // Network identity: the validator key, or a fresh key for an observer.
         let (identity, default_listen) = match (&keys, validator_index) {
@@ -194,16 +193,19 @@ impl Node {
             net.commands.clone(),
         ));
 
+        let (timers_tx, timers_rx) = mpsc::unbounded_channel();
         let driver = Driver::new(
             shared.clone(),
             keys.map(|k| k.validator),
             config.consensus,
-            net.commands.clone(),
+            TokioRuntime::new(timers_tx),
+            DriverOptions::default(),
         )?;
         let (stop, stop_rx) = watch::channel(false);
         let events = net.events;
+        let commands = net.commands.clone();
         let driver = tokio::spawn(async move {
-            let result = driver.run(events, stop_rx).await;
+            let result = run_driver(driver, timers_rx, commands, events, stop_rx).await;
             if let Err(e) = &result {
                 tracing::error!("the consensus driver stopped: {e}");
             }

@@ -19,8 +19,8 @@ use merit_chain::block::{Event, TxOutcome};
 use merit_chain::ledger::Ledger;
 use merit_chain::limits::MAX_HISTORY_PAGE;
 use merit_chain::state::{EscrowRecord, EscrowStatus, OfferRecord};
-use merit_chain::storage::{Storage, TxLocation};
 use merit_chain::{Address, Block, Hash32, Receipt, RejectCode, Symbol};
+use merit_store::TxLocation;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 

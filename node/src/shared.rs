@@ -15,10 +15,10 @@ use merit_chain::consensus::ValidatorSet;
 use merit_chain::crypto::KeyCache;
 use merit_chain::limits::MAX_TX_TTL_BLOCKS;
 use merit_chain::state::StateKey;
-use merit_chain::storage::{RocksStorage, Storage};
 use merit_chain::tx::{ChainId, verify_signatures_with_keys};
 use merit_chain::{Block, CommitCertificate, Hash32, Ledger, Receipt, RejectCode, Transaction};
 use merit_genesis::Genesis;
+use merit_store::Storage;
 use tokio::sync::{Notify, broadcast, mpsc, oneshot};
 
 use crate::mempool::{Mempool, PoolRefusal, PoolTx};
@@ -76,7 +76,7 @@ pub struct Shared {
     /// This node's index in the validator set; `None` for an observer.
     pub validator_index: Option<usize>,
     pub ledger: RwLock<Ledger>,
-    pub storage: Arc<RocksStorage>,
+    pub storage: Arc<dyn Storage>,
     pub mempool: Mutex<Mempool>,
     /// Woken when the mempool gains transactions.
     pub mempool_notify: Notify,
@@ -92,6 +92,40 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The shared state of a node on `storage`, whose committed state is
+    /// `ledger`, with an empty mempool. Returns the queue admission reads.
+    pub fn new(
+        genesis: Genesis,
+        storage: Arc<dyn Storage>,
+        ledger: Ledger,
+        validator_index: Option<usize>,
+        mempool: crate::config::MempoolConfig,
+    ) -> anyhow::Result<(Shared, mpsc::Receiver<AdmitRequest>)> {
+        let validators = ValidatorSet::new(genesis.validators().to_vec())
+            .map_err(|e| anyhow::anyhow!("genesis validator set: {e}"))?;
+        let metrics = Arc::new(Metrics::new());
+        metrics.consensus_height.set(ledger.height() as i64);
+        let (admission, queue) = mpsc::channel(ADMISSION_QUEUE);
+        let shared = Shared {
+            chain_id: genesis.chain_id().clone(),
+            validators,
+            validator_index,
+            ledger: RwLock::new(ledger),
+            storage,
+            mempool: Mutex::new(Mempool::new(mempool.max_txs, mempool.max_per_sender)),
+            mempool_notify: Notify::new(),
+            metrics,
+            blocks: broadcast::channel(BLOCK_STREAM_CAPACITY).0,
+            round: AtomicU64::new(0),
+            syncing: AtomicBool::new(false),
+            admission,
+            verified: Mutex::new(VerifiedTxs::new(crate::verified::MAX_VERIFIED_TXS)),
+            keys: Mutex::new(KeyCache::new()),
+            genesis,
+        };
+        Ok((shared, queue))
+    }
+
     /// Submits raw transaction bytes from RPC: checks them, queues them for
     /// signature verification and waits for the verdict. Submitting bytes
     /// already committed or waiting returns their hash and changes nothing.
@@ -234,9 +268,7 @@ pub async fn run_admission(
         // Signature checks are CPU work; keep them off the async workers.
         let verifier = shared.clone();
         let (requests, verdicts) = match tokio::task::spawn_blocking(move || {
-            let txs: Vec<Transaction> = requests.iter().map(|r| r.tx.clone()).collect();
-            let hashes: Vec<Hash32> = requests.iter().map(|r| r.hash).collect();
-            let verdicts = verifier.verify_txs(&txs, &hashes);
+            let verdicts = verify_requests(&verifier, &requests);
             (requests, verdicts)
         })
         .await
@@ -244,87 +276,121 @@ pub async fn run_admission(
             Ok(v) => v,
             Err(_) => continue,
         };
-        let mut gossip = Vec::new();
-        let mut admitted_any = false;
-        let now = Instant::now();
-        {
-            // The precheck ran before the signature check, and a block may
-            // have been committed since: check again with the ledger held
-            // (locked before the mempool, as the proposer locks them), so
-            // that neither a committed transaction nor one whose nonce is
-            // spent enters the pool, where the next proposal would
-            // include it a second time.
-            let ledger = shared.read_ledger();
-            let mut pool = shared.lock_mempool();
-            for (req, ok) in requests.into_iter().zip(verdicts) {
-                let local = req.reply.is_some();
-                let result = if !ok {
-                    Err(AdmitError::Rejected(RejectCode::BadSignature))
-                } else if let Err(e) = shared.precheck_in(&ledger, &req.tx) {
-                    if shared.is_committed(&req.hash) {
-                        // Nothing to do, as for any replay.
-                        if let Some(reply) = req.reply {
-                            let _ = reply.send(Ok(req.hash));
-                        }
-                        continue;
-                    }
-                    Err(e)
-                } else {
-                    let tx = Arc::new(req.tx);
-                    let pooled = PoolTx {
-                        tx: tx.clone(),
-                        hash: req.hash,
-                        size: req.size,
-                        admitted_at: now,
-                    };
-                    let was_there = pool.contains(&req.hash);
-                    match pool.insert(pooled) {
-                        Ok(()) => {
-                            if !was_there {
-                                admitted_any = true;
-                                if local {
-                                    gossip.push((*tx).clone());
-                                }
-                            }
-                            Ok(req.hash)
-                        }
-                        Err(refusal) => Err(AdmitError::Busy(refusal)),
-                    }
-                };
-                if result.is_ok() {
-                    shared.metrics.txs_admitted.inc();
-                } else {
-                    shared.metrics.txs_refused.inc();
-                }
-                if let Some(reply) = req.reply {
-                    let _ = reply.send(result);
-                }
-            }
-            shared.metrics.mempool_size.set(pool.len() as i64);
-            shared.metrics.mempool_bytes.set(pool.bytes() as i64);
-        }
-        if admitted_any {
-            shared.mempool_notify.notify_waiters();
-        }
-        for chunk in gossip.chunks(MAX_GOSSIP_BATCH_TXS) {
-            if let Ok(batch) = TxBatch::new(chunk.to_vec()) {
-                let bytes = merit_chain::encoding::encode(&batch);
-                if net.send(NetCommand::PublishTxs(bytes)).await.is_err() {
-                    return;
-                }
+        let gossip = admit_verified(&shared, requests, verdicts);
+        for bytes in gossip_messages(&gossip) {
+            if net.send(NetCommand::PublishTxs(bytes)).await.is_err() {
+                return;
             }
         }
     }
 }
 
-/// Queues gossiped transactions for admission. Ones that fail the cheap
-/// checks are dropped silently: a peer relaying them may simply be behind.
-pub async fn admit_gossip(shared: &Shared, bytes: &[u8]) {
+/// Signature verdicts for a batch of admission requests, in one batch check.
+fn verify_requests(shared: &Shared, requests: &[AdmitRequest]) -> Vec<bool> {
+    let txs: Vec<Transaction> = requests.iter().map(|r| r.tx.clone()).collect();
+    let hashes: Vec<Hash32> = requests.iter().map(|r| r.hash).collect();
+    shared.verify_txs(&txs, &hashes)
+}
+
+/// Admits a batch whose signatures were checked: refuses the bad ones,
+/// re-checks the rest against the ledger, inserts them in the mempool and
+/// answers each RPC caller. Returns the transactions submitted here that
+/// are new to the pool, for gossip.
+pub fn admit_verified(
+    shared: &Shared,
+    requests: Vec<AdmitRequest>,
+    verdicts: Vec<bool>,
+) -> Vec<Transaction> {
+    let mut gossip = Vec::new();
+    let mut admitted_any = false;
+    let now = Instant::now();
+    {
+        // The precheck ran before the signature check, and a block may
+        // have been committed since: check again with the ledger held
+        // (locked before the mempool, as the proposer locks them), so
+        // that neither a committed transaction nor one whose nonce is
+        // spent enters the pool, where the next proposal would
+        // include it a second time.
+        let ledger = shared.read_ledger();
+        let mut pool = shared.lock_mempool();
+        for (req, ok) in requests.into_iter().zip(verdicts) {
+            let local = req.reply.is_some();
+            let result = if !ok {
+                Err(AdmitError::Rejected(RejectCode::BadSignature))
+            } else if let Err(e) = shared.precheck_in(&ledger, &req.tx) {
+                if shared.is_committed(&req.hash) {
+                    // Nothing to do, as for any replay.
+                    if let Some(reply) = req.reply {
+                        let _ = reply.send(Ok(req.hash));
+                    }
+                    continue;
+                }
+                Err(e)
+            } else {
+                let tx = Arc::new(req.tx);
+                let pooled = PoolTx {
+                    tx: tx.clone(),
+                    hash: req.hash,
+                    size: req.size,
+                    admitted_at: now,
+                };
+                let was_there = pool.contains(&req.hash);
+                match pool.insert(pooled) {
+                    Ok(()) => {
+                        if !was_there {
+                            admitted_any = true;
+                            if local {
+                                gossip.push((*tx).clone());
+                            }
+                        }
+                        Ok(req.hash)
+                    }
+                    Err(refusal) => Err(AdmitError::Busy(refusal)),
+                }
+            };
+            if result.is_ok() {
+                shared.metrics.txs_admitted.inc();
+            } else {
+                shared.metrics.txs_refused.inc();
+            }
+            if let Some(reply) = req.reply {
+                let _ = reply.send(result);
+            }
+        }
+        shared.metrics.mempool_size.set(pool.len() as i64);
+        shared.metrics.mempool_bytes.set(pool.bytes() as i64);
+    }
+    if admitted_any {
+        shared.mempool_notify.notify_waiters();
+    }
+    gossip
+}
+
+/// Admits a batch at once, signature checks included, on the calling
+/// thread; returns what to gossip. The simulation admits this way.
+pub fn admit_now(shared: &Shared, requests: Vec<AdmitRequest>) -> Vec<Transaction> {
+    let verdicts = verify_requests(shared, &requests);
+    admit_verified(shared, requests, verdicts)
+}
+
+/// The gossip messages that carry `txs`: encoded [`TxBatch`]es.
+pub fn gossip_messages(txs: &[Transaction]) -> Vec<Vec<u8>> {
+    txs.chunks(MAX_GOSSIP_BATCH_TXS)
+        .filter_map(|chunk| TxBatch::new(chunk.to_vec()).ok())
+        .map(|batch| merit_chain::encoding::encode(&batch))
+        .collect()
+}
+
+/// Decodes gossiped transactions into admission requests. Ones that fail
+/// the cheap checks are dropped silently: a peer relaying them may simply
+/// be behind.
+pub fn gossip_requests(shared: &Shared, bytes: &[u8]) -> Vec<AdmitRequest> {
     let limit = crate::network::MAX_GOSSIP_BYTES;
     let Ok(batch) = merit_chain::encoding::decode::<TxBatch>(bytes, limit) else {
         shared.metrics.txs_refused.inc();
-        return;
+        return Vec::new();
     };
+    let mut out = Vec::new();
     for tx in batch.into_inner() {
         if tx.body.kind.check_stateless().is_err() {
             continue;
@@ -340,12 +406,19 @@ pub async fn admit_gossip(shared: &Shared, bytes: &[u8]) {
         if waiting || shared.precheck(&tx).is_err() {
             continue;
         }
-        let req = AdmitRequest {
+        out.push(AdmitRequest {
             tx,
             hash,
             size: encoded.len(),
             reply: None,
-        };
+        });
+    }
+    out
+}
+
+/// Queues gossiped transactions for admission.
+pub async fn admit_gossip(shared: &Shared, bytes: &[u8]) {
+    for req in gossip_requests(shared, bytes) {
         if shared.admission.send(req).await.is_err() {
             return;
         }
@@ -384,24 +457,12 @@ mod tests {
     fn shared(dir: &std::path::Path) -> (Arc<Shared>, mpsc::Receiver<AdmitRequest>) {
         let genesis = merit_genesis::devnet(4, 26601, 8545).validate().unwrap();
         let (storage, ledger) = crate::node::open_chain(&genesis, dir).unwrap();
-        let (admission, queue) = mpsc::channel(ADMISSION_QUEUE);
-        let shared = Shared {
-            chain_id: genesis.chain_id().clone(),
-            validators: ValidatorSet::new(genesis.validators().to_vec()).unwrap(),
-            validator_index: None,
-            ledger: RwLock::new(ledger),
-            storage: Arc::new(storage),
-            mempool: Mutex::new(Mempool::new(1_000, 1_000)),
-            mempool_notify: Notify::new(),
-            metrics: Arc::new(Metrics::new()),
-            blocks: broadcast::channel(16).0,
-            round: AtomicU64::new(0),
-            syncing: AtomicBool::new(false),
-            admission,
-            verified: Mutex::new(VerifiedTxs::new(1_000)),
-            keys: Mutex::new(KeyCache::new()),
-            genesis,
+        let limits = crate::config::MempoolConfig {
+            max_txs: 1_000,
+            max_per_sender: 1_000,
         };
+        let (shared, queue) =
+            Shared::new(genesis, Arc::new(storage), ledger, None, limits).unwrap();
         (Arc::new(shared), queue)
     }
 

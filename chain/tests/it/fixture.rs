@@ -40,6 +40,8 @@ pub fn legs(legs: &[(Address, u64)]) -> BoundedVec<PayLeg, 1024> {
 pub struct Alliance {
     pub ledger: Ledger,
     /// The genesis state changes, for storing height 0.
+    /// The genesis outcome, which `merit-store`'s persistence tests store.
+    #[allow(dead_code)]
     pub genesis: BlockOutcome,
     pub m1: Keypair,
     pub m2: Keypair,

@@ -8,5 +8,4 @@ mod fixture;
 mod golden;
 mod market_model;
 mod model;
-mod persistence;
 mod rules;

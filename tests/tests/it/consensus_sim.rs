@@ -8,7 +8,7 @@ use merit_chain::Block;
 use merit_chain::consensus::{
     ConsensusConfig, Effect, Input, Message, PersistedState, Replica, Statement, ValidatorSet, Vote,
 };
-use merit_chain::storage::{RocksStorage, Storage};
+use merit_store::{RocksStorage, Storage};
 use merit_tests::sim::checker::FailureKind;
 use merit_tests::sim::fixtures::{self, chain_id, validator_key};
 use merit_tests::sim::rng::SimRng;

@@ -3,9 +3,9 @@
 
 use merit_chain::encoding;
 use merit_chain::state::{StateKey, StateValue};
-use merit_chain::storage::{BookIndexKey, RocksStorage, Storage, StorageError, TxLocation};
 use merit_chain::tx::Price;
 use merit_chain::{Keypair, Transaction, TxKind};
+use merit_store::{BookIndexKey, RocksStorage, Storage, StorageError, TxLocation};
 
 use crate::fixture::*;
 
@@ -428,7 +428,7 @@ proptest::proptest! {
     /// The stored book's byte order is exactly the order of price values.
     #[test]
     fn price_keys_sort_exactly_as_the_prices_they_encode(a in price(), b in price()) {
-        use merit_chain::storage::price_order_bytes;
+        use merit_store::price_order_bytes;
         proptest::prop_assert_eq!(
             price_order_bytes(a).cmp(&price_order_bytes(b)),
             a.cmp_value(&b),

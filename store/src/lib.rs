@@ -1,25 +1,42 @@
-//! Durable storage: the trait the node writes through, and its RocksDB
-//! implementation.
+//! `merit-store`: durable storage for a Merit node.
+//!
+//! It owns the [`Storage`] trait the node writes through, and one
+//! implementation of it, [`ChainStore`], written over a small key-value
+//! backend ([`Kv`]). Two backends exist: RocksDB ([`RocksStorage`]), which a
+//! node runs on, and memory ([`MemStorage`]), which the deterministic
+//! simulation runs on and which keeps only what was written synced across a
+//! simulated crash. Both run the same key layout, indexes and checks.
 //!
 //! A block, its certificate, its receipts, its indexes and all its state
-//! changes go into one atomic, synced `WriteBatch`: after a crash the store
-//! holds either the whole block or none of it. On open the whole state is
-//! read back, its commitment recomputed and compared with the stored tip's
+//! changes go into one atomic, synced batch: after a crash the store holds
+//! either the whole block or none of it. On open the whole state is read
+//! back, its commitment recomputed and compared with the stored tip's
 //! `state_root`; a mismatch refuses to open.
+//!
+//! It must never decide anything: what to store comes from `merit-chain`.
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
 
-use std::path::{Path, PathBuf};
+mod kv;
+mod memory;
+#[cfg(feature = "rocksdb")]
+mod rocks;
 
-use rocksdb::{
-    ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteBatch, WriteOptions,
-};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
 
-use crate::block::{Block, BlockHeader, CommitCertificate, Receipt};
-use crate::crypto::{Address, Hash32};
-use crate::encoding::{self, BoundedVec, Decode, Encode};
-use crate::ledger::{BlockOutcome, Ledger};
-use crate::limits::*;
-use crate::state::{StateKey, StateMap, StateValue};
-use crate::tx::{ChainId, Price, Symbol};
+use merit_chain::block::{Block, BlockHeader, CommitCertificate, Receipt};
+use merit_chain::crypto::{Address, Hash32};
+use merit_chain::encoding::{self, BoundedVec, Decode, Encode};
+use merit_chain::ledger::{BlockOutcome, Ledger};
+use merit_chain::limits::*;
+use merit_chain::state::{StateKey, StateMap, StateValue};
+use merit_chain::tx::{ChainId, Price, Symbol};
+
+pub use kv::{Cf, Direction, Kv, Visit};
+pub use memory::{MemBatch, MemDisk, MemKv, MemStorage, WriteFault};
+#[cfg(feature = "rocksdb")]
+pub use rocks::{RocksKv, RocksStorage};
 
 /// Where a transaction sits in the chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
@@ -37,11 +54,11 @@ pub struct HistoryEntry {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    #[error("database at {path}: {source}")]
-    Db {
-        path: PathBuf,
-        source: rocksdb::Error,
-    },
+    #[error("database at {path}: {detail}")]
+    Db { path: PathBuf, detail: String },
+    /// The backend stopped working (in the simulation: a crash).
+    #[error("storage failed: {detail}")]
+    Failed { detail: String },
     #[error("corrupt {what} in the database: {detail}")]
     Corrupt { what: &'static str, detail: String },
     #[error(
@@ -60,7 +77,7 @@ pub enum StorageError {
 }
 
 /// What the node needs from durable storage.
-pub trait Storage {
+pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Stores the genesis state (height 0). Fails if anything is stored already.
     fn commit_genesis(
         &self,
@@ -142,7 +159,7 @@ pub trait Storage {
                 }
                 _ => None,
             })
-            .collect::<std::collections::BTreeSet<_>>()
+            .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
         let stored = self.book_index()?;
@@ -160,128 +177,64 @@ pub trait Storage {
     }
 }
 
-const CF_META: &str = "meta";
-const CF_STATE: &str = "state";
-const CF_BLOCKS: &str = "blocks";
-const CF_CERTS: &str = "certs";
-const CF_RECEIPTS: &str = "receipts";
-const CF_TXIDX: &str = "txidx";
-const CF_HISTORY: &str = "history";
-const CF_BOOK: &str = "book";
-const COLUMN_FAMILIES: [&str; 8] = [
-    CF_META,
-    CF_STATE,
-    CF_BLOCKS,
-    CF_CERTS,
-    CF_RECEIPTS,
-    CF_TXIDX,
-    CF_HISTORY,
-    CF_BOOK,
-];
 const TIP_KEY: &[u8] = b"tip";
 const CONSENSUS_KEY: &[u8] = b"consensus";
 
 type StoredReceipts = BoundedVec<Receipt, MAX_BLOCK_TXS>;
 
-/// The RocksDB store.
-pub struct RocksStorage {
-    db: DB,
-    path: PathBuf,
+/// The chain store over a key-value backend: the one implementation of
+/// [`Storage`].
+#[derive(Debug)]
+pub struct ChainStore<K: Kv> {
+    kv: K,
 }
 
-impl std::fmt::Debug for RocksStorage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "RocksStorage({})", self.path.display())
-    }
-}
-
-impl RocksStorage {
-    /// Opens (creating if needed) the store at `path`.
-    pub fn open(path: &Path) -> Result<Self, StorageError> {
-        let mut opts = Options::default();
-        opts.create_if_missing(true);
-        opts.create_missing_column_families(true);
-        let cfs = COLUMN_FAMILIES
-            .iter()
-            .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
-        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|source| StorageError::Db {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Ok(RocksStorage {
-            db,
-            path: path.to_path_buf(),
-        })
+impl<K: Kv> ChainStore<K> {
+    pub fn new(kv: K) -> Self {
+        ChainStore { kv }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn cf(&self, name: &'static str) -> Result<&rocksdb::ColumnFamily, StorageError> {
-        self.db.cf_handle(name).ok_or(StorageError::Corrupt {
-            what: "column family",
-            detail: name.to_string(),
-        })
-    }
-
-    fn db_err(&self, source: rocksdb::Error) -> StorageError {
-        StorageError::Db {
-            path: self.path.clone(),
-            source,
-        }
-    }
-
-    fn get(&self, cf: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        self.db
-            .get_cf(self.cf(cf)?, key)
-            .map_err(|e| self.db_err(e))
+    /// The backend.
+    pub fn kv(&self) -> &K {
+        &self.kv
     }
 
     fn get_decoded<T: Decode<()>>(
         &self,
-        cf: &'static str,
+        cf: Cf,
         key: &[u8],
         limit: usize,
     ) -> Result<Option<T>, StorageError> {
-        match self.get(cf, key)? {
+        match self.kv.get(cf, key)? {
             None => Ok(None),
             Some(bytes) => {
                 encoding::decode(&bytes, limit)
                     .map(Some)
                     .map_err(|e| StorageError::Corrupt {
-                        what: cf,
+                        what: cf.name(),
                         detail: e.to_string(),
                     })
             }
         }
     }
 
-    fn write(&self, batch: WriteBatch) -> Result<(), StorageError> {
-        let mut opts = WriteOptions::default();
-        opts.set_sync(true);
-        self.db.write_opt(batch, &opts).map_err(|e| self.db_err(e))
-    }
-
     fn put_state_changes(
         &self,
-        batch: &mut WriteBatch,
+        batch: &mut K::Batch,
         outcome: &BlockOutcome,
     ) -> Result<(), StorageError> {
-        let cf = self.cf(CF_STATE)?;
         for (k, v) in &outcome.encoded_changes {
             match v {
-                Some(v) => batch.put_cf(cf, k, v),
-                None => batch.delete_cf(cf, k),
+                Some(v) => self.kv.put(batch, Cf::State, k, v)?,
+                None => self.kv.delete(batch, Cf::State, k)?,
             }
         }
-        let book = self.cf(CF_BOOK)?;
         for (k, v) in &outcome.changes {
             if let StateKey::BookEntry(sell, buy, price, id) = k {
                 let key = BookIndexKey::new(sell, buy, *price, *id);
                 match v {
-                    Some(_) => batch.put_cf(book, key.0, []),
-                    None => batch.delete_cf(book, key.0),
+                    Some(_) => self.kv.put(batch, Cf::Book, &key.0, &[])?,
+                    None => self.kv.delete(batch, Cf::Book, &key.0)?,
                 }
             }
         }
@@ -290,8 +243,8 @@ impl RocksStorage {
 }
 
 /// The key of an offer in the stored book index: the pair, the price as a
-/// big-endian fixed-point number, then the offer id. RocksDB's byte order
-/// over these keys is match order, so a walk of one book is a prefix scan.
+/// big-endian fixed-point number, then the offer id. The byte order over
+/// these keys is match order, so a walk of one book is a prefix scan.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct BookIndexKey(pub [u8; BOOK_INDEX_KEY_BYTES]);
 
@@ -366,7 +319,15 @@ fn history_key(account: &Address, loc: TxLocation) -> [u8; 44] {
     k
 }
 
-impl Storage for RocksStorage {
+fn stored_book_key(k: &[u8]) -> Result<BookIndexKey, StorageError> {
+    let bytes: [u8; BOOK_INDEX_KEY_BYTES] = k.try_into().map_err(|_| StorageError::Corrupt {
+        what: "book index",
+        detail: format!("a key of {} bytes", k.len()),
+    })?;
+    Ok(BookIndexKey(bytes))
+}
+
+impl<K: Kv + std::fmt::Debug> Storage for ChainStore<K> {
     fn commit_genesis(
         &self,
         header: &BlockHeader,
@@ -378,10 +339,11 @@ impl Storage for RocksStorage {
                 got: 0,
             });
         }
-        let mut batch = WriteBatch::default();
+        let mut batch = K::Batch::default();
         self.put_state_changes(&mut batch, outcome)?;
-        batch.put_cf(self.cf(CF_META)?, TIP_KEY, encoding::encode(header));
-        self.write(batch)
+        self.kv
+            .put(&mut batch, Cf::Meta, TIP_KEY, &encoding::encode(header))?;
+        self.kv.write(batch, true)
     }
 
     fn commit_block(
@@ -399,20 +361,20 @@ impl Storage for RocksStorage {
             });
         }
         let hkey = height.to_be_bytes();
-        let mut batch = WriteBatch::default();
+        let kv = &self.kv;
+        let mut batch = K::Batch::default();
         self.put_state_changes(&mut batch, outcome)?;
-        batch.put_cf(self.cf(CF_BLOCKS)?, hkey, block.to_bytes());
+        kv.put(&mut batch, Cf::Blocks, &hkey, &block.to_bytes())?;
         if let Some(cert) = cert {
-            batch.put_cf(self.cf(CF_CERTS)?, hkey, encoding::encode(cert));
+            kv.put(&mut batch, Cf::Certs, &hkey, &encoding::encode(cert))?;
         }
-        batch.put_cf(
-            self.cf(CF_RECEIPTS)?,
-            hkey,
-            encoding::encode(&outcome.receipts),
-        );
-        let txidx = self.cf(CF_TXIDX)?;
-        let history = self.cf(CF_HISTORY)?;
-        let mut indexed_here = std::collections::BTreeSet::new();
+        kv.put(
+            &mut batch,
+            Cf::Receipts,
+            &hkey,
+            &encoding::encode(&outcome.receipts),
+        )?;
+        let mut indexed_here = BTreeSet::new();
         for (i, (tx, receipt)) in block.txs.iter().zip(&outcome.receipts).enumerate() {
             let loc = TxLocation {
                 height,
@@ -420,23 +382,38 @@ impl Storage for RocksStorage {
             };
             // A rejected copy of a transaction never hides the first one.
             let first = indexed_here.insert(receipt.tx_hash)
-                && (receipt.code().is_none() || self.get(CF_TXIDX, &receipt.tx_hash.0)?.is_none());
+                && (receipt.code().is_none() || kv.get(Cf::TxIdx, &receipt.tx_hash.0)?.is_none());
             if first {
-                batch.put_cf(txidx, receipt.tx_hash.0, encoding::encode(&loc));
+                kv.put(
+                    &mut batch,
+                    Cf::TxIdx,
+                    &receipt.tx_hash.0,
+                    &encoding::encode(&loc),
+                )?;
             }
-            let mut accounts: std::collections::BTreeSet<Address> =
+            let mut accounts: BTreeSet<Address> =
                 receipt.events().iter().flat_map(|e| e.accounts()).collect();
             accounts.insert(tx.body.sender);
             for a in accounts {
-                batch.put_cf(history, history_key(&a, loc), receipt.tx_hash.0);
+                kv.put(
+                    &mut batch,
+                    Cf::History,
+                    &history_key(&a, loc),
+                    &receipt.tx_hash.0,
+                )?;
             }
         }
-        batch.put_cf(self.cf(CF_META)?, TIP_KEY, encoding::encode(&block.header));
-        self.write(batch)
+        kv.put(
+            &mut batch,
+            Cf::Meta,
+            TIP_KEY,
+            &encoding::encode(&block.header),
+        )?;
+        kv.write(batch, true)
     }
 
     fn tip(&self) -> Result<Option<BlockHeader>, StorageError> {
-        self.get_decoded(CF_META, TIP_KEY, MAX_HEADER_BYTES)
+        self.get_decoded(Cf::Meta, TIP_KEY, MAX_HEADER_BYTES)
     }
 
     fn order_book(
@@ -447,68 +424,65 @@ impl Storage for RocksStorage {
     ) -> Result<Vec<u64>, StorageError> {
         let prefix = book_pair_prefix(sell, buy);
         let mut out = Vec::new();
-        let iter = self.db.iterator_cf(
-            self.cf(CF_BOOK)?,
-            IteratorMode::From(&prefix, Direction::Forward),
-        );
-        for item in iter {
-            if out.len() >= limit {
-                break;
-            }
-            let (k, _) = item.map_err(|e| self.db_err(e))?;
-            if !k.starts_with(&prefix) {
-                break;
-            }
-            out.push(stored_book_key(&k)?.offer_id());
-        }
+        self.kv
+            .scan(Cf::Book, Some(&prefix), Direction::Forward, &mut |k, _| {
+                if out.len() >= limit || !k.starts_with(&prefix) {
+                    return Ok(false);
+                }
+                out.push(stored_book_key(k)?.offer_id());
+                Ok(true)
+            })?;
         Ok(out)
     }
 
     fn book_index(&self) -> Result<Vec<BookIndexKey>, StorageError> {
         let mut out = Vec::new();
-        for item in self.db.iterator_cf(self.cf(CF_BOOK)?, IteratorMode::Start) {
-            let (k, _) = item.map_err(|e| self.db_err(e))?;
-            out.push(stored_book_key(&k)?);
-        }
+        self.kv
+            .scan(Cf::Book, None, Direction::Forward, &mut |k, _| {
+                out.push(stored_book_key(k)?);
+                Ok(true)
+            })?;
         Ok(out)
     }
 
     fn save_consensus_state(&self, bytes: &[u8]) -> Result<(), StorageError> {
-        let mut batch = WriteBatch::default();
-        batch.put_cf(self.cf(CF_META)?, CONSENSUS_KEY, bytes);
-        self.write(batch)
+        let mut batch = K::Batch::default();
+        self.kv.put(&mut batch, Cf::Meta, CONSENSUS_KEY, bytes)?;
+        self.kv.write(batch, true)
     }
 
     fn consensus_state(&self) -> Result<Option<Vec<u8>>, StorageError> {
-        self.get(CF_META, CONSENSUS_KEY)
+        self.kv.get(Cf::Meta, CONSENSUS_KEY)
     }
 
     fn load_state(&self) -> Result<StateMap, StorageError> {
         let mut state = StateMap::new();
-        for item in self.db.iterator_cf(self.cf(CF_STATE)?, IteratorMode::Start) {
-            let (k, v) = item.map_err(|e| self.db_err(e))?;
-            let corrupt = |e: encoding::DecodeError| StorageError::Corrupt {
-                what: "state entry",
-                detail: e.to_string(),
-            };
-            let key: StateKey = encoding::decode(&k, MAX_STATE_VALUE_BYTES).map_err(corrupt)?;
-            let value: StateValue = encoding::decode(&v, MAX_STATE_VALUE_BYTES).map_err(corrupt)?;
-            state.insert(key, value);
-        }
+        self.kv
+            .scan(Cf::State, None, Direction::Forward, &mut |k, v| {
+                let corrupt = |e: encoding::DecodeError| StorageError::Corrupt {
+                    what: "state entry",
+                    detail: e.to_string(),
+                };
+                let key: StateKey = encoding::decode(k, MAX_STATE_VALUE_BYTES).map_err(corrupt)?;
+                let value: StateValue =
+                    encoding::decode(v, MAX_STATE_VALUE_BYTES).map_err(corrupt)?;
+                state.insert(key, value);
+                Ok(true)
+            })?;
         Ok(state)
     }
 
     fn block(&self, height: u64) -> Result<Option<Block>, StorageError> {
-        self.get_decoded(CF_BLOCKS, &height.to_be_bytes(), MAX_BLOCK_BYTES)
+        self.get_decoded(Cf::Blocks, &height.to_be_bytes(), MAX_BLOCK_BYTES)
     }
 
     fn certificate(&self, height: u64) -> Result<Option<CommitCertificate>, StorageError> {
-        self.get_decoded(CF_CERTS, &height.to_be_bytes(), MAX_CERT_BYTES)
+        self.get_decoded(Cf::Certs, &height.to_be_bytes(), MAX_CERT_BYTES)
     }
 
     fn receipts(&self, height: u64) -> Result<Option<Vec<Receipt>>, StorageError> {
         let r: Option<StoredReceipts> = self.get_decoded(
-            CF_RECEIPTS,
+            Cf::Receipts,
             &height.to_be_bytes(),
             MAX_BLOCK_TXS * MAX_RECEIPT_BYTES,
         )?;
@@ -516,7 +490,7 @@ impl Storage for RocksStorage {
     }
 
     fn tx_location(&self, hash: &Hash32) -> Result<Option<TxLocation>, StorageError> {
-        self.get_decoded(CF_TXIDX, &hash.0, 64)
+        self.get_decoded(Cf::TxIdx, &hash.0, 64)
     }
 
     fn history(
@@ -552,37 +526,27 @@ impl Storage for RocksStorage {
             ),
         };
         let mut out = Vec::new();
-        let iter = self.db.iterator_cf(
-            self.cf(CF_HISTORY)?,
-            IteratorMode::From(&start, Direction::Reverse),
-        );
-        for item in iter {
-            if out.len() >= limit {
-                break;
-            }
-            let (k, v) = item.map_err(|e| self.db_err(e))?;
-            if k.len() != 44 || k[..32] != account.0 {
-                break;
-            }
-            let height = u64::from_be_bytes(k[32..40].try_into().unwrap_or([0; 8]));
-            let index = u32::from_be_bytes(k[40..44].try_into().unwrap_or([0; 4]));
-            let tx_hash = Hash32(v.as_ref().try_into().map_err(|_| StorageError::Corrupt {
-                what: "history entry",
-                detail: format!("{} bytes", v.len()),
-            })?);
-            out.push(HistoryEntry {
-                location: TxLocation { height, index },
-                tx_hash,
-            });
-        }
+        self.kv.scan(
+            Cf::History,
+            Some(&start),
+            Direction::Reverse,
+            &mut |k, v| {
+                if out.len() >= limit || k.len() != 44 || k[..32] != account.0 {
+                    return Ok(false);
+                }
+                let height = u64::from_be_bytes(k[32..40].try_into().unwrap_or([0; 8]));
+                let index = u32::from_be_bytes(k[40..44].try_into().unwrap_or([0; 4]));
+                let tx_hash = Hash32(v.try_into().map_err(|_| StorageError::Corrupt {
+                    what: "history entry",
+                    detail: format!("{} bytes", v.len()),
+                })?);
+                out.push(HistoryEntry {
+                    location: TxLocation { height, index },
+                    tx_hash,
+                });
+                Ok(true)
+            },
+        )?;
         Ok(out)
     }
-}
-
-fn stored_book_key(k: &[u8]) -> Result<BookIndexKey, StorageError> {
-    let bytes: [u8; BOOK_INDEX_KEY_BYTES] = k.try_into().map_err(|_| StorageError::Corrupt {
-        what: "book index",
-        detail: format!("a key of {} bytes", k.len()),
-    })?;
-    Ok(BookIndexKey(bytes))
 }

@@ -1,0 +1,177 @@
+//! What the consensus driver needs from the world, behind one small trait.
+//!
+//! The [`Driver`](crate::driver::Driver) reads no clock, sleeps on no timer
+//! and touches no socket itself: it asks its [`Runtime`]. A node runs it on
+//! [`TokioRuntime`]: the system clock, tokio timers and the libp2p swarm.
+//! The deterministic simulation in `merit-tests` runs the very same driver on
+//! a runtime of its own: a simulated clock per node (skewed as it likes),
+//! timers on its event queue, and an in-memory network that drops, delays,
+//! duplicates and partitions. Storage is the other half of the world; the
+//! driver reaches it through [`merit_store::Storage`], RocksDB on a node and
+//! memory in the simulation.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use libp2p::PeerId;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::driver::{Driver, DriverError, Event, Timer};
+use crate::network::{NetCommand, NetEvent, SyncRequest};
+use crate::shared::{Shared, admit_gossip};
+
+/// The gossip topics a driver publishes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topic {
+    /// Signed consensus messages.
+    Consensus,
+    /// Batches of signed transactions.
+    Txs,
+}
+
+/// The clock, timers and network of one node, as its driver sees them.
+pub trait Runtime {
+    /// Wall-clock time in milliseconds since the Unix epoch: what a proposer
+    /// stamps on its blocks.
+    fn now_ms(&self) -> u64;
+    /// A monotonic clock in milliseconds from an arbitrary origin, for waits.
+    fn monotonic_ms(&self) -> u64;
+    /// Hands `timer` back to the driver as [`Event::Timer`] after `after_ms`.
+    /// Timers are never cancelled: the driver ignores stale ones.
+    fn set_timer(&mut self, after_ms: u64, timer: Timer);
+    /// Gossips `bytes` on `topic`.
+    fn publish(&mut self, topic: Topic, bytes: Vec<u8>);
+    /// Asks one peer for blocks; the answer comes back as [`Event::Synced`].
+    fn request_sync(&mut self, request: SyncRequest);
+    /// Admits a batch of transactions gossiped by `from` (in the background
+    /// where that is possible).
+    fn admit_gossip(&mut self, shared: &Arc<Shared>, bytes: Vec<u8>, from: PeerId);
+    /// Runs CPU-bound or blocking work (execution, an fsync) and returns its
+    /// result.
+    fn blocking<T>(&mut self, work: impl FnOnce() -> T) -> T;
+}
+
+/// The runtime of a real node: the system clock, tokio timers and the
+/// libp2p swarm task.
+#[derive(Debug)]
+pub struct TokioRuntime {
+    origin: Instant,
+    events: mpsc::UnboundedSender<Event>,
+    /// Gossip waiting to be handed to the swarm task once the event that
+    /// produced it is handled.
+    outbox: Vec<NetCommand>,
+    syncs: Vec<SyncRequest>,
+}
+
+impl TokioRuntime {
+    /// A runtime whose timers and sync answers arrive on `events`.
+    pub fn new(events: mpsc::UnboundedSender<Event>) -> Self {
+        TokioRuntime {
+            origin: Instant::now(),
+            events,
+            outbox: Vec::new(),
+            syncs: Vec::new(),
+        }
+    }
+
+    /// Hands what the driver published to the swarm, and starts the sync
+    /// requests it made. Waits while the swarm's queue is full.
+    async fn flush(&mut self, net: &mpsc::Sender<NetCommand>) -> bool {
+        for cmd in self.outbox.drain(..) {
+            if net.send(cmd).await.is_err() {
+                return false;
+            }
+        }
+        for request in self.syncs.drain(..) {
+            let net = net.clone();
+            let events = self.events.clone();
+            tokio::spawn(async move {
+                let (reply, response) = oneshot::channel();
+                let result = if net.send(NetCommand::Sync { request, reply }).await.is_err() {
+                    Err("network stopped".to_string())
+                } else {
+                    response
+                        .await
+                        .unwrap_or_else(|_| Err("network stopped".to_string()))
+                };
+                let _ = events.send(Event::Synced(result));
+            });
+        }
+        true
+    }
+}
+
+impl Runtime for TokioRuntime {
+    fn now_ms(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0)
+    }
+
+    fn monotonic_ms(&self) -> u64 {
+        self.origin.elapsed().as_millis() as u64
+    }
+
+    fn set_timer(&mut self, after_ms: u64, timer: Timer) {
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(after_ms)).await;
+            let _ = events.send(Event::Timer(timer));
+        });
+    }
+
+    fn publish(&mut self, topic: Topic, bytes: Vec<u8>) {
+        self.outbox.push(match topic {
+            Topic::Consensus => NetCommand::PublishConsensus(bytes),
+            Topic::Txs => NetCommand::PublishTxs(bytes),
+        });
+    }
+
+    fn request_sync(&mut self, request: SyncRequest) {
+        self.syncs.push(request);
+    }
+
+    fn admit_gossip(&mut self, shared: &Arc<Shared>, bytes: Vec<u8>, _from: PeerId) {
+        let shared = shared.clone();
+        tokio::spawn(async move { admit_gossip(&shared, &bytes).await });
+    }
+
+    fn blocking<T>(&mut self, work: impl FnOnce() -> T) -> T {
+        tokio::task::block_in_place(work)
+    }
+}
+
+/// Runs a node's driver until `stop` turns true or the network goes away.
+/// Returns an error only for faults that must stop the node.
+pub async fn run_driver(
+    mut driver: Driver<TokioRuntime>,
+    mut timers: mpsc::UnboundedReceiver<Event>,
+    net: mpsc::Sender<NetCommand>,
+    mut events: mpsc::Receiver<NetEvent>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), DriverError> {
+    driver.start()?;
+    driver.runtime_mut().flush(&net).await;
+    loop {
+        let event = tokio::select! {
+            biased;
+            _ = stop.changed() => break,
+            timer = timers.recv() => match timer {
+                Some(e) => e,
+                None => break,
+            },
+            event = events.recv() => match event {
+                Some(NetEvent::Consensus { bytes, from }) => Event::Consensus { bytes, from },
+                Some(NetEvent::Txs { bytes, from }) => Event::Txs { bytes, from },
+                None => break,
+            },
+        };
+        driver.handle(event)?;
+        if !driver.runtime_mut().flush(&net).await {
+            break;
+        }
+    }
+    tracing::info!("consensus driver stopped");
+    Ok(())
+}
