@@ -123,8 +123,9 @@ pub struct ConsensusTimings {
     /// often, so that block time (and with it point expiry) moves on.
     #[serde(default = "default_heartbeat_ms")]
     pub empty_block_interval_ms: u64,
-    /// How long a proposer waits for more transactions before it proposes a
-    /// block that is not full.
+    /// How long into its height a proposer waits for more transactions
+    /// before it proposes a block that is not full. A transaction that
+    /// arrives later than that is proposed at once.
     #[serde(default = "default_batch_wait_ms")]
     pub proposal_wait_ms: u64,
 }

@@ -108,6 +108,19 @@ pub enum Mutant {
     /// Sends each vote before it is durably saved: a crash between the two
     /// lets a restarted replica vote again, differently, in that round.
     BroadcastBeforePersist,
+    /// Counts f + 1 votes as a quorum instead of n − f.
+    BrokenQuorum,
+}
+
+/// The quorum the driver's replica and its sync count: n − f, unless a
+/// mutant says otherwise.
+fn quorum_rule(options: &DriverOptions) -> QuorumRule {
+    #[cfg(feature = "mutants")]
+    if options.mutant == Some(Mutant::BrokenQuorum) {
+        return QuorumRule::UnsafeFPlusOne;
+    }
+    let _ = options;
+    QuorumRule::Byzantine
 }
 
 /// How a driver is built beyond its configuration.
@@ -142,6 +155,7 @@ pub struct Driver<R: Runtime> {
     last_commit_ms: u64,
     sync_in_flight: bool,
     verifier: Arc<dyn SignatureVerifier>,
+    quorum_rule: QuorumRule,
     #[cfg(feature = "mutants")]
     mutant: Option<Mutant>,
 }
@@ -177,7 +191,7 @@ impl<R: Runtime> Driver<R> {
                 let config = ConsensusConfig {
                     timeout_base_ms: timings.timeout_base_ms,
                     timeout_max_ms: timings.timeout_max_ms,
-                    quorum_rule: QuorumRule::Byzantine,
+                    quorum_rule: quorum_rule(&options),
                 };
                 let height = shared.read_ledger().height();
                 let replica = Replica::restore(
@@ -196,6 +210,7 @@ impl<R: Runtime> Driver<R> {
             None => None,
         };
         let last_commit_ms = rt.monotonic_ms();
+        let quorum_rule = quorum_rule(&options);
         let verifier = options
             .verifier
             .unwrap_or_else(|| Arc::new(merit_chain::consensus::Ed25519Verifier));
@@ -211,6 +226,7 @@ impl<R: Runtime> Driver<R> {
             last_commit_ms,
             sync_in_flight: false,
             verifier,
+            quorum_rule,
             #[cfg(feature = "mutants")]
             mutant: options.mutant,
         })
@@ -623,7 +639,7 @@ impl<R: Runtime> Driver<R> {
                 break;
             }
             let validators = &self.shared.validators;
-            let quorum = validators.quorum_for(QuorumRule::Byzantine);
+            let quorum = validators.quorum_for(self.quorum_rule);
             if let Err(e) = verify_certificate_with(
                 &self.shared.chain_id,
                 validators,

@@ -28,6 +28,14 @@ enum Op {
 #[derive(Debug, Default)]
 pub struct MemBatch(Vec<Op>);
 
+impl Op {
+    fn cf(&self) -> Cf {
+        match self {
+            Op::Put(cf, ..) | Op::Delete(cf, _) => *cf,
+        }
+    }
+}
+
 fn apply(tables: &mut Tables, ops: &[Op]) {
     for op in ops {
         match op {
@@ -50,10 +58,19 @@ pub enum WriteFault {
     BeforeWrite,
 }
 
+/// A write fault waiting to happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ArmedFault {
+    fault: WriteFault,
+    /// Only a batch that writes to this column family alone sets it off
+    /// (`Cf::Meta`: the consensus state a replica saves before it votes).
+    only: Option<Cf>,
+}
+
 #[derive(Debug, Default)]
 struct DiskState {
     durable: Tables,
-    fault: Option<WriteFault>,
+    fault: Option<ArmedFault>,
     /// Bumped on every open: a view of an older opening is dead.
     generation: u64,
     synced_writes: u64,
@@ -92,7 +109,15 @@ impl MemDisk {
 
     /// Makes the next write of the current view fail as `fault` says.
     pub fn fail_next_write(&self, fault: WriteFault) {
-        self.lock().fault = Some(fault);
+        self.lock().fault = Some(ArmedFault { fault, only: None });
+    }
+
+    /// Makes the next write that touches `cf` alone fail as `fault` says.
+    pub fn fail_next_write_to(&self, cf: Cf, fault: WriteFault) {
+        self.lock().fault = Some(ArmedFault {
+            fault,
+            only: Some(cf),
+        });
     }
 
     /// Whether a write fault is still waiting to happen.
@@ -160,7 +185,11 @@ impl Kv for MemKv {
     fn write(&self, batch: MemBatch, sync: bool) -> Result<(), StorageError> {
         let mut visible = self.visible()?;
         let mut disk = self.disk.lock();
-        if let Some(fault) = disk.fault.take() {
+        let fires = disk.fault.is_some_and(|f| {
+            f.only
+                .is_none_or(|cf| batch.0.iter().all(|op| op.cf() == cf))
+        });
+        if let Some(ArmedFault { fault, .. }) = disk.fault.take_if(|_| fires) {
             if fault == WriteFault::AfterWrite {
                 apply(&mut disk.durable, &batch.0);
                 disk.synced_writes += 1;
@@ -259,6 +288,20 @@ mod tests {
         let kv = disk.open();
         assert!(kv.get(Cf::Meta, b"kept").unwrap().is_some());
         assert_eq!(kv.get(Cf::Meta, b"after").unwrap(), None);
+    }
+
+    #[test]
+    fn a_fault_for_one_column_family_waits_for_a_write_to_it_alone() {
+        let disk = MemDisk::new();
+        let kv = disk.open();
+        disk.fail_next_write_to(Cf::Meta, WriteFault::BeforeWrite);
+        let mut b = MemBatch::default();
+        kv.put(&mut b, Cf::Meta, b"tip", b"v").unwrap();
+        kv.put(&mut b, Cf::Blocks, b"1", b"v").unwrap();
+        kv.write(b, true).unwrap();
+        assert!(disk.fault_pending());
+        assert!(put(&kv, b"consensus", true).is_err());
+        assert!(!disk.fault_pending());
     }
 
     #[test]

@@ -16,7 +16,8 @@ use merit_tests::sim::{self, SCENARIOS, Scenario, World};
 
 const USAGE: &str = "usage: merit-sim [--scenario NAME|all] [--seeds N] [--start S] [--threads T]
        merit-sim --scenario NAME --seed S [--verbose]
-scenarios: n4f1 n7f2 n10f3 partition loss20 crash, and n4f1-broken-quorum (expected to fail)";
+scenarios: n4f1 n7f2 n10f3 partition loss20 crash,
+and the mutants n4f1-broken-quorum broadcast-before-persist (expected to fail)";
 
 #[derive(Debug)]
 struct Args {

@@ -4,24 +4,28 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use merit_chain::encoding::BoundedString;
-use merit_chain::ledger::GenesisToken;
-use merit_chain::state::MerchantInfo;
-use merit_chain::tx::{ChainId, TokenName};
-use merit_chain::{GenesisState, Keypair, Ledger, PublicKey, Symbol, Transaction, TxBody, TxKind};
+use merit_chain::amount::format_amount;
+use merit_chain::ledger::BlockOutcome;
+use merit_chain::tx::ChainId;
+use merit_chain::{Keypair, Ledger, PublicKey, Symbol, Transaction, TxBody, TxKind};
+use merit_genesis::{BalanceEntry, Genesis, GenesisFile, MerchantEntry, TokenEntry};
 
 use super::rng::SimRng;
 
 /// The chain id of every simulated chain.
 pub const SIM_CHAIN_ID: &str = "merit-sim";
+/// Block time of the genesis block; simulated time 0 is this instant.
+pub const SIM_GENESIS_TIME_MS: u64 = 1_767_225_600_000;
 /// The merchant token the shoppers hold.
 pub const SIM_TOKEN: &str = "PTS";
+/// Its decimals.
+pub const SIM_TOKEN_DECIMALS: u8 = 2;
 /// Shoppers funded in genesis.
 pub const SIM_SHOPPERS: usize = 4;
 /// Each shopper's genesis balance, in base units.
 pub const SIM_SHOPPER_BALANCE: u64 = 1_000_000;
-/// Transfers per proposed block: a random number in this range.
-pub const SIM_TXS_PER_BLOCK: (u64, u64) = (1, 3);
+/// Transfers one client submission carries: a random number in this range.
+pub const SIM_TXS_PER_SUBMISSION: (u64, u64) = (1, 3);
 /// Blocks a simulated transfer stays valid.
 pub const SIM_TX_TTL_BLOCKS: u64 = 50;
 
@@ -36,6 +40,10 @@ pub fn token() -> Symbol {
 
 pub fn validator_key(i: usize) -> Keypair {
     Keypair::insecure_from_label(&format!("sim-validator-{i}"))
+}
+
+pub fn merchant_key(i: usize) -> Keypair {
+    Keypair::insecure_from_label(&format!("sim-merchant-{i}"))
 }
 
 pub fn shopper_key(i: usize) -> Keypair {
@@ -53,58 +61,85 @@ pub fn validator_keys(n: usize) -> Vec<PublicKey> {
     (0..n).map(|i| validator_key(i).public()).collect()
 }
 
-fn build_genesis(n: usize) -> Ledger {
+/// The genesis file of a simulated alliance of `n` merchants, each running
+/// a validator.
+pub fn genesis_file(n: usize) -> GenesisFile {
     let merchants = (0..n)
-        .map(|i| {
-            let name = BoundedString::new(format!("merchant-{i}")).unwrap_or_default();
-            (validator_key(i).public(), MerchantInfo { name })
+        .map(|i| MerchantEntry {
+            name: format!("merchant-{i}"),
+            account: merchant_key(i).public().to_bech32(),
+            validator_key: validator_key(i).public().to_bech32(),
+            p2p_address: format!("/ip4/127.0.0.1/tcp/{}", 30_000 + i),
+            rpc_address: None,
         })
         .collect();
-    let tokens = vec![GenesisToken {
-        symbol: token(),
-        name: TokenName::new("Sim Points").unwrap_or_default(),
-        decimals: 2,
-        max_supply: 1_000_000_000_000,
-        expiry_days: None,
-        issuer: validator_key(0).public(),
-    }];
-    let balances = (0..SIM_SHOPPERS)
-        .map(|i| (shopper_key(i).public(), token(), SIM_SHOPPER_BALANCE))
-        .collect();
-    let genesis = GenesisState {
+    let units = |u: u64| format_amount(u, SIM_TOKEN_DECIMALS);
+    GenesisFile {
+        chain_id: SIM_CHAIN_ID.to_string(),
+        genesis_time_ms: SIM_GENESIS_TIME_MS,
         merchants,
-        tokens,
-        balances,
-    };
-    match Ledger::genesis(chain_id(), 0, &genesis) {
-        Ok((ledger, _)) => ledger,
-        Err(e) => unreachable!("the simulation genesis is valid: {e}"),
+        tokens: vec![TokenEntry {
+            symbol: SIM_TOKEN.to_string(),
+            name: "Sim Points".to_string(),
+            decimals: SIM_TOKEN_DECIMALS,
+            max_supply: units(1_000_000_000_000),
+            expiry_days: None,
+            issuer: merchant_key(0).public().to_bech32(),
+        }],
+        balances: (0..SIM_SHOPPERS)
+            .map(|i| BalanceEntry {
+                address: shopper_key(i).public().to_bech32(),
+                token: SIM_TOKEN.to_string(),
+                amount: units(SIM_SHOPPER_BALANCE),
+            })
+            .collect(),
     }
 }
 
-/// The genesis ledger for `n` validators. Building one hashes the whole
-/// (empty) state commitment, so it is built once per process and cloned.
-pub fn genesis_ledger(n: usize) -> Ledger {
-    static CACHE: OnceLock<Mutex<BTreeMap<usize, Arc<Ledger>>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| Mutex::new(BTreeMap::new()));
-    let found = cache.lock().ok().and_then(|m| m.get(&n).cloned());
-    let ledger = match found {
-        Some(l) => l,
-        None => {
-            let l = Arc::new(build_genesis(n));
-            if let Ok(mut m) = cache.lock() {
-                m.insert(n, l.clone());
-            }
-            l
-        }
-    };
-    Ledger::clone(&ledger)
+/// A validated genesis, its ledger at height 0 and the outcome to store.
+#[derive(Debug)]
+pub struct SimGenesis {
+    pub genesis: Genesis,
+    pub ledger: Ledger,
+    pub outcome: BlockOutcome,
 }
 
-/// A few signed transfers between shoppers for the block at `height`.
-/// `next_nonce` hands out nonces that are never reused.
+/// The genesis of `n` validators. Building one hashes the state
+/// commitment, so it is built once per process and shared.
+pub fn genesis(n: usize) -> Arc<SimGenesis> {
+    static CACHE: OnceLock<Mutex<BTreeMap<usize, Arc<SimGenesis>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(BTreeMap::new()));
+    if let Some(g) = cache.lock().ok().and_then(|m| m.get(&n).cloned()) {
+        return g;
+    }
+    let genesis = match genesis_file(n).validate() {
+        Ok(g) => g,
+        Err(e) => unreachable!("the simulation genesis is valid: {e}"),
+    };
+    let (ledger, outcome) = match genesis.ledger() {
+        Ok(l) => l,
+        Err(e) => unreachable!("the simulation genesis state is valid: {e}"),
+    };
+    let g = Arc::new(SimGenesis {
+        genesis,
+        ledger,
+        outcome,
+    });
+    if let Ok(mut m) = cache.lock() {
+        m.insert(n, g.clone());
+    }
+    g
+}
+
+/// The genesis ledger for `n` validators.
+pub fn genesis_ledger(n: usize) -> Ledger {
+    genesis(n).ledger.clone()
+}
+
+/// A few signed transfers between shoppers, valid from the block after
+/// `height`. `next_nonce` hands out nonces that are never reused.
 pub fn transfers(rng: &mut SimRng, height: u64, next_nonce: &mut u64) -> Vec<Transaction> {
-    let count = rng.range(SIM_TXS_PER_BLOCK.0, SIM_TXS_PER_BLOCK.1);
+    let count = rng.range(SIM_TXS_PER_SUBMISSION.0, SIM_TXS_PER_SUBMISSION.1);
     (0..count)
         .map(|_| {
             let from = rng.index(SIM_SHOPPERS);

@@ -1,10 +1,13 @@
 //! The deterministic consensus simulation.
 //!
-//! A seeded scheduler drives `n` real [`merit_chain::consensus::Replica`]s,
-//! each with its own [`merit_chain::Ledger`], over an in-memory network that
-//! drops, delays, duplicates and reorders messages and partitions and heals.
-//! Honest validators crash in the middle of a round and restart from their
-//! persisted votes and committed chain. Byzantine validators equivocate,
+//! A seeded scheduler drives `n` nodes, each running the node's own
+//! consensus driver (`merit_node::driver::Driver`) over its own shared
+//! state and an in-memory chain store, on a deterministic [`runtime`], over
+//! an in-memory network that drops, delays, duplicates and reorders
+//! messages and partitions and heals. A client submits transfers to random
+//! nodes, which admit and gossip them as a node does. Validators crash in
+//! the middle of a round, at a storage write or between events, and restart
+//! from what their disk kept. Byzantine validators ([`mocks`]) equivocate,
 //! double-vote, stay silent, replay old messages and spam invalid
 //! signatures. After every commit the [`checker`] checks safety; once the
 //! faults stop, every honest replica must finalize
@@ -16,7 +19,9 @@
 
 pub mod checker;
 pub mod fixtures;
+pub mod mocks;
 pub mod rng;
+pub mod runtime;
 pub mod scenario;
 pub mod verifier;
 pub mod world;
@@ -28,8 +33,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use merit_chain::consensus::ConsensusStats;
 
 pub use checker::FailureKind;
-pub use scenario::{BROKEN_QUORUM, SCENARIOS, Scenario, by_name};
-pub use world::{Failure, Role, RunReport, World};
+pub use scenario::{
+    BROADCAST_BEFORE_PERSIST, BROKEN_QUORUM, MUTANTS, QUIET, SCENARIOS, Scenario, by_name,
+};
+pub use world::{Failure, HONEST, RunReport, World};
 
 /// Runs one seed of one scenario.
 pub fn run(scenario: &Scenario, seed: u64) -> Result<RunReport, Failure> {
@@ -73,7 +80,7 @@ pub fn run_seeds(scenario: &Scenario, seeds: Range<u64>, threads: usize) -> Summ
                                 .heights
                                 .iter()
                                 .zip(&report.roles)
-                                .filter(|(_, r)| **r == Role::Honest)
+                                .filter(|(_, r)| **r == HONEST)
                                 .map(|(h, _)| *h)
                                 .max()
                                 .unwrap_or(0);

@@ -1,6 +1,7 @@
 //! The named scenarios: how many validators, which faults, for how long.
 
 use merit_chain::consensus::QuorumRule;
+use merit_node::driver::Mutant;
 
 /// Message faults while the fault phase lasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,9 +46,21 @@ pub struct Scenario {
     /// Crashes of honest validators in the middle of a round, each followed
     /// by a restart from persisted votes and the committed chain.
     pub crashes: bool,
-    /// Anything but the default only for the test that proves the checker
-    /// can fail.
-    pub quorum_rule: QuorumRule,
+    /// A client submits transfers to random nodes throughout.
+    pub client: bool,
+    /// A deliberately broken driver every validator runs: only for the
+    /// tests that prove the checker can fail.
+    pub mutant: Option<Mutant>,
+}
+
+impl Scenario {
+    /// The quorum certificates of this run carry.
+    pub fn quorum_rule(&self) -> QuorumRule {
+        match self.mutant {
+            Some(Mutant::BrokenQuorum) => QuorumRule::UnsafeFPlusOne,
+            _ => QuorumRule::Byzantine,
+        }
+    }
 }
 
 /// Blocks every honest replica must finalize after the faults stop.
@@ -64,7 +77,8 @@ const fn base(name: &'static str, n: usize) -> Scenario {
         net: MILD_NET,
         partitions: false,
         crashes: false,
-        quorum_rule: QuorumRule::Byzantine,
+        client: true,
+        mutant: None,
     }
 }
 
@@ -107,15 +121,37 @@ pub const SCENARIOS: &[Scenario] = &[
 /// expected to fail, which proves the safety checker can fail.
 pub const BROKEN_QUORUM: Scenario = Scenario {
     byzantine: 1,
-    quorum_rule: QuorumRule::UnsafeFPlusOne,
+    mutant: Some(Mutant::BrokenQuorum),
     ..base("n4f1-broken-quorum", 4)
 };
 
-/// Looks a scenario up by name, including [`BROKEN_QUORUM`].
+/// `crash` with a driver that sends each vote before saving it: a crash
+/// between the two makes a restarted validator vote twice in one round,
+/// which the checker must catch.
+pub const BROADCAST_BEFORE_PERSIST: Scenario = Scenario {
+    crashes: true,
+    faults_ms: 4_000,
+    mutant: Some(Mutant::BroadcastBeforePersist),
+    ..base("broadcast-before-persist", 4)
+};
+
+/// The scenarios that must fail, proving the checker can.
+pub const MUTANTS: &[Scenario] = &[BROKEN_QUORUM, BROADCAST_BEFORE_PERSIST];
+
+/// A calm alliance that nobody submits anything to, for the tests of the
+/// driver's own policy, which drive it step by step.
+pub const QUIET: Scenario = Scenario {
+    client: false,
+    net: CALM_NET,
+    faults_ms: 1,
+    ..base("quiet", 4)
+};
+
+/// Looks a scenario up by name, including the mutants.
 pub fn by_name(name: &str) -> Option<Scenario> {
     SCENARIOS
         .iter()
-        .chain(std::iter::once(&BROKEN_QUORUM))
+        .chain(MUTANTS)
         .find(|s| s.name == name)
         .cloned()
 }

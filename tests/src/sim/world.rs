@@ -1,91 +1,83 @@
-//! The simulated world: replicas and their hosts, an in-memory network, a
-//! clock and a seeded scheduler.
+//! The simulated world: nodes running the real driver, an in-memory
+//! network, a client, clocks and a seeded scheduler.
+//!
+//! Every node is a real `merit_node::driver::Driver` over the node's real
+//! shared state (ledger, mempool, admission) and a real chain store on an
+//! in-memory disk. The world only plays the parts a machine and a network
+//! play: it sets each node's clock, fires its timers, carries its gossip
+//! (dropping, delaying, duplicating, partitioning), answers its sync
+//! requests from a peer's store, submits client transactions, and crashes
+//! and restarts nodes, which then find only what their disk kept.
 //!
 //! Everything happens as events on one queue ordered by simulated time and
 //! then by insertion, and every random choice comes from one [`SimRng`], so
 //! a seed fixes the whole run.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use libp2p::PeerId;
 use merit_chain::consensus::{
-    ConsensusConfig, ConsensusStats, Effect, Input, Message, PersistedState, Replica, Statement,
-    ValidatorSet, Vote, verify_certificate_with,
+    ConsensusStats, Message, SignatureVerifier, ValidatorSet, verify_certificate_with,
 };
-use merit_chain::ledger::BlockOutcome;
-use merit_chain::{Block, CommitCertificate, Hash32, Keypair, Ledger};
+use merit_chain::{Block, CommitCertificate, Hash32, Keypair};
+use merit_node::config::{ConsensusTimings, MempoolConfig};
+use merit_node::driver::{Driver, DriverError, DriverOptions, Event, Timer};
+use merit_node::network::{SyncRequest, serve_sync};
+use merit_node::runtime::Topic;
+use merit_node::shared::{AdmitRequest, CommittedBlock, Shared, admit_now, gossip_messages};
+use merit_store::{Cf, MemDisk, Storage, WriteFault};
+use tokio::sync::broadcast;
 
 use super::checker::{FailureKind, SafetyChecker};
-use super::fixtures;
+use super::fixtures::{self, SIM_GENESIS_TIME_MS};
+use super::mocks::{self, Byzantine, Ctx};
 use super::rng::SimRng;
+use super::runtime::{Action, SimRuntime};
 use super::scenario::{CALM_NET, LIVENESS_BLOCKS, LIVENESS_BUDGET_MS, NetFaults, Scenario};
 use super::verifier::CachingVerifier;
 
 /// Most events one run may take before it is declared stuck.
-pub const MAX_EVENTS_PER_RUN: u64 = 2_000_000;
-/// Messages a replaying validator remembers.
-pub const REPLAY_LOG_LEN: usize = 512;
-/// Most crashes of honest validators in one run of a crash scenario.
+pub const MAX_EVENTS_PER_RUN: u64 = 3_000_000;
+/// Most crashes of validators in one run of a crash scenario.
 pub const MAX_CRASHES_PER_RUN: u32 = 3;
-/// Simulated time a proposer takes to assemble a block, in milliseconds.
-pub const BUILD_DELAY_MS: (u64, u64) = (10, 60);
+/// How long a crashed validator stays down, in milliseconds.
+pub const RESTART_DELAY_MS: (u64, u64) = (20, 600);
 /// Simulated time a sync answer takes, in milliseconds.
 pub const SYNC_DELAY_MS: (u64, u64) = (5, 40);
 /// Interval between actions of a replaying or spamming validator.
 pub const BYZANTINE_TICK_MS: (u64, u64) = (30, 150);
+/// Interval between two client submissions, in milliseconds.
+pub const CLIENT_INTERVAL_MS: (u64, u64) = (10, 60);
+/// What an honest validator is called in reports.
+pub const HONEST: &str = "honest";
 
-/// How a validator behaves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Role {
-    Honest,
-    /// As proposer, sends one block to half the validators and another to
-    /// the other half, and votes for each toward its half.
-    Equivocator,
-    /// Sends its Prepare and Commit to half the validators and a vote for a
-    /// different block to the other half.
-    DoubleVoter,
-    /// Never sends anything.
-    Silent,
-    /// Acts honestly and also re-sends old messages it received.
-    Replayer,
-    /// Acts honestly and also sends messages with invalid signatures or
-    /// from keys outside the validator set.
-    Spammer,
-}
-
-/// The byzantine roles, in the order scenarios rotate through them.
-pub const BYZANTINE_ROLES: [Role; 5] = [
-    Role::Equivocator,
-    Role::DoubleVoter,
-    Role::Silent,
-    Role::Replayer,
-    Role::Spammer,
-];
+/// The mempool of a simulated node: small, like the blocks.
+const SIM_MEMPOOL: MempoolConfig = MempoolConfig {
+    max_txs: 10_000,
+    max_per_sender: 10_000,
+};
 
 #[derive(Debug)]
-enum Event {
+enum Ev {
     Deliver {
         to: usize,
         from: usize,
-        msg: Rc<Message>,
+        topic: Topic,
+        bytes: Rc<Vec<u8>>,
     },
     Timer {
         node: usize,
         incarnation: u32,
-        height: u64,
-        round: u32,
-    },
-    ProposalReady {
-        node: usize,
-        incarnation: u32,
-        height: u64,
-        round: u32,
+        timer: Timer,
     },
     SyncReply {
         node: usize,
         incarnation: u32,
+        request: SyncRequest,
     },
+    Client,
     ArmCrash,
     Restart {
         node: usize,
@@ -98,64 +90,62 @@ enum Event {
     FaultsEnd,
 }
 
-impl Event {
+impl Ev {
     fn tag(&self) -> u64 {
         match self {
-            Event::Deliver { .. } => 1,
-            Event::Timer { .. } => 2,
-            Event::ProposalReady { .. } => 3,
-            Event::SyncReply { .. } => 4,
-            Event::ArmCrash => 5,
-            Event::Restart { .. } => 6,
-            Event::Partition => 7,
-            Event::Heal => 8,
-            Event::ByzantineTick { .. } => 9,
-            Event::FaultsEnd => 10,
+            Ev::Deliver { .. } => 1,
+            Ev::Timer { .. } => 2,
+            Ev::SyncReply { .. } => 4,
+            Ev::Client => 3,
+            Ev::ArmCrash => 5,
+            Ev::Restart { .. } => 6,
+            Ev::Partition => 7,
+            Ev::Heal => 8,
+            Ev::ByzantineTick { .. } => 9,
+            Ev::FaultsEnd => 10,
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CrashPlan {
-    None,
-    /// Crash at the next vote this replica persists.
-    Armed,
-    /// Crash once the current batch of effects is carried out.
-    AfterBatch,
-}
-
+/// One simulated machine.
 #[derive(Debug)]
 struct Node {
     key: Keypair,
-    role: Role,
-    up: bool,
+    peer: PeerId,
+    /// `None` for an honest validator.
+    byzantine: Option<Box<dyn Byzantine>>,
+    /// What survives a crash.
+    disk: MemDisk,
+    /// The running node; `None` while it is down.
+    driver: Option<Driver<SimRuntime>>,
+    /// Committed blocks as the node announces them.
+    blocks: Option<broadcast::Receiver<Arc<CommittedBlock>>>,
     incarnation: u32,
-    replica: Option<Replica>,
-    ledger: Ledger,
-    /// Durable: the committed chain with certificates.
-    chain: Vec<(Block, CommitCertificate)>,
-    /// Durable: the last persisted consensus state.
-    persisted: Option<PersistedState>,
-    /// Execution results of the current height, by block hash.
-    outcomes: BTreeMap<Hash32, BlockOutcome>,
-    sync_pending: bool,
-    crash: CrashPlan,
-    /// Counters of replicas that crashed, so totals survive restarts.
+    /// A write fault is armed on its disk.
+    armed: bool,
+    /// The last height the checker saw this node commit.
+    checked: u64,
+    /// How far its wall clock is from true time, in milliseconds.
+    skew_ms: i64,
+    /// Counters of drivers that crashed, so totals survive restarts.
     past_stats: Vec<ConsensusStats>,
-    seen_proposals: BTreeMap<(u64, u32), BTreeSet<Hash32>>,
-    log: VecDeque<Rc<Message>>,
-    /// Where this equivocator showed its second block: the validators of
-    /// the second half, by `(height, round)`.
-    equivocations: BTreeMap<(u64, u32), Vec<usize>>,
 }
 
 impl Node {
-    fn height(&self) -> u64 {
-        self.chain.len() as u64
+    fn up(&self) -> bool {
+        self.driver.is_some()
     }
 
     fn honest(&self) -> bool {
-        self.role == Role::Honest
+        self.byzantine.is_none()
+    }
+
+    fn role(&self) -> &'static str {
+        self.byzantine.as_ref().map_or(HONEST, |b| b.name())
+    }
+
+    fn shared(&self) -> Option<&Arc<Shared>> {
+        self.driver.as_ref().map(Driver::shared)
     }
 }
 
@@ -168,8 +158,8 @@ pub struct RunReport {
     pub trace_hash: u64,
     pub events: u64,
     pub sim_time_ms: u64,
-    /// Each validator's role.
-    pub roles: Vec<Role>,
+    /// Each validator's role: [`HONEST`] or a byzantine behaviour's name.
+    pub roles: Vec<&'static str>,
     /// Each validator's committed height at the end.
     pub heights: Vec<u64>,
     /// The lowest number of blocks an honest replica finalized after the
@@ -228,6 +218,24 @@ fn short(h: &Hash32) -> u64 {
     u64::from_le_bytes(b)
 }
 
+/// A cheap fingerprint of a message for the trace: its length and its last
+/// eight bytes (a signature, or the end of a block).
+fn fingerprint(bytes: &[u8]) -> u64 {
+    let mut tail = [0u8; 8];
+    let n = bytes.len().min(8);
+    tail[..n].copy_from_slice(&bytes[bytes.len() - n..]);
+    (bytes.len() as u64) ^ u64::from_le_bytes(tail)
+}
+
+fn peer_of(key: &Keypair) -> PeerId {
+    merit_node::network::peer_id_of(&key.public()).unwrap_or_else(PeerId::random)
+}
+
+/// The consensus timings every simulated validator runs with.
+pub fn timings() -> ConsensusTimings {
+    ConsensusTimings::default()
+}
+
 /// One simulated run.
 #[derive(Debug)]
 pub struct World {
@@ -236,10 +244,9 @@ pub struct World {
     rng: SimRng,
     now: u64,
     seq: u64,
-    queue: BTreeMap<(u64, u64), Event>,
+    queue: BTreeMap<(u64, u64), Ev>,
     nodes: Vec<Node>,
     validators: ValidatorSet,
-    config: ConsensusConfig,
     verifier: Arc<CachingVerifier>,
     /// Partition group of each node; nodes talk only within a group.
     groups: Vec<u8>,
@@ -263,39 +270,32 @@ impl World {
         let n = scenario.n;
         let mut order: Vec<usize> = (0..n).collect();
         rng.shuffle(&mut order);
-        let mut roles = vec![Role::Honest; n];
+        let mut roles: Vec<Option<&'static str>> = vec![None; n];
         for (i, node) in order.iter().take(scenario.byzantine).enumerate() {
-            roles[*node] = BYZANTINE_ROLES[(seed as usize + i) % BYZANTINE_ROLES.len()];
+            roles[*node] = Some(mocks::ROLES[(seed as usize + i) % mocks::ROLES.len()]);
         }
-        let keys = fixtures::validator_keys(n);
-        let validators = match ValidatorSet::new(keys) {
+        let validators = match ValidatorSet::new(fixtures::validator_keys(n)) {
             Ok(v) => v,
             Err(e) => unreachable!("simulation validator keys are distinct: {e}"),
         };
-        let genesis = fixtures::genesis_ledger(n);
         let nodes = (0..n)
-            .map(|i| Node {
-                key: fixtures::validator_key(i),
-                role: roles[i],
-                up: true,
-                incarnation: 0,
-                replica: None,
-                ledger: genesis.clone(),
-                chain: Vec::new(),
-                persisted: None,
-                outcomes: BTreeMap::new(),
-                sync_pending: false,
-                crash: CrashPlan::None,
-                past_stats: Vec::new(),
-                seen_proposals: BTreeMap::new(),
-                log: VecDeque::new(),
-                equivocations: BTreeMap::new(),
+            .map(|i| {
+                let key = fixtures::validator_key(i);
+                Node {
+                    peer: peer_of(&key),
+                    key,
+                    byzantine: roles[i].and_then(mocks::by_name),
+                    disk: MemDisk::new(),
+                    driver: None,
+                    blocks: None,
+                    incarnation: 0,
+                    armed: false,
+                    checked: 0,
+                    skew_ms: 0,
+                    past_stats: Vec::new(),
+                }
             })
             .collect();
-        let config = ConsensusConfig {
-            quorum_rule: scenario.quorum_rule,
-            ..ConsensusConfig::default()
-        };
         World {
             scenario: scenario.clone(),
             seed,
@@ -305,7 +305,6 @@ impl World {
             queue: BTreeMap::new(),
             nodes,
             validators,
-            config,
             verifier: Arc::new(CachingVerifier::default()),
             groups: vec![0; n],
             faults_active: true,
@@ -335,31 +334,9 @@ impl World {
         }
     }
 
-    fn schedule(&mut self, at: u64, event: Event) {
+    fn schedule(&mut self, at: u64, event: Ev) {
         self.seq += 1;
         self.queue.insert((at, self.seq), event);
-    }
-
-    fn replica_for(
-        &self,
-        i: usize,
-        committed: u64,
-        persisted: Option<PersistedState>,
-    ) -> Result<Replica, FailureKind> {
-        let node = &self.nodes[i];
-        Replica::restore(
-            self.config,
-            fixtures::chain_id(),
-            self.validators.clone(),
-            node.key.clone(),
-            committed,
-            persisted,
-        )
-        .map(|r| r.with_verifier(self.verifier.clone()))
-        .map_err(|e| FailureKind::RestartFailed {
-            node: i,
-            detail: e.to_string(),
-        })
     }
 
     /// Runs to the end: until every honest replica finalized
@@ -387,7 +364,7 @@ impl World {
                     .nodes
                     .iter()
                     .zip(targets)
-                    .all(|(n, t)| !n.honest() || n.height() >= *t);
+                    .all(|(n, t)| !n.honest() || n.checked >= *t);
                 if done {
                     break;
                 }
@@ -397,8 +374,8 @@ impl World {
                         .iter()
                         .zip(targets)
                         .enumerate()
-                        .filter(|(_, (n, t))| n.honest() && n.height() < **t)
-                        .map(|(i, (n, t))| format!("replica {i} at height {} of {t}", n.height()))
+                        .filter(|(_, (n, t))| n.honest() && n.checked < **t)
+                        .map(|(i, (n, t))| format!("replica {i} at height {} of {t}", n.checked))
                         .collect();
                     let detail = format!(
                         "{} ms after the faults stopped: {}",
@@ -415,24 +392,212 @@ impl World {
 
     fn start(&mut self) -> Step {
         for i in 0..self.nodes.len() {
-            let mut replica = self.replica_for(i, 0, None)?;
-            let effects = replica.start();
-            self.nodes[i].replica = Some(replica);
-            self.apply_effects(i, effects)?;
-            if matches!(self.nodes[i].role, Role::Replayer | Role::Spammer) {
+            self.boot(i)?;
+            if self.nodes[i].byzantine.as_ref().is_some_and(|b| b.ticks()) {
                 let at = self.rng.range(BYZANTINE_TICK_MS.0, BYZANTINE_TICK_MS.1);
-                self.schedule(at, Event::ByzantineTick { node: i });
+                self.schedule(at, Ev::ByzantineTick { node: i });
             }
+        }
+        if self.scenario.client {
+            let at = self.rng.range(CLIENT_INTERVAL_MS.0, CLIENT_INTERVAL_MS.1);
+            self.schedule(at, Ev::Client);
         }
         if self.scenario.partitions {
             let at = self.rng.range(100, 500);
-            self.schedule(at, Event::Partition);
+            self.schedule(at, Ev::Partition);
         }
         if self.scenario.crashes {
             let at = self.rng.range(100, self.scenario.faults_ms / 3);
-            self.schedule(at, Event::ArmCrash);
+            self.schedule(at, Ev::ArmCrash);
         }
-        self.schedule(self.scenario.faults_ms, Event::FaultsEnd);
+        self.schedule(self.scenario.faults_ms, Ev::FaultsEnd);
+        Ok(())
+    }
+
+    /// Starts node `i` from its disk, as `merit-node` starts from its data
+    /// directory: genesis on an empty disk, else the stored chain, checked.
+    fn boot(&mut self, i: usize) -> Step {
+        let restart_failed = |detail: String| FailureKind::RestartFailed { node: i, detail };
+        let sim_genesis = fixtures::genesis(self.nodes.len());
+        let store: Arc<dyn Storage> = Arc::new(self.nodes[i].disk.open_store());
+        let ledger = merit_node::node::open_ledger(&sim_genesis.genesis, store.as_ref())
+            .map_err(|e| restart_failed(format!("{e:#}")))?;
+        // Blocks stored but never announced (a crash right after the write)
+        // are checked now.
+        for h in self.nodes[i].checked + 1..=ledger.height() {
+            let block = store.block(h).ok().flatten();
+            let cert = store.certificate(h).ok().flatten();
+            let Some(block) = block else {
+                return Err(restart_failed(format!(
+                    "block {h} is missing from its store"
+                )));
+            };
+            self.check_commit(i, &block, cert.as_ref())?;
+        }
+        let (shared, _admission) = Shared::new(
+            sim_genesis.genesis.clone(),
+            store,
+            ledger,
+            Some(i),
+            SIM_MEMPOOL,
+        )
+        .map_err(|e| restart_failed(format!("{e:#}")))?;
+        let shared = Arc::new(shared);
+        let options = DriverOptions {
+            verifier: Some(self.verifier.clone() as Arc<dyn SignatureVerifier>),
+            mutant: self.scenario.mutant,
+        };
+        let node = &mut self.nodes[i];
+        node.blocks = Some(shared.blocks.subscribe());
+        let driver = Driver::new(
+            shared,
+            Some(node.key.clone()),
+            timings(),
+            SimRuntime::default(),
+            options,
+        )
+        .map_err(|e| restart_failed(format!("{e:#}")))?;
+        node.driver = Some(driver);
+        self.step(i, None)
+    }
+
+    /// This node's wall clock now.
+    fn wall_ms(&self, i: usize) -> u64 {
+        (SIM_GENESIS_TIME_MS + self.now).saturating_add_signed(self.nodes[i].skew_ms)
+    }
+
+    /// Hands an event to node `i`'s driver (`None`: starts it), then carries
+    /// out what it asked for and checks what it committed. A storage
+    /// failure the world caused is a crash.
+    fn step(&mut self, i: usize, event: Option<Event>) -> Step {
+        let wall = self.wall_ms(i);
+        let now = self.now;
+        let Some(driver) = self.nodes[i].driver.as_mut() else {
+            return Ok(());
+        };
+        driver.runtime_mut().set_clock(wall, now);
+        let result = match event {
+            Some(e) => driver.handle(e),
+            None => driver.start(),
+        };
+        let actions = driver.runtime_mut().take_actions();
+        self.carry_out(i, actions)?;
+        self.observe_commits(i)?;
+        match result {
+            Ok(()) => Ok(()),
+            Err(DriverError::Storage(_)) if self.nodes[i].armed => {
+                self.crash(i);
+                Ok(())
+            }
+            Err(e) => Err(FailureKind::BadBlock {
+                node: i,
+                height: self.nodes[i].checked + 1,
+                detail: format!("the driver stopped: {e}"),
+            }),
+        }
+    }
+
+    /// Turns what a driver asked of its runtime into events.
+    fn carry_out(&mut self, i: usize, actions: Vec<Action>) -> Step {
+        let incarnation = self.nodes[i].incarnation;
+        for action in actions {
+            match action {
+                Action::Timer { after_ms, timer } => self.schedule(
+                    self.now + after_ms,
+                    Ev::Timer {
+                        node: i,
+                        incarnation,
+                        timer,
+                    },
+                ),
+                Action::Publish {
+                    topic: Topic::Consensus,
+                    bytes,
+                } => self.route(i, bytes)?,
+                Action::Publish {
+                    topic: Topic::Txs,
+                    bytes,
+                } => self.gossip_txs(i, bytes),
+                Action::Sync(request) => {
+                    let at = self.now + self.rng.range(SYNC_DELAY_MS.0, SYNC_DELAY_MS.1);
+                    self.schedule(
+                        at,
+                        Ev::SyncReply {
+                            node: i,
+                            incarnation,
+                            request,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks every block node `i` announced since the last look.
+    fn observe_commits(&mut self, i: usize) -> Step {
+        let mut committed = Vec::new();
+        if let Some(rx) = self.nodes[i].blocks.as_mut() {
+            loop {
+                match rx.try_recv() {
+                    Ok(b) => committed.push(b),
+                    Err(broadcast::error::TryRecvError::Empty) => break,
+                    Err(e) => {
+                        return Err(FailureKind::BadBlock {
+                            node: i,
+                            height: self.nodes[i].checked,
+                            detail: format!("the block stream failed: {e}"),
+                        });
+                    }
+                }
+            }
+        }
+        for b in committed {
+            self.check_commit(i, &b.block, b.certificate.as_ref())?;
+        }
+        Ok(())
+    }
+
+    /// Checks a block node `i` finalized: it follows the last one, its
+    /// certificate verifies, and it agrees with every other honest node.
+    fn check_commit(&mut self, i: usize, block: &Block, cert: Option<&CommitCertificate>) -> Step {
+        let height = block.header.height;
+        let hash = block.hash();
+        let expected = self.nodes[i].checked + 1;
+        let bad = |detail: String| FailureKind::BadCertificate {
+            node: i,
+            height,
+            detail,
+        };
+        if height != expected {
+            return Err(bad(format!("committed out of order: expected {expected}")));
+        }
+        let cert = cert.ok_or_else(|| bad("committed without a certificate".into()))?;
+        if cert.height != height || cert.block_hash != hash {
+            return Err(bad(format!(
+                "certificate for ({}, {:?}) with block {hash:?}",
+                cert.height, cert.block_hash
+            )));
+        }
+        let quorum = self.validators.quorum_for(self.scenario.quorum_rule());
+        verify_certificate_with(
+            &fixtures::chain_id(),
+            &self.validators,
+            cert,
+            quorum,
+            self.verifier.as_ref(),
+        )
+        .map_err(|e| bad(e.to_string()))?;
+        self.nodes[i].checked = height;
+        fnv(&mut self.trace, ((i as u64) << 48) | height);
+        fnv(&mut self.trace, short(&hash));
+        if self.verbose {
+            eprintln!("{:>8} {i} committed height {height} {hash:?}", self.now);
+        }
+        if self.nodes[i].honest() {
+            self.checker
+                .finalized(i, height, hash, block.header.state_root)?;
+        }
         Ok(())
     }
 
@@ -448,81 +613,89 @@ impl World {
         self.groups[a] == self.groups[b]
     }
 
-    fn handle(&mut self, event: Event) -> Step {
+    fn handle(&mut self, event: Ev) -> Step {
         match event {
-            Event::Deliver { to, from, msg } => {
+            Ev::Deliver {
+                to,
+                from,
+                topic,
+                bytes,
+            } => {
                 fnv(&mut self.trace, ((to as u64) << 32) | from as u64);
-                fnv(
-                    &mut self.trace,
-                    (msg.statement().height() << 8) | u64::from(msg.statement().round()),
-                );
-                if let Some(h) = msg.statement().block_hash() {
-                    fnv(&mut self.trace, short(&h));
-                }
-                if !self.nodes[to].up || !self.connected(from, to) {
+                fnv(&mut self.trace, fingerprint(&bytes));
+                if !self.nodes[to].up() || !self.connected(from, to) {
                     return Ok(());
                 }
-                if self.verbose {
-                    eprintln!("{:>8} {from}->{to} {:?}", self.now, msg.statement());
-                }
-                self.observe(to, &msg);
-                self.input(to, Input::Message(Box::new(Message::clone(&msg))))
+                let from_peer = self.nodes[from].peer;
+                let bytes = Rc::try_unwrap(bytes).unwrap_or_else(|b| Vec::clone(&b));
+                let event = match topic {
+                    Topic::Consensus => {
+                        if self.nodes[to].byzantine.is_some()
+                            && let Ok(msg) = Message::from_bytes(&bytes)
+                            && let Some(b) = self.nodes[to].byzantine.as_mut()
+                        {
+                            b.observe(&Rc::new(msg));
+                        }
+                        Event::Consensus {
+                            bytes,
+                            from: from_peer,
+                        }
+                    }
+                    Topic::Txs => Event::Txs {
+                        bytes,
+                        from: from_peer,
+                    },
+                };
+                self.step(to, Some(event))
             }
-            Event::Timer {
+            Ev::Timer {
                 node,
                 incarnation,
-                height,
-                round,
+                timer,
             } => {
                 fnv(&mut self.trace, node as u64);
-                if self.nodes[node].up && self.nodes[node].incarnation == incarnation {
-                    if self.verbose {
-                        eprintln!("{:>8} {node} timeout ({height}, {round})", self.now);
-                    }
-                    self.input(node, Input::Timeout { height, round })?;
+                if self.nodes[node].incarnation != incarnation {
+                    return Ok(());
                 }
-                Ok(())
+                if self.verbose && !matches!(timer, Timer::Proposal) {
+                    eprintln!("{:>8} {node} timer {timer:?}", self.now);
+                }
+                self.step(node, Some(Event::Timer(timer)))
             }
-            Event::ProposalReady {
+            Ev::SyncReply {
                 node,
                 incarnation,
-                height,
-                round,
+                request,
             } => {
                 fnv(&mut self.trace, node as u64);
-                self.propose(node, incarnation, height, round)
-            }
-            Event::SyncReply { node, incarnation } => {
-                fnv(&mut self.trace, node as u64);
-                self.nodes[node].sync_pending = false;
-                if self.nodes[node].up && self.nodes[node].incarnation == incarnation {
-                    self.sync(node)?;
+                if self.nodes[node].incarnation != incarnation {
+                    return Ok(());
                 }
+                let answer = self.serve_sync(node, &request);
+                self.step(node, Some(Event::Synced(answer)))
+            }
+            Ev::Client => {
+                self.client();
+                let at = self.now + self.rng.range(CLIENT_INTERVAL_MS.0, CLIENT_INTERVAL_MS.1);
+                self.schedule(at, Ev::Client);
                 Ok(())
             }
-            Event::ArmCrash => {
-                if self.faults_active && self.crashes < MAX_CRASHES_PER_RUN {
-                    let candidates: Vec<usize> = (0..self.nodes.len())
-                        .filter(|i| self.nodes[*i].up)
-                        .collect();
-                    if !candidates.is_empty() {
-                        let i = candidates[self.rng.index(candidates.len())];
-                        fnv(&mut self.trace, i as u64);
-                        self.nodes[i].crash = CrashPlan::Armed;
-                    }
-                }
+            Ev::ArmCrash => {
+                self.arm_crash();
                 Ok(())
             }
-            Event::Restart { node } => {
+            Ev::Restart { node } => {
                 fnv(&mut self.trace, node as u64);
-                self.restart(node)?;
+                if !self.nodes[node].up() {
+                    self.restart(node)?;
+                }
                 if self.faults_active && self.crashes < MAX_CRASHES_PER_RUN {
                     let at = self.now + self.rng.range(100, 800);
-                    self.schedule(at, Event::ArmCrash);
+                    self.schedule(at, Ev::ArmCrash);
                 }
                 Ok(())
             }
-            Event::Partition => {
+            Ev::Partition => {
                 if !self.faults_active {
                     return Ok(());
                 }
@@ -539,38 +712,39 @@ impl World {
                     fnv(&mut self.trace, u64::from(*g));
                 }
                 let at = self.now + self.rng.range(200, 1_500);
-                self.schedule(at, Event::Heal);
+                self.schedule(at, Ev::Heal);
                 Ok(())
             }
-            Event::Heal => {
+            Ev::Heal => {
                 self.groups = vec![0; self.nodes.len()];
                 if self.faults_active {
                     let at = self.now + self.rng.range(100, 800);
-                    self.schedule(at, Event::Partition);
+                    self.schedule(at, Ev::Partition);
                 }
                 Ok(())
             }
-            Event::ByzantineTick { node } => {
+            Ev::ByzantineTick { node } => {
                 self.byzantine_tick(node);
                 let at = self.now + self.rng.range(BYZANTINE_TICK_MS.0, BYZANTINE_TICK_MS.1);
-                self.schedule(at, Event::ByzantineTick { node });
+                self.schedule(at, Ev::ByzantineTick { node });
                 Ok(())
             }
-            Event::FaultsEnd => {
+            Ev::FaultsEnd => {
                 self.faults_active = false;
                 self.groups = vec![0; self.nodes.len()];
                 for i in 0..self.nodes.len() {
-                    if self.nodes[i].crash == CrashPlan::Armed {
-                        self.nodes[i].crash = CrashPlan::None;
+                    if self.nodes[i].armed {
+                        self.nodes[i].armed = false;
+                        self.nodes[i].disk.clear_fault();
                     }
-                    if !self.nodes[i].up {
+                    if !self.nodes[i].up() {
                         self.restart(i)?;
                     }
                 }
                 self.targets = Some(
                     self.nodes
                         .iter()
-                        .map(|n| n.height() + LIVENESS_BLOCKS)
+                        .map(|n| n.checked + LIVENESS_BLOCKS)
                         .collect(),
                 );
                 Ok(())
@@ -578,310 +752,142 @@ impl World {
         }
     }
 
-    /// Hands `input` to replica `i` and carries out everything it leads to.
-    fn input(&mut self, i: usize, input: Input) -> Step {
-        let mut inputs = VecDeque::from([input]);
-        while let Some(input) = inputs.pop_front() {
-            let Some(replica) = self.nodes[i].replica.as_mut() else {
-                return Ok(());
-            };
-            let effects = replica.handle(input);
-            for effect in effects {
-                if !self.nodes[i].up {
-                    return Ok(());
-                }
-                if let Some(next) = self.apply_effect(i, effect)? {
-                    inputs.push_back(next);
-                }
-            }
-            if self.nodes[i].crash == CrashPlan::AfterBatch {
-                self.crash(i);
-                return Ok(());
-            }
+    /// A client submits a few transfers to a random running node, which
+    /// admits them and gossips them on, as a node does for RPC submissions.
+    fn client(&mut self) {
+        let up: Vec<usize> = (0..self.nodes.len())
+            .filter(|i| self.nodes[*i].up())
+            .collect();
+        if up.is_empty() {
+            return;
         }
-        Ok(())
+        let i = up[self.rng.index(up.len())];
+        self.client_to(i);
     }
 
-    fn apply_effects(&mut self, i: usize, effects: Vec<Effect>) -> Step {
-        let mut follow = Vec::new();
-        for effect in effects {
-            if !self.nodes[i].up {
-                return Ok(());
-            }
-            if let Some(next) = self.apply_effect(i, effect)? {
-                follow.push(next);
-            }
-        }
-        if self.nodes[i].crash == CrashPlan::AfterBatch {
-            self.crash(i);
-            return Ok(());
-        }
-        for next in follow {
-            self.input(i, next)?;
-        }
-        Ok(())
-    }
-
-    /// Carries out one effect; returns the input it answers with, if any.
-    fn apply_effect(&mut self, i: usize, effect: Effect) -> Result<Option<Input>, FailureKind> {
-        match effect {
-            Effect::PersistVote(state) => {
-                self.nodes[i].persisted = Some(*state);
-                if self.nodes[i].crash == CrashPlan::Armed {
-                    if self.rng.chance(500) {
-                        // Persisted, never sent.
-                        self.crash(i);
-                    } else {
-                        self.nodes[i].crash = CrashPlan::AfterBatch;
-                    }
-                }
-                Ok(None)
-            }
-            Effect::Broadcast(msg) => {
-                if self.nodes[i].honest() {
-                    self.checker.signed(i, msg.statement())?;
-                }
-                self.route(i, *msg);
-                Ok(None)
-            }
-            Effect::ExecuteBlock(block) => {
-                let hash = block.hash();
-                let node = &mut self.nodes[i];
-                let valid = node.outcomes.contains_key(&hash)
-                    || (block.header.height == node.ledger.height() + 1
-                        && match node.ledger.verify_block(&block) {
-                            Ok(outcome) => {
-                                node.outcomes.insert(hash, outcome);
-                                true
-                            }
-                            Err(_) => false,
-                        });
-                Ok(Some(Input::BlockExecuted {
-                    height: block.header.height,
-                    round: block.header.round,
-                    block_hash: hash,
-                    valid,
-                }))
-            }
-            Effect::BuildProposal { height, round } => {
-                let at = self.now + self.rng.range(BUILD_DELAY_MS.0, BUILD_DELAY_MS.1);
-                let incarnation = self.nodes[i].incarnation;
-                self.schedule(
-                    at,
-                    Event::ProposalReady {
-                        node: i,
-                        incarnation,
-                        height,
-                        round,
-                    },
-                );
-                Ok(None)
-            }
-            Effect::ScheduleTimeout {
-                height,
-                round,
-                duration_ms,
-            } => {
-                let incarnation = self.nodes[i].incarnation;
-                self.schedule(
-                    self.now + duration_ms,
-                    Event::Timer {
-                        node: i,
-                        incarnation,
-                        height,
-                        round,
-                    },
-                );
-                Ok(None)
-            }
-            Effect::Commit { block, certificate } => {
-                self.commit(i, *block, certificate, false)?;
-                Ok(None)
-            }
-            Effect::RequestSync { .. } => {
-                if !self.nodes[i].sync_pending {
-                    self.nodes[i].sync_pending = true;
-                    let at = self.now + self.rng.range(SYNC_DELAY_MS.0, SYNC_DELAY_MS.1);
-                    let incarnation = self.nodes[i].incarnation;
-                    self.schedule(
-                        at,
-                        Event::SyncReply {
-                            node: i,
-                            incarnation,
-                        },
-                    );
-                }
-                Ok(None)
-            }
-        }
-    }
-
-    /// Appends a final block to node `i`'s chain and ledger, checking its
-    /// certificate, its execution and, for honest nodes, agreement.
-    fn commit(&mut self, i: usize, block: Block, cert: CommitCertificate, synced: bool) -> Step {
-        let height = block.header.height;
-        let hash = block.hash();
-        let expected = self.nodes[i].height() + 1;
-        if height != expected || cert.height != height || cert.block_hash != hash {
-            return Err(FailureKind::BadCertificate {
-                node: i,
-                height,
-                detail: format!(
-                    "certificate for ({}, {:?}) with block {hash:?}, expected height {expected}",
-                    cert.height, cert.block_hash
-                ),
-            });
-        }
-        let quorum = self.validators.quorum_for(self.config.quorum_rule);
-        verify_certificate_with(
-            &fixtures::chain_id(),
-            &self.validators,
-            &cert,
-            quorum,
-            self.verifier.as_ref(),
-        )
-        .map_err(|e| FailureKind::BadCertificate {
-            node: i,
-            height,
-            detail: e.to_string(),
-        })?;
-        let node = &mut self.nodes[i];
-        let outcome = match node.outcomes.remove(&hash) {
-            Some(o) => o,
-            None => node
-                .ledger
-                .verify_block(&block)
-                .map_err(|e| FailureKind::BadBlock {
-                    node: i,
-                    height,
-                    detail: format!("final block does not execute: {e}"),
-                })?,
+    /// Submits a few transfers to node `i`; returns how many it admitted.
+    fn client_to(&mut self, i: usize) -> usize {
+        let Some(shared) = self.nodes[i].shared().cloned() else {
+            return 0;
         };
-        node.ledger.apply(&block.header, outcome);
-        let root = node.ledger.state_root();
-        if root != block.header.state_root {
-            return Err(FailureKind::BadBlock {
-                node: i,
-                height,
-                detail: format!(
-                    "state root {root:?} after applying, header says {:?}",
-                    block.header.state_root
-                ),
-            });
-        }
-        node.outcomes.clear();
-        node.chain.push((block, cert));
-        fnv(&mut self.trace, ((i as u64) << 48) | height);
-        fnv(&mut self.trace, short(&hash));
-        if self.verbose {
-            eprintln!(
-                "{:>8} {i} {} height {height} {hash:?}",
-                self.now,
-                if synced { "synced" } else { "committed" }
-            );
-        }
-        if self.nodes[i].honest() {
-            self.checker.finalized(i, height, hash, root)?;
-        }
-        Ok(())
-    }
-
-    fn propose(&mut self, i: usize, incarnation: u32, height: u64, round: u32) -> Step {
-        let node = &self.nodes[i];
-        if !node.up || node.incarnation != incarnation || node.ledger.height() + 1 != height {
-            return Ok(());
-        }
-        if node
-            .replica
-            .as_ref()
-            .is_none_or(|r| r.height() != height || r.round() != round)
-        {
-            return Ok(());
-        }
+        let height = shared.read_ledger().height();
         let txs = fixtures::transfers(&mut self.rng, height, &mut self.next_nonce);
-        let node = &mut self.nodes[i];
-        let (block, outcome) = node
-            .ledger
-            .build_block(round, self.now, node.key.public(), txs);
-        node.outcomes.insert(block.hash(), outcome);
-        self.input(i, Input::Proposal(Box::new(block)))
+        let requests = txs
+            .into_iter()
+            .map(|tx| {
+                let (reply, _) = tokio::sync::oneshot::channel();
+                AdmitRequest {
+                    hash: tx.hash(),
+                    size: tx.to_bytes().len(),
+                    tx,
+                    reply: Some(reply),
+                }
+            })
+            .collect();
+        let gossip = admit_now(&shared, requests);
+        let admitted = gossip.len();
+        if self.nodes[i]
+            .byzantine
+            .as_ref()
+            .is_some_and(|b| !b.relays_transactions())
+        {
+            return admitted;
+        }
+        for bytes in gossip_messages(&gossip) {
+            self.gossip_txs(i, bytes);
+        }
+        admitted
     }
 
-    /// Answers a sync request from the reachable node with the longest chain.
-    fn sync(&mut self, i: usize) -> Step {
-        let source = (0..self.nodes.len())
-            .filter(|j| *j != i && self.nodes[*j].up && self.connected(i, *j))
-            .max_by_key(|j| (self.nodes[*j].height(), std::cmp::Reverse(*j)));
-        let Some(source) = source else { return Ok(()) };
-        let from = self.nodes[i].height();
-        let to = self.nodes[source].height();
-        if to <= from {
-            return Ok(());
+    /// Sends gossiped transactions from `from` to every other node.
+    fn gossip_txs(&mut self, from: usize, bytes: Vec<u8>) {
+        let bytes = Rc::new(bytes);
+        for to in 0..self.nodes.len() {
+            if to != from {
+                self.send(from, to, Topic::Txs, bytes.clone());
+            }
         }
-        let blocks: Vec<(Block, CommitCertificate)> =
-            self.nodes[source].chain[from as usize..to as usize].to_vec();
-        let mut last = None;
-        for (block, cert) in blocks {
-            self.nodes[i].outcomes.clear();
-            self.commit(i, block, cert.clone(), true)?;
-            last = Some(cert);
+    }
+
+    /// Answers a sync request from a random peer reachable from `i`, out of
+    /// that peer's store, as the network's request-response does.
+    fn serve_sync(
+        &mut self,
+        i: usize,
+        request: &SyncRequest,
+    ) -> Result<merit_node::network::SyncResponse, String> {
+        let peers: Vec<usize> = (0..self.nodes.len())
+            .filter(|j| *j != i && self.nodes[*j].up() && self.connected(i, *j))
+            .collect();
+        if peers.is_empty() {
+            return Err("no connected peer".into());
         }
-        match last {
-            Some(cert) => self.input(i, Input::Synced(cert)),
-            None => Ok(()),
+        let j = peers[self.rng.index(peers.len())];
+        match self.nodes[j].shared() {
+            Some(s) => Ok(serve_sync(s.storage.as_ref(), request)),
+            None => Err("the peer went away".into()),
         }
+    }
+
+    /// Arms a crash of a random running validator: at once, at its next
+    /// storage write, or at the next vote it saves (the write lands or not).
+    fn arm_crash(&mut self) {
+        if !self.faults_active || self.crashes >= MAX_CRASHES_PER_RUN {
+            return;
+        }
+        let candidates: Vec<usize> = (0..self.nodes.len())
+            .filter(|i| self.nodes[*i].up() && !self.nodes[*i].armed)
+            .collect();
+        if candidates.is_empty() {
+            return;
+        }
+        let i = candidates[self.rng.index(candidates.len())];
+        fnv(&mut self.trace, i as u64);
+        let fault = if self.rng.chance(500) {
+            WriteFault::AfterWrite
+        } else {
+            WriteFault::BeforeWrite
+        };
+        match self.rng.below(3) {
+            // Between two events.
+            0 => return self.crash(i),
+            // At its next write, whatever it is: a vote or a block.
+            1 => self.nodes[i].disk.fail_next_write(fault),
+            // At the next vote it saves.
+            _ => self.nodes[i].disk.fail_next_write_to(Cf::Meta, fault),
+        }
+        self.nodes[i].armed = true;
     }
 
     fn crash(&mut self, i: usize) {
         let node = &mut self.nodes[i];
-        if let Some(r) = node.replica.take() {
-            node.past_stats.push(r.stats().clone());
+        if let Some(d) = node.driver.take() {
+            if let Some(r) = d.replica() {
+                node.past_stats.push(r.stats().clone());
+            }
         }
-        node.up = false;
-        node.crash = CrashPlan::None;
+        node.blocks = None;
+        node.armed = false;
+        node.disk.clear_fault();
         node.incarnation += 1;
-        node.outcomes.clear();
-        node.sync_pending = false;
         self.crashes += 1;
         fnv(&mut self.trace, 0xdead_0000 | i as u64);
         if self.verbose {
             eprintln!("{:>8} {i} crashed", self.now);
         }
-        let at = self.now + self.rng.range(100, 2_000);
-        self.schedule(at, Event::Restart { node: i });
+        let at = self.now + self.rng.range(RESTART_DELAY_MS.0, RESTART_DELAY_MS.1);
+        self.schedule(at, Ev::Restart { node: i });
     }
 
-    /// Restarts node `i` from its durable state: the committed chain,
-    /// re-executed from genesis, and the persisted votes.
+    /// Restarts node `i` from what its disk kept.
     fn restart(&mut self, i: usize) -> Step {
-        if self.nodes[i].up {
-            return Ok(());
-        }
-        let mut ledger = fixtures::genesis_ledger(self.nodes.len());
-        for (block, _) in &self.nodes[i].chain {
-            let outcome = ledger
-                .verify_block(block)
-                .map_err(|e| FailureKind::BadBlock {
-                    node: i,
-                    height: block.header.height,
-                    detail: format!("stored block does not re-execute: {e}"),
-                })?;
-            ledger.apply(&block.header, outcome);
-        }
-        let committed = self.nodes[i].height();
-        let mut replica = self.replica_for(i, committed, self.nodes[i].persisted.clone())?;
-        let effects = replica.start();
-        let node = &mut self.nodes[i];
-        node.ledger = ledger;
-        node.replica = Some(replica);
-        node.up = true;
         if self.verbose {
-            eprintln!("{:>8} {i} restarted at height {}", self.now, committed + 1);
+            eprintln!("{:>8} {i} restarting", self.now);
         }
-        self.apply_effects(i, effects)
+        self.boot(i)
     }
 
-    fn send(&mut self, from: usize, to: usize, msg: Rc<Message>) {
+    fn send(&mut self, from: usize, to: usize, topic: Topic, bytes: Rc<Vec<u8>>) {
         if from == to || !self.connected(from, to) {
             return;
         }
@@ -898,274 +904,203 @@ impl World {
             let at = self.now + self.rng.range(net.delay_ms_min, net.delay_ms_max);
             self.schedule(
                 at,
-                Event::Deliver {
+                Ev::Deliver {
                     to,
                     from,
-                    msg: msg.clone(),
+                    topic,
+                    bytes: bytes.clone(),
                 },
             );
         }
     }
 
-    fn others(&self, i: usize) -> Vec<usize> {
-        (0..self.nodes.len()).filter(|j| *j != i).collect()
+    /// What a byzantine node acting now may use.
+    fn ctx_parts(&self, i: usize) -> Option<(Arc<Shared>, u64, u32)> {
+        let driver = self.nodes[i].driver.as_ref()?;
+        let replica = driver.replica()?;
+        Some((driver.shared().clone(), replica.height(), replica.round()))
     }
 
-    /// Splits the other validators into two random halves.
-    fn halves(&mut self, i: usize) -> (Vec<usize>, Vec<usize>) {
-        let mut others = self.others(i);
-        self.rng.shuffle(&mut others);
-        let b = others.split_off(others.len() / 2);
-        (others, b)
-    }
-
-    fn sign(&self, i: usize, statement: Statement, block: Option<Block>) -> Rc<Message> {
-        Rc::new(Message::sign(
-            &fixtures::chain_id(),
-            &self.nodes[i].key,
-            statement,
-            block,
-        ))
-    }
-
-    /// Sends a message replica `i` broadcast, as its role dictates.
-    fn route(&mut self, i: usize, msg: Message) {
-        let role = self.nodes[i].role;
-        let msg = Rc::new(msg);
-        match role {
-            Role::Silent => {}
-            Role::Honest | Role::Replayer | Role::Spammer => {
-                for j in self.others(i) {
-                    self.send(i, j, msg.clone());
-                }
+    /// Sends a consensus message node `i`'s driver broadcast: to every
+    /// other node, or as its byzantine behaviour dictates.
+    fn route(&mut self, i: usize, bytes: Vec<u8>) -> Step {
+        let Ok(msg) = Message::from_bytes(&bytes) else {
+            return Err(FailureKind::BadBlock {
+                node: i,
+                height: self.nodes[i].checked,
+                detail: "the driver broadcast bytes that do not decode".into(),
+            });
+        };
+        if self.verbose {
+            eprintln!("{:>8} {i} sends {:?}", self.now, msg.statement());
+        }
+        let Some(mut byzantine) = self.nodes[i].byzantine.take() else {
+            self.checker.signed(i, msg.statement())?;
+            let bytes = Rc::new(bytes);
+            for j in 0..self.nodes.len() {
+                self.send(i, j, Topic::Consensus, bytes.clone());
             }
-            Role::DoubleVoter => match msg.statement() {
-                Statement::Prepare(v) | Statement::Commit(v) => {
-                    let v = *v;
-                    let (a, b) = self.halves(i);
-                    let other = self.conflicting_hash(i, &v);
-                    let forged = Vote {
-                        block_hash: other,
-                        ..v
-                    };
-                    let forged = match msg.statement() {
-                        Statement::Prepare(_) => Statement::Prepare(forged),
-                        _ => Statement::Commit(forged),
-                    };
-                    let forged = self.sign(i, forged, None);
-                    for j in a {
-                        self.send(i, j, msg.clone());
-                    }
-                    for j in b {
-                        self.send(i, j, forged.clone());
-                    }
-                }
-                _ => {
-                    for j in self.others(i) {
-                        self.send(i, j, msg.clone());
-                    }
-                }
-            },
-            Role::Equivocator => self.route_equivocator(i, msg),
-        }
-    }
-
-    /// A block hash other than `v.block_hash` to vote for: another proposal
-    /// seen at the same `(height, round)` if there is one, else made up.
-    fn conflicting_hash(&mut self, i: usize, v: &Vote) -> Hash32 {
-        let seen = self.nodes[i].seen_proposals.get(&(v.height, v.round));
-        if let Some(h) = seen.and_then(|s| s.iter().find(|h| **h != v.block_hash)) {
-            return *h;
-        }
-        let mut bytes = [0u8; 32];
-        bytes[..8].copy_from_slice(&self.rng.next_u64().to_le_bytes());
-        Hash32(bytes)
-    }
-
-    fn route_equivocator(&mut self, i: usize, msg: Rc<Message>) {
-        let (height, round) = (msg.statement().height(), msg.statement().round());
-        match (msg.statement(), msg.block.as_ref()) {
-            (Statement::PrePrepare(_) | Statement::NewView(_), Some(_)) => {
-                let (a, b) = self.halves(i);
-                // A second block for the same (height, round): other
-                // transactions, a later time.
-                let txs = fixtures::transfers(&mut self.rng, height, &mut self.next_nonce);
-                let node = &self.nodes[i];
-                if node.ledger.height() + 1 != height {
-                    for j in self.others(i) {
-                        self.send(i, j, msg.clone());
-                    }
-                    return;
-                }
-                let (second, _) =
-                    node.ledger
-                        .build_block(round, self.now + 1, node.key.public(), txs);
-                let hash = second.hash();
-                let proposal = match msg.statement() {
-                    Statement::NewView(nv) => Statement::NewView(merit_chain::consensus::NewView {
-                        block_hash: hash,
-                        ..nv.clone()
-                    }),
-                    _ => Statement::PrePrepare(Vote {
-                        height,
-                        round,
-                        block_hash: hash,
-                    }),
-                };
-                let vote = Vote {
+            return Ok(());
+        };
+        let original = Rc::new(msg);
+        let sends = match self.ctx_parts(i) {
+            Some((shared, height, round)) => {
+                let ledger = shared.read_ledger();
+                let mut ctx = Ctx {
+                    me: i,
+                    n: self.nodes.len(),
+                    rng: &mut self.rng,
+                    key: &self.nodes[i].key,
+                    validators: &self.validators,
+                    ledger: &ledger,
                     height,
                     round,
-                    block_hash: hash,
+                    now_ms: (SIM_GENESIS_TIME_MS + self.now)
+                        .saturating_add_signed(self.nodes[i].skew_ms),
+                    next_nonce: &mut self.next_nonce,
                 };
-                let second_msgs = [
-                    self.sign(i, proposal, Some(second)),
-                    self.sign(i, Statement::Prepare(vote), None),
-                    self.sign(i, Statement::Commit(vote), None),
-                ];
-                for j in a {
-                    self.send(i, j, msg.clone());
-                }
-                for j in &b {
-                    for m in &second_msgs {
-                        self.send(i, *j, m.clone());
-                    }
-                }
-                self.nodes[i].equivocations.insert((height, round), b);
+                byzantine.outgoing(&mut ctx, original.clone())
             }
-            (Statement::Prepare(_) | Statement::Commit(_), _) => {
-                // Its own votes go only to the half that saw its first block.
-                let second_half = self.nodes[i]
-                    .equivocations
-                    .get(&(height, round))
-                    .cloned()
-                    .unwrap_or_default();
-                for j in self.others(i) {
-                    if !second_half.contains(&j) {
-                        self.send(i, j, msg.clone());
-                    }
-                }
-            }
-            _ => {
-                for j in self.others(i) {
-                    self.send(i, j, msg.clone());
-                }
+            None => Vec::new(),
+        };
+        self.nodes[i].byzantine = Some(byzantine);
+        let original_bytes = Rc::new(bytes);
+        for (to, msg) in sends {
+            let bytes = if Rc::ptr_eq(&msg, &original) {
+                original_bytes.clone()
+            } else {
+                Rc::new(msg.to_bytes())
+            };
+            for j in to {
+                self.send(i, j, Topic::Consensus, bytes.clone());
             }
         }
-    }
-
-    /// What a byzantine validator learns from a delivery.
-    fn observe(&mut self, i: usize, msg: &Rc<Message>) {
-        let node = &mut self.nodes[i];
-        match node.role {
-            Role::DoubleVoter => {
-                if let Statement::PrePrepare(v) = msg.statement() {
-                    node.seen_proposals
-                        .entry((v.height, v.round))
-                        .or_default()
-                        .insert(v.block_hash);
-                }
-                if let Statement::NewView(nv) = msg.statement() {
-                    node.seen_proposals
-                        .entry((nv.height, nv.round))
-                        .or_default()
-                        .insert(nv.block_hash);
-                }
-                let height = node.height();
-                node.seen_proposals.retain(|(h, _), _| *h > height);
-            }
-            Role::Replayer => {
-                if node.log.len() >= REPLAY_LOG_LEN {
-                    node.log.pop_front();
-                }
-                node.log.push_back(msg.clone());
-            }
-            _ => {}
-        }
+        Ok(())
     }
 
     fn byzantine_tick(&mut self, i: usize) {
-        if !self.nodes[i].up {
+        let Some(mut byzantine) = self.nodes[i].byzantine.take() else {
             return;
-        }
-        let n = self.nodes.len();
-        match self.nodes[i].role {
-            Role::Replayer => {
-                let count = self.rng.range(1, 4);
-                for _ in 0..count {
-                    let len = self.nodes[i].log.len();
-                    if len == 0 {
-                        return;
-                    }
-                    let pick = self.rng.index(len);
-                    let msg = self.nodes[i].log[pick].clone();
-                    let to = self.rng.index(n);
-                    self.send(i, to, msg);
-                }
-            }
-            Role::Spammer => {
-                let height = self.nodes[i].height() + 1;
-                let round = self.nodes[i].replica.as_ref().map_or(0, Replica::round);
-                let mut junk = [0u8; 32];
-                junk[..8].copy_from_slice(&self.rng.next_u64().to_le_bytes());
-                let vote = Vote {
+        };
+        let sends = match self.ctx_parts(i) {
+            Some((shared, height, round)) => {
+                let ledger = shared.read_ledger();
+                let mut ctx = Ctx {
+                    me: i,
+                    n: self.nodes.len(),
+                    rng: &mut self.rng,
+                    key: &self.nodes[i].key,
+                    validators: &self.validators,
+                    ledger: &ledger,
                     height,
                     round,
-                    block_hash: Hash32(junk),
+                    now_ms: (SIM_GENESIS_TIME_MS + self.now)
+                        .saturating_add_signed(self.nodes[i].skew_ms),
+                    next_nonce: &mut self.next_nonce,
                 };
-                let statement = if self.rng.chance(500) {
-                    Statement::Prepare(vote)
-                } else {
-                    Statement::Commit(vote)
-                };
-                let mut msg = Message::clone(&self.sign(i, statement.clone(), None));
-                match self.rng.below(3) {
-                    // Its own vote with a corrupted signature.
-                    0 => msg.signed.signature.0[self.rng.index(64)] ^= 1 << self.rng.below(8),
-                    // Claims to come from another validator.
-                    1 => {
-                        msg.signed.validator = *self
-                            .validators
-                            .keys()
-                            .get(self.rng.index(n))
-                            .unwrap_or(&msg.signed.validator)
-                    }
-                    // Signed by a key outside the validator set.
-                    _ => {
-                        let outsider = Keypair::insecure_from_label(&format!(
-                            "sim-outsider-{}",
-                            self.rng.below(4)
-                        ));
-                        msg = Message::sign(&fixtures::chain_id(), &outsider, statement, None);
-                    }
-                }
-                let msg = Rc::new(msg);
-                for j in self.others(i) {
-                    self.send(i, j, msg.clone());
-                }
+                byzantine.tick(&mut ctx)
             }
-            _ => {}
+            None => Vec::new(),
+        };
+        self.nodes[i].byzantine = Some(byzantine);
+        for (to, msg) in sends {
+            let bytes = Rc::new(msg.to_bytes());
+            for j in to {
+                self.send(i, j, Topic::Consensus, bytes.clone());
+            }
         }
     }
 
-    /// Compares every honest chain with every other, height by height.
-    fn final_check(&mut self) -> Step {
-        let honest: Vec<usize> = (0..self.nodes.len())
-            .filter(|i| self.nodes[*i].honest())
-            .collect();
-        for &i in &honest {
-            for (block, _) in &self.nodes[i].chain {
-                self.checker.finalized(
-                    i,
-                    block.header.height,
-                    block.hash(),
-                    block.header.state_root,
-                )?;
+    /// Starts every node and the scenario's faults; for tests that drive
+    /// the world step by step with [`World::run_until`].
+    pub fn begin(&mut self) -> Result<(), Failure> {
+        self.start().map_err(|k| self.fail(k))
+    }
+
+    /// Handles every event due up to `until_ms` of simulated time, checking
+    /// safety as [`World::run`] does (but not liveness).
+    pub fn run_until(&mut self, until_ms: u64) -> Result<(), Failure> {
+        while let Some(entry) = self.queue.first_entry() {
+            if entry.key().0 > until_ms {
+                break;
             }
-            let node = &self.nodes[i];
-            if node.ledger.state_root() != node.ledger.tip().state_root {
+            let ((at, _), event) = entry.remove_entry();
+            self.now = at;
+            self.events += 1;
+            fnv(&mut self.trace, at);
+            fnv(&mut self.trace, event.tag());
+            self.handle(event).map_err(|k| self.fail(k))?;
+        }
+        self.now = self.now.max(until_ms);
+        Ok(())
+    }
+
+    /// Simulated time now, in milliseconds.
+    pub fn now_ms(&self) -> u64 {
+        self.now
+    }
+
+    /// Node `i`'s shared state, while it runs.
+    pub fn shared(&self, i: usize) -> Option<Arc<Shared>> {
+        self.nodes[i].shared().cloned()
+    }
+
+    /// Node `i`'s committed height as the checker saw it.
+    pub fn height(&self, i: usize) -> u64 {
+        self.nodes[i].checked
+    }
+
+    /// The blocks node `i` has stored, from height 1.
+    pub fn blocks(&self, i: usize) -> Vec<Block> {
+        let Some(shared) = self.nodes[i].shared() else {
+            return Vec::new();
+        };
+        (1..=shared.read_ledger().height())
+            .map_while(|h| shared.storage.block(h).ok().flatten())
+            .collect()
+    }
+
+    /// Submits a few client transfers to node `i`, which admits and gossips
+    /// them; returns how many it admitted.
+    pub fn submit(&mut self, i: usize) -> usize {
+        self.client_to(i)
+    }
+
+    /// Cuts node `i` off from every other node (or rejoins it).
+    pub fn isolate(&mut self, i: usize, cut: bool) {
+        self.groups = (0..self.nodes.len())
+            .map(|j| u8::from(cut && j == i))
+            .collect();
+    }
+
+    /// Compares every honest chain with every other, height by height, and
+    /// each honest node's state with its tip's root.
+    fn final_check(&mut self) -> Step {
+        for i in 0..self.nodes.len() {
+            if !self.nodes[i].honest() {
+                continue;
+            }
+            let Some(shared) = self.nodes[i].shared().cloned() else {
+                continue;
+            };
+            let tip = shared.read_ledger().height();
+            for h in 1..=tip {
+                let block = shared.storage.block(h).ok().flatten();
+                let Some(block) = block else {
+                    return Err(FailureKind::BadBlock {
+                        node: i,
+                        height: h,
+                        detail: "a committed block is missing from the store".into(),
+                    });
+                };
+                self.checker
+                    .finalized(i, h, block.hash(), block.header.state_root)?;
+            }
+            let ledger = shared.read_ledger();
+            if ledger.state_root() != ledger.tip().state_root {
                 return Err(FailureKind::BadBlock {
                     node: i,
-                    height: node.height(),
+                    height: tip,
                     detail: "the ledger's state does not hash to its tip's state root".into(),
                 });
             }
@@ -1176,7 +1111,11 @@ impl World {
     fn report(&self) -> RunReport {
         let mut stats = ConsensusStats::default();
         for node in self.nodes.iter().filter(|n| n.honest()) {
-            let current = node.replica.as_ref().map(|r| r.stats().clone());
+            let current = node
+                .driver
+                .as_ref()
+                .and_then(|d| d.replica())
+                .map(|r| r.stats().clone());
             for s in node.past_stats.iter().chain(current.as_ref()) {
                 add_stats(&mut stats, s);
             }
@@ -1187,7 +1126,7 @@ impl World {
                 .iter()
                 .zip(targets)
                 .filter(|(n, _)| n.honest())
-                .map(|(n, t)| (n.height() + LIVENESS_BLOCKS).saturating_sub(*t))
+                .map(|(n, t)| (n.checked + LIVENESS_BLOCKS).saturating_sub(*t))
                 .min()
                 .unwrap_or(0),
             None => 0,
@@ -1198,8 +1137,8 @@ impl World {
             trace_hash: self.trace,
             events: self.events,
             sim_time_ms: self.now,
-            roles: self.nodes.iter().map(|n| n.role).collect(),
-            heights: self.nodes.iter().map(Node::height).collect(),
+            roles: self.nodes.iter().map(Node::role).collect(),
+            heights: self.nodes.iter().map(|n| n.checked).collect(),
             min_blocks_after_faults: min_after,
             crashes: self.crashes,
             stats,

@@ -1,21 +1,32 @@
 //! The deterministic consensus simulation, over many seeds per scenario.
+//! Every simulated validator runs the node's own driver.
 //!
 //! `MERIT_SIM_SEEDS` overrides the number of seeds per scenario (at least
 //! [`DEFAULT_SEEDS`] run in CI). A failure names its seed and the command
 //! that replays it.
 
-use merit_chain::Block;
-use merit_chain::consensus::{
-    ConsensusConfig, Effect, Input, Message, PersistedState, Replica, Statement, ValidatorSet, Vote,
-};
-use merit_store::{RocksStorage, Storage};
+use std::sync::Arc;
+
+use merit_chain::consensus::{Message, Statement, Vote};
+use merit_chain::{Block, Keypair};
+use merit_node::config::MempoolConfig;
+use merit_node::driver::{Driver, DriverOptions, Event, Timer};
+use merit_node::runtime::Topic;
+use merit_node::shared::Shared;
+use merit_store::RocksStorage;
 use merit_tests::sim::checker::FailureKind;
-use merit_tests::sim::fixtures::{self, chain_id, validator_key};
+use merit_tests::sim::fixtures::{self, validator_key};
 use merit_tests::sim::rng::SimRng;
-use merit_tests::sim::{self, BROKEN_QUORUM, Role, Scenario, Summary};
+use merit_tests::sim::runtime::{Action, SimRuntime};
+use merit_tests::sim::world::timings;
+use merit_tests::sim::{
+    self, BROADCAST_BEFORE_PERSIST, BROKEN_QUORUM, HONEST, QUIET, Scenario, Summary, World,
+};
 
 /// Seeds each scenario runs in CI.
 const DEFAULT_SEEDS: u64 = 500;
+/// Seeds each mutant runs: enough that it is caught on several.
+const MUTANT_SEEDS: u64 = 200;
 
 fn seeds() -> u64 {
     std::env::var("MERIT_SIM_SEEDS")
@@ -116,45 +127,66 @@ fn every_byzantine_role_appears_in_the_seeded_mixes() {
                 .run()
                 .map(|r| r.roles)
                 .unwrap_or_else(|f| panic!("{f}"));
-            assert_eq!(
-                roles.iter().filter(|r| **r != Role::Honest).count(),
-                s.byzantine
-            );
-            seen.extend(roles.into_iter().filter(|r| *r != Role::Honest));
+            assert_eq!(roles.iter().filter(|r| **r != HONEST).count(), s.byzantine);
+            seen.extend(roles.into_iter().filter(|r| *r != HONEST));
         }
-        assert_eq!(seen.len(), sim::world::BYZANTINE_ROLES.len(), "{}", s.name);
+        assert_eq!(seen.len(), sim::mocks::ROLES.len(), "{}", s.name);
     }
+}
+
+/// Runs a mutant's seeds and returns the failures of the kind expected.
+fn caught(mutant: &Scenario, seeds: u64, expected: fn(&FailureKind) -> bool) -> Vec<sim::Failure> {
+    let summary = sim::run_seeds(mutant, 0..seeds, sim::default_threads());
+    let hits: Vec<_> = summary
+        .failures
+        .iter()
+        .filter(|f| expected(&f.kind))
+        .cloned()
+        .collect();
+    assert!(
+        !hits.is_empty(),
+        "the checker caught no {} in {seeds} seeds: {:?}",
+        mutant.name,
+        summary.failures
+    );
+    hits
+}
+
+/// A failure names its seed and replay command, and replays exactly; the
+/// same seed with the honest driver passes.
+fn replays_and_the_honest_driver_passes(mutant: &Scenario, failure: &sim::Failure) {
+    let text = failure.to_string();
+    assert!(text.contains(&format!("seed {}", failure.seed)));
+    assert!(text.contains(&format!(
+        "cargo run -p merit-tests --release --bin merit-sim -- --scenario {} --seed {}",
+        mutant.name, failure.seed
+    )));
+    let replayed = sim::run(mutant, failure.seed).expect_err("the replay fails the same way");
+    assert_eq!(&replayed, failure);
+    let mut honest = mutant.clone();
+    honest.mutant = None;
+    sim::run(&honest, failure.seed).unwrap_or_else(|f| panic!("{f}"));
 }
 
 #[test]
 fn a_broken_quorum_is_caught_as_a_safety_violation() {
     // f + 1 instead of 2f + 1: an equivocating proposer gets two different
     // blocks finalized. The checker must notice within the seeds.
-    let summary = sim::run_seeds(&BROKEN_QUORUM, 0..100, sim::default_threads());
-    let violations: Vec<_> = summary
-        .failures
-        .iter()
-        .filter(|f| matches!(*f.kind, FailureKind::ConflictingBlocks { .. }))
-        .collect();
-    assert!(
-        !violations.is_empty(),
-        "the checker found no two blocks finalized at one height with a broken quorum: {:?}",
-        summary.failures
-    );
-    // The failure names its seed and replay command, and replays exactly.
-    let first = violations[0];
-    let text = first.to_string();
-    assert!(text.contains(&format!("seed {}", first.seed)));
-    assert!(text.contains(&format!(
-        "cargo run -p merit-tests --release --bin merit-sim -- --scenario n4f1-broken-quorum --seed {}",
-        first.seed
-    )));
-    let replayed = sim::run(&BROKEN_QUORUM, first.seed).expect_err("the replay fails the same way");
-    assert_eq!(&replayed, first);
-    // The same seed under the real quorum is safe.
-    let mut fixed = BROKEN_QUORUM.clone();
-    fixed.quorum_rule = ConsensusConfig::default().quorum_rule;
-    sim::run(&fixed, first.seed).unwrap_or_else(|f| panic!("{f}"));
+    let hits = caught(&BROKEN_QUORUM, 100, |k| {
+        matches!(k, FailureKind::ConflictingBlocks { .. })
+    });
+    replays_and_the_honest_driver_passes(&BROKEN_QUORUM, &hits[0]);
+}
+
+#[test]
+fn a_driver_that_broadcasts_before_persisting_is_caught_double_voting() {
+    // The real driver with its two effects swapped: a validator that
+    // crashes after sending a vote but before saving it comes back without
+    // it and signs a second, different block in that round.
+    let hits = caught(&BROADCAST_BEFORE_PERSIST, MUTANT_SEEDS, |k| {
+        matches!(k, FailureKind::HonestEquivocation { .. })
+    });
+    replays_and_the_honest_driver_passes(&BROADCAST_BEFORE_PERSIST, &hits[0]);
 }
 
 #[test]
@@ -175,184 +207,288 @@ fn the_same_seed_replays_to_the_same_trace() {
     }
 }
 
-fn pre_prepare(proposer: usize, block: &Block) -> Input {
+/// A quiet alliance, started, for the driver-policy tests.
+fn quiet(seed: u64) -> World {
+    let mut w = World::new(&QUIET, seed);
+    w.begin().unwrap_or_else(|f| panic!("{f}"));
+    w
+}
+
+fn run_until(w: &mut World, ms: u64) {
+    w.run_until(ms).unwrap_or_else(|f| panic!("{f}"));
+}
+
+#[test]
+fn an_idle_chain_makes_no_blocks_but_the_heartbeat() {
+    let heartbeat = timings().empty_block_interval_ms;
+    for seed in 0..5 {
+        let mut w = quiet(seed);
+        // Just short of the first heartbeat: nothing at all.
+        run_until(&mut w, heartbeat - 200);
+        assert!(
+            (0..4).all(|i| w.height(i) == 0),
+            "seed {seed}: blocks with nothing to include"
+        );
+        run_until(&mut w, 4 * heartbeat + heartbeat / 2);
+        let blocks = w.blocks(0);
+        assert!(
+            (3..=5).contains(&blocks.len()),
+            "seed {seed}: {} blocks in {} heartbeat intervals",
+            blocks.len(),
+            4
+        );
+        let mut last = fixtures::SIM_GENESIS_TIME_MS;
+        for b in &blocks {
+            assert!(b.txs.is_empty(), "seed {seed}: a heartbeat block is empty");
+            let gap = b.header.timestamp_ms - last;
+            assert!(
+                gap + 100 >= heartbeat,
+                "seed {seed}: block {} only {gap} ms after the one before",
+                b.header.height
+            );
+            last = b.header.timestamp_ms;
+        }
+        for i in 1..4 {
+            assert_eq!(w.blocks(i), blocks, "seed {seed}: node {i} disagrees");
+        }
+    }
+}
+
+#[test]
+fn a_proposer_waits_for_transactions_then_proposes_them() {
+    let wait = timings().proposal_wait_ms;
+    let block_ms = |b: &Block| b.header.timestamp_ms - fixtures::SIM_GENESIS_TIME_MS;
+    for seed in 0..5 {
+        let mut w = quiet(seed);
+        run_until(&mut w, 3_000);
+        assert!((0..4).all(|i| w.height(i) == 0), "seed {seed}: no waiting");
+        // One client submission, to a node that is not the proposer of
+        // height 1: gossip brings it to the proposer, which has waited long
+        // past `proposal_wait_ms` and proposes it at once.
+        let shared = w.shared(0).expect("node 0 runs");
+        let proposer = shared.validators.proposer_index(1, 0);
+        let admitted = w.submit((proposer + 1) % 4);
+        assert!(admitted > 0);
+        let submitted_at = w.now_ms();
+        // Step a millisecond at a time until the proposer of height 2 has
+        // committed height 1: its height 2 begins then.
+        let next = shared.validators.proposer_index(2, 0);
+        let mut t = submitted_at;
+        while w.height(next) < 1 {
+            t += 1;
+            run_until(&mut w, t);
+            assert!(
+                t < submitted_at + 1_000,
+                "seed {seed}: height 1 not committed"
+            );
+        }
+        let began = w.now_ms();
+        let blocks = w.blocks(next);
+        assert_eq!(blocks.len(), 1, "seed {seed}: one block for one submission");
+        assert_eq!(
+            blocks[0].txs.len(),
+            admitted,
+            "seed {seed}: all of them in it"
+        );
+        let proposed_at = block_ms(&blocks[0]);
+        assert!(
+            (submitted_at..submitted_at + 100).contains(&proposed_at),
+            "seed {seed}: submitted at {submitted_at} ms, proposed at {proposed_at} ms"
+        );
+        // The next height's proposer waits `proposal_wait_ms` into its
+        // height for more before it proposes what it has: hand it a
+        // transaction the moment its height begins.
+        assert!(w.submit(next) > 0);
+        run_until(&mut w, began + 1_000);
+        let blocks = w.blocks(0);
+        assert_eq!(blocks.len(), 2, "seed {seed}");
+        let second = block_ms(&blocks[1]);
+        assert!(
+            second + 1 >= began + wait,
+            "seed {seed}: height 2 began at {began} ms and was proposed at {second} ms; \
+             the proposer waits {wait} ms for more"
+        );
+        assert!(second < began + wait + 100, "seed {seed}: {second} ms");
+        assert!((0..4).all(|i| w.height(i) == 2));
+    }
+}
+
+#[test]
+fn a_node_that_fell_behind_syncs() {
+    for seed in 0..5 {
+        let mut w = quiet(seed);
+        run_until(&mut w, 500);
+        // Node 3 is cut off while the others commit a dozen blocks.
+        w.isolate(3, true);
+        let mut t = w.now_ms();
+        while w.height(0) < 12 {
+            w.submit(0);
+            t += 150;
+            run_until(&mut w, t);
+            assert!(t < 30_000, "seed {seed}: the three did not commit");
+        }
+        assert_eq!(
+            w.height(3),
+            0,
+            "seed {seed}: an isolated node commits nothing"
+        );
+        w.isolate(3, false);
+        let target = w.height(0);
+        let deadline = t + 10_000;
+        while w.height(3) < target {
+            t += 100;
+            run_until(&mut w, t);
+            assert!(t < deadline, "seed {seed}: node 3 did not catch up");
+        }
+        let synced = w.shared(3).expect("node 3 runs").metrics.sync_blocks.get();
+        assert!(synced > 0, "seed {seed}: node 3 caught up by sync");
+        assert_eq!(
+            w.blocks(3)[..target as usize],
+            w.blocks(0)[..target as usize]
+        );
+    }
+}
+
+fn pre_prepare(proposer: usize, block: &Block) -> Event {
     let vote = Vote {
         height: block.header.height,
         round: block.header.round,
         block_hash: block.hash(),
     };
     let msg = Message::sign(
-        &chain_id(),
+        &fixtures::chain_id(),
         &validator_key(proposer),
         Statement::PrePrepare(vote),
         Some(block.clone()),
     );
-    Input::Message(Box::new(msg))
+    Event::Consensus {
+        bytes: msg.to_bytes(),
+        from: libp2p::PeerId::random(),
+    }
 }
 
-fn prepares(effects: &[Effect]) -> Vec<Vote> {
-    effects
-        .iter()
-        .filter_map(|e| match e {
-            Effect::Broadcast(m) => match m.statement() {
-                Statement::Prepare(v) => Some(*v),
-                _ => None,
-            },
+/// The Prepare votes a driver broadcast while handling an event.
+fn prepares(driver: &mut Driver<SimRuntime>) -> Vec<Vote> {
+    driver
+        .runtime_mut()
+        .take_actions()
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Publish {
+                topic: Topic::Consensus,
+                bytes,
+            } => Message::from_bytes(&bytes).ok(),
+            _ => None,
+        })
+        .filter_map(|m| match m.statement() {
+            Statement::Prepare(v) => Some(*v),
             _ => None,
         })
         .collect()
 }
 
-/// Executes whatever the replica asks to execute on `ledger`, like a host.
-fn host_step(replica: &mut Replica, ledger: &merit_chain::Ledger, input: Input) -> Vec<Effect> {
-    let mut all = Vec::new();
-    let mut pending = vec![input];
-    while let Some(input) = pending.pop() {
-        for effect in replica.handle(input) {
-            if let Effect::ExecuteBlock(b) = &effect {
-                pending.push(Input::BlockExecuted {
-                    height: b.header.height,
-                    round: b.header.round,
-                    block_hash: b.hash(),
-                    valid: ledger.verify_block(b).is_ok(),
-                });
-            }
-            all.push(effect);
-        }
-    }
-    all
+/// The real driver of validator `me` on the RocksDB store at `dir`.
+fn driver_on_rocksdb(dir: &std::path::Path, me: usize) -> Driver<SimRuntime> {
+    let g = fixtures::genesis(4);
+    let store = RocksStorage::open(dir).unwrap();
+    let ledger = merit_node::node::open_ledger(&g.genesis, &store).unwrap();
+    let limits = MempoolConfig {
+        max_txs: 100,
+        max_per_sender: 100,
+    };
+    let (shared, _) =
+        Shared::new(g.genesis.clone(), Arc::new(store), ledger, Some(me), limits).unwrap();
+    let mut driver = Driver::new(
+        Arc::new(shared),
+        Some(validator_key(me)),
+        timings(),
+        SimRuntime::default(),
+        DriverOptions::default(),
+    )
+    .unwrap();
+    driver.start().unwrap();
+    driver.runtime_mut().take_actions();
+    driver
 }
 
 #[test]
-fn a_replica_restarted_after_voting_does_not_vote_for_another_block_in_that_round() {
+fn a_driver_restarted_from_rocksdb_after_voting_does_not_vote_for_another_block_in_that_round() {
     let n = 4;
-    let set = ValidatorSet::new(fixtures::validator_keys(n)).unwrap();
     let ledger = fixtures::genesis_ledger(n);
+    let set = merit_chain::consensus::ValidatorSet::new(fixtures::validator_keys(n)).unwrap();
     let proposer = set.proposer_index(1, 0);
     let mut rng = SimRng::new(1);
     let mut nonce = 0;
     // The proposer equivocates: two valid blocks for (1, 0).
-    let x = ledger
-        .build_block(
-            0,
-            10,
-            validator_key(proposer).public(),
-            fixtures::transfers(&mut rng, 1, &mut nonce),
-        )
-        .0;
-    let y = ledger
-        .build_block(
-            0,
-            11,
-            validator_key(proposer).public(),
-            fixtures::transfers(&mut rng, 1, &mut nonce),
-        )
-        .0;
+    let propose = |time: u64, rng: &mut SimRng, nonce: &mut u64| {
+        let txs = fixtures::transfers(rng, 0, nonce);
+        let key: Keypair = validator_key(proposer);
+        ledger.build_block(0, time, key.public(), txs).0
+    };
+    let t0 = fixtures::SIM_GENESIS_TIME_MS;
+    let x = propose(t0 + 10, &mut rng, &mut nonce);
+    let y = propose(t0 + 11, &mut rng, &mut nonce);
     assert_ne!(x.hash(), y.hash());
     assert!(ledger.verify_block(&x).is_ok() && ledger.verify_block(&y).is_ok());
 
     let me = (proposer + 1) % n;
-    let mut replica = Replica::new(
-        ConsensusConfig::default(),
-        chain_id(),
-        set.clone(),
-        validator_key(me),
-        0,
-    )
-    .unwrap();
-    let _ = replica.start();
-    let effects = host_step(&mut replica, &ledger, pre_prepare(proposer, &x));
-    assert_eq!(
-        prepares(&effects),
-        vec![Vote {
-            height: 1,
-            round: 0,
-            block_hash: x.hash()
-        }]
-    );
-    let stored: Vec<u8> = effects
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            Effect::PersistVote(s) => Some(s.to_bytes()),
-            _ => None,
-        })
-        .expect("the vote was persisted");
-
-    // The host writes the vote to RocksDB (synced) before sending it, as the
-    // node's driver does.
     let dir = tempfile::tempdir().unwrap();
-    {
-        let store = RocksStorage::open(dir.path()).unwrap();
-        store.save_consensus_state(&stored).unwrap();
-    }
-
-    // Crash. The restarted replica knows only its chain (height 0) and what
-    // it finds in the reopened store.
-    drop(replica);
-    let restore = |persisted: Option<PersistedState>| {
-        let mut r = Replica::restore(
-            ConsensusConfig::default(),
-            chain_id(),
-            set.clone(),
-            validator_key(me),
-            0,
-            persisted,
-        )
-        .unwrap();
-        let _ = r.start();
-        r
-    };
-    let store = RocksStorage::open(dir.path()).unwrap();
-    let bytes = store
-        .consensus_state()
-        .unwrap()
-        .expect("the vote is on disk");
-    assert_eq!(bytes, stored);
-    let persisted = PersistedState::from_bytes(&bytes).unwrap();
-
-    // Control: a replica that forgot its vote (restarted without the store)
-    // does prepare the other block, so the check below can fail.
-    let mut amnesiac = restore(None);
-    let effects = host_step(&mut amnesiac, &ledger, pre_prepare(proposer, &y));
-    assert_eq!(
-        prepares(&effects),
-        vec![Vote {
-            height: 1,
-            round: 0,
-            block_hash: y.hash()
-        }]
-    );
-
-    let mut restarted = restore(Some(persisted));
-    assert_eq!((restarted.height(), restarted.round()), (1, 0));
-    let effects = host_step(&mut restarted, &ledger, pre_prepare(proposer, &y));
-    assert!(
-        effects
-            .iter()
-            .any(|e| matches!(e, Effect::ExecuteBlock(b) if b.hash() == y.hash()))
-    );
-    assert!(
-        prepares(&effects).is_empty(),
-        "voted for {:?} after restart",
-        prepares(&effects)
-    );
-    let effects = host_step(&mut restarted, &ledger, pre_prepare(proposer, &x));
-    assert!(prepares(&effects).is_empty());
-
-    // It still moves on: its timeout leads to a persisted ViewChange for round 1.
-    let effects = restarted.handle(Input::Timeout {
+    let mut driver = driver_on_rocksdb(dir.path(), me);
+    driver.handle(pre_prepare(proposer, &x)).unwrap();
+    let vote = |hash| Vote {
         height: 1,
         round: 0,
-    });
-    let persist = effects
-        .iter()
-        .position(|e| matches!(e, Effect::PersistVote(s) if s.round == 1));
-    let send = effects.iter().position(
-        |e| matches!(e, Effect::Broadcast(m) if matches!(m.statement(), Statement::ViewChange(vc) if vc.round == 1)),
-    );
+        block_hash: hash,
+    };
+    assert_eq!(prepares(&mut driver), vec![vote(x.hash())]);
+    let stored = driver.shared().storage.consensus_state().unwrap();
+    assert!(stored.is_some(), "the vote is on disk before it is sent");
+
+    // Crash. The restarted driver knows only what it finds in RocksDB.
+    drop(driver);
+    let mut restarted = driver_on_rocksdb(dir.path(), me);
+    restarted.handle(pre_prepare(proposer, &y)).unwrap();
     assert!(
-        matches!((persist, send), (Some(p), Some(s)) if p < s),
-        "{effects:?}"
+        prepares(&mut restarted).is_empty(),
+        "voted again after restart"
     );
+    restarted.handle(pre_prepare(proposer, &x)).unwrap();
+    assert!(prepares(&mut restarted).is_empty());
+
+    // Control: a driver on a wiped store does prepare the other block, so
+    // the check above can fail.
+    let wiped = tempfile::tempdir().unwrap();
+    let mut amnesiac = driver_on_rocksdb(wiped.path(), me);
+    amnesiac.handle(pre_prepare(proposer, &y)).unwrap();
+    assert_eq!(prepares(&mut amnesiac), vec![vote(y.hash())]);
+
+    // The restarted one still moves on: its round-0 timeout (the heartbeat
+    // is due, so it is not idle) leads to a persisted ViewChange for round 1.
+    restarted
+        .runtime_mut()
+        .set_clock(t0 + 60_000, timings().empty_block_interval_ms * 2);
+    restarted
+        .handle(Event::Timer(Timer::Round {
+            height: 1,
+            round: 0,
+        }))
+        .unwrap();
+    let sent_view_change = restarted
+        .runtime_mut()
+        .take_actions()
+        .into_iter()
+        .any(|a| match a {
+            Action::Publish { bytes, .. } => Message::from_bytes(&bytes)
+                .is_ok_and(|m| matches!(m.statement(), Statement::ViewChange(vc) if vc.round == 1)),
+            _ => false,
+        });
+    assert!(sent_view_change);
+    let saved = restarted
+        .shared()
+        .storage
+        .consensus_state()
+        .unwrap()
+        .expect("saved");
+    let saved = merit_chain::consensus::PersistedState::from_bytes(&saved).unwrap();
+    assert_eq!((saved.height, saved.round), (1, 1));
 }
