@@ -793,3 +793,6 @@ pub async fn serve(
     let handle = server.start(module(shared)?);
     Ok((local, handle))
 }
+
+#[cfg(test)]
+mod tests;
