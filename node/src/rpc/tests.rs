@@ -580,3 +580,17 @@ fn every_answer_on_the_wire_is_pinned() {
         path.display()
     );
 }
+
+#[test]
+fn the_node_serves_every_method_of_the_contract() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let (_, module, _) = serve(&runtime);
+    let mut served: Vec<&str> = module.method_names().collect();
+    let mut contract = merit_api::method::ALL.to_vec();
+    served.sort_unstable();
+    contract.sort_unstable();
+    assert_eq!(served, contract);
+}
