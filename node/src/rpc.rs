@@ -4,9 +4,17 @@
 //! Every parameter from outside is parsed here into a typed value or
 //! refused with -32602 and a reason; nothing reaches the ledger or the
 //! mempool unchecked. Amounts leave as decimal strings in token units.
+//!
+//! Answers are built as the `merit-api` types, the contract the wallet
+//! decodes, from the ledger's and the store's own types; only the
+//! conversions that need the ledger (amounts need their token's decimals)
+//! live here. Each answer is sent as a `serde_json::Value`, whose objects
+//! keep their keys sorted: the bytes on the wire do not depend on the order
+//! in which the types declare their fields (`rpc/golden.txt` pins them).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use jsonrpsee::server::middleware::http::ProxyGetRequestLayer;
 use jsonrpsee::server::{
@@ -14,6 +22,11 @@ use jsonrpsee::server::{
     SubscriptionMessage,
 };
 use jsonrpsee::types::{ErrorObjectOwned, Params};
+use merit_api::error::{
+    BUSY, BUSY_PREFIX, INTERNAL, INTERNAL_PREFIX, INVALID_PARAMS, INVALID_PARAMS_PREFIX,
+    REJECTED_TX, REJECTED_TX_PREFIX,
+};
+use merit_api::{self as api, BlockRef, BookLimit, HistoryCursor, HistoryLimit, TxStatus, method};
 use merit_chain::amount::format_amount;
 use merit_chain::block::{Event, TxOutcome};
 use merit_chain::ledger::Ledger;
@@ -21,9 +34,11 @@ use merit_chain::limits::MAX_HISTORY_PAGE;
 use merit_chain::state::{EscrowRecord, EscrowStatus, OfferRecord};
 use merit_chain::{Address, Block, Hash32, Receipt, RejectCode, Symbol};
 use merit_store::TxLocation;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::mempool::PoolRefusal;
 use crate::rpc_batch::ConcurrentBatch;
 use crate::shared::{AdmitError, CommittedBlock, Shared};
 
@@ -37,51 +52,48 @@ pub const MAX_RPC_BATCH: u32 = 100;
 pub const MAX_RPC_CONNECTIONS: u32 = 256;
 /// Subscriptions one WebSocket connection may hold.
 pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: u32 = 64;
-/// Offers per side `merit_getOrderBook` returns at most.
-pub const MAX_BOOK_PAGE: usize = 100;
-/// Entries `merit_getHistory` returns when no limit is given.
-pub const DEFAULT_HISTORY_PAGE: usize = 50;
-
-/// Error code of a transaction refused at submission.
-pub const REJECTED_TX: i32 = -32003;
-/// Error code of a node too busy to take a transaction.
-pub const BUSY: i32 = -32005;
-/// Error code of invalid params.
-pub const INVALID_PARAMS: i32 = -32602;
 
 fn bad_params(reason: impl Into<String>) -> ErrorObjectOwned {
     let reason = reason.into();
     ErrorObjectOwned::owned(
         INVALID_PARAMS,
-        format!("Invalid params: {reason}"),
-        Some(json!({ "reason": reason })),
+        format!("{INVALID_PARAMS_PREFIX}{reason}"),
+        Some(api::InvalidParamsData { reason }),
     )
 }
 
 fn internal(e: impl std::fmt::Display) -> ErrorObjectOwned {
-    ErrorObjectOwned::owned(-32603, format!("Internal error: {e}"), None::<()>)
+    ErrorObjectOwned::owned(INTERNAL, format!("{INTERNAL_PREFIX}{e}"), None::<()>)
 }
 
 fn admit_error(e: AdmitError) -> ErrorObjectOwned {
     match e {
         AdmitError::Rejected(code) => ErrorObjectOwned::owned(
             REJECTED_TX,
-            format!("Transaction rejected: {}", code.describe()),
-            Some(json!({ "code": code.name(), "message": code.describe() })),
+            format!("{REJECTED_TX_PREFIX}{}", code.describe()),
+            Some(api::RejectedTxData {
+                code: code.name().to_string(),
+                message: code.describe().to_string(),
+            }),
         ),
         AdmitError::Busy(refusal) => {
             let code = match refusal {
-                crate::mempool::PoolRefusal::Full => "MempoolFull",
-                crate::mempool::PoolRefusal::SenderQuota => "SenderQuota",
+                PoolRefusal::Full => api::BusyCode::MempoolFull,
+                PoolRefusal::SenderQuota => api::BusyCode::SenderQuota,
             };
             ErrorObjectOwned::owned(
                 BUSY,
-                format!("Node busy: {refusal}"),
-                Some(json!({ "code": code })),
+                format!("{BUSY_PREFIX}{refusal}"),
+                Some(api::BusyData { code }),
             )
         }
         AdmitError::Stopping => internal("the node is shutting down"),
     }
+}
+
+/// An answer as it goes on the wire (see the module documentation).
+fn wire<T: Serialize>(answer: &T) -> Result<Value, ErrorObjectOwned> {
+    serde_json::to_value(answer).map_err(internal)
 }
 
 fn parse_hash(s: &str) -> Result<Hash32, ErrorObjectOwned> {
@@ -110,68 +122,83 @@ fn amount(ledger: &Ledger, token: &Symbol, units: u64) -> String {
     format_amount(units, decimals)
 }
 
-/// An event as JSON, amounts in token units.
-pub fn event_json(ledger: &Ledger, e: &Event) -> Value {
+/// Connected peers, as the gauge counts them.
+fn peers(shared: &Shared) -> u64 {
+    u64::try_from(shared.metrics.p2p_peers.get()).unwrap_or(0)
+}
+
+/// An event for the wire, amounts in token units.
+fn event(ledger: &Ledger, e: &Event) -> api::Event {
+    let units = |token: &Symbol, units: u64| amount(ledger, token, units);
     match e {
-        Event::TokenCreated { token, issuer } => json!({
-            "type": "TokenCreated", "token": token.as_str(), "issuer": issuer.to_bech32(),
-        }),
-        Event::Minted {
-            token,
-            to,
-            amount: a,
-        } => json!({
-            "type": "Minted", "token": token.as_str(), "to": to.to_bech32(),
-            "amount": amount(ledger, token, *a),
-        }),
+        Event::TokenCreated { token, issuer } => api::Event::TokenCreated {
+            token: token.to_string(),
+            issuer: issuer.to_bech32(),
+        },
+        Event::Minted { token, to, amount } => api::Event::Minted {
+            token: token.to_string(),
+            to: to.to_bech32(),
+            amount: units(token, *amount),
+        },
         Event::Transferred {
             token,
             from,
             to,
-            amount: a,
-        } => json!({
-            "type": "Transferred", "token": token.as_str(), "from": from.to_bech32(),
-            "to": to.to_bech32(), "amount": amount(ledger, token, *a),
-        }),
+            amount,
+        } => api::Event::Transferred {
+            token: token.to_string(),
+            from: from.to_bech32(),
+            to: to.to_bech32(),
+            amount: units(token, *amount),
+        },
         Event::Paid {
             token,
             payer,
             order_id,
             total,
-        } => json!({
-            "type": "Paid", "token": token.as_str(), "payer": payer.to_bech32(),
-            "order_id": order_id.as_str(), "total": amount(ledger, token, *total),
-        }),
+        } => api::Event::Paid {
+            token: token.to_string(),
+            payer: payer.to_bech32(),
+            order_id: order_id.as_str().to_string(),
+            total: units(token, *total),
+        },
         Event::Refunded {
             token,
             payment,
             from,
             to,
-            amount: a,
-        } => json!({
-            "type": "Refunded", "token": token.as_str(), "payment": payment.to_hex(),
-            "from": from.to_bech32(), "to": to.to_bech32(), "amount": amount(ledger, token, *a),
-        }),
+            amount,
+        } => api::Event::Refunded {
+            token: token.to_string(),
+            payment: payment.to_hex(),
+            from: from.to_bech32(),
+            to: to.to_bech32(),
+            amount: units(token, *amount),
+        },
         Event::Redeemed {
             token,
             from,
-            amount: a,
-        } => json!({
-            "type": "Redeemed", "token": token.as_str(), "from": from.to_bech32(),
-            "amount": amount(ledger, token, *a),
-        }),
+            amount,
+        } => api::Event::Redeemed {
+            token: token.to_string(),
+            from: from.to_bech32(),
+            amount: units(token, *amount),
+        },
         Event::OfferPlaced {
             offer,
             owner,
             sell,
             buy,
-            amount: a,
+            amount,
             price,
-        } => json!({
-            "type": "OfferPlaced", "offer": offer, "owner": owner.to_bech32(),
-            "sell": sell.as_str(), "buy": buy.as_str(), "amount": amount(ledger, sell, *a),
-            "price": price.to_string(),
-        }),
+        } => api::Event::OfferPlaced {
+            offer: *offer,
+            owner: owner.to_bech32(),
+            sell: sell.to_string(),
+            buy: buy.to_string(),
+            amount: units(sell, *amount),
+            price: price.to_string(),
+        },
         Event::Trade {
             taker_offer,
             maker_offer,
@@ -182,109 +209,135 @@ pub fn event_json(ledger: &Ledger, e: &Event) -> Value {
             get_token,
             got,
             maker_remaining,
-        } => json!({
-            "type": "Trade", "taker_offer": taker_offer, "maker_offer": maker_offer,
-            "taker": taker.to_bech32(), "maker": maker.to_bech32(),
-            "pay_token": pay_token.as_str(), "paid": amount(ledger, pay_token, *paid),
-            "get_token": get_token.as_str(), "got": amount(ledger, get_token, *got),
-            "maker_remaining": amount(ledger, get_token, *maker_remaining),
-        }),
+        } => api::Event::Trade {
+            taker_offer: *taker_offer,
+            maker_offer: *maker_offer,
+            taker: taker.to_bech32(),
+            maker: maker.to_bech32(),
+            pay_token: pay_token.to_string(),
+            paid: units(pay_token, *paid),
+            get_token: get_token.to_string(),
+            got: units(get_token, *got),
+            maker_remaining: units(get_token, *maker_remaining),
+        },
         Event::OfferCancelled {
             offer,
             owner,
             token,
             returned,
-        } => json!({
-            "type": "OfferCancelled", "offer": offer, "owner": owner.to_bech32(),
-            "token": token.as_str(), "returned": amount(ledger, token, *returned),
-        }),
+        } => api::Event::OfferCancelled {
+            offer: *offer,
+            owner: owner.to_bech32(),
+            token: token.to_string(),
+            returned: units(token, *returned),
+        },
         Event::EscrowCreated {
             escrow,
             token,
             payer,
             payee,
-            amount: a,
+            amount,
             deadline_ms,
-        } => json!({
-            "type": "EscrowCreated", "escrow": escrow.to_hex(), "token": token.as_str(),
-            "payer": payer.to_bech32(), "payee": payee.to_bech32(),
-            "amount": amount(ledger, token, *a), "deadline_ms": deadline_ms,
-        }),
+        } => api::Event::EscrowCreated {
+            escrow: escrow.to_hex(),
+            token: token.to_string(),
+            payer: payer.to_bech32(),
+            payee: payee.to_bech32(),
+            amount: units(token, *amount),
+            deadline_ms: *deadline_ms,
+        },
         Event::EscrowReleased {
             escrow,
             token,
             payer,
             payee,
-            amount: a,
-        } => json!({
-            "type": "EscrowReleased", "escrow": escrow.to_hex(), "token": token.as_str(),
-            "payer": payer.to_bech32(), "payee": payee.to_bech32(),
-            "amount": amount(ledger, token, *a),
-        }),
+            amount,
+        } => api::Event::EscrowReleased {
+            escrow: escrow.to_hex(),
+            token: token.to_string(),
+            payer: payer.to_bech32(),
+            payee: payee.to_bech32(),
+            amount: units(token, *amount),
+        },
         Event::EscrowRefunded {
             escrow,
             token,
             payer,
             payee,
-            amount: a,
-        } => json!({
-            "type": "EscrowRefunded", "escrow": escrow.to_hex(), "token": token.as_str(),
-            "payer": payer.to_bech32(), "payee": payee.to_bech32(),
-            "amount": amount(ledger, token, *a),
+            amount,
+        } => api::Event::EscrowRefunded {
+            escrow: escrow.to_hex(),
+            token: token.to_string(),
+            payer: payer.to_bech32(),
+            payee: payee.to_bech32(),
+            amount: units(token, *amount),
+        },
+    }
+}
+
+fn events(ledger: &Ledger, receipt: &Receipt) -> Vec<api::Event> {
+    receipt.events().iter().map(|e| event(ledger, e)).collect()
+}
+
+fn token_info(t: &merit_chain::state::TokenInfo) -> api::TokenInfo {
+    let f = |u: u64| format_amount(u, t.decimals);
+    api::TokenInfo {
+        symbol: t.symbol.to_string(),
+        name: t.name.as_str().to_string(),
+        decimals: t.decimals,
+        issuer: t.issuer.to_bech32(),
+        max_supply: f(t.max_supply),
+        minted: f(t.minted),
+        circulating: f(t.expected_circulating().unwrap_or(0)),
+        redeemed: f(t.redeemed),
+        expired: f(t.expired),
+        locked_in_offers: f(t.locked_in_offers),
+        locked_in_escrow: f(t.locked_in_escrow),
+        expiry_days: t.expiry_days,
+        created_height: t.created_height,
+    }
+}
+
+/// A receipt's status, rejection code and (for `DuplicateOrderId`) the
+/// original transaction.
+fn receipt_status(r: &Receipt) -> (TxStatus, Option<RejectCode>, Option<Hash32>) {
+    match &r.outcome {
+        TxOutcome::Committed { .. } => (TxStatus::Committed, None, None),
+        TxOutcome::Rejected { code, original } => (TxStatus::Rejected, Some(*code), *original),
+    }
+}
+
+fn code_name(code: Option<RejectCode>) -> Option<String> {
+    code.map(|c| c.name().to_string())
+}
+
+fn block(block: &Block, cert: Option<&merit_chain::CommitCertificate>) -> api::Block {
+    let h = &block.header;
+    api::Block {
+        height: h.height,
+        hash: block.hash().to_hex(),
+        round: h.round,
+        parent_hash: h.parent_hash.to_hex(),
+        timestamp_ms: h.timestamp_ms,
+        proposer: h.proposer.to_bech32(),
+        tx_root: h.tx_root.to_hex(),
+        receipts_root: h.receipts_root.to_hex(),
+        state_root: h.state_root.to_hex(),
+        txs: block.txs.iter().map(|t| t.hash().to_hex()).collect(),
+        certificate: cert.map(|c| api::Certificate {
+            round: c.round,
+            signers: c
+                .signatures
+                .iter()
+                .map(|s| s.validator.to_bech32())
+                .collect(),
         }),
     }
 }
 
-fn token_json(t: &merit_chain::state::TokenInfo) -> Value {
-    let f = |u: u64| format_amount(u, t.decimals);
-    let circulating = t.expected_circulating().unwrap_or(0);
-    json!({
-        "symbol": t.symbol.as_str(),
-        "name": t.name.as_str(),
-        "decimals": t.decimals,
-        "issuer": t.issuer.to_bech32(),
-        "max_supply": f(t.max_supply),
-        "minted": f(t.minted),
-        "circulating": f(circulating),
-        "redeemed": f(t.redeemed),
-        "expired": f(t.expired),
-        "locked_in_offers": f(t.locked_in_offers),
-        "locked_in_escrow": f(t.locked_in_escrow),
-        "expiry_days": t.expiry_days,
-        "created_height": t.created_height,
-    })
-}
-
-fn receipt_status(r: &Receipt) -> (&'static str, Option<RejectCode>, Option<Hash32>) {
-    match &r.outcome {
-        TxOutcome::Committed { .. } => ("committed", None, None),
-        TxOutcome::Rejected { code, original } => ("rejected", Some(*code), *original),
-    }
-}
-
-fn block_json(block: &Block, cert: Option<&merit_chain::CommitCertificate>) -> Value {
-    let h = &block.header;
-    json!({
-        "height": h.height,
-        "hash": block.hash().to_hex(),
-        "round": h.round,
-        "parent_hash": h.parent_hash.to_hex(),
-        "timestamp_ms": h.timestamp_ms,
-        "proposer": h.proposer.to_bech32(),
-        "tx_root": h.tx_root.to_hex(),
-        "receipts_root": h.receipts_root.to_hex(),
-        "state_root": h.state_root.to_hex(),
-        "txs": block.txs.iter().map(|t| t.hash().to_hex()).collect::<Vec<_>>(),
-        "certificate": cert.map(|c| json!({
-            "round": c.round,
-            "signers": c.signatures.iter().map(|s| s.validator.to_bech32()).collect::<Vec<_>>(),
-        })),
-    })
-}
-
 /// Reads one transaction's status: committed or rejected in a block,
 /// pending in the mempool, or unknown.
-fn get_transaction(shared: &Shared, hash: Hash32) -> Result<Value, ErrorObjectOwned> {
+fn get_transaction(shared: &Shared, hash: Hash32) -> Result<api::TxInfo, ErrorObjectOwned> {
     let storage = &shared.storage;
     if let Some(loc) = storage.tx_location(&hash).map_err(internal)? {
         let block = storage.block(loc.height).map_err(internal)?;
@@ -298,54 +351,47 @@ fn get_transaction(shared: &Shared, hash: Hash32) -> Result<Value, ErrorObjectOw
         };
         let (status, code, original) = receipt_status(receipt);
         let ledger = shared.read_ledger();
-        return Ok(json!({
-            "hash": hash.to_hex(),
-            "status": status,
-            "height": loc.height,
-            "index": loc.index,
-            "kind": tx.body.kind.name(),
-            "sender": tx.body.sender.to_bech32(),
-            "code": code.map(RejectCode::name),
-            "message": code.map(RejectCode::describe),
-            "original": original.map(|h| h.to_hex()),
-            "events": receipt.events().iter().map(|e| event_json(&ledger, e)).collect::<Vec<_>>(),
-        }));
+        return Ok(api::TxInfo {
+            hash: hash.to_hex(),
+            status,
+            height: Some(loc.height),
+            index: Some(loc.index),
+            kind: Some(tx.body.kind.name().to_string()),
+            sender: Some(tx.body.sender.to_bech32()),
+            code: code_name(code),
+            message: code.map(|c| c.describe().to_string()),
+            original: original.map(|h| h.to_hex()),
+            events: events(&ledger, receipt),
+        });
     }
     let status = if shared.lock_mempool().contains(&hash) {
-        "pending"
+        TxStatus::Pending
     } else {
-        "unknown"
+        TxStatus::Unknown
     };
-    Ok(json!({
-        "hash": hash.to_hex(), "status": status, "height": null, "index": null, "kind": null,
-        "sender": null, "code": null, "message": null, "original": null, "events": [],
-    }))
+    Ok(api::TxInfo::new(hash.to_hex(), status))
 }
 
-fn parse_cursor(s: &str) -> Result<TxLocation, ErrorObjectOwned> {
-    let bad = || bad_params(format!("`{s}` is not a history cursor (HEIGHT:INDEX)"));
-    let (h, i) = s.split_once(':').ok_or_else(bad)?;
-    Ok(TxLocation {
-        height: h.parse().map_err(|_| bad())?,
-        index: i.parse().map_err(|_| bad())?,
-    })
-}
-
-fn get_history(shared: &Shared, params: Params<'_>) -> Result<Value, ErrorObjectOwned> {
+fn get_history(shared: &Shared, params: Params<'_>) -> Result<api::HistoryPage, ErrorObjectOwned> {
     let mut seq = params.sequence();
     let address: String = seq.next()?;
     let address = parse_address(&address)?;
     let cursor: Option<String> = seq.optional_next()?;
     let limit: Option<u64> = seq.optional_next()?;
-    let before = cursor.as_deref().map(parse_cursor).transpose()?;
-    let limit = match limit {
-        None => DEFAULT_HISTORY_PAGE,
-        Some(0) => return Err(bad_params("limit must be at least 1")),
-        Some(n) if n > MAX_HISTORY_PAGE as u64 => {
-            return Err(bad_params(format!("limit is at most {MAX_HISTORY_PAGE}")));
-        }
-        Some(n) => n as usize,
-    };
+    let before = cursor
+        .as_deref()
+        .map(|c| {
+            c.parse::<HistoryCursor>()
+                .map(|c| TxLocation {
+                    height: c.height,
+                    index: c.index,
+                })
+                .map_err(|e| bad_params(e.to_string()))
+        })
+        .transpose()?;
+    let limit = HistoryLimit::new(limit, MAX_HISTORY_PAGE)
+        .map_err(|e| bad_params(e.to_string()))?
+        .get();
     let storage = &shared.storage;
     let entries = storage.history(&address, before, limit).map_err(internal)?;
     let mut out = Vec::with_capacity(entries.len());
@@ -365,141 +411,190 @@ fn get_history(shared: &Shared, params: Params<'_>) -> Result<Value, ErrorObject
             continue;
         };
         let idx = e.location.index as usize;
-        let kind = block.txs.as_slice().get(idx).map(|t| t.body.kind.name());
+        let kind = block
+            .txs
+            .as_slice()
+            .get(idx)
+            .map(|t| t.body.kind.name().to_string());
         let (status, code, _) = receipts
             .get(idx)
-            .map_or(("unknown", None, None), receipt_status);
-        out.push(json!({
-            "hash": e.tx_hash.to_hex(), "height": h, "index": e.location.index,
-            "kind": kind, "status": status, "code": code.map(RejectCode::name),
-        }));
+            .map_or((TxStatus::Unknown, None, None), receipt_status);
+        out.push(api::HistoryEntry {
+            hash: e.tx_hash.to_hex(),
+            height: h,
+            index: e.location.index,
+            kind,
+            status,
+            code: code_name(code),
+        });
     }
-    let next = if entries.len() == limit {
-        entries
-            .last()
-            .map(|e| format!("{}:{}", e.location.height, e.location.index))
+    let next_cursor = if entries.len() == limit {
+        entries.last().map(|e| HistoryCursor {
+            height: e.location.height,
+            index: e.location.index,
+        })
     } else {
         None
     };
-    Ok(json!({ "entries": out, "next_cursor": next }))
+    Ok(api::HistoryPage {
+        entries: out,
+        next_cursor,
+    })
 }
 
-fn get_account(shared: &Shared, address: Address) -> Value {
+fn get_account(shared: &Shared, address: Address) -> api::Account {
     let ledger = shared.read_ledger();
-    let mut balances = serde_json::Map::new();
-    for t in ledger.tokens() {
-        let b = ledger.balance(&address, &t.symbol);
-        if b > 0 {
-            balances.insert(
-                t.symbol.as_str().to_string(),
-                Value::String(format_amount(b, t.decimals)),
-            );
-        }
-    }
-    let mut locked = serde_json::Map::new();
-    for l in ledger.locked(&address) {
-        let total = l.in_offers.saturating_add(l.in_escrow);
-        locked.insert(
-            l.token.as_str().to_string(),
-            Value::String(amount(&ledger, &l.token, total)),
-        );
-    }
-    let expiring: Vec<Value> = ledger
-        .expiring(&address)
-        .into_iter()
-        .map(|e| {
-            json!({
-                "token": e.token.as_str(),
-                "amount": amount(&ledger, &e.token, e.amount),
-                "expires_at_ms": e.expires_at_ms,
-            })
+    let balances = ledger
+        .tokens()
+        .filter_map(|t| {
+            let b = ledger.balance(&address, &t.symbol);
+            (b > 0).then(|| (t.symbol.to_string(), format_amount(b, t.decimals)))
         })
         .collect();
-    let offers: Vec<Value> = ledger
+    let locked = ledger
+        .locked(&address)
+        .into_iter()
+        .map(|l| {
+            let total = l.in_offers.saturating_add(l.in_escrow);
+            (l.token.to_string(), amount(&ledger, &l.token, total))
+        })
+        .collect();
+    let expiring = ledger
+        .expiring(&address)
+        .into_iter()
+        .map(|e| api::Expiring {
+            token: e.token.to_string(),
+            amount: amount(&ledger, &e.token, e.amount),
+            expires_at_ms: e.expires_at_ms,
+        })
+        .collect();
+    let offers = ledger
         .offers_of(&address)
-        .map(|o| offer_json(&ledger, o))
+        .map(|o| offer(&ledger, o))
         .collect();
-    let escrows: Vec<Value> = ledger
+    let escrows = ledger
         .escrows_of(&address)
-        .map(|(id, e)| escrow_json(&ledger, &id, e))
+        .map(|(id, e)| escrow(&ledger, &id, e))
         .collect();
-    json!({
-        "address": address.to_bech32(),
-        "balances": balances,
-        "locked": locked,
-        "expiring": expiring,
-        "offers": offers,
-        "escrows": escrows,
-    })
+    api::Account {
+        address: address.to_bech32(),
+        balances,
+        locked,
+        expiring,
+        offers,
+        escrows,
+    }
 }
 
-fn offer_json(ledger: &Ledger, o: &OfferRecord) -> Value {
-    json!({
-        "id": o.id,
-        "owner": o.owner.to_bech32(),
-        "sell": o.sell.as_str(),
-        "buy": o.buy.as_str(),
-        "price": o.price.to_string(),
-        "amount": amount(ledger, &o.sell, o.amount),
-        "remaining": amount(ledger, &o.sell, o.remaining),
-        "tx": o.tx.to_hex(),
-        "height": o.height,
-    })
+fn offer(ledger: &Ledger, o: &OfferRecord) -> api::Offer {
+    api::Offer {
+        id: o.id,
+        owner: o.owner.to_bech32(),
+        sell: o.sell.to_string(),
+        buy: o.buy.to_string(),
+        price: o.price.to_string(),
+        amount: amount(ledger, &o.sell, o.amount),
+        remaining: amount(ledger, &o.sell, o.remaining),
+        tx: o.tx.to_hex(),
+        height: o.height,
+    }
 }
 
-fn escrow_json(ledger: &Ledger, id: &Hash32, e: &EscrowRecord) -> Value {
+fn escrow(ledger: &Ledger, id: &Hash32, e: &EscrowRecord) -> api::Escrow {
     let status = match e.status {
-        EscrowStatus::Open => "open",
-        EscrowStatus::Released => "released",
-        EscrowStatus::Refunded => "refunded",
-        EscrowStatus::Expired => "expired",
+        EscrowStatus::Open => api::EscrowStatus::Open,
+        EscrowStatus::Released => api::EscrowStatus::Released,
+        EscrowStatus::Refunded => api::EscrowStatus::Refunded,
+        EscrowStatus::Expired => api::EscrowStatus::Expired,
     };
-    json!({
-        "id": id.to_hex(),
-        "payer": e.payer.to_bech32(),
-        "payee": e.payee.to_bech32(),
-        "token": e.token.as_str(),
-        "amount": amount(ledger, &e.token, e.amount),
-        "remaining": amount(ledger, &e.token, e.remaining),
-        "deadline_ms": e.deadline_ms,
-        "order_id": e.order_id.as_ref().map(|o| o.as_str().to_string()),
-        "height": e.height,
-        "status": status,
-    })
+    api::Escrow {
+        id: id.to_hex(),
+        payer: e.payer.to_bech32(),
+        payee: e.payee.to_bech32(),
+        token: e.token.to_string(),
+        amount: amount(ledger, &e.token, e.amount),
+        remaining: amount(ledger, &e.token, e.remaining),
+        deadline_ms: e.deadline_ms,
+        order_id: e.order_id.as_ref().map(|o| o.as_str().to_string()),
+        height: e.height,
+        status,
+    }
 }
 
-fn status(shared: &Shared) -> Value {
+fn status(shared: &Shared) -> api::Status {
     let ledger = shared.read_ledger();
     let tip = ledger.tip();
-    json!({
-        "chain_id": shared.chain_id.as_str(),
-        "height": tip.height,
-        "block_hash": tip.hash().to_hex(),
-        "block_time_ms": tip.timestamp_ms,
-        "state_root": tip.state_root.to_hex(),
-        "round": shared.round.load(std::sync::atomic::Ordering::Relaxed),
-        "validators": shared.validators.len(),
-        "validator_index": shared.validator_index,
-        "peers": shared.metrics.p2p_peers.get(),
-        "mempool_size": shared.lock_mempool().len(),
-        "syncing": shared.syncing.load(std::sync::atomic::Ordering::Relaxed),
-        "genesis_hash": shared.genesis.hash().to_hex(),
-        "version": env!("CARGO_PKG_VERSION"),
-    })
+    api::Status {
+        chain_id: shared.chain_id.to_string(),
+        height: tip.height,
+        block_hash: tip.hash().to_hex(),
+        block_time_ms: tip.timestamp_ms,
+        state_root: tip.state_root.to_hex(),
+        round: shared.round.load(Ordering::Relaxed),
+        validators: shared.validators.len() as u64,
+        validator_index: shared.validator_index.map(|i| i as u64),
+        peers: peers(shared),
+        mempool_size: shared.lock_mempool().len() as u64,
+        syncing: shared.syncing.load(Ordering::Relaxed),
+        genesis_hash: shared.genesis.hash().to_hex(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
+fn audit(ledger: &Ledger, token: Option<Symbol>) -> Vec<api::AuditEntry> {
+    ledger
+        .audit()
+        .into_iter()
+        .filter(|a| token.is_none_or(|t| t == a.token))
+        .map(|a| {
+            let f = |u: u64| amount(ledger, &a.token, u);
+            api::AuditEntry {
+                token: a.token.to_string(),
+                minted: f(a.minted),
+                circulating: f(a.circulating),
+                locked_in_offers: f(a.locked_in_offers),
+                locked_in_escrow: f(a.locked_in_escrow),
+                redeemed: f(a.redeemed),
+                expired: f(a.expired),
+                holds: a.holds(),
+            }
+        })
+        .collect()
+}
+
+fn validators(shared: &Shared) -> Vec<api::ValidatorEntry> {
+    shared
+        .genesis
+        .merchants()
+        .iter()
+        .enumerate()
+        .map(|(i, m)| api::ValidatorEntry {
+            index: i as u64,
+            name: m.name.as_str().to_string(),
+            account: m.account.to_bech32(),
+            validator_key: m.validator_key.to_bech32(),
+            peer_id: crate::network::peer_id_of(&m.validator_key).map(|p| p.to_string()),
+            p2p: m.p2p_address.to_string(),
+        })
+        .collect()
 }
 
 /// Builds the RPC module with every method.
 pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Error> {
     let mut m = RpcModule::new(shared);
 
-    m.register_method("merit_health", |_, s, _| {
-        let ledger = s.read_ledger();
-        json!({ "status": "ok", "height": ledger.height(), "peers": s.metrics.p2p_peers.get() })
+    m.register_method(method::HEALTH, |_, s, _| {
+        let height = s.read_ledger().height();
+        wire(&api::Health {
+            status: api::HealthStatus::Ok,
+            height,
+            peers: peers(s),
+        })
     })?;
 
-    m.register_method("merit_status", |_, s, _| status(s))?;
+    m.register_method(method::STATUS, |_, s, _| wire(&status(s)))?;
 
-    m.register_async_method("merit_sendTransaction", |params, s, _| async move {
+    m.register_async_method(method::SEND_TRANSACTION, |params, s, _| async move {
         let hex_tx: String = params.one()?;
         let hex_tx = hex_tx.strip_prefix("0x").unwrap_or(&hex_tx);
         if hex_tx.len() > 2 * merit_chain::limits::MAX_TX_BYTES {
@@ -513,59 +608,52 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
             .map_err(admit_error)
     })?;
 
-    m.register_method("merit_getTransaction", |params, s, _| {
+    m.register_method(method::GET_TRANSACTION, |params, s, _| {
         let hash: String = params.one()?;
-        get_transaction(s, parse_hash(&hash)?)
+        wire(&get_transaction(s, parse_hash(&hash)?)?)
     })?;
 
-    m.register_method("merit_getAccount", |params, s, _| {
+    m.register_method(method::GET_ACCOUNT, |params, s, _| {
         let address: String = params.one()?;
-        Ok::<_, ErrorObjectOwned>(get_account(s, parse_address(&address)?))
+        wire(&get_account(s, parse_address(&address)?))
     })?;
 
-    m.register_method("merit_getToken", |params, s, _| {
+    m.register_method(method::GET_TOKEN, |params, s, _| {
         let symbol: String = params.one()?;
         let ledger = s.read_ledger();
         let sym = known_token(&ledger, &symbol)?;
         let t = ledger
             .token(&sym)
             .ok_or_else(|| bad_params(format!("unknown token {sym}")))?;
-        Ok::<_, ErrorObjectOwned>(token_json(t))
+        wire(&token_info(t))
     })?;
 
-    m.register_method("merit_listTokens", |_, s, _| {
+    m.register_method(method::LIST_TOKENS, |_, s, _| {
         let ledger = s.read_ledger();
-        ledger.tokens().map(token_json).collect::<Vec<_>>()
+        wire(&ledger.tokens().map(token_info).collect::<Vec<_>>())
     })?;
 
-    m.register_method("merit_getBlock", |params, s, _| {
+    m.register_method(method::GET_BLOCK, |params, s, _| {
         let which: Value = params.one()?;
-        let height = match &which {
-            Value::String(w) if w == "latest" => s.read_ledger().height(),
-            Value::Number(n) => n
-                .as_u64()
-                .ok_or_else(|| bad_params("height must be a non-negative integer"))?,
-            _ => return Err(bad_params("expected a height or \"latest\"")),
+        let height = match BlockRef::from_json(&which).map_err(|e| bad_params(e.to_string()))? {
+            BlockRef::Latest => s.read_ledger().height(),
+            BlockRef::Height(h) => h,
         };
-        let Some(block) = s.storage.block(height).map_err(internal)? else {
-            return Ok(Value::Null);
+        let Some(found) = s.storage.block(height).map_err(internal)? else {
+            return wire(&None::<api::Block>);
         };
         let cert = s.storage.certificate(height).map_err(internal)?;
-        Ok(block_json(&block, cert.as_ref()))
+        wire(&block(&found, cert.as_ref()))
     })?;
 
-    m.register_method("merit_getOrderBook", |params, s, _| {
+    m.register_method(method::GET_ORDER_BOOK, |params, s, _| {
         let mut seq = params.sequence();
         let sell: String = seq.next()?;
         let buy: String = seq.next()?;
         let limit: Option<u64> = seq.optional_next()?;
-        let limit = match limit {
-            None => MAX_BOOK_PAGE,
-            Some(n) if n == 0 || n > MAX_BOOK_PAGE as u64 => {
-                return Err(bad_params(format!("limit must be 1 to {MAX_BOOK_PAGE}")));
-            }
-            Some(n) => n as usize,
-        };
+        let limit = BookLimit::new(limit)
+            .map_err(|e| bad_params(e.to_string()))?
+            .get();
         let ledger = s.read_ledger();
         let sell = known_token(&ledger, &sell)?;
         let buy = known_token(&ledger, &buy)?;
@@ -576,80 +664,44 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
             ledger
                 .order_book(a, b)
                 .take(limit)
-                .map(|o| offer_json(&ledger, o))
+                .map(|o| offer(&ledger, o))
                 .collect::<Vec<_>>()
         };
-        Ok(json!({
-            "sell": sell.as_str(),
-            "buy": buy.as_str(),
-            "offers": side(&sell, &buy),
-            "opposite": side(&buy, &sell),
-        }))
+        wire(&api::OrderBook {
+            sell: sell.to_string(),
+            buy: buy.to_string(),
+            offers: side(&sell, &buy),
+            opposite: side(&buy, &sell),
+        })
     })?;
 
-    m.register_method("merit_getEscrow", |params, s, _| {
+    m.register_method(method::GET_ESCROW, |params, s, _| {
         let id: String = params.one()?;
         let id = parse_hash(&id)?;
         let ledger = s.read_ledger();
-        Ok::<_, ErrorObjectOwned>(
-            ledger
-                .escrow(&id)
-                .map_or(Value::Null, |e| escrow_json(&ledger, &id, e)),
-        )
+        wire(&ledger.escrow(&id).map(|e| escrow(&ledger, &id, e)))
     })?;
 
-    m.register_method("merit_getHistory", |params, s, _| get_history(s, params))?;
+    m.register_method(method::GET_HISTORY, |params, s, _| {
+        wire(&get_history(s, params)?)
+    })?;
 
-    m.register_method("merit_audit", |params, s, _| {
+    m.register_method(method::AUDIT, |params, s, _| {
         let token: Option<String> = params.sequence().optional_next()?;
         let ledger = s.read_ledger();
-        let filter = token
+        let token = token
             .as_deref()
             .map(|t| known_token(&ledger, t))
             .transpose()?;
-        let out: Vec<Value> = ledger
-            .audit()
-            .into_iter()
-            .filter(|a| filter.is_none_or(|f| f == a.token))
-            .map(|a| {
-                let f = |u: u64| amount(&ledger, &a.token, u);
-                json!({
-                    "token": a.token.as_str(),
-                    "minted": f(a.minted),
-                    "circulating": f(a.circulating),
-                    "locked_in_offers": f(a.locked_in_offers),
-                    "locked_in_escrow": f(a.locked_in_escrow),
-                    "redeemed": f(a.redeemed),
-                    "expired": f(a.expired),
-                    "holds": a.holds(),
-                })
-            })
-            .collect();
-        Ok::<_, ErrorObjectOwned>(out)
+        wire(&audit(&ledger, token))
     })?;
 
-    m.register_method("merit_validators", |_, s, _| {
-        s.genesis
-            .merchants()
-            .iter()
-            .enumerate()
-            .map(|(i, mch)| {
-                json!({
-                    "index": i,
-                    "name": mch.name.as_str(),
-                    "account": mch.account.to_bech32(),
-                    "validator_key": mch.validator_key.to_bech32(),
-                    "peer_id": crate::network::peer_id_of(&mch.validator_key).map(|p| p.to_string()),
-                    "p2p": mch.p2p_address.to_string(),
-                })
-            })
-            .collect::<Vec<_>>()
-    })?;
+    m.register_method(method::VALIDATORS, |_, s, _| wire(&validators(s)))?;
 
     m.register_subscription(
-        "merit_subscribe",
-        "merit_subscription",
-        "merit_unsubscribe",
+        method::SUBSCRIBE,
+        method::SUBSCRIPTION,
+        method::UNSUBSCRIBE,
         |params, pending, s, _| async move {
             subscribe(params, pending, Arc::clone(&s)).await;
             Ok(())
@@ -667,13 +719,15 @@ async fn subscribe(params: Params<'static>, pending: PendingSubscriptionSink, s:
     let topic = {
         let mut seq = params.sequence();
         match seq.next::<String>() {
-            Ok(k) if k == "newBlocks" => Ok(Topic::Blocks),
-            Ok(k) if k == "account" => match seq.next::<String>() {
+            Ok(k) if k == method::TOPIC_NEW_BLOCKS => Ok(Topic::Blocks),
+            Ok(k) if k == method::TOPIC_ACCOUNT => match seq.next::<String>() {
                 Ok(a) => parse_address(&a).map(Topic::Account),
                 Err(e) => Err(e),
             },
             Ok(k) => Err(bad_params(format!(
-                "unknown subscription `{k}`: expected \"newBlocks\" or \"account\""
+                "unknown subscription `{k}`: expected \"{}\" or \"{}\"",
+                method::TOPIC_NEW_BLOCKS,
+                method::TOPIC_ACCOUNT
             ))),
             Err(e) => Err(e),
         }
@@ -728,19 +782,28 @@ async fn subscribe(params: Params<'static>, pending: PendingSubscriptionSink, s:
     }
 }
 
+/// The notifications of `topic` for one block, as they go on the wire.
 fn notifications(s: &Shared, topic: &Topic, b: &CommittedBlock) -> Vec<Value> {
     let h = &b.block.header;
-    match topic {
-        Topic::Blocks => vec![json!({
-            "height": h.height,
-            "hash": b.block.hash().to_hex(),
-            "timestamp_ms": h.timestamp_ms,
-            "state_root": h.state_root.to_hex(),
-            "txs": b.receipts.iter().map(|r| r.tx_hash.to_hex()).collect::<Vec<_>>(),
-            "rejected": b.receipts.iter().filter_map(|r| r.code().map(|c| json!({
-                "hash": r.tx_hash.to_hex(), "code": c.name(),
-            }))).collect::<Vec<_>>(),
-        })],
+    let sent = match topic {
+        Topic::Blocks => wire(&api::BlockNotification {
+            height: h.height,
+            hash: b.block.hash().to_hex(),
+            timestamp_ms: h.timestamp_ms,
+            state_root: h.state_root.to_hex(),
+            txs: b.receipts.iter().map(|r| r.tx_hash.to_hex()).collect(),
+            rejected: b
+                .receipts
+                .iter()
+                .filter_map(|r| {
+                    r.code().map(|c| api::RejectedTx {
+                        hash: r.tx_hash.to_hex(),
+                        code: c.name().to_string(),
+                    })
+                })
+                .collect(),
+        })
+        .map(|n| vec![n]),
         Topic::Account(addr) => {
             let ledger = s.read_ledger();
             b.block
@@ -748,21 +811,26 @@ fn notifications(s: &Shared, topic: &Topic, b: &CommittedBlock) -> Vec<Value> {
                 .iter()
                 .zip(&b.receipts)
                 .filter(|(tx, r)| {
-                    tx.body.sender == *addr || r.events().iter().any(|e| e.accounts().contains(addr))
+                    tx.body.sender == *addr
+                        || r.events().iter().any(|e| e.accounts().contains(addr))
                 })
                 .map(|(_, r)| {
                     let (status, code, _) = receipt_status(r);
-                    json!({
-                        "height": h.height,
-                        "hash": r.tx_hash.to_hex(),
-                        "status": status,
-                        "code": code.map(RejectCode::name),
-                        "events": r.events().iter().map(|e| event_json(&ledger, e)).collect::<Vec<_>>(),
+                    wire(&api::AccountNotification {
+                        height: h.height,
+                        hash: r.tx_hash.to_hex(),
+                        status,
+                        code: code_name(code),
+                        events: events(&ledger, r),
                     })
                 })
                 .collect()
         }
-    }
+    };
+    sent.unwrap_or_else(|e| {
+        tracing::error!(height = h.height, "cannot encode a notification: {e:?}");
+        Vec::new()
+    })
 }
 
 /// Starts the server; returns its address and a handle that stops it.
@@ -778,7 +846,7 @@ pub async fn serve(
         .max_subscriptions_per_connection(MAX_SUBSCRIPTIONS_PER_CONNECTION)
         .set_batch_request_config(BatchRequestConfig::Limit(MAX_RPC_BATCH))
         .build();
-    let health = ProxyGetRequestLayer::new([("/health", "merit_health")])
+    let health = ProxyGetRequestLayer::new([(method::HEALTH_PATH, method::HEALTH)])
         .map_err(|e| anyhow::anyhow!("health route: {e}"))?;
     let batches = jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
         .layer_fn(|service| ConcurrentBatch::new(service, MAX_RPC_RESPONSE_BYTES as usize));
@@ -793,3 +861,6 @@ pub async fn serve(
     let handle = server.start(module(shared)?);
     Ok((local, handle))
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,13 +4,15 @@ use std::io::Read;
 
 use anyhow::{Context as _, Result};
 use clap::CommandFactory;
+use merit_api::params::MAX_BOOK_PAGE;
+use merit_api::{Escrow, Event, TxStatus};
 use merit_chain::encoding::BoundedVec;
 use merit_chain::limits::{MAX_ESCROW_DURATION_MS, MAX_HISTORY_PAGE, MAX_PAY_LEGS};
 use merit_chain::tx::{Memo, OrderId, PayLeg, TokenName};
 use merit_chain::{Hash32, Keypair, Symbol, TxKind};
 use merit_genesis::devnet::{DEVNET_MERCHANTS, DEVNET_P2P_BASE_PORT, DEVNET_RPC_BASE_PORT};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::cli::{
@@ -22,8 +24,8 @@ use crate::error::usage;
 use crate::keystore::{KeyEntry, KeystoreError, generate_key};
 use crate::output::{self, format_time_ms, table};
 use crate::price::parse_price;
-use crate::rpc::{EscrowInfo, MAX_BOOK_PAGE, TxInfo};
 use crate::submit::{self, decode_hex, kind_json, sign_and_submit, submit_and_wait};
+use crate::view::TxView;
 
 /// Runs one parsed command line.
 pub fn run(ctx: &Ctx, command: Command) -> Result<()> {
@@ -296,10 +298,10 @@ fn import_devnet(ctx: &Ctx, force: bool) -> Result<()> {
 
 fn balance(ctx: &Ctx, who: Option<&str>) -> Result<()> {
     let address = ctx.account(who)?;
-    let mut account = ctx.rpc()?.get_account(&address.to_bech32())?;
-    for o in &mut account.offers {
-        output::add_unit_price(ctx, o);
-    }
+    let account = ctx
+        .rpc()?
+        .get_account(&address.to_bech32())?
+        .map_offers(|o| output::offer_view(ctx, o));
     if ctx.json {
         return output::json(&account);
     }
@@ -356,7 +358,7 @@ fn balance(ctx: &Ctx, who: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-fn escrow_table(ctx: &Ctx, escrows: &[EscrowInfo]) -> String {
+fn escrow_table(ctx: &Ctx, escrows: &[Escrow]) -> String {
     let rows: Vec<Vec<String>> = escrows
         .iter()
         .map(|e| {
@@ -366,7 +368,7 @@ fn escrow_table(ctx: &Ctx, escrows: &[EscrowInfo]) -> String {
                 ctx.short(&e.payer),
                 ctx.short(&e.payee),
                 format_time_ms(e.deadline_ms),
-                e.status.clone(),
+                e.status.to_string(),
             ]
         })
         .collect();
@@ -401,7 +403,7 @@ fn history(ctx: &Ctx, who: Option<&str>, limit: u64, cursor: Option<String>) -> 
             vec![
                 e.height.to_string(),
                 e.kind.clone().unwrap_or_default(),
-                e.status.clone(),
+                e.status.to_string(),
                 e.code.clone().unwrap_or_default(),
                 e.hash.clone(),
             ]
@@ -567,7 +569,7 @@ fn refund(ctx: &Ctx, payment: &str, amount: &str, args: &SubmitArgs) -> Result<(
         Some(d) => (None, d),
         None => {
             let info = ctx.rpc()?.get_transaction(&payment_hash.to_hex())?;
-            if info.status == TxInfo::UNKNOWN || info.status == TxInfo::PENDING {
+            if matches!(info.status, TxStatus::Unknown | TxStatus::Pending) {
                 return Err(usage(format!(
                     "payment {payment} is {} on this node",
                     info.status
@@ -576,9 +578,10 @@ fn refund(ctx: &Ctx, payment: &str, amount: &str, args: &SubmitArgs) -> Result<(
             let token = info
                 .events
                 .iter()
-                .find(|e| e.get("type").and_then(Value::as_str) == Some("Paid"))
-                .and_then(|e| e.get("token"))
-                .and_then(Value::as_str)
+                .find_map(|e| match e {
+                    Event::Paid { token, .. } => Some(token.as_str()),
+                    _ => None,
+                })
                 .ok_or_else(|| {
                     usage(format!("transaction {payment} is not a committed payment"))
                 })?;
@@ -659,10 +662,13 @@ fn offer(ctx: &Ctx, command: OfferCommand) -> Result<()> {
         }
         OfferCommand::List { who } => {
             let address = ctx.account(who.as_deref())?.to_bech32();
-            let mut offers = ctx.rpc()?.get_account(&address)?.offers;
-            for o in &mut offers {
-                output::add_unit_price(ctx, o);
-            }
+            let offers: Vec<_> = ctx
+                .rpc()?
+                .get_account(&address)?
+                .offers
+                .into_iter()
+                .map(|o| output::offer_view(ctx, o))
+                .collect();
             if ctx.json {
                 return output::json(&json!({ "address": address, "offers": offers }));
             }
@@ -685,18 +691,16 @@ fn book(ctx: &Ctx, sell: &str, buy: &str, limit: u64) -> Result<()> {
             "both tokens are {sell}: a book pairs two different tokens"
         )));
     }
-    if limit == 0 || limit > MAX_BOOK_PAGE {
+    if limit == 0 || limit > MAX_BOOK_PAGE as u64 {
         return Err(usage(format!("--limit must be 1 to {MAX_BOOK_PAGE}")));
     }
     // Unknown tokens are named before the node is asked for the book.
     ctx.token(&sell)?;
     ctx.token(&buy)?;
-    let mut book = ctx
+    let book = ctx
         .rpc()?
-        .get_order_book(sell.as_str(), buy.as_str(), limit)?;
-    for o in book.offers.iter_mut().chain(book.opposite.iter_mut()) {
-        output::add_unit_price(ctx, o);
-    }
+        .get_order_book(sell.as_str(), buy.as_str(), limit)?
+        .map_offers(|o| output::offer_view(ctx, o));
     if ctx.json {
         return output::json(&book);
     }
@@ -833,7 +837,7 @@ fn escrow(ctx: &Ctx, command: EscrowCommand) -> Result<()> {
             }
             let rows = [
                 ("id", e.id.clone()),
-                ("status", e.status.clone()),
+                ("status", e.status.to_string()),
                 ("token", e.token.clone()),
                 ("amount", e.amount.clone()),
                 ("locked", e.remaining.clone()),
@@ -1040,9 +1044,9 @@ fn show_tx(ctx: &Ctx, hash: &str) -> Result<()> {
             "bad transaction hash `{hash}`: expected 64 hex digits"
         ))
     })?;
-    let info = ctx.rpc()?.get_transaction(&h.to_hex())?;
+    let info = TxView::from(ctx.rpc()?.get_transaction(&h.to_hex())?);
     submit::show(ctx, &info)?;
-    if info.status == TxInfo::UNKNOWN && !ctx.json {
+    if info.tx.status == TxStatus::Unknown && !ctx.json {
         eprintln!("the node does not know transaction {hash}");
     }
     Ok(())

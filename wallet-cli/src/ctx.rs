@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
 use anyhow::Result;
+use merit_api::TokenInfo;
 use merit_chain::amount::{AmountError, parse_amount};
 use merit_chain::{Address, Keypair, Symbol};
 
 use crate::error::{UsageError, usage};
 use crate::keystore::{Keystore, KeystoreError, Password, check_name};
-use crate::rpc::{RpcClient, RpcError, TokenInfo};
+use crate::rpc::{RpcClient, RpcError};
 
 /// Environment variable holding the key password, for scripts.
 pub const ENV_PASSWORD: &str = "MERIT_PASSWORD";

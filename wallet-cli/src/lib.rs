@@ -30,6 +30,7 @@ mod output;
 pub mod price;
 pub mod rpc;
 pub mod submit;
+pub mod view;
 
 use std::process::ExitCode;
 

@@ -1,14 +1,14 @@
 //! Printing: JSON for scripts, aligned text for people.
 
 use anyhow::Result;
+use merit_api::{Event, Offer, TxInfo, TxStatus};
 use merit_chain::RejectCode;
 use rust_decimal::Decimal;
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::ctx::Ctx;
 use crate::price::{parse_rational, show_unit_price, unit_price};
-use crate::rpc::{OfferInfo, TxInfo};
+use crate::view::{OfferView, TxView};
 
 /// Prints `value` as pretty JSON on stdout.
 pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
@@ -74,10 +74,6 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (y, m, d)
 }
 
-fn s<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("?")
-}
-
 /// Width of the event name column.
 const EVENT_NAME_WIDTH: usize = 14;
 
@@ -99,20 +95,23 @@ pub fn price_words(ctx: &Ctx, price: &str, sell: &str, buy: &str) -> String {
     }
 }
 
-/// Fills in an offer's [`OfferInfo::unit_price`] when both tokens are known.
-pub fn add_unit_price(ctx: &Ctx, offer: &mut OfferInfo) {
-    if let (Some(p), Some((ds, db))) = (
+/// An offer as the CLI shows it: with its [`OfferView::unit_price`] when
+/// both tokens are known.
+pub fn offer_view(ctx: &Ctx, offer: Offer) -> OfferView {
+    let unit_price = match (
         parse_rational(&offer.price),
         pair_decimals(ctx, &offer.sell, &offer.buy),
     ) {
-        offer.unit_price = Some(unit_price(p, ds, db).0);
-    }
+        (Some(p), Some((ds, db))) => Some(unit_price(p, ds, db).0),
+        _ => None,
+    };
+    OfferView { offer, unit_price }
 }
 
 /// Offers as a table: an account's (with the pair, without the owner) or
 /// one side of a book (the reverse).
-pub fn offer_table(ctx: &Ctx, offers: &[OfferInfo], own: bool) -> String {
-    let price = |o: &OfferInfo| match (
+pub fn offer_table(ctx: &Ctx, offers: &[OfferView], own: bool) -> String {
+    let price = |o: &Offer| match (
         parse_rational(&o.price),
         pair_decimals(ctx, &o.sell, &o.buy),
     ) {
@@ -122,6 +121,7 @@ pub fn offer_table(ctx: &Ctx, offers: &[OfferInfo], own: bool) -> String {
     if own {
         let rows: Vec<Vec<String>> = offers
             .iter()
+            .map(|v| &v.offer)
             .map(|o| {
                 vec![
                     o.id.to_string(),
@@ -135,6 +135,7 @@ pub fn offer_table(ctx: &Ctx, offers: &[OfferInfo], own: bool) -> String {
     } else {
         let rows: Vec<Vec<String>> = offers
             .iter()
+            .map(|v| &v.offer)
             .map(|o| {
                 vec![
                     o.id.to_string(),
@@ -149,126 +150,105 @@ pub fn offer_table(ctx: &Ctx, offers: &[OfferInfo], own: bool) -> String {
 }
 
 /// One event in words.
-pub fn event_line(ctx: &Ctx, e: &Value) -> String {
-    let token = s(e, "token");
-    let (name, text) = match s(e, "type") {
-        "TokenCreated" => (
-            "TokenCreated",
-            format!("{token} issued by {}", ctx.short(s(e, "issuer"))),
+pub fn event_line(ctx: &Ctx, e: &Event) -> String {
+    let short = |a: &str| ctx.short(a);
+    let text = match e {
+        Event::TokenCreated { token, issuer } => format!("{token} issued by {}", short(issuer)),
+        Event::Minted { token, to, amount } => format!("{amount} {token} to {}", short(to)),
+        Event::Transferred {
+            token,
+            from,
+            to,
+            amount,
+        } => format!("{amount} {token} from {} to {}", short(from), short(to)),
+        Event::Paid {
+            token,
+            payer,
+            order_id,
+            total,
+        } => format!("{total} {token} for order {order_id} by {}", short(payer)),
+        Event::Refunded {
+            token,
+            payment,
+            from,
+            to,
+            amount,
+        } => format!(
+            "{amount} {token} from {} to {} (payment {payment})",
+            short(from),
+            short(to)
         ),
-        "Minted" => (
-            "Minted",
-            format!("{} {token} to {}", s(e, "amount"), ctx.short(s(e, "to"))),
+        Event::Redeemed {
+            token,
+            from,
+            amount,
+        } => format!("{amount} {token} by {}", short(from)),
+        Event::OfferPlaced {
+            offer,
+            owner,
+            sell,
+            buy,
+            amount,
+            price,
+        } => format!(
+            "offer {offer}: {amount} {sell} for {buy} at {} by {}",
+            price_words(ctx, price, sell, buy),
+            short(owner)
         ),
-        "Transferred" => (
-            "Transferred",
-            format!(
-                "{} {token} from {} to {}",
-                s(e, "amount"),
-                ctx.short(s(e, "from")),
-                ctx.short(s(e, "to"))
-            ),
+        Event::Trade {
+            maker_offer,
+            taker,
+            maker,
+            pay_token,
+            paid,
+            get_token,
+            got,
+            maker_remaining,
+            ..
+        } => format!(
+            "{} paid {paid} {pay_token} to {} for {got} {get_token} (offer {maker_offer}, {maker_remaining} {get_token} left in it)",
+            short(taker),
+            short(maker)
         ),
-        "Paid" => (
-            "Paid",
-            format!(
-                "{} {token} for order {} by {}",
-                s(e, "total"),
-                s(e, "order_id"),
-                ctx.short(s(e, "payer"))
-            ),
+        Event::OfferCancelled {
+            offer,
+            owner,
+            token,
+            returned,
+        } => format!("offer {offer}: {returned} {token} back to {}", short(owner)),
+        Event::EscrowCreated {
+            token,
+            payer,
+            payee,
+            amount,
+            deadline_ms,
+            ..
+        } => format!(
+            "{amount} {token} from {} for {}, refundable by the payer from {}",
+            short(payer),
+            short(payee),
+            format_time_ms(*deadline_ms)
         ),
-        "Refunded" => (
-            "Refunded",
-            format!(
-                "{} {token} from {} to {} (payment {})",
-                s(e, "amount"),
-                ctx.short(s(e, "from")),
-                ctx.short(s(e, "to")),
-                s(e, "payment")
-            ),
+        Event::EscrowReleased {
+            token,
+            payer,
+            payee,
+            amount,
+            ..
+        } => format!("{amount} {token} to {} from {}", short(payee), short(payer)),
+        Event::EscrowRefunded {
+            token,
+            payer,
+            payee,
+            amount,
+            ..
+        } => format!(
+            "{amount} {token} back to {} from {}",
+            short(payer),
+            short(payee)
         ),
-        "Redeemed" => (
-            "Redeemed",
-            format!("{} {token} by {}", s(e, "amount"), ctx.short(s(e, "from"))),
-        ),
-        "OfferPlaced" => {
-            let (sell, buy) = (s(e, "sell"), s(e, "buy"));
-            (
-                "OfferPlaced",
-                format!(
-                    "offer {}: {} {sell} for {buy} at {} by {}",
-                    e.get("offer").map_or_else(|| "?".into(), Value::to_string),
-                    s(e, "amount"),
-                    price_words(ctx, s(e, "price"), sell, buy),
-                    ctx.short(s(e, "owner"))
-                ),
-            )
-        }
-        "Trade" => (
-            "Trade",
-            format!(
-                "{} paid {} {} to {} for {} {} (offer {}, {} {} left in it)",
-                ctx.short(s(e, "taker")),
-                s(e, "paid"),
-                s(e, "pay_token"),
-                ctx.short(s(e, "maker")),
-                s(e, "got"),
-                s(e, "get_token"),
-                e.get("maker_offer")
-                    .map_or_else(|| "?".into(), Value::to_string),
-                s(e, "maker_remaining"),
-                s(e, "get_token"),
-            ),
-        ),
-        "OfferCancelled" => (
-            "OfferCancelled",
-            format!(
-                "offer {}: {} {token} back to {}",
-                e.get("offer").map_or_else(|| "?".into(), Value::to_string),
-                s(e, "returned"),
-                ctx.short(s(e, "owner"))
-            ),
-        ),
-        "EscrowCreated" => (
-            "EscrowCreated",
-            format!(
-                "{} {token} from {} for {}, refundable by the payer from {}",
-                s(e, "amount"),
-                ctx.short(s(e, "payer")),
-                ctx.short(s(e, "payee")),
-                e.get("deadline_ms")
-                    .and_then(Value::as_u64)
-                    .map_or_else(|| "?".into(), format_time_ms)
-            ),
-        ),
-        "EscrowReleased" => (
-            "EscrowReleased",
-            format!(
-                "{} {token} to {} from {}",
-                s(e, "amount"),
-                ctx.short(s(e, "payee")),
-                ctx.short(s(e, "payer"))
-            ),
-        ),
-        "EscrowRefunded" => (
-            "EscrowRefunded",
-            format!(
-                "{} {token} back to {} from {}",
-                s(e, "amount"),
-                ctx.short(s(e, "payer")),
-                ctx.short(s(e, "payee"))
-            ),
-        ),
-        other => {
-            let mut rest = e.clone();
-            if let Some(obj) = rest.as_object_mut() {
-                obj.remove("type");
-            }
-            return format!("{other} {rest}");
-        }
     };
-    format!("{name:<EVENT_NAME_WIDTH$} {text}")
+    format!("{:<EVENT_NAME_WIDTH$} {text}", e.name())
 }
 
 /// The plain-words sentence for a rejection code name.
@@ -280,14 +260,15 @@ pub fn describe_code(code: &str, fallback: Option<&str>) -> String {
 }
 
 /// Prints a transaction's state for people. A rejection goes to stderr.
-pub fn print_tx(ctx: &Ctx, info: &TxInfo) {
+pub fn print_tx(ctx: &Ctx, view: &TxView) {
+    let info = &view.tx;
     let kind = info.kind.as_deref().unwrap_or("transaction");
     let block = info
         .height
         .map(|h| format!(" in block {h}"))
         .unwrap_or_default();
-    match info.status.as_str() {
-        TxInfo::REJECTED | TxInfo::UNKNOWN if info.code.is_some() => {
+    match info.status {
+        TxStatus::Rejected | TxStatus::Unknown if info.code.is_some() => {
             let code = info.code.as_deref().unwrap_or("?");
             let mut text = format!(
                 "rejected{block}: {kind}: {code}\n  {}\n  hash      {}",
@@ -311,7 +292,7 @@ pub fn print_tx(ctx: &Ctx, info: &TxInfo) {
             for e in &info.events {
                 println!("  {}", event_line(ctx, e));
             }
-            if let Some(id) = info.offer_id {
+            if let Some(id) = view.offer_id {
                 println!("  offer id  {id}");
                 let owner = info
                     .sender
@@ -326,7 +307,7 @@ pub fn print_tx(ctx: &Ctx, info: &TxInfo) {
                     None => {}
                 }
             }
-            if let Some(id) = &info.escrow_id {
+            if let Some(id) = &view.escrow_id {
                 println!("  escrow id {id}");
             }
         }
@@ -336,22 +317,20 @@ pub fn print_tx(ctx: &Ctx, info: &TxInfo) {
 /// For a committed `PlaceOffer`: how much of the sold token rests in the
 /// book (zero when the offer was filled completely), and that token.
 fn resting(info: &TxInfo) -> Option<(Decimal, String)> {
-    let placed = info
-        .events
-        .iter()
-        .find(|e| e.get("type").and_then(Value::as_str) == Some("OfferPlaced"))?;
-    let amount = Decimal::from_str_exact(s(placed, "amount")).ok()?;
+    let (amount, sell) = info.events.iter().find_map(|e| match e {
+        Event::OfferPlaced { amount, sell, .. } => Some((amount, sell)),
+        _ => None,
+    })?;
+    let amount = Decimal::from_str_exact(amount).ok()?;
     let mut paid = Decimal::ZERO;
-    for t in info
-        .events
-        .iter()
-        .filter(|e| e.get("type").and_then(Value::as_str) == Some("Trade"))
-    {
-        paid = paid.checked_add(Decimal::from_str_exact(s(t, "paid")).ok()?)?;
+    for e in &info.events {
+        if let Event::Trade { paid: p, .. } = e {
+            paid = paid.checked_add(Decimal::from_str_exact(p).ok()?)?;
+        }
     }
     let mut left = amount.checked_sub(paid)?;
     left.rescale(amount.scale());
-    Some((left, s(placed, "sell").to_string()))
+    Some((left, sell.clone()))
 }
 
 #[cfg(test)]

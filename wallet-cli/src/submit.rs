@@ -9,6 +9,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
+use merit_api::{TxInfo, TxStatus};
 use merit_chain::limits::{MAX_TX_BYTES, MAX_TX_TTL_BLOCKS};
 use merit_chain::tx::ChainId;
 use merit_chain::{RejectCode, Transaction, TxBody, TxKind};
@@ -19,7 +20,8 @@ use crate::cli::{SubmitArgs, WaitArgs};
 use crate::ctx::Ctx;
 use crate::error::{Outcome, usage};
 use crate::output;
-use crate::rpc::{RpcError, TxInfo};
+use crate::rpc::RpcError;
+use crate::view::TxView;
 
 /// Blocks a new transaction stays valid unless `--ttl-blocks` says otherwise.
 pub const DEFAULT_TX_TTL_BLOCKS: u64 = 100;
@@ -175,14 +177,15 @@ pub fn submit_and_wait(ctx: &Ctx, bytes: &[u8], tx: &Transaction, wait: &WaitArg
             // The same bytes may already be in a block (a resubmission):
             // then that record is the outcome, not the refusal.
             if let Ok(known) = rpc.get_transaction(&hash_hex)
-                && known.is_final()
+                && known.status.is_final()
             {
+                let known = TxView::from(known);
                 show(ctx, &known)?;
                 return outcome(&known);
             }
-            let mut info = local_info(&hash_hex, TxInfo::REJECTED, tx);
-            info.code = Some(code.clone());
-            info.message = Some(output::describe_code(&code, Some(&message)));
+            let mut info = local_info(&hash_hex, TxStatus::Rejected, tx);
+            info.tx.code = Some(code.clone());
+            info.tx.message = Some(output::describe_code(&code, Some(&message)));
             show(ctx, &info)?;
             return Err(Outcome::Rejected {
                 hash: hash_hex,
@@ -193,7 +196,7 @@ pub fn submit_and_wait(ctx: &Ctx, bytes: &[u8], tx: &Transaction, wait: &WaitArg
         Err(e) => return Err(e.into()),
     }
     if wait.no_wait {
-        let info = local_info(&hash_hex, TxInfo::PENDING, tx);
+        let info = local_info(&hash_hex, TxStatus::Pending, tx);
         show(ctx, &info)?;
         if !ctx.json {
             eprintln!(
@@ -214,19 +217,20 @@ pub fn submit_and_wait(ctx: &Ctx, bytes: &[u8], tx: &Transaction, wait: &WaitArg
 }
 
 /// What the wallet knows of a transaction before the node reports on it.
-fn local_info(hash: &str, status: &str, tx: &Transaction) -> TxInfo {
+fn local_info(hash: &str, status: TxStatus, tx: &Transaction) -> TxView {
     let mut info = TxInfo::new(hash, status);
     info.kind = Some(tx.body.kind.name().to_string());
     info.sender = Some(tx.body.sender.to_bech32());
+    let mut view = TxView::from(info);
     if matches!(tx.body.kind, TxKind::EscrowCreate { .. }) {
         // The escrow id is the creating transaction's hash, known at once.
-        info.escrow_id = Some(hash.to_string());
+        view.escrow_id = Some(hash.to_string());
     }
-    info
+    view
 }
 
 /// Prints a transaction's state, as JSON or words.
-pub fn show(ctx: &Ctx, info: &TxInfo) -> Result<()> {
+pub fn show(ctx: &Ctx, info: &TxView) -> Result<()> {
     if ctx.json {
         output::json(info)
     } else {
@@ -237,10 +241,10 @@ pub fn show(ctx: &Ctx, info: &TxInfo) -> Result<()> {
 
 /// The exit for a printed outcome: an error for a rejection or a pending
 /// transaction, so the process exits non-zero.
-pub fn outcome(info: &TxInfo) -> Result<()> {
-    if let Some(code) = &info.code {
+pub fn outcome(info: &TxView) -> Result<()> {
+    if let Some(code) = &info.tx.code {
         return Err(Outcome::Rejected {
-            hash: info.hash.clone(),
+            hash: info.tx.hash.clone(),
             code: code.clone(),
         }
         .into());
@@ -256,24 +260,24 @@ fn wait_for(
     hash: &str,
     expires_at: u64,
     timeout_secs: u64,
-) -> Result<TxInfo> {
+) -> Result<TxView> {
     let rpc = ctx.rpc()?;
     let started = Instant::now();
     let deadline = started + Duration::from_secs(timeout_secs);
     let mut polls: u32 = 0;
     loop {
         match rpc.get_transaction(hash) {
-            Ok(info) if info.is_final() => return Ok(info),
+            Ok(info) if info.status.is_final() => return Ok(TxView::from(info)),
             Ok(info) => {
-                if info.status == TxInfo::UNKNOWN
+                if info.status == TxStatus::Unknown
                     && polls.is_multiple_of(EXPIRY_CHECK_EVERY_POLLS)
                     && let Ok(status) = rpc.status()
                     && status.height >= expires_at
                 {
                     let code = RejectCode::Expired;
-                    let mut expired = local_info(hash, TxInfo::UNKNOWN, tx);
-                    expired.code = Some(code.name().to_string());
-                    expired.message = Some(code.describe().to_string());
+                    let mut expired = local_info(hash, TxStatus::Unknown, tx);
+                    expired.tx.code = Some(code.name().to_string());
+                    expired.tx.message = Some(code.describe().to_string());
                     return Ok(expired);
                 }
             }
@@ -284,7 +288,7 @@ fn wait_for(
         polls = polls.wrapping_add(1);
         if Instant::now() >= deadline {
             let waited_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            let info = local_info(hash, TxInfo::PENDING, tx);
+            let info = local_info(hash, TxStatus::Pending, tx);
             show(ctx, &info)?;
             if !ctx.json {
                 eprintln!(

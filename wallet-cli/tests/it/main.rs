@@ -6,4 +6,5 @@
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
 mod binary;
+mod documents;
 mod keystore;

@@ -1,0 +1,157 @@
+//! The events of a transaction's receipt, as `merit_getTransaction` and the
+//! `account` subscription carry them.
+
+use serde::{Deserialize, Serialize};
+
+/// One event, tagged with `"type"`: its name. Amounts are decimal strings
+/// in units of the token the event names; addresses are `mrt1…`, hashes 64
+/// hex digits, prices `"n/d"` of base units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum Event {
+    /// A merchant created `token`.
+    TokenCreated { token: String, issuer: String },
+    /// The issuer minted `amount` of `token` for `to`.
+    Minted {
+        token: String,
+        to: String,
+        amount: String,
+    },
+    /// `amount` of `token` moved (also one per leg of a payment).
+    Transferred {
+        token: String,
+        from: String,
+        to: String,
+        amount: String,
+    },
+    /// `payer` paid order `order_id`, `total` over all legs.
+    Paid {
+        token: String,
+        payer: String,
+        order_id: String,
+        total: String,
+    },
+    /// A receiver of `payment` returned `amount` to its payer.
+    Refunded {
+        token: String,
+        payment: String,
+        from: String,
+        to: String,
+        amount: String,
+    },
+    /// `from` burnt `amount` of `token`.
+    Redeemed {
+        token: String,
+        from: String,
+        amount: String,
+    },
+    /// Offer `offer` was placed and `amount` of `sell` locked in it. Its
+    /// trades follow.
+    OfferPlaced {
+        offer: u64,
+        owner: String,
+        sell: String,
+        buy: String,
+        amount: String,
+        price: String,
+    },
+    /// The taker's new offer crossed a resting (maker) offer: the taker
+    /// paid `paid` of `pay_token` and got `got` of `get_token`;
+    /// `maker_remaining` is what the maker offer still holds, in
+    /// `get_token`.
+    Trade {
+        taker_offer: u64,
+        maker_offer: u64,
+        taker: String,
+        maker: String,
+        pay_token: String,
+        paid: String,
+        get_token: String,
+        got: String,
+        maker_remaining: String,
+    },
+    /// The owner cancelled offer `offer` and got `returned` of `token` back.
+    OfferCancelled {
+        offer: u64,
+        owner: String,
+        token: String,
+        returned: String,
+    },
+    /// `payer` locked `amount` for `payee` in escrow `escrow`.
+    EscrowCreated {
+        escrow: String,
+        token: String,
+        payer: String,
+        payee: String,
+        amount: String,
+        deadline_ms: u64,
+    },
+    /// The payer paid the escrow to the payee.
+    EscrowReleased {
+        escrow: String,
+        token: String,
+        payer: String,
+        payee: String,
+        amount: String,
+    },
+    /// The escrow went back to the payer.
+    EscrowRefunded {
+        escrow: String,
+        token: String,
+        payer: String,
+        payee: String,
+        amount: String,
+    },
+}
+
+impl Event {
+    /// The event's name: its `"type"` on the wire.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::TokenCreated { .. } => "TokenCreated",
+            Event::Minted { .. } => "Minted",
+            Event::Transferred { .. } => "Transferred",
+            Event::Paid { .. } => "Paid",
+            Event::Refunded { .. } => "Refunded",
+            Event::Redeemed { .. } => "Redeemed",
+            Event::OfferPlaced { .. } => "OfferPlaced",
+            Event::Trade { .. } => "Trade",
+            Event::OfferCancelled { .. } => "OfferCancelled",
+            Event::EscrowCreated { .. } => "EscrowCreated",
+            Event::EscrowReleased { .. } => "EscrowReleased",
+            Event::EscrowRefunded { .. } => "EscrowRefunded",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn events_are_tagged_with_their_name() {
+        let e = Event::OfferPlaced {
+            offer: 3,
+            owner: "mrt1x".into(),
+            sell: "BEAN".into(),
+            buy: "BOOK".into(),
+            amount: "10.00".into(),
+            price: "1/2".into(),
+        };
+        let wire = serde_json::to_value(&e).unwrap();
+        assert_eq!(
+            wire,
+            json!({"type": "OfferPlaced", "offer": 3, "owner": "mrt1x", "sell": "BEAN",
+                   "buy": "BOOK", "amount": "10.00", "price": "1/2"})
+        );
+        assert_eq!(wire["type"], e.name());
+        assert_eq!(serde_json::from_value::<Event>(wire).unwrap(), e);
+    }
+
+    #[test]
+    fn an_unknown_event_is_refused() {
+        let wire = json!({"type": "Teleported", "token": "BEAN"});
+        assert!(serde_json::from_value::<Event>(wire).is_err());
+    }
+}

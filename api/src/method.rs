@@ -1,0 +1,62 @@
+//! Method names, subscription topics and the HTTP route of the health check.
+
+/// `merit_health()` → [`crate::Health`].
+pub const HEALTH: &str = "merit_health";
+/// `merit_status()` → [`crate::Status`].
+pub const STATUS: &str = "merit_status";
+/// `merit_sendTransaction(tx_hex)` → the transaction's hash.
+pub const SEND_TRANSACTION: &str = "merit_sendTransaction";
+/// `merit_getTransaction(hash)` → [`crate::TxInfo`].
+pub const GET_TRANSACTION: &str = "merit_getTransaction";
+/// `merit_getAccount(address)` → [`crate::Account`].
+pub const GET_ACCOUNT: &str = "merit_getAccount";
+/// `merit_getToken(symbol)` → [`crate::TokenInfo`].
+pub const GET_TOKEN: &str = "merit_getToken";
+/// `merit_listTokens()` → an array of [`crate::TokenInfo`].
+pub const LIST_TOKENS: &str = "merit_listTokens";
+/// `merit_getBlock(height | "latest")` → [`crate::Block`] or `null`.
+pub const GET_BLOCK: &str = "merit_getBlock";
+/// `merit_getOrderBook(sell, buy, limit?)` → [`crate::OrderBook`].
+pub const GET_ORDER_BOOK: &str = "merit_getOrderBook";
+/// `merit_getEscrow(id)` → [`crate::Escrow`] or `null`.
+pub const GET_ESCROW: &str = "merit_getEscrow";
+/// `merit_getHistory(address, cursor?, limit?)` → [`crate::HistoryPage`].
+pub const GET_HISTORY: &str = "merit_getHistory";
+/// `merit_audit(token?)` → an array of [`crate::AuditEntry`].
+pub const AUDIT: &str = "merit_audit";
+/// `merit_validators()` → an array of [`crate::ValidatorEntry`].
+pub const VALIDATORS: &str = "merit_validators";
+/// `merit_subscribe(topic, …)` → a subscription id (WebSocket only).
+pub const SUBSCRIBE: &str = "merit_subscribe";
+/// The method of every subscription notification.
+pub const SUBSCRIPTION: &str = "merit_subscription";
+/// `merit_unsubscribe(id)`.
+pub const UNSUBSCRIBE: &str = "merit_unsubscribe";
+
+/// Every method a node answers, in the order `docs/rpc.md` lists them.
+pub const ALL: &[&str] = &[
+    STATUS,
+    SEND_TRANSACTION,
+    GET_TRANSACTION,
+    GET_ACCOUNT,
+    GET_TOKEN,
+    LIST_TOKENS,
+    GET_BLOCK,
+    GET_ORDER_BOOK,
+    GET_HISTORY,
+    GET_ESCROW,
+    AUDIT,
+    VALIDATORS,
+    HEALTH,
+    SUBSCRIBE,
+    UNSUBSCRIBE,
+];
+
+/// `merit_subscribe("newBlocks")`: one [`crate::BlockNotification`] per block.
+pub const TOPIC_NEW_BLOCKS: &str = "newBlocks";
+/// `merit_subscribe("account", address)`: one
+/// [`crate::AccountNotification`] per transaction touching the address.
+pub const TOPIC_ACCOUNT: &str = "account";
+
+/// `GET` on this path answers what [`HEALTH`] does, as a plain JSON body.
+pub const HEALTH_PATH: &str = "/health";

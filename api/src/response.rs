@@ -1,0 +1,491 @@
+//! The answers of the methods.
+//!
+//! Amounts are decimal strings in token units, addresses `mrt1…`, hashes 64
+//! hex digits, times milliseconds since the Unix epoch. An `Option` field
+//! is `null` on the wire when empty, never absent. Fields a client may go
+//! without decode to their default when missing, so a client keeps working
+//! against a node that sends less.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::Event;
+use crate::params::HistoryCursor;
+
+/// `merit_health`, and the body of `GET /health`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: HealthStatus,
+    /// The committed height.
+    pub height: u64,
+    /// Connected peers.
+    pub peers: u64,
+}
+
+/// What a node that answers says of itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HealthStatus {
+    #[serde(rename = "ok")]
+    Ok,
+}
+
+/// `merit_status`: the node's view of the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    pub chain_id: String,
+    pub height: u64,
+    #[serde(default)]
+    pub block_hash: String,
+    #[serde(default)]
+    pub block_time_ms: u64,
+    #[serde(default)]
+    pub state_root: String,
+    /// The consensus round the node is in.
+    #[serde(default)]
+    pub round: u64,
+    /// Validators in genesis.
+    #[serde(default)]
+    pub validators: u64,
+    /// This node's validator index; `null` on an observer.
+    #[serde(default)]
+    pub validator_index: Option<u64>,
+    #[serde(default)]
+    pub peers: u64,
+    #[serde(default)]
+    pub mempool_size: u64,
+    /// True while the node fetches blocks from peers.
+    #[serde(default)]
+    pub syncing: bool,
+    #[serde(default)]
+    pub genesis_hash: String,
+    /// The node's software version.
+    #[serde(default)]
+    pub version: String,
+}
+
+/// Where a transaction stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TxStatus {
+    /// In the node's mempool.
+    Pending,
+    /// In a block, executed.
+    Committed,
+    /// In a block, with a rejection code.
+    Rejected,
+    /// Neither in a block nor in this node's mempool.
+    Unknown,
+}
+
+impl TxStatus {
+    /// The status as it is on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TxStatus::Pending => "pending",
+            TxStatus::Committed => "committed",
+            TxStatus::Rejected => "rejected",
+            TxStatus::Unknown => "unknown",
+        }
+    }
+
+    /// In a block, committed or rejected: it will not change.
+    pub fn is_final(self) -> bool {
+        matches!(self, TxStatus::Committed | TxStatus::Rejected)
+    }
+}
+
+impl fmt::Display for TxStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `merit_getTransaction`. For `pending` and `unknown`, every field but
+/// `hash` and `status` is `null` and `events` is empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxInfo {
+    pub hash: String,
+    pub status: TxStatus,
+    #[serde(default)]
+    pub height: Option<u64>,
+    /// The index in its block.
+    #[serde(default)]
+    pub index: Option<u32>,
+    /// The kind's name (`Transfer`, `PlaceOffer`, …).
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub sender: Option<String>,
+    /// The rejection code's stable name, when rejected.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// The rejection in plain words, when rejected.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// For `DuplicateOrderId`: the first transaction with that order id.
+    #[serde(default)]
+    pub original: Option<String>,
+    #[serde(default)]
+    pub events: Vec<Event>,
+}
+
+impl TxInfo {
+    /// A transaction that is not in a block: only its hash and status.
+    pub fn new(hash: impl Into<String>, status: TxStatus) -> Self {
+        TxInfo {
+            hash: hash.into(),
+            status,
+            height: None,
+            index: None,
+            kind: None,
+            sender: None,
+            code: None,
+            message: None,
+            original: None,
+            events: Vec::new(),
+        }
+    }
+}
+
+/// `merit_getAccount`. Generic over its offers, so that a client can show
+/// them with fields of its own; on the wire they are [`Offer`]s.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(bound(deserialize = "O: Deserialize<'de>"))]
+pub struct Account<O = Offer> {
+    pub address: String,
+    /// Spendable balance per token; tokens at zero are left out.
+    #[serde(default)]
+    pub balances: BTreeMap<String, String>,
+    /// Locked in offers and escrows, per token.
+    #[serde(default)]
+    pub locked: BTreeMap<String, String>,
+    /// Lots that will expire, soonest first.
+    #[serde(default)]
+    pub expiring: Vec<Expiring>,
+    /// The account's open offers, oldest first.
+    #[serde(default)]
+    pub offers: Vec<O>,
+    /// The open escrows the account pays into or is the payee of.
+    #[serde(default)]
+    pub escrows: Vec<Escrow>,
+}
+
+impl<O> Account<O> {
+    /// The account with each offer replaced by `f` of it.
+    pub fn map_offers<P>(self, f: impl FnMut(O) -> P) -> Account<P> {
+        Account {
+            address: self.address,
+            balances: self.balances,
+            locked: self.locked,
+            expiring: self.expiring,
+            offers: self.offers.into_iter().map(f).collect(),
+            escrows: self.escrows,
+        }
+    }
+}
+
+/// Points of one token that expire at one time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expiring {
+    pub token: String,
+    pub amount: String,
+    pub expires_at_ms: u64,
+}
+
+/// An open offer, as `merit_getOrderBook` and `merit_getAccount` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Offer {
+    pub id: u64,
+    pub owner: String,
+    /// The token sold (locked in the offer).
+    pub sell: String,
+    /// The token wanted in return.
+    pub buy: String,
+    /// The exact limit price `N/D` in base units: N base units of `buy`
+    /// per D base units of `sell`, in lowest terms.
+    pub price: String,
+    /// The amount first offered, in `sell` token units.
+    pub amount: String,
+    /// What is left to trade, in `sell` token units.
+    pub remaining: String,
+    /// The transaction that placed it.
+    #[serde(default)]
+    pub tx: String,
+    #[serde(default)]
+    pub height: u64,
+}
+
+/// `merit_getOrderBook(sell, buy)`. Generic over its offers like
+/// [`Account`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderBook<O = Offer> {
+    pub sell: String,
+    pub buy: String,
+    /// Offers selling `sell` for `buy`, best price (lowest) first, then oldest.
+    pub offers: Vec<O>,
+    /// Offers selling `buy` for `sell`: the side a new `sell` offer crosses.
+    pub opposite: Vec<O>,
+}
+
+impl<O> OrderBook<O> {
+    /// The book with each offer replaced by `f` of it.
+    pub fn map_offers<P>(self, mut f: impl FnMut(O) -> P) -> OrderBook<P> {
+        OrderBook {
+            sell: self.sell,
+            buy: self.buy,
+            offers: self.offers.into_iter().map(&mut f).collect(),
+            opposite: self.opposite.into_iter().map(&mut f).collect(),
+        }
+    }
+}
+
+/// `merit_getEscrow`: an escrow, open or closed; its id is the hash of the
+/// creating transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escrow {
+    pub id: String,
+    pub payer: String,
+    pub payee: String,
+    pub token: String,
+    /// The amount locked at creation, in token units.
+    pub amount: String,
+    /// What is still locked (0 once closed; less if points expired).
+    pub remaining: String,
+    /// From this block time on the payer may take the funds back.
+    pub deadline_ms: u64,
+    #[serde(default)]
+    pub order_id: Option<String>,
+    #[serde(default)]
+    pub height: u64,
+    pub status: EscrowStatus,
+}
+
+/// Where an escrow stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EscrowStatus {
+    Open,
+    Released,
+    Refunded,
+    /// Its points expired while locked.
+    Expired,
+}
+
+impl EscrowStatus {
+    /// The status as it is on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EscrowStatus::Open => "open",
+            EscrowStatus::Released => "released",
+            EscrowStatus::Refunded => "refunded",
+            EscrowStatus::Expired => "expired",
+        }
+    }
+}
+
+impl fmt::Display for EscrowStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `merit_getToken`, and each entry of `merit_listTokens`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    pub symbol: String,
+    #[serde(default)]
+    pub name: String,
+    pub decimals: u8,
+    #[serde(default)]
+    pub issuer: String,
+    #[serde(default)]
+    pub max_supply: String,
+    #[serde(default)]
+    pub minted: String,
+    #[serde(default)]
+    pub circulating: String,
+    #[serde(default)]
+    pub redeemed: String,
+    #[serde(default)]
+    pub expired: String,
+    #[serde(default)]
+    pub locked_in_offers: String,
+    #[serde(default)]
+    pub locked_in_escrow: String,
+    /// Days after minting that points expire; `null` for never.
+    #[serde(default)]
+    pub expiry_days: Option<u32>,
+    #[serde(default)]
+    pub created_height: u64,
+}
+
+/// `merit_getHistory`: one page, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    pub entries: Vec<HistoryEntry>,
+    /// Where the next page starts; `null` on the last page.
+    #[serde(default)]
+    pub next_cursor: Option<HistoryCursor>,
+}
+
+/// One transaction touching an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub hash: String,
+    pub height: u64,
+    #[serde(default)]
+    pub index: u32,
+    #[serde(default)]
+    pub kind: Option<String>,
+    pub status: TxStatus,
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+/// `merit_getBlock`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    pub height: u64,
+    pub hash: String,
+    pub round: u32,
+    pub parent_hash: String,
+    pub timestamp_ms: u64,
+    pub proposer: String,
+    pub tx_root: String,
+    pub receipts_root: String,
+    pub state_root: String,
+    /// The hashes of its transactions, in block order.
+    pub txs: Vec<String>,
+    /// What makes the block final; `null` when the node has none for it.
+    pub certificate: Option<Certificate>,
+}
+
+/// The Commit signatures that make a block final.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Certificate {
+    pub round: u32,
+    /// The validator keys that signed, `mrt1…`.
+    pub signers: Vec<String>,
+}
+
+/// One token's supply invariant, as `merit_audit` recomputes it:
+/// `minted = circulating + locked_in_offers + locked_in_escrow + redeemed + expired`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub token: String,
+    pub minted: String,
+    pub circulating: String,
+    pub locked_in_offers: String,
+    pub locked_in_escrow: String,
+    pub redeemed: String,
+    pub expired: String,
+    /// Whether the invariant holds.
+    pub holds: bool,
+}
+
+/// One validator of genesis, as `merit_validators` lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorEntry {
+    pub index: u64,
+    /// The merchant's name.
+    pub name: String,
+    /// The merchant's account.
+    pub account: String,
+    /// The key that signs consensus messages, `mrt1…`.
+    pub validator_key: String,
+    /// The libp2p peer id of that key; `null` if it has none.
+    pub peer_id: Option<String>,
+    /// The multiaddr peers dial.
+    pub p2p: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn statuses_are_lower_case_words() {
+        for s in [
+            TxStatus::Pending,
+            TxStatus::Committed,
+            TxStatus::Rejected,
+            TxStatus::Unknown,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), json!(s.as_str()));
+        }
+        for s in [
+            EscrowStatus::Open,
+            EscrowStatus::Released,
+            EscrowStatus::Refunded,
+            EscrowStatus::Expired,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), json!(s.as_str()));
+        }
+        assert_eq!(serde_json::to_value(HealthStatus::Ok).unwrap(), json!("ok"));
+        assert!(TxStatus::Rejected.is_final() && !TxStatus::Pending.is_final());
+    }
+
+    #[test]
+    fn empty_options_are_null_not_absent() {
+        let wire = serde_json::to_value(TxInfo::new("ab", TxStatus::Unknown)).unwrap();
+        assert_eq!(
+            wire,
+            json!({"hash": "ab", "status": "unknown", "height": null, "index": null,
+                   "kind": null, "sender": null, "code": null, "message": null,
+                   "original": null, "events": []})
+        );
+    }
+
+    #[test]
+    fn partial_answers_decode_with_defaults() {
+        let status: Status =
+            serde_json::from_str(r#"{"chain_id":"merit-devnet","height":42}"#).unwrap();
+        assert_eq!(status.validator_index, None);
+        let acct: Account = serde_json::from_str(
+            r#"{"address":"mrt1x","balances":{"BEAN":"120.00"},"locked":{"BEAN":"5.00"},
+                "expiring":[{"token":"FUEL","amount":"10.00","expires_at_ms":1769817600000}]}"#,
+        )
+        .unwrap();
+        assert_eq!(acct.balances["BEAN"], "120.00");
+        assert!(acct.offers.is_empty());
+        let page: HistoryPage = serde_json::from_str(
+            r#"{"entries":[{"hash":"ab","height":4,"status":"committed"}],"next_cursor":"4:0"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            page.next_cursor,
+            Some(HistoryCursor {
+                height: 4,
+                index: 0
+            })
+        );
+        let none: Option<Escrow> = serde_json::from_value(serde_json::Value::Null).unwrap();
+        assert_eq!(none, None);
+    }
+
+    #[test]
+    fn offers_map_in_place() {
+        let offer = |id| Offer {
+            id,
+            owner: "mrt1x".into(),
+            sell: "BEAN".into(),
+            buy: "BOOK".into(),
+            price: "1/2".into(),
+            amount: "1.00".into(),
+            remaining: "1.00".into(),
+            tx: String::new(),
+            height: 0,
+        };
+        let book = OrderBook {
+            sell: "BEAN".into(),
+            buy: "BOOK".into(),
+            offers: vec![offer(1), offer(2)],
+            opposite: vec![offer(3)],
+        };
+        let ids = book.map_offers(|o| o.id);
+        assert_eq!((ids.offers, ids.opposite), (vec![1, 2], vec![3]));
+    }
+}

@@ -1,0 +1,596 @@
+//! The wire contract, pinned: every method's answer (and every
+//! subscription notification) over a chain that produces every event,
+//! every status and every error the RPC can give, compared byte for byte
+//! with `golden.txt`.
+//!
+//! A change that alters what a client receives fails here. When the change
+//! is meant (a new field, a new method), run the test with
+//! `MERIT_UPDATE_GOLDEN=1` to rewrite the file, and review its diff: it is
+//! the change on the wire.
+
+use std::sync::Arc;
+
+use jsonrpsee::RpcModule;
+use merit_chain::block::ValidatorSignature;
+use merit_chain::consensus::{Statement, Vote, signing_bytes};
+use merit_chain::encoding::{BoundedString, BoundedVec};
+use merit_chain::limits::{MAX_TX_BYTES, MS_PER_DAY};
+use merit_chain::tx::{ChainId, PayLeg, Price, TxBody};
+use merit_chain::{
+    Address, Block, CommitCertificate, Hash32, Keypair, Ledger, Symbol, Transaction, TxKind,
+};
+use merit_genesis::DevnetLayout;
+use merit_genesis::devnet::{
+    DEVNET_GENESIS_TIME_MS, DEVNET_MERCHANTS, DEVNET_P2P_BASE_PORT, DEVNET_RPC_BASE_PORT,
+};
+use merit_store::{MemDisk, Storage};
+use serde_json::{Value, json};
+
+use super::{Topic, module, notifications};
+use crate::config::MempoolConfig;
+use crate::shared::{CommittedBlock, Shared, run_admission};
+
+/// The pinned answers, next to this file.
+const GOLDEN_PATH: &str = "src/rpc/golden.txt";
+/// Set to rewrite [`GOLDEN_PATH`] from what the node answers now.
+const UPDATE_ENV: &str = "MERIT_UPDATE_GOLDEN";
+/// A mempool so small that the busy errors are reachable: two
+/// transactions, one per sender.
+const MEMPOOL_TXS: usize = 2;
+const MEMPOOL_PER_SENDER: usize = 1;
+/// Buffer of subscription messages per raw request.
+const RAW_REQUEST_BUFFER: usize = 16;
+/// The last block's time: past the expiry of the genesis lots of MILES
+/// (730 days), so lots and an escrow expire in it.
+const LAST_BLOCK_TIME_MS: u64 = DEVNET_GENESIS_TIME_MS + 731 * MS_PER_DAY;
+
+fn sym(s: &str) -> Symbol {
+    Symbol::new(s).expect("a symbol")
+}
+
+fn text<const N: usize>(s: &str) -> BoundedString<N> {
+    BoundedString::new(s).expect("short text")
+}
+
+/// Signs transactions on the current tip with fresh nonces.
+struct Signer {
+    nonce: u64,
+}
+
+impl Signer {
+    fn sign(&mut self, ledger: &Ledger, key: &Keypair, kind: TxKind) -> Transaction {
+        self.nonce += 1;
+        TxBody {
+            chain_id: ledger.chain_id().clone(),
+            sender: key.public(),
+            nonce: self.nonce,
+            expires_at_height: ledger.height() + 100,
+            kind,
+        }
+        .sign(key)
+    }
+}
+
+/// Executes `txs` in the next block at `time_ms`, certified by three
+/// validators, stores it (without its certificate unless `certified`) and
+/// applies it.
+fn commit(
+    layout: &DevnetLayout,
+    ledger: &mut Ledger,
+    storage: &dyn Storage,
+    time_ms: u64,
+    txs: Vec<Transaction>,
+    certified: bool,
+) -> Block {
+    let proposer = layout.merchants[((ledger.height() + 1) % 4) as usize]
+        .validator
+        .public();
+    let (block, outcome) = ledger.build_block(0, time_ms, proposer, txs);
+    let vote = Vote {
+        height: block.header.height,
+        round: 0,
+        block_hash: block.hash(),
+    };
+    let bytes = signing_bytes(ledger.chain_id(), &Statement::Commit(vote));
+    let signatures = layout.merchants[..3]
+        .iter()
+        .map(|m| ValidatorSignature {
+            validator: m.validator.public(),
+            signature: m.validator.sign(&bytes),
+        })
+        .collect();
+    let cert = CommitCertificate {
+        height: vote.height,
+        round: 0,
+        block_hash: vote.block_hash,
+        signatures: BoundedVec::new(signatures).expect("three signatures"),
+    };
+    storage
+        .commit_block(&block, certified.then_some(&cert), &outcome)
+        .expect("store a block");
+    ledger.apply(&block.header, outcome);
+    block
+}
+
+/// What the chain holds, for building requests.
+struct Facts {
+    addresses: Vec<String>,
+    tokens: Vec<String>,
+    txs: Vec<Hash32>,
+    escrows: Vec<Hash32>,
+    /// Valid on the tip and submitted nowhere: alice, alice, bob, carol.
+    fresh: Vec<Transaction>,
+    /// Valid but signed for another chain.
+    foreign: Transaction,
+}
+
+/// Four blocks on the devnet genesis with every kind of transaction and
+/// every event, a rejection, a duplicate order id, a resting offer, open,
+/// released, refunded and expired escrows and expiring lots.
+fn build_chain(layout: &DevnetLayout, ledger: &mut Ledger, storage: &dyn Storage) -> Facts {
+    let shopper = |n: &str| layout.shopper(n).expect("a devnet shopper").clone();
+    let (alice, bob, carol) = (shopper("alice"), shopper("bob"), shopper("carol"));
+    let coffee = layout.merchants[0].account.clone();
+    let mut s = Signer { nonce: 100 };
+    let transfer = |token: &str, to: &Keypair, amount: u64, memo: Option<&str>| TxKind::Transfer {
+        token: sym(token),
+        to: to.public(),
+        amount,
+        memo: memo.map(text),
+    };
+    let escrow = |token: &str, to: &Keypair, amount: u64, deadline_ms: u64, order: Option<&str>| {
+        TxKind::EscrowCreate {
+            token: sym(token),
+            to: to.public(),
+            amount,
+            deadline_ms,
+            order_id: order.map(text),
+        }
+    };
+    let pay = |order: &str| TxKind::Pay {
+        token: sym("BEAN"),
+        order_id: text(order),
+        legs: BoundedVec::new(vec![
+            PayLeg {
+                to: coffee.public(),
+                amount: 450,
+            },
+            PayLeg {
+                to: carol.public(),
+                amount: 50,
+            },
+        ])
+        .expect("two legs"),
+        memo: Some(text("table 4")),
+    };
+    let mut txs = Vec::new();
+    let mut escrows = Vec::new();
+
+    let t1 = DEVNET_GENESIS_TIME_MS + 1_000;
+    let payment = s.sign(ledger, &alice, pay("order-1"));
+    let b1 = vec![
+        s.sign(
+            ledger,
+            &coffee,
+            TxKind::CreateToken {
+                symbol: sym("CUPS"),
+                name: text("Bean Counter Cups"),
+                decimals: 0,
+                max_supply: 1_000_000,
+                expiry_days: Some(30),
+            },
+        ),
+        s.sign(
+            ledger,
+            &alice,
+            transfer("BEAN", &bob, 1_000, Some("thanks")),
+        ),
+        payment.clone(),
+        s.sign(
+            ledger,
+            &bob,
+            TxKind::Redeem {
+                token: sym("BOOK"),
+                amount: 100,
+                memo: None,
+            },
+        ),
+        s.sign(ledger, &carol, transfer("MILES", &alice, 2_500, None)),
+    ];
+    txs.extend(b1.iter().map(Transaction::hash));
+    commit(layout, ledger, storage, t1, b1, true);
+
+    let t2 = t1 + 1_000;
+    let b2 = vec![
+        s.sign(
+            ledger,
+            &coffee,
+            TxKind::Mint {
+                token: sym("CUPS"),
+                to: alice.public(),
+                amount: 500,
+            },
+        ),
+        s.sign(
+            ledger,
+            &carol,
+            TxKind::Refund {
+                payment: payment.hash(),
+                amount: 20,
+            },
+        ),
+        // Rejected: the order id is taken by the first payment.
+        s.sign(ledger, &alice, pay("order-1")),
+        s.sign(
+            ledger,
+            &alice,
+            TxKind::PlaceOffer {
+                sell: sym("BEAN"),
+                buy: sym("BOOK"),
+                amount: 1_000,
+                price: Price::new(1, 1),
+            },
+        ),
+        s.sign(
+            ledger,
+            &bob,
+            TxKind::PlaceOffer {
+                sell: sym("BOOK"),
+                buy: sym("BEAN"),
+                amount: 400,
+                price: Price::new(1, 1),
+            },
+        ),
+        s.sign(
+            ledger,
+            &carol,
+            escrow("MILES", &alice, 100, t2 + MS_PER_DAY, Some("trip-1")),
+        ),
+        s.sign(
+            ledger,
+            &alice,
+            escrow("FUEL", &bob, 700, t2 + MS_PER_DAY, None),
+        ),
+        s.sign(
+            ledger,
+            &alice,
+            escrow("BEAN", &carol, 300, t2 + MS_PER_DAY, None),
+        ),
+        // Rejected: bob holds far less.
+        s.sign(ledger, &bob, transfer("FUEL", &carol, 1_000_000_000, None)),
+    ];
+    txs.extend(b2.iter().map(Transaction::hash));
+    escrows.extend(b2[5..8].iter().map(Transaction::hash));
+    commit(layout, ledger, storage, t2, b2, true);
+
+    let t3 = t2 + 1_000;
+    let b3 = vec![
+        s.sign(ledger, &alice, TxKind::CancelOffer { offer_id: 1 }),
+        s.sign(ledger, &alice, TxKind::EscrowRelease { id: escrows[2] }),
+        s.sign(ledger, &bob, TxKind::EscrowRefund { id: escrows[1] }),
+        s.sign(
+            ledger,
+            &alice,
+            TxKind::PlaceOffer {
+                sell: sym("FUEL"),
+                buy: sym("BOOK"),
+                amount: 300,
+                price: Price::new(2, 3),
+            },
+        ),
+        s.sign(
+            ledger,
+            &carol,
+            TxKind::PlaceOffer {
+                sell: sym("BOOK"),
+                buy: sym("FUEL"),
+                amount: 50,
+                price: Price::new(5, 1),
+            },
+        ),
+        s.sign(
+            ledger,
+            &carol,
+            escrow("MILES", &bob, 200, t3 + MS_PER_DAY, Some("trip-2")),
+        ),
+    ];
+    txs.extend(b3.iter().map(Transaction::hash));
+    escrows.extend(b3[5..6].iter().map(Transaction::hash));
+    // Stored without its certificate: `certificate` is null.
+    commit(layout, ledger, storage, t3, b3, false);
+
+    let t4 = LAST_BLOCK_TIME_MS;
+    let b4 = vec![
+        s.sign(
+            ledger,
+            &coffee,
+            TxKind::Mint {
+                token: sym("CUPS"),
+                to: bob.public(),
+                amount: 40,
+            },
+        ),
+        s.sign(
+            ledger,
+            &alice,
+            escrow("BEAN", &bob, 250, t4 + MS_PER_DAY, Some("order-9")),
+        ),
+        s.sign(ledger, &bob, transfer("BEAN", &carol, 1, None)),
+    ];
+    txs.extend(b4.iter().map(Transaction::hash));
+    escrows.extend(b4[1..2].iter().map(Transaction::hash));
+    commit(layout, ledger, storage, t4, b4, true);
+
+    let fresh = vec![
+        s.sign(ledger, &alice, transfer("BEAN", &carol, 25, None)),
+        s.sign(ledger, &alice, transfer("BEAN", &bob, 1, None)),
+        s.sign(ledger, &bob, transfer("BOOK", &alice, 1, None)),
+        s.sign(ledger, &carol, transfer("FUEL", &alice, 1, None)),
+    ];
+    let foreign = TxBody {
+        chain_id: ChainId::new("another-chain".to_string()).expect("a chain id"),
+        sender: alice.public(),
+        nonce: 1,
+        expires_at_height: ledger.height() + 100,
+        kind: transfer("BEAN", &bob, 1, None),
+    }
+    .sign(&alice);
+
+    let nobody: Address = Keypair::insecure_from_label("merit-rpc-tests/nobody").public();
+    let mut addresses: Vec<String> = [&alice, &bob, &carol]
+        .iter()
+        .map(|k| k.public().to_bech32())
+        .collect();
+    addresses.extend(
+        layout
+            .merchants
+            .iter()
+            .map(|m| m.account.public().to_bech32()),
+    );
+    addresses.push(nobody.to_bech32());
+    let mut tokens: Vec<String> = layout
+        .merchants
+        .iter()
+        .map(|m| m.token.to_string())
+        .collect();
+    tokens.push("CUPS".to_string());
+    Facts {
+        addresses,
+        tokens,
+        txs,
+        escrows,
+        fresh,
+        foreign,
+    }
+}
+
+/// The node state over the chain, with admission running on `runtime`.
+fn serve(runtime: &tokio::runtime::Runtime) -> (Arc<Shared>, RpcModule<Arc<Shared>>, Facts) {
+    let layout =
+        merit_genesis::devnet(DEVNET_MERCHANTS, DEVNET_P2P_BASE_PORT, DEVNET_RPC_BASE_PORT);
+    let genesis = layout.validate().expect("the devnet genesis is valid");
+    let storage = Arc::new(MemDisk::new().open_store());
+    let mut ledger = crate::node::open_ledger(&genesis, storage.as_ref()).expect("open the store");
+    let facts = build_chain(&layout, &mut ledger, storage.as_ref());
+    let limits = MempoolConfig {
+        max_txs: MEMPOOL_TXS,
+        max_per_sender: MEMPOOL_PER_SENDER,
+    };
+    let (shared, admission) =
+        Shared::new(genesis, storage, ledger, Some(0), limits).expect("the node state");
+    let shared = Arc::new(shared);
+    let (net, mut gossip) = tokio::sync::mpsc::channel(1_024);
+    runtime.spawn(run_admission(shared.clone(), admission, net));
+    // Gossip goes nowhere.
+    runtime.spawn(async move { while gossip.recv().await.is_some() {} });
+    let module = module(shared.clone()).expect("the RPC module");
+    (shared, module, facts)
+}
+
+/// Every call, in the order that matters for the mempool: queries first,
+/// then submissions, then what the submissions left pending.
+fn calls(f: &Facts) -> Vec<(&'static str, Value)> {
+    let mut c: Vec<(&'static str, Value)> = Vec::new();
+    let unknown_hash = "00".repeat(32);
+    for m in [
+        "merit_health",
+        "merit_status",
+        "merit_listTokens",
+        "merit_validators",
+    ] {
+        c.push((m, json!([])));
+    }
+    for h in &f.txs {
+        c.push(("merit_getTransaction", json!([h.to_hex()])));
+    }
+    c.push(("merit_getTransaction", json!([unknown_hash])));
+    c.push(("merit_getTransaction", json!(["xyz"])));
+    c.push(("merit_getTransaction", json!([7])));
+    c.push(("merit_getTransaction", json!([])));
+    for a in &f.addresses {
+        c.push(("merit_getAccount", json!([a])));
+    }
+    c.push(("merit_getAccount", json!(["bad"])));
+    c.push(("merit_getAccount", json!([null])));
+    for t in &f.tokens {
+        c.push(("merit_getToken", json!([t])));
+    }
+    c.push(("merit_getToken", json!(["NOPE"])));
+    c.push(("merit_getToken", json!(["bad symbol!"])));
+    c.push(("merit_getToken", json!([5])));
+    for h in 0..=5 {
+        c.push(("merit_getBlock", json!([h])));
+    }
+    for which in [
+        json!(["latest"]),
+        json!([-1]),
+        json!([1.5]),
+        json!(["earliest"]),
+        json!([null]),
+        json!([]),
+    ] {
+        c.push(("merit_getBlock", which));
+    }
+    for book in [
+        json!(["BEAN", "BOOK"]),
+        json!(["BOOK", "BEAN"]),
+        json!(["FUEL", "BOOK"]),
+        json!(["BOOK", "FUEL"]),
+        json!(["BOOK", "FUEL", 1]),
+        json!(["BOOK", "FUEL", 100]),
+        json!(["BOOK", "FUEL", null]),
+        json!(["BOOK", "FUEL", 0]),
+        json!(["BOOK", "FUEL", 101]),
+        json!(["BEAN", "BEAN"]),
+        json!(["BEAN", "NOPE"]),
+        json!(["BEAN"]),
+    ] {
+        c.push(("merit_getOrderBook", book));
+    }
+    for a in &f.addresses {
+        c.push(("merit_getHistory", json!([a])));
+    }
+    for h in [
+        json!([f.addresses[0], null, 3]),
+        json!([f.addresses[0], "3:0", 3]),
+        json!([f.addresses[0], "2:3", 3]),
+        json!([f.addresses[0], "2:0", 3]),
+        json!([f.addresses[0], "1:0", 3]),
+        json!([f.addresses[0], null, 1000]),
+        json!([f.addresses[0], null, 0]),
+        json!([f.addresses[0], null, 1001]),
+        json!([f.addresses[0], "x", 3]),
+        json!([f.addresses[0], "1:", 3]),
+        json!([f.addresses[0], "1:2:3", 3]),
+        json!(["bad"]),
+    ] {
+        c.push(("merit_getHistory", h));
+    }
+    for e in &f.escrows {
+        c.push(("merit_getEscrow", json!([e.to_hex()])));
+    }
+    c.push(("merit_getEscrow", json!([unknown_hash])));
+    c.push(("merit_getEscrow", json!(["bad"])));
+    for a in [
+        json!([]),
+        json!(["BEAN"]),
+        json!(["CUPS"]),
+        json!(["NOPE"]),
+        json!([null]),
+    ] {
+        c.push(("merit_audit", a));
+    }
+    for s in [
+        json!(["nope"]),
+        json!(["account", "bad"]),
+        json!(["account"]),
+        json!([]),
+    ] {
+        c.push(("merit_subscribe", s));
+    }
+    let hex_of = |t: &Transaction| hex::encode(t.to_bytes());
+    for tx in &f.fresh {
+        c.push(("merit_sendTransaction", json!([hex_of(tx)])));
+    }
+    c.push((
+        "merit_sendTransaction",
+        json!([format!("0x{}", hex_of(&f.fresh[0]))]),
+    ));
+    c.push(("merit_sendTransaction", json!([hex_of(&f.foreign)])));
+    c.push(("merit_sendTransaction", json!(["00ff"])));
+    c.push(("merit_sendTransaction", json!(["zz"])));
+    c.push((
+        "merit_sendTransaction",
+        json!(["00".repeat(MAX_TX_BYTES + 1)]),
+    ));
+    c.push(("merit_sendTransaction", json!([123])));
+    for tx in &f.fresh {
+        c.push(("merit_getTransaction", json!([tx.hash().to_hex()])));
+    }
+    c.push(("merit_status", json!([])));
+    c
+}
+
+/// One request and its answer, or one notification, as two lines.
+fn entry(out: &mut String, request: &str, answer: &str) {
+    out.push_str("> ");
+    out.push_str(request);
+    out.push_str("\n< ");
+    out.push_str(answer);
+    out.push_str("\n\n");
+}
+
+/// What the node answers now, in the golden file's format.
+fn answers() -> String {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let (shared, module, facts) = serve(&runtime);
+    let mut out = String::new();
+    for (method, params) in calls(&facts) {
+        let request = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let request = request.to_string();
+        let (answer, _) = runtime
+            .block_on(module.raw_json_request(&request, RAW_REQUEST_BUFFER))
+            .expect("a response");
+        entry(&mut out, &request, answer.get());
+    }
+    let height = shared.read_ledger().height();
+    let mut topics = vec![("newBlocks".to_string(), Topic::Blocks)];
+    for a in &facts.addresses {
+        let address = Address::from_bech32(a).expect("an address");
+        topics.push((format!("account {a}"), Topic::Account(address)));
+    }
+    for h in 1..=height {
+        let block = shared.storage.block(h).expect("read").expect("a block");
+        let receipts = shared.storage.receipts(h).expect("read").expect("receipts");
+        let committed = CommittedBlock {
+            block,
+            receipts,
+            certificate: None,
+        };
+        for (name, topic) in &topics {
+            for msg in notifications(&shared, topic, &committed) {
+                let raw = serde_json::value::to_raw_value(&msg).expect("a notification");
+                entry(&mut out, &format!("notify {name} at {h}"), raw.get());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_answer_on_the_wire_is_pinned() {
+    let got = answers();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(GOLDEN_PATH);
+    if std::env::var_os(UPDATE_ENV).is_some() {
+        std::fs::write(&path, &got).expect("write the golden file");
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; run with {UPDATE_ENV}=1", path.display()));
+    for (i, (w, g)) in want.lines().zip(got.lines()).enumerate() {
+        assert_eq!(w, g, "line {} of {} differs", i + 1, path.display());
+    }
+    assert_eq!(
+        want.lines().count(),
+        got.lines().count(),
+        "{} has another number of answers",
+        path.display()
+    );
+}
+
+#[test]
+fn the_node_serves_every_method_of_the_contract() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let (_, module, _) = serve(&runtime);
+    let mut served: Vec<&str> = module.method_names().collect();
+    let mut contract = merit_api::method::ALL.to_vec();
+    served.sort_unstable();
+    contract.sort_unstable();
+    assert_eq!(served, contract);
+}
