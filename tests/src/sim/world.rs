@@ -49,7 +49,7 @@ pub const SYNC_DELAY_MS: (u64, u64) = (5, 40);
 /// Interval between actions of a replaying or spamming validator.
 pub const BYZANTINE_TICK_MS: (u64, u64) = (30, 150);
 /// Interval between two client submissions, in milliseconds.
-pub const CLIENT_INTERVAL_MS: (u64, u64) = (10, 60);
+pub const CLIENT_INTERVAL_MS: (u64, u64) = (30, 120);
 /// What an honest validator is called in reports.
 pub const HONEST: &str = "honest";
 
