@@ -12,7 +12,7 @@ use crate::crypto::{Hash32, Signature};
 use crate::encoding::BoundedVec;
 
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Added {
+enum Added {
     New,
     Duplicate,
     Conflict,
@@ -35,6 +35,14 @@ impl Tally {
                 Added::New
             }
         }
+    }
+
+    /// The block `who` voted for in `round`, if its vote was counted.
+    fn vote_of(&self, round: u32, who: usize) -> Option<Hash32> {
+        self.rounds
+            .get(&round)
+            .and_then(|votes| votes.get(&who))
+            .map(|(h, _)| *h)
     }
 
     /// `(round, hash)` pairs with at least `quorum` votes, highest round first.
@@ -316,10 +324,31 @@ impl Replica {
         }
     }
 
+    /// Signs, persists and counts this replica's own vote at the current
+    /// `(height, round)`.
+    ///
+    /// Safety rests on a replica never signing two different blocks of one
+    /// kind in one round. Both records of its own vote, `votes` (what it
+    /// persists) and the tally (what certificates are built from), must hold
+    /// no other block for it there; if either does, it stops before signing.
     fn cast(&mut self, kind: VoteKind, hash: Hash32) {
+        let (height, round) = (self.height, self.round);
+        let (cast, tally) = match kind {
+            VoteKind::Prepare => (self.votes.prepare, &self.hs.prepares),
+            VoteKind::Commit => (self.votes.commit, &self.hs.commits),
+        };
+        assert!(
+            cast.is_none_or(|h| h == hash),
+            "own {kind:?} at height {height} round {round}: cast for {cast:?}, now for {hash}"
+        );
+        let counted = tally.vote_of(round, self.me);
+        assert!(
+            counted.is_none_or(|h| h == hash),
+            "own {kind:?} at height {height} round {round}: tally holds {counted:?}, now for {hash}"
+        );
         let vote = Vote {
-            height: self.height,
-            round: self.round,
+            height,
+            round,
             block_hash: hash,
         };
         let statement = match kind {
@@ -340,7 +369,16 @@ impl Replica {
             VoteKind::Prepare => &mut self.hs.prepares,
             VoteKind::Commit => &mut self.hs.commits,
         };
-        tally.add(self.round, self.me, hash, signature);
+        let added = tally.add(round, self.me, hash, signature);
+        debug_assert_ne!(added, Added::Conflict, "checked before signing");
+    }
+
+    /// Casts a vote at the current `(height, round)` as `cast`
+    /// does, without the conditions of `try_prepare` and `try_commit_vote`:
+    /// lets a test drive the replica into a second, different own vote.
+    #[cfg(test)]
+    pub(super) fn cast_unchecked(&mut self, kind: VoteKind, hash: Hash32) {
+        self.cast(kind, hash);
     }
 
     pub(super) fn propose_if_leader(&mut self) {

@@ -759,3 +759,72 @@ fn the_weak_quorum_knob_commits_on_f_plus_one() {
     assert_eq!(r.quorum(), 2);
     assert_eq!(replica(&ks, 0).quorum(), 3);
 }
+
+#[test]
+#[should_panic(expected = "own Prepare at height 1 round 0: cast for")]
+fn a_second_different_own_prepare_in_one_round_stops_the_replica() {
+    let ks = keys(4);
+    let mut r = replica(&ks, 0);
+    let _ = r.start();
+    let x = block(1, 0, ks[1].public(), 1).hash();
+    let y = block(1, 0, ks[1].public(), 2).hash();
+    r.cast_unchecked(VoteKind::Prepare, x);
+    // The same block again is no second vote.
+    r.cast_unchecked(VoteKind::Prepare, x);
+    r.cast_unchecked(VoteKind::Prepare, y);
+}
+
+#[test]
+#[should_panic(expected = "own Commit at height 1 round 0: cast for")]
+fn a_second_different_own_commit_in_one_round_stops_the_replica() {
+    let ks = keys(4);
+    let mut r = replica(&ks, 0);
+    let _ = r.start();
+    let x = block(1, 0, ks[1].public(), 1).hash();
+    let y = block(1, 0, ks[1].public(), 2).hash();
+    r.cast_unchecked(VoteKind::Commit, x);
+    r.cast_unchecked(VoteKind::Commit, y);
+}
+
+#[test]
+#[should_panic(expected = "own Prepare at height 1 round 0: tally holds")]
+fn a_replica_whose_key_already_prepared_another_block_stops_before_signing() {
+    let ks = keys(4);
+    let mut r = replica(&ks, 0);
+    let _ = r.start();
+    let x = block(1, 0, ks[1].public(), 1);
+    let y = block(1, 0, ks[1].public(), 2);
+    // A Prepare for `x` signed with this replica's own key, as a second
+    // process running with that key would send it, is counted for it.
+    let twin = Message::sign(
+        &chain(),
+        &ks[0],
+        Statement::Prepare(Vote {
+            height: 1,
+            round: 0,
+            block_hash: x.hash(),
+        }),
+        None,
+    );
+    let _ = r.handle(msg(twin));
+    assert_eq!(r.votes().prepare, None);
+    let pp = Message::sign(
+        &chain(),
+        &ks[1],
+        Statement::PrePrepare(Vote {
+            height: 1,
+            round: 0,
+            block_hash: y.hash(),
+        }),
+        Some(y.clone()),
+    );
+    let _ = r.handle(msg(pp));
+    // Once `y` executes the replica would prepare it: a second block signed
+    // with its key in round 0.
+    let _ = r.handle(Input::BlockExecuted {
+        height: 1,
+        round: 0,
+        block_hash: y.hash(),
+        valid: true,
+    });
+}
