@@ -3,10 +3,13 @@
 //! without changing the ledger. Builds a proposer's block and verifies a
 //! proposed one.
 
-use super::exec::Exec;
+use super::exec::{Exec, Rejection, reject};
 use super::overlay::Overlay;
 use super::{BlockContext, BlockOutcome, Ledger};
-use crate::block::{Block, BlockHeader, Receipt, TxOutcome, receipts_root, tx_root};
+use crate::block::{
+    Block, BlockHeader, Event, RECEIPT_EVENTS_DECODE_BOUND, Receipt, TxOutcome, receipts_root,
+    tx_root,
+};
 use crate::crypto::{Address, Hash32};
 use crate::encoding::{self, BoundedVec};
 use crate::limits::MAX_TX_TTL_BLOCKS;
@@ -49,17 +52,21 @@ impl Ledger {
         sig_ok: &[bool],
     ) -> BlockOutcome {
         let hashes: Vec<Hash32> = txs.iter().map(Transaction::hash).collect();
-        self.execute_hashed(ctx, txs, &hashes, sig_ok)
+        self.execute_hashed(ctx, txs, &hashes, sig_ok, RECEIPT_EVENTS_DECODE_BOUND)
     }
 
     /// [`Ledger::execute_block_with_verdicts`] with the transactions' hashes
-    /// already computed, one per transaction.
-    fn execute_hashed(
+    /// already computed, one per transaction. A transaction with more than
+    /// `max_events` events is rejected: every caller passes the receipt's
+    /// bound, [`RECEIPT_EVENTS_DECODE_BOUND`], except a test that needs the
+    /// bound within reach.
+    pub(super) fn execute_hashed(
         &self,
         ctx: &BlockContext,
         txs: &[Transaction],
         hashes: &[Hash32],
         sig_ok: &[bool],
+        max_events: usize,
     ) -> BlockOutcome {
         let mut ov = Overlay::new(&self.state);
         // Close the nonce windows that ended at or before this height.
@@ -78,6 +85,7 @@ impl Ledger {
                 tx,
                 hash,
                 sig_ok.get(i).copied().unwrap_or(false),
+                max_events,
             );
             receipts.push(Receipt {
                 tx_hash: hash,
@@ -208,7 +216,13 @@ impl Ledger {
             height: h.height,
             timestamp_ms: h.timestamp_ms,
         };
-        let outcome = self.execute_hashed(&ctx, &block.txs, &hashes, sig_ok);
+        let outcome = self.execute_hashed(
+            &ctx,
+            &block.txs,
+            &hashes,
+            sig_ok,
+            RECEIPT_EVENTS_DECODE_BOUND,
+        );
         let computed = receipts_root(&outcome.receipts);
         if computed != h.receipts_root {
             return Err(BlockError::RootMismatch {
@@ -234,6 +248,7 @@ impl Ledger {
         tx: &Transaction,
         hash: Hash32,
         sig_ok: bool,
+        max_events: usize,
     ) -> TxOutcome {
         let b = &tx.body;
         let envelope = if b.chain_id != self.chain_id {
@@ -268,24 +283,19 @@ impl Ledger {
                     hash,
                     events: Vec::new(),
                 };
-                exec.run(&b.kind).map(|()| exec.events)
+                exec.run(&b.kind)?;
+                // The last check that can reject the kind.
+                seal_events(exec.events, max_events)
             });
         let outcome = match result {
-            Ok(events) => {
-                ov.commit_tx();
-                match BoundedVec::new(events) {
-                    Ok(events) => TxOutcome::Committed { events },
-                    Err(_) => TxOutcome::Rejected {
-                        code: RejectCode::TooManyLegs,
-                        original: None,
-                    },
-                }
-            }
-            Err((code, original)) => {
-                ov.rollback_tx();
-                TxOutcome::Rejected { code, original }
-            }
+            Ok(events) => TxOutcome::Committed { events },
+            Err((code, original)) => TxOutcome::Rejected { code, original },
         };
+        // The verdict is final: only now may the kind's writes reach the block.
+        match &outcome {
+            TxOutcome::Committed { .. } => ov.commit_accepted(&outcome),
+            TxOutcome::Rejected { .. } => ov.rollback_tx(),
+        }
         // The nonce is spent whatever the kind's verdict.
         ov.put(
             StateKey::Nonce(b.sender, b.nonce),
@@ -294,4 +304,16 @@ impl Ledger {
         ov.commit_tx();
         outcome
     }
+}
+
+/// A kind's events as its receipt carries them. More than `max_events`, or
+/// than the receipt's bound, rejects the transaction like any other check.
+fn seal_events(
+    events: Vec<Event>,
+    max_events: usize,
+) -> Result<BoundedVec<Event, RECEIPT_EVENTS_DECODE_BOUND>, Rejection> {
+    if events.len() > max_events {
+        return reject(RejectCode::TooManyLegs);
+    }
+    BoundedVec::new(events).map_err(|_| (RejectCode::TooManyLegs, None))
 }

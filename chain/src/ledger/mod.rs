@@ -38,6 +38,9 @@ mod payments;
 mod query;
 mod tokens;
 
+#[cfg(test)]
+mod tests;
+
 pub use execute::BlockError;
 pub use genesis::{GenesisError, GenesisState, GenesisToken};
 pub use query::{ExpiringLot, Locked, SupplyAudit};

@@ -1,6 +1,7 @@
 //! The overlay: the scratch state of a block and of the transaction being
 //! executed, read through to the committed state.
 
+use crate::block::TxOutcome;
 use crate::state::*;
 
 /// Writes of the block so far, and of the transaction being executed.
@@ -57,6 +58,17 @@ impl<'a> Overlay<'a> {
         for (k, v) in std::mem::take(&mut self.tx) {
             self.block.insert(k, v);
         }
+    }
+
+    /// Merges the writes of a transaction whose verdict is final into the
+    /// block. Only an accepted transaction's writes may get there: every
+    /// check that can reject one runs before this.
+    pub(super) fn commit_accepted(&mut self, outcome: &TxOutcome) {
+        assert!(
+            matches!(outcome, TxOutcome::Committed { .. }),
+            "the writes of a rejected transaction would reach the block: {outcome:?}"
+        );
+        self.commit_tx();
     }
 
     pub(super) fn rollback_tx(&mut self) {
