@@ -1,0 +1,477 @@
+//! One validator's PBFT state machine.
+//!
+//! Per height the replica runs rounds. In round 0 the proposer sends a
+//! PrePrepare; in a later round it sends a NewView justified by a quorum of
+//! ViewChanges. Replicas execute the proposal, Prepare it, Commit once a
+//! quorum prepared it, and finalize on a quorum of Commits. A timeout moves
+//! a replica to the next round with a ViewChange carrying its highest
+//! prepared certificate (its lock).
+//!
+//! The code is split by what a step does: `admission` checks a message and
+//! buffers one from a later height, `round` takes a round from proposal to
+//! finalization (votes, their tallies, the lock), `view_change` moves to a
+//! later round on a timeout or a quorum of ViewChanges, and `sync` advances
+//! the height, replays buffered messages and asks for missing blocks.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::cert::CertError;
+use super::message::{MAX_STATEMENT_BYTES, Message, PreparedCertificate, SignedViewChange};
+use super::validators::{QuorumRule, ValidatorSet};
+use super::verifier::{Ed25519Verifier, SignatureVerifier};
+use crate::block::{Block, CommitCertificate};
+use crate::crypto::{Hash32, Keypair, PublicKey};
+use crate::encoding::{self, Decode, DecodeError, Encode};
+use crate::limits::MAX_BLOCK_BYTES;
+use crate::tx::ChainId;
+
+mod admission;
+mod round;
+mod sync;
+mod view_change;
+
+#[cfg(test)]
+mod tests;
+
+use round::Tally;
+
+/// Timeout of round 0, in milliseconds. Round `r` waits
+/// `min(TIMEOUT_BASE_MS * 2^r, TIMEOUT_MAX_MS)`.
+pub const TIMEOUT_BASE_MS: u64 = 1_000;
+/// Longest round timeout, in milliseconds.
+pub const TIMEOUT_MAX_MS: u64 = 30_000;
+/// Heights above the current one whose messages are buffered; messages for
+/// later heights are dropped (but still count as evidence of being behind).
+pub const MAX_FUTURE_HEIGHTS: u64 = 4;
+/// Buffered future-height messages per signing validator.
+pub const MAX_FUTURE_MESSAGES_PER_VALIDATOR: usize = 64;
+/// Rounds above the current one for which Prepare and Commit votes are
+/// counted. ViewChanges and NewViews carry their own justification and are
+/// not bounded by this.
+pub const MAX_ROUNDS_AHEAD: u32 = 8;
+/// Distinct blocks a replica keeps for one height (proposals and the
+/// blocks of prepared certificates).
+pub const MAX_BLOCKS_PER_HEIGHT: usize = 64;
+/// Largest encoded [`PersistedState`]: a lock holds a block and a
+/// certificate.
+pub const MAX_PERSISTED_STATE_BYTES: usize = MAX_BLOCK_BYTES + MAX_STATEMENT_BYTES;
+
+/// Tunables of a replica. Every validator of a chain uses the same values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsensusConfig {
+    /// Timeout of round 0, in milliseconds.
+    pub timeout_base_ms: u64,
+    /// Cap of the exponential backoff, in milliseconds.
+    pub timeout_max_ms: u64,
+    /// Always [`QuorumRule::Byzantine`] outside tests of the test harness.
+    pub quorum_rule: QuorumRule,
+}
+
+impl Default for ConsensusConfig {
+    fn default() -> Self {
+        ConsensusConfig {
+            timeout_base_ms: TIMEOUT_BASE_MS,
+            timeout_max_ms: TIMEOUT_MAX_MS,
+            quorum_rule: QuorumRule::Byzantine,
+        }
+    }
+}
+
+impl ConsensusConfig {
+    /// How long round `round` waits: `min(base * 2^round, max)`.
+    pub fn timeout_ms(&self, round: u32) -> u64 {
+        let factor = 1u64.checked_shl(round.min(63)).unwrap_or(u64::MAX);
+        self.timeout_base_ms
+            .saturating_mul(factor)
+            .min(self.timeout_max_ms)
+    }
+}
+
+/// The votes a replica cast at its current `(height, round)`. It never
+/// casts a second, different one of a kind there.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Encode, Decode)]
+pub struct CastVotes {
+    /// The block it proposed (PrePrepare or NewView).
+    pub proposal: Option<Hash32>,
+    pub prepare: Option<Hash32>,
+    pub commit: Option<Hash32>,
+}
+
+/// A prepared certificate with the block it certifies.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct PreparedProof {
+    pub certificate: PreparedCertificate,
+    pub block: Block,
+}
+
+/// What a replica must find again after a crash: where it was, what it
+/// voted there, and its lock. Written by the host on every
+/// [`Effect::PersistVote`], before the vote is sent.
+///
+/// Votes of earlier rounds need not be kept: a replica never goes back to a
+/// round below the persisted one, so it never votes there again.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct PersistedState {
+    pub height: u64,
+    pub round: u32,
+    pub votes: CastVotes,
+    /// The highest prepared certificate seen at `height`, carried in every
+    /// ViewChange.
+    pub lock: Option<PreparedProof>,
+}
+
+impl PersistedState {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encoding::encode(self)
+    }
+
+    /// Decodes stored bytes, at most [`MAX_PERSISTED_STATE_BYTES`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        encoding::decode(bytes, MAX_PERSISTED_STATE_BYTES)
+    }
+}
+
+/// What the host hands the replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A consensus message from the network.
+    Message(Box<Message>),
+    /// A timer set by [`Effect::ScheduleTimeout`] fired.
+    Timeout { height: u64, round: u32 },
+    /// The block the host built for [`Effect::BuildProposal`].
+    Proposal(Box<Block>),
+    /// The verdict of executing a block for [`Effect::ExecuteBlock`].
+    BlockExecuted {
+        height: u64,
+        round: u32,
+        block_hash: Hash32,
+        valid: bool,
+    },
+    /// The host synced, verified and applied blocks up to and including
+    /// `certificate.height`.
+    Synced(CommitCertificate),
+}
+
+/// What the replica asks of the host, to be carried out in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Write this state durably before carrying out any later effect. It
+    /// always comes before the Broadcast of the vote it records.
+    PersistVote(Box<PersistedState>),
+    /// Send to every other validator.
+    Broadcast(Box<Message>),
+    /// Execute the block on the current tip (`Ledger::verify_block`) and
+    /// answer with [`Input::BlockExecuted`].
+    ExecuteBlock(Box<Block>),
+    /// Build a block for `(height, round)` on the current tip and answer
+    /// with [`Input::Proposal`].
+    BuildProposal { height: u64, round: u32 },
+    /// Answer with [`Input::Timeout`] after `duration_ms`.
+    ScheduleTimeout {
+        height: u64,
+        round: u32,
+        duration_ms: u64,
+    },
+    /// The block is final: apply it and store it with its certificate.
+    Commit {
+        block: Box<Block>,
+        certificate: CommitCertificate,
+    },
+    /// The replica is behind: fetch, verify and apply blocks from
+    /// `from_height` up to at least `target_height`, then answer with
+    /// [`Input::Synced`].
+    RequestSync {
+        from_height: u64,
+        target_height: u64,
+    },
+}
+
+/// Why a message was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("the sender is not a validator")]
+    NotAValidator,
+    #[error("the signature does not verify")]
+    BadSignature,
+    #[error("malformed message: {0}")]
+    Malformed(&'static str),
+    #[error("the sender is not the proposer of this height and round")]
+    WrongProposer,
+    #[error("invalid prepared certificate: {0}")]
+    BadCertificate(CertError),
+    #[error("invalid NewView justification: {0}")]
+    BadJustification(&'static str),
+    #[error("message for height {height}, below the current {current}")]
+    Stale { height: u64, current: u64 },
+    #[error("message for height {height}, more than {MAX_FUTURE_HEIGHTS} above {current}")]
+    TooFarAhead { height: u64, current: u64 },
+    #[error("round {round} is more than {MAX_ROUNDS_AHEAD} above {current}")]
+    RoundTooFarAhead { round: u32, current: u32 },
+    #[error("the future-message buffer of the signer is full")]
+    BufferFull,
+}
+
+/// Why a replica cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplicaError {
+    #[error("{0} is not in the validator set")]
+    NotAValidator(PublicKey),
+    #[error(
+        "the persisted votes are for height {persisted}, above the next height {next}: commit the chain first"
+    )]
+    PersistedAhead { persisted: u64, next: u64 },
+    #[error("the committed height is at its maximum")]
+    HeightOverflow,
+}
+
+/// Counters for metrics and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsensusStats {
+    pub accepted: u64,
+    pub rejected_not_validator: u64,
+    pub rejected_bad_signature: u64,
+    pub rejected_invalid: u64,
+    pub ignored_stale: u64,
+    pub buffered_future: u64,
+    pub dropped_future: u64,
+    pub duplicates: u64,
+    /// Conflicting proposals or votes from one validator at one round.
+    pub equivocations: u64,
+    pub rounds_started: u64,
+    pub commits: u64,
+    pub sync_requests: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exec {
+    Unknown,
+    Pending,
+    Valid,
+    Invalid,
+}
+
+#[derive(Debug)]
+struct Slot {
+    block: Block,
+    exec: Exec,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum VoteKind {
+    Prepare,
+    Commit,
+}
+
+/// Everything a replica knows about its current height.
+#[derive(Debug, Default)]
+struct HeightState {
+    blocks: BTreeMap<Hash32, Slot>,
+    /// The proposal accepted in each round: the first valid one.
+    proposals: BTreeMap<u32, Hash32>,
+    prepares: Tally,
+    commits: Tally,
+    /// The latest ViewChange of each validator.
+    view_changes: BTreeMap<usize, SignedViewChange>,
+    /// The round whose NewView this replica has begun, as its proposer.
+    new_view_round: Option<u32>,
+    /// View changes waiting for the block asked for by BuildProposal.
+    pending_new_view: Option<(u32, Vec<SignedViewChange>)>,
+    /// Round 0 proposal asked for by BuildProposal.
+    awaiting_proposal: bool,
+}
+
+/// One validator's consensus state machine. See the module documentation
+/// for how a host drives it.
+#[derive(Debug)]
+pub struct Replica {
+    config: ConsensusConfig,
+    chain_id: ChainId,
+    validators: ValidatorSet,
+    key: Keypair,
+    me: usize,
+    quorum: usize,
+    verifier: Arc<dyn SignatureVerifier>,
+    height: u64,
+    round: u32,
+    votes: CastVotes,
+    lock: Option<PreparedProof>,
+    hs: HeightState,
+    future: BTreeMap<u64, Vec<(usize, Message)>>,
+    future_per_sender: BTreeMap<usize, usize>,
+    /// The highest height each validator has sent a valid message for.
+    highest_seen: BTreeMap<usize, u64>,
+    sync_target: Option<u64>,
+    /// The certificate of the last block this replica finalized or synced.
+    last_commit: Option<CommitCertificate>,
+    /// The `(height, round)` at which this replica last sent a Decision.
+    decision_sent: Option<(u64, u32)>,
+    stats: ConsensusStats,
+    out: Vec<Effect>,
+}
+
+impl Replica {
+    /// A replica that has committed up to `committed_height` and has never
+    /// voted above it.
+    pub fn new(
+        config: ConsensusConfig,
+        chain_id: ChainId,
+        validators: ValidatorSet,
+        key: Keypair,
+        committed_height: u64,
+    ) -> Result<Self, ReplicaError> {
+        let me = validators
+            .index_of(&key.public())
+            .ok_or(ReplicaError::NotAValidator(key.public()))?;
+        let height = committed_height
+            .checked_add(1)
+            .ok_or(ReplicaError::HeightOverflow)?;
+        let quorum = validators.quorum_for(config.quorum_rule);
+        Ok(Replica {
+            config,
+            chain_id,
+            validators,
+            key,
+            me,
+            quorum,
+            verifier: Arc::new(Ed25519Verifier),
+            height,
+            round: 0,
+            votes: CastVotes::default(),
+            lock: None,
+            hs: HeightState::default(),
+            future: BTreeMap::new(),
+            future_per_sender: BTreeMap::new(),
+            highest_seen: BTreeMap::new(),
+            sync_target: None,
+            last_commit: None,
+            decision_sent: None,
+            stats: ConsensusStats::default(),
+            out: Vec::new(),
+        })
+    }
+
+    /// A replica restarted from its committed chain and the state it last
+    /// persisted. A persisted state for an already committed height is
+    /// obsolete and ignored; one above the next height means the chain was
+    /// not committed before a later vote was persisted, which a correct host
+    /// never does.
+    pub fn restore(
+        config: ConsensusConfig,
+        chain_id: ChainId,
+        validators: ValidatorSet,
+        key: Keypair,
+        committed_height: u64,
+        persisted: Option<PersistedState>,
+    ) -> Result<Self, ReplicaError> {
+        let mut replica = Self::new(config, chain_id, validators, key, committed_height)?;
+        if let Some(p) = persisted {
+            if p.height > replica.height {
+                return Err(ReplicaError::PersistedAhead {
+                    persisted: p.height,
+                    next: replica.height,
+                });
+            }
+            if p.height == replica.height {
+                replica.round = p.round;
+                replica.votes = p.votes;
+                replica.lock = p.lock.filter(|l| {
+                    l.certificate.height == p.height
+                        && l.certificate.round <= p.round
+                        && l.block.hash() == l.certificate.block_hash
+                });
+            }
+        }
+        Ok(replica)
+    }
+
+    /// Replaces the signature verifier (see [`SignatureVerifier`]).
+    pub fn with_verifier(mut self, verifier: Arc<dyn SignatureVerifier>) -> Self {
+        self.verifier = verifier;
+        self
+    }
+
+    /// The first effects: the timer of the current round and, for the
+    /// round-0 proposer, the request for a proposal.
+    pub fn start(&mut self) -> Vec<Effect> {
+        self.schedule_timeout();
+        self.propose_if_leader();
+        std::mem::take(&mut self.out)
+    }
+
+    /// Takes one input and returns the effects to carry out, in order.
+    pub fn handle(&mut self, input: Input) -> Vec<Effect> {
+        match input {
+            Input::Message(msg) => self.on_message(*msg),
+            Input::Timeout { height, round } => self.on_timeout(height, round),
+            Input::Proposal(block) => self.on_own_proposal(*block),
+            Input::BlockExecuted {
+                height,
+                block_hash,
+                valid,
+                ..
+            } => self.on_executed(height, block_hash, valid),
+            Input::Synced(cert) => self.on_synced(cert),
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    /// Decodes a message with the [`MAX_MESSAGE_BYTES`](super::MAX_MESSAGE_BYTES) limit and handles it.
+    pub fn handle_bytes(&mut self, bytes: &[u8]) -> Vec<Effect> {
+        match Message::from_bytes(bytes) {
+            Ok(msg) => self.handle(Input::Message(Box::new(msg))),
+            Err(_) => {
+                self.stats.rejected_invalid += 1;
+                Vec::new()
+            }
+        }
+    }
+
+    pub fn height(&self) -> u64 {
+        self.height
+    }
+
+    pub fn round(&self) -> u32 {
+        self.round
+    }
+
+    pub fn stats(&self) -> &ConsensusStats {
+        &self.stats
+    }
+
+    pub fn validators(&self) -> &ValidatorSet {
+        &self.validators
+    }
+
+    pub fn chain_id(&self) -> &ChainId {
+        &self.chain_id
+    }
+
+    pub fn public_key(&self) -> PublicKey {
+        self.key.public()
+    }
+
+    pub fn config(&self) -> &ConsensusConfig {
+        &self.config
+    }
+
+    /// The number of votes this replica counts as a quorum.
+    pub fn quorum(&self) -> usize {
+        self.quorum
+    }
+
+    /// The votes cast at the current `(height, round)`.
+    pub fn votes(&self) -> &CastVotes {
+        &self.votes
+    }
+
+    /// The state that [`Effect::PersistVote`] would write now.
+    pub fn persisted_state(&self) -> PersistedState {
+        PersistedState {
+            height: self.height,
+            round: self.round,
+            votes: self.votes.clone(),
+            lock: self.lock.clone(),
+        }
+    }
+}

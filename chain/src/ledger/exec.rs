@@ -1,0 +1,156 @@
+//! One transaction's execution against the overlay: the dispatch by kind
+//! and what every kind shares (tokens, balances, order ids, rejections).
+
+use super::lots::Parcel;
+use super::overlay::Overlay;
+use crate::block::Event;
+use crate::crypto::{Address, Hash32};
+use crate::reject::RejectCode;
+use crate::state::*;
+use crate::tx::{OrderId, Symbol, TxKind};
+
+pub(super) type Rejection = (RejectCode, Option<Hash32>);
+
+pub(super) fn reject<T>(code: RejectCode) -> Result<T, Rejection> {
+    Err((code, None))
+}
+
+pub(super) fn overflow() -> Rejection {
+    (RejectCode::Overflow, None)
+}
+
+/// One transaction's execution against the overlay.
+pub(super) struct Exec<'o, 'a> {
+    pub(super) ov: &'o mut Overlay<'a>,
+    pub(super) sender: Address,
+    pub(super) height: u64,
+    pub(super) time_ms: u64,
+    pub(super) hash: Hash32,
+    pub(super) events: Vec<Event>,
+}
+
+impl Exec<'_, '_> {
+    pub(super) fn run(&mut self, kind: &TxKind) -> Result<(), Rejection> {
+        match kind {
+            TxKind::CreateToken {
+                symbol,
+                name,
+                decimals,
+                max_supply,
+                expiry_days,
+            } => self.create_token(symbol, name, *decimals, *max_supply, *expiry_days)?,
+            TxKind::Mint { token, to, amount } => self.mint(token, to, *amount)?,
+            TxKind::Transfer {
+                token, to, amount, ..
+            } => self.transfer(token, to, *amount)?,
+            TxKind::Pay {
+                token,
+                order_id,
+                legs,
+                ..
+            } => self.pay(token, order_id, legs)?,
+            TxKind::Refund { payment, amount } => self.refund(payment, *amount)?,
+            TxKind::Redeem { token, amount, .. } => self.redeem(token, *amount)?,
+            TxKind::PlaceOffer {
+                sell,
+                buy,
+                amount,
+                price,
+            } => self.place_offer(sell, buy, *amount, price)?,
+            TxKind::CancelOffer { offer_id } => self.cancel_offer(*offer_id)?,
+            TxKind::EscrowCreate {
+                token,
+                to,
+                amount,
+                deadline_ms,
+                order_id,
+            } => self.escrow_create(token, to, *amount, *deadline_ms, order_id.as_ref())?,
+            TxKind::EscrowRelease { id } => self.escrow_close(id, false)?,
+            TxKind::EscrowRefund { id } => self.escrow_close(id, true)?,
+        }
+        Ok(())
+    }
+
+    /// Rejects with `DuplicateOrderId`, naming the original payment or
+    /// escrow, if the sender used `order_id` before.
+    pub(super) fn check_order_unused(&self, order_id: &OrderId) -> Result<StateKey, Rejection> {
+        let order_key = StateKey::Order(self.sender, order_id.clone());
+        if let Some(StateValue::Order(original)) = self.ov.get(&order_key) {
+            return Err((RejectCode::DuplicateOrderId, Some(*original)));
+        }
+        Ok(order_key)
+    }
+
+    pub(super) fn token(&self, symbol: &Symbol) -> Result<TokenInfo, Rejection> {
+        match self.ov.get(&StateKey::Token(*symbol)) {
+            Some(StateValue::Token(t)) => Ok(t.clone()),
+            _ => reject(RejectCode::UnknownToken),
+        }
+    }
+
+    /// Changes a token's counters; `None` from `f` is an overflow.
+    pub(super) fn update_token(
+        &mut self,
+        symbol: &Symbol,
+        f: impl FnOnce(&mut TokenInfo) -> Option<()>,
+    ) -> Result<(), Rejection> {
+        let mut info = self.token(symbol)?;
+        f(&mut info).ok_or_else(overflow)?;
+        self.ov
+            .put(StateKey::Token(*symbol), StateValue::Token(info));
+        Ok(())
+    }
+
+    pub(super) fn expires(&self, symbol: &Symbol) -> Result<bool, Rejection> {
+        match self.ov.get(&StateKey::Token(*symbol)) {
+            Some(StateValue::Token(t)) => Ok(t.expiry_days.is_some()),
+            _ => reject(RejectCode::UnknownToken),
+        }
+    }
+
+    fn balance(&self, who: &Address, token: &Symbol) -> u64 {
+        match self.ov.get(&StateKey::Balance(*who, *token)) {
+            Some(StateValue::Balance(b)) => *b,
+            _ => 0,
+        }
+    }
+
+    fn set_balance(&mut self, who: &Address, token: &Symbol, amount: u64) {
+        let key = StateKey::Balance(*who, *token);
+        if amount == 0 {
+            self.ov.delete(key)
+        } else {
+            self.ov.put(key, StateValue::Balance(amount))
+        }
+    }
+
+    /// Takes `amount` from an account's balance, soonest-expiring lots first.
+    pub(super) fn debit(
+        &mut self,
+        who: &Address,
+        token: &Symbol,
+        amount: u64,
+    ) -> Result<Parcel, Rejection> {
+        let b = self
+            .balance(who, token)
+            .checked_sub(amount)
+            .ok_or((RejectCode::InsufficientBalance, None))?;
+        self.set_balance(who, token, b);
+        self.unlock(&LotHolder::Account(*who), token, amount)
+    }
+
+    /// Adds a parcel to an account's balance, keeping its lots' expiry.
+    pub(super) fn credit(
+        &mut self,
+        who: &Address,
+        token: &Symbol,
+        parcel: Parcel,
+    ) -> Result<(), Rejection> {
+        let b = self
+            .balance(who, token)
+            .checked_add(parcel.amount)
+            .ok_or_else(overflow)?;
+        self.set_balance(who, token, b);
+        self.lock(&LotHolder::Account(*who), token, parcel)
+    }
+}

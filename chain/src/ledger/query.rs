@@ -1,0 +1,378 @@
+//! Questions about the committed state, and the audits that count it
+//! independently of the counters kept during execution.
+
+use std::collections::BTreeMap;
+
+use super::Ledger;
+use crate::block::BlockHeader;
+use crate::crypto::{Address, Hash32};
+use crate::state::*;
+use crate::tx::{ChainId, Price, Symbol};
+
+/// A token's supply, counted two ways.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupplyAudit {
+    pub token: Symbol,
+    pub minted: u64,
+    /// The sum of all balances.
+    pub circulating: u64,
+    pub locked_in_offers: u64,
+    pub locked_in_escrow: u64,
+    pub redeemed: u64,
+    pub expired: u64,
+    /// A sum of balances, offers or escrows did not fit in a `u64`: the state
+    /// holds more than could ever be minted, so the audit fails. The summed
+    /// fields then show `u64::MAX`.
+    pub overflowed: bool,
+}
+
+/// What an account has locked in one token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Locked {
+    pub token: Symbol,
+    /// In the account's open offers.
+    pub in_offers: u64,
+    /// In the open escrows the account paid into.
+    pub in_escrow: u64,
+}
+
+/// A lot of an account's spendable points that expires at `expires_at_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpiringLot {
+    pub token: Symbol,
+    pub expires_at_ms: u64,
+    pub amount: u64,
+}
+
+impl SupplyAudit {
+    /// `minted = circulating + locked_in_offers + locked_in_escrow + redeemed + expired`.
+    pub fn holds(&self) -> bool {
+        !self.overflowed
+            && [
+                self.circulating,
+                self.locked_in_offers,
+                self.locked_in_escrow,
+                self.redeemed,
+                self.expired,
+            ]
+            .iter()
+            .try_fold(0u64, |acc, x| acc.checked_add(*x))
+                == Some(self.minted)
+    }
+}
+
+impl Ledger {
+    pub fn chain_id(&self) -> &ChainId {
+        &self.chain_id
+    }
+
+    pub fn tip(&self) -> &BlockHeader {
+        &self.tip
+    }
+
+    pub fn height(&self) -> u64 {
+        self.tip.height
+    }
+
+    /// The root of the commitment as it stands, computed from the data.
+    pub fn state_root(&self) -> Hash32 {
+        self.commitment.root()
+    }
+
+    pub fn state(&self) -> &StateMap {
+        &self.state
+    }
+
+    pub fn balance(&self, who: &Address, token: &Symbol) -> u64 {
+        match self.state.get(&StateKey::Balance(*who, *token)) {
+            Some(StateValue::Balance(b)) => *b,
+            _ => 0,
+        }
+    }
+
+    pub fn token(&self, symbol: &Symbol) -> Option<&TokenInfo> {
+        match self.state.get(&StateKey::Token(*symbol)) {
+            Some(StateValue::Token(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    pub fn tokens(&self) -> impl Iterator<Item = &TokenInfo> {
+        self.state.values().filter_map(|v| match v {
+            StateValue::Token(t) => Some(t),
+            _ => None,
+        })
+    }
+
+    pub fn is_merchant(&self, who: &Address) -> bool {
+        self.state.contains_key(&StateKey::Merchant(*who))
+    }
+
+    pub fn payment(&self, id: &Hash32) -> Option<&PaymentRecord> {
+        match self.state.get(&StateKey::Payment(*id)) {
+            Some(StateValue::Payment(p)) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// An open offer.
+    pub fn offer(&self, id: u64) -> Option<&OfferRecord> {
+        match self.state.get(&StateKey::Offer(id)) {
+            Some(StateValue::Offer(o)) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// The open offers selling `sell` for `buy`, in match order: the lowest
+    /// price (fewest `buy` asked per `sell`) first, then the oldest.
+    pub fn order_book(&self, sell: &Symbol, buy: &Symbol) -> impl Iterator<Item = &OfferRecord> {
+        self.state
+            .range(
+                StateKey::BookEntry(*sell, *buy, Price::MIN, 0)
+                    ..=StateKey::BookEntry(*sell, *buy, Price::MAX, u64::MAX),
+            )
+            .filter_map(|(k, _)| match k {
+                StateKey::BookEntry(_, _, _, id) => self.offer(*id),
+                _ => None,
+            })
+    }
+
+    /// The open offers of `owner`, oldest first.
+    pub fn offers_of(&self, owner: &Address) -> impl Iterator<Item = &OfferRecord> {
+        self.offers_by_owner
+            .range((*owner, 0)..=(*owner, u64::MAX))
+            .filter_map(|(_, id)| self.offer(*id))
+    }
+
+    /// An escrow, open or closed, by the hash of the transaction that created it.
+    pub fn escrow(&self, id: &Hash32) -> Option<&EscrowRecord> {
+        match self.state.get(&StateKey::Escrow(*id)) {
+            Some(StateValue::Escrow(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The open escrows `who` pays into or is the payee of, by id.
+    pub fn escrows_of(&self, who: &Address) -> impl Iterator<Item = (Hash32, &EscrowRecord)> {
+        self.escrows_by_party
+            .range((*who, Hash32::ZERO)..=(*who, Hash32([0xff; 32])))
+            .filter_map(|(_, id)| self.escrow(id).map(|e| (*id, e)))
+    }
+
+    /// What `who` has locked, per token: in its open offers and in the open
+    /// escrows it paid into. Tokens with nothing locked are left out.
+    pub fn locked(&self, who: &Address) -> Vec<Locked> {
+        let mut out: BTreeMap<Symbol, Locked> = BTreeMap::new();
+        let new = |token| Locked {
+            token,
+            in_offers: 0,
+            in_escrow: 0,
+        };
+        for o in self.offers_of(who) {
+            let l = out.entry(o.sell).or_insert_with(|| new(o.sell));
+            l.in_offers = l.in_offers.saturating_add(o.remaining);
+        }
+        for (_, e) in self.escrows_of(who) {
+            if e.payer == *who && e.status == EscrowStatus::Open {
+                let l = out.entry(e.token).or_insert_with(|| new(e.token));
+                l.in_escrow = l.in_escrow.saturating_add(e.remaining);
+            }
+        }
+        out.into_values()
+            .filter(|l| l.in_offers > 0 || l.in_escrow > 0)
+            .collect()
+    }
+
+    /// The lots of `holder` in `token`, `(expires_at_ms, amount)`, soonest first.
+    /// Empty for a token that does not expire.
+    pub fn lots(&self, holder: &LotHolder, token: &Symbol) -> Vec<(u64, u64)> {
+        self.state
+            .range(StateKey::Lot(*holder, *token, 0)..=StateKey::Lot(*holder, *token, u64::MAX))
+            .filter_map(|(k, v)| match (k, v) {
+                (StateKey::Lot(_, _, exp), StateValue::Lot(a)) => Some((*exp, *a)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The expiring points in `who`'s balances, soonest first (ties by token).
+    /// Points locked in offers and escrows are not included.
+    pub fn expiring(&self, who: &Address) -> Vec<ExpiringLot> {
+        let holder = LotHolder::Account(*who);
+        let mut out: Vec<ExpiringLot> = self
+            .state
+            .range(
+                StateKey::Lot(holder, Symbol::MIN, 0)
+                    ..=StateKey::Lot(holder, Symbol::MAX, u64::MAX),
+            )
+            .filter_map(|(k, v)| match (k, v) {
+                (StateKey::Lot(_, token, exp), StateValue::Lot(a)) => Some(ExpiringLot {
+                    token: *token,
+                    expires_at_ms: *exp,
+                    amount: *a,
+                }),
+                _ => None,
+            })
+            .collect();
+        out.sort_by_key(|l| (l.expires_at_ms, l.token));
+        out
+    }
+
+    /// Counts every token's supply from the state itself, independently of
+    /// the counters kept during execution: circulating from the balances, the
+    /// locked amounts from the open offers and escrows. `minted`, `redeemed`
+    /// and `expired` are the token's counters.
+    pub fn audit(&self) -> Vec<SupplyAudit> {
+        // Summed in u128: a bug that created value must not hide behind a
+        // saturated sum that happens to equal `minted`.
+        let mut circulating: BTreeMap<Symbol, u128> = BTreeMap::new();
+        let mut in_offers: BTreeMap<Symbol, u128> = BTreeMap::new();
+        let mut in_escrow: BTreeMap<Symbol, u128> = BTreeMap::new();
+        let add = |m: &mut BTreeMap<Symbol, u128>, sym: Symbol, x: u64| {
+            *m.entry(sym).or_default() += u128::from(x);
+        };
+        for (k, v) in &self.state {
+            match (k, v) {
+                (StateKey::Balance(_, sym), StateValue::Balance(b)) => {
+                    add(&mut circulating, *sym, *b)
+                }
+                (StateKey::Offer(_), StateValue::Offer(o)) => {
+                    add(&mut in_offers, o.sell, o.remaining)
+                }
+                (StateKey::Escrow(_), StateValue::Escrow(e)) if e.status == EscrowStatus::Open => {
+                    add(&mut in_escrow, e.token, e.remaining)
+                }
+                _ => {}
+            }
+        }
+        let get = |m: &BTreeMap<Symbol, u128>, sym: &Symbol| m.get(sym).copied().unwrap_or(0);
+        self.tokens()
+            .map(|t| {
+                let sums = [
+                    get(&circulating, &t.symbol),
+                    get(&in_offers, &t.symbol),
+                    get(&in_escrow, &t.symbol),
+                ];
+                let [circulating, locked_in_offers, locked_in_escrow] =
+                    sums.map(|x| u64::try_from(x).unwrap_or(u64::MAX));
+                SupplyAudit {
+                    token: t.symbol,
+                    minted: t.minted,
+                    circulating,
+                    locked_in_offers,
+                    locked_in_escrow,
+                    redeemed: t.redeemed,
+                    expired: t.expired,
+                    overflowed: sums.iter().any(|x| *x > u128::from(u64::MAX)),
+                }
+            })
+            .collect()
+    }
+
+    /// Checks every cross-entry rule of the state: the token counters against
+    /// the offers and escrows, the book against the offers, the lots against
+    /// their holders, and that no lot outlived the tip's time. A full scan;
+    /// debug builds run it after every block.
+    pub fn check_consistency(&self) -> Result<(), String> {
+        let mut in_offers: BTreeMap<Symbol, u128> = BTreeMap::new();
+        let mut in_escrow: BTreeMap<Symbol, u128> = BTreeMap::new();
+        let mut lot_sums: BTreeMap<(LotHolder, Symbol), u128> = BTreeMap::new();
+        let mut book = 0usize;
+        let mut offers = 0usize;
+        let now = self.tip.timestamp_ms;
+        for (k, v) in &self.state {
+            match (k, v) {
+                (StateKey::Offer(id), StateValue::Offer(o)) => {
+                    offers += 1;
+                    if o.id != *id || o.remaining == 0 || o.price != o.price.reduced() {
+                        return Err(format!("offer {id} is malformed: {o:?}"));
+                    }
+                    let entry = StateKey::BookEntry(o.sell, o.buy, o.price, o.id);
+                    if self.state.get(&entry) != Some(&StateValue::BookEntry) {
+                        return Err(format!("offer {id} is not in the book"));
+                    }
+                    *in_offers.entry(o.sell).or_default() += u128::from(o.remaining);
+                    if self.expires(&o.sell) {
+                        lot_sums.entry((LotHolder::Offer(*id), o.sell)).or_default();
+                    }
+                }
+                (StateKey::BookEntry(sell, buy, price, id), StateValue::BookEntry) => {
+                    book += 1;
+                    match self.offer(*id) {
+                        Some(o) if o.sell == *sell && o.buy == *buy && o.price == *price => {}
+                        _ => return Err(format!("book entry {id} has no matching offer")),
+                    }
+                }
+                (StateKey::Escrow(id), StateValue::Escrow(e)) => {
+                    if e.status == EscrowStatus::Open {
+                        *in_escrow.entry(e.token).or_default() += u128::from(e.remaining);
+                        if self.expires(&e.token) {
+                            lot_sums
+                                .entry((LotHolder::Escrow(*id), e.token))
+                                .or_default();
+                        }
+                    } else if e.remaining != 0 {
+                        return Err(format!("closed escrow {id} still holds {}", e.remaining));
+                    }
+                }
+                (StateKey::Balance(who, sym), StateValue::Balance(_)) if self.expires(sym) => {
+                    lot_sums
+                        .entry((LotHolder::Account(*who), *sym))
+                        .or_default();
+                }
+                (StateKey::Lot(holder, sym, exp), StateValue::Lot(a)) => {
+                    if *a == 0 || *exp <= now {
+                        return Err(format!("lot {holder:?} {sym} {exp}: {a} should be gone"));
+                    }
+                    *lot_sums.entry((*holder, *sym)).or_default() += u128::from(*a);
+                }
+                _ => {}
+            }
+        }
+        if book != offers {
+            return Err(format!("{book} book entries for {offers} offers"));
+        }
+        for t in self.tokens() {
+            let o = in_offers.get(&t.symbol).copied().unwrap_or(0);
+            let e = in_escrow.get(&t.symbol).copied().unwrap_or(0);
+            if o != u128::from(t.locked_in_offers) || e != u128::from(t.locked_in_escrow) {
+                return Err(format!(
+                    "{}: counters say {} in offers and {} in escrow, records hold {o} and {e}",
+                    t.symbol, t.locked_in_offers, t.locked_in_escrow
+                ));
+            }
+        }
+        for ((holder, sym), sum) in lot_sums {
+            let held = self.holder_amount(&holder, &sym);
+            if !self.expires(&sym) || sum != u128::from(held) {
+                return Err(format!(
+                    "{holder:?} holds {held} {sym} but its lots sum to {sum}"
+                ));
+            }
+        }
+        if self.offers_by_owner.len() != offers {
+            return Err("the offers-by-owner index is stale".to_string());
+        }
+        Ok(())
+    }
+
+    pub(super) fn expires(&self, sym: &Symbol) -> bool {
+        self.token(sym).is_some_and(|t| t.expiry_days.is_some())
+    }
+
+    /// What a lot holder holds of `sym`: a balance, an offer's remaining
+    /// amount or an open escrow's amount.
+    pub(super) fn holder_amount(&self, holder: &LotHolder, sym: &Symbol) -> u64 {
+        match holder {
+            LotHolder::Account(a) => self.balance(a, sym),
+            LotHolder::Offer(id) => self
+                .offer(*id)
+                .filter(|o| o.sell == *sym)
+                .map_or(0, |o| o.remaining),
+            LotHolder::Escrow(id) => self
+                .escrow(id)
+                .filter(|e| e.token == *sym && e.status == EscrowStatus::Open)
+                .map_or(0, |e| e.remaining),
+        }
+    }
+}

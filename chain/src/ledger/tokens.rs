@@ -1,0 +1,107 @@
+//! Tokens: `CreateToken` and `Mint`.
+
+use super::exec::{Exec, Rejection, overflow, reject};
+use super::lots::Parcel;
+use crate::block::Event;
+use crate::crypto::Address;
+use crate::limits::MS_PER_DAY;
+use crate::reject::RejectCode;
+use crate::state::*;
+use crate::tx::{Symbol, TokenName};
+
+pub(super) fn new_token(
+    symbol: Symbol,
+    name: TokenName,
+    decimals: u8,
+    max_supply: u64,
+    expiry_days: Option<u32>,
+    issuer: Address,
+    height: u64,
+) -> TokenInfo {
+    TokenInfo {
+        symbol,
+        name,
+        decimals,
+        max_supply,
+        expiry_days,
+        issuer,
+        created_height: height,
+        minted: 0,
+        redeemed: 0,
+        expired: 0,
+        locked_in_offers: 0,
+        locked_in_escrow: 0,
+    }
+}
+
+impl Exec<'_, '_> {
+    pub(super) fn create_token(
+        &mut self,
+        symbol: &Symbol,
+        name: &TokenName,
+        decimals: u8,
+        max_supply: u64,
+        expiry_days: Option<u32>,
+    ) -> Result<(), Rejection> {
+        if self.ov.get(&StateKey::Merchant(self.sender)).is_none() {
+            return reject(RejectCode::NotMerchant);
+        }
+        if self.ov.get(&StateKey::Token(*symbol)).is_some() {
+            return reject(RejectCode::TokenExists);
+        }
+        let info = new_token(
+            *symbol,
+            name.clone(),
+            decimals,
+            max_supply,
+            expiry_days,
+            self.sender,
+            self.height,
+        );
+        self.ov
+            .put(StateKey::Token(*symbol), StateValue::Token(info));
+        self.events.push(Event::TokenCreated {
+            token: *symbol,
+            issuer: self.sender,
+        });
+        Ok(())
+    }
+
+    pub(super) fn mint(
+        &mut self,
+        token: &Symbol,
+        to: &Address,
+        amount: u64,
+    ) -> Result<(), Rejection> {
+        let mut info = self.token(token)?;
+        if info.issuer != self.sender {
+            return reject(RejectCode::NotIssuer);
+        }
+        info.minted = match info.minted.checked_add(amount) {
+            Some(m) if m <= info.max_supply => m,
+            _ => return reject(RejectCode::SupplyCapExceeded),
+        };
+        // Each mint of an expiring token is a lot that expires
+        // `expiry_days` after the block time.
+        let lots = match info.expiry_days {
+            None => Vec::new(),
+            Some(days) => {
+                let expires = u64::from(days)
+                    .checked_mul(MS_PER_DAY)
+                    .and_then(|d| d.checked_add(self.time_ms))
+                    .ok_or_else(overflow)?;
+                vec![(expires, amount)]
+            }
+        };
+        let parcel = Parcel { amount, lots };
+        self.credit(to, token, parcel)?;
+        self.ov
+            .put(StateKey::Token(*token), StateValue::Token(info));
+        self.events.push(Event::Minted {
+            token: *token,
+            to: *to,
+            amount,
+        });
+        Ok(())
+    }
+}
