@@ -42,6 +42,7 @@ fn setup() -> (Ledger, Vec<Transaction>) {
             .iter()
             .map(|k| (k.public(), bean, 1_000_000))
             .collect(),
+        consensus: Default::default(),
     };
     let (ledger, _) = Ledger::genesis(chain_id.clone(), 0, &genesis).unwrap();
     let txs = (0..BLOCK_TXS)

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use crate::crypto::{Address, Hash32};
 use crate::encoding::{BoundedString, BoundedVec, Decode, Encode};
 use crate::limits::MAX_MERCHANT_NAME_BYTES;
+use crate::params::ConsensusParams;
 use crate::tx::{OrderId, PAY_LEGS_DECODE_BOUND, Price, Symbol, TokenName};
 
 /// Where an entry lives. The derived order is the canonical order.
@@ -35,6 +36,8 @@ pub enum StateKey {
     /// held by an account, an offer or an escrow. The lots of a holder sum to
     /// its balance, the offer's remaining amount or the escrow's amount.
     Lot(LotHolder, Symbol, u64),
+    /// The chain's consensus parameters.
+    ConsensusParams,
 }
 
 /// What an entry holds. Each key kind has exactly one value kind.
@@ -53,6 +56,7 @@ pub enum StateValue {
     NextOfferId(u64),
     Escrow(EscrowRecord),
     Lot(u64),
+    ConsensusParams(ConsensusParams),
 }
 
 /// Who holds a lot of expiring points.

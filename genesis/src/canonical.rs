@@ -12,12 +12,12 @@
 
 use merit_chain::crypto::sha256;
 use merit_chain::encoding::{self, Encode};
-use merit_chain::{Address, Hash32, PublicKey, Symbol};
+use merit_chain::{Address, ConsensusParams, Hash32, PublicKey, Symbol};
 
 use crate::Genesis;
 
 /// The first field of the canonical encoding.
-pub const GENESIS_FORMAT_VERSION: u32 = 1;
+pub const GENESIS_FORMAT_VERSION: u32 = 2;
 
 #[derive(Encode)]
 struct CanonicalGenesis {
@@ -27,6 +27,7 @@ struct CanonicalGenesis {
     merchants: Vec<CanonicalMerchant>,
     tokens: Vec<CanonicalToken>,
     balances: Vec<CanonicalBalance>,
+    consensus: ConsensusParams,
 }
 
 #[derive(Encode)]
@@ -94,6 +95,7 @@ fn canonical(g: &Genesis) -> CanonicalGenesis {
                 amount: *amount,
             })
             .collect(),
+        consensus: g.consensus_params(),
     }
 }
 

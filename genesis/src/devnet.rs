@@ -189,6 +189,7 @@ fn layout(p2p_ports: &[u16], rpc_ports: &[u16]) -> DevnetLayout {
         merchants: Vec::new(),
         tokens: Vec::new(),
         balances: Vec::new(),
+        consensus: Default::default(),
     };
     for (i, (p2p, rpc)) in p2p_ports.iter().zip(rpc_ports).enumerate() {
         let number = i + 1;

@@ -27,6 +27,61 @@ pub struct GenesisFile {
     /// Points held from the start.
     #[serde(default)]
     pub balances: Vec<BalanceEntry>,
+    /// Consensus parameters; every one left out takes its default.
+    #[serde(default, skip_serializing_if = "ConsensusEntry::is_default")]
+    pub consensus: ConsensusEntry,
+}
+
+/// The consensus parameters of a chain (see [`merit_chain::ConsensusParams`]).
+/// Later changed only by a vote of the alliance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsensusEntry {
+    /// Round-0 timeout, in milliseconds; round r waits `min(base · 2^r, max)`.
+    pub timeout_base_ms: u64,
+    pub timeout_max_ms: u64,
+    /// The largest skew between two honest validators' clocks, in ms.
+    pub precision_ms: u64,
+    /// How long a message takes to reach a validator, at most, in ms.
+    pub message_delay_ms: u64,
+    /// An idle chain makes one empty block this often, in ms.
+    pub heartbeat_ms: u64,
+}
+
+impl Default for ConsensusEntry {
+    fn default() -> Self {
+        ConsensusEntry::from(merit_chain::ConsensusParams::default())
+    }
+}
+
+impl From<merit_chain::ConsensusParams> for ConsensusEntry {
+    fn from(p: merit_chain::ConsensusParams) -> Self {
+        ConsensusEntry {
+            timeout_base_ms: p.timeout_base_ms,
+            timeout_max_ms: p.timeout_max_ms,
+            precision_ms: p.precision_ms,
+            message_delay_ms: p.message_delay_ms,
+            heartbeat_ms: p.heartbeat_ms,
+        }
+    }
+}
+
+impl From<ConsensusEntry> for merit_chain::ConsensusParams {
+    fn from(e: ConsensusEntry) -> Self {
+        merit_chain::ConsensusParams {
+            timeout_base_ms: e.timeout_base_ms,
+            timeout_max_ms: e.timeout_max_ms,
+            precision_ms: e.precision_ms,
+            message_delay_ms: e.message_delay_ms,
+            heartbeat_ms: e.heartbeat_ms,
+        }
+    }
+}
+
+impl ConsensusEntry {
+    fn is_default(&self) -> bool {
+        *self == ConsensusEntry::default()
+    }
 }
 
 /// A merchant of the alliance and the validator it runs.

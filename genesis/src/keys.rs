@@ -251,6 +251,7 @@ impl NewNetwork {
             merchants,
             tokens: Vec::new(),
             balances: Vec::new(),
+            consensus: Default::default(),
         };
         let genesis = file.validate()?;
         Ok(NewNetwork {

@@ -16,6 +16,7 @@ use merit_chain::limits::{
     MAX_CHAIN_ID_BYTES, MAX_DECIMALS, MAX_EXPIRY_DAYS, MAX_MERCHANT_NAME_BYTES,
     MAX_TOKEN_NAME_BYTES, MAX_VALIDATORS,
 };
+use merit_chain::params::{ConsensusParams, ParamOutOfBounds};
 use merit_chain::state::MerchantInfo;
 use merit_chain::tx::{ChainId, SymbolError, TokenName};
 use merit_chain::{Address, GenesisState, Hash32, Ledger, PublicKey, Symbol};
@@ -95,6 +96,8 @@ pub enum Problem {
     },
     #[error("the ledger refuses this state: {0}")]
     Ledger(GenesisError),
+    #[error("{0}")]
+    Param(ParamOutOfBounds),
 }
 
 fn err<T>(field: impl Into<String>, problem: Problem) -> Result<T, ValidationError> {
@@ -126,6 +129,7 @@ pub struct Genesis {
     validators: Vec<PublicKey>,
     tokens: Vec<GenesisToken>,
     balances: Vec<(Address, Symbol, u64)>,
+    consensus: ConsensusParams,
     hash: Hash32,
     state_root: Hash32,
 }
@@ -137,6 +141,10 @@ impl Genesis {
         let merchants = check_merchants(&file.merchants)?;
         let tokens = check_tokens(&file.tokens, &merchants)?;
         let balances = check_balances(&file.balances, &tokens)?;
+        let consensus = ConsensusParams::from(file.consensus);
+        if let Err(e) = consensus.check() {
+            return err(format!("consensus.{}", e.field), Problem::Param(e));
+        }
         let mut genesis = Genesis {
             chain_id,
             genesis_time_ms: file.genesis_time_ms,
@@ -144,6 +152,7 @@ impl Genesis {
             merchants,
             tokens,
             balances,
+            consensus,
             hash: Hash32::ZERO,
             state_root: Hash32::ZERO,
         };
@@ -208,6 +217,11 @@ impl Genesis {
             .fold(0u64, u64::saturating_add)
     }
 
+    /// The consensus parameters the chain starts with.
+    pub fn consensus_params(&self) -> ConsensusParams {
+        self.consensus
+    }
+
     /// SHA-256 of the canonical encoding (see [`Genesis::canonical_bytes`]).
     /// Nodes of one chain must agree on it.
     pub fn hash(&self) -> Hash32 {
@@ -241,6 +255,7 @@ impl Genesis {
                 .collect(),
             tokens: self.tokens.clone(),
             balances: self.balances.clone(),
+            consensus: self.consensus,
         }
     }
 
@@ -294,6 +309,7 @@ impl Genesis {
                     amount: format_amount(*amount, decimals.get(token).copied().unwrap_or(0)),
                 })
                 .collect(),
+            consensus: self.consensus.into(),
         }
     }
 }

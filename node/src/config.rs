@@ -109,20 +109,12 @@ impl Default for MempoolConfig {
     }
 }
 
-/// Timings of the consensus driver. Every validator of a chain should use
-/// the same values.
+/// This node's own consensus timing. Round timeouts, block-time precision
+/// and the heartbeat are the chain's (its genesis `consensus` parameters),
+/// the same for every validator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsensusTimings {
-    /// Round-0 timeout; round r waits `min(base * 2^r, max)`.
-    #[serde(default = "default_timeout_base_ms")]
-    pub timeout_base_ms: u64,
-    #[serde(default = "default_timeout_max_ms")]
-    pub timeout_max_ms: u64,
-    /// An idle chain makes no blocks, except one empty heartbeat block this
-    /// often, so that block time (and with it point expiry) moves on.
-    #[serde(default = "default_heartbeat_ms")]
-    pub empty_block_interval_ms: u64,
     /// How long into its height a proposer waits for more transactions
     /// before it proposes a block that is not full. A transaction that
     /// arrives later than that is proposed at once.
@@ -133,9 +125,6 @@ pub struct ConsensusTimings {
 impl Default for ConsensusTimings {
     fn default() -> Self {
         ConsensusTimings {
-            timeout_base_ms: default_timeout_base_ms(),
-            timeout_max_ms: default_timeout_max_ms(),
-            empty_block_interval_ms: default_heartbeat_ms(),
             proposal_wait_ms: default_batch_wait_ms(),
         }
     }
@@ -161,15 +150,6 @@ fn default_mempool_max_txs() -> usize {
 }
 fn default_mempool_per_sender() -> usize {
     crate::mempool::MAX_MEMPOOL_TXS_PER_SENDER
-}
-fn default_timeout_base_ms() -> u64 {
-    merit_chain::consensus::TIMEOUT_BASE_MS
-}
-fn default_timeout_max_ms() -> u64 {
-    merit_chain::consensus::TIMEOUT_MAX_MS
-}
-fn default_heartbeat_ms() -> u64 {
-    10_000
 }
 fn default_batch_wait_ms() -> u64 {
     20
@@ -218,15 +198,6 @@ pub struct ConfigFlags {
     /// Per-sender mempool quota (`mempool.max_per_sender`).
     #[arg(long, value_name = "N")]
     pub mempool_max_per_sender: Option<usize>,
-    /// Round-0 timeout in ms (`consensus.timeout_base_ms`).
-    #[arg(long, value_name = "MS")]
-    pub timeout_base_ms: Option<u64>,
-    /// Cap of the doubling round timeout in ms (`consensus.timeout_max_ms`).
-    #[arg(long, value_name = "MS")]
-    pub timeout_max_ms: Option<u64>,
-    /// Interval of empty heartbeat blocks in ms (`consensus.empty_block_interval_ms`).
-    #[arg(long, value_name = "MS")]
-    pub empty_block_interval_ms: Option<u64>,
     /// How long a proposer gathers transactions, in ms (`consensus.proposal_wait_ms`).
     #[arg(long, value_name = "MS")]
     pub proposal_wait_ms: Option<u64>,
@@ -251,9 +222,6 @@ impl ConfigFlags {
             no_metrics,
             mempool_max_txs,
             mempool_max_per_sender,
-            timeout_base_ms,
-            timeout_max_ms,
-            empty_block_interval_ms,
             proposal_wait_ms,
             log,
         } = self;
@@ -292,15 +260,6 @@ impl ConfigFlags {
         }
         if let Some(v) = mempool_max_per_sender {
             c.mempool.max_per_sender = v;
-        }
-        if let Some(v) = timeout_base_ms {
-            c.consensus.timeout_base_ms = v;
-        }
-        if let Some(v) = timeout_max_ms {
-            c.consensus.timeout_max_ms = v;
-        }
-        if let Some(v) = empty_block_interval_ms {
-            c.consensus.empty_block_interval_ms = v;
         }
         if let Some(v) = proposal_wait_ms {
             c.consensus.proposal_wait_ms = v;
@@ -468,9 +427,6 @@ max_txs = 111
 max_per_sender = 11
 
 [consensus]
-timeout_base_ms = 1111
-timeout_max_ms = 11111
-empty_block_interval_ms = 111111
 proposal_wait_ms = 11
 "#;
 
@@ -504,12 +460,6 @@ proposal_wait_ms = 11
             "222",
             "--mempool-max-per-sender",
             "22",
-            "--timeout-base-ms",
-            "2222",
-            "--timeout-max-ms",
-            "22222",
-            "--empty-block-interval-ms",
-            "222222",
             "--proposal-wait-ms",
             "22",
             "--log",
@@ -542,9 +492,6 @@ proposal_wait_ms = 11
                 max_per_sender: 22,
             },
             consensus: ConsensusTimings {
-                timeout_base_ms: 2222,
-                timeout_max_ms: 22222,
-                empty_block_interval_ms: 222222,
                 proposal_wait_ms: 22,
             },
             log: "debug".into(),
@@ -559,7 +506,6 @@ proposal_wait_ms = 11
         std::fs::write(&path, EVERY_KEY).unwrap();
         let got = NodeConfig::resolve(Some(&path), flags(&[])).unwrap();
         assert_eq!(got, NodeConfig::load(&path).unwrap());
-        assert_eq!(got.consensus.timeout_max_ms, 11111);
         assert_eq!(got.consensus.proposal_wait_ms, 11);
         assert!(!got.metrics.enabled);
         assert_eq!(got.genesis, dir.path().join("file-genesis.json"));
@@ -569,6 +515,21 @@ proposal_wait_ms = 11
         let mut want = NodeConfig::load(&path).unwrap();
         want.consensus.proposal_wait_ms = 5;
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn chain_timings_are_not_node_settings() {
+        // Round timeouts and the heartbeat are the chain's, in its genesis:
+        // a config that still sets them is refused, not silently ignored.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(
+            &path,
+            "genesis = \"g\"\ndata_dir = \"d\"\n[consensus]\ntimeout_base_ms = 5\n",
+        )
+        .unwrap();
+        let e = NodeConfig::load(&path).unwrap_err().to_string();
+        assert!(e.contains("timeout_base_ms"), "{e}");
     }
 
     #[test]
@@ -600,13 +561,13 @@ proposal_wait_ms = 11
                 "g.json",
                 "--data-dir",
                 "d",
-                "--timeout-max-ms",
-                "9000",
+                "--proposal-wait-ms",
+                "9",
             ]),
         )
         .unwrap();
         let mut want = NodeConfig::new("g.json".into(), "d".into(), None);
-        want.consensus.timeout_max_ms = 9000;
+        want.consensus.proposal_wait_ms = 9;
         assert_eq!(c, want);
     }
 

@@ -14,7 +14,9 @@ use merit_chain::amount::format_amount;
 use merit_genesis::{DevnetLayout, Genesis, GenesisFile, MerchantKeys};
 
 use crate::config::NodeConfig;
-use crate::node::{Node, NodeHandle};
+#[cfg(feature = "rocksdb")]
+use crate::node::Node;
+use crate::node::NodeHandle;
 
 /// The devnet's first metrics port; validator i uses this plus i.
 pub const DEVNET_METRICS_BASE_PORT: u16 = 9615;
@@ -111,6 +113,7 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 /// Starts every validator of the devnet in this process.
+#[cfg(feature = "rocksdb")]
 pub async fn start(configs: &[NodeConfig]) -> anyhow::Result<Vec<NodeHandle>> {
     let mut nodes = Vec::new();
     for c in configs {

@@ -79,8 +79,13 @@ pub enum DriverError {
 /// What happens to a driver.
 #[derive(Debug)]
 pub enum Event {
-    /// A consensus message gossiped by `from`.
-    Consensus { bytes: Vec<u8>, from: PeerId },
+    /// A consensus message gossiped by `from`, received at `arrival_ms` by
+    /// the node's wall clock, stamped as it came off the network.
+    Consensus {
+        bytes: Vec<u8>,
+        from: PeerId,
+        arrival_ms: u64,
+    },
     /// A batch of transactions gossiped by `from`.
     Txs { bytes: Vec<u8>, from: PeerId },
     /// A timer set with [`Runtime::set_timer`] fired.
@@ -110,6 +115,8 @@ pub enum Mutant {
     BroadcastBeforePersist,
     /// Counts f + 1 votes as a quorum instead of n − f.
     BrokenQuorum,
+    /// Judges a re-proposed prepared block's time like a fresh proposal's.
+    NoReproposalExemption,
 }
 
 /// The quorum the driver's replica and its sync count: n − f, unless a
@@ -121,6 +128,20 @@ fn quorum_rule(options: &DriverOptions) -> QuorumRule {
     }
     let _ = options;
     QuorumRule::Byzantine
+}
+
+/// The replica configuration for the parameters in force after the tip.
+fn consensus_config(shared: &Shared, options: &DriverOptions) -> ConsensusConfig {
+    #[cfg_attr(not(feature = "mutants"), allow(unused_mut))]
+    let mut config = ConsensusConfig {
+        quorum_rule: quorum_rule(options),
+        ..ConsensusConfig::from_params(shared.read_ledger().consensus_params())
+    };
+    #[cfg(feature = "mutants")]
+    if options.mutant == Some(Mutant::NoReproposalExemption) {
+        config.mutant = Some(merit_chain::consensus::ReplicaMutant::NoReproposalExemption);
+    }
+    config
 }
 
 /// How a driver is built beyond its configuration.
@@ -188,11 +209,7 @@ impl<R: Runtime> Driver<R> {
                     })?),
                     None => None,
                 };
-                let config = ConsensusConfig {
-                    timeout_base_ms: timings.timeout_base_ms,
-                    timeout_max_ms: timings.timeout_max_ms,
-                    quorum_rule: quorum_rule(&options),
-                };
+                let config = consensus_config(&shared, &options);
                 let height = shared.read_ledger().height();
                 let replica = Replica::restore(
                     config,
@@ -264,7 +281,9 @@ impl<R: Runtime> Driver<R> {
     /// Handles one event. An error is a fault that must stop the node.
     pub fn handle(&mut self, event: Event) -> Result<(), DriverError> {
         match event {
-            Event::Consensus { bytes, .. } => self.on_consensus(&bytes),
+            Event::Consensus {
+                bytes, arrival_ms, ..
+            } => self.on_consensus(&bytes, arrival_ms),
             Event::Txs { bytes, from } => {
                 let shared = self.shared.clone();
                 self.rt.admit_gossip(&shared, bytes, from);
@@ -288,14 +307,24 @@ impl<R: Runtime> Driver<R> {
         self.rt.monotonic_ms().saturating_sub(then_ms)
     }
 
-    fn on_consensus(&mut self, bytes: &[u8]) -> Result<(), DriverError> {
+    fn on_consensus(&mut self, bytes: &[u8], arrival_ms: u64) -> Result<(), DriverError> {
         let Some(replica) = self.replica.as_mut() else {
             return Ok(());
         };
         let before = replica.stats().clone();
-        let effects = replica.handle_bytes(bytes);
+        let effects = replica.handle_bytes(bytes, arrival_ms);
         let after = replica.stats();
         let m = &self.shared.metrics;
+        let untimely = after.untimely_proposals - before.untimely_proposals;
+        if untimely > 0 {
+            m.consensus_untimely_proposals.inc_by(untimely);
+            tracing::warn!(
+                height = replica.height(),
+                round = replica.round(),
+                arrival_ms,
+                "a proposal's block time is outside this node's timeliness window; not preparing it"
+            );
+        }
         m.consensus_non_validator_messages
             .inc_by(after.rejected_not_validator - before.rejected_not_validator);
         m.consensus_rejected_messages.inc_by(
@@ -316,16 +345,14 @@ impl<R: Runtime> Driver<R> {
         }
         // Idle: nothing to include and the heartbeat is not due. Do not
         // start a view change over a block nobody needs; look again later.
+        let params = replica.config().params;
         let idle = round == 0
             && self.shared.lock_mempool().is_empty()
             && self.elapsed_since(self.last_commit_ms)
-                < self
-                    .timings
-                    .empty_block_interval_ms
-                    .saturating_add(self.timings.timeout_base_ms);
+                < params.heartbeat_ms.saturating_add(params.timeout_base_ms);
         if idle {
             self.rt
-                .set_timer(self.timings.timeout_base_ms, Timer::Round { height, round });
+                .set_timer(params.timeout_base_ms, Timer::Round { height, round });
             return Ok(());
         }
         let Some(replica) = self.replica.as_mut() else {
@@ -355,8 +382,8 @@ impl<R: Runtime> Driver<R> {
         let (height, round) = (p.height, p.round);
         let pool_len = self.shared.lock_mempool().len();
         let waited = self.elapsed_since(p.since_ms) >= self.timings.proposal_wait_ms;
-        let heartbeat =
-            self.elapsed_since(self.last_commit_ms) >= self.timings.empty_block_interval_ms;
+        let heartbeat = self.elapsed_since(self.last_commit_ms)
+            >= self.shared.read_ledger().consensus_params().heartbeat_ms;
         let ready = pool_len >= merit_chain::limits::MAX_BLOCK_TXS
             || (pool_len > 0 && waited)
             || round > 0
@@ -566,6 +593,9 @@ impl<R: Runtime> Driver<R> {
         self.executed.clear();
         self.proposal = None;
         self.last_commit_ms = self.rt.monotonic_ms();
+        if let Some(replica) = self.replica.as_mut() {
+            replica.set_params(shared.read_ledger().consensus_params());
+        }
         record_commit(&shared, &receipts);
         shared.lock_mempool().prune_expired(height + 1);
         let m = &shared.metrics;

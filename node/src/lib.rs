@@ -18,7 +18,6 @@
 #![deny(clippy::unwrap_used, clippy::panic)]
 
 pub mod config;
-#[cfg(feature = "rocksdb")]
 pub mod devnet;
 pub mod driver;
 pub mod mempool;

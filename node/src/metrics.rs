@@ -24,6 +24,7 @@ pub struct Metrics {
     pub consensus_commits: Counter,
     pub consensus_rejected_messages: Counter,
     pub consensus_non_validator_messages: Counter,
+    pub consensus_untimely_proposals: Counter,
     pub mempool_size: Gauge,
     pub mempool_bytes: Gauge,
     pub p2p_peers: Gauge,
@@ -62,6 +63,7 @@ impl Metrics {
             consensus_commits: Counter::default(),
             consensus_rejected_messages: Counter::default(),
             consensus_non_validator_messages: Counter::default(),
+            consensus_untimely_proposals: Counter::default(),
             mempool_size: Gauge::default(),
             mempool_bytes: Gauge::default(),
             p2p_peers: Gauge::default(),
@@ -108,6 +110,11 @@ impl Metrics {
             "consensus_non_validator_messages",
             "Consensus messages from non-validators, dropped",
             m.consensus_non_validator_messages.clone(),
+        );
+        registry.register(
+            "consensus_untimely_proposals",
+            "Fresh proposals not prepared because their block time was outside the timeliness window",
+            m.consensus_untimely_proposals.clone(),
         );
         registry.register(
             "mempool_size",

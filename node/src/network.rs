@@ -23,6 +23,7 @@ use merit_chain::{Block, CommitCertificate, Keypair};
 use merit_store::Storage;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::runtime::WallClock;
 use crate::shared::Shared;
 
 /// Largest gossip message: a consensus message with a full block.
@@ -78,8 +79,16 @@ pub enum NetCommand {
 /// What the network hands the node.
 #[derive(Debug)]
 pub enum NetEvent {
-    Consensus { bytes: Vec<u8>, from: PeerId },
-    Txs { bytes: Vec<u8>, from: PeerId },
+    /// Stamped with the node's wall clock as it came off the wire.
+    Consensus {
+        bytes: Vec<u8>,
+        from: PeerId,
+        arrival_ms: u64,
+    },
+    Txs {
+        bytes: Vec<u8>,
+        from: PeerId,
+    },
 }
 
 /// Transactions gossiped together.
@@ -210,6 +219,8 @@ pub struct NetworkParams {
     pub listen: Multiaddr,
     pub peers: Vec<Multiaddr>,
     pub chain_id: String,
+    /// The node's wall clock, which stamps consensus messages on arrival.
+    pub clock: WallClock,
 }
 
 impl std::fmt::Debug for NetworkParams {
@@ -219,6 +230,7 @@ impl std::fmt::Debug for NetworkParams {
             .field("listen", &self.listen)
             .field("peers", &self.peers)
             .field("chain_id", &self.chain_id)
+            .field("clock", &self.clock)
             .finish()
     }
 }
@@ -308,6 +320,7 @@ pub async fn start(params: NetworkParams, shared: Arc<Shared>) -> anyhow::Result
         events: ev_tx,
         pending_sync: BTreeMap::new(),
         next_sync_peer: 0,
+        clock: params.clock,
     };
     tokio::spawn(task.run(cmd_rx));
     Ok(NetworkChannels {
@@ -326,6 +339,7 @@ struct SwarmTask {
     events: mpsc::Sender<NetEvent>,
     pending_sync: BTreeMap<OutboundRequestId, oneshot::Sender<Result<SyncResponse, String>>>,
     next_sync_peer: usize,
+    clock: WallClock,
 }
 
 impl SwarmTask {
@@ -404,6 +418,7 @@ impl SwarmTask {
                     NetEvent::Consensus {
                         bytes: message.data,
                         from: propagation_source,
+                        arrival_ms: self.clock.now_ms(),
                     }
                 } else if message.topic == self.tx_topic.hash() {
                     NetEvent::Txs {

@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 use crate::config::NodeConfig;
 use crate::driver::{Driver, DriverError, DriverOptions};
 use crate::network::{self, NetworkParams};
-use crate::runtime::{TokioRuntime, run_driver};
+use crate::runtime::{TokioRuntime, WallClock, run_driver};
 use crate::shared::{Shared, run_admission};
 
 /// A node being set up.
@@ -177,12 +177,14 @@ impl Node {
                 .map(|p| parse_multiaddr(p))
                 .collect::<anyhow::Result<_>>()?
         };
+        let clock = WallClock::new();
         let net = network::start(
             NetworkParams {
                 identity,
                 listen,
                 peers,
                 chain_id: shared.chain_id.to_string(),
+                clock,
             },
             shared.clone(),
         )
@@ -198,7 +200,7 @@ impl Node {
             shared.clone(),
             keys.map(|k| k.validator),
             config.consensus,
-            TokioRuntime::new(timers_tx),
+            TokioRuntime::new(clock, timers_tx),
             DriverOptions::default(),
         )?;
         let (stop, stop_rx) = watch::channel(false);

@@ -51,10 +51,46 @@ pub trait Runtime {
     fn blocking<T>(&mut self, work: impl FnOnce() -> T) -> T;
 }
 
+/// A node's wall clock: the system clock, moved by a test-only offset.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WallClock {
+    offset_ms: i64,
+}
+
+/// The environment variable that moves a test node's clock, in signed
+/// milliseconds. Read only by builds with the `mutants` feature, which only
+/// the test crate turns on.
+pub const TEST_CLOCK_OFFSET_ENV: &str = "MERIT_TEST_CLOCK_OFFSET_MS";
+
+impl WallClock {
+    /// The node's clock: the system clock, unless a test moved it.
+    pub fn new() -> Self {
+        #[cfg(feature = "mutants")]
+        if let Some(offset_ms) = std::env::var(TEST_CLOCK_OFFSET_ENV)
+            .ok()
+            .and_then(|v| v.parse::<i64>().ok())
+        {
+            tracing::warn!(offset_ms, "test build: this node's clock is moved");
+            return WallClock { offset_ms };
+        }
+        WallClock::default()
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub fn now_ms(&self) -> u64 {
+        let system = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        system.saturating_add_signed(self.offset_ms)
+    }
+}
+
 /// The runtime of a real node: the system clock, tokio timers and the
 /// libp2p swarm task.
 #[derive(Debug)]
 pub struct TokioRuntime {
+    clock: WallClock,
     origin: Instant,
     events: mpsc::UnboundedSender<Event>,
     /// Gossip waiting to be handed to the swarm task once the event that
@@ -64,9 +100,10 @@ pub struct TokioRuntime {
 }
 
 impl TokioRuntime {
-    /// A runtime whose timers and sync answers arrive on `events`.
-    pub fn new(events: mpsc::UnboundedSender<Event>) -> Self {
+    /// A runtime on `clock` whose timers and sync answers arrive on `events`.
+    pub fn new(clock: WallClock, events: mpsc::UnboundedSender<Event>) -> Self {
         TokioRuntime {
+            clock,
             origin: Instant::now(),
             events,
             outbox: Vec::new(),
@@ -103,10 +140,7 @@ impl TokioRuntime {
 
 impl Runtime for TokioRuntime {
     fn now_ms(&self) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0)
+        self.clock.now_ms()
     }
 
     fn monotonic_ms(&self) -> u64 {
@@ -162,7 +196,9 @@ pub async fn run_driver(
                 None => break,
             },
             event = events.recv() => match event {
-                Some(NetEvent::Consensus { bytes, from }) => Event::Consensus { bytes, from },
+                Some(NetEvent::Consensus { bytes, from, arrival_ms }) => {
+                    Event::Consensus { bytes, from, arrival_ms }
+                }
                 Some(NetEvent::Txs { bytes, from }) => Event::Txs { bytes, from },
                 None => break,
             },

@@ -16,7 +16,10 @@
 //!    then call [`Replica::start`] and carry out its effects.
 //! 2. Feed every consensus message from the network to
 //!    [`Replica::handle`] as [`Input::Message`] (or raw bytes to
-//!    [`Replica::handle_bytes`], which decodes with [`MAX_MESSAGE_BYTES`]).
+//!    [`Replica::handle_bytes`], which decodes with [`MAX_MESSAGE_BYTES`]),
+//!    with its arrival time by the local clock, stamped as it came off the
+//!    network: a fresh proposal is prepared only if its block time lies
+//!    within `[arrival − precision − delay(r), arrival + precision]`.
 //! 3. Carry out the returned effects **in order**:
 //!    - [`Effect::PersistVote`]: write the state durably (fsync) and only
 //!      then continue. It always precedes the [`Effect::Broadcast`] of the
@@ -57,11 +60,12 @@ pub use message::{
     MAX_MESSAGE_BYTES, MAX_STATEMENT_BYTES, Message, MessageKind, NewView, PreparedCertificate,
     SIGNING_DOMAIN, SignedStatement, SignedViewChange, Statement, ViewChange, Vote, signing_bytes,
 };
+#[cfg(feature = "mutants")]
+pub use replica::ReplicaMutant;
 pub use replica::{
     CastVotes, ConsensusConfig, ConsensusStats, Effect, Input, MAX_BLOCKS_PER_HEIGHT,
     MAX_FUTURE_HEIGHTS, MAX_FUTURE_MESSAGES_PER_VALIDATOR, MAX_PERSISTED_STATE_BYTES,
     MAX_ROUNDS_AHEAD, PersistedState, PreparedProof, Rejection, Replica, ReplicaError,
-    TIMEOUT_BASE_MS, TIMEOUT_MAX_MS,
 };
 pub use validators::{QuorumRule, ValidatorSet, ValidatorSetError, max_faulty, quorum_size};
 pub use verifier::{Ed25519Verifier, SignatureVerifier};

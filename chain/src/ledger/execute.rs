@@ -26,7 +26,7 @@ pub enum BlockError {
     WrongChain(String),
     #[error("parent hash {got} is not the tip {expected}")]
     WrongParent { expected: Hash32, got: Hash32 },
-    #[error("block time {got} ms is before its parent's {parent} ms")]
+    #[error("block time {got} ms is not after its parent's {parent} ms")]
     TimeWentBack { parent: u64, got: u64 },
     #[error("{field} mismatch: header says {claimed}, execution gives {computed}")]
     RootMismatch {
@@ -147,7 +147,8 @@ impl Ledger {
         txs.truncate(crate::limits::MAX_BLOCK_TXS);
         let ctx = BlockContext {
             height: self.tip.height + 1,
-            timestamp_ms: timestamp_ms.max(self.tip.timestamp_ms),
+            // Block time is strictly later than the parent's.
+            timestamp_ms: timestamp_ms.max(self.tip.timestamp_ms.saturating_add(1)),
         };
         let outcome = self.execute_block_with_verdicts(&ctx, &txs, sig_ok);
         let hashes: Vec<Hash32> = outcome.receipts.iter().map(|r| r.tx_hash).collect();
@@ -197,7 +198,7 @@ impl Ledger {
                 got: h.parent_hash,
             });
         }
-        if h.timestamp_ms < self.tip.timestamp_ms {
+        if h.timestamp_ms <= self.tip.timestamp_ms {
             return Err(BlockError::TimeWentBack {
                 parent: self.tip.timestamp_ms,
                 got: h.timestamp_ms,

@@ -9,6 +9,7 @@ use crate::commitment::StateCommitment;
 use crate::crypto::{Address, Hash32};
 use crate::encoding;
 use crate::limits::MS_PER_DAY;
+use crate::params::{ConsensusParams, ParamOutOfBounds};
 use crate::reject::RejectCode;
 use crate::state::*;
 use crate::tx::{ChainId, Symbol, TxKind};
@@ -28,6 +29,8 @@ pub enum GenesisError {
     UnknownToken(Address, Symbol),
     #[error("initial balances of {0} exceed its maximum supply")]
     OverCap(Symbol),
+    #[error("consensus parameter {0}")]
+    Params(#[from] ParamOutOfBounds),
 }
 
 /// The initial state a chain starts from.
@@ -36,6 +39,8 @@ pub struct GenesisState {
     pub merchants: Vec<(Address, MerchantInfo)>,
     pub tokens: Vec<GenesisToken>,
     pub balances: Vec<(Address, Symbol, u64)>,
+    /// Timeouts, block-time precision, message delay and heartbeat.
+    pub consensus: ConsensusParams,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +60,12 @@ impl Ledger {
         genesis_time_ms: u64,
         g: &GenesisState,
     ) -> Result<(Ledger, BlockOutcome), GenesisError> {
+        g.consensus.check()?;
         let mut changes = StateChanges::new();
+        changes.insert(
+            StateKey::ConsensusParams,
+            Some(StateValue::ConsensusParams(g.consensus)),
+        );
         for (addr, info) in &g.merchants {
             if changes
                 .insert(

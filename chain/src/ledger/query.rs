@@ -83,6 +83,16 @@ impl Ledger {
         &self.state
     }
 
+    /// The consensus parameters in force after the tip.
+    pub fn consensus_params(&self) -> crate::params::ConsensusParams {
+        match self.state.get(&StateKey::ConsensusParams) {
+            Some(StateValue::ConsensusParams(p)) => *p,
+            // Every genesis writes them; a ledger built from bare entries
+            // (tests) runs with the defaults.
+            _ => crate::params::ConsensusParams::default(),
+        }
+    }
+
     pub fn balance(&self, who: &Address, token: &Symbol) -> u64 {
         match self.state.get(&StateKey::Balance(*who, *token)) {
             Some(StateValue::Balance(b)) => *b,

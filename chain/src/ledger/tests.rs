@@ -31,6 +31,7 @@ fn ledger(merchant: &Keypair, alice: &Keypair) -> Ledger {
             issuer: merchant.public(),
         }],
         balances: vec![(alice.public(), sym("BEAN"), 10_000)],
+        consensus: Default::default(),
     };
     let chain_id = ChainId::new("merit-unit").unwrap();
     Ledger::genesis(chain_id, GENESIS_TIME_MS, &genesis)

@@ -4,7 +4,7 @@
 use merit_chain::encoding::BoundedString;
 use merit_chain::limits::MAX_ESCROW_DURATION_MS;
 use merit_chain::state::EscrowStatus;
-use merit_chain::{Address, Event, Hash32, RejectCode, TxKind, TxOutcome};
+use merit_chain::{Address, Event, Hash32, Keypair, RejectCode, TxKind, TxOutcome};
 
 use crate::fixture::*;
 
@@ -129,17 +129,17 @@ fn the_payer_may_refund_only_from_the_deadline_on() {
         a.exec(&alice, TxKind::EscrowRefund { id }),
         Some(RejectCode::DeadlineNotReached)
     );
+    // A stranger may never refund.
+    assert_eq!(
+        a.exec_at(deadline - 2, &carol, TxKind::EscrowRefund { id }),
+        Some(RejectCode::NotEscrowParty)
+    );
     assert_eq!(
         a.exec_at(deadline - 1, &alice, TxKind::EscrowRefund { id }),
         Some(RejectCode::DeadlineNotReached),
         "one millisecond before the deadline"
     );
     assert_eq!(a.balance(&alice, "BEAN"), 9_500);
-    // A stranger may never refund.
-    assert_eq!(
-        a.exec_at(deadline, &carol, TxKind::EscrowRefund { id }),
-        Some(RejectCode::NotEscrowParty)
-    );
     assert_eq!(
         a.exec_at(deadline, &alice, TxKind::EscrowRefund { id }),
         None
@@ -231,36 +231,35 @@ fn an_order_id_is_unique_across_payments_and_escrows() {
 fn escrow_parameters_are_checked() {
     let mut a = Alliance::new();
     let (alice, bob) = (a.alice.clone(), a.bob.clone());
-    let next_block = a.now() + 1000;
-    for (kind, code) in [
+    // Each case runs in a block of its own, a second after the one before;
+    // `at` is that block's time.
+    type Case = (fn(&Keypair, u64) -> TxKind, RejectCode);
+    let cases: [Case; 5] = [
         (
-            escrow(bob.public(), 0, next_block + 10, None),
+            |bob, at| escrow(bob.public(), 0, at + 10, None),
             RejectCode::ZeroAmount,
         ),
         (
-            escrow(bob.public(), 10_001, next_block + 10, None),
+            |bob, at| escrow(bob.public(), 10_001, at + 10, None),
             RejectCode::InsufficientBalance,
         ),
         // A deadline in seconds rather than milliseconds is in the past.
         (
-            escrow(bob.public(), 1, next_block / 1000, None),
+            |bob, at| escrow(bob.public(), 1, at / 1000, None),
             RejectCode::InvalidDeadline,
         ),
         (
-            escrow(bob.public(), 1, next_block, None),
+            |bob, at| escrow(bob.public(), 1, at, None),
             RejectCode::InvalidDeadline,
         ),
         (
-            escrow(
-                bob.public(),
-                1,
-                next_block + MAX_ESCROW_DURATION_MS + 1,
-                None,
-            ),
+            |bob, at| escrow(bob.public(), 1, at + MAX_ESCROW_DURATION_MS + 1, None),
             RejectCode::InvalidDeadline,
         ),
-    ] {
-        assert_eq!(a.exec_at(next_block, &alice, kind), Some(code));
+    ];
+    for (kind, code) in cases {
+        let at = a.now() + 1000;
+        assert_eq!(a.exec_at(at, &alice, kind(&bob, at)), Some(code));
     }
     let unknown = TxKind::EscrowCreate {
         token: sym("NOPE"),

@@ -328,6 +328,7 @@ fn genesis_balances_of_an_expiring_token_expire_from_genesis_time() {
             issuer: m.public(),
         }],
         balances: vec![(shopper.public(), sym("FLY"), 400)],
+        consensus: Default::default(),
     };
     let (ledger, _) = Ledger::genesis(chain_id(), GENESIS_TIME_MS, &g).unwrap();
     assert_eq!(

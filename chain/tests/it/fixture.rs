@@ -79,6 +79,7 @@ impl Alliance {
             ],
             tokens: vec![token("BEAN", 1_000_000, &m1), token("BOOK", 500_000, &m2)],
             balances: vec![(alice.public(), sym("BEAN"), 10_000)],
+            consensus: Default::default(),
         };
         let (ledger, genesis) = Ledger::genesis(chain_id(), GENESIS_TIME_MS, &genesis).unwrap();
         Alliance {

@@ -681,6 +681,7 @@ fn genesis(keys: &[Keypair]) -> Ledger {
                     .map(move |k| (k.public(), sym(TOKENS[t]), GENESIS_BALANCE))
             })
             .collect(),
+        consensus: Default::default(),
     };
     Ledger::genesis(chain_id(), GENESIS_TIME_MS, &g).unwrap().0
 }

@@ -30,6 +30,14 @@ pub enum FailureKind {
         first: Hash32,
         second: Hash32,
     },
+    /// A block became final with a time more than the precision past the
+    /// true time.
+    FutureBlockTime {
+        node: usize,
+        height: u64,
+        timestamp_ms: u64,
+        true_ms: u64,
+    },
     /// A replica's ledger disagrees with a block it finalized or synced.
     BadBlock {
         node: usize,
@@ -58,6 +66,7 @@ impl FailureKind {
             FailureKind::ConflictingBlocks { .. }
                 | FailureKind::DivergentState { .. }
                 | FailureKind::HonestEquivocation { .. }
+                | FailureKind::FutureBlockTime { .. }
         )
     }
 }
@@ -93,6 +102,16 @@ impl fmt::Display for FailureKind {
             } => write!(
                 f,
                 "SAFETY: honest replica {node} signed {kind} for two blocks at ({height}, {round}): {first:?} and {second:?}"
+            ),
+            FailureKind::FutureBlockTime {
+                node,
+                height,
+                timestamp_ms,
+                true_ms,
+            } => write!(
+                f,
+                "SAFETY: replica {node} finalized height {height} stamped {timestamp_ms} ms, {} ms past true time {true_ms} ms",
+                timestamp_ms.saturating_sub(*true_ms)
             ),
             FailureKind::BadBlock {
                 node,

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use merit_chain::amount::format_amount;
 use merit_chain::ledger::BlockOutcome;
 use merit_chain::tx::ChainId;
-use merit_chain::{Keypair, Ledger, PublicKey, Symbol, Transaction, TxBody, TxKind};
+use merit_chain::{
+    ConsensusParams, Keypair, Ledger, PublicKey, Symbol, Transaction, TxBody, TxKind,
+};
 use merit_genesis::{BalanceEntry, Genesis, GenesisFile, MerchantEntry, TokenEntry};
 
 use super::rng::SimRng;
@@ -26,6 +28,9 @@ pub const SIM_SHOPPERS: usize = 4;
 pub const SIM_SHOPPER_BALANCE: u64 = 1_000_000;
 /// Transfers one client submission carries: a random number in this range.
 pub const SIM_TXS_PER_SUBMISSION: (u64, u64) = (1, 3);
+/// `message_delay_ms` of the simulated chains: no scenario delays a message
+/// longer (a test checks it).
+pub const SIM_MESSAGE_DELAY_MS: u64 = 200;
 /// Blocks a simulated transfer stays valid.
 pub const SIM_TX_TTL_BLOCKS: u64 = 50;
 
@@ -61,6 +66,15 @@ pub fn validator_keys(n: usize) -> Vec<PublicKey> {
     (0..n).map(|i| validator_key(i).public()).collect()
 }
 
+/// The consensus parameters of every simulated chain: the defaults, but
+/// for a message delay that bounds the longest delay any scenario draws.
+pub fn sim_consensus_params() -> ConsensusParams {
+    ConsensusParams {
+        message_delay_ms: SIM_MESSAGE_DELAY_MS,
+        ..ConsensusParams::default()
+    }
+}
+
 /// The genesis file of a simulated alliance of `n` merchants, each running
 /// a validator.
 pub fn genesis_file(n: usize) -> GenesisFile {
@@ -93,6 +107,7 @@ pub fn genesis_file(n: usize) -> GenesisFile {
                 amount: units(SIM_SHOPPER_BALANCE),
             })
             .collect(),
+        consensus: sim_consensus_params().into(),
     }
 }
 

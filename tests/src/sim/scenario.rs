@@ -3,6 +3,8 @@
 use merit_chain::consensus::QuorumRule;
 use merit_node::driver::Mutant;
 
+use super::fixtures::SIM_MESSAGE_DELAY_MS;
+
 /// Message faults while the fault phase lasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NetFaults {
@@ -36,8 +38,11 @@ pub struct Scenario {
     pub name: &'static str,
     /// Validators.
     pub n: usize,
-    /// Byzantine validators; their roles rotate with the seed.
+    /// Byzantine validators; their roles rotate with the seed through
+    /// `roles`, or through every role of [`crate::sim::mocks::ROLES`] when
+    /// it is empty.
     pub byzantine: usize,
+    pub roles: &'static [&'static str],
     /// Simulated length of the fault phase.
     pub faults_ms: u64,
     pub net: NetFaults,
@@ -48,6 +53,19 @@ pub struct Scenario {
     pub crashes: bool,
     /// A client submits transfers to random nodes throughout.
     pub client: bool,
+    /// Time between two client submissions, drawn per submission.
+    pub client_interval_ms: (u64, u64),
+    /// Honest validators whose clocks are off by more than the precision
+    /// (half of them ahead, half behind). Every other honest clock is off
+    /// by at most half the precision.
+    pub skewed: usize,
+    /// Honest clocks are off true time by up to half the precision. Off
+    /// only for the driver-policy tests, which read block times.
+    pub honest_skew: bool,
+    /// A stale lock: from [`STALE_LOCK_AT_MS`] every Commit is lost, so a
+    /// block is prepared but not finalized; then the validators are split
+    /// in two halves for [`STALE_LOCK_PARTITIONS_DELAYS`] message delays.
+    pub stale_lock: bool,
     /// A deliberately broken driver every validator runs: only for the
     /// tests that prove the checker can fail.
     pub mutant: Option<Mutant>,
@@ -62,6 +80,23 @@ impl Scenario {
         }
     }
 }
+
+/// Time between two client submissions, in milliseconds: a few
+/// transactions per block.
+pub const CLIENT_INTERVAL_MS: (u64, u64) = (30, 120);
+/// When the Commits of a stale-lock scenario start to be lost.
+pub const STALE_LOCK_AT_MS: u64 = 1_500;
+/// How long after that the partition of a stale-lock scenario begins.
+pub const STALE_LOCK_PARTITION_AFTER_MS: u64 = 400;
+/// How long the partition lasts, in message delays of the genesis.
+pub const STALE_LOCK_PARTITIONS_DELAYS: u64 = 10;
+/// The fault phase of a stale-lock scenario: it ends as the partition heals.
+pub const STALE_LOCK_FAULTS_MS: u64 = STALE_LOCK_AT_MS
+    + STALE_LOCK_PARTITION_AFTER_MS
+    + STALE_LOCK_PARTITIONS_DELAYS * SIM_MESSAGE_DELAY_MS;
+/// How far beyond the precision a skewed honest clock is off, at most, in
+/// precisions.
+pub const SKEW_BEYOND_PRECISIONS: u64 = 6;
 
 /// Blocks every honest replica must finalize after the faults stop.
 pub const LIVENESS_BLOCKS: u64 = 20;
@@ -78,6 +113,11 @@ const fn base(name: &'static str, n: usize) -> Scenario {
         partitions: false,
         crashes: false,
         client: true,
+        client_interval_ms: CLIENT_INTERVAL_MS,
+        skewed: 0,
+        honest_skew: true,
+        stale_lock: false,
+        roles: &[],
         mutant: None,
     }
 }
@@ -115,6 +155,32 @@ pub const SCENARIOS: &[Scenario] = &[
         faults_ms: 4_000,
         ..base("crash", 4)
     },
+    // The block-time scenarios of proposer-based timestamps.
+    // A byzantine proposer stamps its blocks a day ahead or as far back as
+    // validity lets it; blocks come seconds apart, so "far back" is far.
+    Scenario {
+        byzantine: 1,
+        roles: &["time-traveller"],
+        client_interval_ms: (1_500, 4_000),
+        faults_ms: 20_000,
+        ..base("pbts-byzantine-time", 4)
+    },
+    // f honest validators whose clocks are off by more than the precision,
+    // and nothing else wrong: the others refuse their proposals, and the
+    // chain goes on.
+    Scenario {
+        skewed: 2,
+        faults_ms: 6_000,
+        ..base("pbts-skewed", 7)
+    },
+    // A block is prepared, its Commits are lost, and a partition lasts ten
+    // message delays: the lock is re-proposed long after its block time,
+    // exempt from timeliness, and commits.
+    Scenario {
+        stale_lock: true,
+        faults_ms: STALE_LOCK_FAULTS_MS,
+        ..base("pbts-stale-lock", 4)
+    },
 ];
 
 /// `n4f1` with the deliberately broken quorum of f + 1: its runs are
@@ -135,13 +201,28 @@ pub const BROADCAST_BEFORE_PERSIST: Scenario = Scenario {
     ..base("broadcast-before-persist", 4)
 };
 
+/// `pbts-stale-lock` with replicas that judge a re-proposed lock's time
+/// like a fresh proposal's: the stale lock never commits, and the run
+/// fails to make progress.
+pub const PBTS_NO_REPROPOSAL_EXEMPTION: Scenario = Scenario {
+    stale_lock: true,
+    faults_ms: STALE_LOCK_FAULTS_MS,
+    mutant: Some(Mutant::NoReproposalExemption),
+    ..base("pbts-no-reproposal-exemption", 4)
+};
+
 /// The scenarios that must fail, proving the checker can.
-pub const MUTANTS: &[Scenario] = &[BROKEN_QUORUM, BROADCAST_BEFORE_PERSIST];
+pub const MUTANTS: &[Scenario] = &[
+    BROKEN_QUORUM,
+    BROADCAST_BEFORE_PERSIST,
+    PBTS_NO_REPROPOSAL_EXEMPTION,
+];
 
 /// A calm alliance that nobody submits anything to, for the tests of the
 /// driver's own policy, which drive it step by step.
 pub const QUIET: Scenario = Scenario {
     client: false,
+    honest_skew: false,
     net: CALM_NET,
     faults_ms: 1,
     ..base("quiet", 4)
@@ -154,4 +235,24 @@ pub fn by_name(name: &str) -> Option<Scenario> {
         .chain(MUTANTS)
         .find(|s| s.name == name)
         .cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_scenario_delays_a_message_longer_than_the_chain_assumes() {
+        for s in SCENARIOS.iter().chain(MUTANTS).chain([&QUIET]) {
+            assert!(
+                s.net.delay_ms_max <= SIM_MESSAGE_DELAY_MS,
+                "{}: delays up to {} ms, message_delay_ms is {SIM_MESSAGE_DELAY_MS}",
+                s.name,
+                s.net.delay_ms_max
+            );
+        }
+    }
+
+    // The calm network after the faults is within the bound too.
+    const _: () = assert!(CALM_NET.delay_ms_max <= SIM_MESSAGE_DELAY_MS);
 }

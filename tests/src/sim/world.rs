@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use libp2p::PeerId;
 use merit_chain::consensus::{
-    ConsensusStats, Message, SignatureVerifier, ValidatorSet, verify_certificate_with,
+    ConsensusStats, Message, SignatureVerifier, Statement, ValidatorSet, verify_certificate_with,
 };
 use merit_chain::{Block, CommitCertificate, Hash32, Keypair};
 use merit_node::config::{ConsensusTimings, MempoolConfig};
@@ -35,7 +35,10 @@ use super::fixtures::{self, SIM_GENESIS_TIME_MS};
 use super::mocks::{self, Byzantine, Ctx};
 use super::rng::SimRng;
 use super::runtime::{Action, SimRuntime};
-use super::scenario::{CALM_NET, LIVENESS_BLOCKS, LIVENESS_BUDGET_MS, NetFaults, Scenario};
+use super::scenario::{
+    CALM_NET, LIVENESS_BLOCKS, LIVENESS_BUDGET_MS, NetFaults, SKEW_BEYOND_PRECISIONS,
+    STALE_LOCK_AT_MS, STALE_LOCK_PARTITION_AFTER_MS, Scenario,
+};
 use super::verifier::CachingVerifier;
 
 /// Most events one run may take before it is declared stuck.
@@ -84,6 +87,9 @@ enum Ev {
     },
     Partition,
     Heal,
+    /// A stale-lock scenario splits the validators in two halves until the
+    /// faults stop.
+    HalvingPartition,
     ByzantineTick {
         node: usize,
     },
@@ -103,6 +109,7 @@ impl Ev {
             Ev::Heal => 8,
             Ev::ByzantineTick { .. } => 9,
             Ev::FaultsEnd => 10,
+            Ev::HalvingPartition => 11,
         }
     }
 }
@@ -271,8 +278,32 @@ impl World {
         let mut order: Vec<usize> = (0..n).collect();
         rng.shuffle(&mut order);
         let mut roles: Vec<Option<&'static str>> = vec![None; n];
+        let rotation: &[&'static str] = if scenario.roles.is_empty() {
+            &mocks::ROLES
+        } else {
+            scenario.roles
+        };
         for (i, node) in order.iter().take(scenario.byzantine).enumerate() {
-            roles[*node] = Some(mocks::ROLES[(seed as usize + i) % mocks::ROLES.len()]);
+            roles[*node] = Some(rotation[(seed as usize + i) % rotation.len()]);
+        }
+        // Clocks: every honest one within half the precision of true time,
+        // so any two within the precision; `skewed` honest ones beyond it,
+        // half ahead and half behind.
+        let precision = fixtures::sim_consensus_params().precision_ms;
+        let within = (precision / 2).saturating_sub(1);
+        let honest: Vec<usize> = order.iter().skip(scenario.byzantine).copied().collect();
+        let mut skews = vec![0i64; n];
+        for (k, node) in honest.iter().enumerate() {
+            skews[*node] = if k < scenario.skewed {
+                let beyond = rng.range(precision + 1, precision * SKEW_BEYOND_PRECISIONS);
+                let beyond = i64::try_from(beyond).unwrap_or(i64::MAX);
+                if k % 2 == 0 { beyond } else { -beyond }
+            } else if scenario.honest_skew {
+                let off = i64::try_from(rng.range(0, 2 * within)).unwrap_or(0);
+                off - i64::try_from(within).unwrap_or(0)
+            } else {
+                0
+            };
         }
         let validators = match ValidatorSet::new(fixtures::validator_keys(n)) {
             Ok(v) => v,
@@ -291,7 +322,7 @@ impl World {
                     incarnation: 0,
                     armed: false,
                     checked: 0,
-                    skew_ms: 0,
+                    skew_ms: skews[i],
                     past_stats: Vec::new(),
                 }
             })
@@ -409,6 +440,12 @@ impl World {
         if self.scenario.crashes {
             let at = self.rng.range(100, self.scenario.faults_ms / 3);
             self.schedule(at, Ev::ArmCrash);
+        }
+        if self.scenario.stale_lock {
+            self.schedule(
+                STALE_LOCK_AT_MS + STALE_LOCK_PARTITION_AFTER_MS,
+                Ev::HalvingPartition,
+            );
         }
         self.schedule(self.scenario.faults_ms, Ev::FaultsEnd);
         Ok(())
@@ -597,6 +634,18 @@ impl World {
         if self.nodes[i].honest() {
             self.checker
                 .finalized(i, height, hash, block.header.state_root)?;
+            // No final block is stamped later than true time plus the
+            // precision: expiry and escrow deadlines follow real time.
+            let true_ms = SIM_GENESIS_TIME_MS + self.now;
+            let precision = fixtures::sim_consensus_params().precision_ms;
+            if block.header.timestamp_ms > true_ms + precision {
+                return Err(FailureKind::FutureBlockTime {
+                    node: i,
+                    height,
+                    timestamp_ms: block.header.timestamp_ms,
+                    true_ms,
+                });
+            }
         }
         Ok(())
     }
@@ -639,6 +688,7 @@ impl World {
                         Event::Consensus {
                             bytes,
                             from: from_peer,
+                            arrival_ms: self.wall_ms(to),
                         }
                     }
                     Topic::Txs => Event::Txs {
@@ -713,6 +763,11 @@ impl World {
                 }
                 let at = self.now + self.rng.range(200, 1_500);
                 self.schedule(at, Ev::Heal);
+                Ok(())
+            }
+            Ev::HalvingPartition => {
+                let n = self.nodes.len();
+                self.groups = (0..n).map(|i| u8::from(i >= n / 2)).collect();
                 Ok(())
             }
             Ev::Heal => {
@@ -861,10 +916,10 @@ impl World {
 
     fn crash(&mut self, i: usize) {
         let node = &mut self.nodes[i];
-        if let Some(d) = node.driver.take() {
-            if let Some(r) = d.replica() {
-                node.past_stats.push(r.stats().clone());
-            }
+        if let Some(d) = node.driver.take()
+            && let Some(r) = d.replica()
+        {
+            node.past_stats.push(r.stats().clone());
         }
         node.blocks = None;
         node.armed = false;
@@ -914,6 +969,12 @@ impl World {
         }
     }
 
+    /// Whether every Commit is lost now: in a stale-lock scenario, from
+    /// [`STALE_LOCK_AT_MS`] until the faults stop.
+    fn losing_commits(&self) -> bool {
+        self.scenario.stale_lock && self.faults_active && self.now >= STALE_LOCK_AT_MS
+    }
+
     /// What a byzantine node acting now may use.
     fn ctx_parts(&self, i: usize) -> Option<(Arc<Shared>, u64, u32)> {
         let driver = self.nodes[i].driver.as_ref()?;
@@ -933,6 +994,13 @@ impl World {
         };
         if self.verbose {
             eprintln!("{:>8} {i} sends {:?}", self.now, msg.statement());
+        }
+        if self.losing_commits() && matches!(msg.statement(), Statement::Commit(_)) {
+            // Signed, so still checked, but lost on the way.
+            if self.nodes[i].honest() {
+                self.checker.signed(i, msg.statement())?;
+            }
+            return Ok(());
         }
         let Some(mut byzantine) = self.nodes[i].byzantine.take() else {
             self.checker.signed(i, msg.statement())?;
@@ -1160,4 +1228,5 @@ pub fn add_stats(total: &mut ConsensusStats, s: &ConsensusStats) {
     total.rounds_started += s.rounds_started;
     total.commits += s.commits;
     total.sync_requests += s.sync_requests;
+    total.untimely_proposals += s.untimely_proposals;
 }

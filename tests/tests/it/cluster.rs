@@ -152,7 +152,7 @@ fn two_of_four_down_stops_commits_without_divergence_until_one_returns() {
 
     // Idle: with nothing to commit the chain stands still, but for an
     // empty heartbeat block once per interval.
-    let interval = c.nodes[0].config.consensus.empty_block_interval_ms;
+    let interval = c.layout.genesis.consensus.heartbeat_ms;
     let window = Duration::from_secs(3);
     std::thread::sleep(window);
     let heartbeats = 1 + window.as_millis() as u64 / interval.max(1);

@@ -27,6 +27,9 @@ use merit_tests::sim::{
 const DEFAULT_SEEDS: u64 = 500;
 /// Seeds each mutant runs: enough that it is caught on several.
 const MUTANT_SEEDS: u64 = 200;
+/// Seeds of a mutant whose runs fail by stalling to the end of the
+/// liveness budget.
+const STALL_MUTANT_SEEDS: u64 = 20;
 
 fn seeds() -> u64 {
     std::env::var("MERIT_SIM_SEEDS")
@@ -116,6 +119,48 @@ fn crash_and_restart_mid_round_is_safe_and_live_over_every_seed() {
         "about one crash per run or more, got {}",
         summary.crashes
     );
+}
+
+#[test]
+fn a_proposer_stamping_far_future_and_far_past_times_never_gets_a_block_final() {
+    // The time traveller's own proposals are refused by every honest
+    // replica; the checker asserts that no final block is stamped later
+    // than true time plus the precision, and the chain stays live.
+    let summary = all_seeds_pass("pbts-byzantine-time");
+    assert!(
+        summary.stats.untimely_proposals > 0,
+        "honest replicas saw untimely proposals"
+    );
+    assert!(summary.stats.rounds_started > 0, "and moved past them");
+}
+
+#[test]
+fn f_honest_validators_with_clocks_beyond_the_precision_leave_the_chain_live() {
+    let summary = all_seeds_pass("pbts-skewed");
+    assert!(
+        summary.stats.untimely_proposals > 0,
+        "the skewed validators' proposals are refused by the others"
+    );
+}
+
+#[test]
+fn a_stale_lock_is_re_proposed_exempt_from_timeliness_and_commits() {
+    let summary = all_seeds_pass("pbts-stale-lock");
+    assert!(summary.stats.rounds_started > 0);
+}
+
+#[test]
+fn replicas_that_judge_a_re_proposed_lock_by_its_time_are_caught_stalling() {
+    // Without the exemption, the lock prepared before the partition is
+    // older than any replica's window by the time it is re-proposed: no
+    // honest replica prepares it, and no other block may be proposed.
+    // Each caught run stalls until the liveness budget runs out, so a few
+    // seeds are enough and many are slow.
+    let mutant = scenario("pbts-no-reproposal-exemption");
+    let hits = caught(&mutant, STALL_MUTANT_SEEDS, |k| {
+        matches!(k, FailureKind::Liveness { .. })
+    });
+    replays_and_the_honest_driver_passes(&mutant, &hits[0]);
 }
 
 #[test]
@@ -220,7 +265,7 @@ fn run_until(w: &mut World, ms: u64) {
 
 #[test]
 fn an_idle_chain_makes_no_blocks_but_the_heartbeat() {
-    let heartbeat = timings().empty_block_interval_ms;
+    let heartbeat = fixtures::sim_consensus_params().heartbeat_ms;
     for seed in 0..5 {
         let mut w = quiet(seed);
         // Just short of the first heartbeat: nothing at all.
@@ -364,6 +409,7 @@ fn pre_prepare(proposer: usize, block: &Block) -> Event {
     Event::Consensus {
         bytes: msg.to_bytes(),
         from: libp2p::PeerId::random(),
+        arrival_ms: block.header.timestamp_ms,
     }
 }
 
@@ -464,9 +510,10 @@ fn a_driver_restarted_from_rocksdb_after_voting_does_not_vote_for_another_block_
 
     // The restarted one still moves on: its round-0 timeout (the heartbeat
     // is due, so it is not idle) leads to a persisted ViewChange for round 1.
-    restarted
-        .runtime_mut()
-        .set_clock(t0 + 60_000, timings().empty_block_interval_ms * 2);
+    restarted.runtime_mut().set_clock(
+        t0 + 60_000,
+        fixtures::sim_consensus_params().heartbeat_ms * 2,
+    );
     restarted
         .handle(Event::Timer(Timer::Round {
             height: 1,

@@ -23,15 +23,21 @@ impl Replica {
     /// fits the statement, the signature verifies, and a ViewChange's
     /// certificate or a NewView's justification holds. Returns the sender's
     /// index. A host may call it to decide whether to relay a message.
+    ///
+    /// The signature is checked before an attached block is hashed, so a
+    /// large block from anyone but its signer costs one signature check.
     pub fn check_message(&self, msg: &Message) -> Result<usize, Rejection> {
         let sender_key = msg.signed.validator;
         let sender = self
             .validators
             .index_of(&sender_key)
             .ok_or(Rejection::NotAValidator)?;
+        // The block to hash once the signature holds, and the hash its
+        // statement names.
+        let mut attached: Option<(&Block, u64, Hash32)> = None;
         match (&msg.signed.statement, &msg.block) {
             (Statement::PrePrepare(v), Some(block)) => {
-                self.check_block(block, v.height, v.block_hash)?;
+                attached = Some((block, v.height, v.block_hash));
                 if v.round != 0 {
                     return Err(Rejection::Malformed(
                         "a PrePrepare is only for round 0; later rounds use NewView",
@@ -47,7 +53,7 @@ impl Replica {
                 }
             }
             (Statement::NewView(nv), Some(block)) => {
-                self.check_block(block, nv.height, nv.block_hash)?;
+                attached = Some((block, nv.height, nv.block_hash));
                 if nv.round == 0 {
                     return Err(Rejection::Malformed("a NewView is for a round above 0"));
                 }
@@ -66,7 +72,7 @@ impl Replica {
                                 "the prepared certificate is not from an earlier round",
                             ));
                         }
-                        self.check_block(block, vc.height, cert.block_hash)?;
+                        attached = Some((block, vc.height, cert.block_hash));
                     }
                     (None, None) => {}
                     _ => {
@@ -89,6 +95,9 @@ impl Replica {
             .verify(&sender_key, &bytes, &msg.signed.signature)
         {
             return Err(Rejection::BadSignature);
+        }
+        if let Some((block, height, hash)) = attached {
+            self.check_block(block, height, hash)?;
         }
         match (&msg.signed.statement, &msg.block) {
             (
@@ -229,8 +238,8 @@ impl Replica {
         }
     }
 
-    pub(super) fn on_message(&mut self, msg: Message) {
-        if let Err(rejection) = self.admit(msg) {
+    pub(super) fn on_message(&mut self, msg: Message, arrival_ms: u64) {
+        if let Err(rejection) = self.admit(msg, arrival_ms) {
             match rejection {
                 Rejection::NotAValidator => self.stats.rejected_not_validator += 1,
                 Rejection::BadSignature => self.stats.rejected_bad_signature += 1,
@@ -246,7 +255,7 @@ impl Replica {
         }
     }
 
-    fn admit(&mut self, msg: Message) -> Result<(), Rejection> {
+    fn admit(&mut self, msg: Message, arrival_ms: u64) -> Result<(), Rejection> {
         if !self.validators.contains(&msg.signed.validator) {
             return Err(Rejection::NotAValidator);
         }
@@ -272,7 +281,7 @@ impl Replica {
         if height > self.height {
             let seen = self.highest_seen.entry(sender).or_default();
             *seen = (*seen).max(height);
-            let buffered = self.buffer(sender, height, msg);
+            let buffered = self.buffer(sender, height, msg, arrival_ms);
             self.request_sync_if_behind();
             return buffered;
         }
@@ -285,11 +294,17 @@ impl Replica {
             });
         }
         self.stats.accepted += 1;
-        self.process(sender, msg);
+        self.process(sender, msg, arrival_ms);
         Ok(())
     }
 
-    fn buffer(&mut self, sender: usize, height: u64, msg: Message) -> Result<(), Rejection> {
+    fn buffer(
+        &mut self,
+        sender: usize,
+        height: u64,
+        msg: Message,
+        arrival_ms: u64,
+    ) -> Result<(), Rejection> {
         if height > self.height.saturating_add(MAX_FUTURE_HEIGHTS) {
             return Err(Rejection::TooFarAhead {
                 height,
@@ -298,7 +313,7 @@ impl Replica {
         }
         if self.future.get(&height).is_some_and(|l| {
             l.iter()
-                .any(|(s, m)| *s == sender && m.signed == msg.signed)
+                .any(|(s, m, _)| *s == sender && m.signed == msg.signed)
         }) {
             self.stats.duplicates += 1;
             return Ok(());
@@ -308,18 +323,44 @@ impl Replica {
             return Err(Rejection::BufferFull);
         }
         *count += 1;
-        self.future.entry(height).or_default().push((sender, msg));
+        self.future
+            .entry(height)
+            .or_default()
+            .push((sender, msg, arrival_ms));
         self.stats.buffered_future += 1;
         Ok(())
     }
 
+    /// Whether a fresh proposal's block time lies in this replica's
+    /// timeliness window; an untimely one is logged in the counters.
+    fn judge_time(&mut self, block: &Block, round: u32, arrival_ms: u64) -> bool {
+        let timely = self
+            .config
+            .is_timely(block.header.timestamp_ms, arrival_ms, round);
+        if !timely {
+            self.stats.untimely_proposals += 1;
+        }
+        timely
+    }
+
+    /// Re-proposals of prepared blocks skip the timeliness check (always,
+    /// but in the mutant that proves a test needs the exemption).
+    fn reproposals_exempt(&self) -> bool {
+        #[cfg(feature = "mutants")]
+        if self.config.mutant == Some(super::ReplicaMutant::NoReproposalExemption) {
+            return false;
+        }
+        true
+    }
+
     /// Handles a checked message for the current height.
-    pub(super) fn process(&mut self, sender: usize, msg: Message) {
+    pub(super) fn process(&mut self, sender: usize, msg: Message, arrival_ms: u64) {
         let Message { signed, block } = msg;
         match signed.statement {
             Statement::PrePrepare(v) => {
                 if let Some(block) = block {
-                    self.on_proposal(v.round, v.block_hash, block, false);
+                    let timely = self.judge_time(&block, v.round, arrival_ms);
+                    self.on_proposal(v.round, v.block_hash, block, false, timely);
                 }
             }
             Statement::NewView(nv) => {
@@ -332,7 +373,12 @@ impl Replica {
                     // The NewView's quorum of view changes justifies the jump.
                     self.enter_round(nv.round);
                 }
-                self.on_proposal(nv.round, nv.block_hash, block, false);
+                // A block re-proposed because it was prepared is exempt from
+                // timeliness however old it is: a quorum may be locked on it.
+                let reproposal = highest_prepared(nv.view_changes.iter()).is_some();
+                let timely = (reproposal && self.reproposals_exempt())
+                    || self.judge_time(&block, nv.round, arrival_ms);
+                self.on_proposal(nv.round, nv.block_hash, block, false, timely);
             }
             Statement::Prepare(v) => self.on_vote(VoteKind::Prepare, sender, v, signed.signature),
             Statement::Commit(v) => self.on_vote(VoteKind::Commit, sender, v, signed.signature),

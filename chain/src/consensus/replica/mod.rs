@@ -24,6 +24,7 @@ use crate::block::{Block, CommitCertificate};
 use crate::crypto::{Hash32, Keypair, PublicKey};
 use crate::encoding::{self, Decode, DecodeError, Encode};
 use crate::limits::MAX_BLOCK_BYTES;
+use crate::params::ConsensusParams;
 use crate::tx::ChainId;
 
 mod admission;
@@ -36,11 +37,9 @@ mod tests;
 
 use round::Tally;
 
-/// Timeout of round 0, in milliseconds. Round `r` waits
-/// `min(TIMEOUT_BASE_MS * 2^r, TIMEOUT_MAX_MS)`.
-pub const TIMEOUT_BASE_MS: u64 = 1_000;
-/// Longest round timeout, in milliseconds.
-pub const TIMEOUT_MAX_MS: u64 = 30_000;
+/// Rounds past which the message delay stops growing (it is far beyond any
+/// timeout by then).
+const MAX_DELAY_GROWTH_ROUNDS: u32 = 256;
 /// Heights above the current one whose messages are buffered; messages for
 /// later heights are dropped (but still count as evidence of being behind).
 pub const MAX_FUTURE_HEIGHTS: u64 = 4;
@@ -57,34 +56,75 @@ pub const MAX_BLOCKS_PER_HEIGHT: usize = 64;
 /// certificate.
 pub const MAX_PERSISTED_STATE_BYTES: usize = MAX_BLOCK_BYTES + MAX_STATEMENT_BYTES;
 
-/// Tunables of a replica. Every validator of a chain uses the same values.
+/// Tunables of a replica: the chain's [`ConsensusParams`] and the quorum
+/// rule. Every validator of a chain uses the same values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConsensusConfig {
-    /// Timeout of round 0, in milliseconds.
-    pub timeout_base_ms: u64,
-    /// Cap of the exponential backoff, in milliseconds.
-    pub timeout_max_ms: u64,
+    /// Timeouts, precision and message delay, from the chain's state.
+    pub params: ConsensusParams,
     /// Always [`QuorumRule::Byzantine`] outside tests of the test harness.
     pub quorum_rule: QuorumRule,
+    /// A replica broken on purpose, for the tests that prove the
+    /// simulation catches it.
+    #[cfg(feature = "mutants")]
+    pub mutant: Option<ReplicaMutant>,
+}
+
+/// A deliberately broken replica. Never built into a node.
+#[cfg(feature = "mutants")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicaMutant {
+    /// Judges a block re-proposed because it was prepared as if it were a
+    /// fresh proposal: a lock older than the timeliness window never
+    /// commits.
+    NoReproposalExemption,
 }
 
 impl Default for ConsensusConfig {
     fn default() -> Self {
-        ConsensusConfig {
-            timeout_base_ms: TIMEOUT_BASE_MS,
-            timeout_max_ms: TIMEOUT_MAX_MS,
-            quorum_rule: QuorumRule::Byzantine,
-        }
+        ConsensusConfig::from_params(ConsensusParams::default())
     }
 }
 
 impl ConsensusConfig {
+    /// The honest configuration for a chain's parameters.
+    pub fn from_params(params: ConsensusParams) -> Self {
+        ConsensusConfig {
+            params,
+            quorum_rule: QuorumRule::Byzantine,
+            #[cfg(feature = "mutants")]
+            mutant: None,
+        }
+    }
+
     /// How long round `round` waits: `min(base * 2^round, max)`.
     pub fn timeout_ms(&self, round: u32) -> u64 {
         let factor = 1u64.checked_shl(round.min(63)).unwrap_or(u64::MAX);
-        self.timeout_base_ms
+        self.params
+            .timeout_base_ms
             .saturating_mul(factor)
-            .min(self.timeout_max_ms)
+            .min(self.params.timeout_max_ms)
+    }
+
+    /// `delay(r)`: the message delay of round `round`, grown by a tenth per
+    /// round.
+    pub fn message_delay_of_round(&self, round: u32) -> u64 {
+        let mut delay = self.params.message_delay_ms;
+        for _ in 0..round.min(MAX_DELAY_GROWTH_ROUNDS) {
+            delay = delay.saturating_add(delay / 10);
+        }
+        delay
+    }
+
+    /// Whether a block stamped `timestamp_ms`, proposed fresh in `round`
+    /// and received at `arrival_ms` by the local clock, is timely:
+    /// `arrival − precision − delay(r) ≤ timestamp ≤ arrival + precision`.
+    pub fn is_timely(&self, timestamp_ms: u64, arrival_ms: u64, round: u32) -> bool {
+        let earliest = arrival_ms
+            .saturating_sub(self.params.precision_ms)
+            .saturating_sub(self.message_delay_of_round(round));
+        let latest = arrival_ms.saturating_add(self.params.precision_ms);
+        (earliest..=latest).contains(&timestamp_ms)
     }
 }
 
@@ -135,8 +175,9 @@ impl PersistedState {
 /// What the host hands the replica.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
-    /// A consensus message from the network.
-    Message(Box<Message>),
+    /// A consensus message from the network, received at `arrival_ms` by
+    /// the local clock (stamped before any queueing or execution).
+    Message { msg: Box<Message>, arrival_ms: u64 },
     /// A timer set by [`Effect::ScheduleTimeout`] fired.
     Timeout { height: u64, round: u32 },
     /// The block the host built for [`Effect::BuildProposal`].
@@ -239,6 +280,9 @@ pub struct ConsensusStats {
     /// Conflicting proposals or votes from one validator at one round.
     pub equivocations: u64,
     pub rounds_started: u64,
+    /// Fresh proposals this replica did not Prepare because their block
+    /// time was outside its timeliness window.
+    pub untimely_proposals: u64,
     pub commits: u64,
     pub sync_requests: u64,
 }
@@ -279,6 +323,10 @@ struct HeightState {
     pending_new_view: Option<(u32, Vec<SignedViewChange>)>,
     /// Round 0 proposal asked for by BuildProposal.
     awaiting_proposal: bool,
+    /// Rounds whose fresh proposal was not timely here: this replica does
+    /// not Prepare it. Kept apart from the block's execution verdict, which
+    /// stays valid for a later re-proposal.
+    untimely: std::collections::BTreeSet<u32>,
 }
 
 /// One validator's consensus state machine. See the module documentation
@@ -297,7 +345,8 @@ pub struct Replica {
     votes: CastVotes,
     lock: Option<PreparedProof>,
     hs: HeightState,
-    future: BTreeMap<u64, Vec<(usize, Message)>>,
+    /// Messages of later heights, with their senders and arrival times.
+    future: BTreeMap<u64, Vec<(usize, Message, u64)>>,
     future_per_sender: BTreeMap<usize, usize>,
     /// The highest height each validator has sent a valid message for.
     highest_seen: BTreeMap<usize, u64>,
@@ -402,7 +451,7 @@ impl Replica {
     /// Takes one input and returns the effects to carry out, in order.
     pub fn handle(&mut self, input: Input) -> Vec<Effect> {
         match input {
-            Input::Message(msg) => self.on_message(*msg),
+            Input::Message { msg, arrival_ms } => self.on_message(*msg, arrival_ms),
             Input::Timeout { height, round } => self.on_timeout(height, round),
             Input::Proposal(block) => self.on_own_proposal(*block),
             Input::BlockExecuted {
@@ -417,9 +466,12 @@ impl Replica {
     }
 
     /// Decodes a message with the [`MAX_MESSAGE_BYTES`](super::MAX_MESSAGE_BYTES) limit and handles it.
-    pub fn handle_bytes(&mut self, bytes: &[u8]) -> Vec<Effect> {
+    pub fn handle_bytes(&mut self, bytes: &[u8], arrival_ms: u64) -> Vec<Effect> {
         match Message::from_bytes(bytes) {
-            Ok(msg) => self.handle(Input::Message(Box::new(msg))),
+            Ok(msg) => self.handle(Input::Message {
+                msg: Box::new(msg),
+                arrival_ms,
+            }),
             Err(_) => {
                 self.stats.rejected_invalid += 1;
                 Vec::new()
@@ -453,6 +505,13 @@ impl Replica {
 
     pub fn config(&self) -> &ConsensusConfig {
         &self.config
+    }
+
+    /// Takes the chain's parameters as they stand after a commit: a vote of
+    /// the alliance may have changed them. The running round keeps the
+    /// timeout it was given.
+    pub fn set_params(&mut self, params: ConsensusParams) {
+        self.config.params = params;
     }
 
     /// The number of votes this replica counts as a quorum.

@@ -88,7 +88,16 @@ impl Tally {
 }
 
 impl Replica {
-    pub(super) fn on_proposal(&mut self, round: u32, hash: Hash32, block: Block, built_here: bool) {
+    /// A proposal for `round`: its own (`built_here`) or a checked one from
+    /// the proposer; `timely` says whether this replica may Prepare it.
+    pub(super) fn on_proposal(
+        &mut self,
+        round: u32,
+        hash: Hash32,
+        block: Block,
+        built_here: bool,
+        timely: bool,
+    ) {
         if round != self.round {
             self.stats.ignored_stale += 1;
             return;
@@ -115,6 +124,9 @@ impl Replica {
             return;
         }
         self.hs.proposals.insert(round, hash);
+        if !timely {
+            self.hs.untimely.insert(round);
+        }
         self.request_execution(hash);
         self.progress();
     }
@@ -162,7 +174,7 @@ impl Replica {
             });
             let msg = Message::sign(&self.chain_id, &self.key, statement, Some(block.clone()));
             self.out.push(Effect::Broadcast(Box::new(msg)));
-            self.on_proposal(round, hash, block, true);
+            self.on_proposal(round, hash, block, true, true);
         } else {
             match self.hs.pending_new_view.take() {
                 Some((r, vcs)) if r == round => self.send_new_view(round, vcs, block, true),
@@ -298,6 +310,9 @@ impl Replica {
         let Some(&hash) = self.hs.proposals.get(&self.round) else {
             return;
         };
+        if self.hs.untimely.contains(&self.round) {
+            return;
+        }
         if self.exec_of(&hash) == Some(Exec::Valid) {
             self.cast(VoteKind::Prepare, hash);
         }

@@ -61,21 +61,21 @@ impl Replica {
         let mut replay = Vec::new();
         let done: Vec<u64> = self.future.range(..=height).map(|(h, _)| *h).collect();
         for h in done {
-            for (sender, msg) in self.future.remove(&h).unwrap_or_default() {
+            for (sender, msg, arrival_ms) in self.future.remove(&h).unwrap_or_default() {
                 if let Some(c) = self.future_per_sender.get_mut(&sender) {
                     *c = c.saturating_sub(1);
                 }
                 if h == height {
-                    replay.push((sender, msg));
+                    replay.push((sender, msg, arrival_ms));
                 }
             }
         }
-        for (sender, msg) in replay {
+        for (sender, msg, arrival_ms) in replay {
             if self.height != height {
                 break;
             }
             self.stats.accepted += 1;
-            self.process(sender, msg);
+            self.process(sender, msg, arrival_ms);
         }
         if self.height == height {
             self.request_sync_if_behind();

@@ -52,8 +52,13 @@ fn replica(keys: &[Keypair], i: usize) -> Replica {
     .unwrap()
 }
 
+/// A message as it arrives: at its block's time, if it carries a block.
 fn msg(m: Message) -> Input {
-    Input::Message(Box::new(m))
+    let arrival_ms = m.block.as_ref().map_or(0, |b| b.header.timestamp_ms);
+    Input::Message {
+        msg: Box::new(m),
+        arrival_ms,
+    }
 }
 
 fn broadcasts(effects: &[Effect]) -> Vec<&Message> {
@@ -127,7 +132,7 @@ impl Cluster {
                     }
                     for j in 0..self.replicas.len() {
                         if j != i {
-                            self.queue.push_back((j, Input::Message(m.clone())));
+                            self.queue.push_back((j, msg((*m).clone())));
                         }
                     }
                 }
@@ -191,16 +196,23 @@ impl Cluster {
 
 #[test]
 fn timeouts_back_off_exponentially_up_to_the_cap() {
-    let c = ConsensusConfig {
+    let c = ConsensusConfig::from_params(ConsensusParams {
         timeout_base_ms: 100,
         timeout_max_ms: 1_500,
-        quorum_rule: QuorumRule::Byzantine,
-    };
+        ..ConsensusParams::default()
+    });
     let got: Vec<u64> = (0..6).map(|r| c.timeout_ms(r)).collect();
     assert_eq!(got, vec![100, 200, 400, 800, 1_500, 1_500]);
     assert_eq!(c.timeout_ms(u32::MAX), 1_500);
-    assert_eq!(ConsensusConfig::default().timeout_ms(0), TIMEOUT_BASE_MS);
-    assert_eq!(ConsensusConfig::default().timeout_ms(40), TIMEOUT_MAX_MS);
+    use crate::params::{DEFAULT_TIMEOUT_BASE_MS, DEFAULT_TIMEOUT_MAX_MS};
+    assert_eq!(
+        ConsensusConfig::default().timeout_ms(0),
+        DEFAULT_TIMEOUT_BASE_MS
+    );
+    assert_eq!(
+        ConsensusConfig::default().timeout_ms(40),
+        DEFAULT_TIMEOUT_MAX_MS
+    );
 }
 
 #[test]

@@ -134,7 +134,7 @@ impl Replica {
         });
         let msg = Message::sign(&self.chain_id, &self.key, statement, Some(block.clone()));
         self.out.push(Effect::Broadcast(Box::new(msg)));
-        self.on_proposal(round, hash, block, built_here);
+        self.on_proposal(round, hash, block, built_here, true);
     }
 
     fn start_view_change(&mut self, round: u32) {

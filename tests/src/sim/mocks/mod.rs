@@ -12,6 +12,7 @@ mod equivocator;
 mod replayer;
 mod silent;
 mod spammer;
+mod time_traveller;
 
 use std::rc::Rc;
 
@@ -23,6 +24,7 @@ pub use equivocator::Equivocator;
 pub use replayer::Replayer;
 pub use silent::Silent;
 pub use spammer::Spammer;
+pub use time_traveller::TimeTraveller;
 
 use super::rng::SimRng;
 
@@ -94,7 +96,8 @@ pub trait Byzantine: std::fmt::Debug {
     }
 }
 
-/// The byzantine roles, in the order scenarios rotate through them.
+/// The byzantine roles that scenarios without roles of their own rotate
+/// through, in order.
 pub const ROLES: [&str; 5] = [
     Equivocator::NAME,
     DoubleVoter::NAME,
@@ -111,6 +114,7 @@ pub fn by_name(name: &str) -> Option<Box<dyn Byzantine>> {
         Silent::NAME => Box::new(Silent),
         Replayer::NAME => Box::new(Replayer::default()),
         Spammer::NAME => Box::new(Spammer),
+        TimeTraveller::NAME => Box::new(TimeTraveller::default()),
         _ => return None,
     })
 }
