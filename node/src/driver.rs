@@ -532,6 +532,20 @@ impl<R: Runtime> Driver<R> {
                 self.start_sync();
                 Ok(None)
             }
+            Effect::Evidence(evidence) => {
+                let (first, second) = evidence.block_hashes();
+                tracing::error!(
+                    validator = %evidence.validator(),
+                    height = evidence.height(),
+                    round = evidence.round(),
+                    kind = evidence.kind(),
+                    "validator equivocated: it signed {first} and {second}; keeping the evidence"
+                );
+                self.shared.metrics.consensus_evidence.inc();
+                let storage = self.shared.storage.clone();
+                self.rt.blocking(|| storage.save_evidence(&evidence))?;
+                Ok(None)
+            }
         }
     }
 
