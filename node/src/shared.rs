@@ -598,7 +598,7 @@ mod tests {
             Err(AdmitError::Rejected(RejectCode::NonceReused))
         );
         // Gossip of the second is dropped before its signature is checked.
-        let gossiped = gossip_messages(&[second.clone()]);
+        let gossiped = gossip_messages(std::slice::from_ref(&second));
         assert!(gossip_requests(&shared, &gossiped[0]).is_empty());
         // The first is still the one waiting, and resubmitting it is fine.
         assert_eq!(shared.submit(&first.to_bytes()).await, Ok(first.hash()));
