@@ -201,7 +201,7 @@ impl Node {
             keys.map(|k| k.validator),
             config.consensus,
             TokioRuntime::new(clock, timers_tx),
-            DriverOptions::default(),
+            DriverOptions::from_env(),
         )?;
         let (stop, stop_rx) = watch::channel(false);
         let events = net.events;
