@@ -120,7 +120,7 @@ impl Host {
         let replica = Replica::new(
             ConsensusConfig::default(),
             chain_id(),
-            validator_set(),
+            merit_chain::consensus::ValidatorSchedule::fixed(0, validator_set()),
             key,
             0,
         )
@@ -139,7 +139,7 @@ impl Host {
         let replica = Replica::restore(
             ConsensusConfig::default(),
             chain_id(),
-            validator_set(),
+            merit_chain::consensus::ValidatorSchedule::fixed(0, validator_set()),
             KEYS[index].clone(),
             committed_height,
             Some(persisted.clone()),
@@ -354,7 +354,8 @@ impl Host {
                 Effect::Evidence(e) => {
                     // Evidence is built only from statements already checked.
                     if self.real_signatures {
-                        let Ok(set) = merit_chain::consensus::ValidatorSet::new(validator_publics())
+                        let Ok(set) =
+                            merit_chain::consensus::ValidatorSet::new(validator_publics())
                         else {
                             panic!("the fuzz validator keys are distinct");
                         };

@@ -255,7 +255,7 @@ impl<R: Runtime> Driver<R> {
                 let replica = Replica::restore(
                     config,
                     shared.chain_id.clone(),
-                    shared.validators.clone(),
+                    merit_chain::consensus::ValidatorSchedule::fixed(1, shared.validators.clone()),
                     key.clone(),
                     height,
                     persisted,

@@ -71,5 +71,7 @@ pub use replica::{
     MAX_FUTURE_HEIGHTS, MAX_FUTURE_MESSAGES_PER_VALIDATOR, MAX_PERSISTED_STATE_BYTES,
     MAX_ROUNDS_AHEAD, PersistedState, PreparedProof, Rejection, Replica, ReplicaError,
 };
-pub use validators::{QuorumRule, ValidatorSet, ValidatorSetError, max_faulty, quorum_size};
+pub use validators::{
+    QuorumRule, ValidatorSchedule, ValidatorSet, ValidatorSetError, max_faulty, quorum_size,
+};
 pub use verifier::{Ed25519Verifier, SignatureVerifier};
