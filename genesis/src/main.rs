@@ -27,7 +27,7 @@ use zeroize::Zeroizing;
 type Password = Zeroizing<String>;
 
 const MAIN_EXAMPLES: &str = "\
-The key ceremony (no secret ever leaves the merchant that owns it):
+Examples: the key ceremony (no secret ever leaves the merchant that owns it)
   # 1. Every merchant, on its own machine: keys and the signed public record
   merit-genesis keygen --name \"Bean Counter Coffee\" --p2p-address /dns/bean.example.com/tcp/26601 --out ./bean
 
@@ -442,12 +442,6 @@ fn fsutil_write(path: &Path, text: &str, force: bool) -> anyhow::Result<()> {
 }
 
 fn run_new(args: NewArgs) -> anyhow::Result<()> {
-    eprintln!(
-        "WARNING: `merit-genesis new` makes EVERY merchant's secret keys on this one machine:\n\
-         whoever runs it can sign for the whole alliance. Use it for tests and local trials only;\n\
-         a real alliance runs the key ceremony (keygen on each merchant's machine, then\n\
-         assemble and verify; see docs/operations.md)."
-    );
     let plan = NetworkPlan {
         chain_id: args.chain_id,
         genesis_time_ms: match args.genesis_time_ms {
@@ -496,6 +490,12 @@ fn run_new(args: NewArgs) -> anyhow::Result<()> {
         out += &format!("  {}\n", path.display());
     }
     out += "Each merchant-N directory holds merchant N's secret keys, all made on this machine.\n";
+    eprintln!(
+        "WARNING: `merit-genesis new` makes EVERY merchant's secret keys on this one machine:\n\
+         whoever runs it can sign for the whole alliance. Use it for tests and local trials only;\n\
+         a real alliance runs the key ceremony (keygen on each merchant's machine, then\n\
+         assemble and verify; see docs/operations.md)."
+    );
     print_stdout(&out)
 }
 

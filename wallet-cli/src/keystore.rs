@@ -18,8 +18,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use merit_chain::{Keypair, PublicKey};
-pub use merit_genesis::keystore::{KdfParams, MAX_KEYSTORE_FILE_BYTES, file_mode};
 use merit_genesis::keystore::{EncryptedKey, KeyFileError, create_private_dir};
+pub use merit_genesis::keystore::{KdfParams, MAX_KEYSTORE_FILE_BYTES, file_mode};
 use zeroize::Zeroizing;
 
 /// Longest key name, in bytes.
