@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use merit_chain::{Keypair, PublicKey};
 use merit_genesis::keystore::{EncryptedKey, KeyFileError, create_private_dir};
 pub use merit_genesis::keystore::{KdfParams, MAX_KEYSTORE_FILE_BYTES, file_mode};
+use serde::Serialize;
 use zeroize::Zeroizing;
 
 /// Longest key name, in bytes.
@@ -223,6 +224,28 @@ impl Keystore {
         file.write(&path, overwrite)
             .map_err(|e| KeystoreError::from_file(name, e))?;
         Ok(path)
+    }
+
+    /// Imports the encrypted key file at `file` as `name`: it is opened
+    /// with `password` and saved again under the same password. Refuses to
+    /// replace an existing key unless `overwrite`.
+    pub fn import_file(
+        &self,
+        name: &str,
+        file: &Path,
+        password: &str,
+        overwrite: bool,
+    ) -> Result<(Keypair, PathBuf), KeystoreError> {
+        let encrypted = read_key_file(file)?;
+        let key = encrypted.decrypt(file, password).map_err(|e| match e {
+            KeyFileError::WrongPassword { path } => KeystoreError::Corrupt {
+                path,
+                reason: "wrong password for this key file".to_string(),
+            },
+            other => KeystoreError::from_file(name, other),
+        })?;
+        let path = self.save(name, &key, password, overwrite)?;
+        Ok((key, path))
     }
 
     fn existing_path(&self, name: &str) -> Result<PathBuf, KeystoreError> {
