@@ -545,7 +545,7 @@ impl Cluster {
 
     /// The multiaddr that reaches validator `i` at `port` of 127.0.0.1.
     pub fn peer_multiaddr(&self, i: usize, port: u16) -> Option<String> {
-        let peer = merit_node::network::peer_id_of(&self.layout.merchants[i].validator.public())?;
+        let peer = merit_node::network::peer_id_of(&self.layout.merchants[i].p2p.public())?;
         Some(format!("/ip4/127.0.0.1/tcp/{port}/p2p/{peer}"))
     }
 

@@ -114,7 +114,9 @@ fn an_issuer_key_from_the_key_ceremony_is_a_wallet_key() {
     let merchant = dir.path().join("bean");
     let keys = MerchantKeys::generate("Bean", true).unwrap();
     let record = keys
-        .sign(Some(&P2pAddress::parse("/ip4/127.0.0.1/tcp/26601").unwrap()))
+        .sign(Some(
+            &P2pAddress::parse("/ip4/127.0.0.1/tcp/26601").unwrap(),
+        ))
         .unwrap();
     let passwords = KeyPasswords {
         node: "node pw",
@@ -133,7 +135,12 @@ fn an_issuer_key_from_the_key_ceremony_is_a_wallet_key() {
     // Imported into a keystore by file, keeping its password.
     let ks = Keystore::at(dir.path().join("keys"));
     let (key, path) = ks
-        .import_file("bean-issuer", &merchant.join("issuer.json"), "issuer pw", false)
+        .import_file(
+            "bean-issuer",
+            &merchant.join("issuer.json"),
+            "issuer pw",
+            false,
+        )
         .unwrap();
     assert_eq!(key.public(), keys.account.public());
     assert_eq!(path, ks.dir().join("bean-issuer.json"));
