@@ -3,7 +3,7 @@
 
 use merit_chain::limits::MAX_VALIDATORS;
 use merit_chain::merchant::{KeyRole, RecordError};
-use merit_chain::{Keypair, PublicKey};
+use merit_chain::PublicKey;
 use merit_genesis::netaddr::P2pAddress;
 use merit_genesis::{
     BalanceEntry, GenesisFile, MAX_GENESIS_BALANCES, MAX_GENESIS_TOKENS, MerchantEntry,
@@ -18,10 +18,6 @@ type Case<T> = (&'static str, fn(&mut T), &'static [&'static str]);
 /// The default devnet genesis: 4 merchants, 4 tokens, 12 balances.
 fn base() -> GenesisFile {
     devnet::devnet(4, 26601, 8545).genesis
-}
-
-fn key(label: &str) -> String {
-    Keypair::insecure_from_label(label).public().to_bech32()
 }
 
 /// Validates `f`, which must fail, and checks the message starts with

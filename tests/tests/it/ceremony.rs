@@ -146,8 +146,8 @@ fn four_merchants_run_the_key_ceremony_and_their_chain_commits_a_mint() {
     // 4. Every merchant starts its node from its own directory alone, with
     //    its own password.
     let mut nodes = Nodes(Vec::new());
-    for i in 0..MERCHANTS {
-        let dir = machines[i].path();
+    for (i, machine) in machines.iter().enumerate() {
+        let dir = machine.path();
         let log = dir.join("node.log");
         let f = std::fs::File::create(&log).unwrap();
         let child = Command::new(node_binary())
