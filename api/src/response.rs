@@ -402,6 +402,23 @@ pub struct ValidatorEntry {
     pub p2p: String,
 }
 
+/// Evidence that a validator signed two different blocks at one
+/// `(height, round)` and kind, as `merit_getEvidence` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceEntry {
+    /// The faulty validator's key, `mrt1…`.
+    pub validator: String,
+    pub height: u64,
+    pub round: u32,
+    /// `pre-prepare`, `prepare` or `commit`.
+    pub kind: String,
+    /// The two blocks it signed, in the order this node saw them.
+    pub blocks: [String; 2],
+    /// The two signed statements, canonically encoded in hex: anyone can
+    /// check both signatures against the validator set.
+    pub evidence: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

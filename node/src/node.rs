@@ -254,7 +254,7 @@ impl Node {
             validator_key,
             config.consensus,
             TokioRuntime::new(clock, timers_tx),
-            DriverOptions::default(),
+            DriverOptions::from_env(),
         )?;
         let (stop, stop_rx) = watch::channel(false);
         let events = net.events;

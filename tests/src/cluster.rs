@@ -268,6 +268,8 @@ pub struct NodeProc {
     pub config: NodeConfig,
     pub child: Option<Child>,
     pub log_path: PathBuf,
+    /// Extra environment of the process, e.g. the test-only clock offset.
+    pub env: Vec<(String, String)>,
 }
 
 /// A cluster of validator processes (and observers, after the validators).
@@ -314,6 +316,7 @@ impl Cluster {
                 log_path: dir.path().join(format!("node-{i}.log")),
                 config,
                 child: None,
+                env: Vec::new(),
             })
             .collect();
         let mut c = Cluster {
@@ -348,6 +351,7 @@ impl Cluster {
             log_path: self.dir.path().join(format!("observer-{k}.log")),
             config,
             child: None,
+            env: Vec::new(),
         });
         self.start_node(i);
         i
@@ -393,6 +397,7 @@ impl Cluster {
             .arg("start")
             .arg("--config")
             .arg(&node.config_path)
+            .envs(node.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)
@@ -439,6 +444,26 @@ impl Cluster {
             Some(c) => matches!(c.try_wait(), Ok(None)),
             None => false,
         }
+    }
+
+    /// The value of a Prometheus metric of node `i` (summed over its
+    /// labels), if the node serves metrics and has it.
+    pub fn metric(&self, i: usize, name: &str) -> Option<f64> {
+        let addr = self.nodes[i].config.metrics.listen;
+        let (status, body) = Rpc::get(addr, "/metrics").ok()?;
+        if status != 200 {
+            return None;
+        }
+        let values: Vec<f64> = body
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let (key, value) = l.rsplit_once(' ')?;
+                let bare = key.split('{').next()?;
+                (bare == name).then(|| value.parse::<f64>().ok())?
+            })
+            .collect();
+        (!values.is_empty()).then(|| values.iter().sum())
     }
 
     /// The last lines of a validator's log, for failure messages.
@@ -537,6 +562,7 @@ impl Cluster {
                 log_path: dir.path().join(format!("node-{i}.log")),
                 config,
                 child: None,
+                env: Vec::new(),
             })
             .collect();
         Ok(Cluster {

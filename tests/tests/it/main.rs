@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
 mod adversarial;
+mod byzantine;
 mod ceremony;
 mod chaos;
 mod cluster;

@@ -356,6 +356,17 @@ impl Replica {
     /// Handles a checked message for the current height.
     pub(super) fn process(&mut self, sender: usize, msg: Message, arrival_ms: u64) {
         let Message { signed, block } = msg;
+        if let Statement::PrePrepare(v) = signed.statement {
+            match self.hs.pre_prepare.clone() {
+                Some(first) if first.statement.block_hash() != Some(v.block_hash) => {
+                    self.stats.equivocations += 1;
+                    self.report(sender, first, signed);
+                    return;
+                }
+                Some(_) => {}
+                None => self.hs.pre_prepare = Some(signed.clone()),
+            }
+        }
         match signed.statement {
             Statement::PrePrepare(v) => {
                 if let Some(block) = block {

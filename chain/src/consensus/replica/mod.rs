@@ -17,7 +17,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::cert::CertError;
-use super::message::{MAX_STATEMENT_BYTES, Message, PreparedCertificate, SignedViewChange};
+use super::evidence::Evidence;
+use super::message::{
+    MAX_STATEMENT_BYTES, Message, PreparedCertificate, SignedStatement, SignedViewChange,
+};
 use super::validators::{QuorumRule, ValidatorSet};
 use super::verifier::{Ed25519Verifier, SignatureVerifier};
 use crate::block::{Block, CommitCertificate};
@@ -226,6 +229,10 @@ pub enum Effect {
         from_height: u64,
         target_height: u64,
     },
+    /// A validator signed two different blocks where it may sign one: keep
+    /// the pair, count it and report it. Emitted at most once per validator
+    /// and height.
+    Evidence(Box<Evidence>),
 }
 
 /// Why a message was not accepted.
@@ -279,6 +286,8 @@ pub struct ConsensusStats {
     pub duplicates: u64,
     /// Conflicting proposals or votes from one validator at one round.
     pub equivocations: u64,
+    /// Pairs of conflicting statements kept as evidence.
+    pub evidence: u64,
     pub rounds_started: u64,
     /// Fresh proposals this replica did not Prepare because their block
     /// time was outside its timeliness window.
@@ -323,6 +332,11 @@ struct HeightState {
     pending_new_view: Option<(u32, Vec<SignedViewChange>)>,
     /// Round 0 proposal asked for by BuildProposal.
     awaiting_proposal: bool,
+    /// The round-0 PrePrepare accepted, kept to prove a second one wrong.
+    pre_prepare: Option<SignedStatement>,
+    /// Validators already reported as evidence at this height: one pair
+    /// proves a validator faulty, and keeps what a host stores bounded.
+    reported: std::collections::BTreeSet<usize>,
     /// Rounds whose fresh proposal was not timely here: this replica does
     /// not Prepare it. Kept apart from the block's execution verdict, which
     /// stays valid for a later re-proposal.

@@ -4,6 +4,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use super::*;
 use crate::block::{BlockHeader, tx_root};
+use crate::consensus::evidence::Evidence;
 use crate::consensus::message::{NewView, SignedViewChange, Statement, Vote};
 use crate::consensus::verify_certificate;
 use crate::encoding::BoundedVec;
@@ -161,7 +162,7 @@ impl Cluster {
                 Effect::Commit { block, certificate } => {
                     self.commits[i].push((*block, certificate))
                 }
-                Effect::PersistVote(_) | Effect::RequestSync { .. } => {}
+                Effect::PersistVote(_) | Effect::RequestSync { .. } | Effect::Evidence(_) => {}
             }
         }
     }
@@ -839,4 +840,96 @@ fn a_replica_whose_key_already_prepared_another_block_stops_before_signing() {
         block_hash: y.hash(),
         valid: true,
     });
+}
+
+fn evidence_of(effects: &[Effect]) -> Vec<&Evidence> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Evidence(e) => Some(e.as_ref()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn conflicting_votes_of_one_validator_are_kept_as_evidence_once_per_height() {
+    let ks = keys(4);
+    let set = set(&ks);
+    let mut r = replica(&ks, 0);
+    let _ = r.start();
+    let vote = |kind: fn(Vote) -> Statement, b: u8, round: u32| {
+        Message::sign(
+            &chain(),
+            &ks[2],
+            kind(Vote {
+                height: 1,
+                round,
+                block_hash: Hash32([b; 32]),
+            }),
+            None,
+        )
+    };
+    assert!(evidence_of(&r.handle(msg(vote(Statement::Prepare, 1, 0)))).is_empty());
+    // The same vote again is a duplicate, not evidence.
+    assert!(evidence_of(&r.handle(msg(vote(Statement::Prepare, 1, 0)))).is_empty());
+    let effects = r.handle(msg(vote(Statement::Prepare, 2, 0)));
+    let found = evidence_of(&effects);
+    assert_eq!(found.len(), 1);
+    let e = found[0];
+    assert_eq!(e.verify(&chain(), &set), Ok(()));
+    assert_eq!(e.validator(), ks[2].public());
+    assert_eq!((e.height(), e.round(), e.kind()), (1, 0, "prepare"));
+    assert_eq!(e.block_hashes(), (Hash32([1; 32]), Hash32([2; 32])));
+    assert_eq!(r.stats().evidence, 1);
+
+    // More conflicts of the same validator at this height prove nothing
+    // new and are not kept again; another validator's are.
+    let _ = r.handle(msg(vote(Statement::Commit, 1, 0)));
+    assert!(evidence_of(&r.handle(msg(vote(Statement::Commit, 3, 0)))).is_empty());
+    let other = |b: u8| {
+        Message::sign(
+            &chain(),
+            &ks[3],
+            Statement::Commit(Vote {
+                height: 1,
+                round: 0,
+                block_hash: Hash32([b; 32]),
+            }),
+            None,
+        )
+    };
+    let _ = r.handle(msg(other(1)));
+    assert_eq!(evidence_of(&r.handle(msg(other(2)))).len(), 1);
+    assert_eq!(r.stats().evidence, 2);
+}
+
+#[test]
+fn a_proposer_that_sends_two_pre_prepares_is_kept_as_evidence() {
+    let ks = keys(4);
+    let mut r = replica(&ks, 0);
+    let _ = r.start();
+    let proposer = 1; // (height 1 + round 0) mod 4
+    let pre_prepare = |salt: u64| {
+        let b = block(1, 0, ks[proposer].public(), salt);
+        let stmt = Statement::PrePrepare(Vote {
+            height: 1,
+            round: 0,
+            block_hash: b.hash(),
+        });
+        Message::sign(&chain(), &ks[proposer], stmt, Some(b))
+    };
+    let first = r.handle(msg(pre_prepare(1)));
+    assert!(evidence_of(&first).is_empty());
+    let second = r.handle(msg(pre_prepare(2)));
+    let found = evidence_of(&second);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].kind(), "pre-prepare");
+    assert_eq!(found[0].verify(&chain(), &set(&ks)), Ok(()));
+    // The second block is neither executed nor prepared.
+    assert!(
+        !second
+            .iter()
+            .any(|e| matches!(e, Effect::ExecuteBlock(_) | Effect::Broadcast(_)))
+    );
 }
