@@ -395,7 +395,8 @@ pub struct ValidatorEntry {
     pub account: String,
     /// The key that signs consensus messages, `mrt1…`.
     pub validator_key: String,
-    /// The libp2p peer id of that key; `null` if it has none.
+    /// The libp2p peer id of the validator's p2p key (a key of its own,
+    /// named in its genesis record); `null` if it has none.
     pub peer_id: Option<String>,
     /// The multiaddr peers dial.
     pub p2p: String,

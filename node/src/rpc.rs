@@ -569,16 +569,15 @@ fn audit(ledger: &Ledger, token: Option<Symbol>) -> Vec<api::AuditEntry> {
 fn validators(shared: &Shared) -> Vec<api::ValidatorEntry> {
     shared
         .genesis
-        .merchants()
-        .iter()
+        .validator_merchants()
         .enumerate()
-        .map(|(i, m)| api::ValidatorEntry {
+        .map(|(i, (m, v))| api::ValidatorEntry {
             index: i as u64,
             name: m.name.as_str().to_string(),
             account: m.account.to_bech32(),
-            validator_key: m.validator_key.to_bech32(),
-            peer_id: crate::network::peer_id_of(&m.validator_key).map(|p| p.to_string()),
-            p2p: m.p2p_address.to_string(),
+            validator_key: v.key.to_bech32(),
+            peer_id: crate::network::peer_id_of(&v.p2p_key).map(|p| p.to_string()),
+            p2p: v.p2p_address.to_string(),
         })
         .collect()
 }

@@ -3,6 +3,7 @@
 
 mod adversarial;
 mod byzantine;
+mod ceremony;
 mod chaos;
 mod cluster;
 mod consensus_sim;
