@@ -1,9 +1,9 @@
 //! Every validation rule, reached from a file that is otherwise valid, with
 //! the message checked to name the field and the problem.
 
+use merit_chain::PublicKey;
 use merit_chain::limits::MAX_VALIDATORS;
 use merit_chain::merchant::{KeyRole, RecordError};
-use merit_chain::PublicKey;
 use merit_genesis::netaddr::P2pAddress;
 use merit_genesis::{
     BalanceEntry, GenesisFile, MAX_GENESIS_BALANCES, MAX_GENESIS_TOKENS, MerchantEntry,
