@@ -20,6 +20,10 @@
 //!    with its arrival time by the local clock, stamped as it came off the
 //!    network: a fresh proposal is prepared only if its block time lies
 //!    within `[arrival − precision − delay(r), arrival + precision]`.
+//!    A host that scores its peers calls [`Replica::handle_message`]
+//!    instead, which also returns the verdict: a [`Rejection`] that
+//!    [`Rejection::is_invalid`] says the message is bad in itself, or one
+//!    that only says it came too early or too late to be used.
 //! 3. Carry out the returned effects **in order**:
 //!    - [`Effect::PersistVote`]: write the state durably (fsync) and only
 //!      then continue. It always precedes the [`Effect::Broadcast`] of the
