@@ -200,7 +200,7 @@ impl Node {
             shared.clone(),
             keys.map(|k| k.validator),
             config.consensus,
-            TokioRuntime::new(clock, timers_tx),
+            TokioRuntime::new(clock, timers_tx, net.reports.clone()),
             DriverOptions::default(),
         )?;
         let (stop, stop_rx) = watch::channel(false);

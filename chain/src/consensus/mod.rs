@@ -61,8 +61,9 @@ pub use cert::{
     CertError, verify_certificate, verify_certificate_with, verify_prepared_certificate,
 };
 pub use message::{
-    MAX_MESSAGE_BYTES, MAX_STATEMENT_BYTES, Message, MessageKind, NewView, PreparedCertificate,
-    SIGNING_DOMAIN, SignedStatement, SignedViewChange, Statement, ViewChange, Vote, signing_bytes,
+    MAX_MESSAGE_BYTES, MAX_STATEMENT_BYTES, Message, MessageKind, NewView, PEEK_BYTES,
+    PreparedCertificate, SIGNING_DOMAIN, SignedStatement, SignedViewChange, Statement, ViewChange,
+    Vote, signing_bytes,
 };
 #[cfg(feature = "mutants")]
 pub use replica::ReplicaMutant;
