@@ -618,12 +618,13 @@ impl SwarmTask {
     fn penalize(&mut self, peer: PeerId, offence: Offence) {
         let now = self.now_ms();
         let m = &self.shared.metrics;
-        m.p2p_peer_penalties.inc();
         match self.book.penalize(peer, offence, now) {
             Penalized::Scored(score) => {
+                m.p2p_peer_penalties.inc();
                 tracing::debug!(%peer, score, "peer {offence}");
             }
             Penalized::Banned { lifted, .. } => {
+                m.p2p_peer_penalties.inc();
                 tracing::warn!(
                     %peer,
                     reason = %offence,

@@ -403,8 +403,9 @@ pub fn gossip_messages(txs: &[Transaction]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Judges a gossiped batch of transactions and returns the verdict and
-/// the admission requests for those worth admitting.
+/// Judges a gossiped batch of transactions and returns the verdict (a
+/// batch with nothing new is ignored: not relayed) and the admission
+/// requests for those worth admitting.
 ///
 /// Bytes that do not decode, and transactions that fail the checks that
 /// need no state (over-long, a malformed kind, another chain) or carry a
@@ -456,6 +457,9 @@ pub fn check_gossip_txs(shared: &Shared, bytes: &[u8]) -> (Verdict, Vec<AdmitReq
     }
     let verdict = if invalid {
         Verdict::Reject(Offence::InvalidTransaction)
+    } else if out.is_empty() {
+        // Nothing new here: not worth relaying, and no one's fault.
+        Verdict::Ignore
     } else {
         Verdict::Accept
     };

@@ -5,4 +5,5 @@ mod adversarial;
 mod chaos;
 mod cluster;
 mod consensus_sim;
+mod p2p;
 mod wallet_e2e;
