@@ -80,9 +80,11 @@ pub const CONSENSUS_BYTES_PER_PEER: RateLimit = RateLimit {
     burst: 4 * MAX_GOSSIP_BYTES as u64,
 };
 /// Transaction gossip messages per peer (each a batch of transactions).
+/// A node publishes at most one batch per admission round (2 ms), and a
+/// peer relays the batches it received first.
 pub const TX_GOSSIP_MSGS_PER_PEER: RateLimit = RateLimit {
-    per_sec: 1_000,
-    burst: 2_000,
+    per_sec: 4_000,
+    burst: 8_000,
 };
 /// Transaction gossip bytes per peer: several times what a saturated
 /// alliance gossips.

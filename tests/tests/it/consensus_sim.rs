@@ -11,8 +11,8 @@ use merit_chain::consensus::{Message, Statement, Vote};
 use merit_chain::{Block, Keypair};
 use merit_node::config::MempoolConfig;
 use merit_node::driver::{Driver, DriverOptions, Event, Mutant, Timer};
-use merit_node::network::SYNC_TIMEOUT;
-use merit_node::peers::Offence;
+use merit_node::network::{GossipId, SYNC_TIMEOUT};
+use merit_node::peers::{Offence, Verdict};
 use merit_node::runtime::Topic;
 use merit_node::shared::Shared;
 use merit_store::RocksStorage;
@@ -553,7 +553,7 @@ fn pre_prepare(proposer: usize, block: &Block) -> Event {
         bytes: msg.to_bytes(),
         from: libp2p::PeerId::random(),
         arrival_ms: block.header.timestamp_ms,
-        id: merit_node::network::GossipId(0),
+        id: GossipId(0),
     }
 }
 
@@ -682,4 +682,117 @@ fn a_driver_restarted_from_rocksdb_after_voting_does_not_vote_for_another_block_
         .expect("saved");
     let saved = merit_chain::consensus::PersistedState::from_bytes(&saved).unwrap();
     assert_eq!((saved.height, saved.round), (1, 1));
+}
+
+/// A block of `(1, 0)` by `proposer` padded with copies of one transfer to
+/// most of `MAX_BLOCK_BYTES`: what a forger attaches to a fake proposal.
+fn padded_block(proposer: &Keypair) -> Block {
+    let ledger = fixtures::genesis_ledger(4);
+    let shopper = fixtures::shopper_key(0);
+    let memo = "m".repeat(merit_chain::limits::MAX_MEMO_BYTES);
+    let tx = merit_chain::TxBody {
+        chain_id: fixtures::chain_id(),
+        sender: shopper.public(),
+        nonce: 1,
+        expires_at_height: 10,
+        kind: merit_chain::TxKind::Transfer {
+            token: fixtures::token(),
+            to: validator_key(0).public(),
+            amount: 1,
+            memo: Some(merit_chain::tx::Memo::new(memo).unwrap()),
+        },
+    }
+    .sign(&shopper);
+    let count = (merit_chain::limits::MAX_BLOCK_BYTES - 8 * 1024) / tx.to_bytes().len();
+    let count = count.min(merit_chain::limits::MAX_BLOCK_TXS);
+    let t0 = fixtures::SIM_GENESIS_TIME_MS;
+    let mut block = ledger
+        .build_block(0, t0 + 10, proposer.public(), Vec::new())
+        .0;
+    block.txs = merit_chain::encoding::BoundedVec::new(vec![tx; count]).unwrap();
+    block
+}
+
+#[test]
+fn the_driver_refuses_a_forged_proposal_before_executing_it_and_reports_an_accepted_one_first() {
+    let n = 4;
+    let set = merit_chain::consensus::ValidatorSet::new(fixtures::validator_keys(n)).unwrap();
+    let proposer = set.proposer_index(1, 0);
+    let me = (proposer + 1) % n;
+    let wrong = (proposer + 2) % n;
+    let dir = tempfile::tempdir().unwrap();
+    let mut driver = driver_on_rocksdb(dir.path(), me);
+    let relay = merit_node::network::peer_id_of(&validator_key(wrong).public()).unwrap();
+
+    // A big proposal in the proposer's name, signed by another validator,
+    // relayed by that validator's peer.
+    let big = padded_block(&validator_key(proposer));
+    let vote = Vote {
+        height: 1,
+        round: 0,
+        block_hash: big.hash(),
+    };
+    let mut forged = Message::sign(
+        &fixtures::chain_id(),
+        &validator_key(wrong),
+        Statement::PrePrepare(vote),
+        Some(big.clone()),
+    );
+    forged.signed.validator = validator_key(proposer).public();
+    let bytes = forged.to_bytes();
+    assert!(bytes.len() > 7 * 1024 * 1024, "{} bytes", bytes.len());
+    let rejected_before = driver.shared().metrics.consensus_rejected_messages.get();
+    driver
+        .handle(Event::Consensus {
+            bytes,
+            from: relay,
+            arrival_ms: big.header.timestamp_ms,
+            id: GossipId(7),
+        })
+        .unwrap();
+    let replica = driver.replica().unwrap();
+    assert_eq!(replica.stats().rejected_bad_signature, 1);
+    assert_eq!(
+        driver.shared().metrics.consensus_rejected_messages.get(),
+        rejected_before + 1
+    );
+    // Its verdict, and nothing else: no execution, no vote.
+    assert_eq!(
+        driver.runtime_mut().take_actions(),
+        vec![Action::Verdict {
+            id: GossipId(7),
+            verdict: Verdict::Reject(Offence::InvalidConsensusMessage),
+        }]
+    );
+
+    // The genuine proposal is accepted, and the verdict (so the relay of
+    // the proposal) goes out before the block is executed and voted for.
+    let mut rng = SimRng::new(3);
+    let mut nonce = 100;
+    let txs = fixtures::transfers(&mut rng, 0, &mut nonce);
+    let t0 = fixtures::SIM_GENESIS_TIME_MS;
+    let block = fixtures::genesis_ledger(n)
+        .build_block(0, t0 + 20, validator_key(proposer).public(), txs)
+        .0;
+    let mut event = pre_prepare(proposer, &block);
+    if let Event::Consensus { id, .. } = &mut event {
+        *id = GossipId(8);
+    }
+    driver.handle(event).unwrap();
+    let actions = driver.runtime_mut().take_actions();
+    assert_eq!(
+        actions.first(),
+        Some(&Action::Verdict {
+            id: GossipId(8),
+            verdict: Verdict::Accept,
+        }),
+        "{actions:?}"
+    );
+    let voted = actions.iter().any(|a| match a {
+        Action::Publish { bytes, .. } => Message::from_bytes(bytes).is_ok_and(
+            |m| matches!(m.statement(), Statement::Prepare(v) if v.block_hash == block.hash()),
+        ),
+        _ => false,
+    });
+    assert!(voted, "{actions:?}");
 }
