@@ -133,8 +133,14 @@ impl Shared {
     pub async fn submit(&self, bytes: &[u8]) -> Result<Hash32, AdmitError> {
         let tx = Transaction::admit(bytes).map_err(AdmitError::Rejected)?;
         let hash = tx.hash();
-        if self.lock_mempool().contains(&hash) {
-            return Ok(hash);
+        {
+            let pool = self.lock_mempool();
+            if pool.contains(&hash) {
+                return Ok(hash);
+            }
+            if pool.pending_nonce(&tx.body.sender, tx.body.nonce).is_some() {
+                return Err(AdmitError::Rejected(RejectCode::NonceReused));
+            }
         }
         if let Err(e) = self.precheck(&tx) {
             // A committed transaction fails the precheck (its nonce is spent,
@@ -250,11 +256,9 @@ impl Shared {
     /// the set is state, this is the union of the sets of those heights.
     pub fn consensus_peers(&self) -> ConsensusPeers {
         let tip = self.read_ledger().height();
-        let peers = self
-            .validators
-            .keys()
-            .iter()
-            .filter_map(crate::network::peer_id_of)
+        let peers = crate::network::validator_peer_ids(&self.genesis)
+            .into_iter()
+            .map(|(_, peer)| peer)
             .collect();
         ConsensusPeers {
             heights: consensus_heights(tip),
@@ -367,6 +371,9 @@ pub fn admit_verified(
                         }
                         Ok(req.hash)
                     }
+                    Err(PoolRefusal::NoncePending(_)) => {
+                        Err(AdmitError::Rejected(RejectCode::NonceReused))
+                    }
                     Err(refusal) => Err(AdmitError::Busy(refusal)),
                 }
             };
@@ -435,7 +442,10 @@ pub fn check_gossip_txs(shared: &Shared, bytes: &[u8]) -> (Verdict, Vec<AdmitReq
         let hash = merit_chain::crypto::sha256(&encoded);
         // The mempool is unlocked before the ledger is read: everywhere
         // else the ledger is locked first.
-        let waiting = shared.lock_mempool().contains(&hash);
+        let waiting = {
+            let pool = shared.lock_mempool();
+            pool.contains(&hash) || pool.pending_nonce(&tx.body.sender, tx.body.nonce).is_some()
+        };
         if waiting || shared.precheck(&tx).is_err() {
             continue;
         }
@@ -616,5 +626,38 @@ mod tests {
             shared.submit(&committed.to_bytes()).await,
             Ok(committed.hash())
         );
+    }
+
+    /// Two transactions of one sender with one nonce: at most one can ever
+    /// be committed, so admission acknowledges only the first and refuses
+    /// the second while the first is pending, from RPC or from gossip.
+    #[tokio::test]
+    async fn a_second_transaction_with_a_pending_nonce_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (shared, queue) = shared(dir.path());
+        let (net, _net_rx) = mpsc::channel(16);
+        let task = tokio::spawn(run_admission(shared.clone(), queue, net));
+        let alice = Keypair::insecure_from_label("merit-devnet/shopper/alice");
+        let first = transfer(&shared, &alice, 5, 100);
+        let second = transfer(&shared, &alice, 5, 200);
+        assert_eq!(shared.submit(&first.to_bytes()).await, Ok(first.hash()));
+        assert_eq!(
+            shared.submit(&second.to_bytes()).await,
+            Err(AdmitError::Rejected(RejectCode::NonceReused))
+        );
+        // Gossip of the second is dropped before its signature is checked,
+        // and its relay is not blamed: it may not have seen the first.
+        let gossiped = gossip_messages(std::slice::from_ref(&second));
+        let (verdict, requests) = check_gossip_txs(&shared, &gossiped[0]);
+        assert!(requests.is_empty());
+        assert_eq!(verdict, Verdict::Ignore);
+        // The first is still the one waiting, and resubmitting it is fine.
+        assert_eq!(shared.submit(&first.to_bytes()).await, Ok(first.hash()));
+        {
+            let pool = shared.lock_mempool();
+            assert_eq!(pool.len(), 1);
+            assert!(pool.contains(&first.hash()));
+        }
+        task.abort();
     }
 }

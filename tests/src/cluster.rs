@@ -47,6 +47,15 @@ pub fn wallet_binary() -> PathBuf {
     built_binary("merit", "MERIT_WALLET_BIN")
 }
 
+/// The `merit-genesis` binary, next to [`node_binary`]
+/// (`MERIT_GENESIS_BIN` overrides it). Built, or not, like [`node_binary`].
+///
+/// # Panics
+/// When there is no such file, with a message that says how to build it.
+pub fn genesis_binary() -> PathBuf {
+    built_binary("merit-genesis", "MERIT_GENESIS_BIN")
+}
+
 /// The binary `name` of the running test's profile, or the file `env` names.
 fn built_binary(name: &str, env: &str) -> PathBuf {
     if let Ok(p) = std::env::var(env) {
@@ -74,7 +83,7 @@ fn built_binary(name: &str, env: &str) -> PathBuf {
     let path = profile_dir.join(name);
     assert!(
         path.is_file(),
-        "{} is missing: build it with `cargo build -p merit-node -p merit-wallet --bins` \
+        "{} is missing: build it with `cargo build --workspace --bins` \
          (`cargo test --workspace` builds it too), or set {env}",
         path.display()
     );
@@ -84,7 +93,7 @@ fn built_binary(name: &str, env: &str) -> PathBuf {
 static NEXT_SLOT: AtomicU16 = AtomicU16::new(0);
 
 /// A port range of 40 for one cluster, distinct per process and cluster.
-fn port_base() -> u16 {
+pub fn port_base() -> u16 {
     let slot = NEXT_SLOT.fetch_add(1, Ordering::Relaxed);
     let pid_part = (std::process::id() % 50) as u16;
     20_000 + (pid_part * 16 + slot % 16) * 40
@@ -259,6 +268,8 @@ pub struct NodeProc {
     pub config: NodeConfig,
     pub child: Option<Child>,
     pub log_path: PathBuf,
+    /// Extra environment of the process, e.g. the test-only clock offset.
+    pub env: Vec<(String, String)>,
 }
 
 /// A cluster of validator processes (and observers, after the validators).
@@ -274,6 +285,12 @@ pub struct Cluster {
 }
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// The turn of a test that runs node processes of its own: clusters of one
+/// test binary run one at a time.
+pub fn exclusive_turn() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 impl Cluster {
     /// Writes an `n`-validator alliance and starts every validator.
@@ -299,6 +316,7 @@ impl Cluster {
                 log_path: dir.path().join(format!("node-{i}.log")),
                 config,
                 child: None,
+                env: Vec::new(),
             })
             .collect();
         let mut c = Cluster {
@@ -333,6 +351,7 @@ impl Cluster {
             log_path: self.dir.path().join(format!("observer-{k}.log")),
             config,
             child: None,
+            env: Vec::new(),
         });
         self.start_node(i);
         i
@@ -378,6 +397,7 @@ impl Cluster {
             .arg("start")
             .arg("--config")
             .arg(&node.config_path)
+            .envs(node.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)
@@ -424,6 +444,26 @@ impl Cluster {
             Some(c) => matches!(c.try_wait(), Ok(None)),
             None => false,
         }
+    }
+
+    /// The value of a Prometheus metric of node `i` (summed over its
+    /// labels), if the node serves metrics and has it.
+    pub fn metric(&self, i: usize, name: &str) -> Option<f64> {
+        let addr = self.nodes[i].config.metrics.listen;
+        let (status, body) = Rpc::get(addr, "/metrics").ok()?;
+        if status != 200 {
+            return None;
+        }
+        let values: Vec<f64> = body
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let (key, value) = l.rsplit_once(' ')?;
+                let bare = key.split('{').next()?;
+                (bare == name).then(|| value.parse::<f64>().ok())?
+            })
+            .collect();
+        (!values.is_empty()).then(|| values.iter().sum())
     }
 
     /// The last lines of a validator's log, for failure messages.
@@ -522,6 +562,7 @@ impl Cluster {
                 log_path: dir.path().join(format!("node-{i}.log")),
                 config,
                 child: None,
+                env: Vec::new(),
             })
             .collect();
         Ok(Cluster {
@@ -545,7 +586,7 @@ impl Cluster {
 
     /// The multiaddr that reaches validator `i` at `port` of 127.0.0.1.
     pub fn peer_multiaddr(&self, i: usize, port: u16) -> Option<String> {
-        let peer = merit_node::network::peer_id_of(&self.layout.merchants[i].validator.public())?;
+        let peer = merit_node::network::peer_id_of(&self.layout.merchants[i].p2p.public())?;
         Some(format!("/ip4/127.0.0.1/tcp/{port}/p2p/{peer}"))
     }
 

@@ -321,6 +321,23 @@ fn build_chain(layout: &DevnetLayout, ledger: &mut Ledger, storage: &dyn Storage
     escrows.extend(b4[1..2].iter().map(Transaction::hash));
     commit(layout, ledger, storage, t4, b4, true);
 
+    // Validator 2 signed two blocks at (3, 1): evidence this node kept.
+    let faulty = &layout.merchants[2].validator;
+    let prepare = |b: u8| {
+        merit_chain::consensus::SignedStatement::sign(
+            ledger.chain_id(),
+            faulty,
+            Statement::Prepare(Vote {
+                height: 3,
+                round: 1,
+                block_hash: Hash32([b; 32]),
+            }),
+        )
+    };
+    let evidence =
+        merit_chain::consensus::Evidence::of(prepare(1), prepare(2)).expect("conflicting votes");
+    storage.save_evidence(&evidence).expect("stored");
+
     let fresh = vec![
         s.sign(ledger, &alice, transfer("BEAN", &carol, 25, None)),
         s.sign(ledger, &alice, transfer("BEAN", &bob, 1, None)),
@@ -397,8 +414,19 @@ fn calls(f: &Facts) -> Vec<(&'static str, Value)> {
         "merit_status",
         "merit_listTokens",
         "merit_validators",
+        "merit_getEvidence",
     ] {
         c.push((m, json!([])));
+    }
+    for e in [
+        json!([{"from_height": 3, "limit": 1}]),
+        json!([{"from_height": 4}]),
+        json!([{"limit": 0}]),
+        json!([{"limit": 1001}]),
+        json!([{"from": 1}]),
+        json!([3]),
+    ] {
+        c.push(("merit_getEvidence", e));
     }
     for h in &f.txs {
         c.push(("merit_getTransaction", json!([h.to_hex()])));
