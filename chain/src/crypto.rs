@@ -47,6 +47,8 @@ pub struct ParseHashError;
 
 /// SHA-256 of `data`.
 pub fn sha256(data: &[u8]) -> Hash32 {
+    #[cfg(test)]
+    hashed::add(data.len());
     Hash32(Sha256::digest(data).into())
 }
 
@@ -54,9 +56,31 @@ pub fn sha256(data: &[u8]) -> Hash32 {
 pub fn sha256_parts(parts: &[&[u8]]) -> Hash32 {
     let mut h = Sha256::new();
     for p in parts {
+        #[cfg(test)]
+        hashed::add(p.len());
         h.update(p);
     }
     Hash32(h.finalize().into())
+}
+
+/// Bytes this thread fed to [`sha256`] and [`sha256_parts`], for the unit
+/// tests that prove a message is not hashed before its signature holds.
+#[cfg(test)]
+pub(crate) mod hashed {
+    use std::cell::Cell;
+
+    thread_local! {
+        static BYTES: Cell<u64> = const { Cell::new(0) };
+    }
+
+    pub(crate) fn add(n: usize) {
+        BYTES.with(|b| b.set(b.get().saturating_add(n as u64)));
+    }
+
+    /// Bytes hashed on this thread so far.
+    pub(crate) fn bytes() -> u64 {
+        BYTES.with(Cell::get)
+    }
 }
 
 /// An ed25519 public key. Accounts, merchants and validators are named by one.

@@ -14,10 +14,22 @@
 //! runtime with simulated clocks and an in-memory network. It is a plain
 //! state machine over [`Event`]s: nothing in it awaits.
 //!
+//! Every consensus message the driver is handed gets a verdict, reported
+//! to the runtime as soon as the replica has judged it (before the block
+//! is executed): the network relays accepted messages and scores down the
+//! peer that sent an invalid one. What the replica cannot judge yet (a
+//! height too far ahead, a stale one) is ignored, never held against the
+//! peer.
+//!
 //! Block sync runs here too: when the replica asks for it, and on a slow
 //! tick so that an observer, or a validator on an idle chain, catches up.
-//! Synced blocks are checked against their certificates, re-executed, and
-//! their `state_root` compared before they are stored.
+//! Each answer names the peer that gave it. Synced blocks must be the ones
+//! asked for, their certificates must verify and name them, and their
+//! transactions must be the ones their headers commit to; then they are
+//! re-executed and their `state_root` compared before they are stored. A
+//! peer that served a bad certificate or forged blocks is reported (and
+//! banned by the network), one that let the request time out is reported
+//! as stalled (and rested), and sync asks the next peer at once.
 //!
 //! An idle chain makes no blocks: the proposer waits for transactions, and
 //! a replica with nothing to include does not time out round 0 of a
@@ -29,20 +41,27 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use libp2p::PeerId;
+use merit_chain::block::tx_root;
 use merit_chain::consensus::{
-    ConsensusConfig, Effect, Input, PersistedState, QuorumRule, Replica, SignatureVerifier,
-    verify_certificate_with,
+    ConsensusConfig, Effect, Input, Message, PersistedState, QuorumRule, Replica,
+    SignatureVerifier, verify_certificate_with,
 };
 use merit_chain::ledger::BlockOutcome;
 use merit_chain::{Block, CommitCertificate, Hash32, Keypair, Transaction};
 
 use crate::config::ConsensusTimings;
-use crate::network::{MAX_SYNC_BLOCKS, SyncRequest, SyncResponse};
+use crate::network::{
+    GossipId, MAX_SYNC_BLOCKS, SyncAnswer, SyncFailure, SyncRequest, SyncedBlock,
+};
+use crate::peers::{Offence, Verdict, consensus_heights, consensus_verdict};
 use crate::runtime::{Runtime, Topic};
 use crate::shared::{CommittedBlock, Shared, record_commit};
 
 /// How often a node asks a peer whether there are blocks it lacks, in ms.
 pub const SYNC_POLL_INTERVAL_MS: u64 = 1_000;
+/// Sync requests sent one after another, each to the next peer, after
+/// answers that failed or were bad; past it, sync waits for the next poll.
+pub const MAX_SYNC_RETRIES: u32 = 8;
 /// How often a waiting proposer looks at the mempool, in ms.
 pub const PROPOSAL_POLL_INTERVAL_MS: u64 = 5;
 
@@ -80,18 +99,24 @@ pub enum DriverError {
 #[derive(Debug)]
 pub enum Event {
     /// A consensus message gossiped by `from`, received at `arrival_ms` by
-    /// the node's wall clock, stamped as it came off the network.
+    /// the node's wall clock, stamped as it came off the network. Its
+    /// verdict goes back with [`Runtime::report_gossip`] under `id`.
     Consensus {
         bytes: Vec<u8>,
         from: PeerId,
         arrival_ms: u64,
+        id: GossipId,
     },
-    /// A batch of transactions gossiped by `from`.
-    Txs { bytes: Vec<u8>, from: PeerId },
+    /// A batch of transactions gossiped by `from`, to be judged under `id`.
+    Txs {
+        bytes: Vec<u8>,
+        from: PeerId,
+        id: GossipId,
+    },
     /// A timer set with [`Runtime::set_timer`] fired.
     Timer(Timer),
     /// The answer to [`Runtime::request_sync`].
-    Synced(Result<SyncResponse, String>),
+    Synced(SyncAnswer),
 }
 
 /// The timers a driver sets.
@@ -117,6 +142,11 @@ pub enum Mutant {
     BrokenQuorum,
     /// Judges a re-proposed prepared block's time like a fresh proposal's.
     NoReproposalExemption,
+    /// Takes synced blocks' transactions on trust, without checking them
+    /// against the `tx_root` their certified headers commit to.
+    TrustSyncedTxs,
+    /// Never reports a peer for a bad or stalled sync answer.
+    ForgiveSyncPeers,
     /// Sends a second Prepare, for a block that does not exist, beside each
     /// Prepare it sends: a byzantine validator for the evidence tests.
     DoubleVoter,
@@ -136,6 +166,8 @@ impl Mutant {
             "broken-quorum" => Mutant::BrokenQuorum,
             "no-reproposal-exemption" => Mutant::NoReproposalExemption,
             "double-voter" => Mutant::DoubleVoter,
+            "trust-synced-txs" => Mutant::TrustSyncedTxs,
+            "forgive-sync-peers" => Mutant::ForgiveSyncPeers,
             _ => return None,
         })
     }
@@ -215,7 +247,10 @@ pub struct Driver<R: Runtime> {
     proposal_timer_set: bool,
     /// Monotonic time of the last commit (or of the start).
     last_commit_ms: u64,
-    sync_in_flight: bool,
+    /// The sync request waiting for its answer.
+    sync_in_flight: Option<SyncRequest>,
+    /// Sync requests sent in a row after failed or bad answers.
+    sync_retries: u32,
     verifier: Arc<dyn SignatureVerifier>,
     quorum_rule: QuorumRule,
     #[cfg(feature = "mutants")]
@@ -227,7 +262,7 @@ impl<R: Runtime> std::fmt::Debug for Driver<R> {
         f.debug_struct("Driver")
             .field("validator", &self.key.is_some())
             .field("height", &self.shared.read_ledger().height())
-            .field("sync_in_flight", &self.sync_in_flight)
+            .field("sync_in_flight", &self.sync_in_flight.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -282,7 +317,8 @@ impl<R: Runtime> Driver<R> {
             proposal: None,
             proposal_timer_set: false,
             last_commit_ms,
-            sync_in_flight: false,
+            sync_in_flight: None,
+            sync_retries: 0,
             verifier,
             quorum_rule,
             #[cfg(feature = "mutants")]
@@ -323,11 +359,14 @@ impl<R: Runtime> Driver<R> {
     pub fn handle(&mut self, event: Event) -> Result<(), DriverError> {
         match event {
             Event::Consensus {
-                bytes, arrival_ms, ..
-            } => self.on_consensus(&bytes, arrival_ms),
-            Event::Txs { bytes, from } => {
+                bytes,
+                arrival_ms,
+                id,
+                ..
+            } => self.on_consensus(&bytes, arrival_ms, id),
+            Event::Txs { bytes, from, id } => {
                 let shared = self.shared.clone();
-                self.rt.admit_gossip(&shared, bytes, from);
+                self.rt.admit_gossip(&shared, bytes, from, id);
                 Ok(())
             }
             Event::Timer(Timer::Round { height, round }) => self.on_timeout(height, round),
@@ -348,12 +387,38 @@ impl<R: Runtime> Driver<R> {
         self.rt.monotonic_ms().saturating_sub(then_ms)
     }
 
-    fn on_consensus(&mut self, bytes: &[u8], arrival_ms: u64) -> Result<(), DriverError> {
+    /// Hands a consensus message to the replica and reports its verdict
+    /// before carrying out what it led to. The replica checks the
+    /// signature before it hashes or executes an attached block.
+    fn on_consensus(
+        &mut self,
+        bytes: &[u8],
+        arrival_ms: u64,
+        id: GossipId,
+    ) -> Result<(), DriverError> {
         let Some(replica) = self.replica.as_mut() else {
+            self.rt.report_gossip(id, Verdict::Ignore);
             return Ok(());
         };
+        let msg = match Message::from_bytes(bytes) {
+            Ok(msg) => msg,
+            Err(e) => {
+                tracing::debug!("a consensus message does not decode: {e}");
+                self.shared.metrics.consensus_rejected_messages.inc();
+                self.rt
+                    .report_gossip(id, Verdict::Reject(Offence::GarbageGossip));
+                return Ok(());
+            }
+        };
+        let height = msg.statement().height();
+        let tip = self.shared.read_ledger().height();
         let before = replica.stats().clone();
-        let effects = replica.handle_bytes(bytes, arrival_ms);
+        let (result, effects) = replica.handle_message(msg, arrival_ms);
+        let verdict = consensus_verdict(&result, height, &consensus_heights(tip));
+        if let (Err(rejection), Verdict::Reject(_)) = (&result, verdict) {
+            tracing::debug!(height, "refused a consensus message: {rejection}");
+        }
+        self.rt.report_gossip(id, verdict);
         let after = replica.stats();
         let m = &self.shared.metrics;
         let untimely = after.untimely_proposals - before.untimely_proposals;
@@ -704,72 +769,160 @@ impl<R: Runtime> Driver<R> {
         {
             return;
         }
+        self.sync_retries = 0;
         self.start_sync();
     }
 
     fn start_sync(&mut self) {
-        if self.sync_in_flight {
+        if self.sync_in_flight.is_some() {
             return;
         }
-        self.sync_in_flight = true;
         self.shared.syncing.store(true, Ordering::Relaxed);
-        let from_height = self.shared.read_ledger().height() + 1;
-        self.rt.request_sync(SyncRequest {
-            from_height,
+        let request = SyncRequest {
+            from_height: self.shared.read_ledger().height() + 1,
             max_blocks: MAX_SYNC_BLOCKS,
-        });
+        };
+        self.sync_in_flight = Some(request.clone());
+        self.rt.request_sync(request);
     }
 
-    fn on_synced(&mut self, result: Result<SyncResponse, String>) -> Result<(), DriverError> {
-        self.sync_in_flight = false;
+    /// Asks the next peer at once after a failed or bad answer, a bounded
+    /// number of times in a row; then the poll takes over.
+    fn retry_sync(&mut self) {
+        self.sync_retries = self.sync_retries.saturating_add(1);
+        if self.sync_retries <= MAX_SYNC_RETRIES {
+            self.start_sync();
+        } else {
+            self.shared.syncing.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// Reports a peer for a bad or stalled sync answer.
+    fn report_sync_peer(&mut self, peer: Option<PeerId>, offence: Offence) {
+        #[cfg(feature = "mutants")]
+        if self.mutant == Some(Mutant::ForgiveSyncPeers) {
+            return;
+        }
+        if let Some(peer) = peer {
+            tracing::warn!(%peer, "sync: the peer {offence}");
+            self.rt.report_peer(peer, offence);
+        }
+    }
+
+    /// What is wrong with a synced block at `height`, checked before it is
+    /// executed: its certificate must verify and name it, and its
+    /// transactions must be the ones its (certified) header commits to.
+    fn check_synced(&self, synced: &SyncedBlock) -> Result<(), (Offence, String)> {
+        let (block, cert) = (&synced.block, &synced.certificate);
+        let height = block.header.height;
+        if cert.height != height || cert.block_hash != block.hash() {
+            return Err((
+                Offence::SyncForgedBlocks,
+                format!("the block at {height} is not the one its certificate names"),
+            ));
+        }
+        let validators = &self.shared.validators;
+        let quorum = validators.quorum_for(self.quorum_rule);
+        verify_certificate_with(
+            &self.shared.chain_id,
+            validators,
+            cert,
+            quorum,
+            self.verifier.as_ref(),
+        )
+        .map_err(|e| {
+            (
+                Offence::SyncBadCertificate,
+                format!("invalid certificate for {height}: {e}"),
+            )
+        })?;
+        #[cfg(feature = "mutants")]
+        if self.mutant == Some(Mutant::TrustSyncedTxs) {
+            return Ok(());
+        }
+        let hashes: Vec<Hash32> = block.txs.iter().map(Transaction::hash).collect();
+        if tx_root(&hashes) != block.header.tx_root {
+            return Err((
+                Offence::SyncForgedBlocks,
+                format!("the transactions of block {height} are not the certified ones"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn on_synced(&mut self, answer: SyncAnswer) -> Result<(), DriverError> {
+        let Some(request) = self.sync_in_flight.take() else {
+            return Ok(());
+        };
+        let SyncAnswer { peer, result } = answer;
         let response = match result {
             Ok(r) => r,
-            Err(e) => {
-                tracing::debug!("sync request failed: {e}");
+            Err(SyncFailure::NoPeer) => {
+                tracing::debug!("sync: no peer to ask");
                 self.shared.syncing.store(false, Ordering::Relaxed);
+                return Ok(());
+            }
+            Err(failure) => {
+                tracing::debug!(peer = ?peer, "sync request failed: {failure}");
+                match failure {
+                    SyncFailure::Timeout => self.report_sync_peer(peer, Offence::SyncStalled),
+                    SyncFailure::Garbage(_) => self.report_sync_peer(peer, Offence::SyncGarbage),
+                    SyncFailure::NoPeer | SyncFailure::Failed(_) => {}
+                }
+                self.retry_sync();
                 return Ok(());
             }
         };
         let got = response.blocks.len();
         let mut last_cert = None;
+        let mut bad = None;
+        let mut expected = request.from_height;
         for synced in response.blocks.into_inner() {
-            let (block, cert) = (synced.block, synced.certificate);
-            let height = block.header.height;
-            if height != self.shared.read_ledger().height() + 1 {
+            let height = synced.block.header.height;
+            if height != expected {
+                bad = Some((
+                    Offence::SyncForgedBlocks,
+                    format!(
+                        "asked for blocks from {}, got {height} at {expected}",
+                        request.from_height
+                    ),
+                ));
+                break;
+            }
+            expected = expected.saturating_add(1);
+            // Committed by consensus since the request went out.
+            if height <= self.shared.read_ledger().height() {
                 continue;
             }
-            if cert.height != height || cert.block_hash != block.hash() {
-                tracing::warn!(height, "sync: certificate does not match its block");
+            if let Err(e) = self.check_synced(&synced) {
+                bad = Some(e);
                 break;
             }
-            let validators = &self.shared.validators;
-            let quorum = validators.quorum_for(self.quorum_rule);
-            if let Err(e) = verify_certificate_with(
-                &self.shared.chain_id,
-                validators,
-                &cert,
-                quorum,
-                self.verifier.as_ref(),
-            ) {
-                tracing::warn!(height, "sync: invalid certificate: {e}");
-                break;
-            }
-            // The certificate proves 2f+1 validators committed this block:
-            // if it does not execute here to the same roots, stop loudly.
+            let SyncedBlock { block, certificate } = synced;
+            // The certificate proves 2f+1 validators committed this block,
+            // and its transactions are the ones they committed: if it does
+            // not execute here to the same roots, stop loudly.
             self.executed.clear();
-            self.commit(block, Some(cert.clone()), true)?;
-            last_cert = Some(cert);
+            self.commit(block, Some(certificate.clone()), true)?;
+            last_cert = Some(certificate);
         }
+        if let Some(cert) = last_cert
+            && let Some(replica) = self.replica.as_mut()
+        {
+            let effects = replica.handle(Input::Synced(cert));
+            self.carry_out(effects)?;
+        }
+        if let Some((offence, detail)) = bad {
+            tracing::warn!(peer = ?peer, "sync: refused an answer: {detail}");
+            self.report_sync_peer(peer, offence);
+            self.retry_sync();
+            return Ok(());
+        }
+        self.sync_retries = 0;
         let caught_up = got < MAX_SYNC_BLOCKS as usize;
         self.shared.syncing.store(!caught_up, Ordering::Relaxed);
-        if let Some(cert) = last_cert {
-            if let Some(replica) = self.replica.as_mut() {
-                let effects = replica.handle(Input::Synced(cert));
-                self.carry_out(effects)?;
-            }
-            if !caught_up {
-                self.start_sync();
-            }
+        if !caught_up {
+            self.start_sync();
         }
         Ok(())
     }

@@ -1,7 +1,8 @@
 //! `merit-node`: the Merit merchant node.
 //!
 //! It owns all I/O around the deterministic core in `merit-chain`:
-//! libp2p networking ([`network`]), the mempool ([`mempool`]), the
+//! libp2p networking ([`network`]) and the rules for its peers ([`peers`]),
+//! the mempool ([`mempool`]), the
 //! consensus driver that carries out the PBFT state machine's effects
 //! ([`driver`]) on a runtime of clock, timers and network ([`runtime`]),
 //! block sync, JSON-RPC
@@ -24,6 +25,7 @@ pub mod mempool;
 pub mod metrics;
 pub mod network;
 pub mod node;
+pub mod peers;
 pub mod rpc;
 pub mod rpc_batch;
 pub mod runtime;

@@ -29,6 +29,10 @@ pub struct Metrics {
     pub mempool_size: Gauge,
     pub mempool_bytes: Gauge,
     pub p2p_peers: Gauge,
+    /// Peers banned now for sending invalid data.
+    pub p2p_banned_peers: Gauge,
+    pub p2p_peer_penalties: Counter,
+    pub p2p_rate_limited: Counter,
     pub txs_committed: Counter,
     pub txs_rejected: Counter,
     pub txs_admitted: Counter,
@@ -69,6 +73,9 @@ impl Metrics {
             mempool_size: Gauge::default(),
             mempool_bytes: Gauge::default(),
             p2p_peers: Gauge::default(),
+            p2p_banned_peers: Gauge::default(),
+            p2p_peer_penalties: Counter::default(),
+            p2p_rate_limited: Counter::default(),
             txs_committed: Counter::default(),
             txs_rejected: Counter::default(),
             txs_admitted: Counter::default(),
@@ -134,6 +141,21 @@ impl Metrics {
             m.mempool_bytes.clone(),
         );
         registry.register("p2p_peers", "Connected peers", m.p2p_peers.clone());
+        registry.register(
+            "p2p_banned_peers",
+            "Peers banned now for sending invalid data",
+            m.p2p_banned_peers.clone(),
+        );
+        registry.register(
+            "p2p_peer_penalties",
+            "Offences charged to peers (invalid data, over a rate limit, stalled sync)",
+            m.p2p_peer_penalties.clone(),
+        );
+        registry.register(
+            "p2p_rate_limited",
+            "Messages and requests refused for being over their peer's rate limit",
+            m.p2p_rate_limited.clone(),
+        );
         registry.register(
             "txs_committed",
             "Transactions committed with success",

@@ -2,27 +2,56 @@
 //! and consensus messages; request-response for block sync.
 //!
 //! The swarm runs in its own task. The driver talks to it through
-//! [`NetCommand`]s and hears from it through [`NetEvent`]s. Every inbound
+//! [`NetCommand`]s and hears from it through [`NetEvent`]s; verdicts on
+//! gossip and offences of peers come back as [`PeerReport`]s. Every inbound
 //! message is size-checked before it is decoded: gossipsub refuses frames
 //! over [`MAX_GOSSIP_BYTES`], and the sync codec refuses lengths over its
 //! bounds before reading them.
+//!
+//! Peers are judged by the rules of [`crate::peers`]:
+//!
+//! - gossipsub validates before it relays (`validate_messages`): a message
+//!   is forwarded only once this node accepted it, so an honest relay never
+//!   passes on what it has not checked, and the peer a message came from
+//!   answers for it;
+//! - every peer's consensus and transaction gossip and sync requests are
+//!   counted against its [`crate::peers::PeerBudget`] before anything is
+//!   decoded;
+//! - a consensus message from a peer outside
+//!   [`crate::shared::Shared::consensus_peers`] never reaches the driver;
+//! - the driver's verdicts (the replica's checks, the transactions'
+//!   signatures, sync answers) score the peer that sent the data, and a peer
+//!   past [`crate::peers::BAN_SCORE`] is disconnected and refused for
+//!   [`crate::peers::BAN_MS`] (`merit_p2p_banned_peers`).
+//!
+//! Before any of that the transport reads each gossip frame and hashes it
+//! once (SHA-256, its message id for de-duplication); that pass is bounded
+//! by [`MAX_GOSSIP_BYTES`], the sender's budget and its ban.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::prelude::*;
-use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity, ValidationMode};
-use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
+use libp2p::gossipsub::{
+    self, IdentTopic, MessageAcceptance, MessageAuthenticity, MessageId, ValidationMode,
+};
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, identity, noise, tcp, yamux};
+use libp2p::{
+    Multiaddr, PeerId, StreamProtocol, Swarm, allow_block_list, connection_limits, identity, noise,
+    tcp, yamux,
+};
 use merit_chain::consensus::MAX_MESSAGE_BYTES;
 use merit_chain::encoding::{self, BoundedVec, Decode, Encode};
 use merit_chain::{Block, CommitCertificate, Keypair};
 use merit_store::Storage;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::peers::{
+    BAN_MS, ConsensusPeers, Offence, PeerBook, PeerBudget, Penalized, SyncPeers, Traffic, Verdict,
+};
 use crate::runtime::WallClock;
 use crate::shared::Shared;
 
@@ -35,10 +64,19 @@ pub const MAX_SYNC_BLOCKS: u32 = 64;
 pub const MAX_SYNC_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 /// Bytes of a sync request.
 pub const MAX_SYNC_REQUEST_BYTES: usize = 64;
-/// How long a sync request may take.
-pub const SYNC_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a sync request may take before the peer counts as stalled.
+pub const SYNC_TIMEOUT: Duration = Duration::from_secs(10);
 /// Commands queued for the swarm task.
 pub const NET_COMMAND_QUEUE: usize = 4096;
+/// Gossip messages waiting for the node's verdict at most; past it the
+/// oldest is dropped unjudged.
+pub const MAX_PENDING_VERDICTS: usize = 65_536;
+/// Inbound connections at most.
+pub const MAX_INBOUND_CONNECTIONS: u32 = 256;
+/// Connections with one peer at most (both directions).
+pub const MAX_CONNECTIONS_PER_PEER: u32 = 4;
+/// How often the swarm task redials missing peers and lifts ended bans.
+pub const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(2);
 
 const SYNC_PROTOCOL: &str = "/merit/sync/1";
 
@@ -62,6 +100,53 @@ pub struct SyncResponse {
     pub blocks: BoundedVec<SyncedBlock, { MAX_SYNC_BLOCKS as usize }>,
 }
 
+/// Why a sync request got no usable answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncFailure {
+    /// No peer to ask.
+    NoPeer,
+    /// The peer did not answer within [`SYNC_TIMEOUT`].
+    Timeout,
+    /// The peer answered bytes that do not decode, or too many of them.
+    Garbage(String),
+    /// The request failed for another reason (the connection closed, the
+    /// peer does not serve sync): nobody's fault.
+    Failed(String),
+}
+
+impl std::fmt::Display for SyncFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SyncFailure::NoPeer => f.write_str("no connected peer"),
+            SyncFailure::Timeout => write!(f, "no answer within {} s", SYNC_TIMEOUT.as_secs()),
+            SyncFailure::Garbage(e) => write!(f, "an answer that does not decode: {e}"),
+            SyncFailure::Failed(e) => f.write_str(e),
+        }
+    }
+}
+
+/// The answer to a sync request, and the peer that gave it (none when
+/// there was no peer to ask).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncAnswer {
+    pub peer: Option<PeerId>,
+    pub result: Result<SyncResponse, SyncFailure>,
+}
+
+/// A gossip message held back from relaying until the node judges it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GossipId(pub u64);
+
+/// What the node tells the network about its peers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerReport {
+    /// The verdict on a gossip message: relay it, drop it, or drop it and
+    /// score down the peer it came from.
+    Gossip { id: GossipId, verdict: Verdict },
+    /// An offence outside gossip, such as a bad sync answer.
+    Offence { peer: PeerId, offence: Offence },
+}
+
 /// What the driver asks of the network.
 #[derive(Debug)]
 pub enum NetCommand {
@@ -69,14 +154,15 @@ pub enum NetCommand {
     PublishTxs(Vec<u8>),
     /// Gossip an encoded consensus message.
     PublishConsensus(Vec<u8>),
-    /// Ask some connected peer for blocks.
+    /// Ask the next peer of the sync rotation for blocks.
     Sync {
         request: SyncRequest,
-        reply: oneshot::Sender<Result<SyncResponse, String>>,
+        reply: oneshot::Sender<SyncAnswer>,
     },
 }
 
-/// What the network hands the node.
+/// What the network hands the node. Each message waits for its
+/// [`PeerReport::Gossip`] verdict before it is relayed.
 #[derive(Debug)]
 pub enum NetEvent {
     /// Stamped with the node's wall clock as it came off the wire.
@@ -84,10 +170,12 @@ pub enum NetEvent {
         bytes: Vec<u8>,
         from: PeerId,
         arrival_ms: u64,
+        id: GossipId,
     },
     Txs {
         bytes: Vec<u8>,
         from: PeerId,
+        id: GossipId,
     },
 }
 
@@ -199,6 +287,8 @@ impl request_response::Codec for SyncCodec {
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
+    blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
+    limits: connection_limits::Behaviour,
     gossipsub: gossipsub::Behaviour,
     sync: request_response::Behaviour<SyncCodec>,
 }
@@ -255,11 +345,29 @@ impl std::fmt::Debug for NetworkParams {
 pub struct NetworkChannels {
     pub commands: mpsc::Sender<NetCommand>,
     pub events: mpsc::Receiver<NetEvent>,
+    /// Verdicts and offences, judged as soon as they arrive.
+    pub reports: mpsc::UnboundedSender<PeerReport>,
     pub local_peer_id: PeerId,
 }
 
 fn topic(chain_id: &str, what: &str) -> IdentTopic {
     IdentTopic::new(format!("merit/{chain_id}/{what}/1"))
+}
+
+/// The gossipsub topic of transactions on `chain_id`.
+pub fn tx_topic(chain_id: &str) -> IdentTopic {
+    topic(chain_id, "txs")
+}
+
+/// The gossipsub topic of consensus messages on `chain_id`.
+pub fn consensus_topic(chain_id: &str) -> IdentTopic {
+    topic(chain_id, "consensus")
+}
+
+/// The id gossipsub gives a message: the SHA-256 of its bytes, so the same
+/// bytes from any peer are one message.
+pub fn message_id(m: &gossipsub::Message) -> MessageId {
+    MessageId::from(merit_chain::crypto::sha256(&m.data).0.to_vec())
 }
 
 /// Builds the swarm, starts listening and dialing, and spawns its task.
@@ -273,10 +381,11 @@ pub async fn start(params: NetworkParams, shared: Arc<Shared>) -> anyhow::Result
         // (and verifying every copy a peer forwards) cost about a tenth of a
         // loaded node's CPU. Noise already authenticates each link.
         .validation_mode(ValidationMode::Anonymous)
+        // Relay only what this node checked and accepted: a peer answers
+        // for what it forwards, and an honest one forwards nothing invalid.
+        .validate_messages()
         .heartbeat_interval(Duration::from_millis(500))
-        .message_id_fn(|m: &gossipsub::Message| {
-            gossipsub::MessageId::from(merit_chain::crypto::sha256(&m.data).0.to_vec())
-        })
+        .message_id_fn(message_id)
         .duplicate_cache_time(Duration::from_secs(120))
         .mesh_n_low(2)
         .mesh_n(4)
@@ -285,8 +394,8 @@ pub async fn start(params: NetworkParams, shared: Arc<Shared>) -> anyhow::Result
         .connection_handler_queue_len(20_000)
         .build()
         .map_err(|e| anyhow::anyhow!("gossipsub config: {e}"))?;
-    let tx_topic = topic(&params.chain_id, "txs");
-    let consensus_topic = topic(&params.chain_id, "consensus");
+    let tx_topic = tx_topic(&params.chain_id);
+    let consensus_topic = consensus_topic(&params.chain_id);
 
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(params.identity)
         .with_tokio()
@@ -305,16 +414,29 @@ pub async fn start(params: NetworkParams, shared: Arc<Shared>) -> anyhow::Result
                 [(StreamProtocol::new(SYNC_PROTOCOL), ProtocolSupport::Full)],
                 request_response::Config::default().with_request_timeout(SYNC_TIMEOUT),
             );
-            Ok(Behaviour { gossipsub, sync })
+            let limits = connection_limits::Behaviour::new(
+                connection_limits::ConnectionLimits::default()
+                    .with_max_established_incoming(Some(MAX_INBOUND_CONNECTIONS))
+                    .with_max_established_per_peer(Some(MAX_CONNECTIONS_PER_PEER)),
+            );
+            Ok(Behaviour {
+                blocked: allow_block_list::Behaviour::default(),
+                limits,
+                gossipsub,
+                sync,
+            })
         })
         .map_err(|e| anyhow::anyhow!("building the network: {e}"))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
         .build();
     swarm.behaviour_mut().gossipsub.subscribe(&tx_topic)?;
-    swarm
-        .behaviour_mut()
-        .gossipsub
-        .subscribe(&consensus_topic)?;
+    // Only validators take part in consensus; everyone else syncs.
+    if shared.is_validator() {
+        swarm
+            .behaviour_mut()
+            .gossipsub
+            .subscribe(&consensus_topic)?;
+    }
     swarm
         .listen_on(params.listen.clone())
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", params.listen))?;
@@ -326,6 +448,8 @@ pub async fn start(params: NetworkParams, shared: Arc<Shared>) -> anyhow::Result
 
     let (cmd_tx, cmd_rx) = mpsc::channel(NET_COMMAND_QUEUE);
     let (ev_tx, ev_rx) = mpsc::channel(NET_COMMAND_QUEUE);
+    let (report_tx, report_rx) = mpsc::unbounded_channel();
+    let (served_tx, served_rx) = mpsc::channel(NET_COMMAND_QUEUE);
     let task = SwarmTask {
         swarm,
         shared,
@@ -333,17 +457,28 @@ pub async fn start(params: NetworkParams, shared: Arc<Shared>) -> anyhow::Result
         consensus_topic,
         peers: params.peers,
         events: ev_tx,
+        served: served_tx,
         pending_sync: BTreeMap::new(),
-        next_sync_peer: 0,
+        pending_gossip: BTreeMap::new(),
+        next_gossip: 0,
         clock: params.clock,
+        origin: Instant::now(),
+        book: PeerBook::new(),
+        budgets: BTreeMap::new(),
+        sync_peers: SyncPeers::new(),
+        consensus_peers: (u64::MAX, ConsensusPeers::default()),
     };
-    tokio::spawn(task.run(cmd_rx));
+    tokio::spawn(task.run(cmd_rx, report_rx, served_rx));
     Ok(NetworkChannels {
         commands: cmd_tx,
         events: ev_rx,
+        reports: report_tx,
         local_peer_id,
     })
 }
+
+/// An answer read from storage, on its way back to the swarm.
+type Served = (ResponseChannel<SyncResponse>, SyncResponse);
 
 struct SwarmTask {
     swarm: Swarm<Behaviour>,
@@ -352,36 +487,68 @@ struct SwarmTask {
     consensus_topic: IdentTopic,
     peers: Vec<Multiaddr>,
     events: mpsc::Sender<NetEvent>,
-    pending_sync: BTreeMap<OutboundRequestId, oneshot::Sender<Result<SyncResponse, String>>>,
-    next_sync_peer: usize,
+    served: mpsc::Sender<Served>,
+    pending_sync: BTreeMap<OutboundRequestId, (PeerId, oneshot::Sender<SyncAnswer>)>,
+    /// Gossip handed to the node, waiting for its verdict.
+    pending_gossip: BTreeMap<u64, (MessageId, PeerId)>,
+    next_gossip: u64,
     clock: WallClock,
+    /// The origin of the monotonic clock scores and budgets run on.
+    origin: Instant,
+    book: PeerBook,
+    budgets: BTreeMap<PeerId, PeerBudget>,
+    sync_peers: SyncPeers,
+    /// The consensus peers, and the tip they were computed at.
+    consensus_peers: (u64, ConsensusPeers),
 }
 
 impl SwarmTask {
-    async fn run(mut self, mut commands: mpsc::Receiver<NetCommand>) {
-        let mut redial = tokio::time::interval(Duration::from_secs(2));
-        redial.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<NetCommand>,
+        mut reports: mpsc::UnboundedReceiver<PeerReport>,
+        mut served: mpsc::Receiver<Served>,
+    ) {
+        let mut housekeeping = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+        housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 cmd = commands.recv() => match cmd {
                     Some(cmd) => self.on_command(cmd),
                     None => break,
                 },
+                Some(report) = reports.recv() => self.on_report(report),
+                Some((channel, response)) = served.recv() => {
+                    let _ = self.swarm.behaviour_mut().sync.send_response(channel, response);
+                }
                 event = self.swarm.select_next_some() => self.on_event(event).await,
-                _ = redial.tick() => self.redial(),
+                _ = housekeeping.tick() => self.housekeeping(),
             }
         }
         tracing::debug!("network task stopped");
     }
 
-    fn redial(&mut self) {
+    fn now_ms(&self) -> u64 {
+        self.origin.elapsed().as_millis() as u64
+    }
+
+    fn housekeeping(&mut self) {
+        let now = self.now_ms();
+        for peer in self.book.lift_expired(now) {
+            self.swarm.behaviour_mut().blocked.unblock_peer(peer);
+            tracing::info!(%peer, "ban lifted");
+        }
+        self.shared
+            .metrics
+            .p2p_banned_peers
+            .set(self.book.banned() as i64);
         let connected = self.swarm.connected_peers().count();
         self.shared.metrics.p2p_peers.set(connected as i64);
         if connected >= self.peers.len() {
             return;
         }
         for peer in self.peers.clone() {
-            // Dialing a connected peer is refused cheaply by the swarm.
+            // Dialing a connected (or banned) peer is refused cheaply.
             let _ = self.swarm.dial(peer);
         }
     }
@@ -409,71 +576,244 @@ impl SwarmTask {
             NetCommand::PublishTxs(bytes) => self.publish(false, bytes),
             NetCommand::PublishConsensus(bytes) => self.publish(true, bytes),
             NetCommand::Sync { request, reply } => {
-                let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
-                if peers.is_empty() {
-                    let _ = reply.send(Err("no connected peer".into()));
+                let now = self.now_ms();
+                let candidates: BTreeSet<PeerId> = self
+                    .swarm
+                    .connected_peers()
+                    .filter(|p| !self.book.is_banned(p, now))
+                    .copied()
+                    .collect();
+                let Some(peer) = self.sync_peers.pick(&candidates, now) else {
+                    let _ = reply.send(SyncAnswer {
+                        peer: None,
+                        result: Err(SyncFailure::NoPeer),
+                    });
                     return;
-                }
-                let peer = peers[self.next_sync_peer % peers.len()];
-                self.next_sync_peer = self.next_sync_peer.wrapping_add(1);
+                };
                 let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
-                self.pending_sync.insert(id, reply);
+                self.pending_sync.insert(id, (peer, reply));
             }
         }
+    }
+
+    fn on_report(&mut self, report: PeerReport) {
+        match report {
+            PeerReport::Gossip { id, verdict } => {
+                if let Some((msg_id, source)) = self.pending_gossip.remove(&id.0) {
+                    self.judge(&msg_id, source, verdict);
+                }
+            }
+            PeerReport::Offence { peer, offence } => {
+                if offence == Offence::SyncStalled {
+                    let now = self.now_ms();
+                    self.sync_peers.rest(peer, now);
+                }
+                self.penalize(peer, offence);
+            }
+        }
+    }
+
+    /// Tells gossipsub what to do with a message and scores its sender.
+    fn judge(&mut self, msg_id: &MessageId, source: PeerId, verdict: Verdict) {
+        let acceptance = match verdict {
+            Verdict::Accept => MessageAcceptance::Accept,
+            Verdict::Ignore => MessageAcceptance::Ignore,
+            Verdict::Reject(_) => MessageAcceptance::Reject,
+        };
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .report_message_validation_result(msg_id, &source, acceptance);
+        if let Verdict::Reject(offence) = verdict {
+            self.penalize(source, offence);
+        }
+    }
+
+    /// Charges an offence to a peer; past the threshold, bans it.
+    fn penalize(&mut self, peer: PeerId, offence: Offence) {
+        let now = self.now_ms();
+        let m = &self.shared.metrics;
+        match self.book.penalize(peer, offence, now) {
+            Penalized::Scored(score) => {
+                m.p2p_peer_penalties.inc();
+                tracing::debug!(%peer, score, "peer {offence}");
+            }
+            Penalized::Banned { lifted, .. } => {
+                m.p2p_peer_penalties.inc();
+                tracing::warn!(
+                    %peer,
+                    reason = %offence,
+                    ban_secs = BAN_MS / 1_000,
+                    "banned peer {peer}: it {offence}"
+                );
+                self.swarm.behaviour_mut().blocked.block_peer(peer);
+                self.budgets.remove(&peer);
+                if let Some(old) = lifted {
+                    self.swarm.behaviour_mut().blocked.unblock_peer(old);
+                }
+                m.p2p_banned_peers.set(self.book.banned() as i64);
+            }
+            Penalized::AlreadyBanned => {}
+        }
+    }
+
+    /// The peers that may send consensus messages, computed again when the
+    /// tip moves.
+    fn consensus_peers(&mut self) -> &ConsensusPeers {
+        let tip = self.shared.read_ledger().height();
+        if self.consensus_peers.0 != tip {
+            self.consensus_peers = (tip, self.shared.consensus_peers());
+        }
+        &self.consensus_peers.1
+    }
+
+    /// Spends a peer's budget for a message; false if it is over.
+    fn within_budget(&mut self, peer: PeerId, traffic: Traffic, bytes: usize) -> bool {
+        let now = self.now_ms();
+        let ok = self
+            .budgets
+            .entry(peer)
+            .or_insert_with(|| PeerBudget::new(now))
+            .admit(traffic, bytes, now);
+        if !ok {
+            self.shared.metrics.p2p_rate_limited.inc();
+        }
+        ok
+    }
+
+    /// Holds a message for the node's verdict.
+    fn hold(&mut self, msg_id: MessageId, source: PeerId) -> GossipId {
+        let id = self.next_gossip;
+        self.next_gossip = self.next_gossip.wrapping_add(1);
+        self.pending_gossip.insert(id, (msg_id, source));
+        while self.pending_gossip.len() > MAX_PENDING_VERDICTS {
+            if let Some((_, (old, from))) = self.pending_gossip.pop_first() {
+                self.judge(&old, from, Verdict::Ignore);
+            }
+        }
+        GossipId(id)
+    }
+
+    /// A gossip message: budget, screen, then on to the node.
+    async fn on_gossip(&mut self, source: PeerId, msg_id: MessageId, message: gossipsub::Message) {
+        let now = self.now_ms();
+        let consensus = message.topic == self.consensus_topic.hash();
+        if !consensus && message.topic != self.tx_topic.hash() {
+            return self.judge(&msg_id, source, Verdict::Ignore);
+        }
+        if self.book.is_banned(&source, now) {
+            return self.judge(&msg_id, source, Verdict::Ignore);
+        }
+        let traffic = if consensus {
+            Traffic::Consensus
+        } else {
+            Traffic::Txs
+        };
+        if !self.within_budget(source, traffic, message.data.len()) {
+            return self.judge(&msg_id, source, Verdict::Reject(Offence::OverRateLimit));
+        }
+        if consensus && let Some(verdict) = self.consensus_peers().screen(&source, &message.data) {
+            if matches!(verdict, Verdict::Reject(_)) {
+                self.shared.metrics.consensus_non_validator_messages.inc();
+            }
+            return self.judge(&msg_id, source, verdict);
+        }
+        let id = self.hold(msg_id, source);
+        let ev = if consensus {
+            NetEvent::Consensus {
+                bytes: message.data,
+                from: source,
+                arrival_ms: self.clock.now_ms(),
+                id,
+            }
+        } else {
+            NetEvent::Txs {
+                bytes: message.data,
+                from: source,
+                id,
+            }
+        };
+        if self.events.send(ev).await.is_err() {
+            tracing::debug!("node stopped; dropping gossip");
+        }
+    }
+
+    /// A peer asks for blocks: within its budget, read them off the swarm
+    /// task and answer when they are read.
+    fn on_sync_request(
+        &mut self,
+        peer: PeerId,
+        request: SyncRequest,
+        channel: ResponseChannel<SyncResponse>,
+    ) {
+        let now = self.now_ms();
+        if self.book.is_banned(&peer, now) {
+            return;
+        }
+        if !self.within_budget(peer, Traffic::SyncRequest, MAX_SYNC_REQUEST_BYTES) {
+            // Dropping the channel refuses the request.
+            return self.penalize(peer, Offence::OverRateLimit);
+        }
+        let storage = self.shared.storage.clone();
+        let served = self.served.clone();
+        tokio::spawn(async move {
+            let response = tokio::task::spawn_blocking(move || serve_sync(&*storage, &request))
+                .await
+                .unwrap_or(SyncResponse {
+                    blocks: BoundedVec::default(),
+                });
+            let _ = served.send((channel, response)).await;
+        });
+    }
+
+    fn on_sync_failure(
+        &mut self,
+        request_id: OutboundRequestId,
+        error: request_response::OutboundFailure,
+    ) {
+        let Some((peer, reply)) = self.pending_sync.remove(&request_id) else {
+            return;
+        };
+        let failure = match error {
+            request_response::OutboundFailure::Timeout => SyncFailure::Timeout,
+            request_response::OutboundFailure::Io(e) if e.kind() == io::ErrorKind::InvalidData => {
+                SyncFailure::Garbage(e.to_string())
+            }
+            other => SyncFailure::Failed(other.to_string()),
+        };
+        let _ = reply.send(SyncAnswer {
+            peer: Some(peer),
+            result: Err(failure),
+        });
     }
 
     async fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
                 propagation_source,
+                message_id,
                 message,
-                ..
             })) => {
-                let ev = if message.topic == self.consensus_topic.hash() {
-                    NetEvent::Consensus {
-                        bytes: message.data,
-                        from: propagation_source,
-                        arrival_ms: self.clock.now_ms(),
-                    }
-                } else if message.topic == self.tx_topic.hash() {
-                    NetEvent::Txs {
-                        bytes: message.data,
-                        from: propagation_source,
-                    }
-                } else {
-                    return;
-                };
-                if self.events.send(ev).await.is_err() {
-                    tracing::debug!("node stopped; dropping gossip");
-                }
+                self.on_gossip(propagation_source, message_id, message)
+                    .await
             }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
+                peer,
                 message,
                 ..
             })) => match message {
                 request_response::Message::Request {
                     request, channel, ..
-                } => {
-                    let storage = self.shared.storage.clone();
-                    // Reading blocks touches the disk; keep the swarm responsive.
-                    let response =
-                        tokio::task::spawn_blocking(move || serve_sync(&*storage, &request))
-                            .await
-                            .unwrap_or(SyncResponse {
-                                blocks: BoundedVec::default(),
-                            });
-                    let _ = self
-                        .swarm
-                        .behaviour_mut()
-                        .sync
-                        .send_response(channel, response);
-                }
+                } => self.on_sync_request(peer, request, channel),
                 request_response::Message::Response {
                     request_id,
                     response,
                 } => {
-                    if let Some(reply) = self.pending_sync.remove(&request_id) {
-                        let _ = reply.send(Ok(response));
+                    if let Some((peer, reply)) = self.pending_sync.remove(&request_id) {
+                        let _ = reply.send(SyncAnswer {
+                            peer: Some(peer),
+                            result: Ok(response),
+                        });
                     }
                 }
             },
@@ -481,11 +821,7 @@ impl SwarmTask {
                 request_response::Event::OutboundFailure {
                     request_id, error, ..
                 },
-            )) => {
-                if let Some(reply) = self.pending_sync.remove(&request_id) {
-                    let _ = reply.send(Err(error.to_string()));
-                }
-            }
+            )) => self.on_sync_failure(request_id, error),
             SwarmEvent::ConnectionEstablished { peer_id, .. } => {
                 tracing::debug!(%peer_id, "peer connected");
                 self.shared
@@ -493,8 +829,15 @@ impl SwarmTask {
                     .p2p_peers
                     .set(self.swarm.connected_peers().count() as i64);
             }
-            SwarmEvent::ConnectionClosed { peer_id, .. } => {
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                ..
+            } => {
                 tracing::debug!(%peer_id, "peer disconnected");
+                if num_established == 0 {
+                    self.budgets.remove(&peer_id);
+                }
                 self.shared
                     .metrics
                     .p2p_peers

@@ -253,7 +253,7 @@ impl Node {
             shared.clone(),
             validator_key,
             config.consensus,
-            TokioRuntime::new(clock, timers_tx),
+            TokioRuntime::new(clock, timers_tx, net.reports.clone()),
             DriverOptions::from_env(),
         )?;
         let (stop, stop_rx) = watch::channel(false);

@@ -17,8 +17,11 @@ use libp2p::PeerId;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::driver::{Driver, DriverError, Event, Timer};
-use crate::network::{NetCommand, NetEvent, SyncRequest};
-use crate::shared::{Shared, admit_gossip};
+use crate::network::{
+    GossipId, NetCommand, NetEvent, PeerReport, SyncAnswer, SyncFailure, SyncRequest,
+};
+use crate::peers::{Offence, Verdict};
+use crate::shared::{Shared, check_gossip_txs, queue_for_admission};
 
 /// The gossip topics a driver publishes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,11 +44,23 @@ pub trait Runtime {
     fn set_timer(&mut self, after_ms: u64, timer: Timer);
     /// Gossips `bytes` on `topic`.
     fn publish(&mut self, topic: Topic, bytes: Vec<u8>);
-    /// Asks one peer for blocks; the answer comes back as [`Event::Synced`].
+    /// Asks the next peer of the sync rotation for blocks; the answer,
+    /// naming the peer that gave it, comes back as [`Event::Synced`]. A
+    /// peer that does not answer within the runtime's timeout is answered
+    /// for with [`SyncFailure::Timeout`].
     fn request_sync(&mut self, request: SyncRequest);
-    /// Admits a batch of transactions gossiped by `from` (in the background
-    /// where that is possible).
-    fn admit_gossip(&mut self, shared: &Arc<Shared>, bytes: Vec<u8>, from: PeerId);
+    /// Judges and admits a batch of transactions gossiped by `from` (in the
+    /// background where that is possible), and reports the verdict on the
+    /// gossip message `id` as [`Runtime::report_gossip`] would.
+    fn admit_gossip(&mut self, shared: &Arc<Shared>, bytes: Vec<u8>, from: PeerId, id: GossipId);
+    /// The verdict on the gossip message `id`: the network relays it,
+    /// drops it, or drops it and scores down the peer it came from. Taken
+    /// at once, not after the event is handled: a valid proposal is relayed
+    /// while it is executed here.
+    fn report_gossip(&mut self, id: GossipId, verdict: Verdict);
+    /// Charges an offence outside gossip, such as a bad sync answer, to
+    /// `peer`.
+    fn report_peer(&mut self, peer: PeerId, offence: Offence);
     /// Runs CPU-bound or blocking work (execution, an fsync) and returns its
     /// result.
     fn blocking<T>(&mut self, work: impl FnOnce() -> T) -> T;
@@ -93,6 +108,8 @@ pub struct TokioRuntime {
     clock: WallClock,
     origin: Instant,
     events: mpsc::UnboundedSender<Event>,
+    /// Verdicts and offences, straight to the swarm task.
+    reports: mpsc::UnboundedSender<PeerReport>,
     /// Gossip waiting to be handed to the swarm task once the event that
     /// produced it is handled.
     outbox: Vec<NetCommand>,
@@ -100,12 +117,18 @@ pub struct TokioRuntime {
 }
 
 impl TokioRuntime {
-    /// A runtime on `clock` whose timers and sync answers arrive on `events`.
-    pub fn new(clock: WallClock, events: mpsc::UnboundedSender<Event>) -> Self {
+    /// A runtime on `clock` whose timers and sync answers arrive on
+    /// `events`, and whose verdicts on peers go to `reports`.
+    pub fn new(
+        clock: WallClock,
+        events: mpsc::UnboundedSender<Event>,
+        reports: mpsc::UnboundedSender<PeerReport>,
+    ) -> Self {
         TokioRuntime {
             clock,
             origin: Instant::now(),
             events,
+            reports,
             outbox: Vec::new(),
             syncs: Vec::new(),
         }
@@ -123,15 +146,17 @@ impl TokioRuntime {
             let net = net.clone();
             let events = self.events.clone();
             tokio::spawn(async move {
-                let (reply, response) = oneshot::channel();
-                let result = if net.send(NetCommand::Sync { request, reply }).await.is_err() {
-                    Err("network stopped".to_string())
-                } else {
-                    response
-                        .await
-                        .unwrap_or_else(|_| Err("network stopped".to_string()))
+                let stopped = || SyncAnswer {
+                    peer: None,
+                    result: Err(SyncFailure::Failed("network stopped".to_string())),
                 };
-                let _ = events.send(Event::Synced(result));
+                let (reply, response) = oneshot::channel();
+                let answer = if net.send(NetCommand::Sync { request, reply }).await.is_err() {
+                    stopped()
+                } else {
+                    response.await.unwrap_or_else(|_| stopped())
+                };
+                let _ = events.send(Event::Synced(answer));
             });
         }
         true
@@ -166,9 +191,30 @@ impl Runtime for TokioRuntime {
         self.syncs.push(request);
     }
 
-    fn admit_gossip(&mut self, shared: &Arc<Shared>, bytes: Vec<u8>, _from: PeerId) {
+    fn admit_gossip(&mut self, shared: &Arc<Shared>, bytes: Vec<u8>, _from: PeerId, id: GossipId) {
         let shared = shared.clone();
-        tokio::spawn(async move { admit_gossip(&shared, &bytes).await });
+        let reports = self.reports.clone();
+        tokio::spawn(async move {
+            // Decoding and signature checks are CPU work.
+            let checked = tokio::task::spawn_blocking(move || {
+                let (verdict, requests) = check_gossip_txs(&shared, &bytes);
+                (shared, verdict, requests)
+            })
+            .await;
+            let Ok((shared, verdict, requests)) = checked else {
+                return;
+            };
+            let _ = reports.send(PeerReport::Gossip { id, verdict });
+            queue_for_admission(&shared, requests).await;
+        });
+    }
+
+    fn report_gossip(&mut self, id: GossipId, verdict: Verdict) {
+        let _ = self.reports.send(PeerReport::Gossip { id, verdict });
+    }
+
+    fn report_peer(&mut self, peer: PeerId, offence: Offence) {
+        let _ = self.reports.send(PeerReport::Offence { peer, offence });
     }
 
     fn blocking<T>(&mut self, work: impl FnOnce() -> T) -> T {
@@ -196,10 +242,10 @@ pub async fn run_driver(
                 None => break,
             },
             event = events.recv() => match event {
-                Some(NetEvent::Consensus { bytes, from, arrival_ms }) => {
-                    Event::Consensus { bytes, from, arrival_ms }
+                Some(NetEvent::Consensus { bytes, from, arrival_ms, id }) => {
+                    Event::Consensus { bytes, from, arrival_ms, id }
                 }
-                Some(NetEvent::Txs { bytes, from }) => Event::Txs { bytes, from },
+                Some(NetEvent::Txs { bytes, from, id }) => Event::Txs { bytes, from, id },
                 None => break,
             },
         };

@@ -24,6 +24,7 @@ use tokio::sync::{Notify, broadcast, mpsc, oneshot};
 use crate::mempool::{Mempool, PoolRefusal, PoolTx};
 use crate::metrics::Metrics;
 use crate::network::{NetCommand, TxBatch};
+use crate::peers::{ConsensusPeers, Offence, Verdict, consensus_heights};
 use crate::verified::VerifiedTxs;
 
 /// Transactions gossiped in one message at most.
@@ -245,6 +246,25 @@ impl Shared {
     pub fn is_validator(&self) -> bool {
         self.validator_index.is_some()
     }
+
+    /// Which peers may send consensus messages now: the libp2p identities
+    /// of the validator sets in force at the heights around the tip
+    /// ([`consensus_heights`]). Every rule about who may speak in
+    /// consensus asks this, and only this.
+    ///
+    /// Today one set, fixed by genesis, is in force at every height; when
+    /// the set is state, this is the union of the sets of those heights.
+    pub fn consensus_peers(&self) -> ConsensusPeers {
+        let tip = self.read_ledger().height();
+        let peers = crate::network::validator_peer_ids(&self.genesis)
+            .into_iter()
+            .map(|(_, peer)| peer)
+            .collect();
+        ConsensusPeers {
+            heights: consensus_heights(tip),
+            peers,
+        }
+    }
 }
 
 /// Runs admission until every sender is gone.
@@ -390,22 +410,33 @@ pub fn gossip_messages(txs: &[Transaction]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Decodes gossiped transactions into admission requests. Ones that fail
-/// the cheap checks are dropped silently: a peer relaying them may simply
-/// be behind.
-pub fn gossip_requests(shared: &Shared, bytes: &[u8]) -> Vec<AdmitRequest> {
+/// Judges a gossiped batch of transactions and returns the verdict (a
+/// batch with nothing new is ignored: not relayed) and the admission
+/// requests for those worth admitting.
+///
+/// Bytes that do not decode, and transactions that fail the checks that
+/// need no state (over-long, a malformed kind, another chain) or carry a
+/// bad signature, prove the peer relayed invalid data: an honest node
+/// checks all of that before it relays. Transactions that are expired,
+/// whose nonce is used, or that wait in the mempool already are dropped
+/// without blame: the peer may be ahead or behind. Signatures are checked
+/// here, in one batch, and remembered, so admission does not check them
+/// again. CPU work: call it off the async workers.
+pub fn check_gossip_txs(shared: &Shared, bytes: &[u8]) -> (Verdict, Vec<AdmitRequest>) {
     let limit = crate::network::MAX_GOSSIP_BYTES;
     let Ok(batch) = merit_chain::encoding::decode::<TxBatch>(bytes, limit) else {
         shared.metrics.txs_refused.inc();
-        return Vec::new();
+        return (Verdict::Reject(Offence::GarbageGossip), Vec::new());
     };
+    let mut invalid = false;
     let mut out = Vec::new();
     for tx in batch.into_inner() {
-        if tx.body.kind.check_stateless().is_err() {
-            continue;
-        }
         let encoded = tx.to_bytes();
-        if encoded.len() > merit_chain::limits::MAX_TX_BYTES {
+        if encoded.len() > merit_chain::limits::MAX_TX_BYTES
+            || tx.body.kind.check_stateless().is_err()
+            || tx.body.chain_id != shared.chain_id
+        {
+            invalid = true;
             continue;
         }
         let hash = merit_chain::crypto::sha256(&encoded);
@@ -425,12 +456,29 @@ pub fn gossip_requests(shared: &Shared, bytes: &[u8]) -> Vec<AdmitRequest> {
             reply: None,
         });
     }
-    out
+    let verdicts = verify_requests(shared, &out);
+    let before = out.len();
+    let mut verdicts = verdicts.into_iter();
+    out.retain(|_| verdicts.next().unwrap_or(false));
+    if out.len() < before {
+        invalid = true;
+        let bad = (before - out.len()) as u64;
+        shared.metrics.txs_refused.inc_by(bad);
+    }
+    let verdict = if invalid {
+        Verdict::Reject(Offence::InvalidTransaction)
+    } else if out.is_empty() {
+        // Nothing new here: not worth relaying, and no one's fault.
+        Verdict::Ignore
+    } else {
+        Verdict::Accept
+    };
+    (verdict, out)
 }
 
-/// Queues gossiped transactions for admission.
-pub async fn admit_gossip(shared: &Shared, bytes: &[u8]) {
-    for req in gossip_requests(shared, bytes) {
+/// Queues gossiped transactions that [`check_gossip_txs`] let through.
+pub async fn queue_for_admission(shared: &Shared, requests: Vec<AdmitRequest>) {
+    for req in requests {
         if shared.admission.send(req).await.is_err() {
             return;
         }
@@ -597,9 +645,12 @@ mod tests {
             shared.submit(&second.to_bytes()).await,
             Err(AdmitError::Rejected(RejectCode::NonceReused))
         );
-        // Gossip of the second is dropped before its signature is checked.
+        // Gossip of the second is dropped before its signature is checked,
+        // and its relay is not blamed: it may not have seen the first.
         let gossiped = gossip_messages(std::slice::from_ref(&second));
-        assert!(gossip_requests(&shared, &gossiped[0]).is_empty());
+        let (verdict, requests) = check_gossip_txs(&shared, &gossiped[0]);
+        assert!(requests.is_empty());
+        assert_eq!(verdict, Verdict::Ignore);
         // The first is still the one waiting, and resubmitting it is fine.
         assert_eq!(shared.submit(&first.to_bytes()).await, Ok(first.hash()));
         {

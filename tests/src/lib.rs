@@ -13,6 +13,9 @@
 //! network partitions while load runs, and checks that nothing committed is
 //! lost or duplicated; `merit-chaos` runs it for as many cycles as asked.
 //!
+//! [`rogue`] is an outsider peer that floods an alliance with fake
+//! proposals, invalid votes and garbage (`merit-rogue`), for the flood test.
+//!
 //! Nothing here is part of a node: it may use threads and clocks freely, but
 //! every simulated run draws all of its choices from its seed.
 #![forbid(unsafe_code)]
@@ -20,4 +23,5 @@
 pub mod bench;
 pub mod chaos;
 pub mod cluster;
+pub mod rogue;
 pub mod sim;

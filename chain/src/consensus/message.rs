@@ -235,7 +235,28 @@ impl Message {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
         encoding::decode(bytes, MAX_MESSAGE_BYTES)
     }
+
+    /// The height the statement of an encoded message names, read from its
+    /// first [`PEEK_BYTES`] bytes alone: the statement's variant, then the
+    /// height every variant begins with. Nothing else is read, so a host can
+    /// tell which heights a message is about before it decodes (or hashes)
+    /// a block attached to it. `None` if the bytes cannot start a message.
+    /// The height is the sender's claim; nothing is verified.
+    pub fn peek_height(bytes: &[u8]) -> Option<u64> {
+        let tag = u32::from_le_bytes(bytes.get(0..4)?.try_into().ok()?);
+        if tag >= STATEMENT_VARIANTS {
+            return None;
+        }
+        Some(u64::from_le_bytes(
+            bytes.get(4..PEEK_BYTES)?.try_into().ok()?,
+        ))
+    }
 }
+
+/// Bytes [`Message::peek_height`] reads: a `u32` variant and a `u64` height.
+pub const PEEK_BYTES: usize = 12;
+/// The variants of [`Statement`] (appended to, never reordered).
+const STATEMENT_VARIANTS: u32 = 6;
 
 #[cfg(test)]
 mod tests {
@@ -280,6 +301,56 @@ mod tests {
             Message::from_bytes(&huge),
             Err(DecodeError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn peek_height_reads_the_height_of_every_statement_kind_from_the_front() {
+        let key = Keypair::insecure_from_label("v0");
+        let chain_id = chain("merit");
+        let v = Vote {
+            height: 0x0102_0304_0506_0708,
+            round: 9,
+            block_hash: Hash32([1; 32]),
+        };
+        let cert = CommitCertificate {
+            height: 77,
+            round: 1,
+            block_hash: Hash32([2; 32]),
+            signatures: BoundedVec::default(),
+        };
+        let statements = [
+            Statement::PrePrepare(v),
+            Statement::Prepare(v),
+            Statement::Commit(v),
+            Statement::ViewChange(ViewChange {
+                height: 5,
+                round: 2,
+                prepared: None,
+            }),
+            Statement::NewView(NewView {
+                height: 6,
+                round: 3,
+                block_hash: Hash32([3; 32]),
+                view_changes: BoundedVec::default(),
+            }),
+            Statement::Decision(cert),
+        ];
+        assert_eq!(statements.len() as u32, STATEMENT_VARIANTS);
+        for s in statements {
+            let bytes = Message::sign(&chain_id, &key, s.clone(), None).to_bytes();
+            assert_eq!(
+                Message::peek_height(&bytes),
+                Some(s.height()),
+                "{:?}",
+                s.kind()
+            );
+            // Only the front is read: whatever follows is not looked at.
+            assert_eq!(Message::peek_height(&bytes[..PEEK_BYTES]), Some(s.height()));
+        }
+        assert_eq!(Message::peek_height(&[0; PEEK_BYTES - 1]), None);
+        let mut unknown = vec![0u8; PEEK_BYTES];
+        unknown[..4].copy_from_slice(&STATEMENT_VARIANTS.to_le_bytes());
+        assert_eq!(Message::peek_height(&unknown), None);
     }
 
     #[test]

@@ -20,6 +20,10 @@
 //!    with its arrival time by the local clock, stamped as it came off the
 //!    network: a fresh proposal is prepared only if its block time lies
 //!    within `[arrival − precision − delay(r), arrival + precision]`.
+//!    A host that scores its peers calls [`Replica::handle_message`]
+//!    instead, which also returns the verdict: a [`Rejection`] that
+//!    [`Rejection::is_invalid`] says the message is bad in itself, or one
+//!    that only says it came too early or too late to be used.
 //! 3. Carry out the returned effects **in order**:
 //!    - [`Effect::PersistVote`]: write the state durably (fsync) and only
 //!      then continue. It always precedes the [`Effect::Broadcast`] of the
@@ -61,8 +65,9 @@ pub use cert::{
 };
 pub use evidence::{Evidence, EvidenceError, MAX_EVIDENCE_BYTES};
 pub use message::{
-    MAX_MESSAGE_BYTES, MAX_STATEMENT_BYTES, Message, MessageKind, NewView, PreparedCertificate,
-    SIGNING_DOMAIN, SignedStatement, SignedViewChange, Statement, ViewChange, Vote, signing_bytes,
+    MAX_MESSAGE_BYTES, MAX_STATEMENT_BYTES, Message, MessageKind, NewView, PEEK_BYTES,
+    PreparedCertificate, SIGNING_DOMAIN, SignedStatement, SignedViewChange, Statement, ViewChange,
+    Vote, signing_bytes,
 };
 #[cfg(feature = "mutants")]
 pub use replica::ReplicaMutant;

@@ -192,6 +192,12 @@ pub struct ChaosReport {
     pub duplicated: u64,
     /// Two different blocks seen at one height.
     pub forks: u64,
+    /// Peers a node banned. Every node of a chaos run is honest, so any
+    /// ban is a false accusation and fails the run.
+    pub peer_bans: u64,
+    /// Sync requests a node gave up on as stalled (a cut link does that
+    /// to an honest peer; it only rests the peer).
+    pub sync_stalls: u64,
     /// Load transactions recorded with a rejection code, by code.
     pub rejected: BTreeMap<String, u64>,
     pub final_height: u64,
@@ -263,8 +269,8 @@ impl std::fmt::Display for ChaosReport {
         )?;
         writeln!(
             f,
-            "  checks:       lost {}, duplicated {}, forks {}, rejected {:?}",
-            self.lost, self.duplicated, self.forks, self.rejected
+            "  checks:       lost {}, duplicated {}, forks {}, rejected {:?}, peers banned {}, stalled sync requests {}",
+            self.lost, self.duplicated, self.forks, self.rejected, self.peer_bans, self.sync_stalls
         )?;
         writeln!(
             f,

@@ -927,4 +927,21 @@ fn check(
             accounts.funded_total()
         ));
     }
+    // 9. No honest peer banned, through kills, wipes, cuts and dropped
+    // bytes: every node's log, over all its restarts.
+    for node in 0..n {
+        let log = std::fs::read_to_string(&cluster.nodes[node].log_path).unwrap_or_default();
+        let bans: Vec<&str> = log.lines().filter(|l| l.contains("banned peer")).collect();
+        report.sync_stalls += log
+            .lines()
+            .filter(|l| l.contains("let a sync request time out"))
+            .count() as u64;
+        report.peer_bans += bans.len() as u64;
+        if let Some(first) = bans.first() {
+            report.failures.push(format!(
+                "node {node} banned {} honest peers, first: {first}",
+                bans.len()
+            ));
+        }
+    }
 }

@@ -52,6 +52,13 @@ pub enum FailureKind {
     },
     /// A replica could not restart from its persisted state.
     RestartFailed { node: usize, detail: String },
+    /// An honest node charged an offence to an honest peer: a node must
+    /// never ban an honest peer, however far behind or ahead either is.
+    HonestPeerBlamed {
+        node: usize,
+        peer: usize,
+        offence: &'static str,
+    },
     /// Progress did not resume within the budget after the faults stopped.
     Liveness { detail: String },
     /// The run exceeded its event budget.
@@ -133,6 +140,14 @@ impl fmt::Display for FailureKind {
             FailureKind::RestartFailed { node, detail } => {
                 write!(f, "replica {node} could not restart: {detail}")
             }
+            FailureKind::HonestPeerBlamed {
+                node,
+                peer,
+                offence,
+            } => write!(
+                f,
+                "honest node {node} blamed honest peer {peer}: it {offence}"
+            ),
             FailureKind::Liveness { detail } => write!(f, "LIVENESS: {detail}"),
             FailureKind::EventBudget { events } => write!(f, "the run exceeded {events} events"),
         }

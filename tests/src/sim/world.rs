@@ -7,7 +7,12 @@
 //! play: it sets each node's clock, fires its timers, carries its gossip
 //! (dropping, delaying, duplicating, partitioning), answers its sync
 //! requests from a peer's store, submits client transactions, and crashes
-//! and restarts nodes, which then find only what their disk kept.
+//! and restarts nodes, which then find only what their disk kept. Like the
+//! node's network task, it keeps each node's book of its peers (the node's
+//! own `PeerBook` and `SyncPeers`): it scores the sender of what the node's
+//! driver judged invalid, carries nothing between a node and a peer it
+//! banned, asks sync peers in the node's rotation, and answers for a peer
+//! that never answers with a timeout.
 //!
 //! Everything happens as events on one queue ordered by simulated time and
 //! then by insertion, and every random choice comes from one [`SimRng`], so
@@ -24,7 +29,10 @@ use merit_chain::consensus::{
 use merit_chain::{Block, CommitCertificate, Hash32, Keypair};
 use merit_node::config::{ConsensusTimings, MempoolConfig};
 use merit_node::driver::{Driver, DriverError, DriverOptions, Event, Timer};
-use merit_node::network::{SyncRequest, serve_sync};
+use merit_node::network::{
+    GossipId, SYNC_TIMEOUT, SyncAnswer, SyncFailure, SyncRequest, serve_sync,
+};
+use merit_node::peers::{Offence, PeerBook, Penalized, SyncPeers, Verdict};
 use merit_node::runtime::Topic;
 use merit_node::shared::{AdmitRequest, CommittedBlock, Shared, admit_now, gossip_messages};
 use merit_store::{Cf, MemDisk, Storage, WriteFault};
@@ -32,7 +40,7 @@ use tokio::sync::broadcast;
 
 use super::checker::{FailureKind, SafetyChecker};
 use super::fixtures::{self, SIM_GENESIS_TIME_MS};
-use super::mocks::{self, Byzantine, Ctx};
+use super::mocks::{self, Byzantine, Ctx, SyncFault};
 use super::rng::SimRng;
 use super::runtime::{Action, SimRuntime};
 use super::scenario::{
@@ -75,10 +83,14 @@ enum Ev {
         incarnation: u32,
         timer: Timer,
     },
+    /// The answer to a sync request of `node` from `server` (none: no
+    /// peer to ask), or the timeout of a request it never answers.
     SyncReply {
         node: usize,
         incarnation: u32,
         request: SyncRequest,
+        server: Option<usize>,
+        timed_out: bool,
     },
     Client,
     ArmCrash,
@@ -136,6 +148,14 @@ struct Node {
     skew_ms: i64,
     /// Counters of drivers that crashed, so totals survive restarts.
     past_stats: Vec<ConsensusStats>,
+    /// Its network's scores and bans of its peers, as the node keeps them.
+    book: PeerBook,
+    /// Its network's rotation of sync peers.
+    sync_peers: SyncPeers,
+    /// How it answers sync requests, if dishonestly.
+    sync_fault: Option<SyncFault>,
+    /// Offences its driver and network charged to peers, in order.
+    offences: Vec<(PeerId, Offence)>,
 }
 
 impl Node {
@@ -258,6 +278,10 @@ pub struct World {
     /// Partition group of each node; nodes talk only within a group.
     groups: Vec<u8>,
     faults_active: bool,
+    /// Gossip delivered and waiting for the receiver's verdict: by id, the
+    /// receiver and the sender.
+    gossip: BTreeMap<u64, (usize, usize)>,
+    next_gossip: u64,
     /// Per node, the height to reach once the faults stopped.
     targets: Option<Vec<u64>>,
     faults_end_ms: u64,
@@ -324,6 +348,10 @@ impl World {
                     checked: 0,
                     skew_ms: skews[i],
                     past_stats: Vec::new(),
+                    book: PeerBook::new(),
+                    sync_peers: SyncPeers::new(),
+                    sync_fault: None,
+                    offences: Vec::new(),
                 }
             })
             .collect();
@@ -338,6 +366,8 @@ impl World {
             validators,
             verifier: Arc::new(CachingVerifier::default()),
             groups: vec![0; n],
+            gossip: BTreeMap::new(),
+            next_gossip: 0,
             faults_active: true,
             targets: None,
             faults_end_ms: scenario.faults_ms,
@@ -485,6 +515,9 @@ impl World {
             mutant: self.scenario.mutant,
         };
         let node = &mut self.nodes[i];
+        // The network task starts afresh: no scores, no bans.
+        node.book = PeerBook::new();
+        node.sync_peers = SyncPeers::new();
         node.blocks = Some(shared.blocks.subscribe());
         let driver = Driver::new(
             shared,
@@ -556,19 +589,102 @@ impl World {
                     bytes,
                 } => self.gossip_txs(i, bytes),
                 Action::Sync(request) => {
-                    let at = self.now + self.rng.range(SYNC_DELAY_MS.0, SYNC_DELAY_MS.1);
+                    let server = self.pick_sync_peer(i);
+                    let stalls =
+                        server.is_some_and(|j| self.nodes[j].sync_fault == Some(SyncFault::Stall));
+                    let at = if stalls {
+                        self.now + SYNC_TIMEOUT.as_millis() as u64
+                    } else {
+                        self.now + self.rng.range(SYNC_DELAY_MS.0, SYNC_DELAY_MS.1)
+                    };
                     self.schedule(
                         at,
                         Ev::SyncReply {
                             node: i,
                             incarnation,
                             request,
+                            server,
+                            timed_out: stalls,
                         },
                     );
+                }
+                Action::Verdict { id, verdict } => {
+                    if let Some((to, from)) = self.gossip.remove(&id.0)
+                        && to == i
+                        && let Verdict::Reject(offence) = verdict
+                    {
+                        let peer = self.nodes[from].peer;
+                        self.penalize(i, peer, offence)?;
+                    }
+                }
+                Action::Report { peer, offence } => {
+                    if offence == Offence::SyncStalled {
+                        self.nodes[i].sync_peers.rest(peer, self.now);
+                    }
+                    self.penalize(i, peer, offence)?;
                 }
             }
         }
         Ok(())
+    }
+
+    /// Charges an offence to `peer` in node `i`'s book, as its network
+    /// does. An honest node blaming an honest peer fails the run.
+    fn penalize(&mut self, i: usize, peer: PeerId, offence: Offence) -> Step {
+        if let Some(j) = self.nodes.iter().position(|n| n.peer == peer)
+            && self.nodes[i].honest()
+            && self.nodes[j].honest()
+            && self.nodes[j].sync_fault.is_none()
+        {
+            return Err(FailureKind::HonestPeerBlamed {
+                node: i,
+                peer: j,
+                offence: offence.describe(),
+            });
+        }
+        let now = self.now;
+        let node = &mut self.nodes[i];
+        node.offences.push((peer, offence));
+        let outcome = node.book.penalize(peer, offence, now);
+        fnv(&mut self.trace, 0xba00_0000 | i as u64);
+        if let Penalized::Banned { .. } = outcome {
+            node.sync_peers.rest(peer, now);
+            if let Some(shared) = node.shared() {
+                shared
+                    .metrics
+                    .p2p_banned_peers
+                    .set(node.book.banned() as i64);
+            }
+            if self.verbose {
+                eprintln!("{:>8} {i} bans {peer}: it {offence}", self.now);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `a` and `b` talk: in one partition group, neither banning
+    /// the other (a ban closes the connection).
+    fn linked(&self, a: usize, b: usize) -> bool {
+        self.connected(a, b)
+            && !self.nodes[a].book.is_banned(&self.nodes[b].peer, self.now)
+            && !self.nodes[b].book.is_banned(&self.nodes[a].peer, self.now)
+    }
+
+    /// The peers node `i`'s network could ask for blocks now, by peer id.
+    fn sync_candidates(&self, i: usize) -> BTreeMap<PeerId, usize> {
+        (0..self.nodes.len())
+            .filter(|j| *j != i && self.nodes[*j].up() && self.linked(i, *j))
+            .map(|j| (self.nodes[j].peer, j))
+            .collect()
+    }
+
+    /// The peer node `i` asks next, in its network's rotation.
+    fn pick_sync_peer(&mut self, i: usize) -> Option<usize> {
+        let candidates = self.sync_candidates(i);
+        let ids = candidates.keys().copied().collect();
+        let now = self.now;
+        let peer = self.nodes[i].sync_peers.pick(&ids, now)?;
+        candidates.get(&peer).copied()
     }
 
     /// Checks every block node `i` announced since the last look.
@@ -672,11 +788,14 @@ impl World {
             } => {
                 fnv(&mut self.trace, ((to as u64) << 32) | from as u64);
                 fnv(&mut self.trace, fingerprint(&bytes));
-                if !self.nodes[to].up() || !self.connected(from, to) {
+                if !self.nodes[to].up() || !self.linked(from, to) {
                     return Ok(());
                 }
                 let from_peer = self.nodes[from].peer;
                 let bytes = Rc::try_unwrap(bytes).unwrap_or_else(|b| Vec::clone(&b));
+                let id = GossipId(self.next_gossip);
+                self.next_gossip += 1;
+                self.gossip.insert(id.0, (to, from));
                 let event = match topic {
                     Topic::Consensus => {
                         if self.nodes[to].byzantine.is_some()
@@ -689,14 +808,20 @@ impl World {
                             bytes,
                             from: from_peer,
                             arrival_ms: self.wall_ms(to),
+                            id,
                         }
                     }
                     Topic::Txs => Event::Txs {
                         bytes,
                         from: from_peer,
+                        id,
                     },
                 };
-                self.step(to, Some(event))
+                let step = self.step(to, Some(event));
+                // Every message gets its verdict while it is handled (or
+                // never, if the node crashed handling it).
+                self.gossip.remove(&id.0);
+                step
             }
             Ev::Timer {
                 node,
@@ -716,12 +841,14 @@ impl World {
                 node,
                 incarnation,
                 request,
+                server,
+                timed_out,
             } => {
                 fnv(&mut self.trace, node as u64);
                 if self.nodes[node].incarnation != incarnation {
                     return Ok(());
                 }
-                let answer = self.serve_sync(node, &request);
+                let answer = self.serve_sync(node, server, timed_out, &request);
                 self.step(node, Some(Event::Synced(answer)))
             }
             Ev::Client => {
@@ -864,23 +991,48 @@ impl World {
         }
     }
 
-    /// Answers a sync request from a random peer reachable from `i`, out of
-    /// that peer's store, as the network's request-response does.
+    /// Answers node `i`'s sync request to `server` out of that peer's
+    /// store, as the network's request-response does: through the node's
+    /// own `serve_sync`, dishonestly if the server is a byzantine one, or
+    /// with a timeout.
     fn serve_sync(
         &mut self,
         i: usize,
+        server: Option<usize>,
+        timed_out: bool,
         request: &SyncRequest,
-    ) -> Result<merit_node::network::SyncResponse, String> {
-        let peers: Vec<usize> = (0..self.nodes.len())
-            .filter(|j| *j != i && self.nodes[*j].up() && self.connected(i, *j))
-            .collect();
-        if peers.is_empty() {
-            return Err("no connected peer".into());
+    ) -> SyncAnswer {
+        let Some(j) = server else {
+            return SyncAnswer {
+                peer: None,
+                result: Err(SyncFailure::NoPeer),
+            };
+        };
+        let peer = Some(self.nodes[j].peer);
+        if timed_out {
+            return SyncAnswer {
+                peer,
+                result: Err(SyncFailure::Timeout),
+            };
         }
-        let j = peers[self.rng.index(peers.len())];
-        match self.nodes[j].shared() {
-            Some(s) => Ok(serve_sync(s.storage.as_ref(), request)),
-            None => Err("the peer went away".into()),
+        let gone = || SyncAnswer {
+            peer,
+            result: Err(SyncFailure::Failed("the peer went away".into())),
+        };
+        if !self.linked(i, j) {
+            return gone();
+        }
+        let Some(shared) = self.nodes[j].shared() else {
+            return gone();
+        };
+        let honest = serve_sync(shared.storage.as_ref(), request);
+        let response = match self.nodes[j].sync_fault {
+            Some(fault) => fault.forge(honest),
+            None => honest,
+        };
+        SyncAnswer {
+            peer,
+            result: Ok(response),
         }
     }
 
@@ -943,7 +1095,7 @@ impl World {
     }
 
     fn send(&mut self, from: usize, to: usize, topic: Topic, bytes: Rc<Vec<u8>>) {
-        if from == to || !self.connected(from, to) {
+        if from == to || !self.linked(from, to) {
             return;
         }
         let net = self.net();
@@ -1144,6 +1296,56 @@ impl World {
         self.groups = (0..self.nodes.len())
             .map(|j| u8::from(cut && j == i))
             .collect();
+    }
+
+    /// Makes node `j` answer sync requests dishonestly (or honestly again).
+    pub fn set_sync_fault(&mut self, j: usize, fault: Option<SyncFault>) {
+        self.nodes[j].sync_fault = fault;
+    }
+
+    /// The peer node `i` would ask for blocks next, as things stand.
+    pub fn next_sync_peer(&self, i: usize) -> Option<usize> {
+        let candidates = self.sync_candidates(i);
+        let ids = candidates.keys().copied().collect();
+        let mut rotation = self.nodes[i].sync_peers.clone();
+        let peer = rotation.pick(&ids, self.now)?;
+        candidates.get(&peer).copied()
+    }
+
+    /// Whether node `i` bans node `j`.
+    pub fn bans(&self, i: usize, j: usize) -> bool {
+        self.nodes[i].book.is_banned(&self.nodes[j].peer, self.now)
+    }
+
+    /// Whether node `i` rests node `j` from sync after a stall.
+    pub fn rests(&self, i: usize, j: usize) -> bool {
+        self.nodes[i]
+            .sync_peers
+            .is_resting(&self.nodes[j].peer, self.now)
+    }
+
+    /// The offences node `i` charged to node `j`, in order.
+    pub fn offences(&self, i: usize, j: usize) -> Vec<Offence> {
+        let peer = self.nodes[j].peer;
+        self.nodes[i]
+            .offences
+            .iter()
+            .filter(|(p, _)| *p == peer)
+            .map(|(_, o)| *o)
+            .collect()
+    }
+
+    /// Every offence any node charged to any peer: `(node, peer, offence)`.
+    pub fn all_offences(&self) -> Vec<(usize, usize, Offence)> {
+        let mut out = Vec::new();
+        for (i, node) in self.nodes.iter().enumerate() {
+            for (peer, offence) in &node.offences {
+                if let Some(j) = self.nodes.iter().position(|n| n.peer == *peer) {
+                    out.push((i, j, *offence));
+                }
+            }
+        }
+        out
     }
 
     /// Compares every honest chain with every other, height by height, and

@@ -10,12 +10,15 @@ use std::sync::Arc;
 use merit_chain::consensus::{Message, Statement, Vote};
 use merit_chain::{Block, Keypair};
 use merit_node::config::MempoolConfig;
-use merit_node::driver::{Driver, DriverOptions, Event, Timer};
+use merit_node::driver::{Driver, DriverOptions, Event, Mutant, Timer};
+use merit_node::network::{GossipId, SYNC_TIMEOUT};
+use merit_node::peers::{Offence, Verdict};
 use merit_node::runtime::Topic;
 use merit_node::shared::Shared;
 use merit_store::RocksStorage;
 use merit_tests::sim::checker::FailureKind;
 use merit_tests::sim::fixtures::{self, validator_key};
+use merit_tests::sim::mocks::SyncFault;
 use merit_tests::sim::rng::SimRng;
 use merit_tests::sim::runtime::{Action, SimRuntime};
 use merit_tests::sim::world::timings;
@@ -434,6 +437,146 @@ fn a_node_that_fell_behind_syncs() {
     }
 }
 
+/// What became of a node that synced past a byzantine sync server.
+#[derive(Debug)]
+struct SyncPastBadPeer {
+    /// The byzantine server: the peer the node asked first.
+    bad: usize,
+    /// Simulated time from the heal to the node's catching up.
+    caught_up_after_ms: u64,
+    offences: Vec<Offence>,
+    banned: bool,
+    rested: bool,
+    /// Blocks the node applied through sync.
+    synced_blocks: u64,
+}
+
+/// Node 3 is cut off while the others commit a dozen blocks; it rejoins,
+/// and the peer it asks for blocks first serves them as `fault` says. It
+/// must catch up all the same, from another peer, on the honest chain.
+fn sync_past_a_bad_peer(
+    seed: u64,
+    fault: SyncFault,
+    mutant: Option<Mutant>,
+) -> Result<SyncPastBadPeer, sim::Failure> {
+    let scenario = Scenario { mutant, ..QUIET };
+    let mut w = World::new(&scenario, seed);
+    w.begin()?;
+    w.run_until(500)?;
+    w.isolate(3, true);
+    let mut t = w.now_ms();
+    while w.height(0) < 12 {
+        w.submit(0);
+        t += 150;
+        w.run_until(t)?;
+        assert!(t < 30_000, "seed {seed}: the three did not commit");
+    }
+    assert_eq!(w.height(3), 0, "seed {seed}: node 3 was cut off");
+    w.isolate(3, false);
+    let bad = w.next_sync_peer(3).expect("node 3 has peers again");
+    w.set_sync_fault(bad, Some(fault));
+    let healed = t;
+    let target = w.height(0);
+    let deadline = healed + SYNC_TIMEOUT.as_millis() as u64 + 10_000;
+    while w.height(3) < target {
+        t += 100;
+        w.run_until(t)?;
+        assert!(
+            t < deadline,
+            "seed {seed}: node 3 did not catch up past a {} peer",
+            fault.name()
+        );
+    }
+    let honest: Vec<usize> = (0..3).filter(|j| *j != bad).collect();
+    for &j in &honest {
+        assert_eq!(
+            w.blocks(3)[..target as usize],
+            w.blocks(j)[..target as usize],
+            "seed {seed}: node 3 synced another chain than node {j}"
+        );
+        assert!(w.offences(3, j).is_empty(), "seed {seed}: blamed node {j}");
+    }
+    Ok(SyncPastBadPeer {
+        bad,
+        caught_up_after_ms: t - healed,
+        offences: w.offences(3, bad),
+        banned: w.bans(3, bad),
+        rested: w.rests(3, bad),
+        synced_blocks: w.shared(3).expect("node 3 runs").metrics.sync_blocks.get(),
+    })
+}
+
+#[test]
+fn sync_drops_a_peer_that_serves_forged_blocks_and_completes_from_another() {
+    for seed in 0..5 {
+        let r = sync_past_a_bad_peer(seed, SyncFault::ForgedBlocks, None)
+            .unwrap_or_else(|f| panic!("{f}"));
+        assert_eq!(r.offences, vec![Offence::SyncForgedBlocks], "seed {seed}");
+        assert!(r.banned, "seed {seed}: node {} is not banned", r.bad);
+        assert!(r.synced_blocks >= 12, "seed {seed}: {r:?}");
+    }
+}
+
+#[test]
+fn sync_drops_a_peer_that_serves_a_bad_certificate_and_completes_from_another() {
+    for seed in 0..5 {
+        let r = sync_past_a_bad_peer(seed, SyncFault::BadCertificate, None)
+            .unwrap_or_else(|f| panic!("{f}"));
+        assert_eq!(r.offences, vec![Offence::SyncBadCertificate], "seed {seed}");
+        assert!(r.banned, "seed {seed}: node {} is not banned", r.bad);
+        assert!(r.synced_blocks >= 12, "seed {seed}: {r:?}");
+    }
+}
+
+#[test]
+fn sync_times_out_on_a_stalling_peer_rests_it_and_completes_from_another() {
+    let timeout_ms = SYNC_TIMEOUT.as_millis() as u64;
+    for seed in 0..5 {
+        let r =
+            sync_past_a_bad_peer(seed, SyncFault::Stall, None).unwrap_or_else(|f| panic!("{f}"));
+        assert_eq!(r.offences, vec![Offence::SyncStalled], "seed {seed}");
+        assert!(r.rested, "seed {seed}: node {} is asked again", r.bad);
+        // Stalling is not proof of malice: no ban.
+        assert!(!r.banned, "seed {seed}");
+        // The stall held sync up for exactly its timeout, then the next
+        // peer answered at once.
+        assert!(
+            (timeout_ms..timeout_ms + 3_000).contains(&r.caught_up_after_ms),
+            "seed {seed}: caught up {} ms after the heal",
+            r.caught_up_after_ms
+        );
+        assert!(r.synced_blocks >= 12, "seed {seed}: {r:?}");
+    }
+}
+
+#[test]
+fn a_driver_that_forgives_bad_sync_peers_is_caught_keeping_them() {
+    for fault in [
+        SyncFault::ForgedBlocks,
+        SyncFault::BadCertificate,
+        SyncFault::Stall,
+    ] {
+        let r = sync_past_a_bad_peer(0, fault, Some(Mutant::ForgiveSyncPeers))
+            .unwrap_or_else(|f| panic!("{f}"));
+        assert!(
+            r.offences.is_empty() && !r.banned && !r.rested,
+            "{}: {r:?}",
+            fault.name()
+        );
+    }
+}
+
+#[test]
+fn a_driver_that_trusts_synced_transactions_is_stopped_by_a_forged_block() {
+    let failure = sync_past_a_bad_peer(0, SyncFault::ForgedBlocks, Some(Mutant::TrustSyncedTxs))
+        .expect_err("a forged block's transactions reached execution");
+    let text = failure.to_string();
+    assert!(
+        text.contains("certified by the validators but does not execute"),
+        "{text}"
+    );
+}
+
 fn pre_prepare(proposer: usize, block: &Block) -> Event {
     let vote = Vote {
         height: block.header.height,
@@ -450,6 +593,7 @@ fn pre_prepare(proposer: usize, block: &Block) -> Event {
         bytes: msg.to_bytes(),
         from: libp2p::PeerId::random(),
         arrival_ms: block.header.timestamp_ms,
+        id: GossipId(0),
     }
 }
 
@@ -578,4 +722,117 @@ fn a_driver_restarted_from_rocksdb_after_voting_does_not_vote_for_another_block_
         .expect("saved");
     let saved = merit_chain::consensus::PersistedState::from_bytes(&saved).unwrap();
     assert_eq!((saved.height, saved.round), (1, 1));
+}
+
+/// A block of `(1, 0)` by `proposer` padded with copies of one transfer to
+/// most of `MAX_BLOCK_BYTES`: what a forger attaches to a fake proposal.
+fn padded_block(proposer: &Keypair) -> Block {
+    let ledger = fixtures::genesis_ledger(4);
+    let shopper = fixtures::shopper_key(0);
+    let memo = "m".repeat(merit_chain::limits::MAX_MEMO_BYTES);
+    let tx = merit_chain::TxBody {
+        chain_id: fixtures::chain_id(),
+        sender: shopper.public(),
+        nonce: 1,
+        expires_at_height: 10,
+        kind: merit_chain::TxKind::Transfer {
+            token: fixtures::token(),
+            to: validator_key(0).public(),
+            amount: 1,
+            memo: Some(merit_chain::tx::Memo::new(memo).unwrap()),
+        },
+    }
+    .sign(&shopper);
+    let count = (merit_chain::limits::MAX_BLOCK_BYTES - 8 * 1024) / tx.to_bytes().len();
+    let count = count.min(merit_chain::limits::MAX_BLOCK_TXS);
+    let t0 = fixtures::SIM_GENESIS_TIME_MS;
+    let mut block = ledger
+        .build_block(0, t0 + 10, proposer.public(), Vec::new())
+        .0;
+    block.txs = merit_chain::encoding::BoundedVec::new(vec![tx; count]).unwrap();
+    block
+}
+
+#[test]
+fn the_driver_refuses_a_forged_proposal_before_executing_it_and_reports_an_accepted_one_first() {
+    let n = 4;
+    let set = merit_chain::consensus::ValidatorSet::new(fixtures::validator_keys(n)).unwrap();
+    let proposer = set.proposer_index(1, 0);
+    let me = (proposer + 1) % n;
+    let wrong = (proposer + 2) % n;
+    let dir = tempfile::tempdir().unwrap();
+    let mut driver = driver_on_rocksdb(dir.path(), me);
+    let relay = libp2p::PeerId::random();
+
+    // A big proposal in the proposer's name, signed by another validator,
+    // relayed by that validator's peer.
+    let big = padded_block(&validator_key(proposer));
+    let vote = Vote {
+        height: 1,
+        round: 0,
+        block_hash: big.hash(),
+    };
+    let mut forged = Message::sign(
+        &fixtures::chain_id(),
+        &validator_key(wrong),
+        Statement::PrePrepare(vote),
+        Some(big.clone()),
+    );
+    forged.signed.validator = validator_key(proposer).public();
+    let bytes = forged.to_bytes();
+    assert!(bytes.len() > 7 * 1024 * 1024, "{} bytes", bytes.len());
+    let rejected_before = driver.shared().metrics.consensus_rejected_messages.get();
+    driver
+        .handle(Event::Consensus {
+            bytes,
+            from: relay,
+            arrival_ms: big.header.timestamp_ms,
+            id: GossipId(7),
+        })
+        .unwrap();
+    let replica = driver.replica().unwrap();
+    assert_eq!(replica.stats().rejected_bad_signature, 1);
+    assert_eq!(
+        driver.shared().metrics.consensus_rejected_messages.get(),
+        rejected_before + 1
+    );
+    // Its verdict, and nothing else: no execution, no vote.
+    assert_eq!(
+        driver.runtime_mut().take_actions(),
+        vec![Action::Verdict {
+            id: GossipId(7),
+            verdict: Verdict::Reject(Offence::InvalidConsensusMessage),
+        }]
+    );
+
+    // The genuine proposal is accepted, and the verdict (so the relay of
+    // the proposal) goes out before the block is executed and voted for.
+    let mut rng = SimRng::new(3);
+    let mut nonce = 100;
+    let txs = fixtures::transfers(&mut rng, 0, &mut nonce);
+    let t0 = fixtures::SIM_GENESIS_TIME_MS;
+    let block = fixtures::genesis_ledger(n)
+        .build_block(0, t0 + 20, validator_key(proposer).public(), txs)
+        .0;
+    let mut event = pre_prepare(proposer, &block);
+    if let Event::Consensus { id, .. } = &mut event {
+        *id = GossipId(8);
+    }
+    driver.handle(event).unwrap();
+    let actions = driver.runtime_mut().take_actions();
+    assert_eq!(
+        actions.first(),
+        Some(&Action::Verdict {
+            id: GossipId(8),
+            verdict: Verdict::Accept,
+        }),
+        "{actions:?}"
+    );
+    let voted = actions.iter().any(|a| match a {
+        Action::Publish { bytes, .. } => Message::from_bytes(bytes).is_ok_and(
+            |m| matches!(m.statement(), Statement::Prepare(v) if v.block_hash == block.hash()),
+        ),
+        _ => false,
+    });
+    assert!(voted, "{actions:?}");
 }

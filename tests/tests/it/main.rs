@@ -7,4 +7,5 @@ mod ceremony;
 mod chaos;
 mod cluster;
 mod consensus_sim;
+mod p2p;
 mod wallet_e2e;

@@ -235,8 +235,10 @@ impl Replica {
         }
     }
 
-    pub(super) fn on_message(&mut self, msg: Message, arrival_ms: u64) {
-        if let Err(rejection) = self.admit(msg, arrival_ms) {
+    /// Admits a message and counts a rejection; returns the verdict.
+    pub(super) fn on_message(&mut self, msg: Message, arrival_ms: u64) -> Result<(), Rejection> {
+        let result = self.admit(msg, arrival_ms);
+        if let Err(rejection) = &result {
             match rejection {
                 Rejection::NotAValidator => self.stats.rejected_not_validator += 1,
                 Rejection::BadSignature => self.stats.rejected_bad_signature += 1,
@@ -251,6 +253,7 @@ impl Replica {
                 | Rejection::BadJustification(_) => self.stats.rejected_invalid += 1,
             }
         }
+        result
     }
 
     fn admit(&mut self, msg: Message, arrival_ms: u64) -> Result<(), Rejection> {

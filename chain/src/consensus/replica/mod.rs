@@ -264,6 +264,30 @@ pub enum Rejection {
     CannotJudgeYet(u64),
 }
 
+impl Rejection {
+    /// Whether the message is invalid in itself: every replica that checks
+    /// it against the validator set of its height refuses it the same way
+    /// (a bad signature, a non-validator signer, a malformed message or
+    /// justification, the wrong proposer). The rest (stale, too far ahead,
+    /// a full buffer) say nothing against the message or the peer that
+    /// relayed it: they depend on where this replica is.
+    pub fn is_invalid(&self) -> bool {
+        match self {
+            Rejection::NotAValidator
+            | Rejection::BadSignature
+            | Rejection::Malformed(_)
+            | Rejection::WrongProposer
+            | Rejection::BadCertificate(_)
+            | Rejection::BadJustification(_) => true,
+            Rejection::Stale { .. }
+            | Rejection::TooFarAhead { .. }
+            | Rejection::RoundTooFarAhead { .. }
+            | Rejection::BufferFull
+            | Rejection::CannotJudgeYet(_) => false,
+        }
+    }
+}
+
 /// Why a replica cannot be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReplicaError {
@@ -490,7 +514,11 @@ impl Replica {
             return Vec::new();
         }
         match input {
-            Input::Message { msg, arrival_ms } => self.on_message(*msg, arrival_ms),
+            Input::Message { msg, arrival_ms } => {
+                // The verdict is for hosts that score peers: see
+                // `Replica::handle_message`.
+                let _ = self.on_message(*msg, arrival_ms);
+            }
             Input::Timeout { height, round } => self.on_timeout(height, round),
             Input::Proposal(block) => self.on_own_proposal(*block),
             Input::BlockExecuted {
@@ -502,6 +530,20 @@ impl Replica {
             Input::Synced(cert) => self.on_synced(cert),
         }
         std::mem::take(&mut self.out)
+    }
+
+    /// Handles a message from the network like [`Input::Message`] and says
+    /// whether it was admitted, so that the host can judge the peer it came
+    /// from (see [`Rejection::is_invalid`]). The checks run in the order of
+    /// [`Replica::check_message`]: a block attached to a message is hashed
+    /// only once the statement's signature holds.
+    pub fn handle_message(
+        &mut self,
+        msg: Message,
+        arrival_ms: u64,
+    ) -> (Result<(), Rejection>, Vec<Effect>) {
+        let result = self.on_message(msg, arrival_ms);
+        (result, std::mem::take(&mut self.out))
     }
 
     /// Decodes a message with the [`MAX_MESSAGE_BYTES`](super::MAX_MESSAGE_BYTES) limit and handles it.

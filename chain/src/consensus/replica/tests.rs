@@ -854,6 +854,160 @@ fn a_replica_whose_key_already_prepared_another_block_stops_before_signing() {
     });
 }
 
+/// Checks signatures like [`Ed25519Verifier`] and counts them.
+#[derive(Debug, Default)]
+struct CountingVerifier {
+    calls: std::sync::atomic::AtomicU64,
+}
+
+impl CountingVerifier {
+    fn calls(&self) -> u64 {
+        self.calls.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl SignatureVerifier for CountingVerifier {
+    fn verify(
+        &self,
+        key: &PublicKey,
+        message: &[u8],
+        signature: &crate::crypto::Signature,
+    ) -> bool {
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        crate::crypto::verify(key, message, signature)
+    }
+}
+
+/// A round-0 block for `height` by `proposer` that fills nearly all of
+/// `MAX_BLOCK_BYTES` with 50-leg split payments, its `tx_root` right.
+fn big_block(height: u64, proposer: &Keypair) -> Block {
+    use crate::limits::{MAX_MEMO_BYTES, MAX_PAY_LEGS};
+    use crate::tx::{PayLeg, TxBody, TxKind};
+    let payer = Keypair::insecure_from_label("big-block/payer");
+    let legs: Vec<PayLeg> = (0..MAX_PAY_LEGS)
+        .map(|i| PayLeg {
+            to: Keypair::insecure_from_label(&format!("big-block/leg-{i}")).public(),
+            amount: 1,
+        })
+        .collect();
+    let tx = TxBody {
+        chain_id: chain(),
+        sender: payer.public(),
+        nonce: 1,
+        expires_at_height: 100,
+        kind: TxKind::Pay {
+            token: crate::tx::Symbol::new("BEAN").unwrap(),
+            order_id: crate::tx::OrderId::new("order").unwrap(),
+            legs: BoundedVec::new(legs).unwrap(),
+            memo: Some(crate::tx::Memo::new("m".repeat(MAX_MEMO_BYTES)).unwrap()),
+        },
+    }
+    .sign(&payer);
+    let count = (MAX_BLOCK_BYTES - 4 * 1024) / tx.to_bytes().len();
+    let txs = vec![tx; count];
+    let hashes: Vec<Hash32> = txs.iter().map(crate::tx::Transaction::hash).collect();
+    let mut b = block(height, 0, proposer.public(), 1_000);
+    b.header.tx_root = tx_root(&hashes);
+    b.txs = BoundedVec::new(txs).unwrap();
+    b
+}
+
+#[test]
+fn an_8_mib_proposal_forged_by_a_wrong_signer_is_refused_before_its_block_is_hashed() {
+    use crate::crypto::hashed;
+    let ks = keys(4);
+    let verifier = Arc::new(CountingVerifier::default());
+    let mut r = replica(&ks, 0).with_verifier(verifier.clone());
+    let _ = r.start();
+    let proposer = &ks[r.validators().proposer_index(1, 0)];
+    let wrong_signer = &ks[2];
+    assert_ne!(proposer.public(), wrong_signer.public());
+    let b = big_block(1, proposer);
+    let block_bytes = b.to_bytes().len();
+    assert!(block_bytes > MAX_BLOCK_BYTES - 8 * 1024 && block_bytes <= MAX_BLOCK_BYTES);
+    let stmt = Statement::PrePrepare(Vote {
+        height: 1,
+        round: 0,
+        block_hash: b.hash(),
+    });
+
+    // The proposer's name on it, another validator's signature.
+    let mut forged = Message::sign(&chain(), wrong_signer, stmt.clone(), Some(b.clone()));
+    forged.signed.validator = proposer.public();
+    let wire = forged.to_bytes();
+    let before = hashed::bytes();
+    let forged = Message::from_bytes(&wire).unwrap();
+    assert_eq!(hashed::bytes(), before, "decoding hashes nothing");
+    let (result, effects) = r.handle_message(forged, b.header.timestamp_ms);
+    assert_eq!(result, Err(Rejection::BadSignature));
+    assert!(result.as_ref().unwrap_err().is_invalid());
+    assert!(effects.is_empty(), "nothing executed: {effects:?}");
+    assert_eq!(verifier.calls(), 1, "one signature checked");
+    assert_eq!(
+        hashed::bytes(),
+        before,
+        "not one byte of the forged proposal was hashed"
+    );
+
+    // The order shows in the verdict too: a forged proposal whose block is
+    // not even the one its statement names is refused for its signature,
+    // because the block is never looked at.
+    let mut swapped = Message::sign(
+        &chain(),
+        wrong_signer,
+        stmt.clone(),
+        Some(block(1, 0, proposer.public(), 2)),
+    );
+    swapped.signed.validator = proposer.public();
+    assert_eq!(r.check_message(&swapped), Err(Rejection::BadSignature));
+    assert_eq!(hashed::bytes(), before);
+
+    // Control: the genuine proposal's signature holds, so every
+    // transaction is hashed (its tx_root checked) and the block executed.
+    let genuine = Message::sign(&chain(), proposer, stmt, Some(b.clone()));
+    let (result, effects) = r.handle_message(genuine, b.header.timestamp_ms);
+    assert_eq!(result, Ok(()));
+    assert!(matches!(effects.as_slice(), [Effect::ExecuteBlock(x)] if **x == b));
+    let txs_bytes: usize = b.txs.iter().map(|t| t.to_bytes().len()).sum();
+    assert!(
+        hashed::bytes() - before >= txs_bytes as u64,
+        "the genuine block is hashed: {} bytes",
+        hashed::bytes() - before
+    );
+}
+
+#[test]
+fn only_invalid_messages_count_against_their_sender() {
+    for r in [
+        Rejection::NotAValidator,
+        Rejection::BadSignature,
+        Rejection::Malformed("x"),
+        Rejection::WrongProposer,
+        Rejection::BadJustification("x"),
+    ] {
+        assert!(r.is_invalid(), "{r}");
+    }
+    for r in [
+        Rejection::Stale {
+            height: 1,
+            current: 2,
+        },
+        Rejection::TooFarAhead {
+            height: 9,
+            current: 2,
+        },
+        Rejection::RoundTooFarAhead {
+            round: 9,
+            current: 0,
+        },
+        Rejection::BufferFull,
+        Rejection::CannotJudgeYet(9),
+    ] {
+        assert!(!r.is_invalid(), "{r}");
+    }
+}
+
 fn evidence_of(effects: &[Effect]) -> Vec<&Evidence> {
     effects
         .iter()

@@ -6,12 +6,16 @@
 //! ([`Byzantine::outgoing`]), watches what is delivered to it
 //! ([`Byzantine::observe`]), and may send messages of its own making on a
 //! tick ([`Byzantine::tick`]). Everything it does draws on the run's seed.
+//!
+//! A byzantine sync server ([`SyncFault`]) is honest in consensus and
+//! lies only in the blocks it serves to a node that syncs from it.
 
 mod double_voter;
 mod equivocator;
 mod replayer;
 mod silent;
 mod spammer;
+mod sync_server;
 mod time_traveller;
 
 use std::rc::Rc;
@@ -24,6 +28,7 @@ pub use equivocator::Equivocator;
 pub use replayer::Replayer;
 pub use silent::Silent;
 pub use spammer::Spammer;
+pub use sync_server::SyncFault;
 pub use time_traveller::TimeTraveller;
 
 use super::rng::SimRng;
