@@ -197,6 +197,8 @@ impl Flood {
                 tx_root: Hash32([8; 32]),
                 receipts_root: Hash32::ZERO,
                 state_root: Hash32::ZERO,
+                validators_hash: Hash32::ZERO,
+                next_validators_hash: Hash32::ZERO,
             },
             txs: BoundedVec::new(vec![tx; count]).map_err(|_| "too many transactions")?,
         };
