@@ -292,7 +292,8 @@ impl Harness {
             max_per_sender: MEMPOOL_PER_SENDER,
         };
         let (shared, admission_rx) =
-            Shared::new(genesis, storage, ledger, Some(0), limits).expect("the node state");
+            Shared::new(genesis.clone(), storage, ledger, vec![genesis.validators()[0]], limits)
+                .expect("the node state");
         let shared = Arc::new(shared);
         let (net, mut net_rx) = tokio::sync::mpsc::channel(1_024);
         runtime.spawn(run_admission(shared.clone(), admission_rx, net));

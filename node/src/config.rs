@@ -22,6 +22,12 @@ pub struct NodeConfig {
     /// follows the chain and relays transactions but does not vote.
     #[serde(default)]
     pub validator_key_file: Option<PathBuf>,
+    /// The next validator key, for a rotation the alliance votes on: the
+    /// node holds both and signs with whichever the validator set of each
+    /// height names, switching by itself at the rotation's height. Same
+    /// password as `validator_key_file`.
+    #[serde(default)]
+    pub next_validator_key_file: Option<PathBuf>,
     /// The file holding the validator key's password. Without it the
     /// password comes from `MERIT_NODE_PASSWORD`.
     #[serde(default)]
@@ -181,6 +187,9 @@ pub struct ConfigFlags {
     /// The encrypted validator key file; without one the node is an observer (`validator_key_file`).
     #[arg(long, value_name = "FILE")]
     pub validator_key_file: Option<PathBuf>,
+    /// The next validator key, for a rotation (`next_validator_key_file`).
+    #[arg(long, value_name = "FILE")]
+    pub next_validator_key_file: Option<PathBuf>,
     /// A file holding the validator key's password; else MERIT_NODE_PASSWORD (`password_file`).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
@@ -229,6 +238,7 @@ impl ConfigFlags {
             genesis,
             data_dir,
             validator_key_file,
+            next_validator_key_file,
             password_file,
             p2p_key_file,
             p2p_listen,
@@ -251,6 +261,9 @@ impl ConfigFlags {
         }
         if let Some(v) = validator_key_file {
             c.validator_key_file = Some(v);
+        }
+        if let Some(v) = next_validator_key_file {
+            c.next_validator_key_file = Some(v);
         }
         if let Some(v) = password_file {
             c.password_file = Some(v);
@@ -337,6 +350,7 @@ impl NodeConfig {
         config.data_dir = base.join(&config.data_dir);
         config.validator_key_file = config.validator_key_file.map(|k| base.join(k));
         config.password_file = config.password_file.map(|k| base.join(k));
+        config.next_validator_key_file = config.next_validator_key_file.map(|k| base.join(k));
         config.p2p_key_file = config.p2p_key_file.map(|k| base.join(k));
         Ok(config)
     }
@@ -369,6 +383,7 @@ impl NodeConfig {
             genesis,
             data_dir,
             validator_key_file,
+            next_validator_key_file: None,
             password_file: None,
             p2p_key_file: None,
             p2p: P2pConfig::default(),
@@ -442,6 +457,7 @@ mod tests {
 genesis = "file-genesis.json"
 data_dir = "file-data"
 validator_key_file = "file-validator.json"
+next_validator_key_file = "file-next-validator.json"
 password_file = "file-password"
 p2p_key_file = "file-p2p.json"
 log = "warn"
@@ -478,6 +494,8 @@ proposal_wait_ms = 11
             "/flag/data",
             "--validator-key-file",
             "/flag/k.json",
+            "--next-validator-key-file",
+            "/flag/k2.json",
             "--password-file",
             "/flag/pw",
             "--p2p-key-file",
@@ -512,6 +530,7 @@ proposal_wait_ms = 11
             genesis: "/flag/genesis.json".into(),
             data_dir: "/flag/data".into(),
             validator_key_file: Some("/flag/k.json".into()),
+            next_validator_key_file: Some("/flag/k2.json".into()),
             password_file: Some("/flag/pw".into()),
             p2p_key_file: Some("/flag/p2p.json".into()),
             p2p: P2pConfig {

@@ -91,6 +91,14 @@ fn known_verdicts(shared: &Shared, txs: &[Transaction]) -> Vec<bool> {
 pub enum DriverError {
     #[error("storage failed: {0}")]
     Storage(#[from] merit_store::StorageError),
+    #[error(
+        "the alliance scheduled protocol version {version} from height {height}, and this node \
+         runs version {}: stopping before height {height}; upgrade merit-node and start it again",
+        merit_chain::governance::PROTOCOL_VERSION
+    )]
+    UpgradeRequired { version: u32, height: u64 },
+    #[error("cannot take this node's place in the validator set: {0}")]
+    Membership(String),
     #[error("block {height} was certified by the validators but does not execute here: {reason}")]
     CertifiedBlockInvalid { height: u64, reason: String },
 }
@@ -239,7 +247,15 @@ pub struct Driver<R: Runtime> {
     rt: R,
     shared: Arc<Shared>,
     replica: Option<Replica>,
+    /// The key the replica signs with.
     key: Option<Keypair>,
+    /// Every validator key this node holds: its key and, during a
+    /// rotation, the next one. The replica runs with whichever the set of
+    /// the next height names.
+    keys: Vec<Keypair>,
+    consensus: ConsensusConfig,
+    /// A commit happened since the replica was last matched to the set.
+    membership_stale: bool,
     timings: ConsensusTimings,
     /// Outcomes of blocks executed at the working height, by block hash.
     executed: BTreeMap<Hash32, BlockOutcome>,
@@ -260,7 +276,7 @@ pub struct Driver<R: Runtime> {
 impl<R: Runtime> std::fmt::Debug for Driver<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Driver")
-            .field("validator", &self.key.is_some())
+            .field("validator", &self.key.as_ref().map(Keypair::public))
             .field("height", &self.shared.read_ledger().height())
             .field("sync_in_flight", &self.sync_in_flight.is_some())
             .finish_non_exhaustive()
@@ -268,50 +284,32 @@ impl<R: Runtime> std::fmt::Debug for Driver<R> {
 }
 
 impl<R: Runtime> Driver<R> {
-    /// Builds the driver. A validator restores its replica from the
-    /// committed height and the consensus state it last persisted.
+    /// Builds the driver. With one of `keys` in the validator set of the
+    /// next height, it restores its replica from the committed height and
+    /// the consensus state it last persisted; otherwise it follows the
+    /// chain as an observer until a vote of the alliance puts a key of its
+    /// in the set.
     pub fn new(
         shared: Arc<Shared>,
-        key: Option<Keypair>,
+        keys: Vec<Keypair>,
         timings: ConsensusTimings,
         rt: R,
         options: DriverOptions,
     ) -> anyhow::Result<Self> {
-        let replica = match &key {
-            Some(key) => {
-                let persisted = match shared.storage.consensus_state()? {
-                    Some(bytes) => Some(PersistedState::from_bytes(&bytes).map_err(|e| {
-                        anyhow::anyhow!("the stored consensus state is corrupt: {e}")
-                    })?),
-                    None => None,
-                };
-                let config = consensus_config(&shared, &options);
-                let height = shared.read_ledger().height();
-                let replica = Replica::restore(
-                    config,
-                    shared.chain_id.clone(),
-                    merit_chain::consensus::ValidatorSchedule::fixed(1, shared.validators.clone()),
-                    key.clone(),
-                    height,
-                    persisted,
-                )?;
-                Some(match options.verifier.clone() {
-                    Some(v) => replica.with_verifier(v),
-                    None => replica,
-                })
-            }
-            None => None,
-        };
         let last_commit_ms = rt.monotonic_ms();
         let quorum_rule = quorum_rule(&options);
+        let consensus = consensus_config(&shared, &options);
         let verifier = options
             .verifier
             .unwrap_or_else(|| Arc::new(merit_chain::consensus::Ed25519Verifier));
-        Ok(Driver {
+        let mut driver = Driver {
             rt,
             shared,
-            replica,
-            key,
+            replica: None,
+            key: None,
+            keys,
+            consensus,
+            membership_stale: false,
             timings,
             executed: BTreeMap::new(),
             proposal: None,
@@ -323,7 +321,94 @@ impl<R: Runtime> Driver<R> {
             quorum_rule,
             #[cfg(feature = "mutants")]
             mutant: options.mutant,
-        })
+        };
+        driver.join_if_member()?;
+        Ok(driver)
+    }
+
+    /// Builds the replica if one of this node's keys is in the set of the
+    /// next height and none runs yet. Returns whether it built one.
+    fn join_if_member(&mut self) -> anyhow::Result<bool> {
+        if self.replica.is_some() {
+            return Ok(false);
+        }
+        let (height, schedule) = {
+            let ledger = self.shared.read_ledger();
+            (ledger.height(), ledger.validator_schedule())
+        };
+        let Some(schedule) = schedule else {
+            return Ok(false);
+        };
+        let Some(set) = schedule.at(height + 1) else {
+            return Ok(false);
+        };
+        let Some(key) = self
+            .keys
+            .iter()
+            .find(|k| set.contains(&k.public()))
+            .cloned()
+        else {
+            return Ok(false);
+        };
+        let persisted = match self.shared.storage.consensus_state()? {
+            Some(bytes) => Some(
+                PersistedState::from_bytes(&bytes)
+                    .map_err(|e| anyhow::anyhow!("the stored consensus state is corrupt: {e}"))?,
+            ),
+            None => None,
+        };
+        let mut config = self.consensus;
+        config.params = self.shared.read_ledger().consensus_params();
+        let replica = Replica::restore(
+            config,
+            self.shared.chain_id.clone(),
+            schedule,
+            key.clone(),
+            height,
+            persisted,
+        )?
+        .with_verifier(self.verifier.clone());
+        tracing::info!(
+            validator = %key.public(),
+            height = height + 1,
+            "this node's validator key is in the set: voting"
+        );
+        self.replica = Some(replica);
+        self.key = Some(key);
+        Ok(true)
+    }
+
+    /// After commits: hands the replica the sets as they now stand, retires
+    /// it if its key left the set, and starts one if a key of this node
+    /// joined it (a new merchant voted in, or a rotated key taking over).
+    fn match_membership(&mut self) -> Result<(), DriverError> {
+        if !std::mem::take(&mut self.membership_stale) {
+            return Ok(());
+        }
+        if let Some(replica) = self.replica.as_mut() {
+            if replica.is_member() {
+                if let Some(schedule) = self.shared.read_ledger().validator_schedule() {
+                    replica.set_schedule(schedule);
+                }
+                return Ok(());
+            }
+            tracing::info!(
+                validator = %replica.public_key(),
+                height = replica.height(),
+                "this node's validator key left the set: following the chain as an observer"
+            );
+            self.replica = None;
+            self.key = None;
+            self.proposal = None;
+        }
+        let joined = self
+            .join_if_member()
+            .map_err(|e| DriverError::Membership(e.to_string()))?;
+        if joined && let Some(replica) = self.replica.as_mut() {
+            let effects = replica.start();
+            self.carry_out(effects)?;
+        }
+        Ok(())
     }
 
     /// The runtime the driver runs on.
@@ -545,6 +630,11 @@ impl<R: Runtime> Driver<R> {
     /// Carries out effects in order, feeding the inputs they produce back
     /// to the replica after the batch, as the replica expects.
     fn carry_out(&mut self, effects: Vec<Effect>) -> Result<(), DriverError> {
+        self.carry_out_effects(effects)?;
+        self.match_membership()
+    }
+
+    fn carry_out_effects(&mut self, effects: Vec<Effect>) -> Result<(), DriverError> {
         let mut queue: VecDeque<Effect> = effects.into();
         while !queue.is_empty() {
             let mut follow = Vec::new();
@@ -735,7 +825,22 @@ impl<R: Runtime> Driver<R> {
         if let Some(replica) = self.replica.as_mut() {
             replica.set_params(shared.read_ledger().consensus_params());
         }
+        self.membership_stale = true;
         record_commit(&shared, &receipts);
+        if let Some(plan) = shared.read_ledger().upgrade()
+            && !plan.supports(height + 1)
+        {
+            // Announce the block first: it is committed and stays so.
+            let _ = shared.blocks.send(Arc::new(CommittedBlock {
+                block,
+                receipts,
+                certificate,
+            }));
+            return Err(DriverError::UpgradeRequired {
+                version: plan.protocol_version,
+                height: plan.height,
+            });
+        }
         shared.lock_mempool().prune_expired(height + 1);
         let m = &shared.metrics;
         m.consensus_height.set(height as i64);
@@ -821,11 +926,16 @@ impl<R: Runtime> Driver<R> {
                 format!("the block at {height} is not the one its certificate names"),
             ));
         }
-        let validators = &self.shared.validators;
+        // Checked against the set in force at its height: the ledger at
+        // the tip knows it, whatever governance did.
+        let validators = self.shared.validator_set_at(height).ok_or((
+            Offence::SyncForgedBlocks,
+            format!("block {height} is past the heights whose validators are known"),
+        ))?;
         let quorum = validators.quorum_for(self.quorum_rule);
         verify_certificate_with(
             &self.shared.chain_id,
-            validators,
+            &validators,
             cert,
             quorum,
             self.verifier.as_ref(),
@@ -909,9 +1019,13 @@ impl<R: Runtime> Driver<R> {
         if let Some(cert) = last_cert
             && let Some(replica) = self.replica.as_mut()
         {
+            if let Some(schedule) = self.shared.read_ledger().validator_schedule() {
+                replica.set_schedule(schedule);
+            }
             let effects = replica.handle(Input::Synced(cert));
             self.carry_out(effects)?;
         }
+        self.match_membership()?;
         if let Some((offence, detail)) = bad {
             tracing::warn!(peer = ?peer, "sync: refused an answer: {detail}");
             self.report_sync_peer(peer, offence);

@@ -145,43 +145,49 @@ impl Node {
     pub async fn start(config: &NodeConfig) -> anyhow::Result<NodeHandle> {
         let genesis = Genesis::load(&config.genesis)
             .with_context(|| format!("cannot load genesis {}", config.genesis.display()))?;
-        let validator_key = match &config.validator_key_file {
-            Some(path) => Some(load_validator_key(path, config.password_file.as_deref())?),
-            None => None,
-        };
-        let validator_index = match &validator_key {
-            Some(k) => Some(
-                genesis
-                    .validators()
-                    .iter()
-                    .position(|v| *v == k.public())
-                    .with_context(|| {
-                        format!(
-                            "the validator key {} of {} is not in the genesis validator set",
-                            k.public(),
-                            config
-                                .validator_key_file
-                                .as_deref()
-                                .unwrap_or(Path::new("?"))
-                                .display()
-                        )
-                    })?,
-            ),
-            None => None,
-        };
+        let mut validator_keys = Vec::new();
+        for path in [&config.validator_key_file, &config.next_validator_key_file]
+            .into_iter()
+            .flatten()
+        {
+            validator_keys.push(load_validator_key(path, config.password_file.as_deref())?);
+        }
         let p2p_key = load_p2p_key(config)?;
-        if let Some(i) = validator_index
-            && let Some((_, v)) = genesis.validator_merchants().nth(i)
-            && v.p2p_key != p2p_key.public()
+        let (storage, ledger) = open_chain(&genesis, &config.data_dir)?;
+        if let Some(plan) = ledger.upgrade()
+            && !plan.supports(ledger.height() + 1)
         {
             bail!(
-                "the p2p key {} is not the p2p key {} that validator {i}'s genesis record names; \
-                 give the p2p_key.json made with its validator key (p2p_key_file, --p2p-key-file)",
-                p2p_key.public(),
-                v.p2p_key
+                "{}",
+                crate::driver::DriverError::UpgradeRequired {
+                    version: plan.protocol_version,
+                    height: plan.height,
+                }
             );
         }
-        let (storage, ledger) = open_chain(&genesis, &config.data_dir)?;
+        // A validator key in the set of the next height must come with the
+        // p2p key that set names for it; one not in the set (a merchant
+        // waiting for its vote, or a rotated-out key) follows as an observer.
+        let member = ledger.validators_at(ledger.height() + 1).and_then(|set| {
+            set.iter()
+                .position(|v| validator_keys.iter().any(|k| k.public() == v.key))
+                .map(|i| (i, set[i]))
+        });
+        match &member {
+            Some((_, v)) if v.p2p_key != p2p_key.public() => bail!(
+                "the p2p key {} is not the p2p key {} that the validator set names for validator {}; \
+                 give the p2p_key.json made with its validator key (p2p_key_file, --p2p-key-file)",
+                p2p_key.public(),
+                v.p2p_key,
+                v.key
+            ),
+            None if !validator_keys.is_empty() => tracing::warn!(
+                "no validator key of this node is in the validator set: it follows the chain \
+                 as an observer until a vote of the alliance puts one in"
+            ),
+            _ => {}
+        }
+        let validator_index = member.map(|(i, _)| i);
         let identity = network::libp2p_identity(&p2p_key).map_err(anyhow::Error::msg)?;
         tracing::info!(
             chain = genesis.chain_id().as_str(),
@@ -197,31 +203,44 @@ impl Node {
             genesis,
             Arc::new(storage),
             ledger,
-            validator_index,
+            validator_keys.iter().map(Keypair::public).collect(),
             config.mempool,
         )?;
         let shared = Arc::new(shared);
         let metrics = shared.metrics.clone();
 
-        // A validator listens on its genesis p2p port; an observer anywhere.
-        let default_listen =
-            match validator_index.and_then(|i| shared.genesis.validator_merchants().nth(i)) {
-                Some((_, v)) => format!("/ip4/0.0.0.0/tcp/{}", v.p2p_address.port),
-                None => "/ip4/0.0.0.0/tcp/0".to_string(),
-            };
+        // A validator listens on the port of its record's p2p address; an
+        // observer anywhere. By default it dials every other validator the
+        // merchants' records name (genesis, or voted in since).
+        let (own_address, known_peers) = {
+            let ledger = shared.read_ledger();
+            let mut own = None;
+            let mut peers = Vec::new();
+            for (_, m) in ledger.merchants() {
+                let Some(v) = &m.validator else { continue };
+                if shared.validator_keys.contains(&v.key) {
+                    own = Some(v.p2p_address.to_string());
+                    continue;
+                }
+                let (Ok(addr), Some(peer)) = (
+                    v.p2p_address.parse::<Multiaddr>(),
+                    network::peer_id_of(&v.p2p_key),
+                ) else {
+                    continue;
+                };
+                peers.push(addr.with(libp2p::multiaddr::Protocol::P2p(peer)));
+            }
+            (own, peers)
+        };
+        let default_listen = own_address
+            .and_then(|a| a.parse::<merit_genesis::P2pAddress>().ok())
+            .map_or_else(
+                || "/ip4/0.0.0.0/tcp/0".to_string(),
+                |a| format!("/ip4/0.0.0.0/tcp/{}", a.port),
+            );
         let listen = parse_multiaddr(config.p2p.listen.as_deref().unwrap_or(&default_listen))?;
         let peers: Vec<Multiaddr> = if config.p2p.peers.is_empty() {
-            shared
-                .genesis
-                .validator_merchants()
-                .zip(network::validator_peer_ids(&shared.genesis))
-                .enumerate()
-                .filter(|(i, _)| Some(*i) != validator_index)
-                .filter_map(|(_, ((_, v), (_, peer)))| {
-                    let addr = parse_multiaddr(&v.p2p_address.to_string()).ok()?;
-                    Some(addr.with(libp2p::multiaddr::Protocol::P2p(peer)))
-                })
-                .collect()
+            known_peers
         } else {
             config
                 .p2p
@@ -251,7 +270,7 @@ impl Node {
         let (timers_tx, timers_rx) = mpsc::unbounded_channel();
         let driver = Driver::new(
             shared.clone(),
-            validator_key,
+            validator_keys,
             config.consensus,
             TokioRuntime::new(clock, timers_tx, net.reports.clone()),
             DriverOptions::from_env(),

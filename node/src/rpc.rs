@@ -562,6 +562,8 @@ fn escrow(ledger: &Ledger, id: &Hash32, e: &EscrowRecord) -> api::Escrow {
 fn status(shared: &Shared) -> api::Status {
     let ledger = shared.read_ledger();
     let tip = ledger.tip();
+    // The set that votes on the next block.
+    let next_set = ledger.validators_at(tip.height + 1);
     api::Status {
         chain_id: shared.chain_id.to_string(),
         height: tip.height,
@@ -569,8 +571,13 @@ fn status(shared: &Shared) -> api::Status {
         block_time_ms: tip.timestamp_ms,
         state_root: tip.state_root.to_hex(),
         round: shared.round.load(Ordering::Relaxed),
-        validators: shared.validators.len() as u64,
-        validator_index: shared.validator_index.map(|i| i as u64),
+        validators: next_set.map_or(0, |s| s.len()) as u64,
+        validator_index: next_set
+            .and_then(|s| {
+                s.iter()
+                    .position(|v| shared.validator_keys.contains(&v.key))
+            })
+            .map(|i| i as u64),
         peers: peers(shared),
         mempool_size: shared.lock_mempool().len() as u64,
         syncing: shared.syncing.load(Ordering::Relaxed),

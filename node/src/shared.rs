@@ -16,7 +16,9 @@ use merit_chain::crypto::KeyCache;
 use merit_chain::limits::MAX_TX_TTL_BLOCKS;
 use merit_chain::state::StateKey;
 use merit_chain::tx::{ChainId, verify_signatures_with_keys};
-use merit_chain::{Block, CommitCertificate, Hash32, Ledger, Receipt, RejectCode, Transaction};
+use merit_chain::{
+    Block, CommitCertificate, Hash32, Ledger, PublicKey, Receipt, RejectCode, Transaction,
+};
 use merit_genesis::Genesis;
 use merit_store::Storage;
 use tokio::sync::{Notify, broadcast, mpsc, oneshot};
@@ -73,9 +75,9 @@ pub struct AdmitRequest {
 pub struct Shared {
     pub genesis: Genesis,
     pub chain_id: ChainId,
-    pub validators: ValidatorSet,
-    /// This node's index in the validator set; `None` for an observer.
-    pub validator_index: Option<usize>,
+    /// The validator keys this node holds (its key, and the next one a
+    /// rotation will switch to); empty on an observer.
+    pub validator_keys: Vec<PublicKey>,
     pub ledger: RwLock<Ledger>,
     pub storage: Arc<dyn Storage>,
     pub mempool: Mutex<Mempool>,
@@ -99,18 +101,15 @@ impl Shared {
         genesis: Genesis,
         storage: Arc<dyn Storage>,
         ledger: Ledger,
-        validator_index: Option<usize>,
+        validator_keys: Vec<PublicKey>,
         mempool: crate::config::MempoolConfig,
     ) -> anyhow::Result<(Shared, mpsc::Receiver<AdmitRequest>)> {
-        let validators = ValidatorSet::new(genesis.validators().to_vec())
-            .map_err(|e| anyhow::anyhow!("genesis validator set: {e}"))?;
         let metrics = Arc::new(Metrics::new());
         metrics.consensus_height.set(ledger.height() as i64);
         let (admission, queue) = mpsc::channel(ADMISSION_QUEUE);
         let shared = Shared {
             chain_id: genesis.chain_id().clone(),
-            validators,
-            validator_index,
+            validator_keys,
             ledger: RwLock::new(ledger),
             storage,
             mempool: Mutex::new(Mempool::new(mempool.max_txs, mempool.max_per_sender)),
@@ -243,8 +242,24 @@ impl Shared {
         self.mempool.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// This node's place in the validator set of the next height, if one
+    /// of its keys is in it.
+    pub fn validator_index(&self) -> Option<usize> {
+        let ledger = self.read_ledger();
+        let set = ledger.validators_at(ledger.height() + 1)?;
+        set.iter()
+            .position(|v| self.validator_keys.contains(&v.key))
+    }
+
     pub fn is_validator(&self) -> bool {
-        self.validator_index.is_some()
+        self.validator_index().is_some()
+    }
+
+    /// The validator set in force at `height`, if it is decided.
+    pub fn validator_set_at(&self, height: u64) -> Option<ValidatorSet> {
+        let ledger = self.read_ledger();
+        let list = ledger.validators_at(height)?;
+        ValidatorSet::new(list.iter().map(|v| v.key).collect()).ok()
     }
 
     /// Which peers may send consensus messages now: the libp2p identities
@@ -252,13 +267,15 @@ impl Shared {
     /// ([`consensus_heights`]). Every rule about who may speak in
     /// consensus asks this, and only this.
     ///
-    /// Today one set, fixed by genesis, is in force at every height; when
-    /// the set is state, this is the union of the sets of those heights.
+    /// The sets are ledger state: this is the union of the sets in force
+    /// at those heights, all decided at the tip (ADR 011).
     pub fn consensus_peers(&self) -> ConsensusPeers {
-        let tip = self.read_ledger().height();
-        let peers = crate::network::validator_peer_ids(&self.genesis)
-            .into_iter()
-            .map(|(_, peer)| peer)
+        let ledger = self.read_ledger();
+        let tip = ledger.height();
+        let peers = consensus_heights(tip)
+            .filter_map(|h| ledger.validators_at(h))
+            .flat_map(|set| set.iter())
+            .filter_map(|v| crate::network::peer_id_of(&v.p2p_key))
             .collect();
         ConsensusPeers {
             heights: consensus_heights(tip),
@@ -522,7 +539,7 @@ mod tests {
             max_per_sender: 1_000,
         };
         let (shared, queue) =
-            Shared::new(genesis, Arc::new(storage), ledger, None, limits).unwrap();
+            Shared::new(genesis, Arc::new(storage), ledger, Vec::new(), limits).unwrap();
         (Arc::new(shared), queue)
     }
 

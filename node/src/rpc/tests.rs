@@ -393,8 +393,9 @@ fn serve(runtime: &tokio::runtime::Runtime) -> (Arc<Shared>, RpcModule<Arc<Share
         max_txs: MEMPOOL_TXS,
         max_per_sender: MEMPOOL_PER_SENDER,
     };
+    let keys = vec![genesis.validators()[0]];
     let (shared, admission) =
-        Shared::new(genesis, storage, ledger, Some(0), limits).expect("the node state");
+        Shared::new(genesis, storage, ledger, keys, limits).expect("the node state");
     let shared = Arc::new(shared);
     let (net, mut gossip) = tokio::sync::mpsc::channel(1_024);
     runtime.spawn(run_admission(shared.clone(), admission, net));

@@ -505,7 +505,7 @@ impl World {
             sim_genesis.genesis.clone(),
             store,
             ledger,
-            Some(i),
+            vec![self.nodes[i].key.public()],
             SIM_MEMPOOL,
         )
         .map_err(|e| restart_failed(format!("{e:#}")))?;
@@ -521,7 +521,7 @@ impl World {
         node.blocks = Some(shared.blocks.subscribe());
         let driver = Driver::new(
             shared,
-            Some(node.key.clone()),
+            vec![node.key.clone()],
             timings(),
             SimRuntime::default(),
             options,

@@ -106,7 +106,10 @@ fn a_double_voter_leaves_evidence_in_honest_stores_that_verifies() {
                     faulty_key,
                     "seed {seed}: evidence against an honest validator"
                 );
-                e.verify(&shared.chain_id, &shared.validators).unwrap();
+                let set = shared
+                    .validator_set_at(e.height())
+                    .expect("the set of that height");
+                e.verify(&shared.chain_id, &set).unwrap();
                 found += 1;
             }
         }
@@ -354,13 +357,14 @@ fn a_proposer_waits_for_transactions_then_proposes_them() {
         // height 1: gossip brings it to the proposer, which has waited long
         // past `proposal_wait_ms` and proposes it at once.
         let shared = w.shared(0).expect("node 0 runs");
-        let proposer = shared.validators.proposer_index(1, 0);
+        let set = shared.validator_set_at(1).expect("the genesis set");
+        let proposer = set.proposer_index(1, 0);
         let admitted = w.submit((proposer + 1) % 4);
         assert!(admitted > 0);
         let submitted_at = w.now_ms();
         // Step a millisecond at a time until the proposer of height 2 has
         // committed height 1: its height 2 begins then.
-        let next = shared.validators.proposer_index(2, 0);
+        let next = set.proposer_index(2, 0);
         let mut t = submitted_at;
         while w.height(next) < 1 {
             t += 1;
@@ -626,11 +630,17 @@ fn driver_on_rocksdb(dir: &std::path::Path, me: usize) -> Driver<SimRuntime> {
         max_txs: 100,
         max_per_sender: 100,
     };
-    let (shared, _) =
-        Shared::new(g.genesis.clone(), Arc::new(store), ledger, Some(me), limits).unwrap();
+    let (shared, _) = Shared::new(
+        g.genesis.clone(),
+        Arc::new(store),
+        ledger,
+        vec![validator_key(me).public()],
+        limits,
+    )
+    .unwrap();
     let mut driver = Driver::new(
         Arc::new(shared),
-        Some(validator_key(me)),
+        vec![validator_key(me)],
         timings(),
         SimRuntime::default(),
         DriverOptions::default(),
