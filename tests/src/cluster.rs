@@ -14,7 +14,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use merit_chain::encoding::BoundedString;
@@ -270,15 +270,41 @@ pub struct Cluster {
     base_port: u16,
     /// Clusters of one test binary run one at a time: on a small machine,
     /// two clusters at once starve each other's consensus timeouts.
-    _turn: MutexGuard<'static, ()>,
+    _turn: Turn,
 }
 
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+/// Whether a cluster of this process holds the turn.
+static TURN_TAKEN: Mutex<bool> = Mutex::new(false);
+static TURN_FREED: Condvar = Condvar::new();
+
+/// The right to run a cluster in this process, released on drop. Unlike a
+/// `MutexGuard` it may move to another thread, so a cluster may be kept in
+/// a `static` and shared by the tests of one module.
+#[derive(Debug)]
+struct Turn(());
+
+impl Turn {
+    fn take() -> Turn {
+        let mut taken = TURN_TAKEN.lock().unwrap_or_else(|e| e.into_inner());
+        while *taken {
+            taken = TURN_FREED.wait(taken).unwrap_or_else(|e| e.into_inner());
+        }
+        *taken = true;
+        Turn(())
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        *TURN_TAKEN.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        TURN_FREED.notify_one();
+    }
+}
 
 impl Cluster {
     /// Writes an `n`-validator alliance and starts every validator.
     pub fn start(n: usize) -> Cluster {
-        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let turn = Turn::take();
         let dir = tempfile::tempdir().expect("temp dir");
         let base = port_base();
         let opts = DevnetOptions {
@@ -345,7 +371,13 @@ impl Cluster {
     /// Asserts that the nodes `which` hold the same block hash and
     /// `state_root` at every height from 1 to `height`.
     pub fn assert_same_chain(&self, which: &[usize], height: u64) {
-        for h in 1..=height {
+        self.assert_same_blocks(which, 1..=height);
+    }
+
+    /// Asserts that the nodes `which` hold the same block hash and
+    /// `state_root` at every height of `heights`.
+    pub fn assert_same_blocks(&self, which: &[usize], heights: std::ops::RangeInclusive<u64>) {
+        for h in heights {
             let seen: std::collections::BTreeSet<(String, String)> = which
                 .iter()
                 .map(|&i| {
@@ -500,7 +532,7 @@ impl Cluster {
     /// Writes an `n`-validator alliance like [`Cluster::start`], but starts
     /// no validator.
     pub fn prepare(n: usize) -> Result<Cluster, String> {
-        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let turn = Turn::take();
         let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
         let base = port_base();
         let opts = DevnetOptions {
