@@ -16,7 +16,9 @@ use merit_chain::crypto::KeyCache;
 use merit_chain::limits::MAX_TX_TTL_BLOCKS;
 use merit_chain::state::StateKey;
 use merit_chain::tx::{ChainId, verify_signatures_with_keys};
-use merit_chain::{Block, CommitCertificate, Hash32, Ledger, Receipt, RejectCode, Transaction};
+use merit_chain::{
+    Block, CommitCertificate, Hash32, Ledger, Receipt, Refusal, RejectCode, Transaction,
+};
 use merit_genesis::Genesis;
 use merit_store::Storage;
 use tokio::sync::{Notify, broadcast, mpsc, oneshot};
@@ -49,8 +51,10 @@ pub struct CommittedBlock {
 /// Why a transaction was not admitted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AdmitError {
-    #[error("{}", .0.describe())]
-    Rejected(RejectCode),
+    /// Refused with a rejection code, and a reason when the input was
+    /// over a bound or malformed.
+    #[error("{}", .0.code.describe())]
+    Rejected(Refusal),
     #[error("{0}")]
     Busy(PoolRefusal),
     #[error("the node is shutting down")]
@@ -167,21 +171,45 @@ impl Shared {
     /// [`Shared::precheck`] against a ledger the caller holds locked.
     fn precheck_in(&self, ledger: &Ledger, tx: &Transaction) -> Result<(), AdmitError> {
         let b = &tx.body;
+        let refuse = |code, reason: String| Err(AdmitError::Rejected(Refusal::new(code, reason)));
         if b.chain_id != self.chain_id {
-            return Err(AdmitError::Rejected(RejectCode::WrongChainId));
+            return refuse(
+                RejectCode::WrongChainId,
+                format!(
+                    "chain_id is `{}`, this chain is `{}`",
+                    b.chain_id, self.chain_id
+                ),
+            );
         }
         let next = ledger.height().saturating_add(1);
         if b.expires_at_height <= next {
-            return Err(AdmitError::Rejected(RejectCode::Expired));
+            return refuse(
+                RejectCode::Expired,
+                format!(
+                    "expires_at_height is {}, at least {}: above the next block, {next}",
+                    b.expires_at_height,
+                    next.saturating_add(1)
+                ),
+            );
         }
-        if b.expires_at_height > next.saturating_add(MAX_TX_TTL_BLOCKS) {
-            return Err(AdmitError::Rejected(RejectCode::ExpiryTooFar));
+        let farthest = next.saturating_add(MAX_TX_TTL_BLOCKS);
+        if b.expires_at_height > farthest {
+            return refuse(
+                RejectCode::ExpiryTooFar,
+                format!(
+                    "expires_at_height is {}, at most {farthest}: the next block, {next}, plus {MAX_TX_TTL_BLOCKS}",
+                    b.expires_at_height
+                ),
+            );
         }
         if ledger
             .state()
             .contains_key(&StateKey::Nonce(b.sender, b.nonce))
         {
-            return Err(AdmitError::Rejected(RejectCode::NonceReused));
+            return refuse(
+                RejectCode::NonceReused,
+                format!("nonce {} is already used by this sender", b.nonce),
+            );
         }
         Ok(())
     }
@@ -316,7 +344,7 @@ pub fn admit_verified(
         for (req, ok) in requests.into_iter().zip(verdicts) {
             let local = req.reply.is_some();
             let result = if !ok {
-                Err(AdmitError::Rejected(RejectCode::BadSignature))
+                Err(AdmitError::Rejected(RejectCode::BadSignature.into()))
             } else if let Err(e) = shared.precheck_in(&ledger, &req.tx) {
                 if shared.is_committed(&req.hash) {
                     // Nothing to do, as for any replay.
@@ -550,7 +578,13 @@ mod tests {
             verdicts,
             vec![
                 Ok(committed.hash()),
-                Err(AdmitError::Rejected(RejectCode::NonceReused)),
+                Err(AdmitError::Rejected(Refusal::new(
+                    RejectCode::NonceReused,
+                    format!(
+                        "nonce {} is already used by this sender",
+                        same_nonce.body.nonce
+                    )
+                ))),
                 Ok(fresh.hash()),
             ]
         );

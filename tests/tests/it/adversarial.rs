@@ -28,9 +28,13 @@ use std::time::{Duration, Instant};
 use merit_chain::amount::parse_amount;
 use merit_chain::crypto::sha256;
 use merit_chain::encoding::{self, BoundedString, BoundedVec};
-use merit_chain::limits::{MAX_PAY_LEGS, MAX_TX_BYTES, MAX_TX_TTL_BLOCKS};
+use merit_chain::limits::{
+    MAX_MEMO_BYTES, MAX_ORDER_ID_BYTES, MAX_PAY_LEGS, MAX_TOKEN_NAME_BYTES, MAX_TX_BYTES,
+    MAX_TX_TTL_BLOCKS,
+};
 use merit_chain::tx::{PAY_LEGS_DECODE_BOUND, PayLeg, Price};
 use merit_chain::{Hash32, Keypair, RejectCode, Symbol, Transaction, TxBody, TxKind};
+use merit_node::rpc::MAX_SUBSCRIPTIONS_PER_CONNECTION;
 use merit_tests::bench::ws;
 use merit_tests::cluster::{Cluster, Rpc, RpcError};
 use serde_json::{Value, json};
@@ -183,6 +187,63 @@ fn post_large(addr: SocketAddr, body: &[u8]) -> std::io::Result<(u16, String)> {
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
     let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    Ok((status, body.to_string()))
+}
+
+/// `bytes` with the sequence `content` (after its `u64` length) one byte
+/// longer: a field one byte over its bound, which no encoder writes.
+fn grown(bytes: &[u8], content: &[u8]) -> Vec<u8> {
+    let mut prefixed = (content.len() as u64).to_le_bytes().to_vec();
+    prefixed.extend_from_slice(content);
+    let at = bytes
+        .windows(prefixed.len())
+        .position(|w| w == prefixed.as_slice())
+        .expect("the sequence is in the bytes");
+    let mut out = bytes[..at].to_vec();
+    out.extend_from_slice(&(content.len() as u64 + 1).to_le_bytes());
+    out.extend_from_slice(content);
+    out.push(content[0]);
+    out.extend_from_slice(&bytes[at + prefixed.len()..]);
+    out
+}
+
+/// Posts `body` with no declared length, in chunks. With `complete`
+/// false the last chunk's closing CRLF and the final empty chunk are left
+/// out: a server that refuses the body once it is over a bound has then
+/// read every byte sent, and closes without a reset that could lose its
+/// answer. Returns the HTTP status and the body.
+fn post_chunked(addr: SocketAddr, body: &[u8], complete: bool) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let head = format!(
+        "POST / HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+    );
+    s.write_all(head.as_bytes())?;
+    let chunks: Vec<&[u8]> = body.chunks(64 * 1024).collect();
+    for (i, chunk) in chunks.iter().enumerate() {
+        s.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())?;
+        s.write_all(chunk)?;
+        if complete || i + 1 < chunks.len() {
+            s.write_all(b"\r\n")?;
+        }
+    }
+    if complete {
+        s.write_all(b"0\r\n\r\n")?;
+    }
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf)?;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    // A chunked answer: the JSON lies between the chunk sizes.
+    let body = match (body.find('{'), body.rfind('}')) {
+        (Some(a), Some(b)) if a <= b => &body[a..=b],
+        _ => body,
+    };
     Ok((status, body.to_string()))
 }
 
@@ -501,6 +562,12 @@ impl Probe {
         );
         assert_eq!(e.data["message"], code.describe(), "{case}: {e:?}");
         assert!(e.message.contains(code.describe()), "{case}: {e:?}");
+        // Bytes that do not decode, or are too many, are refused with words
+        // that say why.
+        if matches!(code, RejectCode::Malformed | RejectCode::TooLarge) {
+            let reason = e.data["reason"].as_str().unwrap_or("");
+            assert!(!reason.is_empty(), "{case}: no data.reason: {e:?}");
+        }
         e
     }
 
@@ -529,11 +596,28 @@ impl Probe {
             Err(e) => e,
         };
         assert_eq!(e.code, -32602, "{case}: {e:?}");
-        assert!(
-            e.message.starts_with("Invalid params"),
+        let reason = e.data["reason"].as_str().unwrap_or("");
+        assert!(!reason.is_empty(), "{case}: no data.reason: {e:?}");
+        assert_eq!(
+            e.message,
+            format!("Invalid params: {reason}"),
             "{case}: unclear message: {e:?}"
         );
         e
+    }
+
+    /// [`Probe::bad_params`], whose reason must be `reason`.
+    fn bad_params_because(&self, case: &str, method: &str, params: Value, reason: &str) {
+        let e = self.bad_params(case, method, params);
+        assert_eq!(e.data["reason"], reason, "{case}: {e:?}");
+    }
+
+    /// [`Probe::refused_bytes`], whose reason must be `reason`: over a
+    /// bound, it names the field and the bound.
+    fn refused_because(&self, case: &str, bytes: &[u8], code: RejectCode, reason: &str) {
+        let e = self.refused_bytes(case, bytes, code);
+        assert_eq!(e.data["reason"], reason, "{case}: {e:?}");
+        assert!(e.message.ends_with(&format!("({reason})")), "{case}: {e:?}");
     }
 
     /// Submits `tx` through validator `via`, which must admit it.
@@ -871,10 +955,18 @@ fn an_expiry_outside_the_window_is_refused_and_its_edge_commits() {
             h + 10 * MAX_TX_TTL_BLOCKS,
             u64::MAX,
         ] {
-            p.refused(
-                &format!("{case} at {e} (height {h})"),
-                &with_expiry(e),
-                RejectCode::ExpiryTooFar,
+            let what = format!("{case} at {e} (height {h})");
+            let refused = p.refused(&what, &with_expiry(e), RejectCode::ExpiryTooFar);
+            // The bound is the next block plus the TTL, at the node's height.
+            let reason = refused.data["reason"].as_str().unwrap_or("");
+            let bound = reason
+                .strip_prefix(&format!("expires_at_height is {e}, at most "))
+                .and_then(|r| r.split(':').next())
+                .and_then(|b| b.parse::<u64>().ok());
+            assert!(
+                bound.is_some_and(|b| b >= h + 1 + MAX_TX_TTL_BLOCKS && b < e)
+                    && reason.ends_with(&format!("plus {MAX_TX_TTL_BLOCKS}")),
+                "{what}: {refused:?}"
             );
         }
         p.assert_unchanged(case, &before);
@@ -1433,8 +1525,22 @@ fn kinds_that_fail_their_stateless_checks_are_refused_at_submission() {
                 RejectCode::InvalidExpiryDays,
             ),
         ];
+        // Over a bound, the reason names the field and the bound.
+        let bounds = [
+            ("51 legs", "legs has 51 entries, at most 50"),
+            ("10 decimals", "decimals is 10, at most 9"),
+            ("0 expiry days", "expiry_days is 0, at least 1"),
+            ("36501 expiry days", "expiry_days is 36501, at most 36500"),
+            ("zero max supply", "max_supply is 0, at least 1"),
+            ("no legs", "legs has no entries, at least 1"),
+        ];
         for (what, tx, code) in &cases {
-            p.refused(&format!("{case}: {what}"), tx, *code);
+            let e = p.refused(&format!("{case}: {what}"), tx, *code);
+            let reason = e.data["reason"].as_str().unwrap_or("");
+            assert!(!reason.is_empty(), "{case}: {what}: no reason: {e:?}");
+            if let Some((_, want)) = bounds.iter().find(|(w, _)| w == what) {
+                assert_eq!(reason, *want, "{case}: {what}");
+            }
         }
         let blank = p.tx(
             &m0,
@@ -1466,25 +1572,101 @@ fn a_transaction_over_a_size_bound_is_refused() {
         let valid = p.tx(&alice, transfer("BEAN", &bob, 1)).to_bytes();
         let mut padded = valid.clone();
         padded.resize(MAX_TX_BYTES + 1, 0);
-        p.refused_bytes(
+        p.refused_because(
             &format!("{case}: tx of {} bytes", padded.len()),
             &padded,
             RejectCode::TooLarge,
+            "the transaction is 65537 bytes, at most 65536",
         );
-        p.refused_hex(
+        let e = p.refused_hex(
             &format!("{case}: 1 MB of hex"),
             &"00".repeat(500_000),
             RejectCode::TooLarge,
+        );
+        assert_eq!(
+            e.data["reason"], "the transaction is 500000 bytes, at most 65536",
+            "{case}: {e:?}"
+        );
+        // Each bounded field one byte over its bound: the bytes do not
+        // decode, and the reason names the field and the bound.
+        let (m0, m1) = (p.merchant(0), p.merchant(1));
+        let memo = "m".repeat(MAX_MEMO_BYTES);
+        let order = "o".repeat(MAX_ORDER_ID_BYTES);
+        let name = "n".repeat(MAX_TOKEN_NAME_BYTES);
+        let memo_kinds = [
+            TxKind::Transfer {
+                token: sym("BEAN"),
+                to: bob.public(),
+                amount: 1,
+                memo: Some(BoundedString::new(memo.clone()).unwrap()),
+            },
+            TxKind::Redeem {
+                token: sym("BEAN"),
+                amount: 1,
+                memo: Some(BoundedString::new(memo.clone()).unwrap()),
+            },
+            TxKind::Pay {
+                token: sym("BEAN"),
+                order_id: BoundedString::new("adv-memo").unwrap(),
+                legs: BoundedVec::new(vec![PayLeg {
+                    to: bob.public(),
+                    amount: 1,
+                }])
+                .unwrap(),
+                memo: Some(BoundedString::new(memo.clone()).unwrap()),
+            },
+        ];
+        for kind in memo_kinds {
+            let what = format!("{case}: {} with a memo of 257 bytes", kind.name());
+            let at_bound = p.tx(&alice, kind);
+            p.refused_because(
+                &what,
+                &grown(&at_bound.to_bytes(), memo.as_bytes()),
+                RejectCode::Malformed,
+                "memo is 257 bytes, at most 256",
+            );
+        }
+        let deadline = p.block_time_ms() + 86_400_000;
+        for (what, at_bound) in [
+            ("Pay", p.tx(&alice, pay("BEAN", &order, &[(&m0, 1)]))),
+            (
+                "EscrowCreate",
+                p.tx(&alice, escrow("BEAN", &m1, 1, deadline, Some(&order))),
+            ),
+        ] {
+            p.refused_because(
+                &format!("{case}: {what} with an order id of 65 bytes"),
+                &grown(&at_bound.to_bytes(), order.as_bytes()),
+                RejectCode::Malformed,
+                "order_id is 65 bytes, at most 64",
+            );
+        }
+        let named = p.tx(
+            &m0,
+            TxKind::CreateToken {
+                symbol: sym("LONGNAME"),
+                name: BoundedString::new(name.clone()).unwrap(),
+                decimals: 2,
+                max_supply: 1,
+                expiry_days: None,
+            },
+        );
+        p.refused_because(
+            &format!("{case}: a token name of 65 bytes"),
+            &grown(&named.to_bytes(), name.as_bytes()),
+            RejectCode::Malformed,
+            "name is 65 bytes, at most 64",
         );
         // The largest payment that decodes (1,024 legs, about 40 KiB): refused
         // for its legs, not its size.
         let legs: Vec<(&Keypair, u64)> = (0..PAY_LEGS_DECODE_BOUND).map(|_| (&bob, 1)).collect();
         let widest = p.tx(&alice, pay("BEAN", "adv-wide", &legs));
         assert!(widest.to_bytes().len() <= MAX_TX_BYTES);
-        p.refused(
+        p.refused_because(
             &format!("{case}: {PAY_LEGS_DECODE_BOUND} legs"),
-            &widest,
+            &widest.to_bytes(),
             RejectCode::TooManyLegs,
+            "legs has 1024 entries, at most 50",
         );
         // One leg more than the decoder takes.
         let wide = widest.to_bytes();
@@ -1500,10 +1682,11 @@ fn a_transaction_over_a_size_bound_is_refused() {
         bytes.extend_from_slice(&(PAY_LEGS_DECODE_BOUND as u64 + 1).to_le_bytes());
         bytes.extend_from_slice(&wide[at + 8..at + 48]);
         bytes.extend_from_slice(&wide[at + 8..]);
-        p.refused_bytes(
+        p.refused_because(
             &format!("{case}: {} legs", PAY_LEGS_DECODE_BOUND + 1),
             &bytes,
             RejectCode::Malformed,
+            "legs has 1025 entries, at most 50",
         );
         p.assert_unchanged(case, &before);
     });
@@ -1531,26 +1714,53 @@ fn rpc_requests_over_a_bound_are_refused() {
         // Over the limit, only the head is sent: the node refuses the body by
         // its declared length, and closes; a client still sending the body
         // would turn the unread bytes into a reset that can lose the answer.
-        for len in [limit + 1, limit + 100_000, 4 * limit] {
+        let refused_body = |len: usize| {
             let (status, body) = p
                 .rpc
                 .post_declared(len)
                 .unwrap_or_else(|e| panic!("{case}: no answer to a body of {len} bytes: {e}"));
             assert_eq!(status, 413, "{case}: a body of {len} bytes: {body}");
+            let answer: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            assert_eq!(answer["error"]["code"], -32007, "{case}: {body}");
+            assert_eq!(
+                answer["error"]["data"]["reason"],
+                format!("the request body is {len} bytes, at most {limit}"),
+                "{case}: a body of {len} bytes names the bound: {body}"
+            );
+        };
+        for len in [limit + 1, limit + 100_000, 4 * limit] {
+            refused_body(len);
         }
         let huge = format!(
             r#"{{"jsonrpc":"2.0","id":1,"method":"merit_sendTransaction","params":["{}"]}}"#,
             "ab".repeat(600_000)
         );
-        let (status, body) = p.rpc.post_declared(huge.len()).expect("an answer");
+        refused_body(huge.len());
+        // With no declared length (chunked), the body is read up to the
+        // limit: one within it is served, one over it refused, naming the
+        // bound.
+        let (status, body) =
+            post_chunked(p.rpc.addr, status_call(1_000).as_bytes(), true).expect("an answer");
+        let answer: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        assert!(
+            status == 200 && answer["result"]["height"].is_u64(),
+            "{case}: a chunked body of 1000 bytes: {status} {body}"
+        );
+        let (status, body) =
+            post_chunked(p.rpc.addr, status_call(limit + 1).as_bytes(), false).expect("an answer");
+        let answer: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
         assert_eq!(
-            status,
-            413,
-            "{case}: a tx body of {} bytes: {body}",
-            huge.len()
+            (status, &answer["error"]["code"]),
+            (413, &json!(-32007)),
+            "{case}: a chunked body over the limit: {body}"
+        );
+        assert_eq!(
+            answer["error"]["data"]["reason"],
+            format!("the request body is over {limit} bytes, at most {limit}"),
+            "{case}: {body}"
         );
         // A batch of 100 calls is served; one of 101 is refused whole, with an
-        // error that names the limit (jsonrpsee's -32010; rpc.md says -32600).
+        // error that names the bound.
         let batch = |n: usize| -> String {
             let calls: Vec<Value> = (0..n)
                 .map(|i| json!({"jsonrpc": "2.0", "id": i, "method": "merit_status", "params": []}))
@@ -1566,16 +1776,28 @@ fn rpc_requests_over_a_bound_are_refused() {
         );
         let (status, body) = p.rpc.post_raw(batch(101).as_bytes()).expect("an answer");
         let answer: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-        let code = answer["error"]["code"].as_i64();
-        assert!(
-            status == 200 && matches!(code, Some(-32600) | Some(-32010)),
-            "{case}: a batch of 101: {status} {body}"
+        assert_eq!(
+            (status, answer["error"]["code"].as_i64()),
+            (200, Some(-32010)),
+            "{case}: a batch of 101: {body}"
         );
-        assert!(
-            answer["error"]["data"]
-                .as_str()
-                .is_some_and(|d| d.contains("100")),
-            "{case}: a batch of 101 names the limit: {body}"
+        assert_eq!(
+            answer["error"]["data"]["reason"], "the batch has 101 calls, at most 100",
+            "{case}: a batch of 101 names the bound: {body}"
+        );
+        // Pages over their bounds.
+        let alice = p.c.shopper("alice").public().to_bech32();
+        p.bad_params_because(
+            &format!("{case}: a history page of 1001"),
+            "merit_getHistory",
+            json!([alice, null, 1001]),
+            "limit is 1001, at most 1000",
+        );
+        p.bad_params_because(
+            &format!("{case}: a book page of 101"),
+            "merit_getOrderBook",
+            json!(["BEAN", "BOOK", 101]),
+            "limit is 101, at most 100",
         );
         // Huge params are bad params, not a crash.
         let long = "m".repeat(200_000);
@@ -1685,12 +1907,16 @@ fn malformed_transaction_bytes_are_refused_at_submission() {
         broken("chain id length u64::MAX", &|b| {
             b[..8].copy_from_slice(&u64::MAX.to_le_bytes())
         });
-        broken("chain id of 33 bytes", &|b| {
-            let n = u64::from_le_bytes(b[..8].try_into().unwrap());
-            b[..8].copy_from_slice(&33u64.to_le_bytes());
-            let filler = vec![b'x'; 33 - n as usize];
-            b.splice(8..8, filler);
-        });
+        let mut long_chain = valid.clone();
+        let n = u64::from_le_bytes(long_chain[..8].try_into().unwrap());
+        long_chain[..8].copy_from_slice(&33u64.to_le_bytes());
+        long_chain.splice(8..8, vec![b'x'; 33 - n as usize]);
+        p.refused_because(
+            &format!("{case}: chain id of 33 bytes"),
+            &long_chain,
+            RejectCode::Malformed,
+            "chain_id is 33 bytes, at most 32",
+        );
         broken("unknown kind", &|b| b[kind_at] = 99);
         let find =
             |b: &[u8], needle: &[u8]| b.windows(needle.len()).position(|w| w == needle).unwrap();
@@ -1873,6 +2099,47 @@ fn bad_subscriptions_are_refused_over_websocket() {
                 .unwrap_or_else(|e| panic!("{case} {params}: {e}"));
             assert_eq!(answer["id"], id, "{case} {params}: {answer}");
             assert_eq!(answer["error"]["code"], -32602, "{case} {params}: {answer}");
+            let reason = answer["error"]["data"]["reason"].as_str().unwrap_or("");
+            assert!(!reason.is_empty(), "{case} {params}: {answer}");
+        }
+        // A connection holds at most MAX_SUBSCRIPTIONS_PER_CONNECTION
+        // subscriptions; one more is refused, naming the bound.
+        let max = MAX_SUBSCRIPTIONS_PER_CONNECTION as usize;
+        for k in 0..=max {
+            let id = 1_000 + k;
+            let call = json!({"jsonrpc": "2.0", "id": id, "method": "merit_subscribe", "params": ["newBlocks"]});
+            let answer: Value = rt
+                .block_on(async {
+                    ws::send(&mut tx, &call.to_string()).await?;
+                    // Skip notifications of blocks made meanwhile.
+                    loop {
+                        let mut buf = Vec::new();
+                        tokio::time::timeout(LONG, ws::receive(&mut rx, &mut buf))
+                            .await
+                            .map_err(|_| "no answer".to_string())??;
+                        let msg: Value = serde_json::from_slice(&buf).map_err(|e| e.to_string())?;
+                        if msg["id"] == id {
+                            return Ok::<Value, String>(msg);
+                        }
+                    }
+                })
+                .unwrap_or_else(|e| panic!("{case}: subscription {k}: {e}"));
+            if k < max {
+                assert!(
+                    answer["result"].is_string() || answer["result"].is_number(),
+                    "{case}: subscription {k}: {answer}"
+                );
+            } else {
+                assert_eq!(
+                    answer["error"]["code"], -32006,
+                    "{case}: subscription {k}: {answer}"
+                );
+                assert_eq!(
+                    answer["error"]["data"]["reason"],
+                    format!("a connection holds at most {max} subscriptions"),
+                    "{case}: {answer}"
+                );
+            }
         }
     });
 }

@@ -301,6 +301,7 @@ fn rpc_refuses_bad_input_clearly_and_keeps_serving() {
         )
         .unwrap_err();
     assert_eq!(e.code, -32602);
+    assert_eq!(e.data["reason"], "limit is 100000, at most 1000", "{e:?}");
     let e = rpc.call("merit_noSuchMethod", json!([])).unwrap_err();
     assert_eq!(e.code, -32601);
 
@@ -311,6 +312,14 @@ fn rpc_refuses_bad_input_clearly_and_keeps_serving() {
     let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
     assert_eq!(v["jsonrpc"], "2.0", "{body}");
     assert_eq!(v["error"]["code"], -32007, "{body}");
+    assert_eq!(
+        v["error"]["data"]["reason"],
+        format!(
+            "the request body is {} bytes, at most {MAX_RPC_BODY_BYTES}",
+            MAX_RPC_BODY_BYTES + 1
+        ),
+        "{body}"
+    );
     // A batch of the limit's length is served; a longer one gets -32010.
     let batch = |n: usize| {
         let calls: Vec<Value> = (0..n)
@@ -352,6 +361,11 @@ fn rpc_refuses_bad_input_clearly_and_keeps_serving() {
     let (_, body) = rpc.post_raw(batch(max + 1).as_bytes()).unwrap();
     let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
     assert_eq!(v["error"]["code"], -32010, "{body}");
+    assert_eq!(
+        v["error"]["data"]["reason"],
+        format!("the batch has {} calls, at most {max}", max + 1),
+        "{body}"
+    );
     // Not JSON at all.
     let (_, body) = rpc.post_raw(b"{not json").unwrap();
     assert!(body.contains("-32700"), "{body}");
@@ -396,6 +410,14 @@ fn rpc_refuses_bad_input_clearly_and_keeps_serving() {
     let status_call = br#"{"jsonrpc":"2.0","id":1,"method":"merit_status","params":[]}"#;
     let (status, body) = rpc.post_raw(status_call).unwrap();
     assert_eq!(status, 429, "{body}");
+    // The refusal is a JSON-RPC error that names the bound.
+    let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(v["error"]["code"], -32009, "{body}");
+    assert_eq!(
+        v["error"]["data"]["reason"],
+        format!("the node serves at most {limit} connections at once; try again later"),
+        "{body}"
+    );
     let refused = rt.block_on(ws::connect(rpc.addr)).map(|_| ()).unwrap_err();
     assert!(refused.contains("429"), "{refused}");
     assert!(c.rpc(1).height().is_some(), "another node is unaffected");
