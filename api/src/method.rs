@@ -24,6 +24,9 @@ pub const GET_ESCROW: &str = "merit_getEscrow";
 pub const GET_HISTORY: &str = "merit_getHistory";
 /// `merit_audit(token?)` → an array of [`crate::AuditEntry`].
 pub const AUDIT: &str = "merit_audit";
+/// `merit_getEvidence({from_height?, limit?})` → an array of
+/// [`crate::EvidenceEntry`].
+pub const GET_EVIDENCE: &str = "merit_getEvidence";
 /// `merit_validators()` → an array of [`crate::ValidatorEntry`].
 pub const VALIDATORS: &str = "merit_validators";
 /// `merit_subscribe(topic, …)` → a subscription id (WebSocket only).
@@ -47,6 +50,7 @@ pub const ALL: &[&str] = &[
     GET_ESCROW,
     AUDIT,
     VALIDATORS,
+    GET_EVIDENCE,
     HEALTH,
     SUBSCRIBE,
     UNSUBSCRIBE,

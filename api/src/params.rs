@@ -268,3 +268,33 @@ mod tests {
         }
     }
 }
+
+/// Most pieces of evidence one `merit_getEvidence` call returns.
+pub const MAX_EVIDENCE_PAGE: usize = 1_000;
+
+/// The options of `merit_getEvidence`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceOptions {
+    /// The lowest height to list; 0 when left out.
+    #[serde(default)]
+    pub from_height: u64,
+    /// How many to list at most; 100 when left out, at most
+    /// [`MAX_EVIDENCE_PAGE`].
+    #[serde(default)]
+    pub limit: Option<u64>,
+}
+
+impl EvidenceOptions {
+    /// The page size asked for, checked against [`MAX_EVIDENCE_PAGE`].
+    pub fn page(&self) -> Result<usize, String> {
+        match self.limit {
+            None => Ok(100),
+            Some(0) => Err("limit is 0, at least 1".into()),
+            Some(n) if n > MAX_EVIDENCE_PAGE as u64 => {
+                Err(format!("limit is {n}, at most {MAX_EVIDENCE_PAGE}"))
+            }
+            Some(n) => Ok(n as usize),
+        }
+    }
+}

@@ -395,10 +395,28 @@ pub struct ValidatorEntry {
     pub account: String,
     /// The key that signs consensus messages, `mrt1…`.
     pub validator_key: String,
-    /// The libp2p peer id of that key; `null` if it has none.
+    /// The libp2p peer id of the validator's p2p key (a key of its own,
+    /// named in its genesis record); `null` if it has none.
     pub peer_id: Option<String>,
     /// The multiaddr peers dial.
     pub p2p: String,
+}
+
+/// Evidence that a validator signed two different blocks at one
+/// `(height, round)` and kind, as `merit_getEvidence` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceEntry {
+    /// The faulty validator's key, `mrt1…`.
+    pub validator: String,
+    pub height: u64,
+    pub round: u32,
+    /// `pre-prepare`, `prepare` or `commit`.
+    pub kind: String,
+    /// The two blocks it signed, in the order this node saw them.
+    pub blocks: [String; 2],
+    /// The two signed statements, canonically encoded in hex: anyone can
+    /// check both signatures against the validator set.
+    pub evidence: String,
 }
 
 #[cfg(test)]

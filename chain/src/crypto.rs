@@ -242,6 +242,12 @@ impl Check {
     }
 }
 
+/// Whether `key` is a point some signature can be valid under: a canonical
+/// encoding of a curve point that is not of small order.
+pub fn is_usable_key(key: &PublicKey) -> bool {
+    point(&key.0).is_some()
+}
+
 /// Checks one signature under the rule above.
 pub fn verify(key: &PublicKey, message: &[u8], sig: &Signature) -> bool {
     check(key, message, sig).is_some_and(|c| c.holds())

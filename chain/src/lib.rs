@@ -19,6 +19,7 @@ pub mod crypto;
 pub mod encoding;
 pub mod ledger;
 pub mod limits;
+pub mod merchant;
 pub mod merkle;
 pub mod params;
 pub mod reject;

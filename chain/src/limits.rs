@@ -13,6 +13,8 @@ pub const MAX_ORDER_ID_BYTES: usize = 64;
 pub const MAX_TOKEN_NAME_BYTES: usize = 64;
 /// Bytes of a merchant's display name.
 pub const MAX_MERCHANT_NAME_BYTES: usize = 64;
+/// Bytes of a validator's p2p address (a multiaddr in text form).
+pub const MAX_P2P_ADDRESS_BYTES: usize = 256;
 /// Bytes of a chain id.
 pub const MAX_CHAIN_ID_BYTES: usize = 32;
 /// Most decimals a token may have.

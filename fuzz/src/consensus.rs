@@ -120,7 +120,7 @@ impl Host {
         let replica = Replica::new(
             ConsensusConfig::default(),
             chain_id(),
-            validator_set(),
+            merit_chain::consensus::ValidatorSchedule::fixed(0, validator_set()),
             key,
             0,
         )
@@ -139,7 +139,7 @@ impl Host {
         let replica = Replica::restore(
             ConsensusConfig::default(),
             chain_id(),
-            validator_set(),
+            merit_chain::consensus::ValidatorSchedule::fixed(0, validator_set()),
             KEYS[index].clone(),
             committed_height,
             Some(persisted.clone()),
@@ -198,9 +198,15 @@ impl Host {
     }
 
     /// Feeds raw bytes, as from the network, and carries out the effects.
+    /// A message with a block arrives at that block's time: the fuzz hosts
+    /// share one clock, and timeliness has tests of its own.
     pub fn feed_bytes(&mut self, bytes: &[u8]) {
         self.inbox.push(Some(bytes.to_vec()));
-        let effects = self.replica.handle_bytes(bytes);
+        let arrival_ms = Message::from_bytes(bytes)
+            .ok()
+            .and_then(|m| m.block.map(|b| b.header.timestamp_ms))
+            .unwrap_or(0);
+        let effects = self.replica.handle_bytes(bytes, arrival_ms);
         self.carry_out(effects);
         self.run();
     }
@@ -345,6 +351,19 @@ impl Host {
                     self.commits.push(*block);
                 }
                 Effect::RequestSync { .. } => {}
+                Effect::Evidence(e) => {
+                    // Evidence is built only from statements already checked.
+                    if self.real_signatures {
+                        let Ok(set) =
+                            merit_chain::consensus::ValidatorSet::new(validator_publics())
+                        else {
+                            panic!("the fuzz validator keys are distinct");
+                        };
+                        if let Err(err) = e.verify(&chain_id(), &set) {
+                            panic!("the replica kept evidence that does not verify: {err}");
+                        }
+                    }
+                }
             }
         }
     }

@@ -14,7 +14,6 @@ use merit_chain::block::ValidatorSignature;
 use merit_chain::consensus::{Statement, Vote, signing_bytes};
 use merit_chain::encoding::{BoundedString, BoundedVec};
 use merit_chain::ledger::BlockOutcome;
-use merit_store::{MemDisk, Storage};
 use merit_chain::tx::{PayLeg, Price, TxBody};
 use merit_chain::{Block, CommitCertificate, Hash32, Keypair, Ledger, Symbol, Transaction, TxKind};
 use merit_genesis::{
@@ -23,6 +22,7 @@ use merit_genesis::{
 };
 use merit_node::mempool::Mempool;
 use merit_node::shared::{Shared, run_admission};
+use merit_store::{MemDisk, Storage};
 use serde_json::Value;
 
 /// Every method the module registers, and one it does not. The target

@@ -2,22 +2,24 @@
 //!
 //! The hash is SHA-256 over [`merit_chain::encoding::encode`] of
 //! [`CanonicalGenesis`]. It covers every value of the file in file order, as
-//! parsed: keys and amounts as bytes and base units, addresses in normal
-//! form. JSON formatting (whitespace, key order, `"12.5"` versus `"12.50"`,
-//! `tcp/026601` versus `tcp/26601`) therefore does not change it, and any change of
-//! content does, including the order of merchants, tokens or balances.
+//! parsed: keys, proofs and amounts as bytes and base units, addresses in
+//! normal form. JSON formatting (whitespace, key order, `"12.5"` versus
+//! `"12.50"`) therefore does not change it, and any change of content does,
+//! including the order of merchants, tokens or balances. Each merchant's
+//! signed record is hashed with its proofs, exactly as signed.
 //!
 //! Changing this layout changes every genesis hash: bump
 //! [`GENESIS_FORMAT_VERSION`] and update the golden test when doing so.
 
 use merit_chain::crypto::sha256;
 use merit_chain::encoding::{self, Encode};
-use merit_chain::{Address, ConsensusParams, Hash32, PublicKey, Symbol};
+use merit_chain::merchant::SignedMerchant;
+use merit_chain::{Address, ConsensusParams, Hash32, Symbol};
 
 use crate::Genesis;
 
 /// The first field of the canonical encoding.
-pub const GENESIS_FORMAT_VERSION: u32 = 2;
+pub const GENESIS_FORMAT_VERSION: u32 = 3;
 
 #[derive(Encode)]
 struct CanonicalGenesis {
@@ -32,11 +34,9 @@ struct CanonicalGenesis {
 
 #[derive(Encode)]
 struct CanonicalMerchant {
-    name: String,
-    account: Address,
-    validator_key: PublicKey,
-    /// In normal form, e.g. `/ip4/127.0.0.1/tcp/26601`.
-    p2p_address: String,
+    /// The signed record with its proofs, as signed (its p2p address is in
+    /// normal form, e.g. `/ip4/127.0.0.1/tcp/26601`).
+    signed: SignedMerchant,
     /// In normal form, e.g. `http://127.0.0.1:8545`.
     rpc_address: Option<String>,
 }
@@ -67,10 +67,7 @@ fn canonical(g: &Genesis) -> CanonicalGenesis {
             .merchants()
             .iter()
             .map(|m| CanonicalMerchant {
-                name: m.name.to_string(),
-                account: m.account,
-                validator_key: m.validator_key,
-                p2p_address: m.p2p_address.to_string(),
+                signed: m.signed.clone(),
                 rpc_address: m.rpc_address.as_ref().map(ToString::to_string),
             })
             .collect(),

@@ -2,8 +2,8 @@
 //!
 //! **Every key here is public.** Keys come from
 //! [`Keypair::insecure_from_label`], so anyone can recompute them from their
-//! labels (`merit-devnet/merchant-1/account`, `merit-devnet/shopper/alice`,
-//! …). They exist so that a devnet, its demo accounts and its genesis hash
+//! labels (`merit-devnet/merchant-1/account`, `merit-devnet/merchant-1/validator`,
+//! `merit-devnet/merchant-1/p2p`, `merit-devnet/shopper/alice`, …). They exist so that a devnet, its demo accounts and its genesis hash
 //! are the same on every machine. Never use them for anything of value.
 //!
 //! The default layout has four merchants, each running a validator and
@@ -14,8 +14,9 @@ use merit_chain::limits::MAX_VALIDATORS;
 use merit_chain::{Keypair, Symbol};
 
 use crate::file::{BalanceEntry, GenesisFile, MerchantEntry, TokenEntry};
-use crate::keys::{PlanError, check_disjoint, port_range};
+use crate::keys::{MerchantKeys, NodeKeys, PlanError, check_disjoint, port_range};
 use crate::netaddr::{Host, P2pAddress, RpcAddress};
+use crate::record::MerchantFile;
 use crate::{Genesis, ValidationError};
 
 /// The devnet's chain id.
@@ -30,6 +31,11 @@ pub const DEVNET_P2P_BASE_PORT: u16 = 26601;
 pub const DEVNET_RPC_BASE_PORT: u16 = 8545;
 /// The demo shoppers, funded in every token.
 pub const DEVNET_SHOPPERS: [&str; 3] = ["alice", "bob", "carol"];
+
+/// The password of the devnet's validator key files. Public, like the
+/// demo keys it guards: it exists so the devnet reads its validator keys
+/// the way every node does, encrypted at rest, with no prompt.
+pub const DEVNET_NODE_PASSWORD: &str = "merit-devnet-public-password";
 
 /// Decimals of every demo token.
 const DEMO_DECIMALS: u8 = 2;
@@ -85,8 +91,10 @@ pub struct DevnetMerchant {
     pub token: Symbol,
     /// The merchant's account key. Public demo key.
     pub account: Keypair,
-    /// The validator's key and libp2p identity. Public demo key.
+    /// The validator's consensus key. Public demo key.
     pub validator: Keypair,
+    /// The validator node's libp2p identity. Public demo key.
+    pub p2p: Keypair,
     pub p2p_address: P2pAddress,
     pub rpc_address: RpcAddress,
 }
@@ -213,15 +221,27 @@ fn layout(p2p_ports: &[u16], rpc_ports: &[u16]) -> DevnetLayout {
             Keypair::insecure_from_label(&format!("merit-devnet/merchant-{number}/account"));
         let validator =
             Keypair::insecure_from_label(&format!("merit-devnet/merchant-{number}/validator"));
+        let p2p_key = Keypair::insecure_from_label(&format!("merit-devnet/merchant-{number}/p2p"));
         let p2p_address = P2pAddress::new(host.clone(), *p2p);
         let rpc_address = RpcAddress::new(host.clone(), *rpc);
-        file.merchants.push(MerchantEntry {
+        let keys = MerchantKeys {
             name: name.clone(),
-            account: account.public().to_bech32(),
-            validator_key: validator.public().to_bech32(),
-            p2p_address: p2p_address.to_string(),
-            rpc_address: Some(rpc_address.to_string()),
-        });
+            account: account.clone(),
+            node: Some(NodeKeys {
+                validator: validator.clone(),
+                p2p: p2p_key.clone(),
+            }),
+        };
+        // Every devnet name and address is valid by construction, and the
+        // tests build every merchant count.
+        #[allow(clippy::expect_used)]
+        let record = keys
+            .sign(Some(&p2p_address))
+            .expect("devnet records are valid");
+        file.merchants.push(MerchantEntry::new(
+            MerchantFile::from_signed(&record.signed),
+            Some(rpc_address.to_string()),
+        ));
         file.tokens.push(TokenEntry {
             symbol: symbol.clone(),
             name: token_name,
@@ -247,6 +267,7 @@ fn layout(p2p_ports: &[u16], rpc_ports: &[u16]) -> DevnetLayout {
             token,
             account,
             validator,
+            p2p: p2p_key,
             p2p_address,
             rpc_address,
         });

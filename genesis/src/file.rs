@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::fsutil::{self, FileError};
+use crate::record::{MerchantFile, ProofsEntry};
 use crate::{Genesis, MAX_GENESIS_FILE_BYTES};
 
 /// The whole genesis file.
@@ -84,21 +85,67 @@ impl ConsensusEntry {
     }
 }
 
-/// A merchant of the alliance and the validator it runs.
+/// A merchant of the alliance: its signed record (the fields of
+/// `merchant.json`, see [`MerchantFile`]) and where clients reach it.
+/// Merchants with a validator are the validator set, in file order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MerchantEntry {
     pub name: String,
     /// The merchant's account (`mrt1…`). It issues tokens.
     pub account: String,
-    /// The validator's ed25519 public key (`mrt1…`). It signs consensus
-    /// messages and is also the validator's libp2p identity.
-    pub validator_key: String,
+    /// The validator's ed25519 public key (`mrt1…`); it signs consensus
+    /// messages. Absent for a merchant that runs no validator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validator_key: Option<String>,
+    /// The validator node's libp2p identity (`mrt1…`), a key of its own;
+    /// the peer id derives from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p2p_key: Option<String>,
     /// Where the validator listens for peers, e.g. `/ip4/127.0.0.1/tcp/26601`.
-    pub p2p_address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p2p_address: Option<String>,
+    /// The proofs of possession of every key above, over the record.
+    pub proofs: ProofsEntry,
     /// Where clients reach the merchant's JSON-RPC, e.g. `http://127.0.0.1:8545`.
+    /// Not part of the signed record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rpc_address: Option<String>,
+}
+
+impl MerchantEntry {
+    /// The entry of a signed record, with an RPC address or none.
+    pub fn new(record: MerchantFile, rpc_address: Option<String>) -> Self {
+        let MerchantFile {
+            name,
+            account,
+            validator_key,
+            p2p_key,
+            p2p_address,
+            proofs,
+        } = record;
+        MerchantEntry {
+            name,
+            account,
+            validator_key,
+            p2p_key,
+            p2p_address,
+            proofs,
+            rpc_address,
+        }
+    }
+
+    /// The signed record, as `merchant.json` holds it.
+    pub fn record(&self) -> MerchantFile {
+        MerchantFile {
+            name: self.name.clone(),
+            account: self.account.clone(),
+            validator_key: self.validator_key.clone(),
+            p2p_key: self.p2p_key.clone(),
+            p2p_address: self.p2p_address.clone(),
+            proofs: self.proofs.clone(),
+        }
+    }
 }
 
 /// A token created at genesis.
@@ -171,7 +218,9 @@ mod tests {
             "name": "Shop",
             "account": "mrt1x",
             "validator_key": "mrt1y",
-            "p2p_address": "/ip4/127.0.0.1/tcp/26601"
+            "p2p_key": "mrt1z",
+            "p2p_address": "/ip4/127.0.0.1/tcp/26601",
+            "proofs": {"account": "00", "validator_key": "00", "p2p_key": "00"}
         }]
     }"#;
 

@@ -1,39 +1,57 @@
-//! Fresh merchant keys, the key files that hold them, and the genesis of a
-//! new alliance built from them.
+//! Fresh merchant keys, the files that hold them, and the genesis of a new
+//! alliance built from them.
 //!
-//! Each merchant gets two keys: an account key, which owns the merchant's
-//! points and issues its tokens, and a validator key, which signs consensus
-//! messages and is the node's libp2p identity. Seeds come from the operating
-//! system's random source.
+//! Each merchant gets an account key, which owns the merchant's points and
+//! issues its tokens, and, if it runs a validator, a validator key, which
+//! signs consensus messages, and a p2p key, the node's libp2p identity
+//! (ADR 008). Seeds come from the operating system's random source.
+//!
+//! `merit-genesis keygen` writes one merchant's files on its own machine
+//! ([`MerchantKeys::write`]); [`NewNetwork`] writes every merchant's files
+//! on one machine, for tests and local trials only.
 
 use std::path::{Path, PathBuf};
 
-use merit_chain::{Keypair, PublicKey};
-use serde::{Deserialize, Serialize};
+use merit_chain::Keypair;
+use merit_chain::encoding::BoundedString;
+use merit_chain::limits::{MAX_MERCHANT_NAME_BYTES, MAX_P2P_ADDRESS_BYTES};
+use merit_chain::merchant::{MerchantRecord, ValidatorRecord};
 
 use crate::file::{GenesisFile, MerchantEntry};
 use crate::fsutil::{self, FileError};
+use crate::keystore::{self, EncryptedKey, KdfParams, KeyFileError};
 use crate::netaddr::{Host, P2pAddress, RpcAddress};
+use crate::p2p_key::{self, P2P_KEY_FILE_NAME};
+use crate::record::{MERCHANT_FILE_NAME, MerchantFile};
+use crate::validate::{Problem, VerifiedMerchant};
 use crate::{Genesis, ValidationError};
 
 /// The genesis file's name inside an output directory.
 pub const GENESIS_FILE_NAME: &str = "genesis.json";
-
-/// Largest key file read, in bytes.
-pub const MAX_KEY_FILE_BYTES: usize = 16 * 1024;
-
-/// The key file name of the merchant at `index` (0-based): `merchant-1.keys.json`, ….
-pub fn key_file_name(index: usize) -> String {
-    format!("merchant-{}.keys.json", index.saturating_add(1))
-}
 
 /// The operating system's random source failed.
 #[derive(Debug, thiserror::Error)]
 #[error("the operating system's random source failed: {0}")]
 pub struct RandomError(getrandom::Error);
 
+/// The validator key's file in a merchant's directory: encrypted at rest.
+pub const VALIDATOR_KEY_FILE_NAME: &str = "validator_key.json";
+/// The issuer (account) key's file in a merchant's directory: a `merit`
+/// wallet key file.
+pub const ISSUER_KEY_FILE_NAME: &str = "issuer.json";
+/// The wallet key name written in the issuer key file.
+pub const ISSUER_KEY_NAME: &str = "issuer";
+/// The key name written in the validator key file.
+pub const VALIDATOR_KEY_NAME: &str = "validator";
+
+/// The directory of the merchant at `index` (0-based) that `merit-genesis
+/// new` writes: `merchant-1`, `merchant-2`, ….
+pub fn merchant_dir_name(index: usize) -> String {
+    format!("merchant-{}", index.saturating_add(1))
+}
+
 /// A fresh 32-byte seed from the operating system.
-fn random_seed() -> Result<[u8; 32], RandomError> {
+pub(crate) fn random_seed() -> Result<[u8; 32], RandomError> {
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(RandomError)?;
     Ok(seed)
@@ -45,110 +63,200 @@ pub struct MerchantKeys {
     pub name: String,
     /// Owns the merchant's points and issues its tokens.
     pub account: Keypair,
-    /// Signs consensus messages; the node's libp2p identity.
+    /// The keys of its validator node, if it runs one.
+    pub node: Option<NodeKeys>,
+}
+
+/// The keys of a validator node.
+#[derive(Debug, Clone)]
+pub struct NodeKeys {
+    /// Signs consensus messages.
     pub validator: Keypair,
+    /// The node's libp2p identity.
+    pub p2p: Keypair,
 }
 
 impl MerchantKeys {
-    /// Two fresh random keys.
-    pub fn generate(name: impl Into<String>) -> Result<Self, RandomError> {
+    /// Fresh random keys: an account key and, if `validator`, a validator
+    /// key and a p2p key.
+    pub fn generate(name: impl Into<String>, validator: bool) -> Result<Self, RandomError> {
+        let node = if validator {
+            Some(NodeKeys {
+                validator: Keypair::from_seed(random_seed()?),
+                p2p: Keypair::from_seed(random_seed()?),
+            })
+        } else {
+            None
+        };
         Ok(MerchantKeys {
             name: name.into(),
             account: Keypair::from_seed(random_seed()?),
-            validator: Keypair::from_seed(random_seed()?),
+            node,
         })
     }
 
-    pub fn to_key_file(&self) -> KeyFile {
-        KeyFile {
-            name: self.name.clone(),
-            account: self.account.public().to_bech32(),
-            account_seed: hex::encode(self.account.seed()),
-            validator_key: self.validator.public().to_bech32(),
-            validator_seed: hex::encode(self.validator.seed()),
-        }
-    }
-
-    /// Reads a key file and checks that each public key matches its seed.
-    pub fn load(path: &Path) -> Result<Self, FileError> {
-        let text = fsutil::read_to_string_limited(path, MAX_KEY_FILE_BYTES)?;
-        let file: KeyFile = serde_json::from_str(&text).map_err(|source| FileError::Json {
-            path: path.to_path_buf(),
-            source,
+    /// The merchant's record signed by every key, checked. A merchant with
+    /// a validator needs its `p2p_address`; one without takes none.
+    pub fn sign(
+        &self,
+        p2p_address: Option<&P2pAddress>,
+    ) -> Result<VerifiedMerchant, ValidationError> {
+        let invalid = |field: &str, problem: Problem| ValidationError {
+            field: field.to_string(),
+            problem,
+        };
+        let name = BoundedString::new(self.name.as_str()).map_err(|s| {
+            invalid(
+                "name",
+                Problem::TooLong {
+                    len: s.len(),
+                    max: MAX_MERCHANT_NAME_BYTES,
+                },
+            )
         })?;
-        file.to_keys().map_err(|reason| FileError::BadKeyFile {
-            path: path.to_path_buf(),
-            reason,
-        })
+        let validator = match (&self.node, p2p_address) {
+            (None, None) => None,
+            (Some(node), Some(address)) => Some(ValidatorRecord {
+                key: node.validator.public(),
+                p2p_key: node.p2p.public(),
+                p2p_address: BoundedString::new(address.to_string()).map_err(|s| {
+                    invalid(
+                        "p2p_address",
+                        Problem::TooLong {
+                            len: s.len(),
+                            max: MAX_P2P_ADDRESS_BYTES,
+                        },
+                    )
+                })?,
+            }),
+            (Some(_), None) => {
+                return Err(invalid(
+                    "p2p_address",
+                    Problem::IncompleteValidator {
+                        missing: "p2p_address",
+                    },
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "validator_key",
+                    Problem::IncompleteValidator {
+                        missing: "validator_key",
+                    },
+                ));
+            }
+        };
+        let record = MerchantRecord {
+            name,
+            account: self.account.public(),
+            validator,
+        };
+        let signed = record.sign(
+            &self.account,
+            self.node.as_ref().map(|n| &n.validator),
+            self.node.as_ref().map(|n| &n.p2p),
+        );
+        MerchantFile::from_signed(&signed).verify()
+    }
+
+    /// The files [`MerchantKeys::write`] creates in `dir`.
+    pub fn paths(&self, dir: &Path) -> Vec<PathBuf> {
+        let mut paths = Vec::new();
+        if self.node.is_some() {
+            paths.push(dir.join(VALIDATOR_KEY_FILE_NAME));
+            paths.push(dir.join(P2P_KEY_FILE_NAME));
+        }
+        paths.push(dir.join(ISSUER_KEY_FILE_NAME));
+        paths.push(dir.join(MERCHANT_FILE_NAME));
+        paths
+    }
+
+    /// Writes the merchant's files into `dir` (created with mode 0700 if
+    /// missing): the validator key encrypted under `passwords.node`, the p2p
+    /// key, the issuer key as a wallet key file encrypted under
+    /// `passwords.issuer`, all mode 0600, and `merchant.json`, the signed
+    /// public record. Nothing is written if any of the files exists, unless
+    /// `overwrite` is set. Returns the paths written, in
+    /// [`MerchantKeys::paths`] order.
+    pub fn write(
+        &self,
+        dir: &Path,
+        record: &VerifiedMerchant,
+        passwords: &KeyPasswords<'_>,
+        overwrite: bool,
+    ) -> Result<Vec<PathBuf>, WriteKeysError> {
+        if record.account() != self.account.public() {
+            return Err(WriteKeysError::NotTheseKeys);
+        }
+        let paths = self.paths(dir);
+        keystore::create_private_dir(dir)?;
+        for path in &paths {
+            fsutil::check_writable(path, overwrite)?;
+        }
+        // Encrypt everything before writing anything: a failure leaves no
+        // half-written directory.
+        let issuer = EncryptedKey::encrypt(
+            ISSUER_KEY_NAME,
+            &self.account,
+            passwords.issuer,
+            passwords.kdf,
+        )?;
+        let validator = match &self.node {
+            Some(node) => Some(EncryptedKey::encrypt(
+                VALIDATOR_KEY_NAME,
+                &node.validator,
+                passwords.node,
+                passwords.kdf,
+            )?),
+            None => None,
+        };
+        if let (Some(node), Some(validator)) = (&self.node, &validator) {
+            validator.write(&dir.join(VALIDATOR_KEY_FILE_NAME), overwrite)?;
+            p2p_key::write_p2p_key(&dir.join(P2P_KEY_FILE_NAME), &node.p2p, overwrite)?;
+        }
+        issuer.write(&dir.join(ISSUER_KEY_FILE_NAME), overwrite)?;
+        fsutil::write_new_file(
+            &dir.join(MERCHANT_FILE_NAME),
+            MerchantFile::from_signed(&record.signed)
+                .to_json_pretty()
+                .as_bytes(),
+            overwrite,
+            false,
+        )?;
+        Ok(paths)
     }
 }
 
-/// A merchant's key file, `merchant-N.keys.json`. It holds secrets: it is
-/// written with mode 0600 and belongs only on that merchant's machines.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KeyFile {
-    pub name: String,
-    /// The account's public key (`mrt1…`), for checking.
-    pub account: String,
-    /// The account's 32-byte ed25519 seed, in hex. Secret.
-    pub account_seed: String,
-    /// The validator's public key (`mrt1…`), for checking.
-    pub validator_key: String,
-    /// The validator's 32-byte ed25519 seed, in hex. Secret.
-    pub validator_seed: String,
+/// The passwords that encrypt a merchant's key files.
+#[derive(Clone, Copy)]
+pub struct KeyPasswords<'a> {
+    /// Encrypts the validator key; the node needs it to start.
+    pub node: &'a str,
+    /// Encrypts the issuer key; the wallet asks for it.
+    pub issuer: &'a str,
+    /// argon2id costs: [`KdfParams::DEFAULT`] for every real key.
+    pub kdf: KdfParams,
 }
 
-impl std::fmt::Debug for KeyFile {
+impl std::fmt::Debug for KeyPasswords<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyFile")
-            .field("name", &self.name)
-            .field("account", &self.account)
-            .field("account_seed", &"<secret>")
-            .field("validator_key", &self.validator_key)
-            .field("validator_seed", &"<secret>")
+        f.debug_struct("KeyPasswords")
+            .field("node", &"<secret>")
+            .field("issuer", &"<secret>")
+            .field("kdf", &self.kdf)
             .finish()
     }
 }
 
-impl KeyFile {
-    /// The keys, after checking each seed against its public key.
-    pub fn to_keys(&self) -> Result<MerchantKeys, String> {
-        let pair = |field: &str,
-                    seed: &str,
-                    public_field: &str,
-                    public: &str|
-         -> Result<Keypair, String> {
-            let mut bytes = [0u8; 32];
-            hex::decode_to_slice(seed, &mut bytes)
-                .map_err(|_| format!("{field}: expected 64 hexadecimal digits"))?;
-            let key = Keypair::from_seed(bytes);
-            let claimed =
-                PublicKey::from_bech32(public).map_err(|e| format!("{public_field}: {e}"))?;
-            if key.public() != claimed {
-                return Err(format!(
-                    "{public_field}: {claimed} does not belong to {field}"
-                ));
-            }
-            Ok(key)
-        };
-        Ok(MerchantKeys {
-            name: self.name.clone(),
-            account: pair("account_seed", &self.account_seed, "account", &self.account)?,
-            validator: pair(
-                "validator_seed",
-                &self.validator_seed,
-                "validator_key",
-                &self.validator_key,
-            )?,
-        })
-    }
-
-    pub fn to_json_pretty(&self) -> String {
-        let mut json = serde_json::to_string_pretty(self).unwrap_or_default();
-        json.push('\n');
-        json
-    }
+/// Why a merchant's key files could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteKeysError {
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error(transparent)]
+    Key(#[from] KeyFileError),
+    #[error("the record is not signed by these keys")]
+    NotTheseKeys,
 }
 
 /// How to lay out a new alliance.
@@ -221,30 +329,42 @@ pub(crate) fn check_disjoint(p2p: &[u16], rpc: &[u16]) -> Result<(), PlanError> 
 }
 
 /// A new alliance: its genesis file, validated, and every merchant's keys.
+/// For tests and local trials: whoever holds it holds every merchant's
+/// secrets.
 #[derive(Debug, Clone)]
 pub struct NewNetwork {
     pub file: GenesisFile,
     pub genesis: Genesis,
     pub keys: Vec<MerchantKeys>,
+    /// Each merchant's signed record, in order.
+    pub records: Vec<VerifiedMerchant>,
 }
 
 impl NewNetwork {
-    /// Lays out `keys` as the alliance, in order, with no tokens and no balances.
+    /// Lays out `keys` as the alliance, in order, with no tokens and no
+    /// balances. Every merchant runs a validator.
     pub fn plan(plan: &NetworkPlan, keys: Vec<MerchantKeys>) -> Result<Self, PlanError> {
         let p2p_ports = port_range("p2p", plan.p2p_base_port, keys.len())?;
         let rpc_ports = port_range("RPC", plan.rpc_base_port, keys.len())?;
         check_disjoint(&p2p_ports, &rpc_ports)?;
-        let merchants = keys
+        let mut records = Vec::with_capacity(keys.len());
+        let mut merchants = Vec::with_capacity(keys.len());
+        for (i, (k, (p2p, rpc))) in keys
             .iter()
             .zip(p2p_ports.iter().zip(&rpc_ports))
-            .map(|(k, (p2p, rpc))| MerchantEntry {
-                name: k.name.clone(),
-                account: k.account.public().to_bech32(),
-                validator_key: k.validator.public().to_bech32(),
-                p2p_address: P2pAddress::new(plan.host.clone(), *p2p).to_string(),
-                rpc_address: Some(RpcAddress::new(plan.host.clone(), *rpc).to_string()),
-            })
-            .collect();
+            .enumerate()
+        {
+            let p2p_address = P2pAddress::new(plan.host.clone(), *p2p);
+            let record = k.sign(Some(&p2p_address)).map_err(|e| ValidationError {
+                field: format!("merchants[{i}].{}", e.field),
+                problem: e.problem,
+            })?;
+            merchants.push(MerchantEntry::new(
+                MerchantFile::from_signed(&record.signed),
+                Some(RpcAddress::new(plan.host.clone(), *rpc).to_string()),
+            ));
+            records.push(record);
+        }
         let file = GenesisFile {
             chain_id: plan.chain_id.clone(),
             genesis_time_ms: plan.genesis_time_ms,
@@ -258,41 +378,54 @@ impl NewNetwork {
             file,
             genesis,
             keys,
+            records,
         })
     }
 
     /// `count` merchants named "Merchant 1", "Merchant 2", …, each with fresh
-    /// random keys.
+    /// random keys and a validator.
     pub fn generate(plan: &NetworkPlan, count: usize) -> Result<Self, NewNetworkError> {
         let keys = (1..=count)
-            .map(|i| MerchantKeys::generate(format!("Merchant {i}")))
+            .map(|i| MerchantKeys::generate(format!("Merchant {i}"), true))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self::plan(plan, keys)?)
     }
 
-    /// The files [`NewNetwork::write`] creates in `dir`, genesis first.
+    /// The files [`NewNetwork::write`] creates in `dir`, genesis first, then
+    /// each merchant's in `dir/merchant-N/`.
     pub fn paths(&self, dir: &Path) -> Vec<PathBuf> {
         std::iter::once(dir.join(GENESIS_FILE_NAME))
-            .chain((0..self.keys.len()).map(|i| dir.join(key_file_name(i))))
+            .chain(
+                self.keys
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, k)| k.paths(&dir.join(merchant_dir_name(i)))),
+            )
             .collect()
     }
 
-    /// Writes `genesis.json` and one key file per merchant (mode 0600 on
-    /// unix) into `dir`, creating it if needed. Nothing is written if any of
-    /// the files exists, unless `overwrite` is set. Returns the paths written.
-    pub fn write(&self, dir: &Path, overwrite: bool) -> Result<Vec<PathBuf>, FileError> {
+    /// Writes `genesis.json` and, for each merchant N, the files of
+    /// `merit-genesis keygen` into `dir/merchant-N/` (key files mode 0600),
+    /// creating directories as needed. Nothing is written if any of the
+    /// files exists, unless `overwrite` is set. Returns the paths written.
+    pub fn write(
+        &self,
+        dir: &Path,
+        passwords: &KeyPasswords<'_>,
+        overwrite: bool,
+    ) -> Result<Vec<PathBuf>, WriteKeysError> {
         let paths = self.paths(dir);
         std::fs::create_dir_all(dir).map_err(|e| FileError::io(dir, e))?;
         for path in &paths {
             fsutil::check_writable(path, overwrite)?;
         }
         // Key files first: a genesis without its keys would be useless.
-        for (keys, path) in self.keys.iter().zip(&paths[1..]) {
-            fsutil::write_new_file(
-                path,
-                keys.to_key_file().to_json_pretty().as_bytes(),
+        for (i, (keys, record)) in self.keys.iter().zip(&self.records).enumerate() {
+            keys.write(
+                &dir.join(merchant_dir_name(i)),
+                record,
+                passwords,
                 overwrite,
-                true,
             )?;
         }
         fsutil::write_new_file(
@@ -329,52 +462,41 @@ mod tests {
         }
     }
 
+    const PASSWORDS: KeyPasswords<'static> = KeyPasswords {
+        node: "node pw",
+        issuer: "issuer pw",
+        kdf: KdfParams::INSECURE_FAST,
+    };
+
     #[test]
     fn generated_keys_are_fresh_and_distinct() {
-        let a = MerchantKeys::generate("A").unwrap();
-        let b = MerchantKeys::generate("B").unwrap();
-        let all = [
-            a.account.public(),
-            a.validator.public(),
-            b.account.public(),
-            b.validator.public(),
-        ];
+        let a = MerchantKeys::generate("A", true).unwrap();
+        let b = MerchantKeys::generate("B", true).unwrap();
+        let mut all = Vec::new();
+        for k in [&a, &b] {
+            let node = k.node.as_ref().unwrap();
+            all.extend([
+                k.account.public(),
+                node.validator.public(),
+                node.p2p.public(),
+            ]);
+        }
         let distinct: std::collections::BTreeSet<_> = all.iter().collect();
-        assert_eq!(distinct.len(), 4);
+        assert_eq!(distinct.len(), 6);
+        assert!(MerchantKeys::generate("C", false).unwrap().node.is_none());
     }
 
     #[test]
-    fn key_files_round_trip_and_catch_a_mismatched_public_key() {
-        let keys = MerchantKeys::generate("Shop").unwrap();
-        let file = keys.to_key_file();
-        let back = file.to_keys().unwrap();
-        assert_eq!(back.account.seed(), keys.account.seed());
-        assert_eq!(back.validator.public(), keys.validator.public());
-        assert_eq!(back.name, "Shop");
-
-        let mut swapped = file.clone();
-        swapped.validator_key = file.account.clone();
-        assert!(
-            swapped
-                .to_keys()
-                .unwrap_err()
-                .starts_with("validator_key: "),
-            "names the field"
-        );
-        let mut short = file.clone();
-        short.account_seed.pop();
-        assert!(
-            short
-                .to_keys()
-                .unwrap_err()
-                .starts_with("account_seed: expected 64 hexadecimal digits")
-        );
-
-        let debug = format!("{file:?}");
-        assert!(
-            !debug.contains(&file.account_seed) && !debug.contains(&file.validator_seed),
-            "{debug}"
-        );
+    fn a_merchant_with_a_validator_needs_a_p2p_address_and_one_without_takes_none() {
+        let with = MerchantKeys::generate("With", true).unwrap();
+        let err = with.sign(None).unwrap_err().to_string();
+        assert!(err.contains("p2p_address is missing"), "{err}");
+        let addr = P2pAddress::new(Host::Ip4(Ipv4Addr::LOCALHOST), 26601);
+        let signed = with.sign(Some(&addr)).unwrap();
+        assert_eq!(signed.validator.unwrap().p2p_address, addr);
+        let without = MerchantKeys::generate("Without", false).unwrap();
+        assert!(without.sign(Some(&addr)).is_err());
+        assert!(without.sign(None).unwrap().validator.is_none());
     }
 
     #[test]
@@ -382,8 +504,8 @@ mod tests {
         let net = NewNetwork::generate(&plan(), 4).unwrap();
         assert_eq!(net.genesis.validators().len(), 4);
         assert_eq!(
-            net.file.merchants[3].p2p_address,
-            "/ip4/127.0.0.1/tcp/26604"
+            net.file.merchants[3].p2p_address.as_deref(),
+            Some("/ip4/127.0.0.1/tcp/26604")
         );
         assert_eq!(
             net.file.merchants[3].rpc_address.as_deref(),
@@ -392,8 +514,11 @@ mod tests {
         assert_eq!(net.file.merchants[0].name, "Merchant 1");
         assert!(net.file.tokens.is_empty() && net.file.balances.is_empty());
         for (m, k) in net.genesis.merchants().iter().zip(&net.keys) {
+            let node = k.node.as_ref().unwrap();
+            let v = m.validator.as_ref().unwrap();
             assert_eq!(m.account, k.account.public());
-            assert_eq!(m.validator_key, k.validator.public());
+            assert_eq!(v.key, node.validator.public());
+            assert_eq!(v.p2p_key, node.p2p.public());
         }
     }
 
@@ -421,25 +546,37 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("net");
         let net = NewNetwork::generate(&plan(), 2).unwrap();
-        let written = net.write(&out, false).unwrap();
-        assert_eq!(
-            written,
-            vec![
-                out.join("genesis.json"),
-                out.join("merchant-1.keys.json"),
-                out.join("merchant-2.keys.json")
-            ]
-        );
+        let written = net.write(&out, &PASSWORDS, false).unwrap();
+        let m2 = out.join("merchant-2");
+        assert_eq!(written[0], out.join("genesis.json"));
+        assert!(written.contains(&m2.join("validator_key.json")));
+        assert!(written.contains(&m2.join("merchant.json")));
+        assert_eq!(written.len(), 1 + 2 * 4);
         let loaded = Genesis::load(&written[0]).unwrap();
         assert_eq!(loaded.hash(), net.genesis.hash());
-        let keys = MerchantKeys::load(&written[2]).unwrap();
-        assert_eq!(keys.validator.public(), net.genesis.validators()[1]);
+
+        let validator = keystore::open(&m2.join("validator_key.json"), "node pw").unwrap();
+        assert_eq!(validator.public(), net.genesis.validators()[1]);
+        assert!(keystore::open(&m2.join("validator_key.json"), "issuer pw").is_err());
+        let issuer = keystore::open(&m2.join("issuer.json"), "issuer pw").unwrap();
+        assert_eq!(issuer.public(), net.genesis.merchants()[1].account);
+        let p2p = p2p_key::load_p2p_key(&m2.join("p2p_key.json")).unwrap();
+        assert_eq!(
+            Some(p2p.public()),
+            net.genesis.merchants()[1]
+                .validator
+                .as_ref()
+                .map(|v| v.p2p_key)
+        );
+        let record = MerchantFile::load(&m2.join("merchant.json")).unwrap();
+        assert_eq!(record, net.file.merchants[1].record());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            for p in &written[1..] {
+            for name in ["validator_key.json", "p2p_key.json", "issuer.json"] {
+                let p = m2.join(name);
                 assert_eq!(
-                    std::fs::metadata(p).unwrap().permissions().mode() & 0o777,
+                    std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
                     0o600,
                     "{}",
                     p.display()
@@ -449,13 +586,13 @@ mod tests {
 
         // A second network refuses to replace any of the files, and writes none.
         let other = NewNetwork::generate(&plan(), 3).unwrap();
-        let err = other.write(&out, false).unwrap_err();
+        let err = other.write(&out, &PASSWORDS, false).unwrap_err();
         assert!(
-            matches!(&err, FileError::AlreadyExists { path } if path.ends_with("genesis.json")),
+            matches!(&err, WriteKeysError::File(FileError::AlreadyExists { path }) if path.ends_with("genesis.json")),
             "{err}"
         );
         assert!(
-            !out.join("merchant-3.keys.json").exists(),
+            !out.join("merchant-3").exists(),
             "nothing is written after a refusal"
         );
         assert_eq!(
@@ -463,7 +600,7 @@ mod tests {
             net.genesis.hash()
         );
 
-        other.write(&out, true).unwrap();
+        other.write(&out, &PASSWORDS, true).unwrap();
         assert_eq!(
             Genesis::load(&written[0]).unwrap().hash(),
             other.genesis.hash()

@@ -1,5 +1,6 @@
-//! `merit-genesis`: creates the keys and genesis file of a new merchant
-//! alliance, and checks a genesis file before a node trusts it.
+//! `merit-genesis`: the key ceremony of a merchant alliance (`keygen` on
+//! each merchant's machine, `assemble` with no secret, `verify`), and `new`,
+//! every merchant's keys on one machine for tests and local trials.
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::panic)]
 
@@ -13,20 +14,78 @@ use clap::{Parser, Subcommand};
 use merit_chain::Hash32;
 use merit_chain::amount::format_amount;
 use merit_chain::limits::MAX_VALIDATORS;
-use merit_genesis::{FileError, Genesis, Host, NetworkPlan, NewNetwork};
+use merit_genesis::keystore::{self, KdfParams};
+use merit_genesis::netaddr::P2pAddress;
+use merit_genesis::record::MERCHANT_FILE_NAME;
+use merit_genesis::{
+    FileError, Genesis, GenesisExtras, Host, KeyPasswords, MerchantFile, MerchantKeys, NetworkPlan,
+    NewNetwork, WriteKeysError,
+};
+use zeroize::Zeroizing;
+
+/// A password, wiped from memory when dropped.
+type Password = Zeroizing<String>;
 
 const MAIN_EXAMPLES: &str = "\
-Examples:
-  # Keys and a genesis file for a 4-merchant alliance on this machine
-  merit-genesis new --merchants 4 --out ./alliance
+Examples: the key ceremony (no secret ever leaves the merchant that owns it)
+  # 1. Every merchant, on its own machine: keys and the signed public record
+  merit-genesis keygen --name \"Bean Counter Coffee\" --p2p-address /dns/bean.example.com/tcp/26601 --out ./bean
 
-  # Check a genesis file you were given against the hash you were told
-  merit-genesis verify ./alliance/genesis.json --hash <64 hex digits>";
+  # 2. Any one merchant, with every merchant.json it was sent: the genesis
+  merit-genesis assemble --chain-id loyalty-1 --merchant bean.json --merchant books.json \\
+      --merchant fuel.json --merchant air.json --tokens tokens.json --out genesis.json
+
+  # 3. Every merchant: check the genesis against the hash agreed out of band
+  merit-genesis verify genesis.json --hash <64 hex digits>
+
+For tests and local trials only (every merchant's secrets on one machine):
+  merit-genesis new --merchants 4 --out ./alliance";
+
+const KEYGEN_EXAMPLES: &str = "\
+Examples:
+  # A merchant that runs a validator
+  merit-genesis keygen --name \"Bean Counter Coffee\" --p2p-address /dns/bean.example.com/tcp/26601 --out ./bean
+
+  # Passwords from a file and the environment instead of prompts
+  MERIT_PASSWORD=... merit-genesis keygen --name Bean --p2p-address /ip4/203.0.113.7/tcp/26601 \\
+      --password-file /etc/merit/node-password --out ./bean
+
+  # A merchant that issues tokens but runs no validator
+  merit-genesis keygen --name \"Corner Shop\" --no-validator --out ./corner
+
+Files written (key files mode 0600):
+  DIR/validator_key.json   the validator key, encrypted with the node password (secret)
+  DIR/p2p_key.json         the node's libp2p identity, not encrypted (secret; it signs no vote)
+  DIR/issuer.json          the issuer key, a `merit` wallet key file encrypted with the issuer password (secret)
+  DIR/merchant.json        the public record, signed by every key: send it to whoever assembles the genesis
+
+Passwords: the node password comes from --password-file, else MERIT_NODE_PASSWORD, else a
+prompt; the issuer password from --issuer-password-file, else MERIT_PASSWORD, else a prompt.";
+
+const ASSEMBLE_EXAMPLES: &str = "\
+Examples:
+  merit-genesis assemble --chain-id loyalty-1 \\
+      --merchant bean.json --merchant books.json --merchant fuel.json --merchant air.json \\
+      --tokens tokens.json --out genesis.json
+
+The merchants are the validator set in the order given. --tokens FILE holds
+{\"tokens\": [...], \"balances\": [...]} (and optionally \"consensus\": {...}) in the
+genesis file's own shapes. Every proof of possession is checked; a forged or
+missing proof, a key used twice, or a field changed after signing is refused,
+naming the file.
+
+Next: send genesis.json to every merchant, and tell them its hash out of band
+(a call, not the same e-mail); each runs `merit-genesis verify genesis.json --hash H`.";
 
 const NEW_EXAMPLES: &str = "\
+For tests and local trials only: it makes every merchant's secret keys on this
+one machine, so whoever runs it can sign for the whole alliance. A real
+alliance runs the key ceremony: `keygen` on each merchant's machine, then
+`assemble` and `verify`.
+
 Examples:
   # 4 merchants on 127.0.0.1, p2p ports 26601-26604, RPC ports 8545-8548
-  merit-genesis new --out ./alliance
+  MERIT_NODE_PASSWORD=test MERIT_PASSWORD=test merit-genesis new --out ./alliance
 
   # 7 merchants (tolerates 2 faulty validators) on a shared host name
   merit-genesis new --merchants 7 --chain-id loyalty-1 --p2p-host node.example.com --out ./alliance
@@ -35,12 +94,8 @@ Examples:
   merit-genesis new --out ./alliance --force
 
 Files written:
-  DIR/genesis.json            the genesis: merchants in validator order, no tokens, no balances
-  DIR/merchant-N.keys.json    merchant N's account and validator seeds (mode 0600; secret)
-
-Next steps: add tokens and initial balances to genesis.json if you want any, run
-`merit-genesis verify DIR/genesis.json`, give each merchant its key file privately,
-and share genesis.json and its hash with every merchant.";
+  DIR/genesis.json       the genesis: merchants in validator order, no tokens, no balances
+  DIR/merchant-N/        merchant N's files, as `keygen` writes them (key files mode 0600; secret)";
 
 const VERIFY_EXAMPLES: &str = "\
 Examples:
@@ -50,6 +105,7 @@ Examples:
   # Also check that it is exactly the genesis the alliance agreed on
   merit-genesis verify genesis.json --hash 3b0f...e1c2
 
+Every merchant's proofs of possession are checked again.
 Exit status: 0 when the file is valid (and matches --hash), 1 otherwise.";
 
 /// Creates and checks Merit genesis files.
@@ -66,16 +122,76 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    New(NewArgs),
+    Keygen(KeygenArgs),
+    Assemble(AssembleArgs),
     Verify(VerifyArgs),
+    New(NewArgs),
 }
 
-/// Creates fresh keys and a genesis file for a new merchant alliance.
+/// Makes one merchant's keys on this machine and its signed public record.
 ///
-/// Each merchant gets a random account key (owns its points, issues its
-/// tokens) and a random validator key (signs consensus messages; also the
-/// node's libp2p identity). Merchant i (from 0) listens for peers on
-/// p2p-base-port + i and serves JSON-RPC on rpc-base-port + i.
+/// Run it on the merchant's own machine: the secret keys never leave it.
+/// Only merchant.json, which holds no secret, is sent to the others.
+#[derive(Debug, clap::Args)]
+#[command(after_help = KEYGEN_EXAMPLES)]
+struct KeygenArgs {
+    /// The merchant's name, as the alliance will see it
+    #[arg(long, value_name = "NAME")]
+    name: String,
+    /// Where this merchant's validator listens for peers, e.g. /dns/node.example.com/tcp/26601
+    #[arg(long, value_name = "MULTIADDR", value_parser = parse_p2p_address,
+          required_unless_present = "no_validator")]
+    p2p_address: Option<P2pAddress>,
+    /// Issue tokens without running a validator: no validator or p2p key
+    #[arg(long, conflicts_with = "p2p_address")]
+    no_validator: bool,
+    /// Directory to write the files to; created (mode 0700) if missing
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// File holding the password of the validator key [default: MERIT_NODE_PASSWORD, else a prompt]
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// File holding the password of the issuer key [default: MERIT_PASSWORD, else a prompt]
+    #[arg(long, value_name = "FILE")]
+    issuer_password_file: Option<PathBuf>,
+    /// Replace files that already exist in DIR
+    #[arg(long)]
+    force: bool,
+}
+
+/// Assembles a genesis file from the merchants' signed records.
+///
+/// It needs no secret. Every merchant's proofs of possession are checked,
+/// and no key, name or p2p address may appear twice.
+#[derive(Debug, clap::Args)]
+#[command(after_help = ASSEMBLE_EXAMPLES)]
+struct AssembleArgs {
+    /// The chain id: 1 to 32 ASCII letters, digits, '-', '_' or '.'
+    #[arg(long, value_name = "ID")]
+    chain_id: String,
+    /// A merchant.json from `keygen`; repeat once per merchant, in validator order
+    #[arg(long = "merchant", value_name = "FILE", required = true)]
+    merchants: Vec<PathBuf>,
+    /// Tokens and initial balances, in the genesis file's own JSON shapes
+    #[arg(long, value_name = "FILE")]
+    tokens: Option<PathBuf>,
+    /// The genesis file to write
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Genesis time in milliseconds since the Unix epoch [default: now]
+    #[arg(long, value_name = "MS")]
+    genesis_time_ms: Option<u64>,
+    /// Replace the output file if it exists
+    #[arg(long)]
+    force: bool,
+}
+
+/// Creates every merchant's keys and a genesis file on this one machine.
+///
+/// FOR TESTS AND LOCAL TRIALS ONLY: whoever runs it holds every merchant's
+/// secrets. Each merchant gets the files `keygen` writes, in DIR/merchant-N/.
+/// Merchant i (from 0) listens for peers on p2p-base-port + i and serves
+/// JSON-RPC on rpc-base-port + i.
 #[derive(Debug, clap::Args)]
 #[command(after_help = NEW_EXAMPLES)]
 struct NewArgs {
@@ -103,6 +219,12 @@ struct NewArgs {
     /// Genesis time in milliseconds since the Unix epoch [default: now]
     #[arg(long, value_name = "MS")]
     genesis_time_ms: Option<u64>,
+    /// File holding the password of every validator key [default: MERIT_NODE_PASSWORD, else a prompt]
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// File holding the password of every issuer key [default: MERIT_PASSWORD, else a prompt]
+    #[arg(long, value_name = "FILE")]
+    issuer_password_file: Option<PathBuf>,
     /// Replace genesis.json and key files that already exist in DIR
     #[arg(long)]
     force: bool,
@@ -111,18 +233,28 @@ struct NewArgs {
 /// Checks a genesis file and prints its hash and a summary.
 ///
 /// The file must be well-formed JSON in the genesis format, every field must
-/// be valid, and the ledger must accept the state it describes. With --hash,
-/// the file must also hash to exactly that value; any edit to its content,
-/// however small, changes the hash (formatting and whitespace do not).
+/// be valid, every merchant's proofs of possession must hold, and the ledger
+/// must accept the state it describes. With --hash, the file must also hash
+/// to exactly that value; any edit to its content, however small, changes
+/// the hash (formatting and whitespace do not).
 #[derive(Debug, clap::Args)]
 #[command(after_help = VERIFY_EXAMPLES)]
 struct VerifyArgs {
     /// The genesis file to check
     #[arg(value_name = "FILE")]
     file: PathBuf,
-    /// The genesis hash the file must have (64 hex digits, as printed by `new` or `verify`)
+    /// The genesis hash the file must have (64 hex digits, as printed by `assemble`, `verify` and `merit-node`)
     #[arg(long, value_name = "HEX", value_parser = parse_hash)]
     hash: Option<Hash32>,
+}
+
+/// The environment variable of the validator key's password.
+const ENV_NODE_PASSWORD: &str = "MERIT_NODE_PASSWORD";
+/// The environment variable of the issuer key's password (the wallet's).
+const ENV_ISSUER_PASSWORD: &str = "MERIT_PASSWORD";
+
+fn parse_p2p_address(s: &str) -> Result<P2pAddress, String> {
+    P2pAddress::parse(s).map_err(|e| e.to_string())
 }
 
 fn parse_host(s: &str) -> Result<Host, String> {
@@ -136,8 +268,10 @@ fn parse_hash(s: &str) -> Result<Hash32, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::New(args) => run_new(args),
+        Command::Keygen(args) => run_keygen(args),
+        Command::Assemble(args) => run_assemble(args),
         Command::Verify(args) => run_verify(args),
+        Command::New(args) => run_new(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -155,6 +289,158 @@ fn now_ms() -> anyhow::Result<u64> {
     u64::try_from(since_epoch.as_millis()).context("the system clock is out of range")
 }
 
+/// A password for new key files: from `file`, else `env`, else asked twice
+/// on the terminal.
+fn new_password(
+    file: Option<&Path>,
+    env: &str,
+    flag: &str,
+    what: &str,
+) -> anyhow::Result<Password> {
+    if let Some(path) = file {
+        return keystore::read_password_file(path).with_context(|| format!("the {what} password"));
+    }
+    if let Ok(p) = std::env::var(env) {
+        if p.is_empty() {
+            bail!("{env} is empty");
+        }
+        return Ok(Password::new(p));
+    }
+    let no_terminal = || {
+        anyhow::anyhow!(
+            "cannot ask for the {what} password without a terminal; set {env} or pass {flag}"
+        )
+    };
+    let first = rpassword::prompt_password(format!("New password for the {what}: "))
+        .map(Password::new)
+        .map_err(|_| no_terminal())?;
+    if first.is_empty() {
+        bail!("the password must not be empty");
+    }
+    let second = rpassword::prompt_password("Repeat the password: ")
+        .map(Password::new)
+        .map_err(|_| no_terminal())?;
+    if *first != *second {
+        bail!("the passwords do not match");
+    }
+    Ok(first)
+}
+
+fn write_error(e: WriteKeysError) -> anyhow::Error {
+    match e {
+        WriteKeysError::File(FileError::AlreadyExists { .. })
+        | WriteKeysError::Key(keystore::KeyFileError::Exists { .. }) => {
+            anyhow::anyhow!("{e}; pass --force to replace the existing files")
+        }
+        other => anyhow::Error::new(other).context("cannot write the key files"),
+    }
+}
+
+fn run_keygen(args: KeygenArgs) -> anyhow::Result<()> {
+    let keys = MerchantKeys::generate(args.name.clone(), !args.no_validator)?;
+    let record = keys
+        .sign(args.p2p_address.as_ref())
+        .map_err(|e| anyhow::anyhow!("invalid merchant: {e}"))?;
+    let node_password = if args.no_validator {
+        Password::new(String::new())
+    } else {
+        new_password(
+            args.password_file.as_deref(),
+            ENV_NODE_PASSWORD,
+            "--password-file",
+            "validator key",
+        )?
+    };
+    let issuer_password = new_password(
+        args.issuer_password_file.as_deref(),
+        ENV_ISSUER_PASSWORD,
+        "--issuer-password-file",
+        "issuer key",
+    )?;
+    let passwords = KeyPasswords {
+        node: &node_password,
+        issuer: &issuer_password,
+        kdf: KdfParams::DEFAULT,
+    };
+    let written = keys
+        .write(&args.out, &record, &passwords, args.force)
+        .map_err(write_error)?;
+
+    let mut out = String::new();
+    out += &format!("Made the keys of `{}`.\n", record.name());
+    out += &format!("  account (issuer)  {}\n", record.account());
+    if let Some(v) = &record.validator {
+        out += &format!("  validator key     {}\n", v.key);
+        out += &format!("  p2p key           {}\n", v.p2p_key);
+        out += &format!("  p2p address       {}\n", v.p2p_address);
+    }
+    out += "wrote:\n";
+    for path in &written {
+        out += &format!("  {}\n", path.display());
+    }
+    out += &format!(
+        "Send {} to whoever assembles the genesis: it holds no secret.\n\
+         Keep every other file on this machine; never send or copy them anywhere else.\n",
+        args.out.join(MERCHANT_FILE_NAME).display()
+    );
+    print_stdout(&out)
+}
+
+fn run_assemble(args: AssembleArgs) -> anyhow::Result<()> {
+    let mut merchants = Vec::with_capacity(args.merchants.len());
+    for path in &args.merchants {
+        let file = MerchantFile::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+        merchants.push((path.display().to_string(), file));
+    }
+    let extras = match &args.tokens {
+        Some(path) => Some((
+            path.display().to_string(),
+            GenesisExtras::load(path).map_err(|e| anyhow::anyhow!("{e}"))?,
+        )),
+        None => None,
+    };
+    let genesis_time_ms = match args.genesis_time_ms {
+        Some(ms) => ms,
+        None => now_ms()?,
+    };
+    let (file, genesis) =
+        merit_genesis::assemble(&args.chain_id, genesis_time_ms, &merchants, extras)?;
+    fsutil_write(&args.out, &file.to_json_pretty(), args.force)?;
+    let mut out = summary(&genesis);
+    out += &format!("wrote {}\n", args.out.display());
+    out += "Every merchant's proofs of possession hold.\n";
+    out += &format!(
+        "Send {} to every merchant and tell them the genesis hash out of band; each runs\n  \
+         merit-genesis verify {} --hash {}\n",
+        args.out.display(),
+        args.out.display(),
+        genesis.hash()
+    );
+    print_stdout(&out)
+}
+
+/// Writes a new public file, refusing to replace one unless `force`.
+fn fsutil_write(path: &Path, text: &str, force: bool) -> anyhow::Result<()> {
+    use std::io::ErrorKind;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    if force {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    let mut f = options.open(path).map_err(|e| match e.kind() {
+        ErrorKind::AlreadyExists => anyhow::anyhow!(
+            "{} already exists; pass --force to replace it",
+            path.display()
+        ),
+        _ => anyhow::anyhow!("cannot write {}: {e}", path.display()),
+    })?;
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
 fn run_new(args: NewArgs) -> anyhow::Result<()> {
     let plan = NetworkPlan {
         chain_id: args.chain_id,
@@ -168,17 +454,31 @@ fn run_new(args: NewArgs) -> anyhow::Result<()> {
     };
     let net = NewNetwork::generate(&plan, usize::from(args.merchants))
         .context("cannot lay out the alliance")?;
-    let written = net.write(&args.out, args.force).map_err(|e| match e {
-        FileError::AlreadyExists { .. } => {
-            anyhow::anyhow!("{e}; pass --force to replace the existing files")
-        }
-        other => anyhow::Error::new(other).context("cannot write the alliance's files"),
-    })?;
+    let node_password = new_password(
+        args.password_file.as_deref(),
+        ENV_NODE_PASSWORD,
+        "--password-file",
+        "validator keys",
+    )?;
+    let issuer_password = new_password(
+        args.issuer_password_file.as_deref(),
+        ENV_ISSUER_PASSWORD,
+        "--issuer-password-file",
+        "issuer keys",
+    )?;
+    let passwords = KeyPasswords {
+        node: &node_password,
+        issuer: &issuer_password,
+        kdf: KdfParams::DEFAULT,
+    };
+    let written = net
+        .write(&args.out, &passwords, args.force)
+        .map_err(write_error)?;
 
     let g = &net.genesis;
     let mut out = String::new();
     out += &format!(
-        "Created chain `{}` with {} merchants (n={}, f={}).\n",
+        "Created chain `{}` with {} merchants (n={}, f={}) FOR TESTS AND LOCAL TRIALS.\n",
         g.chain_id(),
         g.merchants().len(),
         g.validators().len(),
@@ -189,13 +489,12 @@ fn run_new(args: NewArgs) -> anyhow::Result<()> {
     for path in &written {
         out += &format!("  {}\n", path.display());
     }
-    out += "Each merchant-N.keys.json holds secret seeds: give it only to merchant N, privately.\n";
-    out += &format!(
-        "Share {} and its hash with every merchant; they check it with `merit-genesis verify`.\n",
-        written
-            .first()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default()
+    out += "Each merchant-N directory holds merchant N's secret keys, all made on this machine.\n";
+    eprintln!(
+        "WARNING: `merit-genesis new` makes EVERY merchant's secret keys on this one machine:\n\
+         whoever runs it can sign for the whole alliance. Use it for tests and local trials only;\n\
+         a real alliance runs the key ceremony (keygen on each merchant's machine, then\n\
+         assemble and verify; see docs/operations.md)."
     );
     print_stdout(&out)
 }
@@ -251,12 +550,21 @@ fn summary(g: &Genesis) -> String {
         g.max_faulty()
     );
     s += &format!("state root:   {}\n", g.state_root());
-    s += &format!("merchants:    {}\n", g.merchants().len());
+    s += &format!(
+        "merchants:    {} (every proof of possession holds)\n",
+        g.merchants().len()
+    );
     for (i, m) in g.merchants().iter().enumerate() {
         s += &format!("  {}. {}\n", i + 1, m.name);
         s += &format!("     account        {}\n", m.account);
-        s += &format!("     validator key  {}\n", m.validator_key);
-        s += &format!("     p2p            {}\n", m.p2p_address);
+        match &m.validator {
+            Some(v) => {
+                s += &format!("     validator key  {}\n", v.key);
+                s += &format!("     p2p key        {}\n", v.p2p_key);
+                s += &format!("     p2p            {}\n", v.p2p_address);
+            }
+            None => s += "     validator      none (issues tokens only)\n",
+        }
         if let Some(rpc) = &m.rpc_address {
             s += &format!("     rpc            {rpc}\n");
         }

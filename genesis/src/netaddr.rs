@@ -5,7 +5,7 @@
 //! Only the shapes Merit uses are accepted, with a small parser rather than
 //! a networking library: a host (`ip4`, `ip6`, `dns`, `dns4`, `dns6`) then
 //! `tcp` and a port from 1 to 65535. No `/p2p/<peer id>` suffix is allowed,
-//! because a validator's peer id is derived from its `validator_key`.
+//! because a validator's peer id is derived from its `p2p_key`.
 //!
 //! Both types display in a normal form (lower-case DNS names, canonical IP
 //! text, no leading zeros in ports), which is what the genesis hash covers.
@@ -180,7 +180,7 @@ impl P2pAddress {
             ["tcp", port] => parse_port(port)?,
             ["tcp", _, ..] => {
                 return Err(format!(
-                    "unexpected `/{}` after the port; a validator's peer id comes from its validator_key",
+                    "unexpected `/{}` after the port; a validator's peer id comes from its p2p_key",
                     shown(&parts[4..].join("/"))
                 ));
             }

@@ -14,17 +14,21 @@ use merit_chain::encoding::BoundedString;
 use merit_chain::ledger::{BlockOutcome, GenesisError, GenesisToken};
 use merit_chain::limits::{
     MAX_CHAIN_ID_BYTES, MAX_DECIMALS, MAX_EXPIRY_DAYS, MAX_MERCHANT_NAME_BYTES,
-    MAX_TOKEN_NAME_BYTES, MAX_VALIDATORS,
+    MAX_P2P_ADDRESS_BYTES, MAX_TOKEN_NAME_BYTES, MAX_VALIDATORS,
+};
+use merit_chain::merchant::{
+    KeyRole, MerchantProofs, MerchantRecord, RecordError, SignedMerchant, ValidatorRecord,
 };
 use merit_chain::params::{ConsensusParams, ParamOutOfBounds};
 use merit_chain::state::MerchantInfo;
 use merit_chain::tx::{ChainId, SymbolError, TokenName};
-use merit_chain::{Address, GenesisState, Hash32, Ledger, PublicKey, Symbol};
+use merit_chain::{Address, GenesisState, Hash32, Ledger, PublicKey, Signature, Symbol};
 
 use crate::file::{BalanceEntry, GenesisFile, MerchantEntry, TokenEntry};
 use crate::fsutil::FileError;
 use crate::netaddr::{P2pAddress, P2pAddressError, RpcAddress, RpcAddressError};
-use crate::{MAX_GENESIS_BALANCES, MAX_GENESIS_TOKENS, canonical};
+use crate::record::MerchantFile;
+use crate::{MAX_GENESIS_BALANCES, MAX_GENESIS_MERCHANTS, MAX_GENESIS_TOKENS, canonical};
 
 /// A genesis file that breaks a rule: which field, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,14 +54,28 @@ pub enum Problem {
     ChainIdCharacter(char),
     #[error("a genesis needs at least one merchant to run a validator")]
     NoMerchants,
+    #[error("names {count} validators, over the limit of {max}")]
+    TooManyValidators { count: usize, max: usize },
     #[error("has {count} entries, over the limit of {max}")]
     TooMany { count: usize, max: usize },
     #[error("{0}")]
     Address(AddressError),
     #[error("{0} is not a usable ed25519 public key")]
     UnusableKey(PublicKey),
-    #[error("{key} is already used as {other}; every account and validator key must be distinct")]
+    #[error(
+        "{key} is already used as {other}; every account, validator and p2p key must be distinct"
+    )]
     DuplicateKey { key: PublicKey, other: String },
+    #[error("{0}")]
+    Record(RecordError),
+    #[error("is not a signature: expected 128 hexadecimal digits")]
+    BadSignature,
+    #[error(
+        "a merchant that runs a validator names its validator_key, p2p_key and p2p_address together; {missing} is missing"
+    )]
+    IncompleteValidator { missing: &'static str },
+    #[error("is signed as written, so it must be in normal form: write `{normal}`")]
+    NotNormalForm { normal: String },
     #[error("`{name}` is already the name of {other}")]
     DuplicateName { name: String, other: String },
     #[error("{0}")]
@@ -112,10 +130,43 @@ fn err<T>(field: impl Into<String>, problem: Problem) -> Result<T, ValidationErr
 pub struct Merchant {
     pub name: BoundedString<MAX_MERCHANT_NAME_BYTES>,
     pub account: Address,
-    /// Signs consensus messages; also the validator's libp2p identity.
-    pub validator_key: PublicKey,
-    pub p2p_address: P2pAddress,
+    /// The validator it runs, if any.
+    pub validator: Option<MerchantValidator>,
     pub rpc_address: Option<RpcAddress>,
+    /// The record with its proofs, as signed; every proof checked.
+    pub signed: SignedMerchant,
+}
+
+/// A merchant's validator, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MerchantValidator {
+    /// Signs consensus messages.
+    pub key: PublicKey,
+    /// The node's libp2p identity: its peer id derives from this key.
+    pub p2p_key: PublicKey,
+    pub p2p_address: P2pAddress,
+}
+
+/// A signed merchant record whose every proof holds, with its parts parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedMerchant {
+    pub signed: SignedMerchant,
+    pub validator: Option<MerchantValidator>,
+}
+
+impl VerifiedMerchant {
+    pub fn name(&self) -> &str {
+        &self.signed.record.name
+    }
+
+    pub fn account(&self) -> Address {
+        self.signed.record.account
+    }
+
+    /// The keys the record names, account first.
+    pub fn keys(&self) -> Vec<(KeyRole, PublicKey)> {
+        self.signed.record.keys()
+    }
 }
 
 /// A validated genesis: every rule holds and the ledger accepts its state.
@@ -148,7 +199,10 @@ impl Genesis {
         let mut genesis = Genesis {
             chain_id,
             genesis_time_ms: file.genesis_time_ms,
-            validators: merchants.iter().map(|m| m.validator_key).collect(),
+            validators: merchants
+                .iter()
+                .filter_map(|m| m.validator.as_ref().map(|v| v.key))
+                .collect(),
             merchants,
             tokens,
             balances,
@@ -191,6 +245,14 @@ impl Genesis {
     /// `validators[(height + round) mod n]`.
     pub fn validators(&self) -> &[PublicKey] {
         &self.validators
+    }
+
+    /// The merchants that run a validator, with their validators, in
+    /// validator order: the i-th is `validators()[i]`.
+    pub fn validator_merchants(&self) -> impl Iterator<Item = (&Merchant, &MerchantValidator)> {
+        self.merchants
+            .iter()
+            .filter_map(|m| m.validator.as_ref().map(|v| (m, v)))
     }
 
     /// The most faulty validators the alliance tolerates: `f = (n - 1) / 3`.
@@ -280,12 +342,11 @@ impl Genesis {
             merchants: self
                 .merchants
                 .iter()
-                .map(|m| MerchantEntry {
-                    name: m.name.to_string(),
-                    account: m.account.to_bech32(),
-                    validator_key: m.validator_key.to_bech32(),
-                    p2p_address: m.p2p_address.to_string(),
-                    rpc_address: m.rpc_address.as_ref().map(ToString::to_string),
+                .map(|m| {
+                    MerchantEntry::new(
+                        MerchantFile::from_signed(&m.signed),
+                        m.rpc_address.as_ref().map(ToString::to_string),
+                    )
                 })
                 .collect(),
             tokens: self
@@ -364,16 +425,136 @@ fn check_key(field: &str, s: &str) -> Result<PublicKey, ValidationError> {
     }
 }
 
-fn check_merchants(entries: &[MerchantEntry]) -> Result<Vec<Merchant>, ValidationError> {
-    if entries.is_empty() {
-        return err("merchants", Problem::NoMerchants);
+/// Parses a signed merchant record and checks it and every proof. Fields
+/// are named relative to the record.
+pub(crate) fn check_record(m: &MerchantFile) -> Result<VerifiedMerchant, ValidationError> {
+    check_name("name", &m.name, MAX_MERCHANT_NAME_BYTES)?;
+    let name = BoundedString::new(m.name.as_str()).or_else(|s| {
+        err(
+            "name",
+            Problem::TooLong {
+                len: s.len(),
+                max: MAX_MERCHANT_NAME_BYTES,
+            },
+        )
+    })?;
+    let account = check_key("account", &m.account)?;
+    let validator = match (&m.validator_key, &m.p2p_key, &m.p2p_address) {
+        (None, None, None) => None,
+        (Some(key), Some(p2p_key), Some(address)) => {
+            let key = check_key("validator_key", key)?;
+            let p2p_key = check_key("p2p_key", p2p_key)?;
+            let p2p_address = P2pAddress::parse(address)
+                .or_else(|e| err("p2p_address", Problem::P2pAddress(e)))?;
+            let normal = p2p_address.to_string();
+            if normal != *address {
+                return err("p2p_address", Problem::NotNormalForm { normal });
+            }
+            let text = BoundedString::new(normal).or_else(|s| {
+                err(
+                    "p2p_address",
+                    Problem::TooLong {
+                        len: s.len(),
+                        max: MAX_P2P_ADDRESS_BYTES,
+                    },
+                )
+            })?;
+            Some((
+                ValidatorRecord {
+                    key,
+                    p2p_key,
+                    p2p_address: text,
+                },
+                p2p_address,
+            ))
+        }
+        (v, k, a) => {
+            let missing = if v.is_none() {
+                "validator_key"
+            } else if k.is_none() {
+                "p2p_key"
+            } else {
+                "p2p_address"
+            };
+            let field = [("validator_key", v), ("p2p_key", k), ("p2p_address", a)]
+                .into_iter()
+                .find_map(|(f, x)| x.as_ref().map(|_| f))
+                .unwrap_or("validator_key");
+            return err(field, Problem::IncompleteValidator { missing });
+        }
+    };
+    let sig = |field: &str, s: &Option<String>| -> Result<Option<Signature>, ValidationError> {
+        match s {
+            None => Ok(None),
+            Some(s) => {
+                let mut bytes = [0u8; 64];
+                hex::decode_to_slice(s, &mut bytes)
+                    .or_else(|_| err(format!("proofs.{field}"), Problem::BadSignature))?;
+                Ok(Some(Signature(bytes)))
+            }
+        }
+    };
+    let proofs = MerchantProofs {
+        account: sig("account", &m.proofs.account)?,
+        validator_key: sig("validator_key", &m.proofs.validator_key)?,
+        p2p_key: sig("p2p_key", &m.proofs.p2p_key)?,
+    };
+    let (validator_record, parsed) = match validator {
+        Some((r, a)) => (Some(r), Some(a)),
+        None => (None, None),
+    };
+    let signed = SignedMerchant {
+        record: MerchantRecord {
+            name,
+            account,
+            validator: validator_record,
+        },
+        proofs,
+    };
+    if let Err(e) = signed.verify() {
+        let field = match &e {
+            RecordError::EmptyName | RecordError::NameWhitespace | RecordError::NameControl(_) => {
+                "name".to_string()
+            }
+            RecordError::EmptyP2pAddress | RecordError::P2pAddressCharacter(_) => {
+                "p2p_address".to_string()
+            }
+            RecordError::UnusableKey { role, .. } | RecordError::DuplicateKey { role, .. } => {
+                role.field().to_string()
+            }
+            RecordError::MissingProof { role }
+            | RecordError::UnexpectedProof { role }
+            | RecordError::ForgedProof { role, .. } => format!("proofs.{}", role.field()),
+            RecordError::ChangedAfterSigning => "proofs".to_string(),
+        };
+        return err(field, Problem::Record(e));
     }
-    if entries.len() > MAX_VALIDATORS {
+    let validator = match (&signed.record.validator, parsed) {
+        (Some(v), Some(p2p_address)) => Some(MerchantValidator {
+            key: v.key,
+            p2p_key: v.p2p_key,
+            p2p_address,
+        }),
+        _ => None,
+    };
+    Ok(VerifiedMerchant { signed, validator })
+}
+
+/// Prefixes a record's field with `merchants[i].`.
+fn in_merchant(i: usize, e: ValidationError) -> ValidationError {
+    ValidationError {
+        field: format!("merchants[{i}].{}", e.field),
+        problem: e.problem,
+    }
+}
+
+fn check_merchants(entries: &[MerchantEntry]) -> Result<Vec<Merchant>, ValidationError> {
+    if entries.len() > MAX_GENESIS_MERCHANTS {
         return err(
             "merchants",
             Problem::TooMany {
                 count: entries.len(),
-                max: MAX_VALIDATORS,
+                max: MAX_GENESIS_MERCHANTS,
             },
         );
     }
@@ -383,8 +564,8 @@ fn check_merchants(entries: &[MerchantEntry]) -> Result<Vec<Merchant>, Validatio
     let mut merchants = Vec::with_capacity(entries.len());
     for (i, m) in entries.iter().enumerate() {
         let at = |f: &str| format!("merchants[{i}].{f}");
+        let verified = check_record(&m.record()).map_err(|e| in_merchant(i, e))?;
 
-        check_name(&at("name"), &m.name, MAX_MERCHANT_NAME_BYTES)?;
         if let Some(other) = names.insert(m.name.as_str(), at("name")) {
             return err(
                 at("name"),
@@ -394,33 +575,19 @@ fn check_merchants(entries: &[MerchantEntry]) -> Result<Vec<Merchant>, Validatio
                 },
             );
         }
-        let name = BoundedString::new(m.name.as_str()).or_else(|s| {
-            err(
-                at("name"),
-                Problem::TooLong {
-                    len: s.len(),
-                    max: MAX_MERCHANT_NAME_BYTES,
-                },
-            )
-        })?;
-
-        let mut distinct_key = |field: String, s: &str| -> Result<PublicKey, ValidationError> {
-            let key = check_key(&field, s)?;
+        for (role, key) in verified.keys() {
+            let field = at(role.field());
             if let Some(other) = keys.insert(key, field.clone()) {
                 return err(field, Problem::DuplicateKey { key, other });
             }
-            Ok(key)
-        };
-        let account = distinct_key(at("account"), &m.account)?;
-        let validator_key = distinct_key(at("validator_key"), &m.validator_key)?;
-
-        let p2p_address = P2pAddress::parse(&m.p2p_address)
-            .or_else(|e| err(at("p2p_address"), Problem::P2pAddress(e)))?;
-        if let Some(other) = p2p.insert(p2p_address.clone(), at("p2p_address")) {
+        }
+        if let Some(v) = &verified.validator
+            && let Some(other) = p2p.insert(v.p2p_address.clone(), at("p2p_address"))
+        {
             return err(
                 at("p2p_address"),
                 Problem::DuplicateP2pAddress {
-                    address: p2p_address,
+                    address: v.p2p_address.clone(),
                     other,
                 },
             );
@@ -432,12 +599,25 @@ fn check_merchants(entries: &[MerchantEntry]) -> Result<Vec<Merchant>, Validatio
             None => None,
         };
         merchants.push(Merchant {
-            name,
-            account,
-            validator_key,
-            p2p_address,
+            name: verified.signed.record.name.clone(),
+            account: verified.account(),
+            validator: verified.validator,
             rpc_address,
+            signed: verified.signed,
         });
+    }
+    let validators = merchants.iter().filter(|m| m.validator.is_some()).count();
+    if validators == 0 {
+        return err("merchants", Problem::NoMerchants);
+    }
+    if validators > MAX_VALIDATORS {
+        return err(
+            "merchants",
+            Problem::TooManyValidators {
+                count: validators,
+                max: MAX_VALIDATORS,
+            },
+        );
     }
     Ok(merchants)
 }

@@ -17,11 +17,21 @@ pub struct NodeConfig {
     pub genesis: PathBuf,
     /// Where RocksDB keeps the chain.
     pub data_dir: PathBuf,
-    /// The merchant key file (`merchant-N.keys.json`) of a validator. Without
-    /// it the node is an observer: it follows the chain and relays
-    /// transactions but does not vote.
+    /// The validator key file (`validator_key.json` of `merit-genesis
+    /// keygen`), encrypted at rest. Without it the node is an observer: it
+    /// follows the chain and relays transactions but does not vote.
     #[serde(default)]
-    pub key_file: Option<PathBuf>,
+    pub validator_key_file: Option<PathBuf>,
+    /// The file holding the validator key's password. Without it the
+    /// password comes from `MERIT_NODE_PASSWORD`.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// The p2p key file: the node's libp2p identity (`p2p_key.json` of
+    /// `merit-genesis keygen`). A validator's must be the p2p key its
+    /// genesis record names. Default: `DATA_DIR/p2p_key.json`, made on
+    /// first start if missing.
+    #[serde(default)]
+    pub p2p_key_file: Option<PathBuf>,
     #[serde(default)]
     pub p2p: P2pConfig,
     #[serde(default)]
@@ -168,9 +178,15 @@ pub struct ConfigFlags {
     /// Where the chain is stored (`data_dir`).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// A merchant key file; without one the node is an observer (`key_file`).
+    /// The encrypted validator key file; without one the node is an observer (`validator_key_file`).
     #[arg(long, value_name = "FILE")]
-    pub key_file: Option<PathBuf>,
+    pub validator_key_file: Option<PathBuf>,
+    /// A file holding the validator key's password; else MERIT_NODE_PASSWORD (`password_file`).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// The p2p key file, the node's libp2p identity (`p2p_key_file`).
+    #[arg(long, value_name = "FILE")]
+    pub p2p_key_file: Option<PathBuf>,
     /// Multiaddr to listen on for peers (`p2p.listen`).
     #[arg(long, value_name = "MULTIADDR")]
     pub p2p_listen: Option<String>,
@@ -212,7 +228,9 @@ impl ConfigFlags {
         let ConfigFlags {
             genesis,
             data_dir,
-            key_file,
+            validator_key_file,
+            password_file,
+            p2p_key_file,
             p2p_listen,
             peers,
             rpc_listen,
@@ -231,8 +249,14 @@ impl ConfigFlags {
         if let Some(v) = data_dir {
             c.data_dir = v;
         }
-        if let Some(v) = key_file {
-            c.key_file = Some(v);
+        if let Some(v) = validator_key_file {
+            c.validator_key_file = Some(v);
+        }
+        if let Some(v) = password_file {
+            c.password_file = Some(v);
+        }
+        if let Some(v) = p2p_key_file {
+            c.p2p_key_file = Some(v);
         }
         if let Some(v) = p2p_listen {
             c.p2p.listen = Some(v);
@@ -311,7 +335,9 @@ impl NodeConfig {
         let base = path.parent().unwrap_or(Path::new("."));
         config.genesis = base.join(&config.genesis);
         config.data_dir = base.join(&config.data_dir);
-        config.key_file = config.key_file.map(|k| base.join(k));
+        config.validator_key_file = config.validator_key_file.map(|k| base.join(k));
+        config.password_file = config.password_file.map(|k| base.join(k));
+        config.p2p_key_file = config.p2p_key_file.map(|k| base.join(k));
         Ok(config)
     }
 
@@ -332,12 +358,19 @@ impl NodeConfig {
         Ok(c)
     }
 
-    /// A config with every default and the given files.
-    pub fn new(genesis: PathBuf, data_dir: PathBuf, key_file: Option<PathBuf>) -> NodeConfig {
+    /// A config with every default and the given files: an observer
+    /// without a validator key file.
+    pub fn new(
+        genesis: PathBuf,
+        data_dir: PathBuf,
+        validator_key_file: Option<PathBuf>,
+    ) -> NodeConfig {
         NodeConfig {
             genesis,
             data_dir,
-            key_file,
+            validator_key_file,
+            password_file: None,
+            p2p_key_file: None,
             p2p: P2pConfig::default(),
             rpc: RpcConfig::default(),
             metrics: MetricsConfig::default(),
@@ -364,7 +397,8 @@ mod tests {
         let c = NodeConfig::load(&path).unwrap();
         assert_eq!(c.genesis, dir.path().join("genesis.json"));
         assert_eq!(c.data_dir, dir.path().join("data"));
-        assert_eq!(c.key_file, None);
+        assert_eq!(c.validator_key_file, None);
+        assert_eq!(c.p2p_key_file, None);
         assert_eq!(c.rpc.listen, default_rpc_listen());
         assert!(
             c.rpc.listen.ip().is_loopback(),
@@ -407,7 +441,9 @@ mod tests {
     const EVERY_KEY: &str = r#"
 genesis = "file-genesis.json"
 data_dir = "file-data"
-key_file = "file.keys.json"
+validator_key_file = "file-validator.json"
+password_file = "file-password"
+p2p_key_file = "file-p2p.json"
 log = "warn"
 
 [p2p]
@@ -440,8 +476,12 @@ proposal_wait_ms = 11
             "/flag/genesis.json",
             "--data-dir",
             "/flag/data",
-            "--key-file",
+            "--validator-key-file",
             "/flag/k.json",
+            "--password-file",
+            "/flag/pw",
+            "--p2p-key-file",
+            "/flag/p2p.json",
             "--p2p-listen",
             "/ip4/127.0.0.1/tcp/2221",
             "--peer",
@@ -471,7 +511,9 @@ proposal_wait_ms = 11
         let want = NodeConfig {
             genesis: "/flag/genesis.json".into(),
             data_dir: "/flag/data".into(),
-            key_file: Some("/flag/k.json".into()),
+            validator_key_file: Some("/flag/k.json".into()),
+            password_file: Some("/flag/pw".into()),
+            p2p_key_file: Some("/flag/p2p.json".into()),
             p2p: P2pConfig {
                 listen: Some("/ip4/127.0.0.1/tcp/2221".into()),
                 peers: vec![
@@ -515,6 +557,35 @@ proposal_wait_ms = 11
         let mut want = NodeConfig::load(&path).unwrap();
         want.consensus.proposal_wait_ms = 5;
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn paths_in_the_file_are_relative_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, EVERY_KEY).unwrap();
+        let c = NodeConfig::load(&path).unwrap();
+        assert_eq!(
+            c.validator_key_file,
+            Some(dir.path().join("file-validator.json"))
+        );
+        assert_eq!(c.password_file, Some(dir.path().join("file-password")));
+        assert_eq!(c.p2p_key_file, Some(dir.path().join("file-p2p.json")));
+    }
+
+    #[test]
+    fn the_old_plain_key_file_is_refused_by_name() {
+        // Key files held plain seeds; a config that still names one must
+        // not start a node that silently ignores it.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(
+            &path,
+            "genesis = \"g\"\ndata_dir = \"d\"\nkey_file = \"k.json\"\n",
+        )
+        .unwrap();
+        let e = NodeConfig::load(&path).unwrap_err().to_string();
+        assert!(e.contains("key_file"), "{e}");
     }
 
     #[test]
@@ -580,6 +651,6 @@ proposal_wait_ms = 11
         std::fs::write(&path, c.to_toml()).unwrap();
         let back = NodeConfig::load(&path).unwrap();
         assert_eq!(back.p2p, c.p2p);
-        assert_eq!(back.key_file, Some(dir.path().join("k.json")));
+        assert_eq!(back.validator_key_file, Some(dir.path().join("k.json")));
     }
 }

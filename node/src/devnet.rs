@@ -1,8 +1,10 @@
 //! `merit-node devnet`: a local alliance of validators on 127.0.0.1 with the
 //! deterministic demo keys of `merit_genesis::devnet`, in one process.
 //!
-//! Its files live in one directory (default `.devnet`): the genesis, the
-//! merchants' key files, one config and one data directory per validator.
+//! Its files live in one directory (default `.devnet`): the genesis, each
+//! merchant's validator key (encrypted under the public devnet password,
+//! which `node-password` holds, so the devnet starts with no prompt) and p2p
+//! key in `merchant-N/`, one config and one data directory per validator.
 //! State survives restarts; `--reset` wipes the directory first. The demo
 //! keys are public: a devnet is for trying Merit, never for value.
 
@@ -11,12 +13,20 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use merit_chain::amount::format_amount;
-use merit_genesis::{DevnetLayout, Genesis, GenesisFile, MerchantKeys};
+use merit_genesis::devnet::DEVNET_NODE_PASSWORD;
+use merit_genesis::keys::{VALIDATOR_KEY_FILE_NAME, VALIDATOR_KEY_NAME};
+use merit_genesis::keystore::{self, EncryptedKey, KdfParams};
+use merit_genesis::p2p_key::{self, P2P_KEY_FILE_NAME};
+use merit_genesis::{DevnetLayout, Genesis, GenesisFile};
 
 use crate::config::NodeConfig;
 #[cfg(feature = "rocksdb")]
 use crate::node::Node;
 use crate::node::NodeHandle;
+
+/// The file in the devnet directory that holds the public password of the
+/// devnet's validator keys.
+pub const DEVNET_PASSWORD_FILE: &str = "node-password";
 
 /// The devnet's first metrics port; validator i uses this plus i.
 pub const DEVNET_METRICS_BASE_PORT: u16 = 9615;
@@ -59,20 +69,33 @@ pub fn prepare(opts: &DevnetOptions) -> anyhow::Result<(DevnetLayout, Vec<NodeCo
         std::fs::write(&genesis_path, &wanted)
             .with_context(|| format!("cannot write {}", genesis_path.display()))?;
     }
+    // The devnet's validator keys are encrypted at rest like every node's,
+    // under a public password kept in a file beside them, so that the
+    // devnet starts without a prompt. The cheapest KDF costs: stretching a
+    // public password protects nothing.
+    let password_path = opts.dir.join(DEVNET_PASSWORD_FILE);
+    write_private(&password_path, DEVNET_NODE_PASSWORD)?;
     let mut configs = Vec::new();
     for (i, m) in layout.merchants.iter().enumerate() {
-        let key_path = opts.dir.join(merit_genesis::key_file_name(i));
-        let keys = MerchantKeys {
-            name: m.name.clone(),
-            account: m.account.clone(),
-            validator: m.validator.clone(),
-        };
-        write_private(&key_path, &keys.to_key_file().to_json_pretty())?;
+        let merchant_dir = opts.dir.join(merit_genesis::merchant_dir_name(i));
+        keystore::create_private_dir(&merchant_dir)?;
+        let key_path = merchant_dir.join(VALIDATOR_KEY_FILE_NAME);
+        EncryptedKey::encrypt(
+            VALIDATOR_KEY_NAME,
+            &m.validator,
+            DEVNET_NODE_PASSWORD,
+            KdfParams::INSECURE_FAST,
+        )?
+        .write(&key_path, true)?;
+        let p2p_path = merchant_dir.join(P2P_KEY_FILE_NAME);
+        p2p_key::write_p2p_key(&p2p_path, &m.p2p, true)?;
         let mut c = NodeConfig::new(
             genesis_path.clone(),
             opts.dir.join(format!("node-{i}")),
             Some(key_path),
         );
+        c.password_file = Some(password_path.clone());
+        c.p2p_key_file = Some(p2p_path);
         c.p2p.listen = Some(format!("/ip4/127.0.0.1/tcp/{}", m.p2p_address.port));
         c.rpc.listen = SocketAddr::from(([127, 0, 0, 1], opts.rpc_base_port + i as u16));
         c.metrics.listen = SocketAddr::from(([127, 0, 0, 1], opts.metrics_base_port + i as u16));
@@ -92,7 +115,9 @@ fn relative_config(c: &NodeConfig, dir: &Path) -> String {
     let mut r = c.clone();
     r.genesis = rel(&c.genesis);
     r.data_dir = rel(&c.data_dir);
-    r.key_file = c.key_file.as_deref().map(rel);
+    r.validator_key_file = c.validator_key_file.as_deref().map(rel);
+    r.password_file = c.password_file.as_deref().map(rel);
+    r.p2p_key_file = c.p2p_key_file.as_deref().map(rel);
     r.to_toml()
 }
 

@@ -117,6 +117,28 @@ pub enum Mutant {
     BrokenQuorum,
     /// Judges a re-proposed prepared block's time like a fresh proposal's.
     NoReproposalExemption,
+    /// Sends a second Prepare, for a block that does not exist, beside each
+    /// Prepare it sends: a byzantine validator for the evidence tests.
+    DoubleVoter,
+}
+
+/// The environment variable that turns a test build's driver into a
+/// mutant, by name (only builds with the `mutants` feature read it).
+#[cfg(feature = "mutants")]
+pub const TEST_MUTANT_ENV: &str = "MERIT_TEST_MUTANT";
+
+#[cfg(feature = "mutants")]
+impl Mutant {
+    /// The mutant of this name, as [`TEST_MUTANT_ENV`] names it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "broadcast-before-persist" => Mutant::BroadcastBeforePersist,
+            "broken-quorum" => Mutant::BrokenQuorum,
+            "no-reproposal-exemption" => Mutant::NoReproposalExemption,
+            "double-voter" => Mutant::DoubleVoter,
+            _ => return None,
+        })
+    }
 }
 
 /// The quorum the driver's replica and its sync count: n − f, unless a
@@ -142,6 +164,25 @@ fn consensus_config(shared: &Shared, options: &DriverOptions) -> ConsensusConfig
         config.mutant = Some(merit_chain::consensus::ReplicaMutant::NoReproposalExemption);
     }
     config
+}
+
+impl DriverOptions {
+    /// The options a node process starts with: the defaults, or in a test
+    /// build, the mutant [`TEST_MUTANT_ENV`] names.
+    pub fn from_env() -> Self {
+        #[cfg(feature = "mutants")]
+        if let Some(m) = std::env::var(TEST_MUTANT_ENV)
+            .ok()
+            .and_then(|n| Mutant::from_name(&n))
+        {
+            tracing::warn!(mutant = ?m, "test build: this node's driver is broken on purpose");
+            return DriverOptions {
+                mutant: Some(m),
+                ..DriverOptions::default()
+            };
+        }
+        DriverOptions::default()
+    }
 }
 
 /// How a driver is built beyond its configuration.
@@ -214,7 +255,7 @@ impl<R: Runtime> Driver<R> {
                 let replica = Replica::restore(
                     config,
                     shared.chain_id.clone(),
-                    shared.validators.clone(),
+                    merit_chain::consensus::ValidatorSchedule::fixed(1, shared.validators.clone()),
                     key.clone(),
                     height,
                     persisted,
@@ -484,6 +525,23 @@ impl<R: Runtime> Driver<R> {
         }
     }
 
+    /// The double voter's second Prepare, for a block that does not exist.
+    #[cfg(feature = "mutants")]
+    fn double_vote(&mut self, msg: &merit_chain::consensus::Message) {
+        use merit_chain::consensus::{Message, Statement, Vote};
+        let (Some(Mutant::DoubleVoter), Some(key), Statement::Prepare(v)) =
+            (self.mutant, self.key.as_ref(), msg.statement())
+        else {
+            return;
+        };
+        let other = Vote {
+            block_hash: merit_chain::crypto::sha256(&v.block_hash.0),
+            ..*v
+        };
+        let forged = Message::sign(&self.shared.chain_id, key, Statement::Prepare(other), None);
+        self.rt.publish(Topic::Consensus, forged.to_bytes());
+    }
+
     fn carry_out_one(&mut self, effect: Effect) -> Result<Option<Input>, DriverError> {
         match effect {
             Effect::PersistVote(state) => {
@@ -493,6 +551,8 @@ impl<R: Runtime> Driver<R> {
                 Ok(None)
             }
             Effect::Broadcast(msg) => {
+                #[cfg(feature = "mutants")]
+                self.double_vote(&msg);
                 self.rt.publish(Topic::Consensus, msg.to_bytes());
                 Ok(None)
             }
@@ -530,6 +590,20 @@ impl<R: Runtime> Driver<R> {
             }
             Effect::RequestSync { .. } => {
                 self.start_sync();
+                Ok(None)
+            }
+            Effect::Evidence(evidence) => {
+                let (first, second) = evidence.block_hashes();
+                tracing::error!(
+                    validator = %evidence.validator(),
+                    height = evidence.height(),
+                    round = evidence.round(),
+                    kind = evidence.kind(),
+                    "validator equivocated: it signed {first} and {second}; keeping the evidence"
+                );
+                self.shared.metrics.consensus_evidence.inc();
+                let storage = self.shared.storage.clone();
+                self.rt.blocking(|| storage.save_evidence(&evidence))?;
                 Ok(None)
             }
         }

@@ -34,6 +34,11 @@ Examples:
   merit-node start --config node.toml
   merit-node start --config node.toml --rpc-listen 127.0.0.1:9545 --log debug
 
+  # A validator from the files of `merit-genesis keygen`; the password of its
+  # validator key comes from MERIT_NODE_PASSWORD or --password-file
+  MERIT_NODE_PASSWORD=... merit-node start --genesis genesis.json --data-dir ./data \\
+      --validator-key-file keys/validator_key.json --p2p-key-file keys/p2p_key.json
+
   # Without a config file: an observer that follows the chain
   merit-node start --genesis genesis.json --data-dir ./data --peer /ip4/10.0.0.5/tcp/26601
 

@@ -41,6 +41,10 @@ pub enum PoolRefusal {
     Full,
     #[error("the sender has too many transactions waiting")]
     SenderQuota,
+    /// Another transaction of the sender with the same nonce is waiting:
+    /// at most one of them could ever be committed.
+    #[error("the nonce is already used by pending transaction {0}")]
+    NoncePending(Hash32),
 }
 
 #[derive(Debug)]
@@ -57,6 +61,8 @@ pub struct Mempool {
     /// Arrival order.
     order: BTreeMap<u64, Hash32>,
     per_sender: HashMap<Address, usize>,
+    /// The transaction holding each `(sender, nonce)`.
+    by_nonce: HashMap<(Address, u64), Hash32>,
     next_seq: u64,
     bytes: usize,
 }
@@ -69,6 +75,7 @@ impl Mempool {
             by_hash: HashMap::new(),
             order: BTreeMap::new(),
             per_sender: HashMap::new(),
+            by_nonce: HashMap::new(),
             next_seq: 0,
             bytes: 0,
         }
@@ -91,11 +98,21 @@ impl Mempool {
         self.by_hash.contains_key(hash)
     }
 
+    /// The waiting transaction that uses `nonce` of `sender`, if any.
+    pub fn pending_nonce(&self, sender: &Address, nonce: u64) -> Option<Hash32> {
+        self.by_nonce.get(&(*sender, nonce)).copied()
+    }
+
     /// Adds a transaction whose signature was verified. Adding one already
-    /// held is a no-op that succeeds.
+    /// held is a no-op that succeeds; one whose `(sender, nonce)` another
+    /// waiting transaction holds is refused.
     pub fn insert(&mut self, tx: PoolTx) -> Result<(), PoolRefusal> {
         if self.by_hash.contains_key(&tx.hash) {
             return Ok(());
+        }
+        let body = &tx.tx.body;
+        if let Some(other) = self.pending_nonce(&body.sender, body.nonce) {
+            return Err(PoolRefusal::NoncePending(other));
         }
         if self.by_hash.len() >= self.max_txs {
             return Err(PoolRefusal::Full);
@@ -106,6 +123,7 @@ impl Mempool {
             return Err(PoolRefusal::SenderQuota);
         }
         *count += 1;
+        self.by_nonce.insert((sender, tx.tx.body.nonce), tx.hash);
         let seq = self.next_seq;
         self.next_seq += 1;
         self.order.insert(seq, tx.hash);
@@ -128,6 +146,7 @@ impl Mempool {
         self.order.remove(&e.seq);
         self.bytes -= e.tx.size;
         let sender = e.tx.tx.body.sender;
+        self.by_nonce.remove(&(sender, e.tx.tx.body.nonce));
         if let Some(c) = self.per_sender.get_mut(&sender) {
             *c -= 1;
             if *c == 0 {
@@ -223,6 +242,31 @@ mod tests {
         assert_eq!(pool.len(), 2);
         pool.insert(tx(&a, 3, 10)).unwrap();
         assert_eq!(pool.len(), 3);
+    }
+
+    #[test]
+    fn a_second_transaction_with_a_pending_nonce_is_refused_until_the_first_leaves() {
+        let a = Keypair::insecure_from_label("a");
+        let mut pool = Mempool::new(100, 100);
+        let first = tx(&a, 7, 10);
+        let second = tx(&a, 7, 11);
+        assert_ne!(first.hash, second.hash);
+        pool.insert(first.clone()).unwrap();
+        assert_eq!(
+            pool.insert(second.clone()),
+            Err(PoolRefusal::NoncePending(first.hash))
+        );
+        assert_eq!(pool.len(), 1);
+        assert_eq!(pool.pending_nonce(&a.public(), 7), Some(first.hash));
+        // Another nonce, or another sender's same nonce, is independent.
+        pool.insert(tx(&a, 8, 10)).unwrap();
+        pool.insert(tx(&Keypair::insecure_from_label("b"), 7, 10))
+            .unwrap();
+        // Once the first leaves (committed or expired), the nonce is free
+        // in the pool again (the ledger then judges it).
+        pool.remove(&first.hash);
+        assert_eq!(pool.pending_nonce(&a.public(), 7), None);
+        pool.insert(second).unwrap();
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub struct Metrics {
     pub consensus_rejected_messages: Counter,
     pub consensus_non_validator_messages: Counter,
     pub consensus_untimely_proposals: Counter,
+    pub consensus_evidence: Counter,
     pub mempool_size: Gauge,
     pub mempool_bytes: Gauge,
     pub p2p_peers: Gauge,
@@ -64,6 +65,7 @@ impl Metrics {
             consensus_rejected_messages: Counter::default(),
             consensus_non_validator_messages: Counter::default(),
             consensus_untimely_proposals: Counter::default(),
+            consensus_evidence: Counter::default(),
             mempool_size: Gauge::default(),
             mempool_bytes: Gauge::default(),
             p2p_peers: Gauge::default(),
@@ -115,6 +117,11 @@ impl Metrics {
             "consensus_untimely_proposals",
             "Fresh proposals not prepared because their block time was outside the timeliness window",
             m.consensus_untimely_proposals.clone(),
+        );
+        registry.register(
+            "consensus_evidence",
+            "Pairs of conflicting votes signed by one validator, kept as evidence",
+            m.consensus_evidence.clone(),
         );
         registry.register(
             "mempool_size",

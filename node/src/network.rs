@@ -94,15 +94,30 @@ pub enum NetEvent {
 /// Transactions gossiped together.
 pub type TxBatch = BoundedVec<merit_chain::Transaction, { crate::shared::MAX_GOSSIP_BATCH_TXS }>;
 
-/// The libp2p identity of a validator key: the same ed25519 key.
-pub fn libp2p_identity(key: &Keypair) -> Result<identity::Keypair, String> {
-    identity::Keypair::ed25519_from_bytes(key.seed()).map_err(|e| e.to_string())
+/// The libp2p identity of a node's p2p key: the same ed25519 key. The p2p
+/// key is a key of its own, never the validator key (ADR 008).
+pub fn libp2p_identity(p2p_key: &Keypair) -> Result<identity::Keypair, String> {
+    identity::Keypair::ed25519_from_bytes(p2p_key.seed()).map_err(|e| e.to_string())
 }
 
-/// The peer id of a validator's public key.
-pub fn peer_id_of(key: &merit_chain::PublicKey) -> Option<PeerId> {
-    let pk = identity::ed25519::PublicKey::try_from_bytes(&key.0).ok()?;
+/// The peer id of a p2p public key.
+pub fn peer_id_of(p2p_key: &merit_chain::PublicKey) -> Option<PeerId> {
+    let pk = identity::ed25519::PublicKey::try_from_bytes(&p2p_key.0).ok()?;
     Some(PeerId::from_public_key(&identity::PublicKey::from(pk)))
+}
+
+/// Every validator of `genesis` with the libp2p peer id of the p2p key its
+/// signed record names, in validator order. The one mapping from the
+/// validator set to peer identities.
+pub fn validator_peer_ids(
+    genesis: &merit_genesis::Genesis,
+) -> Vec<(merit_chain::PublicKey, PeerId)> {
+    genesis
+        .validator_merchants()
+        // A validated genesis holds only usable keys, which are all valid
+        // libp2p ed25519 keys.
+        .filter_map(|(_, v)| Some((v.key, peer_id_of(&v.p2p_key)?)))
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, Default)]

@@ -12,7 +12,10 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use jsonrpsee::server::ServerHandle;
 use libp2p::{Multiaddr, PeerId};
-use merit_genesis::{Genesis, MerchantKeys};
+use merit_chain::Keypair;
+use merit_genesis::Genesis;
+use merit_genesis::keystore::{self, KeyFileError};
+use merit_genesis::p2p_key::{self, P2P_KEY_FILE_NAME};
 #[cfg(feature = "rocksdb")]
 use merit_store::RocksStorage;
 use merit_store::Storage;
@@ -84,6 +87,53 @@ pub fn open_ledger(
     Ok(ledger)
 }
 
+/// The environment variable that may hold the validator key's password.
+pub const ENV_NODE_PASSWORD: &str = "MERIT_NODE_PASSWORD";
+
+/// Decrypts the validator key at `path` with the password of
+/// `password_file`, or else of `MERIT_NODE_PASSWORD`. A wrong password is
+/// an error: the node does not start.
+pub fn load_validator_key(path: &Path, password_file: Option<&Path>) -> anyhow::Result<Keypair> {
+    let password = match password_file {
+        Some(file) => keystore::read_password_file(file)
+            .with_context(|| format!("cannot read the password file {}", file.display()))?,
+        None => match std::env::var(ENV_NODE_PASSWORD) {
+            Ok(p) if !p.is_empty() => zeroize::Zeroizing::new(p),
+            _ => bail!(
+                "the validator key {} is encrypted: set {ENV_NODE_PASSWORD}, or give a password \
+                 file (password_file in the config, --password-file)",
+                path.display()
+            ),
+        },
+    };
+    keystore::open(path, &password).map_err(|e| match e {
+        KeyFileError::WrongPassword { .. } => anyhow::anyhow!(
+            "wrong password for the validator key {}; the node does not start",
+            path.display()
+        ),
+        other => anyhow::anyhow!("cannot load the validator key: {other}"),
+    })
+}
+
+/// The node's p2p key: the configured file, which must exist, or
+/// `DATA_DIR/p2p_key.json`, made on first start if missing.
+fn load_p2p_key(config: &NodeConfig) -> anyhow::Result<Keypair> {
+    match &config.p2p_key_file {
+        Some(path) => {
+            p2p_key::load_p2p_key(path).map_err(|e| anyhow::anyhow!("cannot load the p2p key: {e}"))
+        }
+        None => {
+            let path = config.data_dir.join(P2P_KEY_FILE_NAME);
+            let (key, made) = p2p_key::load_or_create_p2p_key(&path)
+                .map_err(|e| anyhow::anyhow!("cannot load or make the p2p key: {e}"))?;
+            if made {
+                tracing::info!(path = %path.display(), "made a new p2p key");
+            }
+            Ok(key)
+        }
+    }
+}
+
 fn parse_multiaddr(s: &str) -> anyhow::Result<Multiaddr> {
     s.parse()
         .with_context(|| format!("`{s}` is not a valid multiaddr"))
@@ -95,25 +145,22 @@ impl Node {
     pub async fn start(config: &NodeConfig) -> anyhow::Result<NodeHandle> {
         let genesis = Genesis::load(&config.genesis)
             .with_context(|| format!("cannot load genesis {}", config.genesis.display()))?;
-        let keys = match &config.key_file {
-            Some(path) => Some(
-                MerchantKeys::load(path)
-                    .with_context(|| format!("cannot load key file {}", path.display()))?,
-            ),
+        let validator_key = match &config.validator_key_file {
+            Some(path) => Some(load_validator_key(path, config.password_file.as_deref())?),
             None => None,
         };
-        let validator_index = match &keys {
+        let validator_index = match &validator_key {
             Some(k) => Some(
                 genesis
                     .validators()
                     .iter()
-                    .position(|v| *v == k.validator.public())
+                    .position(|v| *v == k.public())
                     .with_context(|| {
                         format!(
                             "the validator key {} of {} is not in the genesis validator set",
-                            k.validator.public(),
+                            k.public(),
                             config
-                                .key_file
+                                .validator_key_file
                                 .as_deref()
                                 .unwrap_or(Path::new("?"))
                                 .display()
@@ -122,12 +169,27 @@ impl Node {
             ),
             None => None,
         };
+        let p2p_key = load_p2p_key(config)?;
+        if let Some(i) = validator_index
+            && let Some((_, v)) = genesis.validator_merchants().nth(i)
+            && v.p2p_key != p2p_key.public()
+        {
+            bail!(
+                "the p2p key {} is not the p2p key {} that validator {i}'s genesis record names; \
+                 give the p2p_key.json made with its validator key (p2p_key_file, --p2p-key-file)",
+                p2p_key.public(),
+                v.p2p_key
+            );
+        }
         let (storage, ledger) = open_chain(&genesis, &config.data_dir)?;
+        let identity = network::libp2p_identity(&p2p_key).map_err(anyhow::Error::msg)?;
         tracing::info!(
             chain = genesis.chain_id().as_str(),
+            genesis_hash = %genesis.hash(),
             height = ledger.height(),
             state_root = %ledger.state_root(),
             validator = ?validator_index,
+            peer_id = %identity.public().to_peer_id(),
             "opened chain"
         );
 
@@ -141,31 +203,22 @@ impl Node {
         let shared = Arc::new(shared);
         let metrics = shared.metrics.clone();
 
-        // Network identity: the validator key, or a fresh key for an observer.
-        let (identity, default_listen) = match (&keys, validator_index) {
-            (Some(k), Some(i)) => {
-                let port = shared.genesis.merchants()[i].p2p_address.port;
-                (
-                    network::libp2p_identity(&k.validator).map_err(anyhow::Error::msg)?,
-                    format!("/ip4/0.0.0.0/tcp/{port}"),
-                )
-            }
-            _ => (
-                libp2p::identity::Keypair::generate_ed25519(),
-                "/ip4/0.0.0.0/tcp/0".to_string(),
-            ),
-        };
+        // A validator listens on its genesis p2p port; an observer anywhere.
+        let default_listen =
+            match validator_index.and_then(|i| shared.genesis.validator_merchants().nth(i)) {
+                Some((_, v)) => format!("/ip4/0.0.0.0/tcp/{}", v.p2p_address.port),
+                None => "/ip4/0.0.0.0/tcp/0".to_string(),
+            };
         let listen = parse_multiaddr(config.p2p.listen.as_deref().unwrap_or(&default_listen))?;
         let peers: Vec<Multiaddr> = if config.p2p.peers.is_empty() {
             shared
                 .genesis
-                .merchants()
-                .iter()
+                .validator_merchants()
+                .zip(network::validator_peer_ids(&shared.genesis))
                 .enumerate()
                 .filter(|(i, _)| Some(*i) != validator_index)
-                .filter_map(|(_, m)| {
-                    let addr = parse_multiaddr(&m.p2p_address.to_string()).ok()?;
-                    let peer = network::peer_id_of(&m.validator_key)?;
+                .filter_map(|(_, ((_, v), (_, peer)))| {
+                    let addr = parse_multiaddr(&v.p2p_address.to_string()).ok()?;
                     Some(addr.with(libp2p::multiaddr::Protocol::P2p(peer)))
                 })
                 .collect()
@@ -198,10 +251,10 @@ impl Node {
         let (timers_tx, timers_rx) = mpsc::unbounded_channel();
         let driver = Driver::new(
             shared.clone(),
-            keys.map(|k| k.validator),
+            validator_key,
             config.consensus,
             TokioRuntime::new(clock, timers_tx),
-            DriverOptions::default(),
+            DriverOptions::from_env(),
         )?;
         let (stop, stop_rx) = watch::channel(false);
         let events = net.events;

@@ -113,6 +113,15 @@ fn admit_error(e: AdmitError) -> ErrorObjectOwned {
             let code = match refusal {
                 PoolRefusal::Full => api::BusyCode::MempoolFull,
                 PoolRefusal::SenderQuota => api::BusyCode::SenderQuota,
+                // Not a matter of load: the nonce is taken.
+                PoolRefusal::NoncePending(other) => {
+                    return admit_error(AdmitError::Rejected(Refusal::new(
+                        RejectCode::NonceReused,
+                        format!(
+                            "the sender's transaction {other} with this nonce is waiting in the mempool"
+                        ),
+                    )));
+                }
             };
             ErrorObjectOwned::owned(
                 BUSY,
@@ -603,18 +612,29 @@ fn audit(ledger: &Ledger, token: Option<Symbol>) -> Vec<api::AuditEntry> {
 fn validators(shared: &Shared) -> Vec<api::ValidatorEntry> {
     shared
         .genesis
-        .merchants()
-        .iter()
+        .validator_merchants()
         .enumerate()
-        .map(|(i, m)| api::ValidatorEntry {
+        .map(|(i, (m, v))| api::ValidatorEntry {
             index: i as u64,
             name: m.name.as_str().to_string(),
             account: m.account.to_bech32(),
-            validator_key: m.validator_key.to_bech32(),
-            peer_id: crate::network::peer_id_of(&m.validator_key).map(|p| p.to_string()),
-            p2p: m.p2p_address.to_string(),
+            validator_key: v.key.to_bech32(),
+            peer_id: crate::network::peer_id_of(&v.p2p_key).map(|p| p.to_string()),
+            p2p: v.p2p_address.to_string(),
         })
         .collect()
+}
+
+fn evidence_entry(e: &merit_chain::consensus::Evidence) -> api::EvidenceEntry {
+    let (first, second) = e.block_hashes();
+    api::EvidenceEntry {
+        validator: e.validator().to_bech32(),
+        height: e.height(),
+        round: e.round(),
+        kind: e.kind().to_string(),
+        blocks: [first.to_hex(), second.to_hex()],
+        evidence: hex::encode(e.to_bytes()),
+    }
 }
 
 /// Builds the RPC module with every method.
@@ -752,6 +772,18 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
     m.register_method(method::VALIDATORS, |params, s, _| {
         Args::new(method::VALIDATORS, &[], &params)?;
         wire(&validators(s))
+    })?;
+
+    m.register_method(method::GET_EVIDENCE, |params, s, _| {
+        let options: Option<api::EvidenceOptions> =
+            Args::new(method::GET_EVIDENCE, &["options"], &params)?.optional()?;
+        let options = options.unwrap_or_default();
+        let limit = options.page().map_err(bad_params)?;
+        let found = s
+            .storage
+            .evidence(options.from_height, limit)
+            .map_err(internal)?;
+        wire(&found.iter().map(evidence_entry).collect::<Vec<_>>())
     })?;
 
     m.register_subscription(

@@ -61,6 +61,19 @@ pub enum AdmitError {
     Stopping,
 }
 
+impl AdmitError {
+    /// `NonceReused`: the sender's transaction `other` with the same
+    /// `nonce` is waiting in the mempool.
+    pub fn nonce_pending(nonce: u64, other: Hash32) -> AdmitError {
+        AdmitError::Rejected(Refusal::new(
+            RejectCode::NonceReused,
+            format!(
+                "nonce {nonce} is already used by this sender's transaction {other}, waiting in the mempool"
+            ),
+        ))
+    }
+}
+
 /// A transaction waiting for admission.
 #[derive(Debug)]
 pub struct AdmitRequest {
@@ -136,8 +149,14 @@ impl Shared {
     pub async fn submit(&self, bytes: &[u8]) -> Result<Hash32, AdmitError> {
         let tx = Transaction::admit(bytes).map_err(AdmitError::Rejected)?;
         let hash = tx.hash();
-        if self.lock_mempool().contains(&hash) {
-            return Ok(hash);
+        {
+            let pool = self.lock_mempool();
+            if pool.contains(&hash) {
+                return Ok(hash);
+            }
+            if let Some(other) = pool.pending_nonce(&tx.body.sender, tx.body.nonce) {
+                return Err(AdmitError::nonce_pending(tx.body.nonce, other));
+            }
         }
         if let Err(e) = self.precheck(&tx) {
             // A committed transaction fails the precheck (its nonce is spent,
@@ -373,6 +392,9 @@ pub fn admit_verified(
                         }
                         Ok(req.hash)
                     }
+                    Err(PoolRefusal::NoncePending(other)) => {
+                        Err(AdmitError::nonce_pending(tx.body.nonce, other))
+                    }
                     Err(refusal) => Err(AdmitError::Busy(refusal)),
                 }
             };
@@ -430,7 +452,10 @@ pub fn gossip_requests(shared: &Shared, bytes: &[u8]) -> Vec<AdmitRequest> {
         let hash = merit_chain::crypto::sha256(&encoded);
         // The mempool is unlocked before the ledger is read: everywhere
         // else the ledger is locked first.
-        let waiting = shared.lock_mempool().contains(&hash);
+        let waiting = {
+            let pool = shared.lock_mempool();
+            pool.contains(&hash) || pool.pending_nonce(&tx.body.sender, tx.body.nonce).is_some()
+        };
         if waiting || shared.precheck(&tx).is_err() {
             continue;
         }
@@ -600,5 +625,35 @@ mod tests {
             shared.submit(&committed.to_bytes()).await,
             Ok(committed.hash())
         );
+    }
+
+    /// Two transactions of one sender with one nonce: at most one can ever
+    /// be committed, so admission acknowledges only the first and refuses
+    /// the second while the first is pending, from RPC or from gossip.
+    #[tokio::test]
+    async fn a_second_transaction_with_a_pending_nonce_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (shared, queue) = shared(dir.path());
+        let (net, _net_rx) = mpsc::channel(16);
+        let task = tokio::spawn(run_admission(shared.clone(), queue, net));
+        let alice = Keypair::insecure_from_label("merit-devnet/shopper/alice");
+        let first = transfer(&shared, &alice, 5, 100);
+        let second = transfer(&shared, &alice, 5, 200);
+        assert_eq!(shared.submit(&first.to_bytes()).await, Ok(first.hash()));
+        assert_eq!(
+            shared.submit(&second.to_bytes()).await,
+            Err(AdmitError::nonce_pending(5, first.hash()))
+        );
+        // Gossip of the second is dropped before its signature is checked.
+        let gossiped = gossip_messages(std::slice::from_ref(&second));
+        assert!(gossip_requests(&shared, &gossiped[0]).is_empty());
+        // The first is still the one waiting, and resubmitting it is fine.
+        assert_eq!(shared.submit(&first.to_bytes()).await, Ok(first.hash()));
+        {
+            let pool = shared.lock_mempool();
+            assert_eq!(pool.len(), 1);
+            assert!(pool.contains(&first.hash()));
+        }
+        task.abort();
     }
 }

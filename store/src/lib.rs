@@ -26,6 +26,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use merit_chain::block::{Block, BlockHeader, CommitCertificate, Receipt};
+use merit_chain::consensus::Evidence;
 use merit_chain::crypto::{Address, Hash32};
 use merit_chain::encoding::{self, BoundedVec, Decode, Encode};
 use merit_chain::ledger::{BlockOutcome, Ledger};
@@ -126,6 +127,12 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// The consensus state last saved, if any.
     fn consensus_state(&self) -> Result<Option<Vec<u8>>, StorageError>;
 
+    /// Keeps evidence of a validator's equivocation (at most one per
+    /// validator and height, as the replica reports it).
+    fn save_evidence(&self, evidence: &Evidence) -> Result<(), StorageError>;
+    /// Up to `limit` pieces of evidence from `from_height` on, by height.
+    fn evidence(&self, from_height: u64, limit: usize) -> Result<Vec<Evidence>, StorageError>;
+
     /// Rebuilds the ledger from storage and checks that the stored state
     /// hashes to the stored tip's `state_root`. Returns `None` for an empty store.
     fn open_ledger(&self, chain_id: &ChainId) -> Result<Option<Ledger>, StorageError> {
@@ -179,6 +186,17 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
 
 const TIP_KEY: &[u8] = b"tip";
 const CONSENSUS_KEY: &[u8] = b"consensus";
+/// Evidence is kept in the meta column under this prefix, then the height
+/// (big-endian) and the validator's key.
+const EVIDENCE_PREFIX: &[u8] = b"evidence/";
+
+fn evidence_key(height: u64, validator: &merit_chain::PublicKey) -> Vec<u8> {
+    let mut k = Vec::with_capacity(EVIDENCE_PREFIX.len() + 8 + 32);
+    k.extend_from_slice(EVIDENCE_PREFIX);
+    k.extend_from_slice(&height.to_be_bytes());
+    k.extend_from_slice(&validator.0);
+    k
+}
 
 type StoredReceipts = BoundedVec<Receipt, MAX_BLOCK_TXS>;
 
@@ -453,6 +471,33 @@ impl<K: Kv + std::fmt::Debug> Storage for ChainStore<K> {
 
     fn consensus_state(&self) -> Result<Option<Vec<u8>>, StorageError> {
         self.kv.get(Cf::Meta, CONSENSUS_KEY)
+    }
+
+    fn save_evidence(&self, evidence: &Evidence) -> Result<(), StorageError> {
+        let mut batch = K::Batch::default();
+        let key = evidence_key(evidence.height(), &evidence.validator());
+        self.kv
+            .put(&mut batch, Cf::Meta, &key, &evidence.to_bytes())?;
+        self.kv.write(batch, true)
+    }
+
+    fn evidence(&self, from_height: u64, limit: usize) -> Result<Vec<Evidence>, StorageError> {
+        let mut start = EVIDENCE_PREFIX.to_vec();
+        start.extend_from_slice(&from_height.to_be_bytes());
+        let mut out = Vec::new();
+        self.kv
+            .scan(Cf::Meta, Some(&start), Direction::Forward, &mut |k, v| {
+                if !k.starts_with(EVIDENCE_PREFIX) || out.len() >= limit {
+                    return Ok(false);
+                }
+                let e = Evidence::from_bytes(v).map_err(|e| StorageError::Corrupt {
+                    what: "evidence",
+                    detail: e.to_string(),
+                })?;
+                out.push(e);
+                Ok(true)
+            })?;
+        Ok(out)
     }
 
     fn load_state(&self) -> Result<StateMap, StorageError> {

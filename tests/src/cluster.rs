@@ -47,6 +47,15 @@ pub fn wallet_binary() -> PathBuf {
     built_binary("merit", "MERIT_WALLET_BIN")
 }
 
+/// The `merit-genesis` binary, next to [`node_binary`]
+/// (`MERIT_GENESIS_BIN` overrides it). Built, or not, like [`node_binary`].
+///
+/// # Panics
+/// When there is no such file, with a message that says how to build it.
+pub fn genesis_binary() -> PathBuf {
+    built_binary("merit-genesis", "MERIT_GENESIS_BIN")
+}
+
 /// The binary `name` of the running test's profile, or the file `env` names.
 fn built_binary(name: &str, env: &str) -> PathBuf {
     if let Ok(p) = std::env::var(env) {
@@ -74,7 +83,7 @@ fn built_binary(name: &str, env: &str) -> PathBuf {
     let path = profile_dir.join(name);
     assert!(
         path.is_file(),
-        "{} is missing: build it with `cargo build -p merit-node -p merit-wallet --bins` \
+        "{} is missing: build it with `cargo build --workspace --bins` \
          (`cargo test --workspace` builds it too), or set {env}",
         path.display()
     );
@@ -318,6 +327,8 @@ pub struct NodeProc {
     pub config: NodeConfig,
     pub child: Option<Child>,
     pub log_path: PathBuf,
+    /// Extra environment of the process, e.g. the test-only clock offset.
+    pub env: Vec<(String, String)>,
 }
 
 /// A cluster of validator processes (and observers, after the validators).
@@ -360,6 +371,33 @@ impl Drop for Turn {
     }
 }
 
+/// The turn and a block of ports of a test that runs node processes of
+/// its own rather than a [`Cluster`]: while it lives, no cluster of this
+/// test binary runs, and no other test process takes these ports.
+#[derive(Debug)]
+pub struct OwnPorts {
+    ports: PortBlock,
+    _turn: Turn,
+}
+
+impl OwnPorts {
+    /// Waits for the turn, then holds a block of ports.
+    ///
+    /// # Panics
+    /// When no block of ports is free.
+    pub fn take() -> OwnPorts {
+        let turn = Turn::take();
+        let ports = PortBlock::reserve().unwrap_or_else(|e| panic!("{e}"));
+        OwnPorts { ports, _turn: turn }
+    }
+
+    /// The first of the block's ports, laid out as a cluster's: p2p from
+    /// `base`, RPC from `base + 10`, metrics from `base + 20`, 10 of each.
+    pub fn base(&self) -> u16 {
+        self.ports.base
+    }
+}
+
 impl Cluster {
     /// Writes an `n`-validator alliance and starts every validator.
     pub fn start(n: usize) -> Cluster {
@@ -393,6 +431,7 @@ impl Cluster {
             log_path: self.dir.path().join(format!("observer-{k}.log")),
             config,
             child: None,
+            env: Vec::new(),
         });
         self.start_node(i);
         i
@@ -444,6 +483,7 @@ impl Cluster {
             .arg("start")
             .arg("--config")
             .arg(&node.config_path)
+            .envs(node.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)
@@ -490,6 +530,26 @@ impl Cluster {
             Some(c) => matches!(c.try_wait(), Ok(None)),
             None => false,
         }
+    }
+
+    /// The value of a Prometheus metric of node `i` (summed over its
+    /// labels), if the node serves metrics and has it.
+    pub fn metric(&self, i: usize, name: &str) -> Option<f64> {
+        let addr = self.nodes[i].config.metrics.listen;
+        let (status, body) = Rpc::get(addr, "/metrics").ok()?;
+        if status != 200 {
+            return None;
+        }
+        let values: Vec<f64> = body
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let (key, value) = l.rsplit_once(' ')?;
+                let bare = key.split('{').next()?;
+                (bare == name).then(|| value.parse::<f64>().ok())?
+            })
+            .collect();
+        (!values.is_empty()).then(|| values.iter().sum())
     }
 
     /// The last lines of a validator's log, for failure messages.
@@ -594,6 +654,7 @@ impl Cluster {
                 log_path: dir.path().join(format!("node-{i}.log")),
                 config,
                 child: None,
+                env: Vec::new(),
             })
             .collect();
         Ok(Cluster {
@@ -624,7 +685,7 @@ impl Cluster {
 
     /// The multiaddr that reaches validator `i` at `port` of 127.0.0.1.
     pub fn peer_multiaddr(&self, i: usize, port: u16) -> Option<String> {
-        let peer = merit_node::network::peer_id_of(&self.layout.merchants[i].validator.public())?;
+        let peer = merit_node::network::peer_id_of(&self.layout.merchants[i].p2p.public())?;
         Some(format!("/ip4/127.0.0.1/tcp/{port}/p2p/{peer}"))
     }
 

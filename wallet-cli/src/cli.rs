@@ -279,17 +279,19 @@ Examples:
   merit keys show alice")]
     Show { name: String },
 
-    /// Import a secret seed (64 hex digits) from a hidden prompt or stdin.
+    /// Import a secret seed (64 hex digits) from a hidden prompt or stdin,
+    /// or an encrypted key file.
     #[command(after_help = "\
 Examples:
   merit keys import cold-merchant                 # asks for the seed, hidden
   merit keys export alice | merit keys import alice-copy
-  merit keys import merchant-1 --merchant-key-file my-alliance/merchant-1.keys.json")]
+  merit keys import bean-issuer --key-file ./bean/issuer.json   # from `merit-genesis keygen`")]
     Import {
         name: String,
-        /// Take the account key from a `merit-genesis` merchant key file.
+        /// Take the key from an encrypted key file, such as the issuer.json
+        /// of `merit-genesis keygen`; it keeps that file's password.
         #[arg(long, value_name = "PATH")]
-        merchant_key_file: Option<std::path::PathBuf>,
+        key_file: Option<std::path::PathBuf>,
         /// Replace an existing key of that name.
         #[arg(long)]
         force: bool,

@@ -123,22 +123,26 @@ fn keys(ctx: &Ctx, command: KeysCommand) -> Result<()> {
         }
         KeysCommand::Import {
             name,
-            merchant_key_file,
+            key_file,
             force,
         } => {
             let path = ctx.keystore.path_of(&name)?;
             if !force && path.exists() {
                 return Err(KeystoreError::Exists { name, path }.into());
             }
-            let key = match merchant_key_file {
-                Some(file) => merit_genesis::MerchantKeys::load(&file)?.account,
+            let (key, path) = match key_file {
+                Some(file) => {
+                    let password = password_for(&file.display().to_string())?;
+                    ctx.keystore.import_file(&name, &file, &password, force)?
+                }
                 None => {
                     let line = read_secret_line("Secret seed (64 hex digits): ", 1024)?;
-                    seed_from_hex(&line)?
+                    let key = seed_from_hex(&line)?;
+                    let password = new_password(&format!("key `{name}`"))?;
+                    let path = ctx.keystore.save(&name, &key, &password, force)?;
+                    (key, path)
                 }
             };
-            let password = new_password(&format!("key `{name}`"))?;
-            let path = ctx.keystore.save(&name, &key, &password, force)?;
             show_entry(
                 ctx,
                 &KeyEntry {

@@ -39,6 +39,8 @@
 //!    - [`Effect::Commit`]: the block is final. Apply it to the ledger and
 //!      store it with its certificate in one atomic write, before carrying
 //!      out any later effect (those already belong to the next height).
+//!    - [`Effect::Evidence`]: keep the pair of conflicting statements (a
+//!      validator signed two blocks where it may sign one), count and log it.
 //!    - [`Effect::RequestSync`]: fetch blocks from `from_height` on with
 //!      their certificates from peers, check each with
 //!      [`verify_certificate`], re-execute and apply it, then answer with
@@ -48,6 +50,7 @@
 //! argument.
 
 mod cert;
+mod evidence;
 mod message;
 mod replica;
 mod validators;
@@ -56,6 +59,7 @@ mod verifier;
 pub use cert::{
     CertError, verify_certificate, verify_certificate_with, verify_prepared_certificate,
 };
+pub use evidence::{Evidence, EvidenceError, MAX_EVIDENCE_BYTES};
 pub use message::{
     MAX_MESSAGE_BYTES, MAX_STATEMENT_BYTES, Message, MessageKind, NewView, PreparedCertificate,
     SIGNING_DOMAIN, SignedStatement, SignedViewChange, Statement, ViewChange, Vote, signing_bytes,
@@ -67,5 +71,7 @@ pub use replica::{
     MAX_FUTURE_HEIGHTS, MAX_FUTURE_MESSAGES_PER_VALIDATOR, MAX_PERSISTED_STATE_BYTES,
     MAX_ROUNDS_AHEAD, PersistedState, PreparedProof, Rejection, Replica, ReplicaError,
 };
-pub use validators::{QuorumRule, ValidatorSet, ValidatorSetError, max_faulty, quorum_size};
+pub use validators::{
+    QuorumRule, ValidatorSchedule, ValidatorSet, ValidatorSetError, max_faulty, quorum_size,
+};
 pub use verifier::{Ed25519Verifier, SignatureVerifier};

@@ -129,10 +129,70 @@ impl ValidatorSet {
     }
 }
 
+/// The validator sets in force from each height on, as far ahead as they
+/// are known.
+///
+/// A change of the set takes effect a fixed number of blocks after the
+/// proposal that makes it passes, so at any tip the sets of the next few
+/// heights are already decided. A replica judges every message against the
+/// set of the message's height; a message for a height past
+/// [`ValidatorSchedule::known_until`] cannot be judged yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidatorSchedule {
+    /// Each set, by the first height it is in force at.
+    sets: BTreeMap<u64, ValidatorSet>,
+    known_until: u64,
+}
+
+impl ValidatorSchedule {
+    /// One set for every height from `from` on: a chain whose set never
+    /// changes (and the tests of the replica).
+    pub fn fixed(from: u64, set: ValidatorSet) -> Self {
+        ValidatorSchedule {
+            sets: BTreeMap::from([(from, set)]),
+            known_until: u64::MAX,
+        }
+    }
+
+    /// The sets in force from each height of `sets`, known up to and
+    /// including `known_until`.
+    pub fn new(sets: BTreeMap<u64, ValidatorSet>, known_until: u64) -> Self {
+        ValidatorSchedule { sets, known_until }
+    }
+
+    /// The set in force at `height`, if known.
+    pub fn at(&self, height: u64) -> Option<&ValidatorSet> {
+        if height > self.known_until {
+            return None;
+        }
+        self.sets.range(..=height).next_back().map(|(_, s)| s)
+    }
+
+    /// The last height whose set is known.
+    pub fn known_until(&self) -> u64 {
+        self.known_until
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::crypto::Keypair;
+
+    #[test]
+    fn a_schedule_answers_the_set_of_each_height_it_knows() {
+        let a = ValidatorSet::new(keys(4)).unwrap();
+        let b = ValidatorSet::new(keys(5)).unwrap();
+        let s = ValidatorSchedule::new(BTreeMap::from([(1, a.clone()), (10, b.clone())]), 15);
+        assert_eq!(s.at(0), None);
+        assert_eq!(s.at(1), Some(&a));
+        assert_eq!(s.at(9), Some(&a));
+        assert_eq!(s.at(10), Some(&b));
+        assert_eq!(s.at(15), Some(&b));
+        assert_eq!(s.at(16), None, "past what is known: cannot be judged yet");
+        let fixed = ValidatorSchedule::fixed(1, a.clone());
+        assert_eq!(fixed.at(u64::MAX), Some(&a));
+    }
 
     fn keys(n: usize) -> Vec<PublicKey> {
         (0..n)

@@ -222,3 +222,34 @@ fn block_header_encoding_is_pinned() {
         "block header encoding changed"
     );
 }
+
+/// A signed merchant record with a validator, as genesis files and
+/// governance carry it: the record, then its three proofs.
+const SIGNED_MERCHANT_HEX: &str = "13000000000000004265616e20436f756e74657220436f66666565801fe1e5062dc924aba7ecec0de1678edca0424ae1057071d87240b59ddef25901a8ea96a7ce1ad6c7a8e390d3cff3c74b068156877ecdf4e93823c03c345479cd4a9afa831b317ff519f463bca7c62798cc0f4a2d6dcdde3e9faf242abbe6d47a18000000000000002f6970342f3132372e302e302e312f7463702f3236363031016be6d3d7efeae974deae1f73f0c49e5b637fe51484eabb25addf45ef153d896b81b4ec90a8f18a7830456b22ad455eafa06144d3762b82ef7efc00c2adc007010198a8ea6863b1cd41e80cf05857a61867aa1a80e5396c67e9c83f6dbd1edb87a95f7a8ad75cc2c41721f47f38a58b6c22a2f8e53be3563d6f96da86f62d41fa0501389485d56f90f588d270b19505e6e2fcb5855d3d400a5d079b3a855c9650fa17b5d8109f343bcf1de14ce7647a29cae576d31d3bd8fbd9c8556780203ab0c708";
+
+#[test]
+fn signed_merchant_encoding_is_pinned() {
+    use merit_chain::merchant::{MerchantRecord, P2pAddressText, SignedMerchant, ValidatorRecord};
+    let record = MerchantRecord {
+        name: BoundedString::new("Bean Counter Coffee").unwrap(),
+        account: key("golden-account").public(),
+        validator: Some(ValidatorRecord {
+            key: key("golden-validator").public(),
+            p2p_key: key("golden-p2p").public(),
+            p2p_address: P2pAddressText::new("/ip4/127.0.0.1/tcp/26601").unwrap(),
+        }),
+    };
+    let signed = record.sign(
+        &key("golden-account"),
+        Some(&key("golden-validator")),
+        Some(&key("golden-p2p")),
+    );
+    signed.verify().unwrap();
+    let bytes = signed.to_bytes();
+    assert_eq!(SignedMerchant::from_bytes(&bytes).unwrap(), signed);
+    assert_eq!(
+        hex::encode(&bytes),
+        SIGNED_MERCHANT_HEX,
+        "signed merchant record encoding changed"
+    );
+}

@@ -97,7 +97,12 @@ fn the_default_devnet_is_valid_and_the_ledger_accepts_it() {
         assert_eq!(g.validators()[i], m.validator.public());
         assert_eq!(g.merchants()[i].account, m.account.public());
         assert_eq!(
-            g.merchants()[i].p2p_address.to_string(),
+            g.merchants()[i]
+                .validator
+                .as_ref()
+                .unwrap()
+                .p2p_address
+                .to_string(),
             format!("/ip4/127.0.0.1/tcp/{}", 26601 + i)
         );
         assert_eq!(
@@ -147,11 +152,12 @@ fn devnet_keys_are_all_distinct() {
     for m in &layout.merchants {
         assert!(keys.insert(m.account.public()));
         assert!(keys.insert(m.validator.public()));
+        assert!(keys.insert(m.p2p.public()));
     }
     for s in &layout.shoppers {
         assert!(keys.insert(s.key.public()));
     }
-    assert_eq!(keys.len(), 2 * MAX_VALIDATORS + 3);
+    assert_eq!(keys.len(), 3 * MAX_VALIDATORS + 3);
 }
 
 #[test]

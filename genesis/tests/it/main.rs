@@ -7,4 +7,5 @@
 mod cli;
 mod devnet;
 mod hashing;
+mod support;
 mod validation;

@@ -1,12 +1,16 @@
 //! Every validation rule, reached from a file that is otherwise valid, with
 //! the message checked to name the field and the problem.
 
+use merit_chain::PublicKey;
 use merit_chain::limits::MAX_VALIDATORS;
-use merit_chain::{Keypair, PublicKey};
+use merit_chain::merchant::{KeyRole, RecordError};
+use merit_genesis::netaddr::P2pAddress;
 use merit_genesis::{
-    BalanceEntry, GenesisFile, MAX_GENESIS_BALANCES, MAX_GENESIS_TOKENS, MerchantEntry, Problem,
-    TokenEntry, ValidationError, devnet,
+    BalanceEntry, GenesisFile, MAX_GENESIS_BALANCES, MAX_GENESIS_TOKENS, MerchantEntry,
+    MerchantFile, MerchantKeys, NodeKeys, Problem, TokenEntry, ValidationError, devnet,
 };
+
+use crate::support::{resign, test_key};
 
 /// A field, an edit that breaks it, and what the message must say.
 type Case<T> = (&'static str, fn(&mut T), &'static [&'static str]);
@@ -14,10 +18,6 @@ type Case<T> = (&'static str, fn(&mut T), &'static [&'static str]);
 /// The default devnet genesis: 4 merchants, 4 tokens, 12 balances.
 fn base() -> GenesisFile {
     devnet::devnet(4, 26601, 8545).genesis
-}
-
-fn key(label: &str) -> String {
-    Keypair::insecure_from_label(label).public().to_bech32()
 }
 
 /// Validates `f`, which must fail, and checks the message starts with
@@ -65,19 +65,31 @@ fn merchant_count_is_between_one_and_max_validators() {
     f.balances.clear();
     refused(&f, "merchants", &["at least one merchant"]);
 
-    let entry = |i: usize| MerchantEntry {
-        name: format!("Merchant {i}"),
-        account: key(&format!("acct-{i}")),
-        validator_key: key(&format!("val-{i}")),
-        p2p_address: format!("/ip4/10.0.0.1/tcp/{}", 20_000 + i),
-        rpc_address: None,
+    let entry = |i: usize| {
+        let keys = MerchantKeys {
+            name: format!("Merchant {i}"),
+            account: test_key(&format!("acct-{i}")),
+            node: Some(NodeKeys {
+                validator: test_key(&format!("val-{i}")),
+                p2p: test_key(&format!("p2p-{i}")),
+            }),
+        };
+        let addr = P2pAddress::parse(&format!("/ip4/10.0.0.1/tcp/{}", 20_000 + i)).unwrap();
+        MerchantEntry::new(
+            MerchantFile::from_signed(&keys.sign(Some(&addr)).unwrap().signed),
+            None,
+        )
     };
     f.merchants = (0..MAX_VALIDATORS).map(entry).collect();
     let g = f.validate().unwrap();
     assert_eq!(g.validators().len(), MAX_VALIDATORS);
     assert_eq!(g.max_faulty(), 33);
     f.merchants.push(entry(MAX_VALIDATORS));
-    refused(&f, "merchants", &["has 101 entries, over the limit of 100"]);
+    refused(
+        &f,
+        "merchants",
+        &["names 101 validators, over the limit of 100"],
+    );
 }
 
 #[test]
@@ -96,6 +108,7 @@ fn merchant_names_are_present_plain_and_distinct() {
     f.merchants[1].name = " Books".into();
     refused(&f, "merchants[1].name", &["whitespace"]);
     f.merchants[1].name = f.merchants[0].name.clone();
+    resign(&mut f, 1, &[]);
     refused(
         &f,
         "merchants[1].name",
@@ -110,12 +123,12 @@ fn merchant_keys_must_be_mrt_addresses_of_usable_keys() {
     refused(&f, "merchants[2].account", &["not a bech32m string"]);
 
     let mut f = base();
-    f.merchants[0].validator_key = "hello".into();
+    f.merchants[0].validator_key = Some("hello".into());
     refused(&f, "merchants[0].validator_key", &["not a bech32m string"]);
 
     // A small-order point parses as an address but can verify nothing.
     let mut f = base();
-    f.merchants[3].validator_key = PublicKey::ZERO.to_bech32();
+    f.merchants[3].validator_key = Some(PublicKey::ZERO.to_bech32());
     refused(
         &f,
         "merchants[3].validator_key",
@@ -123,7 +136,7 @@ fn merchant_keys_must_be_mrt_addresses_of_usable_keys() {
     );
     let mut identity = [0u8; 32];
     identity[0] = 1;
-    f.merchants[3].validator_key = PublicKey(identity).to_bech32();
+    f.merchants[3].validator_key = Some(PublicKey(identity).to_bech32());
     refused(
         &f,
         "merchants[3].validator_key",
@@ -135,6 +148,7 @@ fn merchant_keys_must_be_mrt_addresses_of_usable_keys() {
 fn duplicate_validator_keys_are_refused() {
     let mut f = base();
     f.merchants[3].validator_key = f.merchants[1].validator_key.clone();
+    resign(&mut f, 3, &[]);
     let err = refused(
         &f,
         "merchants[3].validator_key",
@@ -144,17 +158,20 @@ fn duplicate_validator_keys_are_refused() {
 }
 
 #[test]
-fn accounts_and_validator_keys_are_all_distinct() {
+fn accounts_validator_and_p2p_keys_are_all_distinct() {
+    // Within one record.
     let mut f = base();
-    f.merchants[2].validator_key = f.merchants[2].account.clone();
+    f.merchants[2].validator_key = Some(f.merchants[2].account.clone());
+    resign(&mut f, 2, &[]);
     refused(
         &f,
         "merchants[2].validator_key",
-        &["is already used as merchants[2].account"],
+        &["the validator key and the account key are the same key"],
     );
 
     let mut f = base();
     f.merchants[1].account = f.merchants[0].account.clone();
+    resign(&mut f, 1, &[]);
     refused(
         &f,
         "merchants[1].account",
@@ -162,33 +179,190 @@ fn accounts_and_validator_keys_are_all_distinct() {
     );
 
     let mut f = base();
-    f.merchants[3].account = f.merchants[0].validator_key.clone();
+    f.merchants[3].account = f.merchants[0].validator_key.clone().unwrap();
+    resign(&mut f, 3, &[]);
     refused(
         &f,
         "merchants[3].account",
         &["is already used as merchants[0].validator_key"],
+    );
+
+    let mut f = base();
+    f.merchants[2].p2p_key = f.merchants[1].p2p_key.clone();
+    resign(&mut f, 2, &[]);
+    refused(
+        &f,
+        "merchants[2].p2p_key",
+        &["is already used as merchants[1].p2p_key"],
+    );
+
+    let mut f = base();
+    f.merchants[1].p2p_key = f.merchants[0].validator_key.clone();
+    resign(&mut f, 1, &[]);
+    refused(
+        &f,
+        "merchants[1].p2p_key",
+        &["is already used as merchants[0].validator_key"],
+    );
+}
+
+#[test]
+fn every_proof_of_possession_is_checked() {
+    // A field changed after signing.
+    let mut f = base();
+    f.merchants[2].name = "Skyline Fuel & Co".into();
+    let err = refused(&f, "merchants[2].proofs", &["changed after it was signed"]);
+    assert_eq!(
+        err.problem,
+        Problem::Record(RecordError::ChangedAfterSigning)
+    );
+
+    // Someone else's validator key, which its owner never signed for.
+    let mut f = base();
+    let victim = test_key("victim").public().to_bech32();
+    f.merchants[1].validator_key = Some(victim.clone());
+    resign(&mut f, 1, &["victim"]);
+    let genuine = f.clone();
+    f.merchants[1].proofs.validator_key = base().merchants[1].proofs.validator_key.clone();
+    refused(
+        &f,
+        "merchants[1].proofs.validator_key",
+        &[
+            "the proof of possession of the validator key",
+            &victim,
+            "forged",
+        ],
+    );
+    assert!(
+        genuine.validate().is_ok(),
+        "signed by the key itself, it is valid"
+    );
+
+    // A proof missing, or not a signature at all.
+    let mut f = base();
+    f.merchants[0].proofs.p2p_key = None;
+    refused(
+        &f,
+        "merchants[0].proofs.p2p_key",
+        &["the proof of possession of the p2p key is missing"],
+    );
+    let mut f = base();
+    f.merchants[0].proofs.account = Some("abc".into());
+    refused(
+        &f,
+        "merchants[0].proofs.account",
+        &["128 hexadecimal digits"],
+    );
+
+    // A proof of a key the record does not name.
+    let mut f = base();
+    f.merchants[0].validator_key = None;
+    f.merchants[0].p2p_key = None;
+    f.merchants[0].p2p_address = None;
+    let err = refused(
+        &f,
+        "merchants[0].proofs.validator_key",
+        &["the record names none"],
+    );
+    assert_eq!(
+        err.problem,
+        Problem::Record(RecordError::UnexpectedProof {
+            role: KeyRole::Validator
+        })
+    );
+}
+
+#[test]
+fn a_validator_names_its_key_p2p_key_and_address_together() {
+    for (missing, edit) in [
+        (
+            "validator_key",
+            (|e: &mut MerchantEntry| e.validator_key = None) as fn(&mut MerchantEntry),
+        ),
+        ("p2p_key", |e| e.p2p_key = None),
+        ("p2p_address", |e| e.p2p_address = None),
+    ] {
+        let mut f = base();
+        edit(&mut f.merchants[1]);
+        let err = f.validate().unwrap_err().to_string();
+        assert!(err.starts_with("merchants[1]."), "{err}");
+        assert!(err.contains(&format!("{missing} is missing")), "{err}");
+    }
+}
+
+#[test]
+fn a_merchant_may_issue_without_running_a_validator() {
+    let mut f = base();
+    let shop = MerchantKeys {
+        name: "Corner Shop".into(),
+        account: test_key("corner-shop"),
+        node: None,
+    };
+    let record = shop.sign(None).unwrap();
+    f.merchants.insert(
+        1,
+        MerchantEntry::new(MerchantFile::from_signed(&record.signed), None),
+    );
+    let g = f.validate().unwrap();
+    assert_eq!(g.merchants().len(), 5);
+    assert_eq!(
+        g.validators().len(),
+        4,
+        "an issuer-only merchant is no validator"
+    );
+    let order: Vec<&str> = g
+        .validator_merchants()
+        .map(|(m, _)| m.name.as_str())
+        .collect();
+    assert_eq!(order[1], "Northwind Books", "validator order skips it");
+    assert!(
+        g.to_state()
+            .merchants
+            .iter()
+            .any(|(a, _)| *a == shop.account.public())
+    );
+
+    // But some merchant must run a validator.
+    let mut f = base();
+    f.merchants = vec![MerchantEntry::new(
+        MerchantFile::from_signed(&record.signed),
+        None,
+    )];
+    f.tokens.clear();
+    f.balances.clear();
+    refused(
+        &f,
+        "merchants",
+        &["at least one merchant to run a validator"],
     );
 }
 
 #[test]
 fn p2p_addresses_must_parse_and_differ() {
     let mut f = base();
-    f.merchants[1].p2p_address = "127.0.0.1:26602".into();
+    f.merchants[1].p2p_address = Some("127.0.0.1:26602".into());
     refused(
         &f,
         "merchants[1].p2p_address",
         &["is not a valid p2p multiaddr", "starts with `/`"],
     );
-    f.merchants[1].p2p_address = "/ip4/127.0.0.1/tcp/26602/p2p/12D3KooWabc".into();
+    f.merchants[1].p2p_address = Some("/ip4/127.0.0.1/tcp/26602/p2p/12D3KooWabc".into());
     refused(
         &f,
         "merchants[1].p2p_address",
-        &["peer id comes from its validator_key"],
+        &["peer id comes from its p2p_key"],
     );
-    f.merchants[1].p2p_address = "/ip4/127.0.0.1/tcp/99999".into();
+    f.merchants[1].p2p_address = Some("/ip4/127.0.0.1/tcp/99999".into());
     refused(&f, "merchants[1].p2p_address", &["port `99999`"]);
-    // The same address written differently is still the same address.
-    f.merchants[1].p2p_address = "/ip4/127.0.0.1/tcp/026601".into();
+    // The address is signed as written, so only its normal form is taken.
+    f.merchants[1].p2p_address = Some("/ip4/127.0.0.1/tcp/026602".into());
+    refused(
+        &f,
+        "merchants[1].p2p_address",
+        &["must be in normal form: write `/ip4/127.0.0.1/tcp/26602`"],
+    );
+    f.merchants[1].p2p_address = Some("/ip4/127.0.0.1/tcp/26601".into());
+    resign(&mut f, 1, &[]);
     refused(
         &f,
         "merchants[1].p2p_address",
@@ -284,7 +458,7 @@ fn a_token_issuer_must_be_a_merchant_account() {
         &[&format!("{alice} is not a merchant account")],
     );
     // A validator key is not an account either.
-    f.tokens[0].issuer = f.merchants[0].validator_key.clone();
+    f.tokens[0].issuer = f.merchants[0].validator_key.clone().unwrap();
     refused(&f, "tokens[0].issuer", &["is not a merchant account"]);
 }
 
@@ -407,7 +581,7 @@ fn a_merchants_only_file_is_valid() {
     for m in g.merchants() {
         assert!(ledger.is_merchant(&m.account));
         assert!(
-            !ledger.is_merchant(&m.validator_key),
+            !ledger.is_merchant(&m.validator.as_ref().unwrap().key),
             "validator keys are not merchants"
         );
     }

@@ -343,6 +343,23 @@ fn build_chain(layout: &DevnetLayout, ledger: &mut Ledger, storage: &dyn Storage
     escrows.extend(b4[1..2].iter().map(Transaction::hash));
     commit(layout, ledger, storage, t4, b4, true);
 
+    // Validator 2 signed two blocks at (3, 1): evidence this node kept.
+    let faulty = &layout.merchants[2].validator;
+    let prepare = |b: u8| {
+        merit_chain::consensus::SignedStatement::sign(
+            ledger.chain_id(),
+            faulty,
+            Statement::Prepare(Vote {
+                height: 3,
+                round: 1,
+                block_hash: Hash32([b; 32]),
+            }),
+        )
+    };
+    let evidence =
+        merit_chain::consensus::Evidence::of(prepare(1), prepare(2)).expect("conflicting votes");
+    storage.save_evidence(&evidence).expect("stored");
+
     let fresh = vec![
         s.sign(ledger, &alice, transfer("BEAN", &carol, 25, None)),
         s.sign(ledger, &alice, transfer("BEAN", &bob, 1, None)),
@@ -467,8 +484,19 @@ fn calls(f: &Facts) -> Vec<(&'static str, Value)> {
         "merit_status",
         "merit_listTokens",
         "merit_validators",
+        "merit_getEvidence",
     ] {
         c.push((m, json!([])));
+    }
+    for e in [
+        json!([{"from_height": 3, "limit": 1}]),
+        json!([{"from_height": 4}]),
+        json!([{"limit": 0}]),
+        json!([{"limit": 1001}]),
+        json!([{"from": 1}]),
+        json!([3]),
+    ] {
+        c.push(("merit_getEvidence", e));
     }
     for h in &f.txs {
         c.push(("merit_getTransaction", json!([h.to_hex()])));
@@ -724,8 +752,8 @@ fn every_invalid_params_error_carries_a_reason() {
         .expect("a runtime");
     let (_, module, _) = serve(&runtime);
     let shapes = [
-        json!([{}]),
-        json!([[]]),
+        json!([{"no such option": 1}]),
+        json!([["x", "y", "z"]]),
         json!([1.5, true]),
         json!([null, null, null, null, null, null]),
         json!({"x": 1}),

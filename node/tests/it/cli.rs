@@ -350,3 +350,112 @@ fn a_node_stops_cleanly_on_sigint_and_restarts_on_the_same_data() {
         std::fs::read_to_string(&log).unwrap()
     );
 }
+
+/// The validator key is encrypted at rest: a node starts only with its
+/// password, from `MERIT_NODE_PASSWORD` or a password file, and only with
+/// the p2p key its genesis record names. It logs the genesis hash.
+#[test]
+fn a_validator_starts_only_with_its_password_and_its_own_p2p_key() {
+    let dir = tempfile::tempdir().unwrap();
+    // Apart from the other tests' ports.
+    let base = 56_000 + (std::process::id() % 100) as u16 * 10;
+    let opts = merit_node::devnet::DevnetOptions {
+        dir: dir.path().join("net"),
+        validators: 1,
+        reset: false,
+        p2p_base_port: base,
+        rpc_base_port: base + 3,
+        metrics_base_port: base + 6,
+        log: "warn,merit_node=info".into(),
+    };
+    let (layout, configs) = merit_node::devnet::prepare(&opts).unwrap();
+    let genesis = layout.validate().unwrap();
+    let addr = configs[0].rpc.listen;
+    // The devnet's config without its password file.
+    let mut bare = configs[0].clone();
+    bare.password_file = None;
+    let config = dir.path().join("bare.toml");
+    std::fs::write(&config, bare.to_toml()).unwrap();
+    let config = config.to_str().unwrap().to_string();
+    let right = merit_genesis::devnet::DEVNET_NODE_PASSWORD;
+
+    let refused = |extra: &[&str], env: Option<&str>, want: &str| {
+        let mut cmd = node();
+        cmd.args(["start", "--config", &config])
+            .args(extra)
+            .env_remove("MERIT_NODE_PASSWORD")
+            .stdin(Stdio::null());
+        if let Some(pw) = env {
+            cmd.env("MERIT_NODE_PASSWORD", pw);
+        }
+        let o = cmd.output().unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains(want), "`{err}` lacks `{want}`");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(height(addr).is_none(), "a refused node serves nothing");
+    };
+    refused(&[], None, "is encrypted: set MERIT_NODE_PASSWORD");
+    refused(
+        &[],
+        Some("not the password"),
+        "wrong password for the validator key",
+    );
+    let wrong_file = dir.path().join("wrong-password");
+    std::fs::write(&wrong_file, "not the password\n").unwrap();
+    refused(
+        &["--password-file", wrong_file.to_str().unwrap()],
+        Some(right),
+        "wrong password for the validator key",
+    );
+    // Another node's p2p key is not this validator's identity.
+    let other = dir.path().join("other_p2p_key.json");
+    merit_genesis::p2p_key::write_p2p_key(
+        &other,
+        &merit_chain::Keypair::insecure_from_label("node-it/other-p2p"),
+        false,
+    )
+    .unwrap();
+    refused(
+        &["--p2p-key-file", other.to_str().unwrap()],
+        Some(right),
+        "is not the p2p key",
+    );
+
+    // The right password from the environment, then from a file.
+    let right_file = dir.path().join("right-password");
+    std::fs::write(&right_file, format!("{right}\n")).unwrap();
+    let runs: [(&[&str], Option<&str>); 2] = [
+        (&[], Some(right)),
+        (&["--password-file", right_file.to_str().unwrap()], None),
+    ];
+    for (i, (extra, env)) in runs.into_iter().enumerate() {
+        let log = dir.path().join(format!("run-{i}.log"));
+        let f = std::fs::File::create(&log).unwrap();
+        let mut cmd = node();
+        cmd.args(["start", "--config", &config])
+            .args(extra)
+            .env_remove("MERIT_NODE_PASSWORD")
+            .stdin(Stdio::null())
+            .stdout(f.try_clone().unwrap())
+            .stderr(f);
+        if let Some(pw) = env {
+            cmd.env("MERIT_NODE_PASSWORD", pw);
+        }
+        let mut child = cmd.spawn().unwrap();
+        wait_height(addr);
+        let status = rpc(addr, "merit_status", json!([])).unwrap();
+        assert_eq!(
+            status["validator_index"],
+            json!(0),
+            "it runs as the validator"
+        );
+        assert_eq!(status["genesis_hash"], json!(genesis.hash().to_hex()));
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            text.contains(&format!("genesis_hash={}", genesis.hash())),
+            "the start-up log names the genesis hash: {text}"
+        );
+        assert!(stop(&mut child, "TERM", &log).success());
+    }
+}

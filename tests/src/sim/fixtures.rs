@@ -10,7 +10,10 @@ use merit_chain::tx::ChainId;
 use merit_chain::{
     ConsensusParams, Keypair, Ledger, PublicKey, Symbol, Transaction, TxBody, TxKind,
 };
-use merit_genesis::{BalanceEntry, Genesis, GenesisFile, MerchantEntry, TokenEntry};
+use merit_genesis::{
+    BalanceEntry, Genesis, GenesisFile, Host, MerchantEntry, MerchantFile, MerchantKeys, NodeKeys,
+    P2pAddress, TokenEntry,
+};
 
 use super::rng::SimRng;
 
@@ -47,6 +50,11 @@ pub fn validator_key(i: usize) -> Keypair {
     Keypair::insecure_from_label(&format!("sim-validator-{i}"))
 }
 
+/// The libp2p identity of simulated validator `i`'s node.
+pub fn p2p_key(i: usize) -> Keypair {
+    Keypair::insecure_from_label(&format!("sim-p2p-{i}"))
+}
+
 pub fn merchant_key(i: usize) -> Keypair {
     Keypair::insecure_from_label(&format!("sim-merchant-{i}"))
 }
@@ -79,12 +87,25 @@ pub fn sim_consensus_params() -> ConsensusParams {
 /// a validator.
 pub fn genesis_file(n: usize) -> GenesisFile {
     let merchants = (0..n)
-        .map(|i| MerchantEntry {
-            name: format!("merchant-{i}"),
-            account: merchant_key(i).public().to_bech32(),
-            validator_key: validator_key(i).public().to_bech32(),
-            p2p_address: format!("/ip4/127.0.0.1/tcp/{}", 30_000 + i),
-            rpc_address: None,
+        .map(|i| {
+            let keys = MerchantKeys {
+                name: format!("merchant-{i}"),
+                account: merchant_key(i),
+                node: Some(NodeKeys {
+                    validator: validator_key(i),
+                    p2p: p2p_key(i),
+                }),
+            };
+            let address = P2pAddress::new(
+                Host::Ip4(std::net::Ipv4Addr::LOCALHOST),
+                30_000u16.saturating_add(u16::try_from(i).unwrap_or(u16::MAX)),
+            );
+            // Fixed names, keys and addresses: a record that fails to sign
+            // is a bug of these fixtures, which every simulation finds.
+            let record = keys
+                .sign(Some(&address))
+                .unwrap_or_else(|e| unreachable!("simulated merchant {i}: {e}"));
+            MerchantEntry::new(MerchantFile::from_signed(&record.signed), None)
         })
         .collect();
     let units = |u: u64| format_amount(u, SIM_TOKEN_DECIMALS);

@@ -1113,6 +1113,11 @@ impl World {
         self.nodes[i].shared().cloned()
     }
 
+    /// Each validator's role: [`HONEST`] or its byzantine behaviour's name.
+    pub fn roles(&self) -> Vec<&'static str> {
+        self.nodes.iter().map(Node::role).collect()
+    }
+
     /// Node `i`'s committed height as the checker saw it.
     pub fn height(&self, i: usize) -> u64 {
         self.nodes[i].checked
@@ -1229,4 +1234,5 @@ pub fn add_stats(total: &mut ConsensusStats, s: &ConsensusStats) {
     total.commits += s.commits;
     total.sync_requests += s.sync_requests;
     total.untimely_proposals += s.untimely_proposals;
+    total.evidence += s.evidence;
 }

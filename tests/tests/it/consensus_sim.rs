@@ -72,6 +72,46 @@ fn n4f1_is_safe_and_live_over_every_seed() {
     // replicas and were refused.
     assert!(summary.stats.rejected_bad_signature > 0);
     assert!(summary.stats.rejected_not_validator > 0);
+    // Double votes and double proposals that reached one honest replica
+    // were kept as evidence.
+    assert!(summary.stats.evidence > 0);
+}
+
+#[test]
+fn a_double_voter_leaves_evidence_in_honest_stores_that_verifies() {
+    let s = scenario("n4f1");
+    let mut found = 0;
+    for seed in 0..40 {
+        let mut w = World::new(&s, seed);
+        w.begin().unwrap_or_else(|f| panic!("{f}"));
+        w.run_until(3_000).unwrap_or_else(|f| panic!("{f}"));
+        let roles = w.roles();
+        let Some(faulty) = roles.iter().position(|r| *r == "double-voter") else {
+            continue;
+        };
+        let faulty_key = validator_key(faulty).public();
+        for (i, role) in roles.iter().enumerate() {
+            if *role != HONEST {
+                continue;
+            }
+            let Some(shared) = w.shared(i) else { continue };
+            for e in shared.storage.evidence(0, 1_000).unwrap() {
+                // Evidence names only the faulty validator, and anyone can
+                // check it against the validator set.
+                assert_eq!(
+                    e.validator(),
+                    faulty_key,
+                    "seed {seed}: evidence against an honest validator"
+                );
+                e.verify(&shared.chain_id, &shared.validators).unwrap();
+                found += 1;
+            }
+        }
+    }
+    assert!(
+        found > 0,
+        "no honest replica kept evidence of the double voter"
+    );
 }
 
 #[test]

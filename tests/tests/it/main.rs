@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
 mod adversarial;
+mod byzantine;
+mod ceremony;
 mod chaos;
 mod cluster;
 mod consensus_sim;

@@ -101,3 +101,61 @@ fn a_tampered_ciphertext_does_not_open() {
         Err(KeystoreError::WrongPassword { .. })
     ));
 }
+
+/// The issuer key of the key ceremony is a wallet key file: the wallet opens
+/// it where `merit-genesis keygen` wrote it, and imports it by file.
+#[test]
+fn an_issuer_key_from_the_key_ceremony_is_a_wallet_key() {
+    use merit_genesis::keystore::KdfParams;
+    use merit_genesis::netaddr::P2pAddress;
+    use merit_genesis::{KeyPasswords, MerchantKeys};
+
+    let dir = tempfile::tempdir().unwrap();
+    let merchant = dir.path().join("bean");
+    let keys = MerchantKeys::generate("Bean", true).unwrap();
+    let record = keys
+        .sign(Some(
+            &P2pAddress::parse("/ip4/127.0.0.1/tcp/26601").unwrap(),
+        ))
+        .unwrap();
+    let passwords = KeyPasswords {
+        node: "node pw",
+        issuer: "issuer pw",
+        kdf: KdfParams::INSECURE_FAST,
+    };
+    keys.write(&merchant, &record, &passwords, false).unwrap();
+
+    // Where keygen wrote it, under the name it was given.
+    let there = Keystore::at(&merchant);
+    assert_eq!(
+        there.load("issuer", "issuer pw").unwrap().public(),
+        keys.account.public()
+    );
+
+    // Imported into a keystore by file, keeping its password.
+    let ks = Keystore::at(dir.path().join("keys"));
+    let (key, path) = ks
+        .import_file(
+            "bean-issuer",
+            &merchant.join("issuer.json"),
+            "issuer pw",
+            false,
+        )
+        .unwrap();
+    assert_eq!(key.public(), keys.account.public());
+    assert_eq!(path, ks.dir().join("bean-issuer.json"));
+    assert_eq!(
+        ks.load("bean-issuer", "issuer pw").unwrap().public(),
+        keys.account.public()
+    );
+    let err = ks
+        .import_file("other", &merchant.join("issuer.json"), "node pw", false)
+        .unwrap_err();
+    assert!(err.to_string().contains("wrong password"), "{err}");
+    assert!(!ks.exists("other"));
+    // The validator key is encrypted under the node password, not the issuer's.
+    assert!(matches!(
+        there.load("validator_key", "issuer pw"),
+        Err(KeystoreError::WrongPassword { .. })
+    ));
+}

@@ -14,6 +14,7 @@ use crate::consensus::cert::{verify_certificate_with, verify_prepared_certificat
 use crate::consensus::message::{
     Message, NewView, PreparedCertificate, SignedViewChange, Statement, ViewChange, signing_bytes,
 };
+use crate::consensus::validators::ValidatorSet;
 use crate::crypto::{Hash32, PublicKey, Signature};
 use crate::tx::Transaction;
 
@@ -28,10 +29,14 @@ impl Replica {
     /// large block from anyone but its signer costs one signature check.
     pub fn check_message(&self, msg: &Message) -> Result<usize, Rejection> {
         let sender_key = msg.signed.validator;
-        let sender = self
-            .validators
-            .index_of(&sender_key)
-            .ok_or(Rejection::NotAValidator)?;
+        // Every message is judged by the set of its own height.
+        let height = msg.signed.statement.height();
+        let set = self
+            .schedule
+            .at(height)
+            .ok_or(Rejection::CannotJudgeYet(height))?;
+        let quorum = set.quorum_for(self.config.quorum_rule);
+        let sender = set.index_of(&sender_key).ok_or(Rejection::NotAValidator)?;
         // The block to hash once the signature holds, and the hash its
         // statement names.
         let mut attached: Option<(&Block, u64, Hash32)> = None;
@@ -43,7 +48,7 @@ impl Replica {
                         "a PrePrepare is only for round 0; later rounds use NewView",
                     ));
                 }
-                if self.validators.proposer_index(v.height, 0) != sender {
+                if set.proposer_index(v.height, 0) != sender {
                     return Err(Rejection::WrongProposer);
                 }
                 if block.header.round != 0 || block.header.proposer != sender_key {
@@ -57,7 +62,7 @@ impl Replica {
                 if nv.round == 0 {
                     return Err(Rejection::Malformed("a NewView is for a round above 0"));
                 }
-                if self.validators.proposer_index(nv.height, nv.round) != sender {
+                if set.proposer_index(nv.height, nv.round) != sender {
                     return Err(Rejection::WrongProposer);
                 }
             }
@@ -109,23 +114,19 @@ impl Replica {
             ) => {
                 verify_prepared_certificate(
                     &self.chain_id,
-                    &self.validators,
+                    set,
                     cert,
-                    self.quorum,
+                    quorum,
                     self.verifier.as_ref(),
                 )
                 .map_err(Rejection::BadCertificate)?;
             }
-            (Statement::NewView(nv), Some(block)) => self.check_new_view(nv, &sender_key, block)?,
+            (Statement::NewView(nv), Some(block)) => {
+                self.check_new_view(nv, &sender_key, block, set)?
+            }
             (Statement::Decision(cert), _) => {
-                verify_certificate_with(
-                    &self.chain_id,
-                    &self.validators,
-                    cert,
-                    self.quorum,
-                    self.verifier.as_ref(),
-                )
-                .map_err(Rejection::BadCertificate)?;
+                verify_certificate_with(&self.chain_id, set, cert, quorum, self.verifier.as_ref())
+                    .map_err(Rejection::BadCertificate)?;
             }
             _ => {}
         }
@@ -158,12 +159,14 @@ impl Replica {
         nv: &NewView,
         proposer: &PublicKey,
         block: &Block,
+        set: &ValidatorSet,
     ) -> Result<(), Rejection> {
+        let quorum = set.quorum_for(self.config.quorum_rule);
         let mut signers = BTreeSet::new();
         let mut certs: Vec<&PreparedCertificate> = Vec::new();
         for svc in nv.view_changes.iter() {
             let vc = &svc.view_change;
-            if !self.validators.contains(&svc.validator) {
+            if !set.contains(&svc.validator) {
                 return Err(Rejection::BadJustification(
                     "a view change is from a non-validator",
                 ));
@@ -189,7 +192,7 @@ impl Replica {
                 }
             }
         }
-        if signers.len() < self.quorum {
+        if signers.len() < quorum {
             return Err(Rejection::BadJustification(
                 "fewer view changes than a quorum",
             ));
@@ -217,14 +220,8 @@ impl Replica {
             ));
         }
         for cert in certs {
-            verify_prepared_certificate(
-                &self.chain_id,
-                &self.validators,
-                cert,
-                self.quorum,
-                self.verifier.as_ref(),
-            )
-            .map_err(Rejection::BadCertificate)?;
+            verify_prepared_certificate(&self.chain_id, set, cert, quorum, self.verifier.as_ref())
+                .map_err(Rejection::BadCertificate)?;
         }
         match highest_prepared(nv.view_changes.iter()) {
             Some(cert) if cert.block_hash != nv.block_hash => Err(Rejection::BadJustification(
@@ -246,7 +243,8 @@ impl Replica {
                 Rejection::Stale { .. } => self.stats.ignored_stale += 1,
                 Rejection::TooFarAhead { .. }
                 | Rejection::BufferFull
-                | Rejection::RoundTooFarAhead { .. } => self.stats.dropped_future += 1,
+                | Rejection::RoundTooFarAhead { .. }
+                | Rejection::CannotJudgeYet(_) => self.stats.dropped_future += 1,
                 Rejection::Malformed(_)
                 | Rejection::WrongProposer
                 | Rejection::BadCertificate(_)
@@ -256,9 +254,6 @@ impl Replica {
     }
 
     fn admit(&mut self, msg: Message, arrival_ms: u64) -> Result<(), Rejection> {
-        if !self.validators.contains(&msg.signed.validator) {
-            return Err(Rejection::NotAValidator);
-        }
         let height = msg.signed.statement.height();
         if height < self.height {
             // A ViewChange for a height this replica has finalized comes
@@ -279,9 +274,10 @@ impl Replica {
             return Ok(());
         }
         if height > self.height {
-            let seen = self.highest_seen.entry(sender).or_default();
+            let signer = msg.signed.validator;
+            let seen = self.highest_seen.entry(signer).or_default();
             *seen = (*seen).max(height);
-            let buffered = self.buffer(sender, height, msg, arrival_ms);
+            let buffered = self.buffer(signer, height, msg, arrival_ms);
             self.request_sync_if_behind();
             return buffered;
         }
@@ -300,7 +296,7 @@ impl Replica {
 
     fn buffer(
         &mut self,
-        sender: usize,
+        sender: PublicKey,
         height: u64,
         msg: Message,
         arrival_ms: u64,
@@ -356,6 +352,17 @@ impl Replica {
     /// Handles a checked message for the current height.
     pub(super) fn process(&mut self, sender: usize, msg: Message, arrival_ms: u64) {
         let Message { signed, block } = msg;
+        if let Statement::PrePrepare(v) = signed.statement {
+            match self.hs.pre_prepare.clone() {
+                Some(first) if first.statement.block_hash() != Some(v.block_hash) => {
+                    self.stats.equivocations += 1;
+                    self.report(sender, first, signed);
+                    return;
+                }
+                Some(_) => {}
+                None => self.hs.pre_prepare = Some(signed.clone()),
+            }
+        }
         match signed.statement {
             Statement::PrePrepare(v) => {
                 if let Some(block) = block {

@@ -17,8 +17,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::cert::CertError;
-use super::message::{MAX_STATEMENT_BYTES, Message, PreparedCertificate, SignedViewChange};
-use super::validators::{QuorumRule, ValidatorSet};
+use super::evidence::Evidence;
+use super::message::{
+    MAX_STATEMENT_BYTES, Message, PreparedCertificate, SignedStatement, SignedViewChange,
+};
+use super::validators::{QuorumRule, ValidatorSchedule, ValidatorSet};
 use super::verifier::{Ed25519Verifier, SignatureVerifier};
 use crate::block::{Block, CommitCertificate};
 use crate::crypto::{Hash32, Keypair, PublicKey};
@@ -226,6 +229,10 @@ pub enum Effect {
         from_height: u64,
         target_height: u64,
     },
+    /// A validator signed two different blocks where it may sign one: keep
+    /// the pair, count it and report it. Emitted at most once per validator
+    /// and height.
+    Evidence(Box<Evidence>),
 }
 
 /// Why a message was not accepted.
@@ -251,6 +258,10 @@ pub enum Rejection {
     RoundTooFarAhead { round: u32, current: u32 },
     #[error("the future-message buffer of the signer is full")]
     BufferFull,
+    /// The validator set of the message's height is not known yet: the
+    /// message is ignored, and its sender is not to blame.
+    #[error("the validator set of height {0} is not known yet")]
+    CannotJudgeYet(u64),
 }
 
 /// Why a replica cannot be built.
@@ -264,6 +275,8 @@ pub enum ReplicaError {
     PersistedAhead { persisted: u64, next: u64 },
     #[error("the committed height is at its maximum")]
     HeightOverflow,
+    #[error("the validator set of height {0} is not known")]
+    UnknownSet(u64),
 }
 
 /// Counters for metrics and tests.
@@ -279,6 +292,8 @@ pub struct ConsensusStats {
     pub duplicates: u64,
     /// Conflicting proposals or votes from one validator at one round.
     pub equivocations: u64,
+    /// Pairs of conflicting statements kept as evidence.
+    pub evidence: u64,
     pub rounds_started: u64,
     /// Fresh proposals this replica did not Prepare because their block
     /// time was outside its timeliness window.
@@ -323,6 +338,11 @@ struct HeightState {
     pending_new_view: Option<(u32, Vec<SignedViewChange>)>,
     /// Round 0 proposal asked for by BuildProposal.
     awaiting_proposal: bool,
+    /// The round-0 PrePrepare accepted, kept to prove a second one wrong.
+    pre_prepare: Option<SignedStatement>,
+    /// Validators already reported as evidence at this height: one pair
+    /// proves a validator faulty, and keeps what a host stores bounded.
+    reported: std::collections::BTreeSet<usize>,
     /// Rounds whose fresh proposal was not timely here: this replica does
     /// not Prepare it. Kept apart from the block's execution verdict, which
     /// stays valid for a later re-proposal.
@@ -335,9 +355,17 @@ struct HeightState {
 pub struct Replica {
     config: ConsensusConfig,
     chain_id: ChainId,
+    /// The sets in force at each height, as far ahead as they are known.
+    schedule: ValidatorSchedule,
+    /// The set in force at the current height.
     validators: ValidatorSet,
     key: Keypair,
+    /// This replica's index in `validators`, when it is one of them.
     me: usize,
+    /// Whether this replica's key is in the set of the current height. A
+    /// replica that is not does nothing; its host retires it.
+    member: bool,
+    /// The quorum of `validators`.
     quorum: usize,
     verifier: Arc<dyn SignatureVerifier>,
     height: u64,
@@ -345,11 +373,11 @@ pub struct Replica {
     votes: CastVotes,
     lock: Option<PreparedProof>,
     hs: HeightState,
-    /// Messages of later heights, with their senders and arrival times.
-    future: BTreeMap<u64, Vec<(usize, Message, u64)>>,
-    future_per_sender: BTreeMap<usize, usize>,
+    /// Messages of later heights, with their signers and arrival times.
+    future: BTreeMap<u64, Vec<(PublicKey, Message, u64)>>,
+    future_per_sender: BTreeMap<PublicKey, usize>,
     /// The highest height each validator has sent a valid message for.
-    highest_seen: BTreeMap<usize, u64>,
+    highest_seen: BTreeMap<PublicKey, u64>,
     sync_target: Option<u64>,
     /// The certificate of the last block this replica finalized or synced.
     last_commit: Option<CommitCertificate>,
@@ -361,27 +389,34 @@ pub struct Replica {
 
 impl Replica {
     /// A replica that has committed up to `committed_height` and has never
-    /// voted above it.
+    /// voted above it. `schedule` must know the set of the next height, and
+    /// `key` must be in it.
     pub fn new(
         config: ConsensusConfig,
         chain_id: ChainId,
-        validators: ValidatorSet,
+        schedule: ValidatorSchedule,
         key: Keypair,
         committed_height: u64,
     ) -> Result<Self, ReplicaError> {
-        let me = validators
-            .index_of(&key.public())
-            .ok_or(ReplicaError::NotAValidator(key.public()))?;
         let height = committed_height
             .checked_add(1)
             .ok_or(ReplicaError::HeightOverflow)?;
+        let validators = schedule
+            .at(height)
+            .cloned()
+            .ok_or(ReplicaError::UnknownSet(height))?;
+        let me = validators
+            .index_of(&key.public())
+            .ok_or(ReplicaError::NotAValidator(key.public()))?;
         let quorum = validators.quorum_for(config.quorum_rule);
         Ok(Replica {
             config,
             chain_id,
+            schedule,
             validators,
             key,
             me,
+            member: true,
             quorum,
             verifier: Arc::new(Ed25519Verifier),
             height,
@@ -408,12 +443,12 @@ impl Replica {
     pub fn restore(
         config: ConsensusConfig,
         chain_id: ChainId,
-        validators: ValidatorSet,
+        schedule: ValidatorSchedule,
         key: Keypair,
         committed_height: u64,
         persisted: Option<PersistedState>,
     ) -> Result<Self, ReplicaError> {
-        let mut replica = Self::new(config, chain_id, validators, key, committed_height)?;
+        let mut replica = Self::new(config, chain_id, schedule, key, committed_height)?;
         if let Some(p) = persisted {
             if p.height > replica.height {
                 return Err(ReplicaError::PersistedAhead {
@@ -448,8 +483,12 @@ impl Replica {
         std::mem::take(&mut self.out)
     }
 
-    /// Takes one input and returns the effects to carry out, in order.
+    /// Takes one input and returns the effects to carry out, in order. A
+    /// replica that is not a validator at its height does nothing.
     pub fn handle(&mut self, input: Input) -> Vec<Effect> {
+        if !self.member {
+            return Vec::new();
+        }
         match input {
             Input::Message { msg, arrival_ms } => self.on_message(*msg, arrival_ms),
             Input::Timeout { height, round } => self.on_timeout(height, round),
@@ -491,8 +530,28 @@ impl Replica {
         &self.stats
     }
 
+    /// The validator set of the current height.
     pub fn validators(&self) -> &ValidatorSet {
         &self.validators
+    }
+
+    /// The sets this replica judges messages by.
+    pub fn schedule(&self) -> &ValidatorSchedule {
+        &self.schedule
+    }
+
+    /// Whether this replica's key is a validator at its current height. One
+    /// that is not (its validator was removed or rotated away) does nothing
+    /// more, and its host should retire it.
+    pub fn is_member(&self) -> bool {
+        self.member
+    }
+
+    /// Takes the sets as the host knows them after a commit: a vote of the
+    /// alliance may have scheduled a change. Sets already known never
+    /// change; this only reaches further ahead.
+    pub fn set_schedule(&mut self, schedule: ValidatorSchedule) {
+        self.schedule = schedule;
     }
 
     pub fn chain_id(&self) -> &ChainId {

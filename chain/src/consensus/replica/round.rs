@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use super::{Effect, Exec, MAX_BLOCKS_PER_HEIGHT, PreparedProof, Replica, Slot, VoteKind};
 use crate::block::{Block, CommitCertificate, ValidatorSignature};
+use crate::consensus::evidence::Evidence;
+use crate::consensus::message::SignedStatement;
 use crate::consensus::message::{Message, PreparedCertificate, Statement, Vote};
 use crate::consensus::validators::ValidatorSet;
 use crate::crypto::{Hash32, Signature};
@@ -15,7 +17,8 @@ use crate::encoding::BoundedVec;
 enum Added {
     New,
     Duplicate,
-    Conflict,
+    /// A different vote was counted first: its block and signature.
+    Conflict((Hash32, Signature)),
 }
 
 /// The first vote of each validator in each round.
@@ -29,7 +32,7 @@ impl Tally {
         let votes = self.rounds.entry(round).or_default();
         match votes.get(&who) {
             Some((h, _)) if *h == hash => Added::Duplicate,
-            Some(_) => Added::Conflict,
+            Some(first) => Added::Conflict(*first),
             None => {
                 votes.insert(who, (hash, sig));
                 Added::New
@@ -142,10 +145,51 @@ impl Replica {
             VoteKind::Prepare => &mut self.hs.prepares,
             VoteKind::Commit => &mut self.hs.commits,
         };
-        match tally.add(vote.round, sender, vote.block_hash, signature) {
-            Added::New => self.progress(),
-            Added::Duplicate => self.stats.duplicates += 1,
-            Added::Conflict => self.stats.equivocations += 1,
+        let first = match tally.add(vote.round, sender, vote.block_hash, signature) {
+            Added::New => return self.progress(),
+            Added::Duplicate => {
+                self.stats.duplicates += 1;
+                return;
+            }
+            Added::Conflict(first) => first,
+        };
+        self.stats.equivocations += 1;
+        let statement = |block_hash| {
+            let v = Vote { block_hash, ..vote };
+            match kind {
+                VoteKind::Prepare => Statement::Prepare(v),
+                VoteKind::Commit => Statement::Commit(v),
+            }
+        };
+        let Some(validator) = self.validators.get(sender).copied() else {
+            return;
+        };
+        let signed = |block_hash, signature| SignedStatement {
+            statement: statement(block_hash),
+            validator,
+            signature,
+        };
+        self.report(
+            sender,
+            signed(first.0, first.1),
+            signed(vote.block_hash, signature),
+        );
+    }
+
+    /// Keeps a pair of conflicting statements of `sender` as evidence, once
+    /// per sender and height.
+    pub(super) fn report(
+        &mut self,
+        sender: usize,
+        first: SignedStatement,
+        second: SignedStatement,
+    ) {
+        if !self.hs.reported.insert(sender) {
+            return;
+        }
+        if let Ok(e) = Evidence::of(first, second) {
+            self.stats.evidence += 1;
+            self.out.push(Effect::Evidence(Box::new(e)));
         }
     }
 
@@ -385,7 +429,10 @@ impl Replica {
             VoteKind::Commit => &mut self.hs.commits,
         };
         let added = tally.add(round, self.me, hash, signature);
-        debug_assert_ne!(added, Added::Conflict, "checked before signing");
+        debug_assert!(
+            !matches!(added, Added::Conflict(_)),
+            "checked before signing"
+        );
     }
 
     /// Casts a vote at the current `(height, round)` as `cast`

@@ -29,14 +29,14 @@ impl Replica {
         if cert.height < self.height {
             return;
         }
-        if verify_certificate_with(
-            &self.chain_id,
-            &self.validators,
-            &cert,
-            self.quorum,
-            self.verifier.as_ref(),
-        )
-        .is_err()
+        // The certificate of a height is judged by that height's set.
+        let Some(set) = self.schedule.at(cert.height) else {
+            self.stats.rejected_invalid += 1;
+            return;
+        };
+        let quorum = set.quorum_for(self.config.quorum_rule);
+        if verify_certificate_with(&self.chain_id, set, &cert, quorum, self.verifier.as_ref())
+            .is_err()
         {
             self.stats.rejected_invalid += 1;
             return;
@@ -49,12 +49,28 @@ impl Replica {
 
     pub(super) fn advance_height(&mut self, height: u64) {
         self.height = height;
+        // The set of the new height: a vote of the alliance may have
+        // changed it. A replica whose key is not in it retires.
+        match self.schedule.at(height).cloned() {
+            Some(set) => {
+                self.member = set.contains(&self.key.public());
+                self.me = set.index_of(&self.key.public()).unwrap_or(0);
+                self.quorum = set.quorum_for(self.config.quorum_rule);
+                self.validators = set;
+            }
+            None => self.member = false,
+        }
         self.round = 0;
         self.votes = CastVotes::default();
         self.lock = None;
         self.hs = HeightState::default();
         if self.sync_target.is_some_and(|t| t < height) {
             self.sync_target = None;
+        }
+        if !self.member {
+            self.future.clear();
+            self.future_per_sender.clear();
+            return;
         }
         self.schedule_timeout();
         self.propose_if_leader();
@@ -70,10 +86,14 @@ impl Replica {
                 }
             }
         }
-        for (sender, msg, arrival_ms) in replay {
+        for (signer, msg, arrival_ms) in replay {
             if self.height != height {
                 break;
             }
+            // Buffered against this height's set: the signer is in it.
+            let Some(sender) = self.validators.index_of(&signer) else {
+                continue;
+            };
             self.stats.accepted += 1;
             self.process(sender, msg, arrival_ms);
         }

@@ -4,6 +4,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use super::*;
 use crate::block::{BlockHeader, tx_root};
+use crate::consensus::evidence::Evidence;
 use crate::consensus::message::{NewView, SignedViewChange, Statement, Vote};
 use crate::consensus::verify_certificate;
 use crate::encoding::BoundedVec;
@@ -41,11 +42,15 @@ fn block(height: u64, round: u32, proposer: PublicKey, salt: u64) -> Block {
     }
 }
 
+fn schedule(keys: &[Keypair]) -> ValidatorSchedule {
+    ValidatorSchedule::fixed(0, set(keys))
+}
+
 fn replica(keys: &[Keypair], i: usize) -> Replica {
     Replica::new(
         ConsensusConfig::default(),
         chain(),
-        set(keys),
+        schedule(keys),
         keys[i].clone(),
         0,
     )
@@ -161,7 +166,7 @@ impl Cluster {
                 Effect::Commit { block, certificate } => {
                     self.commits[i].push((*block, certificate))
                 }
-                Effect::PersistVote(_) | Effect::RequestSync { .. } => {}
+                Effect::PersistVote(_) | Effect::RequestSync { .. } | Effect::Evidence(_) => {}
             }
         }
     }
@@ -676,7 +681,7 @@ fn a_restored_replica_does_not_prepare_a_second_block_in_the_same_round() {
     let mut r = Replica::restore(
         ConsensusConfig::default(),
         chain(),
-        set(&ks),
+        schedule(&ks),
         ks[0].clone(),
         0,
         Some(saved),
@@ -721,7 +726,7 @@ fn restore_refuses_votes_above_the_committed_chain_and_ignores_old_ones() {
     let err = Replica::restore(
         ConsensusConfig::default(),
         chain(),
-        set(&ks),
+        schedule(&ks),
         ks[0].clone(),
         1,
         Some(state(5)),
@@ -736,7 +741,7 @@ fn restore_refuses_votes_above_the_committed_chain_and_ignores_old_ones() {
     let old = Replica::restore(
         ConsensusConfig::default(),
         chain(),
-        set(&ks),
+        schedule(&ks),
         ks[0].clone(),
         7,
         Some(state(5)),
@@ -746,7 +751,7 @@ fn restore_refuses_votes_above_the_committed_chain_and_ignores_old_ones() {
     let current = Replica::restore(
         ConsensusConfig::default(),
         chain(),
-        set(&ks),
+        schedule(&ks),
         ks[0].clone(),
         4,
         Some(state(5)),
@@ -755,7 +760,13 @@ fn restore_refuses_votes_above_the_committed_chain_and_ignores_old_ones() {
     assert_eq!((current.height(), current.round()), (5, 3));
     let outsider = Keypair::insecure_from_label("outsider");
     assert!(matches!(
-        Replica::new(ConsensusConfig::default(), chain(), set(&ks), outsider, 0),
+        Replica::new(
+            ConsensusConfig::default(),
+            chain(),
+            schedule(&ks),
+            outsider,
+            0
+        ),
         Err(ReplicaError::NotAValidator(_))
     ));
 }
@@ -767,7 +778,7 @@ fn the_weak_quorum_knob_commits_on_f_plus_one() {
         quorum_rule: QuorumRule::UnsafeFPlusOne,
         ..ConsensusConfig::default()
     };
-    let r = Replica::new(weak, chain(), set(&ks), ks[0].clone(), 0).unwrap();
+    let r = Replica::new(weak, chain(), schedule(&ks), ks[0].clone(), 0).unwrap();
     assert_eq!(r.quorum(), 2);
     assert_eq!(replica(&ks, 0).quorum(), 3);
 }
@@ -839,4 +850,241 @@ fn a_replica_whose_key_already_prepared_another_block_stops_before_signing() {
         block_hash: y.hash(),
         valid: true,
     });
+}
+
+fn evidence_of(effects: &[Effect]) -> Vec<&Evidence> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Evidence(e) => Some(e.as_ref()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn conflicting_votes_of_one_validator_are_kept_as_evidence_once_per_height() {
+    let ks = keys(4);
+    let set = set(&ks);
+    let mut r = replica(&ks, 0);
+    let _ = r.start();
+    let vote = |kind: fn(Vote) -> Statement, b: u8, round: u32| {
+        Message::sign(
+            &chain(),
+            &ks[2],
+            kind(Vote {
+                height: 1,
+                round,
+                block_hash: Hash32([b; 32]),
+            }),
+            None,
+        )
+    };
+    assert!(evidence_of(&r.handle(msg(vote(Statement::Prepare, 1, 0)))).is_empty());
+    // The same vote again is a duplicate, not evidence.
+    assert!(evidence_of(&r.handle(msg(vote(Statement::Prepare, 1, 0)))).is_empty());
+    let effects = r.handle(msg(vote(Statement::Prepare, 2, 0)));
+    let found = evidence_of(&effects);
+    assert_eq!(found.len(), 1);
+    let e = found[0];
+    assert_eq!(e.verify(&chain(), &set), Ok(()));
+    assert_eq!(e.validator(), ks[2].public());
+    assert_eq!((e.height(), e.round(), e.kind()), (1, 0, "prepare"));
+    assert_eq!(e.block_hashes(), (Hash32([1; 32]), Hash32([2; 32])));
+    assert_eq!(r.stats().evidence, 1);
+
+    // More conflicts of the same validator at this height prove nothing
+    // new and are not kept again; another validator's are.
+    let _ = r.handle(msg(vote(Statement::Commit, 1, 0)));
+    assert!(evidence_of(&r.handle(msg(vote(Statement::Commit, 3, 0)))).is_empty());
+    let other = |b: u8| {
+        Message::sign(
+            &chain(),
+            &ks[3],
+            Statement::Commit(Vote {
+                height: 1,
+                round: 0,
+                block_hash: Hash32([b; 32]),
+            }),
+            None,
+        )
+    };
+    let _ = r.handle(msg(other(1)));
+    assert_eq!(evidence_of(&r.handle(msg(other(2)))).len(), 1);
+    assert_eq!(r.stats().evidence, 2);
+}
+
+#[test]
+fn a_proposer_that_sends_two_pre_prepares_is_kept_as_evidence() {
+    let ks = keys(4);
+    let mut r = replica(&ks, 0);
+    let _ = r.start();
+    let proposer = 1; // (height 1 + round 0) mod 4
+    let pre_prepare = |salt: u64| {
+        let b = block(1, 0, ks[proposer].public(), salt);
+        let stmt = Statement::PrePrepare(Vote {
+            height: 1,
+            round: 0,
+            block_hash: b.hash(),
+        });
+        Message::sign(&chain(), &ks[proposer], stmt, Some(b))
+    };
+    let first = r.handle(msg(pre_prepare(1)));
+    assert!(evidence_of(&first).is_empty());
+    let second = r.handle(msg(pre_prepare(2)));
+    let found = evidence_of(&second);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].kind(), "pre-prepare");
+    assert_eq!(found[0].verify(&chain(), &set(&ks)), Ok(()));
+    // The second block is neither executed nor prepared.
+    assert!(
+        !second
+            .iter()
+            .any(|e| matches!(e, Effect::ExecuteBlock(_) | Effect::Broadcast(_)))
+    );
+}
+
+/// A commit certificate of `height` for `hash`, signed by `signers`.
+fn certificate(signers: &[&Keypair], height: u64, hash: Hash32) -> CommitCertificate {
+    let vote = Vote {
+        height,
+        round: 0,
+        block_hash: hash,
+    };
+    let bytes = crate::consensus::signing_bytes(&chain(), &Statement::Commit(vote));
+    let signatures = signers
+        .iter()
+        .map(|k| crate::block::ValidatorSignature {
+            validator: k.public(),
+            signature: k.sign(&bytes),
+        })
+        .collect();
+    CommitCertificate {
+        height,
+        round: 0,
+        block_hash: hash,
+        signatures: BoundedVec::new(signatures).unwrap(),
+    }
+}
+
+#[test]
+fn every_message_is_judged_by_the_set_of_its_own_height() {
+    // Validators 0-3 sign heights 1 and 2; from height 3, 3 is replaced by 4.
+    let ks = keys(5);
+    let first = set(&ks[..4]);
+    let second = ValidatorSet::new(vec![
+        ks[0].public(),
+        ks[1].public(),
+        ks[2].public(),
+        ks[4].public(),
+    ])
+    .unwrap();
+    let schedule = ValidatorSchedule::new(
+        std::collections::BTreeMap::from([(1, first), (3, second)]),
+        4,
+    );
+    let r = Replica::new(
+        ConsensusConfig::default(),
+        chain(),
+        schedule.clone(),
+        ks[0].clone(),
+        0,
+    )
+    .unwrap();
+    let prepare = |k: &Keypair, height: u64| {
+        Message::sign(
+            &chain(),
+            k,
+            Statement::Prepare(Vote {
+                height,
+                round: 0,
+                block_hash: Hash32([1; 32]),
+            }),
+            None,
+        )
+    };
+    // Validator 3 may vote at height 2, not at 3; validator 4 the reverse.
+    assert!(r.check_message(&prepare(&ks[3], 2)).is_ok());
+    assert_eq!(
+        r.check_message(&prepare(&ks[3], 3)),
+        Err(Rejection::NotAValidator)
+    );
+    assert_eq!(
+        r.check_message(&prepare(&ks[4], 2)),
+        Err(Rejection::NotAValidator)
+    );
+    assert_eq!(r.check_message(&prepare(&ks[4], 3)), Ok(3));
+    // Past what the host knows, nothing can be judged, and no one blamed.
+    assert_eq!(
+        r.check_message(&prepare(&ks[1], 5)),
+        Err(Rejection::CannotJudgeYet(5))
+    );
+    // A certificate of height 3 by the old set does not verify.
+    let mut synced = Replica::new(
+        ConsensusConfig::default(),
+        chain(),
+        schedule,
+        ks[3].clone(),
+        0,
+    )
+    .unwrap();
+    let old_signers = [&ks[0], &ks[1], &ks[3]];
+    let before = synced.stats().rejected_invalid;
+    let _ = synced.handle(Input::Synced(certificate(&old_signers, 3, Hash32([2; 32]))));
+    assert_eq!(synced.stats().rejected_invalid, before + 1);
+    assert_eq!(synced.height(), 1);
+}
+
+#[test]
+fn a_validator_removed_at_the_next_height_retires_after_its_last_commit() {
+    let ks = keys(5);
+    let second = ValidatorSet::new(vec![
+        ks[0].public(),
+        ks[1].public(),
+        ks[2].public(),
+        ks[4].public(),
+    ])
+    .unwrap();
+    let schedule = ValidatorSchedule::new(
+        std::collections::BTreeMap::from([(1, set(&ks[..4])), (3, second)]),
+        10,
+    );
+    let mut leaving = Replica::new(
+        ConsensusConfig::default(),
+        chain(),
+        schedule,
+        ks[3].clone(),
+        0,
+    )
+    .unwrap();
+    let _ = leaving.start();
+    // It learns by sync that height 2 is final: its last height as a
+    // validator.
+    let signers = [&ks[0], &ks[1], &ks[2]];
+    let _ = leaving.handle(Input::Synced(certificate(&signers, 2, Hash32([2; 32]))));
+    assert_eq!(leaving.height(), 3);
+    assert!(!leaving.is_member());
+    // It does nothing more: no timeout, no vote, no proposal.
+    assert!(
+        leaving
+            .handle(Input::Timeout {
+                height: 3,
+                round: 0
+            })
+            .is_empty()
+    );
+    let proposer = leaving.validators().proposer_index(3, 0);
+    assert_eq!(leaving.validators().len(), 4);
+    let b = block(3, 0, leaving.validators().keys()[proposer], 1);
+    let pp = Message::sign(
+        &chain(),
+        &ks[[0, 1, 2, 4][proposer]],
+        Statement::PrePrepare(Vote {
+            height: 3,
+            round: 0,
+            block_hash: b.hash(),
+        }),
+        Some(b),
+    );
+    assert!(leaving.handle(msg(pp)).is_empty());
 }
