@@ -102,6 +102,30 @@ pub enum Event {
         payee: String,
         amount: String,
     },
+    /// A merchant proposed a change to the alliance (`action` is its name).
+    Proposed {
+        proposal: u64,
+        proposer: String,
+        action: String,
+        voting_ends_height: u64,
+    },
+    /// A merchant voted on a proposal.
+    Voted {
+        proposal: u64,
+        voter: String,
+        approve: bool,
+    },
+    /// The vote brought the approvals to a quorum: in force from
+    /// `activation_height`.
+    ProposalPassed {
+        proposal: u64,
+        activation_height: u64,
+    },
+    /// More than f of the validators voted no.
+    ProposalRejected { proposal: u64 },
+    /// A quorum approved it, but it could no longer be carried out
+    /// (`code` says why).
+    ProposalFailed { proposal: u64, code: String },
 }
 
 impl Event {
@@ -120,6 +144,11 @@ impl Event {
             Event::EscrowCreated { .. } => "EscrowCreated",
             Event::EscrowReleased { .. } => "EscrowReleased",
             Event::EscrowRefunded { .. } => "EscrowRefunded",
+            Event::Proposed { .. } => "Proposed",
+            Event::Voted { .. } => "Voted",
+            Event::ProposalPassed { .. } => "ProposalPassed",
+            Event::ProposalRejected { .. } => "ProposalRejected",
+            Event::ProposalFailed { .. } => "ProposalFailed",
         }
     }
 }

@@ -28,6 +28,7 @@ fn setup() -> (Ledger, Vec<Transaction>) {
             merchant.public(),
             MerchantInfo {
                 name: BoundedString::new("bench").unwrap(),
+                validator: None,
             },
         )],
         tokens: vec![GenesisToken {

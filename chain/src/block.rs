@@ -1,7 +1,7 @@
 //! Blocks, receipts and commit certificates.
 
 use crate::crypto::{Address, Hash32, PublicKey, Signature, sha256};
-use crate::encoding::{self, BoundedVec, Decode, DecodeError, Encode};
+use crate::encoding::{self, BoundedString, BoundedVec, Decode, DecodeError, Encode};
 use crate::limits::*;
 use crate::merkle;
 use crate::reject::RejectCode;
@@ -25,6 +25,11 @@ pub struct BlockHeader {
     pub receipts_root: Hash32,
     /// Commitment to the whole state after this block.
     pub state_root: Hash32,
+    /// The validator set in force at this height: the one that signs this
+    /// block's certificate (`governance::validators_hash`).
+    pub validators_hash: Hash32,
+    /// The validator set in force at the next height.
+    pub next_validators_hash: Hash32,
 }
 
 impl BlockHeader {
@@ -158,6 +163,35 @@ pub enum Event {
         payee: Address,
         amount: u64,
     },
+    /// A merchant proposed a change to the alliance.
+    Proposed {
+        proposal: u64,
+        proposer: Address,
+        /// The action's name, e.g. `AddMerchant`.
+        action: BoundedString<32>,
+        voting_ends_height: u64,
+    },
+    /// A merchant voted on a proposal.
+    Voted {
+        proposal: u64,
+        voter: Address,
+        approve: bool,
+    },
+    /// The vote brought the approvals to a quorum: the proposal is in force
+    /// from `activation_height`.
+    ProposalPassed {
+        proposal: u64,
+        activation_height: u64,
+    },
+    /// More than f of the validators voted no.
+    ProposalRejected {
+        proposal: u64,
+    },
+    /// A quorum approved it, but it could no longer be carried out.
+    ProposalFailed {
+        proposal: u64,
+        code: RejectCode,
+    },
 }
 
 impl Event {
@@ -176,6 +210,11 @@ impl Event {
             Event::EscrowCreated { payer, payee, .. }
             | Event::EscrowReleased { payer, payee, .. }
             | Event::EscrowRefunded { payer, payee, .. } => vec![*payer, *payee],
+            Event::Proposed { proposer, .. } => vec![*proposer],
+            Event::Voted { voter, .. } => vec![*voter],
+            Event::ProposalPassed { .. }
+            | Event::ProposalRejected { .. }
+            | Event::ProposalFailed { .. } => vec![],
         }
     }
 }

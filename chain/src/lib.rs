@@ -17,6 +17,7 @@ pub mod commitment;
 pub mod consensus;
 pub mod crypto;
 pub mod encoding;
+pub mod governance;
 pub mod ledger;
 pub mod limits;
 pub mod merchant;

@@ -118,6 +118,36 @@ reject_codes! {
     DeadlineNotReached = 54,
     /// The deadline must be after the block time and at most 3650 days ahead.
     InvalidDeadline = 55,
+    /// Only a merchant whose validator is in force may propose or vote.
+    NotValidatorMerchant = 60,
+    /// No proposal has this id.
+    UnknownProposal = 61,
+    /// The proposal is no longer open: it passed, failed or was rejected.
+    ProposalClosed = 62,
+    /// This merchant already voted on the proposal.
+    AlreadyVoted = 63,
+    /// Voting on the proposal has ended.
+    VotingEnded = 64,
+    /// Too many proposals are open at once.
+    TooManyProposals = 65,
+    /// The merchant record is invalid: a proof of possession is forged or missing, or a field is wrong.
+    InvalidMerchant = 66,
+    /// A parameter is outside its bounds.
+    ParamOutOfBounds = 67,
+    /// The change would leave the alliance with no validator.
+    NoValidatorLeft = 68,
+    /// Voting must end after this block and at most 100000 blocks ahead.
+    InvalidVotingPeriod = 69,
+    /// The account is already a merchant.
+    MerchantExists = 70,
+    /// The account is not a merchant of the alliance.
+    UnknownMerchant = 71,
+    /// A key of the record is already used by a merchant or validator.
+    KeyInUse = 72,
+    /// The change would take the validator set past 100 validators.
+    TooManyValidators = 73,
+    /// An upgrade needs a version above 0 and a height after its voting could take effect.
+    InvalidUpgrade = 74,
 }
 
 // Encoded as its stable number, never as a variant position.

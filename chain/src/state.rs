@@ -6,7 +6,11 @@ use std::collections::BTreeMap;
 
 use crate::crypto::{Address, Hash32};
 use crate::encoding::{BoundedString, BoundedVec, Decode, Encode};
+use crate::governance::{
+    MAX_OPEN_PROPOSALS, MAX_PENDING_ACTIVATIONS, ProposalRecord, UpgradePlan, ValidatorList,
+};
 use crate::limits::MAX_MERCHANT_NAME_BYTES;
+use crate::merchant::ValidatorRecord;
 use crate::params::ConsensusParams;
 use crate::tx::{OrderId, PAY_LEGS_DECODE_BOUND, Price, Symbol, TokenName};
 
@@ -38,6 +42,20 @@ pub enum StateKey {
     Lot(LotHolder, Symbol, u64),
     /// The chain's consensus parameters.
     ConsensusParams,
+    /// The validator set in force from this height on (until the next such
+    /// entry). Written when a change passes, kept forever.
+    ValidatorsFrom(u64),
+    /// A governance proposal, by its id.
+    Proposal(u64),
+    /// The id the next proposal gets.
+    NextProposalId,
+    /// The protocol upgrade the alliance scheduled, if any.
+    Upgrade,
+    /// The ids of the proposals open for voting, oldest first.
+    OpenProposals,
+    /// Passed proposals waiting for their activation height:
+    /// `(activation_height, id)`, in that order.
+    Activations,
 }
 
 /// What an entry holds. Each key kind has exactly one value kind.
@@ -57,6 +75,12 @@ pub enum StateValue {
     Escrow(EscrowRecord),
     Lot(u64),
     ConsensusParams(ConsensusParams),
+    Validators(ValidatorList),
+    Proposal(ProposalRecord),
+    NextProposalId(u64),
+    Upgrade(UpgradePlan),
+    ProposalIds(BoundedVec<u64, MAX_OPEN_PROPOSALS>),
+    Activations(BoundedVec<(u64, u64), MAX_PENDING_ACTIVATIONS>),
 }
 
 /// Who holds a lot of expiring points.
@@ -113,10 +137,13 @@ pub struct EscrowRecord {
     pub status: EscrowStatus,
 }
 
-/// A merchant registered in genesis. Merchants may create tokens.
+/// A merchant of the alliance, registered in genesis or by a vote.
+/// Merchants may create tokens.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct MerchantInfo {
     pub name: BoundedString<MAX_MERCHANT_NAME_BYTES>,
+    /// The validator it runs, if any: its keys and where peers reach it.
+    pub validator: Option<ValidatorRecord>,
 }
 
 /// A token and its supply counters.

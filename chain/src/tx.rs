@@ -2,6 +2,7 @@
 
 use crate::crypto::{Address, Hash32, Keypair, Signature, sha256};
 use crate::encoding::{self, BoundedString, BoundedVec, Decode, DecodeError, Encode};
+use crate::governance::GovAction;
 use crate::limits::*;
 use crate::reject::{Refusal, RejectCode};
 
@@ -296,6 +297,14 @@ pub enum TxKind {
     /// The funds go back to the payer: by the payee at any time, by the
     /// payer once the block time reaches the deadline.
     EscrowRefund { id: Hash32 },
+    /// A merchant whose validator is in force proposes a change to the
+    /// alliance; votes are taken in blocks below `voting_ends_height`.
+    Propose {
+        action: GovAction,
+        voting_ends_height: u64,
+    },
+    /// A merchant whose validator is in force votes on a proposal.
+    Vote { proposal: u64, approve: bool },
 }
 
 impl TxKind {
@@ -313,6 +322,8 @@ impl TxKind {
             TxKind::EscrowCreate { .. } => "EscrowCreate",
             TxKind::EscrowRelease { .. } => "EscrowRelease",
             TxKind::EscrowRefund { .. } => "EscrowRefund",
+            TxKind::Propose { .. } => "Propose",
+            TxKind::Vote { .. } => "Vote",
         }
     }
 
@@ -422,12 +433,53 @@ impl TxKind {
                     return refuse(InvalidOrderId, "order_id is empty".into());
                 }
             }
+            TxKind::Propose { action, .. } => check_action(action)?,
             TxKind::CancelOffer { .. }
             | TxKind::EscrowRelease { .. }
-            | TxKind::EscrowRefund { .. } => {}
+            | TxKind::EscrowRefund { .. }
+            | TxKind::Vote { .. } => {}
         }
         Ok(())
     }
+}
+
+/// What can be said of a governance action without the state: records
+/// verify, parameters are within their bounds, an upgrade names a version.
+fn check_action(action: &GovAction) -> Result<(), RejectCode> {
+    match action {
+        GovAction::AddMerchant { merchant } | GovAction::RotateValidatorKey { merchant } => {
+            merchant.verify().map_err(|_| RejectCode::InvalidMerchant)?;
+            if matches!(action, GovAction::RotateValidatorKey { .. })
+                && merchant.record.validator.is_none()
+            {
+                return Err(RejectCode::InvalidMerchant);
+            }
+        }
+        GovAction::SetConsensusParams {
+            timeout_base_ms,
+            timeout_max_ms,
+            precision_ms,
+            message_delay_ms,
+        } => {
+            let params = crate::params::ConsensusParams {
+                timeout_base_ms: *timeout_base_ms,
+                timeout_max_ms: *timeout_max_ms,
+                precision_ms: *precision_ms,
+                message_delay_ms: *message_delay_ms,
+                ..crate::params::ConsensusParams::default()
+            };
+            params.check().map_err(|_| RejectCode::ParamOutOfBounds)?;
+        }
+        GovAction::ScheduleUpgrade {
+            protocol_version, ..
+        } => {
+            if *protocol_version == 0 {
+                return Err(RejectCode::InvalidUpgrade);
+            }
+        }
+        GovAction::RemoveMerchant { .. } | GovAction::ReassignIssuer { .. } => {}
+    }
+    Ok(())
 }
 
 /// Everything a transaction says, without its signature. Its canonical bytes

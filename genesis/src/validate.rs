@@ -311,6 +311,7 @@ impl Genesis {
                         m.account,
                         MerchantInfo {
                             name: m.name.clone(),
+                            validator: m.signed.record.validator.clone(),
                         },
                     )
                 })

@@ -315,6 +315,40 @@ fn event(ledger: &Ledger, e: &Event) -> api::Event {
             payee: payee.to_bech32(),
             amount: units(token, *amount),
         },
+        Event::Proposed {
+            proposal,
+            proposer,
+            action,
+            voting_ends_height,
+        } => api::Event::Proposed {
+            proposal: *proposal,
+            proposer: proposer.to_bech32(),
+            action: action.to_string(),
+            voting_ends_height: *voting_ends_height,
+        },
+        Event::Voted {
+            proposal,
+            voter,
+            approve,
+        } => api::Event::Voted {
+            proposal: *proposal,
+            voter: voter.to_bech32(),
+            approve: *approve,
+        },
+        Event::ProposalPassed {
+            proposal,
+            activation_height,
+        } => api::Event::ProposalPassed {
+            proposal: *proposal,
+            activation_height: *activation_height,
+        },
+        Event::ProposalRejected { proposal } => api::Event::ProposalRejected {
+            proposal: *proposal,
+        },
+        Event::ProposalFailed { proposal, code } => api::Event::ProposalFailed {
+            proposal: *proposal,
+            code: code.name().to_string(),
+        },
     }
 }
 

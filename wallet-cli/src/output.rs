@@ -247,6 +247,33 @@ pub fn event_line(ctx: &Ctx, e: &Event) -> String {
             short(payer),
             short(payee)
         ),
+        Event::Proposed {
+            proposal,
+            proposer,
+            action,
+            voting_ends_height,
+        } => format!(
+            "proposal {proposal}: {action} by {}, voting until height {voting_ends_height}",
+            short(proposer)
+        ),
+        Event::Voted {
+            proposal,
+            voter,
+            approve,
+        } => format!(
+            "{} on proposal {proposal} by {}",
+            if *approve { "yes" } else { "no" },
+            short(voter)
+        ),
+        Event::ProposalPassed {
+            proposal,
+            activation_height,
+        } => format!("proposal {proposal} passed: in force from height {activation_height}"),
+        Event::ProposalRejected { proposal } => format!("proposal {proposal} rejected"),
+        Event::ProposalFailed { proposal, code } => format!(
+            "proposal {proposal} passed but could not be carried out: {}",
+            describe_code(code, None)
+        ),
     };
     format!("{:<EVENT_NAME_WIDTH$} {text}", e.name())
 }

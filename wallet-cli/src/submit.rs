@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use merit_api::{TxInfo, TxStatus};
+use merit_chain::governance::GovAction;
 use merit_chain::limits::{MAX_TX_BYTES, MAX_TX_TTL_BLOCKS};
 use merit_chain::tx::ChainId;
 use merit_chain::{RejectCode, Transaction, TxBody, TxKind};
@@ -382,5 +383,53 @@ pub fn kind_json(kind: &TxKind) -> Value {
         }),
         TxKind::EscrowRelease { id } => json!({ "type": "EscrowRelease", "id": id.to_hex() }),
         TxKind::EscrowRefund { id } => json!({ "type": "EscrowRefund", "id": id.to_hex() }),
+        TxKind::Propose {
+            action,
+            voting_ends_height,
+        } => json!({
+            "type": "Propose", "action": action_json(action),
+            "voting_ends_height": voting_ends_height,
+        }),
+        TxKind::Vote { proposal, approve } => json!({
+            "type": "Vote", "proposal": proposal, "approve": approve,
+        }),
     }
+}
+
+/// A governance action's fields as JSON.
+pub fn action_json(action: &GovAction) -> Value {
+    let record = |m: &merit_chain::merchant::SignedMerchant| {
+        let v = m.record.validator.as_ref();
+        json!({
+            "name": m.record.name.as_str(),
+            "account": m.record.account.to_bech32(),
+            "validator_key": v.map(|v| v.key.to_bech32()),
+            "p2p_key": v.map(|v| v.p2p_key.to_bech32()),
+            "p2p_address": v.map(|v| v.p2p_address.as_str()),
+        })
+    };
+    let mut out = match action {
+        GovAction::AddMerchant { merchant } | GovAction::RotateValidatorKey { merchant } => {
+            json!({ "merchant": record(merchant) })
+        }
+        GovAction::RemoveMerchant { account } => json!({ "account": account.to_bech32() }),
+        GovAction::ReassignIssuer { token, new_issuer } => json!({
+            "token": token.as_str(), "new_issuer": new_issuer.to_bech32(),
+        }),
+        GovAction::SetConsensusParams {
+            timeout_base_ms,
+            timeout_max_ms,
+            precision_ms,
+            message_delay_ms,
+        } => json!({
+            "timeout_base_ms": timeout_base_ms, "timeout_max_ms": timeout_max_ms,
+            "precision_ms": precision_ms, "message_delay_ms": message_delay_ms,
+        }),
+        GovAction::ScheduleUpgrade {
+            protocol_version,
+            height,
+        } => json!({ "protocol_version": protocol_version, "height": height }),
+    };
+    out["type"] = json!(action.name());
+    out
 }

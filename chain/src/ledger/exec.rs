@@ -67,6 +67,11 @@ impl Exec<'_, '_> {
             } => self.escrow_create(token, to, *amount, *deadline_ms, order_id.as_ref())?,
             TxKind::EscrowRelease { id } => self.escrow_close(id, false)?,
             TxKind::EscrowRefund { id } => self.escrow_close(id, true)?,
+            TxKind::Propose {
+                action,
+                voting_ends_height,
+            } => self.propose(action, *voting_ends_height)?,
+            TxKind::Vote { proposal, approve } => self.vote(*proposal, *approve)?,
         }
         Ok(())
     }

@@ -92,6 +92,8 @@ impl Ledger {
                 outcome,
             });
         }
+        // What the alliance decided takes effect from the next height.
+        self.activate(&mut ov, ctx.height);
         self.outcome_from_changes(ctx.height, receipts, ov.block)
     }
 
@@ -162,6 +164,8 @@ impl Ledger {
             tx_root: tx_root(&hashes),
             receipts_root: receipts_root(&outcome.receipts),
             state_root: outcome.state_root,
+            validators_hash: self.validators_hash_at(ctx.height),
+            next_validators_hash: self.validators_hash_at(ctx.height + 1),
         };
         let txs = BoundedVec::new(txs).unwrap_or_else(|_| BoundedVec::default());
         (Block { header, txs }, outcome)
@@ -204,6 +208,19 @@ impl Ledger {
                 got: h.timestamp_ms,
             });
         }
+        for (field, claimed, height) in [
+            ("validators_hash", h.validators_hash, h.height),
+            ("next_validators_hash", h.next_validators_hash, h.height + 1),
+        ] {
+            let computed = self.validators_hash_at(height);
+            if claimed != computed {
+                return Err(BlockError::RootMismatch {
+                    field,
+                    claimed,
+                    computed,
+                });
+            }
+        }
         let hashes: Vec<Hash32> = block.txs.iter().map(Transaction::hash).collect();
         let computed = tx_root(&hashes);
         if computed != h.tx_root {
@@ -240,6 +257,13 @@ impl Ledger {
             });
         }
         Ok(outcome)
+    }
+
+    /// The hash of the validator set in force at `height` (that of an empty
+    /// set for a ledger without validators, in tests).
+    pub fn validators_hash_at(&self, height: u64) -> Hash32 {
+        let empty = crate::governance::ValidatorList::default();
+        crate::governance::validators_hash(self.validators_at(height).unwrap_or(&empty))
     }
 
     fn execute_tx(

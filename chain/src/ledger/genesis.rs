@@ -8,6 +8,8 @@ use crate::block::{BlockHeader, receipts_root, tx_root};
 use crate::commitment::StateCommitment;
 use crate::crypto::{Address, Hash32};
 use crate::encoding;
+use crate::encoding::BoundedVec;
+use crate::governance::{ValidatorEntry, validators_hash};
 use crate::limits::MS_PER_DAY;
 use crate::params::{ConsensusParams, ParamOutOfBounds};
 use crate::reject::RejectCode;
@@ -29,6 +31,8 @@ pub enum GenesisError {
     UnknownToken(Address, Symbol),
     #[error("initial balances of {0} exceed its maximum supply")]
     OverCap(Symbol),
+    #[error("more than {} validators", crate::limits::MAX_VALIDATORS)]
+    TooManyValidators,
     #[error("consensus parameter {0}")]
     Params(#[from] ParamOutOfBounds),
 }
@@ -62,6 +66,24 @@ impl Ledger {
     ) -> Result<(Ledger, BlockOutcome), GenesisError> {
         g.consensus.check()?;
         let mut changes = StateChanges::new();
+        // The validators of genesis, in merchant order, from height 0 on.
+        let validators: Vec<ValidatorEntry> = g
+            .merchants
+            .iter()
+            .filter_map(|(account, m)| {
+                m.validator.as_ref().map(|v| ValidatorEntry {
+                    account: *account,
+                    key: v.key,
+                    p2p_key: v.p2p_key,
+                })
+            })
+            .collect();
+        let validators =
+            BoundedVec::new(validators).map_err(|_| GenesisError::TooManyValidators)?;
+        changes.insert(
+            StateKey::ValidatorsFrom(0),
+            Some(StateValue::Validators(validators.clone())),
+        );
         changes.insert(
             StateKey::ConsensusParams,
             Some(StateValue::ConsensusParams(g.consensus)),
@@ -166,6 +188,8 @@ impl Ledger {
                 tx_root: tx_root(&[]),
                 receipts_root: receipts_root(&[]),
                 state_root: Hash32::ZERO,
+                validators_hash: validators_hash(&validators),
+                next_validators_hash: validators_hash(&validators),
             },
         };
         let outcome = empty.outcome_from_changes(0, Vec::new(), changes);

@@ -32,6 +32,7 @@ mod exchange;
 mod exec;
 mod execute;
 mod genesis;
+mod governance;
 mod lots;
 mod overlay;
 mod payments;

@@ -20,6 +20,7 @@ fn ledger(merchant: &Keypair, alice: &Keypair) -> Ledger {
             merchant.public(),
             MerchantInfo {
                 name: BoundedString::new("Bean Counter").unwrap(),
+                validator: None,
             },
         )],
         tokens: vec![GenesisToken {
@@ -122,6 +123,8 @@ fn a_transaction_over_the_events_bound_changes_nothing_but_its_nonce() {
         tx_root: tx_root(&[txs[0].hash()]),
         receipts_root: receipts_root(&rejected.receipts),
         state_root: rejected.state_root,
+        validators_hash: ledger.validators_hash_at(1),
+        next_validators_hash: ledger.validators_hash_at(2),
     };
     ledger.apply(&header, rejected);
     assert_eq!(ledger.balance(&alice.public(), &sym("BEAN")), 10_000);

@@ -317,6 +317,7 @@ fn genesis_balances_of_an_expiring_token_expire_from_genesis_time() {
             m.public(),
             MerchantInfo {
                 name: BoundedString::new("m").unwrap(),
+                validator: None,
             },
         )],
         tokens: vec![GenesisToken {

@@ -69,6 +69,7 @@ impl Alliance {
                 k.public(),
                 MerchantInfo {
                     name: BoundedString::new(name).unwrap(),
+                    validator: None,
                 },
             )
         };
@@ -105,6 +106,7 @@ impl Alliance {
                         k.public(),
                         MerchantInfo {
                             name: BoundedString::new(format!("m{i}")).unwrap(),
+                            validator: None,
                         },
                     )
                 })

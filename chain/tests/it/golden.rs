@@ -109,11 +109,27 @@ pub(crate) fn kinds() -> Vec<(&'static str, TxKind)> {
                 id: Hash32([0xEF; 32]),
             },
         ),
+        (
+            "Propose",
+            TxKind::Propose {
+                action: merit_chain::governance::GovAction::AddMerchant {
+                    merchant: Box::new(golden_merchant()),
+                },
+                voting_ends_height: 500,
+            },
+        ),
+        (
+            "Vote",
+            TxKind::Vote {
+                proposal: 3,
+                approve: true,
+            },
+        ),
     ]
 }
 
 /// (kind, SHA-256 of the signed transaction's bytes = its hash)
-const TX_HASHES: [(&str, &str); 11] = [
+const TX_HASHES: [(&str, &str); 13] = [
     (
         "CreateToken",
         "ef1a449eac4d44342fb9b264f726312b4f779981005835618b277409617aa6ce",
@@ -158,6 +174,14 @@ const TX_HASHES: [(&str, &str); 11] = [
         "EscrowRefund",
         "5de089e91d74c032681caeeef1082f1f6cd907c7415e992196cbf40c8333a893",
     ),
+    (
+        "Propose",
+        "79bdfca8bcb3e2de0a2618ee66a3288e5ffa360ae8bbb9a1b4195e35c85766ce",
+    ),
+    (
+        "Vote",
+        "a6a59524f0c0ce6ae1fe39afa8f9e26a84a99ec476d74c937503630c96379e6f",
+    ),
 ];
 
 /// The full bytes of the PlaceOffer: its price is two fixed-width `u64`s.
@@ -166,7 +190,7 @@ const PLACE_OFFER_HEX: &str = "0a000000000000006d657269742d74657374fbba89fbbfab1
 /// The full bytes of the Transfer, to make any layout change obvious.
 const TRANSFER_HEX: &str = "0a000000000000006d657269742d74657374fbba89fbbfab1a9d9481bb7c46dff1de6108c36006add22b35614bc1b0ac8c660700000000000000e8030000000000000200000004000000000000004245414e78471de691d9eea673b70d576a857a06aeb9312fd0847b92e23d5a6a2a5833b263000000000000000106000000000000007468616e6b737f4709664a97181b6a0c9ff1e5ae5196a1d83ce3d8d7cb8ab57c464f0b3fef24964e937db8e327aac20038cbc0f042c2cbe96b29eb83856ac77127c4ff92df00";
 
-const HEADER_HEX: &str = "0a000000000000006d657269742d746573742a000000000000000100000001010101010101010101010101010101010101010101010101010101010101010068e5cf8b0100003378d301b0f19983cec79eba59ffef70c883acaae3d3e28d25406fb63fee0795020202020202020202020202020202020202020202020202020202020202020203030303030303030303030303030303030303030303030303030303030303030404040404040404040404040404040404040404040404040404040404040404";
+const HEADER_HEX: &str = "0a000000000000006d657269742d746573742a000000000000000100000001010101010101010101010101010101010101010101010101010101010101010068e5cf8b0100003378d301b0f19983cec79eba59ffef70c883acaae3d3e28d25406fb63fee079502020202020202020202020202020202020202020202020202020202020202020303030303030303030303030303030303030303030303030303030303030303040404040404040404040404040404040404040404040404040404040404040405050505050505050505050505050505050505050505050505050505050505050606060606060606060606060606060606060606060606060606060606060606";
 
 #[test]
 fn transaction_encodings_are_pinned() {
@@ -210,6 +234,8 @@ fn block_header_encoding_is_pinned() {
         tx_root: Hash32([2; 32]),
         receipts_root: Hash32([3; 32]),
         state_root: Hash32([4; 32]),
+        validators_hash: Hash32([5; 32]),
+        next_validators_hash: Hash32([6; 32]),
     };
     let bytes = encoding::encode(&header);
     assert_eq!(
@@ -219,7 +245,8 @@ fn block_header_encoding_is_pinned() {
     assert_eq!(
         hex::encode(&bytes),
         HEADER_HEX,
-        "block header encoding changed"
+        "block header encoding changed: {}",
+        hex::encode(&bytes)
     );
 }
 
@@ -227,9 +254,9 @@ fn block_header_encoding_is_pinned() {
 /// governance carry it: the record, then its three proofs.
 const SIGNED_MERCHANT_HEX: &str = "13000000000000004265616e20436f756e74657220436f66666565801fe1e5062dc924aba7ecec0de1678edca0424ae1057071d87240b59ddef25901a8ea96a7ce1ad6c7a8e390d3cff3c74b068156877ecdf4e93823c03c345479cd4a9afa831b317ff519f463bca7c62798cc0f4a2d6dcdde3e9faf242abbe6d47a18000000000000002f6970342f3132372e302e302e312f7463702f3236363031016be6d3d7efeae974deae1f73f0c49e5b637fe51484eabb25addf45ef153d896b81b4ec90a8f18a7830456b22ad455eafa06144d3762b82ef7efc00c2adc007010198a8ea6863b1cd41e80cf05857a61867aa1a80e5396c67e9c83f6dbd1edb87a95f7a8ad75cc2c41721f47f38a58b6c22a2f8e53be3563d6f96da86f62d41fa0501389485d56f90f588d270b19505e6e2fcb5855d3d400a5d079b3a855c9650fa17b5d8109f343bcf1de14ce7647a29cae576d31d3bd8fbd9c8556780203ab0c708";
 
-#[test]
-fn signed_merchant_encoding_is_pinned() {
-    use merit_chain::merchant::{MerchantRecord, P2pAddressText, SignedMerchant, ValidatorRecord};
+/// The golden merchant record, signed by its three keys.
+fn golden_merchant() -> merit_chain::merchant::SignedMerchant {
+    use merit_chain::merchant::{MerchantRecord, P2pAddressText, ValidatorRecord};
     let record = MerchantRecord {
         name: BoundedString::new("Bean Counter Coffee").unwrap(),
         account: key("golden-account").public(),
@@ -239,11 +266,17 @@ fn signed_merchant_encoding_is_pinned() {
             p2p_address: P2pAddressText::new("/ip4/127.0.0.1/tcp/26601").unwrap(),
         }),
     };
-    let signed = record.sign(
+    record.sign(
         &key("golden-account"),
         Some(&key("golden-validator")),
         Some(&key("golden-p2p")),
-    );
+    )
+}
+
+#[test]
+fn signed_merchant_encoding_is_pinned() {
+    use merit_chain::merchant::SignedMerchant;
+    let signed = golden_merchant();
     signed.verify().unwrap();
     let bytes = signed.to_bytes();
     assert_eq!(SignedMerchant::from_bytes(&bytes).unwrap(), signed);

@@ -6,6 +6,7 @@ mod exchange;
 mod expiry;
 mod fixture;
 mod golden;
+mod governance;
 mod market_model;
 mod model;
 mod rules;

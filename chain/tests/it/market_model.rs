@@ -661,6 +661,7 @@ fn genesis(keys: &[Keypair]) -> Ledger {
                     keys[i].public(),
                     MerchantInfo {
                         name: BoundedString::new(format!("m{i}")).unwrap(),
+                        validator: None,
                     },
                 )
             })

@@ -37,6 +37,8 @@ fn block(height: u64, round: u32, proposer: PublicKey, salt: u64) -> Block {
             tx_root: tx_root(&[]),
             receipts_root: Hash32::ZERO,
             state_root: Hash32::ZERO,
+            validators_hash: Hash32::ZERO,
+            next_validators_hash: Hash32::ZERO,
         },
         txs: BoundedVec::new(Vec::new()).unwrap(),
     }
