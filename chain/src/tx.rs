@@ -50,13 +50,15 @@ pub mod field {
         OrderId = "order_id";
         /// The `memo` of `Transfer`, `Pay` and `Redeem`.
         Memo = "memo";
-        /// The `name` of `CreateToken`.
+        /// The `name` of `CreateToken` and of a merchant record.
         Name = "name";
         /// The `legs` of `Pay`: decoded up to `PAY_LEGS_DECODE_BOUND`, at
         /// most `MAX_PAY_LEGS` by rule.
         Legs = "legs", rule MAX_PAY_LEGS;
         /// Every token symbol (`token`, `sell`, `buy`, `symbol`).
         Symbol = "token symbol";
+        /// The `p2p_address` of a merchant record's validator.
+        P2pAddress = "p2p_address";
     }
 }
 
@@ -445,14 +447,19 @@ impl TxKind {
 
 /// What can be said of a governance action without the state: records
 /// verify, parameters are within their bounds, an upgrade names a version.
-fn check_action(action: &GovAction) -> Result<(), RejectCode> {
+fn check_action(action: &GovAction) -> Result<(), Refusal> {
     match action {
         GovAction::AddMerchant { merchant } | GovAction::RotateValidatorKey { merchant } => {
-            merchant.verify().map_err(|_| RejectCode::InvalidMerchant)?;
+            merchant
+                .verify()
+                .map_err(|e| Refusal::new(RejectCode::InvalidMerchant, e.to_string()))?;
             if matches!(action, GovAction::RotateValidatorKey { .. })
                 && merchant.record.validator.is_none()
             {
-                return Err(RejectCode::InvalidMerchant);
+                return Err(Refusal::new(
+                    RejectCode::InvalidMerchant,
+                    "the record names no validator key to rotate to",
+                ));
             }
         }
         GovAction::SetConsensusParams {
@@ -468,13 +475,18 @@ fn check_action(action: &GovAction) -> Result<(), RejectCode> {
                 message_delay_ms: *message_delay_ms,
                 ..crate::params::ConsensusParams::default()
             };
-            params.check().map_err(|_| RejectCode::ParamOutOfBounds)?;
+            params
+                .check()
+                .map_err(|e| Refusal::new(RejectCode::ParamOutOfBounds, e.to_string()))?;
         }
         GovAction::ScheduleUpgrade {
             protocol_version, ..
         } => {
             if *protocol_version == 0 {
-                return Err(RejectCode::InvalidUpgrade);
+                return Err(Refusal::new(
+                    RejectCode::InvalidUpgrade,
+                    "protocol_version is 0, at least 1",
+                ));
             }
         }
         GovAction::RemoveMerchant { .. } | GovAction::ReassignIssuer { .. } => {}
@@ -793,6 +805,59 @@ mod tests {
         );
         // The code is the one `check_stateless` gives, which blocks record.
         assert_eq!(fifty_one.body.kind.check_stateless(), Err(TooManyLegs));
+
+        // Proposals: a merchant record's name and p2p address over their
+        // bounds, and consensus params out of theirs.
+        use crate::governance::GovAction;
+        use crate::merchant::{MerchantName, MerchantRecord, P2pAddressText, ValidatorRecord};
+        let long_name = "n".repeat(MAX_MERCHANT_NAME_BYTES);
+        let long_address = "a".repeat(MAX_P2P_ADDRESS_BYTES);
+        let record = MerchantRecord {
+            name: MerchantName::new(long_name.clone()).unwrap(),
+            account: key.public(),
+            validator: Some(ValidatorRecord {
+                key: key.public(),
+                p2p_key: key.public(),
+                p2p_address: P2pAddressText::new(long_address.clone()).unwrap(),
+            }),
+        }
+        .sign(&key, Some(&key), Some(&key));
+        let propose = |action: GovAction| {
+            sign(
+                "test",
+                TxKind::Propose {
+                    action,
+                    voting_ends_height: 20,
+                },
+            )
+        };
+        let add = propose(GovAction::AddMerchant {
+            merchant: Box::new(record),
+        })
+        .to_bytes();
+        assert_eq!(
+            refused(&grown(&add, long_name.as_bytes())),
+            over("name is 65 bytes, at most 64")
+        );
+        assert_eq!(
+            refused(&grown(&add, long_address.as_bytes())),
+            over(&format!(
+                "p2p_address is {} bytes, at most {MAX_P2P_ADDRESS_BYTES}",
+                MAX_P2P_ADDRESS_BYTES + 1
+            ))
+        );
+        let params = propose(GovAction::SetConsensusParams {
+            timeout_base_ms: 1_000,
+            timeout_max_ms: 60_000,
+            precision_ms: 0,
+            message_delay_ms: 2_000,
+        });
+        let (code, reason) = refused(&params.to_bytes());
+        assert_eq!(code, ParamOutOfBounds);
+        assert!(
+            reason.starts_with("precision_ms is 0, but must be from "),
+            "{reason}"
+        );
     }
 
     #[test]
