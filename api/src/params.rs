@@ -115,10 +115,10 @@ pub struct HistoryLimit(usize);
 /// Why a history limit was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum HistoryLimitError {
-    #[error("limit must be at least 1")]
+    #[error("limit is 0, at least 1")]
     Zero,
-    #[error("limit is at most {max}")]
-    TooLarge { max: usize },
+    #[error("limit is {given}, at most {max}")]
+    TooLarge { given: u64, max: usize },
 }
 
 impl HistoryLimit {
@@ -133,7 +133,7 @@ impl HistoryLimit {
                 .ok()
                 .filter(|n| *n <= max)
                 .map(HistoryLimit)
-                .ok_or(HistoryLimitError::TooLarge { max }),
+                .ok_or(HistoryLimitError::TooLarge { given: n, max }),
         }
     }
 
@@ -148,19 +148,24 @@ pub struct BookLimit(usize);
 
 /// A book limit out of range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("limit must be 1 to {MAX_BOOK_PAGE}")]
-pub struct BookLimitError;
+pub enum BookLimitError {
+    #[error("limit is 0, at least 1")]
+    Zero,
+    #[error("limit is {given}, at most {MAX_BOOK_PAGE}")]
+    TooLarge { given: u64 },
+}
 
 impl BookLimit {
     /// The limit a caller gave, or [`MAX_BOOK_PAGE`] for none.
     pub fn new(given: Option<u64>) -> Result<Self, BookLimitError> {
         match given {
             None => Ok(BookLimit(MAX_BOOK_PAGE)),
+            Some(0) => Err(BookLimitError::Zero),
             Some(n) => usize::try_from(n)
                 .ok()
-                .filter(|n| (1..=MAX_BOOK_PAGE).contains(n))
+                .filter(|n| *n <= MAX_BOOK_PAGE)
                 .map(BookLimit)
-                .ok_or(BookLimitError),
+                .ok_or(BookLimitError::TooLarge { given: n }),
         }
     }
 
@@ -232,21 +237,33 @@ mod tests {
             Err(HistoryLimitError::Zero)
         );
         assert_eq!(
+            HistoryLimit::new(Some(0), 1_000).unwrap_err().to_string(),
+            "limit is 0, at least 1"
+        );
+        assert_eq!(
             HistoryLimit::new(Some(1_001), 1_000)
                 .unwrap_err()
                 .to_string(),
-            "limit is at most 1000"
+            "limit is 1001, at most 1000"
         );
         assert_eq!(
             HistoryLimit::new(Some(u64::MAX), 1_000),
-            Err(HistoryLimitError::TooLarge { max: 1_000 })
+            Err(HistoryLimitError::TooLarge {
+                given: u64::MAX,
+                max: 1_000
+            })
         );
         assert_eq!(BookLimit::new(None).unwrap().get(), MAX_BOOK_PAGE);
         assert_eq!(BookLimit::new(Some(1)).unwrap().get(), 1);
-        for bad in [0, 101, u64::MAX] {
+        assert_eq!(BookLimit::new(Some(100)).unwrap().get(), 100);
+        assert_eq!(
+            BookLimit::new(Some(0)).unwrap_err().to_string(),
+            "limit is 0, at least 1"
+        );
+        for bad in [101, u64::MAX] {
             assert_eq!(
                 BookLimit::new(Some(bad)).unwrap_err().to_string(),
-                "limit must be 1 to 100"
+                format!("limit is {bad}, at most 100")
             );
         }
     }
@@ -273,7 +290,7 @@ impl EvidenceOptions {
     pub fn page(&self) -> Result<usize, String> {
         match self.limit {
             None => Ok(100),
-            Some(0) => Err("limit must be at least 1".into()),
+            Some(0) => Err("limit is 0, at least 1".into()),
             Some(n) if n > MAX_EVIDENCE_PAGE as u64 => {
                 Err(format!("limit is {n}, at most {MAX_EVIDENCE_PAGE}"))
             }

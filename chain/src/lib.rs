@@ -31,5 +31,5 @@ pub use block::{Block, BlockHeader, CommitCertificate, Event, Receipt, TxOutcome
 pub use crypto::{Address, Hash32, Keypair, PublicKey, Signature};
 pub use ledger::{BlockContext, BlockOutcome, GenesisState, Ledger};
 pub use params::ConsensusParams;
-pub use reject::RejectCode;
+pub use reject::{Refusal, RejectCode};
 pub use tx::{Symbol, Transaction, TxBody, TxKind};

@@ -19,6 +19,7 @@
 use crate::crypto::{self, Address, Keypair, PublicKey, Signature};
 use crate::encoding::{self, BoundedString, Decode, DecodeError, Encode};
 use crate::limits::{MAX_MERCHANT_NAME_BYTES, MAX_P2P_ADDRESS_BYTES};
+use crate::tx::field;
 
 /// The prefix of the bytes every key of a merchant record signs.
 pub const MERCHANT_SIGNING_DOMAIN: &[u8] = b"merit/merchant/v1";
@@ -28,11 +29,11 @@ pub const MERCHANT_SIGNING_DOMAIN: &[u8] = b"merit/merchant/v1";
 pub const MAX_SIGNED_MERCHANT_BYTES: usize = 1024;
 
 /// A merchant's display name.
-pub type MerchantName = BoundedString<MAX_MERCHANT_NAME_BYTES>;
+pub type MerchantName = BoundedString<MAX_MERCHANT_NAME_BYTES, field::Name>;
 
 /// A validator's p2p address: a multiaddr in text form, e.g.
 /// `/ip4/203.0.113.7/tcp/26601`.
-pub type P2pAddressText = BoundedString<MAX_P2P_ADDRESS_BYTES>;
+pub type P2pAddressText = BoundedString<MAX_P2P_ADDRESS_BYTES, field::P2pAddress>;
 
 /// What a merchant that runs a validator adds to its record.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]

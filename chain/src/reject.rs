@@ -179,6 +179,41 @@ impl<'de, C> bincode::BorrowDecode<'de, C> for RejectCode {
     }
 }
 
+/// A transaction refused before it could be executed: its code, and, for
+/// input over a bound or otherwise malformed, a reason that names the field
+/// and the bound ("memo is 257 bytes, at most 256"). Only the code is ever
+/// recorded in a block; the reason is for the one who sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: RejectCode,
+    pub reason: Option<String>,
+}
+
+impl Refusal {
+    /// A refusal with the words that say why.
+    pub fn new(code: RejectCode, reason: impl Into<String>) -> Self {
+        Refusal {
+            code,
+            reason: Some(reason.into()),
+        }
+    }
+}
+
+impl From<RejectCode> for Refusal {
+    fn from(code: RejectCode) -> Self {
+        Refusal { code, reason: None }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.reason {
+            Some(reason) => write!(f, "{}: {reason}", self.code),
+            None => write!(f, "{}", self.code),
+        }
+    }
+}
+
 impl std::fmt::Display for RejectCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())

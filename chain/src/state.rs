@@ -5,11 +5,10 @@
 use std::collections::BTreeMap;
 
 use crate::crypto::{Address, Hash32};
-use crate::encoding::{BoundedString, BoundedVec, Decode, Encode};
+use crate::encoding::{BoundedVec, Decode, Encode};
 use crate::governance::{
     MAX_OPEN_PROPOSALS, MAX_PENDING_ACTIVATIONS, ProposalRecord, UpgradePlan, ValidatorList,
 };
-use crate::limits::MAX_MERCHANT_NAME_BYTES;
 use crate::merchant::ValidatorRecord;
 use crate::params::ConsensusParams;
 use crate::tx::{OrderId, PAY_LEGS_DECODE_BOUND, Price, Symbol, TokenName};
@@ -141,7 +140,7 @@ pub struct EscrowRecord {
 /// Merchants may create tokens.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct MerchantInfo {
-    pub name: BoundedString<MAX_MERCHANT_NAME_BYTES>,
+    pub name: crate::merchant::MerchantName,
     /// The validator it runs, if any: its keys and where peers reach it.
     pub validator: Option<ValidatorRecord>,
 }

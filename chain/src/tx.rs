@@ -4,22 +4,63 @@ use crate::crypto::{Address, Hash32, Keypair, Signature, sha256};
 use crate::encoding::{self, BoundedString, BoundedVec, Decode, DecodeError, Encode};
 use crate::governance::GovAction;
 use crate::limits::*;
-use crate::reject::RejectCode;
+use crate::reject::{Refusal, RejectCode};
 
 /// The chain a transaction belongs to. Part of every signed message, so a
 /// signature for one chain is worthless on another.
-pub type ChainId = BoundedString<MAX_CHAIN_ID_BYTES>;
+pub type ChainId = BoundedString<MAX_CHAIN_ID_BYTES, field::ChainId>;
 /// A merchant's reference for a payment, unique per sender forever.
-pub type OrderId = BoundedString<MAX_ORDER_ID_BYTES>;
+pub type OrderId = BoundedString<MAX_ORDER_ID_BYTES, field::OrderId>;
 /// Free text carried with a transfer, payment or redemption.
-pub type Memo = BoundedString<MAX_MEMO_BYTES>;
+pub type Memo = BoundedString<MAX_MEMO_BYTES, field::Memo>;
 /// A token's display name.
-pub type TokenName = BoundedString<MAX_TOKEN_NAME_BYTES>;
+pub type TokenName = BoundedString<MAX_TOKEN_NAME_BYTES, field::Name>;
+/// The legs of a `Pay`.
+pub type PayLegs = BoundedVec<PayLeg, PAY_LEGS_DECODE_BOUND, field::Legs>;
 
 /// Decoding bound on the legs of a `Pay`. It only bounds memory; the ledger
 /// rule is [`MAX_PAY_LEGS`], so 51 legs decode and are rejected with
-/// `TooManyLegs`.
+/// `TooManyLegs`, and more than this are malformed (the reason names the
+/// rule's bound either way).
 pub const PAY_LEGS_DECODE_BOUND: usize = 1024;
+
+/// The names that errors give the bounded fields of a transaction, as the
+/// protocol spells them ("memo is 257 bytes, at most 256").
+pub mod field {
+    use crate::encoding::FieldName;
+    use crate::limits::MAX_PAY_LEGS;
+
+    macro_rules! fields {
+        ($( $(#[doc = $doc:literal])* $ty:ident = $name:literal $(, rule $rule:expr)?; )*) => {$(
+            $(#[doc = $doc])*
+            #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+            pub struct $ty;
+
+            impl FieldName for $ty {
+                const NAME: &'static str = $name;
+                $(const RULE: Option<usize> = Some($rule);)?
+            }
+        )*};
+    }
+
+    fields! {
+        /// `TxBody::chain_id`.
+        ChainId = "chain_id";
+        /// The `order_id` of `Pay` and `EscrowCreate`.
+        OrderId = "order_id";
+        /// The `memo` of `Transfer`, `Pay` and `Redeem`.
+        Memo = "memo";
+        /// The `name` of `CreateToken` and of a merchant record.
+        Name = "name";
+        /// The `legs` of `Pay`: decoded up to `PAY_LEGS_DECODE_BOUND`, at
+        /// most `MAX_PAY_LEGS` by rule.
+        Legs = "legs", rule MAX_PAY_LEGS;
+        /// Every token symbol (`token`, `sell`, `buy`, `symbol`).
+        Symbol = "token symbol";
+        /// The `p2p_address` of a merchant record's validator.
+        P2pAddress = "p2p_address";
+    }
+}
 
 /// A token symbol: 2 to 12 characters of `A-Z0-9`.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -101,7 +142,7 @@ impl<C> Decode<C> for Symbol {
     fn decode<D: bincode::de::Decoder<Context = C>>(
         d: &mut D,
     ) -> Result<Self, bincode::error::DecodeError> {
-        let s = BoundedString::<12>::decode(d)?;
+        let s = BoundedString::<12, field::Symbol>::decode(d)?;
         Symbol::new(&s).map_err(|e| bincode::error::DecodeError::OtherString(e.to_string()))
     }
 }
@@ -223,7 +264,7 @@ pub enum TxKind {
     Pay {
         token: Symbol,
         order_id: OrderId,
-        legs: BoundedVec<PayLeg, PAY_LEGS_DECODE_BOUND>,
+        legs: PayLegs,
         memo: Option<Memo>,
     },
     /// A receiver of `payment` returns points to its payer.
@@ -290,6 +331,14 @@ impl TxKind {
 
     /// Checks that need no state. A kind that fails here fails everywhere.
     pub fn check_stateless(&self) -> Result<(), RejectCode> {
+        self.check_stateless_with_reason().map_err(|r| r.code)
+    }
+
+    /// [`TxKind::check_stateless`], with words that say which field broke
+    /// which rule, and name the bound when one was passed.
+    pub fn check_stateless_with_reason(&self) -> Result<(), Refusal> {
+        use RejectCode::*;
+        let refuse = |code: RejectCode, reason: String| Err(Refusal::new(code, reason));
         match self {
             TxKind::CreateToken {
                 name,
@@ -299,18 +348,27 @@ impl TxKind {
                 ..
             } => {
                 if name.trim().is_empty() {
-                    return Err(RejectCode::InvalidTokenName);
+                    return refuse(InvalidTokenName, "name is blank".into());
                 }
                 if *decimals > MAX_DECIMALS {
-                    return Err(RejectCode::InvalidDecimals);
+                    return refuse(
+                        InvalidDecimals,
+                        format!("decimals is {decimals}, at most {MAX_DECIMALS}"),
+                    );
                 }
                 if *max_supply == 0 {
-                    return Err(RejectCode::InvalidMaxSupply);
+                    return refuse(InvalidMaxSupply, "max_supply is 0, at least 1".into());
                 }
-                if let Some(days) = expiry_days
-                    && !(1..=MAX_EXPIRY_DAYS).contains(days)
-                {
-                    return Err(RejectCode::InvalidExpiryDays);
+                if let Some(days) = expiry_days {
+                    if *days == 0 {
+                        return refuse(InvalidExpiryDays, "expiry_days is 0, at least 1".into());
+                    }
+                    if *days > MAX_EXPIRY_DAYS {
+                        return refuse(
+                            InvalidExpiryDays,
+                            format!("expiry_days is {days}, at most {MAX_EXPIRY_DAYS}"),
+                        );
+                    }
                 }
             }
             TxKind::Mint { amount, .. }
@@ -318,25 +376,35 @@ impl TxKind {
             | TxKind::Refund { amount, .. }
             | TxKind::Redeem { amount, .. } => {
                 if *amount == 0 {
-                    return Err(RejectCode::ZeroAmount);
+                    return refuse(ZeroAmount, "amount is 0".into());
                 }
             }
             TxKind::Pay { order_id, legs, .. } => {
                 if order_id.is_empty() {
-                    return Err(RejectCode::InvalidOrderId);
+                    return refuse(InvalidOrderId, "order_id is empty".into());
                 }
                 if legs.is_empty() {
-                    return Err(RejectCode::NoLegs);
+                    return refuse(NoLegs, "legs has no entries, at least 1".into());
                 }
                 if legs.len() > MAX_PAY_LEGS {
-                    return Err(RejectCode::TooManyLegs);
+                    return refuse(
+                        TooManyLegs,
+                        format!("legs has {} entries, at most {MAX_PAY_LEGS}", legs.len()),
+                    );
                 }
-                if legs.iter().any(|l| l.amount == 0) {
-                    return Err(RejectCode::ZeroAmount);
+                if let Some(i) = legs.iter().position(|l| l.amount == 0) {
+                    return refuse(ZeroAmount, format!("legs[{i}].amount is 0"));
                 }
-                legs.iter()
+                if legs
+                    .iter()
                     .try_fold(0u64, |acc, l| acc.checked_add(l.amount))
-                    .ok_or(RejectCode::Overflow)?;
+                    .is_none()
+                {
+                    return refuse(
+                        Overflow,
+                        format!("the legs add up to more than {} base units", u64::MAX),
+                    );
+                }
             }
             TxKind::PlaceOffer {
                 sell,
@@ -345,23 +413,26 @@ impl TxKind {
                 price,
             } => {
                 if *amount == 0 {
-                    return Err(RejectCode::ZeroAmount);
+                    return refuse(ZeroAmount, "amount is 0".into());
                 }
                 if !price.is_valid() {
-                    return Err(RejectCode::InvalidPrice);
+                    return refuse(
+                        InvalidPrice,
+                        format!("price is {price}; both terms must be above 0"),
+                    );
                 }
                 if sell == buy {
-                    return Err(RejectCode::SameToken);
+                    return refuse(SameToken, format!("sell and buy are both {sell}"));
                 }
             }
             TxKind::EscrowCreate {
                 amount, order_id, ..
             } => {
                 if *amount == 0 {
-                    return Err(RejectCode::ZeroAmount);
+                    return refuse(ZeroAmount, "amount is 0".into());
                 }
                 if order_id.as_ref().is_some_and(|o| o.is_empty()) {
-                    return Err(RejectCode::InvalidOrderId);
+                    return refuse(InvalidOrderId, "order_id is empty".into());
                 }
             }
             TxKind::Propose { action, .. } => check_action(action)?,
@@ -376,14 +447,19 @@ impl TxKind {
 
 /// What can be said of a governance action without the state: records
 /// verify, parameters are within their bounds, an upgrade names a version.
-fn check_action(action: &GovAction) -> Result<(), RejectCode> {
+fn check_action(action: &GovAction) -> Result<(), Refusal> {
     match action {
         GovAction::AddMerchant { merchant } | GovAction::RotateValidatorKey { merchant } => {
-            merchant.verify().map_err(|_| RejectCode::InvalidMerchant)?;
+            merchant
+                .verify()
+                .map_err(|e| Refusal::new(RejectCode::InvalidMerchant, e.to_string()))?;
             if matches!(action, GovAction::RotateValidatorKey { .. })
                 && merchant.record.validator.is_none()
             {
-                return Err(RejectCode::InvalidMerchant);
+                return Err(Refusal::new(
+                    RejectCode::InvalidMerchant,
+                    "the record names no validator key to rotate to",
+                ));
             }
         }
         GovAction::SetConsensusParams {
@@ -399,13 +475,18 @@ fn check_action(action: &GovAction) -> Result<(), RejectCode> {
                 message_delay_ms: *message_delay_ms,
                 ..crate::params::ConsensusParams::default()
             };
-            params.check().map_err(|_| RejectCode::ParamOutOfBounds)?;
+            params
+                .check()
+                .map_err(|e| Refusal::new(RejectCode::ParamOutOfBounds, e.to_string()))?;
         }
         GovAction::ScheduleUpgrade {
             protocol_version, ..
         } => {
             if *protocol_version == 0 {
-                return Err(RejectCode::InvalidUpgrade);
+                return Err(Refusal::new(
+                    RejectCode::InvalidUpgrade,
+                    "protocol_version is 0, at least 1",
+                ));
             }
         }
         GovAction::RemoveMerchant { .. } | GovAction::ReassignIssuer { .. } => {}
@@ -461,14 +542,29 @@ impl Transaction {
     }
 
     /// Admits a transaction from outside (RPC, gossip): checks its size,
-    /// decodes it and runs the stateless checks, each failure with its code.
-    /// Signatures and state are checked later, in a batch.
-    pub fn admit(bytes: &[u8]) -> Result<Self, RejectCode> {
+    /// decodes it and runs the stateless checks, each failure with its code
+    /// and a reason that names the field, and the bound when one was
+    /// passed. Signatures and state are checked later, in a batch.
+    pub fn admit(bytes: &[u8]) -> Result<Self, Refusal> {
         if bytes.len() > MAX_TX_BYTES {
-            return Err(RejectCode::TooLarge);
+            return Err(Refusal::new(
+                RejectCode::TooLarge,
+                format!(
+                    "the transaction is {} bytes, at most {MAX_TX_BYTES}",
+                    bytes.len()
+                ),
+            ));
         }
-        let tx = Self::from_bytes(bytes).map_err(|_| RejectCode::Malformed)?;
-        tx.body.kind.check_stateless()?;
+        let tx = Self::from_bytes(bytes).map_err(|e| {
+            let reason = match e {
+                DecodeError::TrailingBytes { trailing } => {
+                    format!("{trailing} bytes follow the end of the transaction")
+                }
+                e => e.reason(),
+            };
+            Refusal::new(RejectCode::Malformed, reason)
+        })?;
+        tx.body.kind.check_stateless_with_reason()?;
         Ok(tx)
     }
 
@@ -548,6 +644,220 @@ mod tests {
         assert!(!p(0, 1).is_valid() && !p(1, 0).is_valid() && p(1, 1).is_valid());
         assert!(Symbol::MIN < Symbol::new("AA").unwrap());
         assert!(Symbol::new("ZZZZZZZZZZZZ").unwrap() < Symbol::MAX);
+    }
+
+    /// `bytes` with the sequence `content` (after its `u64` length) one
+    /// byte longer.
+    fn grown(bytes: &[u8], content: &[u8]) -> Vec<u8> {
+        let mut prefixed = (content.len() as u64).to_le_bytes().to_vec();
+        prefixed.extend_from_slice(content);
+        let at = bytes
+            .windows(prefixed.len())
+            .position(|w| w == prefixed.as_slice())
+            .expect("the sequence is in the bytes");
+        let mut out = bytes[..at].to_vec();
+        out.extend_from_slice(&(content.len() as u64 + 1).to_le_bytes());
+        out.extend_from_slice(content);
+        out.push(content[0]);
+        out.extend_from_slice(&bytes[at + prefixed.len()..]);
+        out
+    }
+
+    #[test]
+    fn input_over_a_bound_is_refused_with_a_reason_that_names_the_field_and_the_bound() {
+        let key = Keypair::from_seed([1; 32]);
+        let sign = |chain: &str, kind: TxKind| {
+            TxBody {
+                chain_id: ChainId::new(chain).unwrap(),
+                sender: key.public(),
+                nonce: 1,
+                expires_at_height: 10,
+                kind,
+            }
+            .sign(&key)
+        };
+        let sym = |s: &str| Symbol::new(s).unwrap();
+        let legs = |n: usize| {
+            PayLegs::new(
+                (0..n)
+                    .map(|_| PayLeg {
+                        to: key.public(),
+                        amount: 1,
+                    })
+                    .collect(),
+            )
+            .unwrap()
+        };
+        let pay = |order: &str, n: usize| TxKind::Pay {
+            token: sym("BEAN"),
+            order_id: OrderId::new(order).unwrap(),
+            legs: legs(n),
+            memo: None,
+        };
+        let memo = "m".repeat(MAX_MEMO_BYTES);
+        let order = "o".repeat(MAX_ORDER_ID_BYTES);
+        let name = "n".repeat(MAX_TOKEN_NAME_BYTES);
+        let chain = "c".repeat(MAX_CHAIN_ID_BYTES);
+        let transfer = sign(
+            "test",
+            TxKind::Transfer {
+                token: sym("BEAN"),
+                to: key.public(),
+                amount: 1,
+                memo: Some(Memo::new(memo.clone()).unwrap()),
+            },
+        );
+        let paid = sign("test", pay(&order, 1));
+        let escrow = sign(
+            "test",
+            TxKind::EscrowCreate {
+                token: sym("BEAN"),
+                to: key.public(),
+                amount: 1,
+                deadline_ms: 1,
+                order_id: Some(OrderId::new(order.clone()).unwrap()),
+            },
+        );
+        let create = |name: &str, decimals: u8, expiry_days: Option<u32>| TxKind::CreateToken {
+            symbol: sym("NEW"),
+            name: TokenName::new(name).unwrap(),
+            decimals,
+            max_supply: 1,
+            expiry_days,
+        };
+        let created = sign("test", create(&name, 2, None));
+        let chained = sign(&chain, pay("x", 1));
+        // At the bound, each is admitted.
+        for tx in [&transfer, &paid, &escrow, &created, &chained] {
+            assert_eq!(Transaction::admit(&tx.to_bytes()), Ok(tx.clone()));
+        }
+        let refused = |bytes: &[u8]| {
+            let r = Transaction::admit(bytes).unwrap_err();
+            (r.code, r.reason.unwrap_or_default())
+        };
+        use RejectCode::*;
+        let over = |what: &str| (Malformed, what.to_string());
+        assert_eq!(
+            refused(&grown(&transfer.to_bytes(), memo.as_bytes())),
+            over("memo is 257 bytes, at most 256")
+        );
+        assert_eq!(
+            refused(&grown(&paid.to_bytes(), order.as_bytes())),
+            over("order_id is 65 bytes, at most 64")
+        );
+        assert_eq!(
+            refused(&grown(&escrow.to_bytes(), order.as_bytes())),
+            over("order_id is 65 bytes, at most 64")
+        );
+        assert_eq!(
+            refused(&grown(&created.to_bytes(), name.as_bytes())),
+            over("name is 65 bytes, at most 64")
+        );
+        assert_eq!(
+            refused(&grown(&chained.to_bytes(), chain.as_bytes())),
+            over("chain_id is 33 bytes, at most 32")
+        );
+        // Legs: over the rule, and over what the decoder takes.
+        let fifty_one = sign("test", pay("x", MAX_PAY_LEGS + 1));
+        assert_eq!(
+            refused(&fifty_one.to_bytes()),
+            (TooManyLegs, "legs has 51 entries, at most 50".to_string())
+        );
+        let widest = sign("test", pay("x", PAY_LEGS_DECODE_BOUND)).to_bytes();
+        // The order id "x", then the legs' count.
+        let mut count = encoding::encode(&"x".to_string());
+        count.extend_from_slice(&(PAY_LEGS_DECODE_BOUND as u64).to_le_bytes());
+        let at = count.len() - 8
+            + widest
+                .windows(count.len())
+                .position(|w| w == count.as_slice())
+                .expect("the legs' count after the order id");
+        let mut wider = widest.clone();
+        wider[at..at + 8].copy_from_slice(&(PAY_LEGS_DECODE_BOUND as u64 + 1).to_le_bytes());
+        assert_eq!(refused(&wider), over("legs has 1025 entries, at most 50"));
+        // The whole transaction.
+        let mut padded = transfer.to_bytes();
+        padded.resize(MAX_TX_BYTES + 1, 0);
+        assert_eq!(
+            refused(&padded),
+            (
+                TooLarge,
+                "the transaction is 65537 bytes, at most 65536".to_string()
+            )
+        );
+        let mut longer = transfer.to_bytes();
+        longer.push(0);
+        assert_eq!(
+            refused(&longer),
+            over("1 bytes follow the end of the transaction")
+        );
+        // Values over a bound the ledger sets.
+        assert_eq!(
+            refused(&sign("test", create("x", MAX_DECIMALS + 1, None)).to_bytes()),
+            (InvalidDecimals, "decimals is 10, at most 9".to_string())
+        );
+        assert_eq!(
+            refused(&sign("test", create("x", 2, Some(MAX_EXPIRY_DAYS + 1))).to_bytes()),
+            (
+                InvalidExpiryDays,
+                "expiry_days is 36501, at most 36500".to_string()
+            )
+        );
+        // The code is the one `check_stateless` gives, which blocks record.
+        assert_eq!(fifty_one.body.kind.check_stateless(), Err(TooManyLegs));
+
+        // Proposals: a merchant record's name and p2p address over their
+        // bounds, and consensus params out of theirs.
+        use crate::governance::GovAction;
+        use crate::merchant::{MerchantName, MerchantRecord, P2pAddressText, ValidatorRecord};
+        let long_name = "n".repeat(MAX_MERCHANT_NAME_BYTES);
+        let long_address = "a".repeat(MAX_P2P_ADDRESS_BYTES);
+        let record = MerchantRecord {
+            name: MerchantName::new(long_name.clone()).unwrap(),
+            account: key.public(),
+            validator: Some(ValidatorRecord {
+                key: key.public(),
+                p2p_key: key.public(),
+                p2p_address: P2pAddressText::new(long_address.clone()).unwrap(),
+            }),
+        }
+        .sign(&key, Some(&key), Some(&key));
+        let propose = |action: GovAction| {
+            sign(
+                "test",
+                TxKind::Propose {
+                    action,
+                    voting_ends_height: 20,
+                },
+            )
+        };
+        let add = propose(GovAction::AddMerchant {
+            merchant: Box::new(record),
+        })
+        .to_bytes();
+        assert_eq!(
+            refused(&grown(&add, long_name.as_bytes())),
+            over("name is 65 bytes, at most 64")
+        );
+        assert_eq!(
+            refused(&grown(&add, long_address.as_bytes())),
+            over(&format!(
+                "p2p_address is {} bytes, at most {MAX_P2P_ADDRESS_BYTES}",
+                MAX_P2P_ADDRESS_BYTES + 1
+            ))
+        );
+        let params = propose(GovAction::SetConsensusParams {
+            timeout_base_ms: 1_000,
+            timeout_max_ms: 60_000,
+            precision_ms: 0,
+            message_delay_ms: 2_000,
+        });
+        let (code, reason) = refused(&params.to_bytes());
+        assert_eq!(code, ParamOutOfBounds);
+        assert!(
+            reason.starts_with("precision_ms is 0, but must be from "),
+            "{reason}"
+        );
     }
 
     #[test]

@@ -128,7 +128,7 @@ fn err<T>(field: impl Into<String>, problem: Problem) -> Result<T, ValidationErr
 /// A merchant of the alliance, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Merchant {
-    pub name: BoundedString<MAX_MERCHANT_NAME_BYTES>,
+    pub name: merit_chain::merchant::MerchantName,
     pub account: Address,
     /// The validator it runs, if any.
     pub validator: Option<MerchantValidator>,

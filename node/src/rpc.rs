@@ -26,13 +26,15 @@ use merit_api::error::{
     BUSY, BUSY_PREFIX, INTERNAL, INTERNAL_PREFIX, INVALID_PARAMS, INVALID_PARAMS_PREFIX,
     REJECTED_TX, REJECTED_TX_PREFIX,
 };
+use merit_api::params::HistoryCursorError;
 use merit_api::{self as api, BlockRef, BookLimit, HistoryCursor, HistoryLimit, TxStatus, method};
 use merit_chain::amount::format_amount;
 use merit_chain::block::{Event, TxOutcome};
 use merit_chain::ledger::Ledger;
 use merit_chain::limits::MAX_HISTORY_PAGE;
 use merit_chain::state::{EscrowRecord, EscrowStatus, OfferRecord};
-use merit_chain::{Address, Block, Hash32, Receipt, RejectCode, Symbol};
+use merit_chain::tx::SymbolError;
+use merit_chain::{Address, Block, Hash32, Receipt, Refusal, RejectCode, Symbol};
 use merit_store::TxLocation;
 use serde::Serialize;
 use serde_json::Value;
@@ -41,6 +43,11 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::mempool::PoolRefusal;
 use crate::rpc_batch::ConcurrentBatch;
 use crate::shared::{AdmitError, CommittedBlock, Shared};
+
+mod args;
+pub(crate) mod bounds;
+
+use args::Args;
 
 /// Largest request body, in bytes.
 pub const MAX_RPC_BODY_BYTES: u32 = 1024 * 1024;
@@ -53,13 +60,35 @@ pub const MAX_RPC_CONNECTIONS: u32 = 256;
 /// Subscriptions one WebSocket connection may hold.
 pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: u32 = 64;
 
+/// Longest reason a -32602 gives: a reason that quotes a huge param is cut.
+const MAX_REASON_CHARS: usize = 300;
+/// Longest piece of a param a reason quotes.
+const MAX_QUOTED_CHARS: usize = 64;
+
 fn bad_params(reason: impl Into<String>) -> ErrorObjectOwned {
-    let reason = reason.into();
+    let mut reason = reason.into();
+    if let Some((cut, _)) = reason.char_indices().nth(MAX_REASON_CHARS) {
+        reason.truncate(cut);
+        reason.push('…');
+    }
     ErrorObjectOwned::owned(
         INVALID_PARAMS,
         format!("{INVALID_PARAMS_PREFIX}{reason}"),
         Some(api::InvalidParamsData { reason }),
     )
+}
+
+/// A param as a reason shows it: cut if it is long.
+fn cut(s: &str) -> String {
+    match s.char_indices().nth(MAX_QUOTED_CHARS) {
+        Some((at, _)) => format!("{}… ({} bytes)", &s[..at], s.len()),
+        None => s.to_string(),
+    }
+}
+
+/// A param as a reason quotes it: in backticks, and cut if it is long.
+fn quoted(s: &str) -> String {
+    format!("`{}`", cut(s))
 }
 
 fn internal(e: impl std::fmt::Display) -> ErrorObjectOwned {
@@ -68,12 +97,16 @@ fn internal(e: impl std::fmt::Display) -> ErrorObjectOwned {
 
 fn admit_error(e: AdmitError) -> ErrorObjectOwned {
     match e {
-        AdmitError::Rejected(code) => ErrorObjectOwned::owned(
+        AdmitError::Rejected(Refusal { code, reason }) => ErrorObjectOwned::owned(
             REJECTED_TX,
-            format!("{REJECTED_TX_PREFIX}{}", code.describe()),
+            match &reason {
+                Some(reason) => format!("{REJECTED_TX_PREFIX}{} ({reason})", code.describe()),
+                None => format!("{REJECTED_TX_PREFIX}{}", code.describe()),
+            },
             Some(api::RejectedTxData {
                 code: code.name().to_string(),
                 message: code.describe().to_string(),
+                reason,
             }),
         ),
         AdmitError::Busy(refusal) => {
@@ -81,8 +114,13 @@ fn admit_error(e: AdmitError) -> ErrorObjectOwned {
                 PoolRefusal::Full => api::BusyCode::MempoolFull,
                 PoolRefusal::SenderQuota => api::BusyCode::SenderQuota,
                 // Not a matter of load: the nonce is taken.
-                PoolRefusal::NoncePending(_) => {
-                    return admit_error(AdmitError::Rejected(RejectCode::NonceReused));
+                PoolRefusal::NoncePending(other) => {
+                    return admit_error(AdmitError::Rejected(Refusal::new(
+                        RejectCode::NonceReused,
+                        format!(
+                            "the sender's transaction {other} with this nonce is waiting in the mempool"
+                        ),
+                    )));
                 }
             };
             ErrorObjectOwned::owned(
@@ -101,15 +139,16 @@ fn wire<T: Serialize>(answer: &T) -> Result<Value, ErrorObjectOwned> {
 }
 
 fn parse_hash(s: &str) -> Result<Hash32, ErrorObjectOwned> {
-    Hash32::from_hex(s).map_err(|_| bad_params(format!("`{s}` is not a 64-digit hex hash")))
+    Hash32::from_hex(s).map_err(|_| bad_params(format!("{} is not a 64-digit hex hash", quoted(s))))
 }
 
 fn parse_address(s: &str) -> Result<Address, ErrorObjectOwned> {
-    Address::from_bech32(s).map_err(|e| bad_params(format!("`{s}` is not an address: {e}")))
+    Address::from_bech32(s).map_err(|e| bad_params(format!("{} is not an address: {e}", quoted(s))))
 }
 
 fn parse_symbol(s: &str) -> Result<Symbol, ErrorObjectOwned> {
-    Symbol::new(s).map_err(|e| bad_params(e.to_string()))
+    // The rule's words, quoting no more of the param than a reason should.
+    Symbol::new(s).map_err(|_| bad_params(SymbolError(cut(s)).to_string()))
 }
 
 fn known_token(ledger: &Ledger, s: &str) -> Result<Symbol, ErrorObjectOwned> {
@@ -411,11 +450,15 @@ fn get_transaction(shared: &Shared, hash: Hash32) -> Result<api::TxInfo, ErrorOb
 }
 
 fn get_history(shared: &Shared, params: Params<'_>) -> Result<api::HistoryPage, ErrorObjectOwned> {
-    let mut seq = params.sequence();
-    let address: String = seq.next()?;
+    let mut args = Args::new(
+        method::GET_HISTORY,
+        &["address", "cursor", "limit"],
+        &params,
+    )?;
+    let address: String = args.required()?;
     let address = parse_address(&address)?;
-    let cursor: Option<String> = seq.optional_next()?;
-    let limit: Option<u64> = seq.optional_next()?;
+    let cursor: Option<String> = args.optional()?;
+    let limit: Option<u64> = args.optional()?;
     let before = cursor
         .as_deref()
         .map(|c| {
@@ -424,7 +467,7 @@ fn get_history(shared: &Shared, params: Params<'_>) -> Result<api::HistoryPage, 
                     height: c.height,
                     index: c.index,
                 })
-                .map_err(|e| bad_params(e.to_string()))
+                .map_err(|_| bad_params(HistoryCursorError(cut(c)).to_string()))
         })
         .transpose()?;
     let limit = HistoryLimit::new(limit, MAX_HISTORY_PAGE)
@@ -639,7 +682,8 @@ fn evidence_entry(e: &merit_chain::consensus::Evidence) -> api::EvidenceEntry {
 pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Error> {
     let mut m = RpcModule::new(shared);
 
-    m.register_method(method::HEALTH, |_, s, _| {
+    m.register_method(method::HEALTH, |params, s, _| {
+        Args::new(method::HEALTH, &[], &params)?;
         let height = s.read_ledger().height();
         wire(&api::Health {
             status: api::HealthStatus::Ok,
@@ -648,13 +692,26 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
         })
     })?;
 
-    m.register_method(method::STATUS, |_, s, _| wire(&status(s)))?;
+    m.register_method(method::STATUS, |params, s, _| {
+        Args::new(method::STATUS, &[], &params)?;
+        wire(&status(s))
+    })?;
 
     m.register_async_method(method::SEND_TRANSACTION, |params, s, _| async move {
-        let hex_tx: String = params.one()?;
+        let hex_tx: String =
+            Args::new(method::SEND_TRANSACTION, &["tx_hex"], &params)?.required()?;
         let hex_tx = hex_tx.strip_prefix("0x").unwrap_or(&hex_tx);
-        if hex_tx.len() > 2 * merit_chain::limits::MAX_TX_BYTES {
-            return Err(admit_error(AdmitError::Rejected(RejectCode::TooLarge)));
+        let max_digits = 2 * merit_chain::limits::MAX_TX_BYTES;
+        if hex_tx.len() > max_digits {
+            return Err(admit_error(AdmitError::Rejected(Refusal::new(
+                RejectCode::TooLarge,
+                // Two hex digits a byte: the reason the bytes would get.
+                format!(
+                    "the transaction is {} bytes, at most {}",
+                    hex_tx.len().div_ceil(2),
+                    merit_chain::limits::MAX_TX_BYTES
+                ),
+            ))));
         }
         let bytes =
             hex::decode(hex_tx).map_err(|e| bad_params(format!("tx_hex is not hex: {e}")))?;
@@ -665,17 +722,17 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
     })?;
 
     m.register_method(method::GET_TRANSACTION, |params, s, _| {
-        let hash: String = params.one()?;
+        let hash: String = Args::new(method::GET_TRANSACTION, &["hash"], &params)?.required()?;
         wire(&get_transaction(s, parse_hash(&hash)?)?)
     })?;
 
     m.register_method(method::GET_ACCOUNT, |params, s, _| {
-        let address: String = params.one()?;
+        let address: String = Args::new(method::GET_ACCOUNT, &["address"], &params)?.required()?;
         wire(&get_account(s, parse_address(&address)?))
     })?;
 
     m.register_method(method::GET_TOKEN, |params, s, _| {
-        let symbol: String = params.one()?;
+        let symbol: String = Args::new(method::GET_TOKEN, &["symbol"], &params)?.required()?;
         let ledger = s.read_ledger();
         let sym = known_token(&ledger, &symbol)?;
         let t = ledger
@@ -684,13 +741,14 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
         wire(&token_info(t))
     })?;
 
-    m.register_method(method::LIST_TOKENS, |_, s, _| {
+    m.register_method(method::LIST_TOKENS, |params, s, _| {
+        Args::new(method::LIST_TOKENS, &[], &params)?;
         let ledger = s.read_ledger();
         wire(&ledger.tokens().map(token_info).collect::<Vec<_>>())
     })?;
 
     m.register_method(method::GET_BLOCK, |params, s, _| {
-        let which: Value = params.one()?;
+        let which: Value = Args::new(method::GET_BLOCK, &["block"], &params)?.required()?;
         let height = match BlockRef::from_json(&which).map_err(|e| bad_params(e.to_string()))? {
             BlockRef::Latest => s.read_ledger().height(),
             BlockRef::Height(h) => h,
@@ -703,10 +761,10 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
     })?;
 
     m.register_method(method::GET_ORDER_BOOK, |params, s, _| {
-        let mut seq = params.sequence();
-        let sell: String = seq.next()?;
-        let buy: String = seq.next()?;
-        let limit: Option<u64> = seq.optional_next()?;
+        let mut args = Args::new(method::GET_ORDER_BOOK, &["sell", "buy", "limit"], &params)?;
+        let sell: String = args.required()?;
+        let buy: String = args.required()?;
+        let limit: Option<u64> = args.optional()?;
         let limit = BookLimit::new(limit)
             .map_err(|e| bad_params(e.to_string()))?
             .get();
@@ -732,7 +790,7 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
     })?;
 
     m.register_method(method::GET_ESCROW, |params, s, _| {
-        let id: String = params.one()?;
+        let id: String = Args::new(method::GET_ESCROW, &["id"], &params)?.required()?;
         let id = parse_hash(&id)?;
         let ledger = s.read_ledger();
         wire(&ledger.escrow(&id).map(|e| escrow(&ledger, &id, e)))
@@ -743,7 +801,7 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
     })?;
 
     m.register_method(method::AUDIT, |params, s, _| {
-        let token: Option<String> = params.sequence().optional_next()?;
+        let token: Option<String> = Args::new(method::AUDIT, &["token"], &params)?.optional()?;
         let ledger = s.read_ledger();
         let token = token
             .as_deref()
@@ -752,10 +810,14 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
         wire(&audit(&ledger, token))
     })?;
 
-    m.register_method(method::VALIDATORS, |_, s, _| wire(&validators(s)))?;
+    m.register_method(method::VALIDATORS, |params, s, _| {
+        Args::new(method::VALIDATORS, &[], &params)?;
+        wire(&validators(s))
+    })?;
 
     m.register_method(method::GET_EVIDENCE, |params, s, _| {
-        let options: Option<api::EvidenceOptions> = params.sequence().optional_next()?;
+        let options: Option<api::EvidenceOptions> =
+            Args::new(method::GET_EVIDENCE, &["options"], &params)?.optional()?;
         let options = options.unwrap_or_default();
         let limit = options.page().map_err(bad_params)?;
         let found = s
@@ -783,22 +845,29 @@ enum Topic {
 }
 
 async fn subscribe(params: Params<'static>, pending: PendingSubscriptionSink, s: Arc<Shared>) {
-    let topic = {
-        let mut seq = params.sequence();
-        match seq.next::<String>() {
-            Ok(k) if k == method::TOPIC_NEW_BLOCKS => Ok(Topic::Blocks),
-            Ok(k) if k == method::TOPIC_ACCOUNT => match seq.next::<String>() {
-                Ok(a) => parse_address(&a).map(Topic::Account),
-                Err(e) => Err(e),
-            },
-            Ok(k) => Err(bad_params(format!(
-                "unknown subscription `{k}`: expected \"{}\" or \"{}\"",
+    let topic = (|| {
+        let mut args = Args::new(method::SUBSCRIBE, &["topic", "address"], &params)?;
+        match args.required::<String>()? {
+            k if k == method::TOPIC_NEW_BLOCKS => {
+                if args.has_more() {
+                    return Err(bad_params(format!(
+                        "\"{}\" takes no address",
+                        method::TOPIC_NEW_BLOCKS
+                    )));
+                }
+                Ok(Topic::Blocks)
+            }
+            k if k == method::TOPIC_ACCOUNT => {
+                parse_address(&args.required::<String>()?).map(Topic::Account)
+            }
+            k => Err(bad_params(format!(
+                "unknown subscription {}: expected \"{}\" or \"{}\"",
+                quoted(&k),
                 method::TOPIC_NEW_BLOCKS,
                 method::TOPIC_ACCOUNT
             ))),
-            Err(e) => Err(e),
         }
-    };
+    })();
     let topic = match topic {
         Ok(t) => t,
         Err(e) => {
@@ -911,7 +980,9 @@ pub async fn serve(
         .max_response_body_size(MAX_RPC_RESPONSE_BYTES)
         .max_connections(max_connections)
         .max_subscriptions_per_connection(MAX_SUBSCRIPTIONS_PER_CONNECTION)
-        .set_batch_request_config(BatchRequestConfig::Limit(MAX_RPC_BATCH))
+        // Batches are bounded by `ConcurrentBatch`, whose refusal names the
+        // bound (the body limit bounds what jsonrpsee parses first).
+        .set_batch_request_config(BatchRequestConfig::Unlimited)
         .build();
     let health = ProxyGetRequestLayer::new([(method::HEALTH_PATH, method::HEALTH)])
         .map_err(|e| anyhow::anyhow!("health route: {e}"))?;
@@ -920,7 +991,11 @@ pub async fn serve(
     let server = jsonrpsee::server::Server::builder()
         .set_config(config)
         .set_rpc_middleware(batches)
-        .set_http_middleware(tower::ServiceBuilder::new().layer(health))
+        .set_http_middleware(
+            tower::ServiceBuilder::new()
+                .layer(bounds::RequestBoundsLayer { max_connections })
+                .layer(health),
+        )
         .build(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot serve JSON-RPC on {addr}: {e}"))?;

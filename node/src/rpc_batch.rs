@@ -6,12 +6,20 @@
 //! gossip message per transaction. JSON-RPC 2.0 lets a server process a
 //! batch's calls concurrently; this middleware does, and answers in the
 //! batch's order, within the same response size limit.
+//!
+//! It also holds the bounds of what it runs, each refused with an error
+//! that names the bound (`rpc::bounds`): a batch of more than
+//! `MAX_RPC_BATCH` calls is refused whole, and errors jsonrpsee raises
+//! itself while serving a call get a `{reason}`.
 
 use std::future::Future;
 
 use jsonrpsee::core::middleware::{Batch, BatchEntry, Notification, RpcServiceT};
 use jsonrpsee::server::{BatchResponseBuilder, MethodResponse};
-use jsonrpsee::types::Request;
+use jsonrpsee::types::{Id, Request};
+
+use crate::rpc::MAX_RPC_BATCH;
+use crate::rpc::bounds::{batch_response_too_large, batch_too_large, with_reason};
 
 /// Wraps the server's RPC service; see the module docs.
 #[derive(Debug, Clone)]
@@ -45,7 +53,8 @@ where
     type BatchResponse = MethodResponse;
 
     fn call<'a>(&self, request: Request<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
-        self.inner.call(request)
+        let answer = self.inner.call(request);
+        async move { with_reason(answer.await) }
     }
 
     fn notification<'a>(
@@ -59,11 +68,17 @@ where
         let service = self.inner.clone();
         let limit = self.max_response_bytes;
         async move {
+            let calls = batch.len();
+            if calls > MAX_RPC_BATCH as usize {
+                return MethodResponse::error(Id::Null, batch_too_large(calls));
+            }
             let answers = futures::future::join_all(batch.into_iter().map(|entry| {
                 let service = service.clone();
                 async move {
                     match entry {
-                        Ok(BatchEntry::Call(request)) => Some(service.call(request).await),
+                        Ok(BatchEntry::Call(request)) => {
+                            Some(with_reason(service.call(request).await))
+                        }
                         Ok(BatchEntry::Notification(n)) => {
                             service.notification(n).await;
                             None
@@ -79,8 +94,8 @@ where
             let got_notification = answers.iter().any(Option::is_none);
             let mut out = BatchResponseBuilder::new_with_limit(limit);
             for answer in answers.into_iter().flatten() {
-                if let Err(too_big) = out.append(answer) {
-                    return too_big;
+                if out.append(answer).is_err() {
+                    return MethodResponse::error(Id::Null, batch_response_too_large(limit));
                 }
             }
             if out.is_empty() && got_notification {

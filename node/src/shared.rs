@@ -17,7 +17,7 @@ use merit_chain::limits::MAX_TX_TTL_BLOCKS;
 use merit_chain::state::StateKey;
 use merit_chain::tx::{ChainId, verify_signatures_with_keys};
 use merit_chain::{
-    Block, CommitCertificate, Hash32, Ledger, PublicKey, Receipt, RejectCode, Transaction,
+    Block, CommitCertificate, Hash32, Ledger, PublicKey, Receipt, Refusal, RejectCode, Transaction,
 };
 use merit_genesis::Genesis;
 use merit_store::Storage;
@@ -52,12 +52,27 @@ pub struct CommittedBlock {
 /// Why a transaction was not admitted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AdmitError {
-    #[error("{}", .0.describe())]
-    Rejected(RejectCode),
+    /// Refused with a rejection code, and a reason when the input was
+    /// over a bound or malformed.
+    #[error("{}", .0.code.describe())]
+    Rejected(Refusal),
     #[error("{0}")]
     Busy(PoolRefusal),
     #[error("the node is shutting down")]
     Stopping,
+}
+
+impl AdmitError {
+    /// `NonceReused`: the sender's transaction `other` with the same
+    /// `nonce` is waiting in the mempool.
+    pub fn nonce_pending(nonce: u64, other: Hash32) -> AdmitError {
+        AdmitError::Rejected(Refusal::new(
+            RejectCode::NonceReused,
+            format!(
+                "nonce {nonce} is already used by this sender's transaction {other}, waiting in the mempool"
+            ),
+        ))
+    }
 }
 
 /// A transaction waiting for admission.
@@ -137,8 +152,8 @@ impl Shared {
             if pool.contains(&hash) {
                 return Ok(hash);
             }
-            if pool.pending_nonce(&tx.body.sender, tx.body.nonce).is_some() {
-                return Err(AdmitError::Rejected(RejectCode::NonceReused));
+            if let Some(other) = pool.pending_nonce(&tx.body.sender, tx.body.nonce) {
+                return Err(AdmitError::nonce_pending(tx.body.nonce, other));
             }
         }
         if let Err(e) = self.precheck(&tx) {
@@ -173,21 +188,45 @@ impl Shared {
     /// [`Shared::precheck`] against a ledger the caller holds locked.
     fn precheck_in(&self, ledger: &Ledger, tx: &Transaction) -> Result<(), AdmitError> {
         let b = &tx.body;
+        let refuse = |code, reason: String| Err(AdmitError::Rejected(Refusal::new(code, reason)));
         if b.chain_id != self.chain_id {
-            return Err(AdmitError::Rejected(RejectCode::WrongChainId));
+            return refuse(
+                RejectCode::WrongChainId,
+                format!(
+                    "chain_id is `{}`, this chain is `{}`",
+                    b.chain_id, self.chain_id
+                ),
+            );
         }
         let next = ledger.height().saturating_add(1);
         if b.expires_at_height <= next {
-            return Err(AdmitError::Rejected(RejectCode::Expired));
+            return refuse(
+                RejectCode::Expired,
+                format!(
+                    "expires_at_height is {}, at least {}: above the next block, {next}",
+                    b.expires_at_height,
+                    next.saturating_add(1)
+                ),
+            );
         }
-        if b.expires_at_height > next.saturating_add(MAX_TX_TTL_BLOCKS) {
-            return Err(AdmitError::Rejected(RejectCode::ExpiryTooFar));
+        let farthest = next.saturating_add(MAX_TX_TTL_BLOCKS);
+        if b.expires_at_height > farthest {
+            return refuse(
+                RejectCode::ExpiryTooFar,
+                format!(
+                    "expires_at_height is {}, at most {farthest}: the next block, {next}, plus {MAX_TX_TTL_BLOCKS}",
+                    b.expires_at_height
+                ),
+            );
         }
         if ledger
             .state()
             .contains_key(&StateKey::Nonce(b.sender, b.nonce))
         {
-            return Err(AdmitError::Rejected(RejectCode::NonceReused));
+            return refuse(
+                RejectCode::NonceReused,
+                format!("nonce {} is already used by this sender", b.nonce),
+            );
         }
         Ok(())
     }
@@ -359,7 +398,7 @@ pub fn admit_verified(
         for (req, ok) in requests.into_iter().zip(verdicts) {
             let local = req.reply.is_some();
             let result = if !ok {
-                Err(AdmitError::Rejected(RejectCode::BadSignature))
+                Err(AdmitError::Rejected(RejectCode::BadSignature.into()))
             } else if let Err(e) = shared.precheck_in(&ledger, &req.tx) {
                 if shared.is_committed(&req.hash) {
                     // Nothing to do, as for any replay.
@@ -388,8 +427,8 @@ pub fn admit_verified(
                         }
                         Ok(req.hash)
                     }
-                    Err(PoolRefusal::NoncePending(_)) => {
-                        Err(AdmitError::Rejected(RejectCode::NonceReused))
+                    Err(PoolRefusal::NoncePending(other)) => {
+                        Err(AdmitError::nonce_pending(tx.body.nonce, other))
                     }
                     Err(refusal) => Err(AdmitError::Busy(refusal)),
                 }
@@ -627,7 +666,13 @@ mod tests {
             verdicts,
             vec![
                 Ok(committed.hash()),
-                Err(AdmitError::Rejected(RejectCode::NonceReused)),
+                Err(AdmitError::Rejected(Refusal::new(
+                    RejectCode::NonceReused,
+                    format!(
+                        "nonce {} is already used by this sender",
+                        same_nonce.body.nonce
+                    )
+                ))),
                 Ok(fresh.hash()),
             ]
         );
@@ -660,7 +705,7 @@ mod tests {
         assert_eq!(shared.submit(&first.to_bytes()).await, Ok(first.hash()));
         assert_eq!(
             shared.submit(&second.to_bytes()).await,
-            Err(AdmitError::Rejected(RejectCode::NonceReused))
+            Err(AdmitError::nonce_pending(5, first.hash()))
         );
         // Gossip of the second is dropped before its signature is checked,
         // and its relay is not blamed: it may not have seen the first.

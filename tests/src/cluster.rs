@@ -10,11 +10,11 @@
 #![allow(clippy::panic)]
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use merit_chain::encoding::BoundedString;
@@ -90,13 +90,72 @@ fn built_binary(name: &str, env: &str) -> PathBuf {
     path
 }
 
-static NEXT_SLOT: AtomicU16 = AtomicU16::new(0);
+/// Validators of one test cluster: each kind of port has 10 in a block.
+const MAX_VALIDATORS: usize = 10;
+/// Observers of one test cluster.
+const MAX_OBSERVERS: u16 = 5;
+/// Ports one cluster's nodes bind, from the base of its block: p2p, RPC
+/// and metrics of up to 10 validators (+0, +10, +20) and p2p and RPC of up
+/// to 5 observers (+30, +35).
+const CLUSTER_PORTS: u16 = 40;
+/// The port of a block right after the nodes' ports: nothing binds it, so
+/// a connection to it is refused ([`Cluster::closed_port`]).
+const CLOSED_PORT_OFFSET: u16 = CLUSTER_PORTS;
+/// Ports in one cluster's block.
+const BLOCK_PORTS: u16 = CLUSTER_PORTS + 1;
+/// Blocks lie in `[PORTS_FIRST, PORTS_END)`: below the ephemeral ports of
+/// Linux (32768 to 60999) and of most systems, so no outgoing connection of
+/// any process on the machine is given one of them while a killed node is
+/// down and must bind its ports again.
+const PORTS_FIRST: u16 = 20_000;
+const PORTS_END: u16 = 32_768;
+/// Blocks in that range.
+const BLOCKS: u16 = (PORTS_END - PORTS_FIRST) / BLOCK_PORTS;
 
-/// A port range of 40 for one cluster, distinct per process and cluster.
-pub fn port_base() -> u16 {
-    let slot = NEXT_SLOT.fetch_add(1, Ordering::Relaxed);
-    let pid_part = (std::process::id() % 50) as u16;
-    20_000 + (pid_part * 16 + slot % 16) * 40
+/// Where this process looks for its next block, so that it does not take
+/// the block of a cluster it just dropped (whose ports may still be in
+/// TIME_WAIT) when others are free. Starts at a place that depends on the
+/// process id, so that test processes running at once try different
+/// blocks first.
+static NEXT_BLOCK: AtomicU16 = AtomicU16::new(u16::MAX);
+
+/// A block of ports held for one cluster. Other processes are kept out by
+/// a UDP socket bound to the block's first port: nodes use TCP only, so the
+/// claim costs them nothing, and another test process (which claims its
+/// block the same way) skips a block whose claim it cannot bind. A block is
+/// taken only when no process listens on any of its TCP ports.
+#[derive(Debug)]
+struct PortBlock {
+    base: u16,
+    _claim: UdpSocket,
+}
+
+impl PortBlock {
+    fn reserve() -> Result<PortBlock, String> {
+        let pid_start = (std::process::id() % u32::from(BLOCKS)) as u16;
+        let _ =
+            NEXT_BLOCK.compare_exchange(u16::MAX, pid_start, Ordering::Relaxed, Ordering::Relaxed);
+        let start = NEXT_BLOCK.load(Ordering::Relaxed) % BLOCKS;
+        for k in 0..BLOCKS {
+            let block = (start + k) % BLOCKS;
+            let base = PORTS_FIRST + block * BLOCK_PORTS;
+            let Ok(claim) = UdpSocket::bind((Ipv4Addr::LOCALHOST, base)) else {
+                continue;
+            };
+            let free = (base..base + BLOCK_PORTS)
+                .all(|port| TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok());
+            if free {
+                NEXT_BLOCK.store((block + 1) % BLOCKS, Ordering::Relaxed);
+                return Ok(PortBlock {
+                    base,
+                    _claim: claim,
+                });
+            }
+        }
+        Err(format!(
+            "no block of {BLOCK_PORTS} free ports between {PORTS_FIRST} and {PORTS_END}"
+        ))
+    }
 }
 
 /// A blocking JSON-RPC client.
@@ -278,54 +337,71 @@ pub struct Cluster {
     pub dir: tempfile::TempDir,
     pub layout: DevnetLayout,
     pub nodes: Vec<NodeProc>,
-    base_port: u16,
+    ports: PortBlock,
     /// Clusters of one test binary run one at a time: on a small machine,
     /// two clusters at once starve each other's consensus timeouts.
-    _turn: MutexGuard<'static, ()>,
+    _turn: Turn,
 }
 
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+/// Whether a cluster of this process holds the turn.
+static TURN_TAKEN: Mutex<bool> = Mutex::new(false);
+static TURN_FREED: Condvar = Condvar::new();
 
-/// The turn of a test that runs node processes of its own: clusters of one
-/// test binary run one at a time.
-pub fn exclusive_turn() -> MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+/// The right to run a cluster in this process, released on drop. Unlike a
+/// `MutexGuard` it may move to another thread, so a cluster may be kept in
+/// a `static` and shared by the tests of one module.
+#[derive(Debug)]
+struct Turn(());
+
+impl Turn {
+    fn take() -> Turn {
+        let mut taken = TURN_TAKEN.lock().unwrap_or_else(|e| e.into_inner());
+        while *taken {
+            taken = TURN_FREED.wait(taken).unwrap_or_else(|e| e.into_inner());
+        }
+        *taken = true;
+        Turn(())
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        *TURN_TAKEN.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        TURN_FREED.notify_one();
+    }
+}
+
+/// The turn and a block of ports of a test that runs node processes of
+/// its own rather than a [`Cluster`]: while it lives, no cluster of this
+/// test binary runs, and no other test process takes these ports.
+#[derive(Debug)]
+pub struct OwnPorts {
+    ports: PortBlock,
+    _turn: Turn,
+}
+
+impl OwnPorts {
+    /// Waits for the turn, then holds a block of ports.
+    ///
+    /// # Panics
+    /// When no block of ports is free.
+    pub fn take() -> OwnPorts {
+        let turn = Turn::take();
+        let ports = PortBlock::reserve().unwrap_or_else(|e| panic!("{e}"));
+        OwnPorts { ports, _turn: turn }
+    }
+
+    /// The first of the block's ports, laid out as a cluster's: p2p from
+    /// `base`, RPC from `base + 10`, metrics from `base + 20`, 10 of each.
+    pub fn base(&self) -> u16 {
+        self.ports.base
+    }
 }
 
 impl Cluster {
     /// Writes an `n`-validator alliance and starts every validator.
     pub fn start(n: usize) -> Cluster {
-        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-        let dir = tempfile::tempdir().expect("temp dir");
-        let base = port_base();
-        let opts = DevnetOptions {
-            dir: dir.path().to_path_buf(),
-            validators: n,
-            reset: false,
-            p2p_base_port: base,
-            rpc_base_port: base + 10,
-            metrics_base_port: base + 20,
-            log: "warn,merit_node=info".into(),
-        };
-        let (layout, configs) = merit_node::devnet::prepare(&opts).expect("devnet files");
-        let nodes = configs
-            .into_iter()
-            .enumerate()
-            .map(|(i, config)| NodeProc {
-                config_path: dir.path().join(format!("node-{i}.toml")),
-                log_path: dir.path().join(format!("node-{i}.log")),
-                config,
-                child: None,
-                env: Vec::new(),
-            })
-            .collect();
-        let mut c = Cluster {
-            dir,
-            layout,
-            nodes,
-            base_port: base,
-            _turn: turn,
-        };
+        let mut c = Cluster::prepare(n).unwrap_or_else(|e| panic!("cannot set up a cluster: {e}"));
         for i in 0..n {
             c.start_node(i);
         }
@@ -337,11 +413,15 @@ impl Cluster {
     pub fn add_observer(&mut self) -> usize {
         let i = self.nodes.len();
         let k = (i - self.layout.merchants.len()) as u16;
+        assert!(
+            k < MAX_OBSERVERS,
+            "a test cluster has at most {MAX_OBSERVERS} observers"
+        );
         let genesis = self.nodes[0].config.genesis.clone();
         let mut config =
             NodeConfig::new(genesis, self.dir.path().join(format!("observer-{k}")), None);
-        config.p2p.listen = Some(format!("/ip4/127.0.0.1/tcp/{}", self.base_port + 30 + k));
-        config.rpc.listen = SocketAddr::from(([127, 0, 0, 1], self.base_port + 35 + k));
+        config.p2p.listen = Some(format!("/ip4/127.0.0.1/tcp/{}", self.ports.base + 30 + k));
+        config.rpc.listen = SocketAddr::from(([127, 0, 0, 1], self.ports.base + 35 + k));
         config.metrics.enabled = false;
         config.log = "warn,merit_node=info".into();
         let config_path = self.dir.path().join(format!("observer-{k}.toml"));
@@ -364,7 +444,13 @@ impl Cluster {
     /// Asserts that the nodes `which` hold the same block hash and
     /// `state_root` at every height from 1 to `height`.
     pub fn assert_same_chain(&self, which: &[usize], height: u64) {
-        for h in 1..=height {
+        self.assert_same_blocks(which, 1..=height);
+    }
+
+    /// Asserts that the nodes `which` hold the same block hash and
+    /// `state_root` at every height of `heights`.
+    pub fn assert_same_blocks(&self, which: &[usize], heights: std::ops::RangeInclusive<u64>) {
+        for h in heights {
             let seen: std::collections::BTreeSet<(String, String)> = which
                 .iter()
                 .map(|&i| {
@@ -540,9 +626,15 @@ impl Cluster {
     /// Writes an `n`-validator alliance like [`Cluster::start`], but starts
     /// no validator.
     pub fn prepare(n: usize) -> Result<Cluster, String> {
-        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        if n > MAX_VALIDATORS {
+            return Err(format!(
+                "a test cluster has at most {MAX_VALIDATORS} validators, not {n}"
+            ));
+        }
+        let turn = Turn::take();
         let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
-        let base = port_base();
+        let ports = PortBlock::reserve()?;
+        let base = ports.base;
         let opts = DevnetOptions {
             dir: dir.path().to_path_buf(),
             validators: n,
@@ -569,14 +661,21 @@ impl Cluster {
             dir,
             layout,
             nodes,
-            base_port: base,
+            ports,
             _turn: turn,
         })
     }
 
-    /// The ports this cluster's nodes bind (p2p, RPC, metrics, observers).
+    /// The ports held for this cluster: those its nodes bind (p2p, RPC,
+    /// metrics, observers) and [`Cluster::closed_port`].
     pub fn port_range(&self) -> std::ops::Range<u16> {
-        self.base_port..self.base_port + 40
+        self.ports.base..self.ports.base + BLOCK_PORTS
+    }
+
+    /// A port of 127.0.0.1 that nothing listens on while this cluster
+    /// lives: a connection to it is refused.
+    pub fn closed_port(&self) -> u16 {
+        self.ports.base + CLOSED_PORT_OFFSET
     }
 
     /// Validator `i`'s p2p port on 127.0.0.1.

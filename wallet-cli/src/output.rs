@@ -298,10 +298,13 @@ pub fn print_tx(ctx: &Ctx, view: &TxView) {
         TxStatus::Rejected | TxStatus::Unknown if info.code.is_some() => {
             let code = info.code.as_deref().unwrap_or("?");
             let mut text = format!(
-                "rejected{block}: {kind}: {code}\n  {}\n  hash      {}",
+                "rejected{block}: {kind}: {code}\n  {}",
                 describe_code(code, info.message.as_deref()),
-                info.hash
             );
+            if let Some(reason) = &view.reason {
+                text.push_str(&format!("\n  reason    {reason}"));
+            }
+            text.push_str(&format!("\n  hash      {}", info.hash));
             if let Some(o) = &info.original {
                 text.push_str(&format!("\n  original  {o}"));
             }

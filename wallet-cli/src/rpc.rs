@@ -34,9 +34,14 @@ pub enum RpcError {
     /// -32602: the node refused the parameters, with its reason.
     #[error("{reason}")]
     InvalidParams { method: String, reason: String },
-    /// -32003: the node refused the transaction before its mempool.
-    #[error("the node refused the transaction: {code}: {message}")]
-    Rejected { code: String, message: String },
+    /// -32003: the node refused the transaction before its mempool, with
+    /// the reason when it gave one (which field is over which bound).
+    #[error("the node refused the transaction: {code}: {message}{}", in_parens(.reason))]
+    Rejected {
+        code: String,
+        message: String,
+        reason: Option<String>,
+    },
     /// -32005: mempool full or sender over quota.
     #[error("the node at {url} is busy ({code}); try again shortly")]
     Busy { url: String, code: String },
@@ -208,24 +213,28 @@ impl RpcClient {
         match i32::try_from(err.code) {
             Ok(INVALID_PARAMS) => RpcError::InvalidParams {
                 method: method.to_string(),
-                reason: data::<InvalidParamsData>(&err.data).map_or_else(
-                    || {
+                // `{reason}`; a node of an older version may send the
+                // decoder's words as a bare string, or none.
+                reason: data::<InvalidParamsData>(&err.data)
+                    .map(|d| d.reason)
+                    .or_else(|| data::<String>(&err.data))
+                    .unwrap_or_else(|| {
                         err.message
                             .strip_prefix(INVALID_PARAMS_PREFIX)
                             .unwrap_or(&err.message)
                             .to_string()
-                    },
-                    |d| d.reason,
-                ),
+                    }),
             },
             Ok(REJECTED_TX) => match data::<RejectedTxData>(&err.data) {
                 Some(d) => RpcError::Rejected {
                     code: d.code,
                     message: d.message,
+                    reason: d.reason,
                 },
                 None => RpcError::Rejected {
                     code: "Unknown".to_string(),
                     message: err.message,
+                    reason: None,
                 },
             },
             Ok(BUSY) => RpcError::Busy {
@@ -294,6 +303,14 @@ impl RpcClient {
     }
 }
 
+/// ` (reason)`, or nothing.
+fn in_parens(reason: &Option<String>) -> String {
+    reason
+        .as_ref()
+        .map(|r| format!(" ({r})"))
+        .unwrap_or_default()
+}
+
 /// An error's `data` as `T`, if it has that shape.
 fn data<T: DeserializeOwned>(data: &Option<Value>) -> Option<T> {
     data.as_ref().and_then(|d| T::deserialize(d).ok())
@@ -347,13 +364,28 @@ mod tests {
         let e = c.node_error(
             "merit_sendTransaction",
             ErrorObject {
+                code: -32003,
+                message: "Transaction rejected: …".into(),
+                data: Some(json!({"code": "Malformed", "message": "The bytes are not a well-formed transaction.",
+                    "reason": "memo is 257 bytes, at most 256"})),
+            },
+        );
+        assert_eq!(
+            e.to_string(),
+            "the node refused the transaction: Malformed: The bytes are not a well-formed \
+             transaction. (memo is 257 bytes, at most 256)"
+        );
+        let e = c.node_error(
+            "merit_sendTransaction",
+            ErrorObject {
                 code: -32005,
                 message: "Node busy: the mempool is full".into(),
                 data: Some(json!({"code": "MempoolFull"})),
             },
         );
         assert!(matches!(e, RpcError::Busy { ref code, .. } if code == "MempoolFull"));
-        // A param the node could not decode: `data` is the decoder's text.
+        // An older node's shape for a param it could not decode: `data` is
+        // the decoder's text.
         let e = c.node_error(
             "merit_getToken",
             ErrorObject {
@@ -362,8 +394,9 @@ mod tests {
                 data: Some(json!("invalid type: integer `5`, expected a string")),
             },
         );
-        assert!(
-            matches!(e, RpcError::InvalidParams { ref reason, .. } if reason == "Invalid params")
+        assert_eq!(
+            e.to_string(),
+            "invalid type: integer `5`, expected a string"
         );
         let e = c.node_error(
             "merit_status",

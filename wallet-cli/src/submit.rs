@@ -156,7 +156,7 @@ pub fn decode_hex(hex_text: &str) -> Result<(Vec<u8>, Transaction)> {
     let bytes = hex::decode(text)
         .map_err(|e| usage(format!("not a signed transaction: the hex is bad: {e}")))?;
     let tx = Transaction::from_bytes(&bytes)
-        .map_err(|e| usage(format!("not a signed Merit transaction: {e}")))?;
+        .map_err(|e| usage(format!("not a signed Merit transaction: {}", e.reason())))?;
     Ok((bytes, tx))
 }
 
@@ -174,7 +174,11 @@ pub fn submit_and_wait(ctx: &Ctx, bytes: &[u8], tx: &Transaction, wait: &WaitArg
             eprintln!("warning: the node reports hash {h}, expected {hash_hex}");
         }
         Ok(_) => {}
-        Err(RpcError::Rejected { code, message }) => {
+        Err(RpcError::Rejected {
+            code,
+            message,
+            reason,
+        }) => {
             // The same bytes may already be in a block (a resubmission):
             // then that record is the outcome, not the refusal.
             if let Ok(known) = rpc.get_transaction(&hash_hex)
@@ -187,6 +191,7 @@ pub fn submit_and_wait(ctx: &Ctx, bytes: &[u8], tx: &Transaction, wait: &WaitArg
             let mut info = local_info(&hash_hex, TxStatus::Rejected, tx);
             info.tx.code = Some(code.clone());
             info.tx.message = Some(output::describe_code(&code, Some(&message)));
+            info.reason = reason;
             show(ctx, &info)?;
             return Err(Outcome::Rejected {
                 hash: hash_hex,

@@ -20,6 +20,11 @@ pub struct TxView {
     /// hash. Absent for other kinds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub escrow_id: Option<String>,
+    /// Why the node refused the transaction at submission, when it said
+    /// more than the code: which field is over which bound ("memo is 257
+    /// bytes, at most 256"). Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl From<TxInfo> for TxView {
@@ -38,6 +43,7 @@ impl From<TxInfo> for TxView {
             tx,
             offer_id,
             escrow_id,
+            reason: None,
         }
     }
 }

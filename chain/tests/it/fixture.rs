@@ -3,7 +3,7 @@
 use merit_chain::encoding::{BoundedString, BoundedVec};
 use merit_chain::ledger::{GenesisState, GenesisToken};
 use merit_chain::state::MerchantInfo;
-use merit_chain::tx::{ChainId, PayLeg, TxBody};
+use merit_chain::tx::{ChainId, PayLeg, PayLegs, TxBody};
 use merit_chain::{
     Address, BlockOutcome, Keypair, Ledger, Receipt, RejectCode, Symbol, Transaction, TxKind,
 };
@@ -23,7 +23,7 @@ pub fn sym(s: &str) -> Symbol {
     Symbol::new(s).unwrap()
 }
 
-pub fn legs(legs: &[(Address, u64)]) -> BoundedVec<PayLeg, 1024> {
+pub fn legs(legs: &[(Address, u64)]) -> PayLegs {
     BoundedVec::new(
         legs.iter()
             .map(|(to, amount)| PayLeg {

@@ -7,7 +7,7 @@ use merit_chain::encoding::{self, BoundedString};
 use merit_chain::limits::{MAX_PAY_LEGS, MAX_TX_BYTES, MAX_TX_TTL_BLOCKS};
 use merit_chain::state::{StateKey, StateValue};
 use merit_chain::tx::TxBody;
-use merit_chain::{Event, Hash32, Ledger, RejectCode, Transaction, TxKind, TxOutcome};
+use merit_chain::{Event, Hash32, Ledger, Refusal, RejectCode, Transaction, TxKind, TxOutcome};
 
 use crate::fixture::*;
 
@@ -561,11 +561,15 @@ fn a_rejected_kind_changes_no_ledger_entry_but_spends_its_nonce() {
 
 #[test]
 fn admission_rejects_oversized_and_malformed_bytes() {
+    let code = |bytes: &[u8]| Transaction::admit(bytes).map_err(|r| r.code);
     assert_eq!(
         Transaction::admit(&vec![0u8; MAX_TX_BYTES + 1]),
-        Err(RejectCode::TooLarge)
+        Err(Refusal::new(
+            RejectCode::TooLarge,
+            "the transaction is 65537 bytes, at most 65536"
+        ))
     );
-    assert_eq!(Transaction::admit(&[1, 2, 3]), Err(RejectCode::Malformed));
+    assert_eq!(code(&[1, 2, 3]), Err(RejectCode::Malformed));
     let mut a = Alliance::new();
     let (alice, bob) = (a.alice.clone(), a.bob.clone());
     let tx = a.tx(&alice, Alliance::transfer("BEAN", &bob, 1));
@@ -573,19 +577,21 @@ fn admission_rejects_oversized_and_malformed_bytes() {
     assert_eq!(Transaction::admit(&bytes), Ok(tx));
     let mut trailing = bytes.clone();
     trailing.push(0);
-    assert_eq!(Transaction::admit(&trailing), Err(RejectCode::Malformed));
-    assert_eq!(
-        Transaction::admit(&bytes[..bytes.len() - 1]),
-        Err(RejectCode::Malformed)
-    );
+    assert_eq!(code(&trailing), Err(RejectCode::Malformed));
+    assert_eq!(code(&bytes[..bytes.len() - 1]), Err(RejectCode::Malformed));
     let zero = a.tx(&alice, Alliance::transfer("BEAN", &bob, 0));
     assert_eq!(
         Transaction::admit(&zero.to_bytes()),
-        Err(RejectCode::ZeroAmount)
+        Err(Refusal::new(RejectCode::ZeroAmount, "amount is 0"))
     );
-    // A memo over its limit does not decode.
+    // A memo over its limit does not decode, and the error says why.
     let memo_bytes = encoding::encode(&"m".repeat(257));
-    assert!(encoding::decode::<merit_chain::tx::Memo>(&memo_bytes, 1024).is_err());
+    assert_eq!(
+        encoding::decode::<merit_chain::tx::Memo>(&memo_bytes, 1024)
+            .unwrap_err()
+            .reason(),
+        "memo is 257 bytes, at most 256"
+    );
 }
 
 /// Runs one scenario per rejection code and checks that together they reach
@@ -600,8 +606,12 @@ fn every_rejection_code_is_reached() {
             reached.insert(c);
         }
     };
-    note(Transaction::admit(&[0]).err());
-    note(Transaction::admit(&vec![0; MAX_TX_BYTES + 1]).err());
+    note(Transaction::admit(&[0]).err().map(|r| r.code));
+    note(
+        Transaction::admit(&vec![0; MAX_TX_BYTES + 1])
+            .err()
+            .map(|r| r.code),
+    );
     let h = a.ledger.height();
     let body = |chain: &str, nonce: u64, expires: u64| TxBody {
         chain_id: BoundedString::new(chain).unwrap(),

@@ -48,7 +48,7 @@ fn sym(s: &str) -> Symbol {
     Symbol::new(s).expect("a symbol")
 }
 
-fn text<const N: usize>(s: &str) -> BoundedString<N> {
+fn text<const N: usize, F>(s: &str) -> BoundedString<N, F> {
     BoundedString::new(s).expect("short text")
 }
 
@@ -122,6 +122,28 @@ struct Facts {
     fresh: Vec<Transaction>,
     /// Valid but signed for another chain.
     foreign: Transaction,
+    /// Refused at submission, each naming the field and the bound it is
+    /// over: a memo one byte too long (it does not decode), a payment with
+    /// too many legs, an expiry too far ahead and one already past, and a
+    /// nonce already used.
+    over_bounds: Vec<Vec<u8>>,
+}
+
+/// `bytes` with the sequence `content` (after its `u64` length) one byte
+/// longer: a field one over its bound, which no encoder here can write.
+fn grown(bytes: &[u8], content: &[u8]) -> Vec<u8> {
+    let mut prefixed = (content.len() as u64).to_le_bytes().to_vec();
+    prefixed.extend_from_slice(content);
+    let at = bytes
+        .windows(prefixed.len())
+        .position(|w| w == prefixed.as_slice())
+        .expect("the sequence is in the bytes");
+    let mut out = bytes[..at].to_vec();
+    out.extend_from_slice(&(content.len() as u64 + 1).to_le_bytes());
+    out.extend_from_slice(content);
+    out.push(content[0]);
+    out.extend_from_slice(&bytes[at + prefixed.len()..]);
+    out
 }
 
 /// Four blocks on the devnet genesis with every kind of transaction and
@@ -352,6 +374,53 @@ fn build_chain(layout: &DevnetLayout, ledger: &mut Ledger, storage: &dyn Storage
         kind: transfer("BEAN", &bob, 1, None),
     }
     .sign(&alice);
+    let at = |nonce: u64, expires_at_height: u64, kind: TxKind| {
+        TxBody {
+            chain_id: ledger.chain_id().clone(),
+            sender: alice.public(),
+            nonce,
+            expires_at_height,
+            kind,
+        }
+        .sign(&alice)
+    };
+    let memo = "m".repeat(merit_chain::limits::MAX_MEMO_BYTES);
+    let long_memo = at(
+        1,
+        ledger.height() + 100,
+        transfer("BEAN", &bob, 1, Some(&memo)),
+    );
+    let legs: Vec<PayLeg> = (0..=merit_chain::limits::MAX_PAY_LEGS)
+        .map(|_| PayLeg {
+            to: bob.public(),
+            amount: 1,
+        })
+        .collect();
+    let many_legs = TxKind::Pay {
+        token: sym("BEAN"),
+        order_id: text("order-51"),
+        legs: BoundedVec::new(legs).expect("fewer than the decoding bound"),
+        memo: None,
+    };
+    let next = ledger.height() + 1;
+    let over_bounds = vec![
+        grown(&long_memo.to_bytes(), memo.as_bytes()),
+        at(2, ledger.height() + 100, many_legs).to_bytes(),
+        at(
+            3,
+            next + merit_chain::limits::MAX_TX_TTL_BLOCKS + 1,
+            transfer("BEAN", &bob, 1, None),
+        )
+        .to_bytes(),
+        at(4, next, transfer("BEAN", &bob, 1, None)).to_bytes(),
+        // alice's first nonce, spent by her payment in block 1.
+        at(
+            payment.body.nonce,
+            ledger.height() + 100,
+            transfer("BEAN", &bob, 1, None),
+        )
+        .to_bytes(),
+    ];
 
     let nobody: Address = Keypair::insecure_from_label("merit-rpc-tests/nobody").public();
     let mut addresses: Vec<String> = [&alice, &bob, &carol]
@@ -378,6 +447,7 @@ fn build_chain(layout: &DevnetLayout, ledger: &mut Ledger, storage: &dyn Storage
         escrows,
         fresh,
         foreign,
+        over_bounds,
     }
 }
 
@@ -533,6 +603,16 @@ fn calls(f: &Facts) -> Vec<(&'static str, Value)> {
         json!(["00".repeat(MAX_TX_BYTES + 1)]),
     ));
     c.push(("merit_sendTransaction", json!([123])));
+    for bytes in &f.over_bounds {
+        c.push(("merit_sendTransaction", json!([hex::encode(bytes)])));
+    }
+    // Params of the wrong shape or count, for methods with params and
+    // without.
+    c.push(("merit_status", json!([1])));
+    c.push(("merit_getAccount", json!([f.addresses[0], f.addresses[1]])));
+    c.push(("merit_getAccount", json!({"address": f.addresses[0]})));
+    c.push(("merit_getHistory", json!([f.addresses[0], null, "ten"])));
+    c.push(("merit_subscribe", json!(["newBlocks", f.addresses[0]])));
     for tx in &f.fresh {
         c.push(("merit_getTransaction", json!([tx.hash().to_hex()])));
     }
@@ -622,4 +702,85 @@ fn the_node_serves_every_method_of_the_contract() {
     served.sort_unstable();
     contract.sort_unstable();
     assert_eq!(served, contract);
+}
+
+/// Every -32602 answer carries `data` as `{reason}`, and its message is the
+/// prefix and the reason.
+fn assert_reason(request: &str, answer: &Value) {
+    if answer["error"]["code"] != merit_api::error::INVALID_PARAMS {
+        return;
+    }
+    let reason = answer["error"]["data"]["reason"].as_str().unwrap_or("");
+    assert!(!reason.is_empty(), "{request}: no reason: {answer}");
+    assert_eq!(
+        answer["error"]["data"].as_object().map(|o| o.len()),
+        Some(1),
+        "{request}: {answer}"
+    );
+    assert_eq!(
+        answer["error"]["message"],
+        format!("{}{reason}", merit_api::error::INVALID_PARAMS_PREFIX),
+        "{request}"
+    );
+}
+
+#[test]
+fn every_invalid_params_error_carries_a_reason() {
+    // Every pinned answer.
+    let pinned = answers();
+    let mut lines = pinned.lines();
+    let mut seen = 0;
+    while let Some(line) = lines.next() {
+        let Some(request) = line.strip_prefix("> ") else {
+            continue;
+        };
+        let answer = lines
+            .next()
+            .and_then(|l| l.strip_prefix("< "))
+            .expect("an answer");
+        let answer: Value = serde_json::from_str(answer).expect("JSON");
+        if answer["error"]["code"] == merit_api::error::INVALID_PARAMS {
+            seen += 1;
+        }
+        assert_reason(request, &answer);
+    }
+    assert!(seen > 30, "only {seen} pinned -32602 answers");
+    // And every method, however its params are wrong, as jsonrpsee would
+    // refuse them itself if the node let it.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let (_, module, _) = serve(&runtime);
+    let shapes = [
+        json!([{"no such option": 1}]),
+        json!([["x", "y", "z"]]),
+        json!([1.5, true]),
+        json!([null, null, null, null, null, null]),
+        json!({"x": 1}),
+        json!(5),
+        json!("x"),
+    ];
+    let mut methods: Vec<&str> = module.method_names().collect();
+    methods.sort_unstable();
+    for method in methods {
+        // jsonrpsee answers an unsubscription it cannot parse with `false`.
+        if method == merit_api::method::UNSUBSCRIBE {
+            continue;
+        }
+        for params in &shapes {
+            let request =
+                json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+            let (answer, _) = runtime
+                .block_on(module.raw_json_request(&request, RAW_REQUEST_BUFFER))
+                .expect("a response");
+            let answer: Value = serde_json::from_str(answer.get()).expect("JSON");
+            assert_eq!(
+                answer["error"]["code"],
+                merit_api::error::INVALID_PARAMS,
+                "{request}: {answer}"
+            );
+            assert_reason(&request, &answer);
+        }
+    }
 }

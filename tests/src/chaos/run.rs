@@ -4,7 +4,8 @@
 //! per kill cycle a victim, whether its data directory is wiped, how long
 //! it stays down, link faults (delays of 50-300 ms, dropped chunks) during
 //! the cycle, an optional partition once it is back, and a pause. A run of
-//! three cycles or more always has a wipe, an isolation and a split. After
+//! three cycles or more always has a wipe, an isolation and a split within
+//! its first three cycles, which its time limit never cuts. After
 //! each fault the schedule waits until every validator has caught up with
 //! the chain and the chain has moved on; a cluster that does not recover
 //! within [`ChaosOptions::recovery`] fails the run.
@@ -32,6 +33,11 @@ const READ_BATCH: usize = 100;
 const EXAMPLES: usize = 10;
 /// How often the recovery waits poll the nodes.
 const POLL: Duration = Duration::from_millis(200);
+/// How long the final checks may wait for the nodes to stand at one height.
+const AT_ONE_HEIGHT: Duration = Duration::from_secs(60);
+/// The first cycles of a run hold at least one wipe, one isolation and one
+/// split; a time limit never stops a run before them.
+pub const EVERY_FAULT_WITHIN: usize = 3;
 
 /// A partition of the validators.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,7 +130,11 @@ pub fn plan(o: &ChaosOptions, rng: &mut SimRng) -> Vec<Cycle> {
             }
         })
         .collect();
-    if cycles.len() >= 3 {
+    // The faults every run of three cycles or more has, within its first
+    // cycles, so that a run its time limit cuts short still has them.
+    let first = cycles.len().min(EVERY_FAULT_WITHIN);
+    if first >= 3 {
+        let cycles = &mut cycles[..first];
         if !cycles.iter().any(|c| c.wipe) {
             cycles[1].wipe = true;
         }
@@ -342,6 +352,7 @@ fn faults(
         let k = k + 1;
         if let Some(max) = o.max_duration
             && started.elapsed() >= max
+            && (k as u64 - 1) >= o.min_cycles.max(EVERY_FAULT_WITHIN as u64)
         {
             log.event(format!("time is up after {} of {total} cycles", k - 1));
             break;
@@ -475,6 +486,31 @@ fn recover(cluster: &mut Cluster, timeout: Duration) -> Result<u64, String> {
         target.map_or("?".to_string(), |t| t.to_string()),
         tails(cluster, &lagging)
     ))
+}
+
+/// What `read` returns while every node stands at one height: the heights
+/// are read before and after, and must be one and the same on every node
+/// both times (heights only grow, so then no block landed in between);
+/// otherwise it reads again, for as long as a settled cluster needs.
+fn at_one_height<T>(cluster: &Cluster, mut read: impl FnMut() -> T) -> Result<T, String> {
+    let n = cluster.nodes.len();
+    let heights = || -> Vec<Option<u64>> { (0..n).map(|i| cluster.rpc(i).height()).collect() };
+    let end = Instant::now() + AT_ONE_HEIGHT;
+    loop {
+        let before = heights();
+        let value = read();
+        let after = heights();
+        if before == after && before[0].is_some() && before.windows(2).all(|w| w[0] == w[1]) {
+            return Ok(value);
+        }
+        if Instant::now() >= end {
+            return Err(format!(
+                "the nodes did not stand at one height for a reading within {} s: {before:?}, then {after:?}",
+                AT_ONE_HEIGHT.as_secs()
+            ));
+        }
+        std::thread::sleep(POLL);
+    }
 }
 
 /// The last log lines of some validators.
@@ -875,46 +911,71 @@ fn check(
             report.rejected
         ));
     }
-    // 7. The supply audit, everywhere alike.
-    let mut audits = Vec::new();
-    for node in 0..n {
-        match cluster.rpc(node).call("merit_audit", json!([])) {
-            Ok(Value::Array(tokens)) if !tokens.is_empty() => {
-                for t in tokens.iter().filter(|t| t["holds"] != true) {
-                    report
-                        .failures
-                        .push(format!("node {node}: the supply audit does not hold: {t}"));
-                }
-                audits.push(tokens);
-            }
-            other => report
-                .failures
-                .push(format!("node {node}: merit_audit answered {other:?}")),
-        }
-    }
-    if audits.windows(2).any(|w| w[0] != w[1]) {
-        report
-            .failures
-            .push(format!("the nodes' audits differ: {audits:?}"));
-    }
-    // 8. Balances, everywhere alike, and the load's conserved.
+    // 7 and 8 compare the nodes with each other, so they read them while
+    // every node stands at one height: a heartbeat block, or a straggler
+    // from a mempool that did not drain, may land on one node between two
+    // readings.
     let token = accounts.token.as_str();
     let decimals = rpc
         .call("merit_getToken", json!([token]))
         .ok()
         .and_then(|t| t["decimals"].as_u64())
         .unwrap_or(0) as u32;
+    let holders: Vec<&Keypair> = accounts.keys.iter().chain([issuer]).collect();
+    let reading = at_one_height(cluster, || {
+        let audits: Vec<Result<Value, String>> = (0..n)
+            .map(|node| {
+                cluster
+                    .rpc(node)
+                    .call("merit_audit", json!([]))
+                    .map_err(|e| format!("{e:?}"))
+            })
+            .collect();
+        let balances: Vec<Vec<Option<String>>> = holders
+            .iter()
+            .map(|key| (0..n).map(|i| cluster.rpc(i).balance(key, token)).collect())
+            .collect();
+        (audits, balances)
+    });
+    let (audits, balances) = match reading {
+        Ok(r) => r,
+        Err(e) => {
+            report.failures.push(e);
+            return;
+        }
+    };
+    // 7. The supply audit, everywhere alike.
+    let mut held = Vec::new();
+    for (node, audit) in audits.into_iter().enumerate() {
+        match audit {
+            Ok(Value::Array(tokens)) if !tokens.is_empty() => {
+                for t in tokens.iter().filter(|t| t["holds"] != true) {
+                    report
+                        .failures
+                        .push(format!("node {node}: the supply audit does not hold: {t}"));
+                }
+                held.push(tokens);
+            }
+            other => report
+                .failures
+                .push(format!("node {node}: merit_audit answered {other:?}")),
+        }
+    }
+    if held.windows(2).any(|w| w[0] != w[1]) {
+        report
+            .failures
+            .push(format!("the nodes' audits differ: {held:?}"));
+    }
+    // 8. Balances, everywhere alike, and the load's conserved.
     let mut total = 0u64;
-    for key in accounts.keys.iter().chain([issuer]) {
-        let balances: Vec<Option<String>> =
-            (0..n).map(|i| cluster.rpc(i).balance(key, token)).collect();
+    for (key, balances) in holders.iter().zip(&balances) {
         if balances.iter().any(|b| *b != balances[0]) {
             report.failures.push(format!(
                 "the nodes disagree on the {token} balance of {}: {balances:?}",
                 key.public().to_bech32()
             ));
         }
-        if !std::ptr::eq(key, issuer) {
+        if !std::ptr::eq(*key, issuer) {
             total += balances[0]
                 .as_deref()
                 .and_then(|b| parse_units(b, decimals))
@@ -942,6 +1003,38 @@ fn check(
                 "node {node} banned {} honest peers, first: {first}",
                 bans.len()
             ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_of_fault_is_in_the_first_cycles_of_every_plan() {
+        for seed in 0..2_000 {
+            let o = ChaosOptions::ci(seed);
+            let cycles = plan(&o, &mut SimRng::new(seed));
+            assert_eq!(cycles.len() as u64, o.cycles);
+            let first = &cycles[..EVERY_FAULT_WITHIN];
+            assert!(
+                first.iter().any(|c| c.wipe),
+                "seed {seed}: no wipe in {first:?}"
+            );
+            for split in [false, true] {
+                let has = first.iter().any(|c| match &c.partition {
+                    Some((Partition::Split(..), _)) => split,
+                    Some((Partition::Isolate(_), _)) => !split,
+                    None => false,
+                });
+                assert!(
+                    has,
+                    "seed {seed}: no {} in {first:?}",
+                    if split { "split" } else { "isolation" }
+                );
+            }
+            assert!(o.min_cycles >= EVERY_FAULT_WITHIN as u64);
         }
     }
 }

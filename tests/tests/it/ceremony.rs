@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use merit_chain::encoding::BoundedString;
 use merit_chain::{Keypair, Symbol, TxBody, TxKind};
 use merit_genesis::keystore;
-use merit_tests::cluster::{Rpc, exclusive_turn, genesis_binary, node_binary, port_base};
+use merit_tests::cluster::{OwnPorts, Rpc, genesis_binary, node_binary};
 use serde_json::json;
 
 const LONG: Duration = Duration::from_secs(60);
@@ -71,8 +71,9 @@ impl Nodes {
 
 #[test]
 fn four_merchants_run_the_key_ceremony_and_their_chain_commits_a_mint() {
-    let _turn = exclusive_turn();
-    let base = port_base();
+    // The turn and a block of ports, held to the end of the test.
+    let ports = OwnPorts::take();
+    let base = ports.base();
     let p2p_port = |i: usize| base + i as u16;
     let rpc_port = |i: usize| base + 10 + i as u16;
     let machines: Vec<tempfile::TempDir> = (0..MERCHANTS)

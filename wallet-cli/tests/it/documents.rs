@@ -90,10 +90,14 @@ fn answer(pinned: &[Pinned], request: &Value) -> Option<String> {
                 json!({"jsonrpc": "2.0", "id": 1, "result": tx.hash().to_hex()}).to_string()
             } else {
                 let message = "The transaction was signed for another chain.";
+                let reason = format!(
+                    "chain_id is `{}`, this chain is `{CHAIN_ID}`",
+                    tx.body.chain_id
+                );
                 json!({"jsonrpc": "2.0", "id": 1, "error": {
                     "code": -32003,
-                    "message": format!("Transaction rejected: {message}"),
-                    "data": {"code": "WrongChainId", "message": message},
+                    "message": format!("Transaction rejected: {message} ({reason})"),
+                    "data": {"code": "WrongChainId", "message": message, "reason": reason},
                 }})
                 .to_string()
             }
@@ -199,6 +203,19 @@ fn run(transcript: &Mutex<String>, home: &Path, rpc: &str, line: &str) {
     ));
 }
 
+/// The transactions whose submission the node refused, pinned with the
+/// refusal: each names what was wrong.
+fn refused_submissions(pinned: &[Pinned]) -> Vec<String> {
+    pinned
+        .iter()
+        .filter(|p| p.method == "merit_sendTransaction" && p.answer.contains("\"reason\""))
+        .filter_map(|p| p.params[0].as_str().map(str::to_string))
+        // Hex over the limit is refused before any call, and too long for a
+        // command line.
+        .filter(|hex| hex.len() <= 2 * merit_chain::limits::MAX_TX_BYTES)
+        .collect()
+}
+
 /// The first parameter of every pinned call of `method` that is a hash.
 fn hashes_of(pinned: &[Pinned], method: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -255,6 +272,11 @@ fn what_the_wallet_prints_is_pinned() {
         }
         for h in hashes_of(&pinned, "merit_getTransaction") {
             lines.push(format!("tx {h}{json}"));
+        }
+        // Refused with a reason: by the wallet itself when the bytes do not
+        // decode (a field over its bound), else by the node.
+        for hex in refused_submissions(&pinned) {
+            lines.push(format!("tx send {hex}{json}"));
         }
         let offline = format!("--chain-id {CHAIN_ID} --expires-at-height 104 --token-decimals 2");
         for l in [
