@@ -31,9 +31,12 @@ pub mod response;
 pub use error::{BusyCode, BusyData, InvalidParamsData, RejectedTxData};
 pub use event::Event;
 pub use notification::{AccountNotification, BlockNotification, RejectedTx};
-pub use params::{BlockRef, BookLimit, EvidenceOptions, HistoryCursor, HistoryLimit};
+pub use params::{
+    BlockRef, BookLimit, EvidenceOptions, HistoryCursor, HistoryLimit, ProposalFilter,
+    ValidatorsOptions,
+};
 pub use response::{
     Account, AuditEntry, Block, Certificate, Escrow, EscrowStatus, EvidenceEntry, Expiring, Health,
-    HealthStatus, HistoryEntry, HistoryPage, Offer, OrderBook, Status, TokenInfo, TxInfo, TxStatus,
-    ValidatorEntry,
+    HealthStatus, HistoryEntry, HistoryPage, Offer, OrderBook, Proposal, ProposalAction, Status,
+    TokenInfo, TxInfo, TxStatus, ValidatorChange, ValidatorEntry, ValidatorSetInfo,
 };

@@ -27,8 +27,15 @@ pub const AUDIT: &str = "merit_audit";
 /// `merit_getEvidence({from_height?, limit?})` → an array of
 /// [`crate::EvidenceEntry`].
 pub const GET_EVIDENCE: &str = "merit_getEvidence";
-/// `merit_validators()` → an array of [`crate::ValidatorEntry`].
+/// `merit_validators({height?})` → [`crate::ValidatorSetInfo`].
 pub const VALIDATORS: &str = "merit_validators";
+/// `merit_getValidatorChanges(from_height)` → an array of
+/// [`crate::ValidatorChange`].
+pub const GET_VALIDATOR_CHANGES: &str = "merit_getValidatorChanges";
+/// `merit_getProposal(id)` → [`crate::Proposal`] or `null`.
+pub const GET_PROPOSAL: &str = "merit_getProposal";
+/// `merit_listProposals({status?})` → an array of [`crate::Proposal`].
+pub const LIST_PROPOSALS: &str = "merit_listProposals";
 /// `merit_subscribe(topic, …)` → a subscription id (WebSocket only).
 pub const SUBSCRIBE: &str = "merit_subscribe";
 /// The method of every subscription notification.
@@ -50,6 +57,9 @@ pub const ALL: &[&str] = &[
     GET_ESCROW,
     AUDIT,
     VALIDATORS,
+    GET_VALIDATOR_CHANGES,
+    GET_PROPOSAL,
+    LIST_PROPOSALS,
     GET_EVIDENCE,
     HEALTH,
     SUBSCRIBE,

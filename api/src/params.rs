@@ -298,3 +298,43 @@ impl EvidenceOptions {
         }
     }
 }
+
+/// The options of `merit_validators`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidatorsOptions {
+    /// The height whose set to list; the next block's when left out.
+    #[serde(default)]
+    pub height: Option<u64>,
+}
+
+/// The statuses `merit_listProposals` filters on.
+pub const PROPOSAL_STATUSES: &[&str] = &["open", "passed", "rejected", "failed", "expired"];
+
+/// The options of `merit_listProposals`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProposalFilter {
+    /// Only proposals with this status (one of [`PROPOSAL_STATUSES`]);
+    /// every proposal when left out.
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+impl ProposalFilter {
+    /// The status asked for, checked against [`PROPOSAL_STATUSES`].
+    pub fn status(&self) -> Result<Option<&str>, String> {
+        match self.status.as_deref() {
+            None => Ok(None),
+            Some(s) if PROPOSAL_STATUSES.contains(&s) => Ok(Some(s)),
+            Some(s) => Err(format!(
+                "status is \"{s}\", one of {}",
+                PROPOSAL_STATUSES.join(", ")
+            )),
+        }
+    }
+}
+
+/// Most validator changes one `merit_getValidatorChanges` call returns;
+/// a client asks again from the height after the last one.
+pub const MAX_VALIDATOR_CHANGES_PAGE: usize = 100;

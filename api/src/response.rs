@@ -356,6 +356,10 @@ pub struct Block {
     pub tx_root: String,
     pub receipts_root: String,
     pub state_root: String,
+    /// The hash of the validator set that signs this block.
+    pub validators_hash: String,
+    /// The hash of the set that signs the next one.
+    pub next_validators_hash: String,
     /// The hashes of its transactions, in block order.
     pub txs: Vec<String>,
     /// What makes the block final; `null` when the node has none for it.
@@ -385,21 +389,113 @@ pub struct AuditEntry {
     pub holds: bool,
 }
 
-/// One validator of genesis, as `merit_validators` lists them.
+/// One validator of a set, as `merit_validators` lists them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ValidatorEntry {
+    /// Its place in the set: the proposer order.
     pub index: u64,
-    /// The merchant's name.
-    pub name: String,
+    /// The merchant's name; `null` if the merchant has left the alliance
+    /// since.
+    pub name: Option<String>,
     /// The merchant's account.
     pub account: String,
     /// The key that signs consensus messages, `mrt1…`.
     pub validator_key: String,
-    /// The libp2p peer id of the validator's p2p key (a key of its own,
-    /// named in its genesis record); `null` if it has none.
+    /// The libp2p peer id of the validator's p2p key (a key of its own).
     pub peer_id: Option<String>,
-    /// The multiaddr peers dial.
-    pub p2p: String,
+    /// The multiaddr peers dial; `null` if the merchant has left.
+    pub p2p: Option<String>,
+}
+
+/// The validator set in force at one height.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorSetInfo {
+    pub height: u64,
+    /// What headers carry for this set: `validators_hash` of a block of
+    /// this height.
+    pub validators_hash: String,
+    /// How many of them must sign a certificate: n − f.
+    pub quorum: u64,
+    pub validators: Vec<ValidatorEntry>,
+}
+
+/// A change of the validator set, with what proves it from the set
+/// before: the last header of the old set, which names the new set's hash
+/// in `next_validators_hash`, and that header's certificate, signed by the
+/// old set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorChange {
+    /// The first height the new set signs.
+    pub height: u64,
+    /// The block at `height - 1`, with its certificate's signers.
+    pub boundary: Block,
+    /// That block's header, canonical bytes in hex.
+    pub header: String,
+    /// Its commit certificate, canonical bytes in hex (the signatures).
+    pub certificate: String,
+    /// The set in force from `height`.
+    pub set: ValidatorSetInfo,
+}
+
+/// What a proposal would change, tagged with `"type"`: the action's name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum ProposalAction {
+    AddMerchant {
+        account: String,
+        name: String,
+        /// The validator key it brings, if it runs a validator.
+        validator_key: Option<String>,
+        p2p: Option<String>,
+    },
+    RemoveMerchant {
+        account: String,
+    },
+    RotateValidatorKey {
+        account: String,
+        validator_key: Option<String>,
+        p2p: Option<String>,
+    },
+    ReassignIssuer {
+        token: String,
+        new_issuer: String,
+    },
+    SetConsensusParams {
+        timeout_base_ms: u64,
+        timeout_max_ms: u64,
+        precision_ms: u64,
+        message_delay_ms: u64,
+    },
+    ScheduleUpgrade {
+        protocol_version: u32,
+        height: u64,
+    },
+}
+
+/// A governance proposal and its votes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub id: u64,
+    pub proposer: String,
+    pub action: ProposalAction,
+    pub created_height: u64,
+    /// Votes count in blocks below this height.
+    pub voting_ends_height: u64,
+    /// `open`, `passed`, `rejected`, `failed` or `expired`.
+    pub status: String,
+    /// Merchant accounts that approved, in vote order.
+    pub approvals: Vec<String>,
+    /// Merchant accounts that voted no, in vote order.
+    pub rejections: Vec<String>,
+    /// Approvals it needs: the quorum of the set voting on the next block
+    /// while open; of the set that decided it once decided.
+    pub quorum: u64,
+    /// The block that decided it (passed, rejected or failed).
+    pub decided_height: Option<u64>,
+    /// When passed: the first height it is in force.
+    pub activation_height: Option<u64>,
+    /// When failed: the rule it would have broken.
+    pub failure: Option<String>,
 }
 
 /// Evidence that a validator signed two different blocks at one

@@ -30,6 +30,7 @@ use merit_api::params::HistoryCursorError;
 use merit_api::{self as api, BlockRef, BookLimit, HistoryCursor, HistoryLimit, TxStatus, method};
 use merit_chain::amount::format_amount;
 use merit_chain::block::{Event, TxOutcome};
+use merit_chain::governance::{GovAction, ProposalRecord, ProposalStatus};
 use merit_chain::ledger::Ledger;
 use merit_chain::limits::MAX_HISTORY_PAGE;
 use merit_chain::state::{EscrowRecord, EscrowStatus, OfferRecord};
@@ -400,6 +401,8 @@ fn block(block: &Block, cert: Option<&merit_chain::CommitCertificate>) -> api::B
         tx_root: h.tx_root.to_hex(),
         receipts_root: h.receipts_root.to_hex(),
         state_root: h.state_root.to_hex(),
+        validators_hash: h.validators_hash.to_hex(),
+        next_validators_hash: h.next_validators_hash.to_hex(),
         txs: block.txs.iter().map(|t| t.hash().to_hex()).collect(),
         certificate: cert.map(|c| api::Certificate {
             round: c.round,
@@ -650,20 +653,162 @@ fn audit(ledger: &Ledger, token: Option<Symbol>) -> Vec<api::AuditEntry> {
         .collect()
 }
 
-fn validators(shared: &Shared) -> Vec<api::ValidatorEntry> {
-    shared
-        .genesis
-        .validator_merchants()
+/// The set in force at `height`, as the ledger at the tip knows it.
+fn validator_set(ledger: &Ledger, height: u64) -> Option<api::ValidatorSetInfo> {
+    let list = ledger.validators_at(height)?;
+    let validators = list
+        .iter()
         .enumerate()
-        .map(|(i, (m, v))| api::ValidatorEntry {
-            index: i as u64,
-            name: m.name.as_str().to_string(),
-            account: m.account.to_bech32(),
-            validator_key: v.key.to_bech32(),
-            peer_id: crate::network::peer_id_of(&v.p2p_key).map(|p| p.to_string()),
-            p2p: v.p2p_address.to_string(),
+        .map(|(i, v)| {
+            let merchant = ledger.merchant(&v.account);
+            api::ValidatorEntry {
+                index: i as u64,
+                name: merchant.map(|m| m.name.as_str().to_string()),
+                account: v.account.to_bech32(),
+                validator_key: v.key.to_bech32(),
+                peer_id: crate::network::peer_id_of(&v.p2p_key).map(|p| p.to_string()),
+                p2p: merchant
+                    .and_then(|m| m.validator.as_ref())
+                    .map(|r| r.p2p_address.to_string()),
+            }
         })
-        .collect()
+        .collect();
+    Some(api::ValidatorSetInfo {
+        height,
+        validators_hash: merit_chain::governance::validators_hash(list).to_hex(),
+        quorum: merit_chain::consensus::quorum_size(list.len()) as u64,
+        validators,
+    })
+}
+
+/// The committed changes of the validator set from `from_height` on, each
+/// with the header and certificate that prove it from the set before.
+fn validator_changes(
+    shared: &Shared,
+    from_height: u64,
+) -> Result<Vec<api::ValidatorChange>, ErrorObjectOwned> {
+    let ledger = shared.read_ledger();
+    let tip = ledger.height();
+    let mut changes = Vec::new();
+    for (height, _) in ledger.validator_history() {
+        // The genesis set needs no proof, and a change whose boundary is
+        // not committed yet has none.
+        if height < from_height.max(2) || height - 1 > tip {
+            continue;
+        }
+        if changes.len() == api::params::MAX_VALIDATOR_CHANGES_PAGE {
+            break;
+        }
+        let boundary = height - 1;
+        let found = shared.storage.block(boundary).map_err(internal)?;
+        let cert = shared.storage.certificate(boundary).map_err(internal)?;
+        let (Some(b), Some(cert)) = (found, cert) else {
+            return Err(internal(format!(
+                "block {boundary} or its certificate is missing from this node's store"
+            )));
+        };
+        let Some(set) = validator_set(&ledger, height) else {
+            continue;
+        };
+        changes.push(api::ValidatorChange {
+            height,
+            header: hex::encode(merit_chain::encoding::encode(&b.header)),
+            certificate: hex::encode(merit_chain::encoding::encode(&cert)),
+            boundary: block(&b, Some(&cert)),
+            set,
+        });
+    }
+    Ok(changes)
+}
+
+fn proposal_action(action: &GovAction) -> api::ProposalAction {
+    match action {
+        GovAction::AddMerchant { merchant } => api::ProposalAction::AddMerchant {
+            account: merchant.record.account.to_bech32(),
+            name: merchant.record.name.as_str().to_string(),
+            validator_key: merchant
+                .record
+                .validator
+                .as_ref()
+                .map(|v| v.key.to_bech32()),
+            p2p: merchant
+                .record
+                .validator
+                .as_ref()
+                .map(|v| v.p2p_address.to_string()),
+        },
+        GovAction::RemoveMerchant { account } => api::ProposalAction::RemoveMerchant {
+            account: account.to_bech32(),
+        },
+        GovAction::RotateValidatorKey { merchant } => api::ProposalAction::RotateValidatorKey {
+            account: merchant.record.account.to_bech32(),
+            validator_key: merchant
+                .record
+                .validator
+                .as_ref()
+                .map(|v| v.key.to_bech32()),
+            p2p: merchant
+                .record
+                .validator
+                .as_ref()
+                .map(|v| v.p2p_address.to_string()),
+        },
+        GovAction::ReassignIssuer { token, new_issuer } => api::ProposalAction::ReassignIssuer {
+            token: token.to_string(),
+            new_issuer: new_issuer.to_bech32(),
+        },
+        GovAction::SetConsensusParams {
+            timeout_base_ms,
+            timeout_max_ms,
+            precision_ms,
+            message_delay_ms,
+        } => api::ProposalAction::SetConsensusParams {
+            timeout_base_ms: *timeout_base_ms,
+            timeout_max_ms: *timeout_max_ms,
+            precision_ms: *precision_ms,
+            message_delay_ms: *message_delay_ms,
+        },
+        GovAction::ScheduleUpgrade {
+            protocol_version,
+            height,
+        } => api::ProposalAction::ScheduleUpgrade {
+            protocol_version: *protocol_version,
+            height: *height,
+        },
+    }
+}
+
+fn proposal(ledger: &Ledger, p: &ProposalRecord) -> api::Proposal {
+    let next = ledger.height() + 1;
+    let (decided_height, activation_height, failure) = match p.status {
+        ProposalStatus::Open => (None, None, None),
+        ProposalStatus::Passed {
+            height,
+            activation_height,
+        } => (Some(height), Some(activation_height), None),
+        ProposalStatus::Rejected { height } => (Some(height), None, None),
+        ProposalStatus::Failed { height, code } => {
+            (Some(height), None, Some(code.name().to_string()))
+        }
+    };
+    let quorum_at = decided_height.unwrap_or(next);
+    let quorum = ledger
+        .validators_at(quorum_at)
+        .map_or(0, |l| merit_chain::consensus::quorum_size(l.len()) as u64);
+    api::Proposal {
+        id: p.id,
+        proposer: p.proposer.to_bech32(),
+        action: proposal_action(&p.action),
+        created_height: p.created_height,
+        voting_ends_height: p.voting_ends_height,
+        status: p.shown_status(next).to_string(),
+        approvals: p.approvals.iter().map(Address::to_bech32).collect(),
+        rejections: p.rejections.iter().map(Address::to_bech32).collect(),
+        quorum,
+        decided_height,
+        activation_height,
+        failure,
+    }
 }
 
 fn evidence_entry(e: &merit_chain::consensus::Evidence) -> api::EvidenceEntry {
@@ -811,8 +956,49 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
     })?;
 
     m.register_method(method::VALIDATORS, |params, s, _| {
-        Args::new(method::VALIDATORS, &[], &params)?;
-        wire(&validators(s))
+        let options: Option<api::ValidatorsOptions> =
+            Args::new(method::VALIDATORS, &["options"], &params)?.optional()?;
+        let ledger = s.read_ledger();
+        let known = ledger.validators_known_until();
+        let height = options
+            .and_then(|o| o.height)
+            .unwrap_or(ledger.height() + 1);
+        if height == 0 || height > known {
+            return Err(bad_params(format!(
+                "height is {height}: the sets are known from 1 to {known}"
+            )));
+        }
+        let set = validator_set(&ledger, height)
+            .ok_or_else(|| internal(format!("no validator set at height {height}")))?;
+        wire(&set)
+    })?;
+
+    m.register_method(method::GET_VALIDATOR_CHANGES, |params, s, _| {
+        let mut args = Args::new(method::GET_VALIDATOR_CHANGES, &["from_height"], &params)?;
+        let from: u64 = args.required()?;
+        wire(&validator_changes(s, from)?)
+    })?;
+
+    m.register_method(method::GET_PROPOSAL, |params, s, _| {
+        let mut args = Args::new(method::GET_PROPOSAL, &["id"], &params)?;
+        let id: u64 = args.required()?;
+        let ledger = s.read_ledger();
+        wire(&ledger.proposal(id).map(|p| proposal(&ledger, p)))
+    })?;
+
+    m.register_method(method::LIST_PROPOSALS, |params, s, _| {
+        let filter: Option<api::ProposalFilter> =
+            Args::new(method::LIST_PROPOSALS, &["filter"], &params)?.optional()?;
+        let filter = filter.unwrap_or_default();
+        let status = filter.status().map_err(bad_params)?;
+        let ledger = s.read_ledger();
+        let next = ledger.height() + 1;
+        let found: Vec<api::Proposal> = ledger
+            .proposals()
+            .filter(|p| status.is_none_or(|want| p.shown_status(next) == want))
+            .map(|p| proposal(&ledger, p))
+            .collect();
+        wire(&found)
     })?;
 
     m.register_method(method::GET_EVIDENCE, |params, s, _| {

@@ -14,6 +14,7 @@ use jsonrpsee::RpcModule;
 use merit_chain::block::ValidatorSignature;
 use merit_chain::consensus::{Statement, Vote, signing_bytes};
 use merit_chain::encoding::{BoundedString, BoundedVec};
+use merit_chain::governance::GovAction;
 use merit_chain::limits::{MAX_TX_BYTES, MS_PER_DAY};
 use merit_chain::tx::{ChainId, PayLeg, Price, TxBody};
 use merit_chain::{
@@ -339,6 +340,43 @@ fn build_chain(layout: &DevnetLayout, ledger: &mut Ledger, storage: &dyn Storage
         ),
         s.sign(ledger, &bob, transfer("BEAN", &carol, 1, None)),
     ];
+    // Governance: proposal 1 passes with three of four votes, proposal 2
+    // stays open with one approval and one no.
+    let merchant = |i: usize| layout.merchants[i].account.clone();
+    let params = ledger.consensus_params();
+    let mut b4 = b4;
+    b4.push(s.sign(
+        ledger,
+        &merchant(0),
+        TxKind::Propose {
+            action: GovAction::SetConsensusParams {
+                timeout_base_ms: params.timeout_base_ms * 2,
+                timeout_max_ms: params.timeout_max_ms,
+                precision_ms: params.precision_ms,
+                message_delay_ms: params.message_delay_ms,
+            },
+            voting_ends_height: 100,
+        },
+    ));
+    b4.push(s.sign(
+        ledger,
+        &merchant(1),
+        TxKind::Propose {
+            action: GovAction::RemoveMerchant {
+                account: merchant(3).public(),
+            },
+            voting_ends_height: 200,
+        },
+    ));
+    for (i, proposal, approve) in [
+        (0, 1, true),
+        (1, 1, true),
+        (2, 1, true),
+        (1, 2, true),
+        (2, 2, false),
+    ] {
+        b4.push(s.sign(ledger, &merchant(i), TxKind::Vote { proposal, approve }));
+    }
     txs.extend(b4.iter().map(Transaction::hash));
     escrows.extend(b4[1..2].iter().map(Transaction::hash));
     commit(layout, ledger, storage, t4, b4, true);
@@ -486,6 +524,7 @@ fn calls(f: &Facts) -> Vec<(&'static str, Value)> {
         "merit_listTokens",
         "merit_validators",
         "merit_getEvidence",
+        "merit_listProposals",
     ] {
         c.push((m, json!([])));
     }
@@ -498,6 +537,32 @@ fn calls(f: &Facts) -> Vec<(&'static str, Value)> {
         json!([3]),
     ] {
         c.push(("merit_getEvidence", e));
+    }
+    for v in [
+        json!([{"height": 1}]),
+        json!([{"height": 12}]),
+        json!([{"height": 13}]),
+        json!([{"height": 0}]),
+        json!([{"at": 1}]),
+        json!([1]),
+    ] {
+        c.push(("merit_validators", v));
+    }
+    for v in [json!([0]), json!([2]), json!([]), json!(["1"])] {
+        c.push(("merit_getValidatorChanges", v));
+    }
+    for p in [json!([1]), json!([2]), json!([3]), json!([]), json!([-1])] {
+        c.push(("merit_getProposal", p));
+    }
+    for p in [
+        json!([]),
+        json!([{"status": "open"}]),
+        json!([{"status": "passed"}]),
+        json!([{"status": "expired"}]),
+        json!([{"status": "closed"}]),
+        json!([{"state": "open"}]),
+    ] {
+        c.push(("merit_listProposals", p));
     }
     for h in &f.txs {
         c.push(("merit_getTransaction", json!([h.to_hex()])));
@@ -783,4 +848,124 @@ fn every_invalid_params_error_carries_a_reason() {
             assert_reason(&request, &answer);
         }
     }
+}
+
+/// A client that trusts only the genesis set follows a change of the set
+/// with what `merit_getValidatorChanges` returns: the old set certified the
+/// boundary header, and that header names the new set's hash.
+#[test]
+fn a_validator_change_is_proved_from_the_set_before() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let layout =
+        merit_genesis::devnet(DEVNET_MERCHANTS, DEVNET_P2P_BASE_PORT, DEVNET_RPC_BASE_PORT);
+    let genesis = layout.validate().expect("the devnet genesis is valid");
+    let storage = Arc::new(MemDisk::new().open_store());
+    let mut ledger = crate::node::open_ledger(&genesis, storage.as_ref()).expect("open the store");
+    let mut s = Signer { nonce: 0 };
+    let merchant = |i: usize| layout.merchants[i].account.clone();
+    let leaving = merchant(3).public();
+    let mut b1 = vec![s.sign(
+        &ledger,
+        &merchant(0),
+        TxKind::Propose {
+            action: GovAction::RemoveMerchant { account: leaving },
+            voting_ends_height: 50,
+        },
+    )];
+    for i in 0..3 {
+        b1.push(s.sign(
+            &ledger,
+            &merchant(i),
+            TxKind::Vote {
+                proposal: 1,
+                approve: true,
+            },
+        ));
+    }
+    let mut time = DEVNET_GENESIS_TIME_MS + 1_000;
+    commit(&layout, &mut ledger, storage.as_ref(), time, b1, true);
+    let activation = 1 + merit_chain::governance::ACTIVATION_DELAY_BLOCKS;
+    while ledger.height() < activation + 1 {
+        time += 1_000;
+        commit(
+            &layout,
+            &mut ledger,
+            storage.as_ref(),
+            time,
+            Vec::new(),
+            true,
+        );
+    }
+    let limits = MempoolConfig {
+        max_txs: MEMPOOL_TXS,
+        max_per_sender: MEMPOOL_PER_SENDER,
+    };
+    let (shared, _admission) =
+        Shared::new(genesis.clone(), storage, ledger, Vec::new(), limits).expect("the node state");
+    let module = module(Arc::new(shared)).expect("the RPC module");
+    let call = |method: &str, params: Value| -> Value {
+        let request = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let (answer, _) = runtime
+            .block_on(module.raw_json_request(&request.to_string(), RAW_REQUEST_BUFFER))
+            .expect("a response");
+        let answer: Value = serde_json::from_str(answer.get()).expect("JSON");
+        answer["result"].clone()
+    };
+
+    let changes: Vec<merit_api::ValidatorChange> =
+        serde_json::from_value(call("merit_getValidatorChanges", json!([0]))).expect("changes");
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    let change = &changes[0];
+    assert_eq!(change.height, activation);
+    // What a verifying client does, from bytes alone.
+    let header: merit_chain::block::BlockHeader =
+        merit_chain::encoding::decode(&hex::decode(&change.header).expect("hex"), 4_096)
+            .expect("a header");
+    let cert: CommitCertificate =
+        merit_chain::encoding::decode(&hex::decode(&change.certificate).expect("hex"), 65_536)
+            .expect("a certificate");
+    assert_eq!(header.height, activation - 1);
+    assert_eq!(cert.block_hash, header.hash());
+    merit_chain::consensus::verify_certificate(genesis.chain_id(), genesis.validators(), &cert)
+        .expect("the genesis set certified the boundary");
+    let new_keys: Vec<merit_chain::PublicKey> = change
+        .set
+        .validators
+        .iter()
+        .map(|v| merit_chain::PublicKey::from_bech32(&v.validator_key).expect("a key"))
+        .collect();
+    assert_eq!(new_keys, genesis.validators()[..3].to_vec());
+    let entries: Vec<merit_chain::governance::ValidatorEntry> = change
+        .set
+        .validators
+        .iter()
+        .zip(&layout.merchants)
+        .map(|(v, m)| merit_chain::governance::ValidatorEntry {
+            account: Address::from_bech32(&v.account).expect("an account"),
+            key: m.validator.public(),
+            p2p_key: m.p2p.public(),
+        })
+        .collect();
+    let list = BoundedVec::new(entries).expect("a set");
+    assert_eq!(
+        header.next_validators_hash,
+        merit_chain::governance::validators_hash(&list),
+        "the boundary header commits to the new set"
+    );
+    assert_eq!(
+        change.set.validators_hash,
+        header.next_validators_hash.to_hex()
+    );
+    assert_eq!(change.set.quorum, 3);
+    // The set of a height before the change is the genesis one.
+    let before = call("merit_validators", json!([{"height": activation - 1}]));
+    assert_eq!(before["validators"].as_array().map(Vec::len), Some(4));
+    let after = call("merit_validators", json!([{"height": activation}]));
+    assert_eq!(after["validators"].as_array().map(Vec::len), Some(3));
+    // Nothing changed after it.
+    let later = call("merit_getValidatorChanges", json!([activation + 1]));
+    assert_eq!(later, json!([]));
 }

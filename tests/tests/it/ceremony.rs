@@ -205,7 +205,7 @@ fn four_merchants_run_the_key_ceremony_and_their_chain_commits_a_mint() {
         let p2p = merit_genesis::p2p_key::load_p2p_key(&keys_dir(i).join("p2p_key.json")).unwrap();
         let peer = merit_node::network::peer_id_of(&p2p.public()).unwrap();
         assert_eq!(
-            validators[i]["peer_id"],
+            validators["validators"][i]["peer_id"],
             json!(peer.to_string()),
             "{validators}"
         );
