@@ -31,6 +31,7 @@ pub mod rpc_batch;
 pub mod runtime;
 pub mod shared;
 pub mod verified;
+pub mod verify;
 
 pub use config::NodeConfig;
 #[cfg(feature = "rocksdb")]
