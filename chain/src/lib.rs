@@ -19,6 +19,7 @@ pub mod crypto;
 pub mod encoding;
 pub mod governance;
 pub mod ledger;
+pub mod light;
 pub mod limits;
 pub mod merchant;
 pub mod merkle;

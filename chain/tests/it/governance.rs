@@ -24,13 +24,13 @@ pub(crate) fn is_governance_code(c: RejectCode) -> bool {
 }
 
 /// A merchant's three keys.
-struct Keys {
-    account: Keypair,
-    validator: Keypair,
-    p2p: Keypair,
+pub(crate) struct Keys {
+    pub(crate) account: Keypair,
+    pub(crate) validator: Keypair,
+    pub(crate) p2p: Keypair,
 }
 
-fn keys(label: &str) -> Keys {
+pub(crate) fn keys(label: &str) -> Keys {
     Keys {
         account: key(&format!("{label}/account")),
         validator: key(&format!("{label}/validator")),
@@ -38,7 +38,7 @@ fn keys(label: &str) -> Keys {
     }
 }
 
-fn record(label: &str, k: &Keys, validator: bool) -> Box<SignedMerchant> {
+pub(crate) fn record(label: &str, k: &Keys, validator: bool) -> Box<SignedMerchant> {
     Box::new(
         MerchantRecord {
             name: MerchantName::new(label).unwrap(),
@@ -58,14 +58,14 @@ fn record(label: &str, k: &Keys, validator: bool) -> Box<SignedMerchant> {
 }
 
 /// Four merchants running validators; merchant 0 issues BEAN.
-struct Gov {
-    ledger: Ledger,
-    m: Vec<Keys>,
+pub(crate) struct Gov {
+    pub(crate) ledger: Ledger,
+    pub(crate) m: Vec<Keys>,
     nonce: u64,
 }
 
 impl Gov {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Gov::with(4)
     }
 
@@ -106,6 +106,14 @@ impl Gov {
     }
 
     fn block(&mut self, txs: Vec<(&Keypair, TxKind)>) -> Vec<Receipt> {
+        self.block_full(txs).1
+    }
+
+    /// Executes `txs` in the next block; returns the block and its receipts.
+    pub(crate) fn block_full(
+        &mut self,
+        txs: Vec<(&Keypair, TxKind)>,
+    ) -> (merit_chain::Block, Vec<Receipt>) {
         let height = self.ledger.height();
         let txs = txs
             .into_iter()
@@ -129,7 +137,7 @@ impl Gov {
         let receipts = outcome.receipts.clone();
         self.ledger.apply(&block.header, outcome);
         self.ledger.check_consistency().unwrap();
-        receipts
+        (block, receipts)
     }
 
     fn exec(&mut self, who: &Keypair, kind: TxKind) -> Result<Vec<Event>, RejectCode> {
@@ -145,7 +153,7 @@ impl Gov {
 
     /// Proposes `action` from merchant 0 with voting open for 20 blocks;
     /// returns the proposal's id.
-    fn propose(&mut self, action: GovAction) -> u64 {
+    pub(crate) fn propose(&mut self, action: GovAction) -> u64 {
         let ends = self.ledger.height() + 20;
         let events = self
             .exec(
@@ -162,7 +170,7 @@ impl Gov {
         }
     }
 
-    fn vote(&mut self, i: usize, id: u64, approve: bool) -> Result<Vec<Event>, RejectCode> {
+    pub(crate) fn vote(&mut self, i: usize, id: u64, approve: bool) -> Result<Vec<Event>, RejectCode> {
         let k = self.m[i].account.clone();
         self.exec(
             &k,
@@ -174,7 +182,7 @@ impl Gov {
     }
 
     /// Empty blocks up to `height`.
-    fn advance_to(&mut self, height: u64) {
+    pub(crate) fn advance_to(&mut self, height: u64) {
         while self.ledger.height() < height {
             self.block(vec![]);
         }

@@ -7,6 +7,7 @@ mod expiry;
 mod fixture;
 mod golden;
 mod governance;
+mod light;
 mod market_model;
 mod model;
 mod rules;
