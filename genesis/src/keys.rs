@@ -161,12 +161,18 @@ impl MerchantKeys {
 
     /// The files [`MerchantKeys::write`] creates in `dir`.
     pub fn paths(&self, dir: &Path) -> Vec<PathBuf> {
+        self.paths_of(dir, true)
+    }
+
+    fn paths_of(&self, dir: &Path, issuer: bool) -> Vec<PathBuf> {
         let mut paths = Vec::new();
         if self.node.is_some() {
             paths.push(dir.join(VALIDATOR_KEY_FILE_NAME));
             paths.push(dir.join(P2P_KEY_FILE_NAME));
         }
-        paths.push(dir.join(ISSUER_KEY_FILE_NAME));
+        if issuer {
+            paths.push(dir.join(ISSUER_KEY_FILE_NAME));
+        }
         paths.push(dir.join(MERCHANT_FILE_NAME));
         paths
     }
@@ -185,22 +191,51 @@ impl MerchantKeys {
         passwords: &KeyPasswords<'_>,
         overwrite: bool,
     ) -> Result<Vec<PathBuf>, WriteKeysError> {
+        self.write_files(dir, record, passwords, true, overwrite)
+    }
+
+    /// Like [`MerchantKeys::write`], but for a merchant that already has
+    /// its issuer key (a validator key rotation): writes the node's keys
+    /// and `merchant.json`, and no copy of the issuer key.
+    /// `passwords.issuer` is not used.
+    pub fn write_without_issuer(
+        &self,
+        dir: &Path,
+        record: &VerifiedMerchant,
+        passwords: &KeyPasswords<'_>,
+        overwrite: bool,
+    ) -> Result<Vec<PathBuf>, WriteKeysError> {
+        self.write_files(dir, record, passwords, false, overwrite)
+    }
+
+    fn write_files(
+        &self,
+        dir: &Path,
+        record: &VerifiedMerchant,
+        passwords: &KeyPasswords<'_>,
+        with_issuer: bool,
+        overwrite: bool,
+    ) -> Result<Vec<PathBuf>, WriteKeysError> {
         if record.account() != self.account.public() {
             return Err(WriteKeysError::NotTheseKeys);
         }
-        let paths = self.paths(dir);
+        let paths = self.paths_of(dir, with_issuer);
         keystore::create_private_dir(dir)?;
         for path in &paths {
             fsutil::check_writable(path, overwrite)?;
         }
         // Encrypt everything before writing anything: a failure leaves no
         // half-written directory.
-        let issuer = EncryptedKey::encrypt(
-            ISSUER_KEY_NAME,
-            &self.account,
-            passwords.issuer,
-            passwords.kdf,
-        )?;
+        let issuer = if with_issuer {
+            Some(EncryptedKey::encrypt(
+                ISSUER_KEY_NAME,
+                &self.account,
+                passwords.issuer,
+                passwords.kdf,
+            )?)
+        } else {
+            None
+        };
         let validator = match &self.node {
             Some(node) => Some(EncryptedKey::encrypt(
                 VALIDATOR_KEY_NAME,
@@ -214,7 +249,9 @@ impl MerchantKeys {
             validator.write(&dir.join(VALIDATOR_KEY_FILE_NAME), overwrite)?;
             p2p_key::write_p2p_key(&dir.join(P2P_KEY_FILE_NAME), &node.p2p, overwrite)?;
         }
-        issuer.write(&dir.join(ISSUER_KEY_FILE_NAME), overwrite)?;
+        if let Some(issuer) = issuer {
+            issuer.write(&dir.join(ISSUER_KEY_FILE_NAME), overwrite)?;
+        }
         fsutil::write_new_file(
             &dir.join(MERCHANT_FILE_NAME),
             MerchantFile::from_signed(&record.signed)

@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 use merit_chain::Hash32;
 use merit_chain::amount::format_amount;
 use merit_chain::limits::MAX_VALIDATORS;
+use merit_genesis::keys::VALIDATOR_KEY_FILE_NAME;
 use merit_genesis::keystore::{self, KdfParams};
 use merit_genesis::netaddr::P2pAddress;
 use merit_genesis::record::MERCHANT_FILE_NAME;
@@ -52,6 +53,11 @@ Examples:
 
   # A merchant that issues tokens but runs no validator
   merit-genesis keygen --name \"Corner Shop\" --no-validator --out ./corner
+
+  # A new validator key for a merchant already in the alliance, keeping its account and
+  # peer id; the alliance then votes on `merit gov propose rotate-key ./bean-next/merchant.json`
+  merit-genesis keygen --name \"Bean Counter Coffee\" --p2p-address /dns/bean.example.com/tcp/26601 \\
+      --issuer-key ./bean/issuer.json --p2p-key ./bean/p2p_key.json --out ./bean-next
 
 Files written (key files mode 0600):
   DIR/validator_key.json   the validator key, encrypted with the node password (secret)
@@ -154,6 +160,15 @@ struct KeygenArgs {
     /// File holding the password of the issuer key [default: MERIT_PASSWORD, else a prompt]
     #[arg(long, value_name = "FILE")]
     issuer_password_file: Option<PathBuf>,
+    /// Sign the record with this existing issuer key instead of making a new account: new
+    /// validator keys for a merchant already in the alliance (`merit gov propose rotate-key`).
+    /// No issuer.json is written
+    #[arg(long, value_name = "FILE", conflicts_with = "no_validator")]
+    issuer_key: Option<PathBuf>,
+    /// Keep this p2p key (a p2p_key.json) instead of making a new one, so that the node keeps
+    /// its peer id across a validator key rotation
+    #[arg(long, value_name = "FILE", conflicts_with = "no_validator")]
+    p2p_key: Option<PathBuf>,
     /// Replace files that already exist in DIR
     #[arg(long)]
     force: bool,
@@ -326,6 +341,29 @@ fn new_password(
     Ok(first)
 }
 
+/// The password of an existing key file: from `file`, else `env`, else
+/// asked once on the terminal.
+fn existing_password(
+    file: Option<&Path>,
+    env: &str,
+    flag: &str,
+    what: &str,
+) -> anyhow::Result<Password> {
+    if let Some(path) = file {
+        return keystore::read_password_file(path).with_context(|| format!("the {what} password"));
+    }
+    if let Ok(p) = std::env::var(env) {
+        return Ok(Password::new(p));
+    }
+    rpassword::prompt_password(format!("Password of the {what}: "))
+        .map(Password::new)
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "cannot ask for the {what} password without a terminal; set {env} or pass {flag}"
+            )
+        })
+}
+
 fn write_error(e: WriteKeysError) -> anyhow::Error {
     match e {
         WriteKeysError::File(FileError::AlreadyExists { .. })
@@ -337,7 +375,24 @@ fn write_error(e: WriteKeysError) -> anyhow::Error {
 }
 
 fn run_keygen(args: KeygenArgs) -> anyhow::Result<()> {
-    let keys = MerchantKeys::generate(args.name.clone(), !args.no_validator)?;
+    let mut keys = MerchantKeys::generate(args.name.clone(), !args.no_validator)?;
+    if let Some(path) = &args.p2p_key {
+        let p2p = merit_genesis::p2p_key::load_p2p_key(path)
+            .with_context(|| format!("the p2p key {}", path.display()))?;
+        if let Some(node) = &mut keys.node {
+            node.p2p = p2p;
+        }
+    }
+    if let Some(path) = &args.issuer_key {
+        let password = existing_password(
+            args.issuer_password_file.as_deref(),
+            ENV_ISSUER_PASSWORD,
+            "--issuer-password-file",
+            "issuer key",
+        )?;
+        keys.account = keystore::open(path, &password)
+            .with_context(|| format!("the issuer key {}", path.display()))?;
+    }
     let record = keys
         .sign(args.p2p_address.as_ref())
         .map_err(|e| anyhow::anyhow!("invalid merchant: {e}"))?;
@@ -351,20 +406,27 @@ fn run_keygen(args: KeygenArgs) -> anyhow::Result<()> {
             "validator key",
         )?
     };
-    let issuer_password = new_password(
-        args.issuer_password_file.as_deref(),
-        ENV_ISSUER_PASSWORD,
-        "--issuer-password-file",
-        "issuer key",
-    )?;
+    let issuer_password = if args.issuer_key.is_some() {
+        Password::new(String::new())
+    } else {
+        new_password(
+            args.issuer_password_file.as_deref(),
+            ENV_ISSUER_PASSWORD,
+            "--issuer-password-file",
+            "issuer key",
+        )?
+    };
     let passwords = KeyPasswords {
         node: &node_password,
         issuer: &issuer_password,
         kdf: KdfParams::DEFAULT,
     };
-    let written = keys
-        .write(&args.out, &record, &passwords, args.force)
-        .map_err(write_error)?;
+    let written = if args.issuer_key.is_some() {
+        keys.write_without_issuer(&args.out, &record, &passwords, args.force)
+    } else {
+        keys.write(&args.out, &record, &passwords, args.force)
+    }
+    .map_err(write_error)?;
 
     let mut out = String::new();
     out += &format!("Made the keys of `{}`.\n", record.name());
@@ -378,11 +440,23 @@ fn run_keygen(args: KeygenArgs) -> anyhow::Result<()> {
     for path in &written {
         out += &format!("  {}\n", path.display());
     }
-    out += &format!(
-        "Send {} to whoever assembles the genesis: it holds no secret.\n\
-         Keep every other file on this machine; never send or copy them anywhere else.\n",
-        args.out.join(MERCHANT_FILE_NAME).display()
-    );
+    let record_path = args.out.join(MERCHANT_FILE_NAME);
+    out += &if args.issuer_key.is_some() {
+        format!(
+            "Propose the rotation with it (it holds no secret):\n  \
+             merit gov propose rotate-key {}\n\
+             Once it passes, start the node with --next-validator-key-file {}\n",
+            record_path.display(),
+            args.out.join(VALIDATOR_KEY_FILE_NAME).display()
+        )
+    } else {
+        format!(
+            "Send {} to whoever assembles the genesis, or, to join a running alliance, to a\n\
+             merchant of it, who proposes it with `merit gov propose add-merchant`: it holds no secret.\n",
+            record_path.display()
+        )
+    };
+    out += "Keep every other file on this machine; never send or copy them anywhere else.\n";
     print_stdout(&out)
 }
 

@@ -2,6 +2,9 @@
 
 use clap::{Args, Parser, Subcommand};
 
+use merit_api::params::PROPOSAL_STATUSES;
+
+use crate::gov::DEFAULT_VOTING_BLOCKS;
 use crate::rpc::DEFAULT_RPC_URL;
 use crate::submit::{DEFAULT_TX_TTL_BLOCKS, DEFAULT_WAIT_TIMEOUT_SECS};
 
@@ -13,6 +16,7 @@ Examples:
   merit --from alice pay BEAN --order A-1001 --split merchant-1=90,carol=10
   merit --from alice offer place --sell BEAN --buy BOOK --amount 10 --price 0.5
   merit book BOOK BEAN
+  merit gov list --status open              # alliance proposals
   merit status --rpc http://127.0.0.1:8546
 
 Environment:
@@ -219,6 +223,23 @@ Examples:
   merit token list"
     )]
     Token(TokenCommand),
+
+    /// Alliance governance: propose changes, vote, list and show proposals.
+    #[command(
+        subcommand,
+        after_help = "\
+Only the merchants whose validators are in force propose and vote. A
+proposal passes once a quorum (n - f) of the validator set approves it
+before its voting ends, and takes effect a few blocks later.
+
+Examples:
+  merit --from merchant-1 gov propose upgrade 2 250000
+  merit --from merchant-1 gov propose remove-merchant merchant-4 --voting-blocks 500
+  merit --from merchant-2 gov vote 1 yes
+  merit gov list --status open
+  merit gov show 1"
+    )]
+    Gov(GovCommand),
 
     /// Show a transaction, submit a signed one, or decode one.
     #[command(
@@ -498,6 +519,206 @@ Examples:
         /// The escrow id: the hash of the transaction that created it.
         id: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GovCommand {
+    /// Propose a change to the alliance (merchants whose validators are in force).
+    #[command(
+        subcommand,
+        after_help = "\
+Voting ends --voting-blocks after the node's current height (default 10000,
+at most 100000). The proposal id is printed once the proposal is committed;
+the proposer votes like everyone else, with `merit gov vote ID yes`.
+
+Examples:
+  merit --from merchant-1 gov propose add-merchant ./harbor/merchant.json
+  merit --from merchant-1 gov propose remove-merchant mrt1…
+  merit --from merchant-1 gov propose rotate-key ./bean-new/merchant.json
+  merit --from merchant-1 gov propose reassign-issuer MILES mrt1…
+  merit --from merchant-1 gov propose params --timeout-base-ms 1000 --timeout-max-ms 30000 \\
+      --precision-ms 500 --message-delay-ms 2000
+  merit --from merchant-1 gov propose upgrade 2 250000 --voting-blocks 2000"
+    )]
+    Propose(ProposeCommand),
+
+    /// Vote yes or no on an open proposal.
+    #[command(after_help = "\
+Each merchant whose validator is in force votes once per proposal. The vote
+that brings the approvals to the quorum passes the proposal; more than f
+votes against reject it.
+
+Examples:
+  merit --from merchant-2 gov vote 1 yes
+  merit --from merchant-3 gov vote 1 no --json")]
+    Vote {
+        /// The proposal id, as `merit gov list` shows it.
+        id: u64,
+        /// yes to approve, no to reject.
+        #[arg(value_enum)]
+        vote: VoteChoice,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+
+    /// List proposals, oldest first.
+    #[command(after_help = "\
+A proposal is open while it takes votes, expired when its voting ended
+without a decision, passed, rejected, or failed (it passed, but another
+change came first and it could no longer be carried out).
+
+Examples:
+  merit gov list
+  merit gov list --status open
+  merit gov list --status passed --json")]
+    List {
+        /// Only proposals with this status.
+        #[arg(long, value_name = "STATUS", value_parser = clap::builder::PossibleValuesParser::new(PROPOSAL_STATUSES))]
+        status: Option<String>,
+    },
+
+    /// Show a proposal: its action, votes, quorum, status and heights.
+    #[command(after_help = "\
+Examples:
+  merit gov show 1
+  merit gov show 1 --json")]
+    Show {
+        /// The proposal id.
+        id: u64,
+    },
+}
+
+/// A vote on a proposal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum VoteChoice {
+    Yes,
+    No,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProposeCommand {
+    /// Add a merchant, from the merchant.json its keys signed.
+    #[command(after_help = "\
+FILE is the merchant.json `merit-genesis keygen` wrote on the new merchant's
+machine. Every proof of possession in it is checked before anything is
+signed. With a validator key in it, the merchant's validator joins the set.
+
+Examples:
+  merit --from merchant-1 gov propose add-merchant ./harbor/merchant.json
+  merit --from merchant-1 gov propose add-merchant merchant.json --voting-blocks 2000")]
+    AddMerchant {
+        /// The new merchant's signed merchant.json.
+        #[arg(value_name = "FILE")]
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        propose: ProposeArgs,
+    },
+
+    /// Remove a merchant; its validator, if any, leaves the set.
+    #[command(after_help = "\
+Examples:
+  merit --from merchant-1 gov propose remove-merchant mrt1…
+  merit --from merchant-1 gov propose remove-merchant merchant-4")]
+    RemoveMerchant {
+        /// The merchant's account: an address or a key name.
+        #[arg(value_name = "ADDR")]
+        account: String,
+        #[command(flatten)]
+        propose: ProposeArgs,
+    },
+
+    /// Give a current merchant a new validator key, from a merchant.json it signed.
+    #[command(after_help = "\
+FILE is a merchant.json for the merchant's existing account that names the
+new validator key, p2p key and p2p address, signed by all three keys (run
+`merit-genesis keygen` for the new keys). The node preloads the new key and
+switches to it at the activation height.
+
+Examples:
+  merit --from merchant-1 gov propose rotate-key ./bean-new/merchant.json")]
+    RotateKey {
+        /// The merchant's signed merchant.json with the new validator key.
+        #[arg(value_name = "FILE")]
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        propose: ProposeArgs,
+    },
+
+    /// Give a token a new issuer (its issuer key was lost or leaked).
+    #[command(after_help = "\
+Examples:
+  merit --from merchant-1 gov propose reassign-issuer MILES mrt1…
+  merit --from merchant-1 gov propose reassign-issuer MILES new-harbor-issuer")]
+    ReassignIssuer {
+        /// The token's symbol.
+        token: String,
+        /// The new issuer: an address or a key name.
+        #[arg(value_name = "ADDR")]
+        new_issuer: String,
+        #[command(flatten)]
+        propose: ProposeArgs,
+    },
+
+    /// Set the consensus timings: all four values, in milliseconds.
+    #[command(after_help = "\
+No RPC serves the parameters in force, so all four are required: give the
+current value of any you do not mean to change. Each has a minimum and a
+maximum the chain enforces, so no vote can set one that halts the chain:
+timeout base 100 to 60000, timeout max 1000 to 600000 (and not below the
+base), precision 10 to 60000, message delay 10 to 60000.
+
+Examples:
+  merit --from merchant-1 gov propose params --timeout-base-ms 1000 --timeout-max-ms 30000 \\
+      --precision-ms 500 --message-delay-ms 2000")]
+    Params {
+        /// Round-0 timeout; round r waits min(base * 2^r, max).
+        #[arg(long, value_name = "MS")]
+        timeout_base_ms: u64,
+        /// The longest round timeout.
+        #[arg(long, value_name = "MS")]
+        timeout_max_ms: u64,
+        /// The largest skew between two honest clocks.
+        #[arg(long, value_name = "MS")]
+        precision_ms: u64,
+        /// How long a message takes to reach a validator in round 0, at most.
+        #[arg(long, value_name = "MS")]
+        message_delay_ms: u64,
+        #[command(flatten)]
+        propose: ProposeArgs,
+    },
+
+    /// Schedule a protocol upgrade: from HEIGHT on, nodes need VERSION.
+    #[command(after_help = "\
+A node that does not support VERSION stops cleanly at HEIGHT and says which
+version it needs. HEIGHT must come after the proposal could take effect:
+above the height its voting ends at plus the activation delay (8 blocks).
+
+Examples:
+  merit --from merchant-1 gov propose upgrade 2 250000
+  merit --from merchant-1 gov propose upgrade 2 15000 --voting-blocks 1000")]
+    Upgrade {
+        /// The protocol version needed from HEIGHT on.
+        version: u32,
+        /// The first height that needs it.
+        height: u64,
+        #[command(flatten)]
+        propose: ProposeArgs,
+    },
+}
+
+/// Flags shared by every `gov propose` command.
+#[derive(Debug, Clone, Args)]
+pub struct ProposeArgs {
+    /// Blocks the proposal takes votes for, from the node's current height
+    /// (1 to 100000).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_VOTING_BLOCKS)]
+    pub voting_blocks: u64,
+    /// The height voting ends at, instead of --voting-blocks (to sign
+    /// without a node).
+    #[arg(long, value_name = "HEIGHT", conflicts_with = "voting_blocks")]
+    pub voting_ends_height: Option<u64>,
+    #[command(flatten)]
+    pub submit: SubmitArgs,
 }
 
 #[derive(Debug, Args)]

@@ -62,6 +62,7 @@ pub fn run(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Book { sell, buy, limit } => book(ctx, &sell, &buy, limit),
         Command::Escrow(e) => escrow(ctx, e),
         Command::Token(t) => token(ctx, t),
+        Command::Gov(g) => crate::gov::run(ctx, g),
         Command::Tx(t) => tx(ctx, t),
         Command::Status => status(ctx),
         Command::Completions { shell } => {

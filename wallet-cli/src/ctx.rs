@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
 use anyhow::Result;
-use merit_api::TokenInfo;
+use merit_api::{Status, TokenInfo};
 use merit_chain::amount::{AmountError, parse_amount};
 use merit_chain::{Address, Keypair, Symbol};
 
@@ -25,6 +25,7 @@ pub struct Ctx {
     pub from: Option<String>,
     pub keystore: Keystore,
     rpc: OnceCell<RpcClient>,
+    status: OnceCell<Status>,
     tokens: RefCell<BTreeMap<String, TokenInfo>>,
     names: OnceCell<BTreeMap<String, String>>,
 }
@@ -37,6 +38,7 @@ impl Ctx {
             from,
             keystore,
             rpc: OnceCell::new(),
+            status: OnceCell::new(),
             tokens: RefCell::new(BTreeMap::new()),
             names: OnceCell::new(),
         }
@@ -50,6 +52,16 @@ impl Ctx {
         }
         let client = RpcClient::new(&self.rpc_url)?;
         Ok(self.rpc.get_or_init(|| client))
+    }
+
+    /// The node's `merit_status`, read once per command: the chain id and
+    /// the height a transaction is signed against.
+    pub fn status(&self) -> Result<Status> {
+        if let Some(s) = self.status.get() {
+            return Ok(s.clone());
+        }
+        let status = self.rpc()?.status()?;
+        Ok(self.status.get_or_init(|| status).clone())
     }
 
     /// The signing key's name: `--from` or `MERIT_FROM`.

@@ -25,6 +25,7 @@ pub mod cli;
 mod commands;
 pub mod ctx;
 pub mod error;
+mod gov;
 pub mod keystore;
 mod output;
 pub mod price;

@@ -340,6 +340,12 @@ pub fn print_tx(ctx: &Ctx, view: &TxView) {
             if let Some(id) = &view.escrow_id {
                 println!("  escrow id {id}");
             }
+            if let Some(id) = view.proposal_id {
+                println!("  proposal id  {id}");
+                println!(
+                    "  vote on it with `merit --from NAME gov vote {id} yes` (or no); see it with `merit gov show {id}`"
+                );
+            }
         }
     }
 }

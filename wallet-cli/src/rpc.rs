@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use merit_api::error::{BUSY, INVALID_PARAMS, INVALID_PARAMS_PREFIX, REJECTED_TX};
 use merit_api::{
-    Account, BusyData, Escrow, HistoryPage, InvalidParamsData, OrderBook, RejectedTxData, Status,
-    TokenInfo, TxInfo, method,
+    Account, BusyData, Escrow, HistoryPage, InvalidParamsData, OrderBook, Proposal, RejectedTxData,
+    Status, TokenInfo, TxInfo, method,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -300,6 +300,21 @@ impl RpcClient {
     /// `merit_getEscrow(id)`; `None` when no escrow has that id.
     pub fn get_escrow(&self, id: &str) -> Result<Option<Escrow>, RpcError> {
         self.call(method::GET_ESCROW, json!([id]))
+    }
+
+    /// `merit_getProposal(id)`; `None` when no proposal has that id.
+    pub fn get_proposal(&self, id: u64) -> Result<Option<Proposal>, RpcError> {
+        self.call(method::GET_PROPOSAL, json!([id]))
+    }
+
+    /// `merit_listProposals({status?})`, oldest first; every proposal when
+    /// `status` is `None`.
+    pub fn list_proposals(&self, status: Option<&str>) -> Result<Vec<Proposal>, RpcError> {
+        let params = match status {
+            Some(s) => json!([{ "status": s }]),
+            None => json!([]),
+        };
+        self.call(method::LIST_PROPOSALS, params)
     }
 }
 

@@ -52,11 +52,12 @@ pub struct SignedTx {
 /// Signs `kind` for the `--from` key and submits it (or prints it, with
 /// `--sign-only`).
 pub fn sign_and_submit(ctx: &Ctx, args: &SubmitArgs, kind: TxKind) -> Result<()> {
-    kind.check_stateless().map_err(|code| {
+    kind.check_stateless_with_reason().map_err(|r| {
+        let reason = r.reason.map(|r| format!(" ({r})")).unwrap_or_default();
         usage(format!(
-            "this transaction would be rejected: {}: {}",
-            code.name(),
-            code.describe()
+            "this transaction would be rejected: {}: {}{reason}",
+            r.code.name(),
+            r.code.describe()
         ))
     })?;
     let name = ctx.sender_name()?;
@@ -71,7 +72,6 @@ pub fn sign_and_submit(ctx: &Ctx, args: &SubmitArgs, kind: TxKind) -> Result<()>
         (Some(c), Some(h)) => (c.clone(), h),
         (c, h) => {
             let status = ctx
-                .rpc()?
                 .status()
                 .context("reading the chain id and height (pass --chain-id and --expires-at-height to sign offline)")?;
             (

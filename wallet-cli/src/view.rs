@@ -20,6 +20,10 @@ pub struct TxView {
     /// hash. Absent for other kinds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub escrow_id: Option<String>,
+    /// The id of the proposal a `Propose` made (from its `Proposed`
+    /// event). Absent for other kinds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proposal_id: Option<u64>,
     /// Why the node refused the transaction at submission, when it said
     /// more than the code: which field is over which bound ("memo is 257
     /// bytes, at most 256"). Absent otherwise.
@@ -28,14 +32,17 @@ pub struct TxView {
 }
 
 impl From<TxInfo> for TxView {
-    /// The view of `tx`, with the offer and escrow ids its events name.
+    /// The view of `tx`, with the offer, escrow and proposal ids its
+    /// events name.
     fn from(tx: TxInfo) -> Self {
         let mut offer_id = None;
         let mut escrow_id = None;
+        let mut proposal_id = None;
         for e in &tx.events {
             match e {
                 Event::OfferPlaced { offer, .. } => offer_id = Some(*offer),
                 Event::EscrowCreated { escrow, .. } => escrow_id = Some(escrow.clone()),
+                Event::Proposed { proposal, .. } => proposal_id = Some(*proposal),
                 _ => {}
             }
         }
@@ -43,6 +50,7 @@ impl From<TxInfo> for TxView {
             tx,
             offer_id,
             escrow_id,
+            proposal_id,
             reason: None,
         }
     }

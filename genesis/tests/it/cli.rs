@@ -529,6 +529,76 @@ fn keygen_writes_private_keys_and_a_record_signed_by_them() {
 }
 
 #[test]
+fn keygen_for_a_rotation_keeps_the_account_and_peer_id_and_writes_no_issuer_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("bean");
+    let o = keygen(&first, "Bean Counter Coffee", 26601);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let old = MerchantFile::load(&first.join("merchant.json"))
+        .unwrap()
+        .verify()
+        .unwrap();
+    let old_v = old.validator.clone().unwrap();
+
+    let next = dir.path().join("bean-next");
+    let o = merit_genesis(&[
+        "keygen",
+        "--name",
+        "Bean Counter Coffee",
+        "--p2p-address",
+        "/ip4/127.0.0.1/tcp/26601",
+        "--issuer-key",
+        path_str(&first.join("issuer.json")),
+        "--p2p-key",
+        path_str(&first.join("p2p_key.json")),
+        "--out",
+        path_str(&next),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("merit gov propose rotate-key"),
+        "{}",
+        stdout(&o)
+    );
+    let new = MerchantFile::load(&next.join("merchant.json"))
+        .unwrap()
+        .verify()
+        .unwrap();
+    let new_v = new.validator.clone().unwrap();
+    assert_eq!(new.account(), old.account(), "same account");
+    assert_eq!(new_v.p2p_key, old_v.p2p_key, "same peer id");
+    assert_ne!(new_v.key, old_v.key, "a new validator key");
+    let validator = keystore::open(&next.join("validator_key.json"), NODE_PW).unwrap();
+    assert_eq!(validator.public(), new_v.key);
+    assert!(
+        !next.join("issuer.json").exists(),
+        "no copy of the issuer key"
+    );
+
+    // The wrong issuer password opens nothing and writes nothing.
+    let refused = dir.path().join("refused");
+    let o = merit_genesis_env(
+        &[
+            "keygen",
+            "--name",
+            "Bean Counter Coffee",
+            "--p2p-address",
+            "/ip4/127.0.0.1/tcp/26601",
+            "--issuer-key",
+            path_str(&first.join("issuer.json")),
+            "--out",
+            path_str(&refused),
+        ],
+        &[
+            ("MERIT_NODE_PASSWORD", NODE_PW),
+            ("MERIT_PASSWORD", "wrong"),
+        ],
+    );
+    assert_clean_failure(&o, &["issuer key"]);
+    assert!(!refused.join("merchant.json").exists());
+}
+
+#[test]
 fn keygen_takes_passwords_from_files_and_refuses_without_any() {
     let dir = tempfile::tempdir().unwrap();
     let node_pw = dir.path().join("node-pw");

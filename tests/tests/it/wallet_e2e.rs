@@ -5,6 +5,10 @@
 //! paths a person hits, `--no-wait`, and several terminals signing for one
 //! key at once. Every balance is read back with `merit balance --json`.
 //!
+//! A second test runs alliance governance through `merit gov` on its own
+//! cluster: a proposal the demo merchants pass by their votes, one they
+//! reject, and the chain's refusal of a shopper's proposal and vote.
+//!
 //! It runs the binaries in target/<profile>/, `merit` and `merit-node`.
 //! `cargo test --workspace` builds them (the wallet's and the node's own
 //! integration tests make cargo build them); `cargo test -p merit-tests`
@@ -19,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use merit_chain::Keypair;
 use merit_chain::amount::parse_amount;
+use merit_chain::governance::{ACTIVATION_DELAY_BLOCKS, PROTOCOL_VERSION};
 use merit_tests::cluster::{Cluster, node_binary, wallet_binary};
 use serde_json::{Value, json};
 
@@ -720,4 +725,195 @@ fn the_wallet_drives_a_devnet_end_to_end() {
 
     let secs = started.elapsed().as_secs_f64();
     eprintln!("wallet end-to-end test took {secs:.1} s");
+}
+
+/// The ids of the proposals `merit gov list ARGS --json` lists.
+fn proposal_ids(w: &Wallet, args: &str) -> Vec<u64> {
+    let list = w.ok(&format!("gov list {args} --json")).json();
+    list.as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"))
+        .iter()
+        .map(|p| p["id"].as_u64().expect("an id"))
+        .collect()
+}
+
+#[test]
+fn the_alliance_governs_through_the_wallet() {
+    node_binary();
+    let bin = wallet_binary();
+    let cluster = Cluster::start(4);
+    assert!(
+        cluster.wait_rpc(&[0, 1, 2, 3], WAIT),
+        "the cluster did not start:\n{}",
+        cluster.log_tail(0)
+    );
+    let node = cluster.nodes[0].config.rpc.listen;
+    let w = Wallet::new(bin, format!("http://{node}"));
+    w.ok("keys import-devnet");
+    let merchants: Vec<String> = (1..=4)
+        .map(|i| w.address(&format!("merchant-{i}")))
+        .collect();
+
+    // ---- nothing proposed yet.
+    assert_eq!(w.ok("gov list --json").json(), json!([]));
+    assert!(w.ok("gov list").stdout.contains("no proposals"));
+    w.fails(2, "no proposal has id 1", "gov show 1");
+
+    // ---- an upgrade to the protocol this software runs, far enough ahead
+    // to pass: the test nodes support it, so passing it stops nothing.
+    let height = w.ok("status --json").json()["height"]
+        .as_u64()
+        .expect("height");
+    let voting = 200;
+    let upgrade_at = height + voting + ACTIVATION_DELAY_BLOCKS + 1_000;
+    let propose =
+        format!("gov propose upgrade {PROTOCOL_VERSION} {upgrade_at} --voting-blocks {voting}");
+
+    // A shopper may not propose: the chain refuses it with its code.
+    let run = w.fails(
+        1,
+        "NotValidatorMerchant",
+        &format!("--from alice {propose}"),
+    );
+    assert!(run.stderr.contains("rejected"), "{run:#?}");
+    let run = w.run(&format!("--from alice {propose} --json"));
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.json()["code"], "NotValidatorMerchant", "{run:#?}");
+    // Over the chain's voting bound: refused before anything is signed.
+    w.fails(
+        2,
+        "--voting-blocks is 100001, at most 100000",
+        &format!("--from merchant-1 gov propose upgrade 2 {upgrade_at} --voting-blocks 100001"),
+    );
+    assert_eq!(w.ok("gov list --json").json(), json!([]));
+
+    let proposed = w.commit(&format!("--from merchant-1 {propose}"));
+    let id = proposed["proposal_id"].as_u64().expect("proposal id");
+    let event_proposed = event(&proposed, "Proposed");
+    assert_eq!(event_proposed["action"], "ScheduleUpgrade", "{proposed}");
+    assert_eq!(event_proposed["proposal"], id, "{proposed}");
+    let text = w
+        .ok(&format!("tx {}", proposed["hash"].as_str().expect("hash")))
+        .stdout;
+    assert!(text.contains(&format!("proposal id  {id}")), "{text}");
+    assert!(text.contains(&format!("gov vote {id} yes")), "{text}");
+
+    let shown = w.ok(&format!("gov show {id} --json")).json();
+    assert_eq!(shown["status"], "open", "{shown}");
+    assert_eq!(shown["proposer"], merchants[0].as_str(), "{shown}");
+    assert_eq!(
+        shown["action"],
+        json!({"type": "ScheduleUpgrade", "protocol_version": PROTOCOL_VERSION, "height": upgrade_at}),
+        "{shown}"
+    );
+    assert_eq!(shown["quorum"], 3, "{shown}");
+    assert_eq!(shown["approvals"], json!([]), "{shown}");
+    let ends = shown["voting_ends_height"].as_u64().expect("voting ends");
+    let created = shown["created_height"].as_u64().expect("created");
+    assert!(
+        ends >= height + voting && ends < created + voting,
+        "{shown}"
+    );
+    assert_eq!(proposal_ids(&w, "--status open"), vec![id]);
+
+    // A shopper's vote is refused by the chain too.
+    w.fails(
+        1,
+        "NotValidatorMerchant",
+        &format!("--from alice gov vote {id} yes"),
+    );
+
+    // ---- three of the four merchants approve: the third vote passes it.
+    for (i, name) in ["merchant-1", "merchant-2"].iter().enumerate() {
+        let voted = w.commit(&format!("--from {name} gov vote {id} yes"));
+        let e = event(&voted, "Voted");
+        assert_eq!(e["approve"], true, "{voted}");
+        assert_eq!(e["voter"], merchants[i].as_str(), "{voted}");
+        let shown = w.ok(&format!("gov show {id} --json")).json();
+        assert_eq!(shown["status"], "open", "after {} votes: {shown}", i + 1);
+    }
+    // Voting twice is refused.
+    w.fails(
+        1,
+        "AlreadyVoted",
+        &format!("--from merchant-2 gov vote {id} yes"),
+    );
+    let deciding = w.commit(&format!("--from merchant-3 gov vote {id} yes"));
+    let passed = event(&deciding, "ProposalPassed");
+    let decided_at = deciding["height"].as_u64().expect("height");
+    assert_eq!(
+        passed["activation_height"],
+        decided_at + ACTIVATION_DELAY_BLOCKS,
+        "{deciding}"
+    );
+    // A decided proposal takes no more votes.
+    w.fails(
+        1,
+        "ProposalClosed",
+        &format!("--from merchant-4 gov vote {id} no"),
+    );
+
+    let shown = w.ok(&format!("gov show {id} --json")).json();
+    assert_eq!(shown["status"], "passed", "{shown}");
+    assert_eq!(shown["approvals"], json!(merchants[..3]), "{shown}");
+    assert_eq!(shown["rejections"], json!([]), "{shown}");
+    assert_eq!(shown["decided_height"], decided_at, "{shown}");
+    assert_eq!(
+        shown["activation_height"],
+        decided_at + ACTIVATION_DELAY_BLOCKS,
+        "{shown}"
+    );
+    // For people: one labelled line each.
+    let text = w.ok(&format!("gov show {id}")).stdout;
+    let activation = decided_at + ACTIVATION_DELAY_BLOCKS;
+    for (label, value) in [
+        ("status", "passed".to_string()),
+        ("action", "ScheduleUpgrade".to_string()),
+        ("from height", upgrade_at.to_string()),
+        ("proposer", format!("{} (merchant-1)", merchants[0])),
+        (
+            "votes for",
+            "3: merchant-1, merchant-2, merchant-3".to_string(),
+        ),
+        ("votes against", "0".to_string()),
+        ("quorum", "3 votes for".to_string()),
+        ("decided at", format!("height {decided_at}")),
+        ("in force from", format!("height {activation}")),
+    ] {
+        let line = format!("{label:<14} {value}");
+        assert!(text.lines().any(|l| l == line), "`{line}` in:\n{text}");
+    }
+    assert_eq!(proposal_ids(&w, "--status passed"), vec![id]);
+    assert_eq!(proposal_ids(&w, "--status open"), Vec::<u64>::new());
+    let text = w.ok("gov list --status passed").stdout;
+    let row = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{id} ")))
+        .unwrap_or_else(|| panic!("no row for {id}: {text}"));
+    assert!(
+        row.contains("passed") && row.contains("ScheduleUpgrade") && row.contains("merchant-1"),
+        "{row}"
+    );
+
+    // ---- more than f of them vote no: rejected, and nothing changes.
+    let params = "--timeout-base-ms 1500 --timeout-max-ms 30000 --precision-ms 500 \
+                  --message-delay-ms 2000";
+    let proposed = w.commit(&format!(
+        "--from merchant-2 gov propose params {params} --voting-blocks {voting}"
+    ));
+    let second = proposed["proposal_id"].as_u64().expect("proposal id");
+    assert_ne!(second, id);
+    w.commit(&format!("--from merchant-3 gov vote {second} no"));
+    let deciding = w.commit(&format!("--from merchant-4 gov vote {second} no"));
+    assert_eq!(
+        event(&deciding, "ProposalRejected")["proposal"],
+        second,
+        "{deciding}"
+    );
+    let shown = w.ok(&format!("gov show {second} --json")).json();
+    assert_eq!(shown["status"], "rejected", "{shown}");
+    assert_eq!(shown["rejections"], json!(merchants[2..]), "{shown}");
+    assert!(shown["activation_height"].is_null(), "{shown}");
+    assert_eq!(proposal_ids(&w, "--status rejected"), vec![second]);
+    assert_eq!(proposal_ids(&w, ""), vec![id, second]);
 }

@@ -6,6 +6,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use clap::CommandFactory;
+use merit_chain::Keypair;
+use merit_chain::merchant::{MerchantName, MerchantRecord, P2pAddressText, ValidatorRecord};
+use merit_genesis::MerchantFile;
 use merit_wallet::cli::Cli;
 use merit_wallet::keystore::file_mode;
 use serde_json::{Value, json};
@@ -420,6 +423,11 @@ fn an_unreachable_node_is_one_clear_line_and_exit_3() {
         "balance alice",
         "--from alice send BEAN 1 bob",
         "book BEAN BOOK",
+        "gov list",
+        "gov show 1",
+        "--from merchant-1 gov vote 1 yes",
+        // The voting period is counted from the node's height.
+        "--from merchant-1 gov propose upgrade 2 100000",
     ] {
         let run = merit(home, line, None);
         assert_eq!(run.code, 3, "merit {line}: {run:?}");
@@ -480,6 +488,17 @@ fn every_command_has_help_with_examples() {
         "merit keys import-devnet",
         "merit token mint",
         "merit tx send",
+        "merit gov",
+        "merit gov propose",
+        "merit gov propose add-merchant",
+        "merit gov propose remove-merchant",
+        "merit gov propose rotate-key",
+        "merit gov propose reassign-issuer",
+        "merit gov propose params",
+        "merit gov propose upgrade",
+        "merit gov vote",
+        "merit gov list",
+        "merit gov show",
     ] {
         assert!(seen.iter().any(|s| s == expected), "{expected} in {seen:?}");
     }
@@ -487,6 +506,8 @@ fn every_command_has_help_with_examples() {
     let home = tempfile::tempdir().unwrap();
     let run = ok(home.path(), "offer place --help");
     assert!(run.stdout.contains("--price"), "{run:?}");
+    let run = ok(home.path(), "gov propose params --help");
+    assert!(run.stdout.contains("--voting-blocks"), "{run:?}");
 }
 
 #[test]
@@ -494,7 +515,17 @@ fn completions_cover_every_shell_and_command() {
     let home = tempfile::tempdir().unwrap();
     for shell in ["bash", "zsh", "fish"] {
         let run = ok(home.path(), &format!("completions {shell}"));
-        for word in ["offer", "escrow", "book", "import-devnet"] {
+        for word in [
+            "offer",
+            "escrow",
+            "book",
+            "import-devnet",
+            "gov",
+            "propose",
+            "add-merchant",
+            "reassign-issuer",
+            "rotate-key",
+        ] {
             assert!(run.stdout.contains(word), "{shell} lacks {word}");
         }
         // fish spells long flags `-l rpc`.
@@ -522,4 +553,272 @@ fn a_closed_stdout_ends_the_command_quietly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(141), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// A merchant record signed by keys derived from `label`, as
+/// `merit-genesis keygen` writes it; with a validator when `validator`.
+fn merchant_file(label: &str, validator: bool) -> MerchantFile {
+    let key = |role: &str| Keypair::insecure_from_label(&format!("wallet-it/{label}/{role}"));
+    let (account, validator_key, p2p_key) = (key("account"), key("validator"), key("p2p"));
+    let record = MerchantRecord {
+        name: MerchantName::new(format!("Shop {label}")).unwrap(),
+        account: account.public(),
+        validator: validator.then(|| ValidatorRecord {
+            key: validator_key.public(),
+            p2p_key: p2p_key.public(),
+            p2p_address: P2pAddressText::new("/ip4/127.0.0.1/tcp/26699").unwrap(),
+        }),
+    };
+    let signed = record.sign(
+        &account,
+        validator.then_some(&validator_key),
+        validator.then_some(&p2p_key),
+    );
+    MerchantFile::from_signed(&signed)
+}
+
+/// Writes `file` to `dir/name` and returns the path as a string.
+fn write_merchant(dir: &Path, name: &str, file: &MerchantFile) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, file.to_json_pretty()).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn governance_transactions_sign_offline_and_decode_to_what_was_typed() {
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    ok(home, "keys import-devnet");
+    let address = |name: &str| {
+        ok(home, &format!("keys show {name} --json")).json()["address"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let ends = "--voting-ends-height 400";
+
+    let new = merchant_file("harbor", true);
+    let path = write_merchant(home, "harbor.json", &new);
+    let (signed, d) = sign_and_decode(
+        home,
+        &format!("--from merchant-1 gov propose add-merchant {path} {ends}"),
+    );
+    assert_eq!(signed["kind"], "Propose");
+    assert_eq!(signed["sender"], address("merchant-1").as_str());
+    assert_eq!(d["kind"]["type"], "Propose", "{d}");
+    assert_eq!(d["kind"]["voting_ends_height"], 400, "{d}");
+    let action = &d["kind"]["action"];
+    assert_eq!(action["type"], "AddMerchant", "{d}");
+    assert_eq!(action["merchant"]["name"], "Shop harbor", "{d}");
+    assert_eq!(action["merchant"]["account"], new.account.as_str(), "{d}");
+    assert_eq!(
+        action["merchant"]["validator_key"],
+        json!(new.validator_key),
+        "{d}"
+    );
+    // A merchant that issues tokens without running a validator.
+    let issuer_only = write_merchant(home, "kiosk.json", &merchant_file("kiosk", false));
+    let (_, d) = sign_and_decode(
+        home,
+        &format!("--from merchant-1 gov propose add-merchant {issuer_only} {ends}"),
+    );
+    assert!(
+        d["kind"]["action"]["merchant"]["validator_key"].is_null(),
+        "{d}"
+    );
+
+    let (_, d) = sign_and_decode(
+        home,
+        &format!("--from merchant-2 gov propose remove-merchant merchant-4 {ends}"),
+    );
+    assert_eq!(
+        d["kind"]["action"],
+        json!({"type": "RemoveMerchant", "account": address("merchant-4")})
+    );
+
+    let rotated = write_merchant(home, "rotated.json", &merchant_file("bean-new", true));
+    let (_, d) = sign_and_decode(
+        home,
+        &format!("--from merchant-1 gov propose rotate-key {rotated} {ends}"),
+    );
+    assert_eq!(d["kind"]["action"]["type"], "RotateValidatorKey", "{d}");
+
+    let (_, d) = sign_and_decode(
+        home,
+        &format!("--from merchant-1 gov propose reassign-issuer MILES bob {ends}"),
+    );
+    assert_eq!(
+        d["kind"]["action"],
+        json!({"type": "ReassignIssuer", "token": "MILES", "new_issuer": address("bob")})
+    );
+
+    let (_, d) = sign_and_decode(
+        home,
+        &format!(
+            "--from merchant-1 gov propose params --timeout-base-ms 2000 --timeout-max-ms 40000 \
+             --precision-ms 250 --message-delay-ms 1500 {ends}"
+        ),
+    );
+    assert_eq!(
+        d["kind"]["action"],
+        json!({"type": "SetConsensusParams", "timeout_base_ms": 2000, "timeout_max_ms": 40000,
+               "precision_ms": 250, "message_delay_ms": 1500})
+    );
+
+    let (_, d) = sign_and_decode(
+        home,
+        &format!("--from merchant-3 gov propose upgrade 2 409 {ends}"),
+    );
+    assert_eq!(
+        d["kind"]["action"],
+        json!({"type": "ScheduleUpgrade", "protocol_version": 2, "height": 409})
+    );
+
+    let (signed, d) = sign_and_decode(home, "--from merchant-2 gov vote 7 yes");
+    assert_eq!(signed["kind"], "Vote");
+    assert_eq!(
+        d["kind"],
+        json!({"type": "Vote", "proposal": 7, "approve": true})
+    );
+    let (_, d) = sign_and_decode(home, "--from merchant-2 gov vote 7 no");
+    assert_eq!(d["kind"]["approve"], false, "{d}");
+}
+
+#[test]
+fn bad_governance_input_is_named_and_exits_2() {
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    ok(home, "keys import-devnet");
+    let ends = "--voting-ends-height 400";
+    let params = "--timeout-base-ms 1000 --timeout-max-ms 30000 --precision-ms 500";
+
+    // Merchant records: each problem named by its field.
+    let good = merchant_file("harbor", true);
+    let mut renamed = good.clone();
+    renamed.name = "Someone Else".to_string();
+    let mut forged = good.clone();
+    forged.proofs.validator_key = merchant_file("other", true).proofs.validator_key;
+    let mut unproven = good.clone();
+    unproven.proofs.p2p_key = None;
+    let renamed = write_merchant(home, "renamed.json", &renamed);
+    let forged = write_merchant(home, "forged.json", &forged);
+    let unproven = write_merchant(home, "unproven.json", &unproven);
+    let issuer_only = write_merchant(home, "kiosk.json", &merchant_file("kiosk", false));
+    let not_json = home.join("not.json");
+    std::fs::write(&not_json, "{ merchant").unwrap();
+    let not_json = not_json.to_str().unwrap().to_string();
+    let missing = home.join("missing.json");
+    let missing = missing.to_str().unwrap().to_string();
+
+    let cases = [
+        (
+            format!("--from merchant-1 gov propose add-merchant {renamed} {ends}"),
+            "proofs: no proof of possession matches the record",
+        ),
+        (
+            format!("--from merchant-1 gov propose add-merchant {forged} {ends}"),
+            "proofs.validator_key: the proof of possession of the validator key",
+        ),
+        (
+            format!("--from merchant-1 gov propose add-merchant {unproven} {ends}"),
+            "proofs.p2p_key: the proof of possession of the p2p key",
+        ),
+        (
+            format!("--from merchant-1 gov propose add-merchant {not_json} {ends}"),
+            "not valid JSON",
+        ),
+        (
+            format!("--from merchant-1 gov propose add-merchant {missing} {ends}"),
+            "missing.json",
+        ),
+        (
+            format!("--from merchant-1 gov propose rotate-key {issuer_only} {ends}"),
+            "names no validator key",
+        ),
+        (
+            format!("--from merchant-1 gov propose remove-merchant mrt1nope {ends}"),
+            "bad address `mrt1nope`",
+        ),
+        (
+            format!("--from merchant-1 gov propose remove-merchant nobody {ends}"),
+            "neither an address",
+        ),
+        (
+            format!("--from merchant-1 gov propose reassign-issuer bean! bob {ends}"),
+            "symbol",
+        ),
+        (
+            "--from merchant-1 gov propose upgrade 2 999999 --voting-blocks 100001".to_string(),
+            "--voting-blocks is 100001, at most 100000 (the chain's MAX_VOTING_PERIOD_BLOCKS)",
+        ),
+        (
+            "--from merchant-1 gov propose upgrade 2 999999 --voting-blocks 0".to_string(),
+            "--voting-blocks is 0, at least 1",
+        ),
+        (
+            "--from merchant-1 gov propose upgrade 2 999999 --voting-ends-height 0".to_string(),
+            "--voting-ends-height must be above zero",
+        ),
+        (
+            format!("--from merchant-1 gov propose upgrade 0 999999 {ends}"),
+            "VERSION is 0, at least 1",
+        ),
+        (
+            format!("--from merchant-1 gov propose upgrade 2 408 {ends}"),
+            "the upgrade HEIGHT 408 is too soon",
+        ),
+        (
+            format!("--from merchant-1 gov propose params {params} --message-delay-ms 5 {ends}"),
+            "--message-delay-ms is 5, but must be from 10 to 60000",
+        ),
+        (
+            format!(
+                "--from merchant-1 gov propose params --timeout-base-ms 5000 --timeout-max-ms 2000 \
+                 --precision-ms 500 --message-delay-ms 2000 {ends}"
+            ),
+            "--timeout-max-ms is 2000, but must be from 5000 to 600000",
+        ),
+        // Clap's own checks.
+        (
+            format!("--from merchant-1 gov propose params {params} {ends}"),
+            "--message-delay-ms <MS>",
+        ),
+        (
+            "--from merchant-1 gov propose upgrade 2 999999 --voting-blocks 5 --voting-ends-height 9"
+                .to_string(),
+            "cannot be used with",
+        ),
+        (
+            "--from merchant-1 gov vote 1 maybe".to_string(),
+            "invalid value 'maybe'",
+        ),
+        (
+            "--from merchant-1 gov vote x yes".to_string(),
+            "invalid value 'x'",
+        ),
+        (
+            format!("gov propose upgrade 2 999999 {ends}"),
+            "no signing key",
+        ),
+    ];
+    for (line, needle) in &cases {
+        fails(home, &format!("{line} {OFFLINE}"), 2, needle);
+    }
+    fails(
+        home,
+        "gov list --status closed",
+        2,
+        "invalid value 'closed'",
+    );
+    fails(home, "gov show -1", 2, "unexpected argument '-1'");
+    fails(home, "gov show x", 2, "invalid value 'x'");
+    fails(home, "gov propose", 2, "Usage");
+    // With --json, a usage error is a JSON document too.
+    let run = merit(
+        home,
+        &format!("--from merchant-1 gov propose upgrade 2 408 {ends} {OFFLINE} --json"),
+        None,
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(run.json()["error"]["kind"], "usage", "{run:?}");
 }

@@ -264,6 +264,13 @@ fn what_the_wallet_prints_is_pinned() {
             "history alice --limit 3",
             "history alice --limit 3 --cursor 3:0",
             "history alice --limit 3 --cursor 1:0",
+            "gov list",
+            "gov list --status open",
+            "gov list --status passed",
+            "gov list --status expired",
+            "gov show 1",
+            "gov show 2",
+            "gov show 3",
         ] {
             lines.push(format!("{l}{json}"));
         }
@@ -285,6 +292,10 @@ fn what_the_wallet_prints_is_pinned() {
                 "--from alice escrow create BEAN 1 bob --deadline-ms 1830470400000 --order o-1 --no-wait --nonce 8 {offline}"
             ),
             "--from alice send BEAN 0.25 carol --nonce 9 --chain-id another-chain --expires-at-height 104 --token-decimals 2".to_string(),
+            format!(
+                "--from merchant-1 gov propose upgrade 2 300 --voting-ends-height 200 --no-wait --nonce 10 {offline}"
+            ),
+            format!("--from merchant-3 gov vote 2 no --no-wait --nonce 11 {offline}"),
         ] {
             lines.push(format!("{l}{json}"));
         }
