@@ -18,10 +18,10 @@ use bincode::{Decode, Encode};
 use crate::block::{BlockHeader, CommitCertificate, Receipt};
 use crate::consensus::{CertError, ValidatorSet, verify_certificate_with};
 use crate::crypto::Hash32;
+use crate::encoding::BoundedVec;
 use crate::governance::{ValidatorList, validators_hash};
 use crate::merkle;
 use crate::tx::{ChainId, Transaction};
-use crate::encoding::BoundedVec;
 use crate::{consensus, encoding};
 
 /// Why a client refuses what a node sent.
@@ -29,7 +29,9 @@ use crate::{consensus, encoding};
 pub enum LightError {
     #[error("the header is for chain {got}, not {expected}")]
     WrongChain { expected: String, got: String },
-    #[error("the header at height {height} names validator set {claimed}, the set in force is {known}")]
+    #[error(
+        "the header at height {height} names validator set {claimed}, the set in force is {known}"
+    )]
     UnknownSet {
         height: u64,
         claimed: Hash32,
@@ -37,7 +39,9 @@ pub enum LightError {
     },
     #[error("height {height} is before this client's trusted height {trusted}")]
     BeforeTrust { height: u64, trusted: u64 },
-    #[error("the certificate is for block {cert_hash} at height {cert_height}, not {hash} at {height}")]
+    #[error(
+        "the certificate is for block {cert_hash} at height {cert_height}, not {hash} at {height}"
+    )]
     CertificateMismatch {
         height: u64,
         hash: Hash32,
@@ -151,7 +155,11 @@ impl LightClient {
 
     /// The first height of the last set the client learned.
     pub fn last_change(&self) -> u64 {
-        self.sets.keys().next_back().copied().unwrap_or(self.trusted_height)
+        self.sets
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(self.trusted_height)
     }
 
     /// Learns a change of the set from the old set's proof of it.

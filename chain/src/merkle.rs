@@ -125,7 +125,10 @@ mod tests {
                 assert_eq!(root_from_path(leaves[index], i, n, &longer), None);
             }
             assert_eq!(path(&leaves, count), None);
-            assert_eq!(root_from_path(leaves[0], count as u64, count as u64, &[]), None);
+            assert_eq!(
+                root_from_path(leaves[0], count as u64, count as u64, &[]),
+                None
+            );
         }
     }
 

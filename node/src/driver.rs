@@ -158,6 +158,9 @@ pub enum Mutant {
     /// Sends a second Prepare, for a block that does not exist, beside each
     /// Prepare it sends: a byzantine validator for the evidence tests.
     DoubleVoter,
+    /// Checks synced blocks' certificates against the genesis set, not the
+    /// set in force at their height.
+    CertsAgainstGenesisSet,
 }
 
 /// The environment variable that turns a test build's driver into a
@@ -176,6 +179,7 @@ impl Mutant {
             "double-voter" => Mutant::DoubleVoter,
             "trust-synced-txs" => Mutant::TrustSyncedTxs,
             "forgive-sync-peers" => Mutant::ForgiveSyncPeers,
+            "certs-against-genesis-set" => Mutant::CertsAgainstGenesisSet,
             _ => return None,
         })
     }
@@ -928,7 +932,15 @@ impl<R: Runtime> Driver<R> {
         }
         // Checked against the set in force at its height: the ledger at
         // the tip knows it, whatever governance did.
-        let validators = self.shared.validator_set_at(height).ok_or((
+        #[cfg(feature = "mutants")]
+        let height_of_set = if self.mutant == Some(Mutant::CertsAgainstGenesisSet) {
+            1
+        } else {
+            height
+        };
+        #[cfg(not(feature = "mutants"))]
+        let height_of_set = height;
+        let validators = self.shared.validator_set_at(height_of_set).ok_or((
             Offence::SyncForgedBlocks,
             format!("block {height} is past the heights whose validators are known"),
         ))?;

@@ -320,6 +320,15 @@ fn dechunk(mut s: &str) -> String {
     out
 }
 
+/// The key files of a merchant that joins a running alliance (from
+/// `merit-genesis keygen`) and the password of its validator key.
+#[derive(Debug, Clone)]
+pub struct JoiningKeys {
+    pub validator_key_file: PathBuf,
+    pub p2p_key_file: PathBuf,
+    pub password: String,
+}
+
 /// One validator process.
 #[derive(Debug)]
 pub struct NodeProc {
@@ -411,30 +420,66 @@ impl Cluster {
     /// Adds and starts an observer: no key, it follows the chain by sync
     /// and relays transactions. Returns its index.
     pub fn add_observer(&mut self) -> usize {
-        let i = self.nodes.len();
-        let k = (i - self.layout.merchants.len()) as u16;
+        let i = self.add_node(None);
+        self.start_node(i);
+        i
+    }
+
+    /// The p2p port of the next node [`Cluster::add_node`] adds, for the
+    /// record of a merchant that joins later.
+    pub fn next_node_p2p_port(&self) -> u16 {
+        self.ports.base + 30 + self.extra_nodes()
+    }
+
+    fn extra_nodes(&self) -> u16 {
+        let k = self.nodes.len() - self.layout.merchants.len();
         assert!(
-            k < MAX_OBSERVERS,
-            "a test cluster has at most {MAX_OBSERVERS} observers"
+            k < usize::from(MAX_OBSERVERS),
+            "a test cluster has at most {MAX_OBSERVERS} nodes beyond its genesis validators"
         );
+        k as u16
+    }
+
+    /// Adds a node that is not in the genesis, without starting it: an
+    /// observer, or with `keys` a merchant's node that joins by a vote. It
+    /// listens on [`Cluster::next_node_p2p_port`] and dials the genesis
+    /// validators. Returns its index.
+    pub fn add_node(&mut self, keys: Option<JoiningKeys>) -> usize {
+        let i = self.nodes.len();
+        let k = self.extra_nodes();
         let genesis = self.nodes[0].config.genesis.clone();
         let mut config =
             NodeConfig::new(genesis, self.dir.path().join(format!("observer-{k}")), None);
-        config.p2p.listen = Some(format!("/ip4/127.0.0.1/tcp/{}", self.ports.base + 30 + k));
+        config.p2p.listen = Some(format!("/ip4/127.0.0.1/tcp/{}", self.next_node_p2p_port()));
         config.rpc.listen = SocketAddr::from(([127, 0, 0, 1], self.ports.base + 35 + k));
         config.metrics.enabled = false;
         config.log = "warn,merit_node=info".into();
+        let mut env = Vec::new();
+        if let Some(keys) = keys {
+            config.validator_key_file = Some(keys.validator_key_file);
+            config.p2p_key_file = Some(keys.p2p_key_file);
+            env.push(("MERIT_NODE_PASSWORD".to_string(), keys.password));
+        }
         let config_path = self.dir.path().join(format!("observer-{k}.toml"));
-        std::fs::write(&config_path, config.to_toml()).expect("observer config");
+        std::fs::write(&config_path, config.to_toml()).expect("node config");
         self.nodes.push(NodeProc {
             config_path,
             log_path: self.dir.path().join(format!("observer-{k}.log")),
             config,
             child: None,
-            env: Vec::new(),
+            env,
         });
-        self.start_node(i);
         i
+    }
+
+    /// Rewrites the genesis file of a prepared, not yet started cluster
+    /// with a heartbeat of `ms`: an idle chain then makes a block that
+    /// often, so that tests waiting for heights need not send anything.
+    pub fn set_heartbeat_ms(&mut self, ms: u64) -> Result<(), String> {
+        self.layout.genesis.consensus.heartbeat_ms = ms;
+        let path = &self.nodes[0].config.genesis;
+        std::fs::write(path, self.layout.genesis.to_json_pretty())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
 
     pub fn rpc(&self, i: usize) -> Rpc {

@@ -170,7 +170,12 @@ impl Gov {
         }
     }
 
-    pub(crate) fn vote(&mut self, i: usize, id: u64, approve: bool) -> Result<Vec<Event>, RejectCode> {
+    pub(crate) fn vote(
+        &mut self,
+        i: usize,
+        id: u64,
+        approve: bool,
+    ) -> Result<Vec<Event>, RejectCode> {
         let k = self.m[i].account.clone();
         self.exec(
             &k,

@@ -119,7 +119,10 @@ impl History {
     }
 
     fn pass(&mut self, id: u64, voters: &[usize]) {
-        let keys: Vec<Keypair> = voters.iter().map(|&i| self.gov.m[i].account.clone()).collect();
+        let keys: Vec<Keypair> = voters
+            .iter()
+            .map(|&i| self.gov.m[i].account.clone())
+            .collect();
         self.commit(
             keys.iter()
                 .map(|k| {
@@ -232,7 +235,9 @@ fn a_certificate_by_keys_removed_before_its_height_is_refused() {
         Err(LightError::Certificate(_))
     ));
     // Keys that never were validators.
-    let strangers: Vec<Keypair> = (0..4).map(|i| Keypair::insecure_from_label(&format!("x{i}"))).collect();
+    let strangers: Vec<Keypair> = (0..4)
+        .map(|i| Keypair::insecure_from_label(&format!("x{i}")))
+        .collect();
     let forged = certify(block, &strangers.iter().collect::<Vec<_>>());
     assert!(matches!(
         c.verify_header(&block.header, &forged),
@@ -275,16 +280,15 @@ fn a_change_whose_set_is_not_the_one_its_header_names_is_refused() {
     let mut c = h.client();
     let mut change = h.changes()[0].clone();
     change.set = h.genesis_set.clone();
-    assert!(matches!(c.follow(&change), Err(LightError::WrongNextSet { .. })));
+    assert!(matches!(
+        c.follow(&change),
+        Err(LightError::WrongNextSet { .. })
+    ));
 }
 
 /// The proof of the first vote of the first pass, in its block.
 fn some_tx_proof(h: &History) -> TxProof {
-    let (block, receipts, cert) = h
-        .blocks
-        .iter()
-        .find(|(b, _, _)| b.txs.len() == 3)
-        .unwrap();
+    let (block, receipts, cert) = h.blocks.iter().find(|(b, _, _)| b.txs.len() == 3).unwrap();
     tx_proof(block, receipts, cert, 1).unwrap()
 }
 

@@ -12,12 +12,20 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use merit_tests::sim::{self, SCENARIOS, Scenario, World};
+use merit_tests::sim::{self, MUTANTS, SCENARIOS, Scenario, World};
 
-const USAGE: &str = "usage: merit-sim [--scenario NAME|all] [--seeds N] [--start S] [--threads T]
+/// The usage text, naming every scenario and mutant there is.
+fn usage() -> String {
+    let names = |list: &[Scenario]| list.iter().map(|s| s.name).collect::<Vec<_>>().join(" ");
+    format!(
+        "usage: merit-sim [--scenario NAME|all] [--seeds N] [--start S] [--threads T]
        merit-sim --scenario NAME --seed S [--verbose]
-scenarios: n4f1 n7f2 n10f3 partition loss20 crash,
-and the mutants n4f1-broken-quorum broadcast-before-persist (expected to fail)";
+scenarios: {}
+mutants (expected to fail): {}",
+        names(SCENARIOS),
+        names(MUTANTS)
+    )
+}
 
 #[derive(Debug)]
 struct Args {
@@ -72,14 +80,14 @@ fn main() -> ExitCode {
             if !e.is_empty() {
                 eprintln!("merit-sim: {e}");
             }
-            eprintln!("{USAGE}");
+            eprintln!("{}", usage());
             return ExitCode::from(2);
         }
     };
     let scenarios = match scenarios(&args.scenario) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("merit-sim: {e}\n{USAGE}");
+            eprintln!("merit-sim: {e}\n{}", usage());
             return ExitCode::from(2);
         }
     };

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use merit_chain::amount::format_amount;
 use merit_chain::ledger::BlockOutcome;
+use merit_chain::merchant::SignedMerchant;
 use merit_chain::tx::ChainId;
 use merit_chain::{
     ConsensusParams, Keypair, Ledger, PublicKey, Symbol, Transaction, TxBody, TxKind,
@@ -83,30 +84,48 @@ pub fn sim_consensus_params() -> ConsensusParams {
     }
 }
 
+/// Simulated merchant `i`'s record, signed by its account, validator and
+/// p2p keys, as its key ceremony writes it: in the genesis file of the
+/// founders, in the `AddMerchant` proposal of a merchant voted in later.
+pub fn merchant_record(i: usize) -> SignedMerchant {
+    let keys = MerchantKeys {
+        name: format!("merchant-{i}"),
+        account: merchant_key(i),
+        node: Some(NodeKeys {
+            validator: validator_key(i),
+            p2p: p2p_key(i),
+        }),
+    };
+    let address = P2pAddress::new(
+        Host::Ip4(std::net::Ipv4Addr::LOCALHOST),
+        30_000u16.saturating_add(u16::try_from(i).unwrap_or(u16::MAX)),
+    );
+    // Fixed names, keys and addresses: a record that fails to sign is a bug
+    // of these fixtures, which every simulation finds.
+    keys.sign(Some(&address))
+        .unwrap_or_else(|e| unreachable!("simulated merchant {i}: {e}"))
+        .signed
+}
+
+/// A governance transaction signed by merchant `i`'s account, valid from
+/// the block after `height`.
+pub fn governance_tx(i: usize, kind: TxKind, height: u64, nonce: u64) -> Transaction {
+    let key = merchant_key(i);
+    TxBody {
+        chain_id: chain_id(),
+        sender: key.public(),
+        nonce,
+        expires_at_height: height + SIM_TX_TTL_BLOCKS,
+        kind,
+    }
+    .sign(&key)
+}
+
 /// The genesis file of a simulated alliance of `n` merchants, each running
 /// a validator.
 pub fn genesis_file(n: usize) -> GenesisFile {
     let merchants = (0..n)
-        .map(|i| {
-            let keys = MerchantKeys {
-                name: format!("merchant-{i}"),
-                account: merchant_key(i),
-                node: Some(NodeKeys {
-                    validator: validator_key(i),
-                    p2p: p2p_key(i),
-                }),
-            };
-            let address = P2pAddress::new(
-                Host::Ip4(std::net::Ipv4Addr::LOCALHOST),
-                30_000u16.saturating_add(u16::try_from(i).unwrap_or(u16::MAX)),
-            );
-            // Fixed names, keys and addresses: a record that fails to sign
-            // is a bug of these fixtures, which every simulation finds.
-            let record = keys
-                .sign(Some(&address))
-                .unwrap_or_else(|e| unreachable!("simulated merchant {i}: {e}"));
-            MerchantEntry::new(MerchantFile::from_signed(&record.signed), None)
-        })
+        .map(|i| MerchantEntry::new(MerchantFile::from_signed(&merchant_record(i)), None))
         .collect();
     let units = |u: u64| format_amount(u, SIM_TOKEN_DECIMALS);
     GenesisFile {

@@ -69,6 +69,27 @@ pub struct Scenario {
     /// A deliberately broken driver every validator runs: only for the
     /// tests that prove the checker can fail.
     pub mutant: Option<Mutant>,
+    /// The alliance changes its validator set by vote during the run.
+    pub reconfig: Option<Reconfig>,
+}
+
+/// How the validator set changes in a reconfiguration scenario: `n`
+/// merchants in all, of which the first `genesis` run validators from
+/// genesis. The others are voted in one by one (`AddMerchant`), each
+/// starting its node as its vote begins and syncing from genesis across
+/// every change before it; then `leaves` honest genesis validators are
+/// voted out one by one (`RemoveMerchant`) and keep signing votes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reconfig {
+    pub genesis: usize,
+    pub leaves: usize,
+}
+
+impl Scenario {
+    /// Validators in the genesis set.
+    pub fn genesis_validators(&self) -> usize {
+        self.reconfig.map_or(self.n, |r| r.genesis)
+    }
 }
 
 impl Scenario {
@@ -119,6 +140,7 @@ const fn base(name: &'static str, n: usize) -> Scenario {
         stale_lock: false,
         roles: &[],
         mutant: None,
+        reconfig: None,
     }
 }
 
@@ -181,7 +203,24 @@ pub const SCENARIOS: &[Scenario] = &[
         faults_ms: STALE_LOCK_FAULTS_MS,
         ..base("pbts-stale-lock", 4)
     },
+    // The alliance grows from 4 validators to 7 by three votes, then
+    // shrinks to 5 by two, under every fault at once.
+    RECONFIG,
 ];
+
+/// Votes in and out take a few dozen blocks each; the faults last through
+/// most of them.
+const RECONFIG: Scenario = Scenario {
+    byzantine: 1,
+    partitions: true,
+    crashes: true,
+    faults_ms: 12_000,
+    reconfig: Some(Reconfig {
+        genesis: 4,
+        leaves: 2,
+    }),
+    ..base("reconfig", 7)
+};
 
 /// `n4f1` with the deliberately broken quorum of f + 1: its runs are
 /// expected to fail, which proves the safety checker can fail.
@@ -211,11 +250,21 @@ pub const PBTS_NO_REPROPOSAL_EXEMPTION: Scenario = Scenario {
     ..base("pbts-no-reproposal-exemption", 4)
 };
 
+/// `reconfig` with a driver that checks synced blocks' certificates
+/// against the genesis set instead of the set in force at their height: a
+/// node that syncs across a change of the set refuses the honest chain.
+pub const CERTS_AGAINST_GENESIS_SET: Scenario = Scenario {
+    name: "certs-against-genesis-set",
+    mutant: Some(Mutant::CertsAgainstGenesisSet),
+    ..RECONFIG
+};
+
 /// The scenarios that must fail, proving the checker can.
 pub const MUTANTS: &[Scenario] = &[
     BROKEN_QUORUM,
     BROADCAST_BEFORE_PERSIST,
     PBTS_NO_REPROPOSAL_EXEMPTION,
+    CERTS_AGAINST_GENESIS_SET,
 ];
 
 /// A calm alliance that nobody submits anything to, for the tests of the

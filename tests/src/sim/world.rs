@@ -26,7 +26,11 @@ use libp2p::PeerId;
 use merit_chain::consensus::{
     ConsensusStats, Message, SignatureVerifier, Statement, ValidatorSet, verify_certificate_with,
 };
-use merit_chain::{Block, CommitCertificate, Hash32, Keypair};
+use merit_chain::governance::{GovAction, ProposalStatus, ValidatorList};
+use merit_chain::light::{LightClient, SetChange};
+use merit_chain::{
+    Block, BlockHeader, CommitCertificate, Hash32, Keypair, Ledger, Transaction, TxKind,
+};
 use merit_node::config::{ConsensusTimings, MempoolConfig};
 use merit_node::driver::{Driver, DriverError, DriverOptions, Event, Timer};
 use merit_node::network::{
@@ -40,7 +44,7 @@ use tokio::sync::broadcast;
 
 use super::checker::{FailureKind, SafetyChecker};
 use super::fixtures::{self, SIM_GENESIS_TIME_MS};
-use super::mocks::{self, Byzantine, Ctx, SyncFault};
+use super::mocks::{self, Byzantine, Ctx, RemovedVoter, SyncFault};
 use super::rng::SimRng;
 use super::runtime::{Action, SimRuntime};
 use super::scenario::{
@@ -63,6 +67,11 @@ pub const BYZANTINE_TICK_MS: (u64, u64) = (30, 150);
 pub const CLIENT_INTERVAL_MS: (u64, u64) = (30, 120);
 /// What an honest validator is called in reports.
 pub const HONEST: &str = "honest";
+/// Interval between two looks of the alliance's merchants at their
+/// proposals, in milliseconds.
+pub const GOVERN_INTERVAL_MS: (u64, u64) = (100, 300);
+/// Blocks a simulated proposal takes votes for.
+pub const SIM_VOTING_BLOCKS: u64 = 200;
 
 /// The mempool of a simulated node: small, like the blocks.
 const SIM_MEMPOOL: MempoolConfig = MempoolConfig {
@@ -106,6 +115,8 @@ enum Ev {
         node: usize,
     },
     FaultsEnd,
+    /// The merchants look at their proposals and vote.
+    Govern,
 }
 
 impl Ev {
@@ -122,6 +133,7 @@ impl Ev {
             Ev::ByzantineTick { .. } => 9,
             Ev::FaultsEnd => 10,
             Ev::HalvingPartition => 11,
+            Ev::Govern => 12,
         }
     }
 }
@@ -156,6 +168,9 @@ struct Node {
     sync_fault: Option<SyncFault>,
     /// Offences its driver and network charged to peers, in order.
     offences: Vec<(PeerId, Offence)>,
+    /// Its merchant started it: from the start for a founder, when its
+    /// vote begins for one voted in later.
+    started: bool,
 }
 
 impl Node {
@@ -165,6 +180,11 @@ impl Node {
 
     fn honest(&self) -> bool {
         self.byzantine.is_none()
+    }
+
+    /// An honest node that is running and checked for liveness.
+    fn live(&self) -> bool {
+        self.honest() && self.started
     }
 
     fn role(&self) -> &'static str {
@@ -273,7 +293,14 @@ pub struct World {
     seq: u64,
     queue: BTreeMap<(u64, u64), Ev>,
     nodes: Vec<Node>,
-    validators: ValidatorSet,
+    /// The validator sets in force, learned as a light client does: from
+    /// genesis, then each from the certified header before it. Every
+    /// certificate is checked against the set of its height.
+    light: LightClient,
+    /// The genesis set, for a byzantine node acting before height 1.
+    genesis_validators: ValidatorSet,
+    /// The changes of the set the alliance votes through, if any.
+    governance: Governance,
     verifier: Arc<CachingVerifier>,
     /// Partition group of each node; nodes talk only within a group.
     groups: Vec<u8>,
@@ -299,8 +326,12 @@ impl World {
     pub fn new(scenario: &Scenario, seed: u64) -> World {
         let mut rng = SimRng::new(seed ^ 0x6d65_7269_742d_7369);
         let n = scenario.n;
-        let mut order: Vec<usize> = (0..n).collect();
+        // Byzantine validators are founders; merchants voted in later are
+        // honest, after them in `order`.
+        let founders = scenario.genesis_validators();
+        let mut order: Vec<usize> = (0..founders).collect();
         rng.shuffle(&mut order);
+        order.extend(founders..n);
         let mut roles: Vec<Option<&'static str>> = vec![None; n];
         let rotation: &[&'static str] = if scenario.roles.is_empty() {
             &mocks::ROLES
@@ -329,9 +360,33 @@ impl World {
                 0
             };
         }
-        let validators = match ValidatorSet::new(fixtures::validator_keys(n)) {
+        let sim_genesis = fixtures::genesis(founders);
+        let genesis_set = sim_genesis
+            .ledger
+            .validators_at(1)
+            .cloned()
+            .unwrap_or_else(|| unreachable!("a genesis ledger knows the set of height 1"));
+        let genesis_validators = match ValidatorSet::new(fixtures::validator_keys(founders)) {
             Ok(v) => v,
             Err(e) => unreachable!("simulation validator keys are distinct: {e}"),
+        };
+        let light = match LightClient::new(fixtures::chain_id(), 1, genesis_set) {
+            Ok(l) => l,
+            Err(e) => unreachable!("the simulation genesis set is valid: {e}"),
+        };
+        // The honest founders first in `order` leave, after every newcomer
+        // joined.
+        let plan: Vec<Change> = match scenario.reconfig {
+            Some(r) => (founders..n)
+                .map(Change::Add)
+                .chain(
+                    order[scenario.byzantine..]
+                        .iter()
+                        .take(r.leaves)
+                        .map(|i| Change::Remove(*i)),
+                )
+                .collect(),
+            None => Vec::new(),
         };
         let nodes = (0..n)
             .map(|i| {
@@ -352,6 +407,7 @@ impl World {
                     sync_peers: SyncPeers::new(),
                     sync_fault: None,
                     offences: Vec::new(),
+                    started: i < founders,
                 }
             })
             .collect();
@@ -363,7 +419,12 @@ impl World {
             seq: 0,
             queue: BTreeMap::new(),
             nodes,
-            validators,
+            light,
+            genesis_validators,
+            governance: Governance {
+                plan,
+                ..Governance::default()
+            },
             verifier: Arc::new(CachingVerifier::default()),
             groups: vec![0; n],
             gossip: BTreeMap::new(),
@@ -420,12 +481,23 @@ impl World {
             fnv(&mut self.trace, at);
             fnv(&mut self.trace, event.tag());
             self.handle(event).map_err(|k| self.fail(k))?;
+            if self.targets.is_none()
+                && !self.faults_active
+                && self.now > self.faults_end_ms + LIVENESS_BUDGET_MS
+            {
+                let detail = format!(
+                    "{LIVENESS_BUDGET_MS} ms after the faults stopped, the alliance's vote on {} \
+                     has not taken effect",
+                    self.governance.describe()
+                );
+                return Err(self.fail(FailureKind::Liveness { detail }));
+            }
             if let Some(targets) = &self.targets {
                 let done = self
                     .nodes
                     .iter()
                     .zip(targets)
-                    .all(|(n, t)| !n.honest() || n.checked >= *t);
+                    .all(|(n, t)| !n.live() || n.checked >= *t);
                 if done {
                     break;
                 }
@@ -435,7 +507,7 @@ impl World {
                         .iter()
                         .zip(targets)
                         .enumerate()
-                        .filter(|(_, (n, t))| n.honest() && n.checked < **t)
+                        .filter(|(_, (n, t))| n.live() && n.checked < **t)
                         .map(|(i, (n, t))| format!("replica {i} at height {} of {t}", n.checked))
                         .collect();
                     let detail = format!(
@@ -453,6 +525,9 @@ impl World {
 
     fn start(&mut self) -> Step {
         for i in 0..self.nodes.len() {
+            if !self.nodes[i].started {
+                continue;
+            }
             self.boot(i)?;
             if self.nodes[i].byzantine.as_ref().is_some_and(|b| b.ticks()) {
                 let at = self.rng.range(BYZANTINE_TICK_MS.0, BYZANTINE_TICK_MS.1);
@@ -477,6 +552,10 @@ impl World {
                 Ev::HalvingPartition,
             );
         }
+        if !self.governance.plan.is_empty() {
+            let at = self.rng.range(GOVERN_INTERVAL_MS.0, GOVERN_INTERVAL_MS.1);
+            self.schedule(at, Ev::Govern);
+        }
         self.schedule(self.scenario.faults_ms, Ev::FaultsEnd);
         Ok(())
     }
@@ -485,7 +564,7 @@ impl World {
     /// directory: genesis on an empty disk, else the stored chain, checked.
     fn boot(&mut self, i: usize) -> Step {
         let restart_failed = |detail: String| FailureKind::RestartFailed { node: i, detail };
-        let sim_genesis = fixtures::genesis(self.nodes.len());
+        let sim_genesis = fixtures::genesis(self.scenario.genesis_validators());
         let store: Arc<dyn Storage> = Arc::new(self.nodes[i].disk.open_store());
         let ledger = merit_node::node::open_ledger(&sim_genesis.genesis, store.as_ref())
             .map_err(|e| restart_failed(format!("{e:#}")))?;
@@ -499,7 +578,8 @@ impl World {
                     "block {h} is missing from its store"
                 )));
             };
-            self.check_commit(i, &block, cert.as_ref())?;
+            let next_set = next_set(&ledger, &block.header);
+            self.check_commit(i, &block, cert.as_ref(), next_set)?;
         }
         let (shared, _admission) = Shared::new(
             sim_genesis.genesis.clone(),
@@ -705,15 +785,29 @@ impl World {
                 }
             }
         }
+        let Some(shared) = self.nodes[i].shared().cloned() else {
+            return Ok(());
+        };
         for b in committed {
-            self.check_commit(i, &b.block, b.certificate.as_ref())?;
+            let next_set = next_set(&shared.read_ledger(), &b.block.header);
+            self.check_commit(i, &b.block, b.certificate.as_ref(), next_set)?;
         }
         Ok(())
     }
 
     /// Checks a block node `i` finalized: it follows the last one, its
-    /// certificate verifies, and it agrees with every other honest node.
-    fn check_commit(&mut self, i: usize, block: &Block, cert: Option<&CommitCertificate>) -> Step {
+    /// certificate verifies against the set in force at its height, and it
+    /// agrees with every other honest node. A block whose header names a
+    /// different next set teaches the world's light client that set
+    /// (`next_set`, as node `i`'s ledger holds it), checked against the
+    /// header's hash of it.
+    fn check_commit(
+        &mut self,
+        i: usize,
+        block: &Block,
+        cert: Option<&CommitCertificate>,
+        next_set: Option<ValidatorList>,
+    ) -> Step {
         let height = block.header.height;
         let hash = block.hash();
         let expected = self.nodes[i].checked + 1;
@@ -732,15 +826,43 @@ impl World {
                 cert.height, cert.block_hash
             )));
         }
-        let quorum = self.validators.quorum_for(self.scenario.quorum_rule());
+        let Some(known) = self.light.set_at(height) else {
+            return Err(bad("no validator set is known for this height".into()));
+        };
+        if block.header.validators_hash != known.hash {
+            return Err(bad(format!(
+                "the header names validator set {:?}, the set in force is {:?}",
+                block.header.validators_hash, known.hash
+            )));
+        }
+        let set = known.validators();
         verify_certificate_with(
             &fixtures::chain_id(),
-            &self.validators,
+            set,
             cert,
-            quorum,
+            set.quorum_for(self.scenario.quorum_rule()),
             self.verifier.as_ref(),
         )
         .map_err(|e| bad(e.to_string()))?;
+        if block.header.next_validators_hash != block.header.validators_hash
+            && self.light.last_change() <= height
+        {
+            let set = next_set.ok_or_else(|| {
+                bad("the header names a new set, and the node's ledger does not hold it".into())
+            })?;
+            let change = SetChange {
+                height: height + 1,
+                header: block.header.clone(),
+                certificate: cert.clone(),
+                set,
+            };
+            self.light
+                .follow(&change)
+                .map_err(|e| bad(format!("the change of the set: {e}")))?;
+            if self.verbose {
+                eprintln!("{:>8} the set changes at height {}", self.now, height + 1);
+            }
+        }
         self.nodes[i].checked = height;
         fnv(&mut self.trace, ((i as u64) << 48) | height);
         fnv(&mut self.trace, short(&hash));
@@ -919,19 +1041,36 @@ impl World {
                         self.nodes[i].armed = false;
                         self.nodes[i].disk.clear_fault();
                     }
-                    if !self.nodes[i].up() {
+                    if self.nodes[i].started && !self.nodes[i].up() {
                         self.restart(i)?;
                     }
                 }
-                self.targets = Some(
-                    self.nodes
-                        .iter()
-                        .map(|n| n.checked + LIVENESS_BLOCKS)
-                        .collect(),
-                );
+                if self.governance.done() {
+                    self.set_targets();
+                }
+                Ok(())
+            }
+            Ev::Govern => {
+                self.govern()?;
+                if !self.governance.done() {
+                    let at = self.now + self.rng.range(GOVERN_INTERVAL_MS.0, GOVERN_INTERVAL_MS.1);
+                    self.schedule(at, Ev::Govern);
+                } else if !self.faults_active {
+                    self.set_targets();
+                }
                 Ok(())
             }
         }
+    }
+
+    /// From now, every live replica must finalize [`LIVENESS_BLOCKS`] more.
+    fn set_targets(&mut self) {
+        self.targets = Some(
+            self.nodes
+                .iter()
+                .map(|n| n.checked + LIVENESS_BLOCKS)
+                .collect(),
+        );
     }
 
     /// A client submits a few transfers to a random running node, which
@@ -954,6 +1093,15 @@ impl World {
         };
         let height = shared.read_ledger().height();
         let txs = fixtures::transfers(&mut self.rng, height, &mut self.next_nonce);
+        self.submit_to(i, txs)
+    }
+
+    /// Hands `txs` to node `i` as its RPC would: it admits them and
+    /// gossips them on. Returns how many it admitted.
+    fn submit_to(&mut self, i: usize, txs: Vec<Transaction>) -> usize {
+        let Some(shared) = self.nodes[i].shared().cloned() else {
+            return 0;
+        };
         let requests = txs
             .into_iter()
             .map(|tx| {
@@ -1130,8 +1278,14 @@ impl World {
     /// What a byzantine node acting now may use.
     fn ctx_parts(&self, i: usize) -> Option<(Arc<Shared>, u64, u32)> {
         let driver = self.nodes[i].driver.as_ref()?;
-        let replica = driver.replica()?;
-        Some((driver.shared().clone(), replica.height(), replica.round()))
+        let shared = driver.shared().clone();
+        // A validator voted out runs no replica: it is at the height after
+        // its tip.
+        let (height, round) = match driver.replica() {
+            Some(r) => (r.height(), r.round()),
+            None => (shared.read_ledger().height() + 1, 0),
+        };
+        Some((shared, height, round))
     }
 
     /// Sends a consensus message node `i`'s driver broadcast: to every
@@ -1171,7 +1325,10 @@ impl World {
                     n: self.nodes.len(),
                     rng: &mut self.rng,
                     key: &self.nodes[i].key,
-                    validators: &self.validators,
+                    validators: self
+                        .light
+                        .set_at(height)
+                        .map_or(&self.genesis_validators, |s| s.validators()),
                     ledger: &ledger,
                     height,
                     round,
@@ -1210,7 +1367,10 @@ impl World {
                     n: self.nodes.len(),
                     rng: &mut self.rng,
                     key: &self.nodes[i].key,
-                    validators: &self.validators,
+                    validators: self
+                        .light
+                        .set_at(height)
+                        .map_or(&self.genesis_validators, |s| s.validators()),
                     ledger: &ledger,
                     height,
                     round,
@@ -1400,7 +1560,7 @@ impl World {
                 .nodes
                 .iter()
                 .zip(targets)
-                .filter(|(n, _)| n.honest())
+                .filter(|(n, _)| n.live())
                 .map(|(n, t)| (n.checked + LIVENESS_BLOCKS).saturating_sub(*t))
                 .min()
                 .unwrap_or(0),
@@ -1418,6 +1578,212 @@ impl World {
             crashes: self.crashes,
             stats,
         }
+    }
+}
+
+/// A change of the validator set the alliance votes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    /// Merchant `i` joins with its validator.
+    Add(usize),
+    /// Merchant `i` leaves; its validator keeps voting.
+    Remove(usize),
+}
+
+impl Change {
+    fn action(self) -> GovAction {
+        match self {
+            Change::Add(i) => GovAction::AddMerchant {
+                merchant: Box::new(fixtures::merchant_record(i)),
+            },
+            Change::Remove(i) => GovAction::RemoveMerchant {
+                account: fixtures::merchant_key(i).public(),
+            },
+        }
+    }
+}
+
+/// The merchants' side of the alliance's votes: one change after another,
+/// each proposed, voted for by every merchant whose validator is in force,
+/// and done once it is in force.
+#[derive(Debug, Default)]
+struct Governance {
+    plan: Vec<Change>,
+    /// The change under vote: an index into `plan`.
+    stage: usize,
+    /// Transactions of this stage not yet seen in the chain, by signer;
+    /// re-sent as they are until they commit, rebuilt once they expire.
+    pending: BTreeMap<usize, Transaction>,
+}
+
+impl Governance {
+    fn done(&self) -> bool {
+        self.stage >= self.plan.len()
+    }
+
+    fn describe(&self) -> String {
+        match self.plan.get(self.stage) {
+            Some(Change::Add(i)) => format!("adding merchant {i} (change {})", self.stage + 1),
+            Some(Change::Remove(i)) => format!("removing merchant {i} (change {})", self.stage + 1),
+            None => "nothing".into(),
+        }
+    }
+}
+
+/// Whether a signed transaction of `a` still does what `b` asks: a
+/// proposal of the same action, whatever its voting period, or the same
+/// vote.
+fn same_intent(a: &TxKind, b: &TxKind) -> bool {
+    match (a, b) {
+        (TxKind::Propose { action: x, .. }, TxKind::Propose { action: y, .. }) => x == y,
+        _ => a == b,
+    }
+}
+
+/// The set a block's header names for the next height, from `ledger`, if
+/// it differs from the block's own.
+fn next_set(ledger: &Ledger, header: &BlockHeader) -> Option<ValidatorList> {
+    if header.next_validators_hash == header.validators_hash {
+        return None;
+    }
+    ledger.validators_at(header.height + 1).cloned()
+}
+
+impl World {
+    /// The merchants look at the chain as the most advanced honest node
+    /// holds it, and move the change under vote on: propose it, vote for
+    /// it, and once it is in force, go on to the next. A newcomer's
+    /// merchant starts its node as its vote begins; a merchant voted out
+    /// leaves its validator running, and it keeps voting.
+    fn govern(&mut self) -> Step {
+        let Some(&change) = self.governance.plan.get(self.governance.stage) else {
+            return Ok(());
+        };
+        if let Change::Add(j) = change
+            && !self.nodes[j].started
+        {
+            self.nodes[j].started = true;
+            if self.verbose {
+                eprintln!("{:>8} merchant {j} starts its node", self.now);
+            }
+            self.boot(j)?;
+        }
+        let lead = (0..self.nodes.len())
+            .filter(|i| self.nodes[*i].honest() && self.nodes[*i].up())
+            .max_by_key(|i| self.nodes[*i].checked);
+        let Some(shared) = lead.and_then(|i| self.nodes[i].shared().cloned()) else {
+            return Ok(());
+        };
+        let action = change.action();
+        let mut want: Vec<(usize, TxKind)> = Vec::new();
+        let mut in_force = false;
+        let height = {
+            let ledger = shared.read_ledger();
+            let height = ledger.height();
+            let merchant_of = |account| {
+                (0..self.nodes.len()).find(|m| fixtures::merchant_key(*m).public() == account)
+            };
+            let voters: Vec<usize> = ledger
+                .validators_at(height + 1)
+                .map(|set| set.iter().filter_map(|v| merchant_of(v.account)).collect())
+                .unwrap_or_default();
+            match ledger.proposals().find(|p| p.action == action) {
+                None => {
+                    if let Some(&proposer) = voters.first() {
+                        let kind = TxKind::Propose {
+                            action,
+                            voting_ends_height: height + SIM_VOTING_BLOCKS,
+                        };
+                        want.push((proposer, kind));
+                    }
+                }
+                Some(p) => match p.status {
+                    ProposalStatus::Open if p.is_open_at(height + 1) => {
+                        for m in voters {
+                            let account = fixtures::merchant_key(m).public();
+                            if !p.approvals.contains(&account) {
+                                let kind = TxKind::Vote {
+                                    proposal: p.id,
+                                    approve: true,
+                                };
+                                want.push((m, kind));
+                            }
+                        }
+                    }
+                    ProposalStatus::Passed {
+                        activation_height, ..
+                    } => {
+                        in_force = height >= activation_height;
+                    }
+                    _ => {
+                        let detail = format!(
+                            "proposal {} ({}) is {} at height {height}, though every merchant \
+                             voted for it",
+                            p.id,
+                            self.governance.describe(),
+                            p.shown_status(height + 1)
+                        );
+                        return Err(FailureKind::Liveness { detail });
+                    }
+                },
+            }
+            height
+        };
+        if in_force {
+            self.governance.pending.clear();
+            self.governance.stage += 1;
+            if self.verbose {
+                eprintln!(
+                    "{:>8} change {} is in force",
+                    self.now, self.governance.stage
+                );
+            }
+            if let Change::Remove(j) = change {
+                self.voted_out(j);
+            }
+            return Ok(());
+        }
+        // Keep what is still wanted and valid; sign anew what is not.
+        let mut txs = Vec::new();
+        let mut pending = std::mem::take(&mut self.governance.pending);
+        for (m, kind) in want {
+            let tx = match pending.remove(&m) {
+                Some(tx)
+                    if same_intent(&tx.body.kind, &kind)
+                        && tx.body.expires_at_height > height + 1 =>
+                {
+                    tx
+                }
+                _ => {
+                    self.next_nonce += 1;
+                    fixtures::governance_tx(m, kind, height, self.next_nonce)
+                }
+            };
+            txs.push(tx.clone());
+            self.governance.pending.insert(m, tx);
+        }
+        if txs.is_empty() {
+            return Ok(());
+        }
+        let up: Vec<usize> = (0..self.nodes.len())
+            .filter(|i| self.nodes[*i].up())
+            .collect();
+        if !up.is_empty() {
+            let i = up[self.rng.index(up.len())];
+            self.submit_to(i, txs);
+        }
+        Ok(())
+    }
+
+    /// Merchant `j`'s validator left the set: from now on it keeps signing
+    /// votes, as a byzantine node, and its commits are no longer checked.
+    fn voted_out(&mut self, j: usize) {
+        if self.verbose {
+            eprintln!("{:>8} validator {j} was voted out", self.now);
+        }
+        self.nodes[j].byzantine = Some(Box::new(RemovedVoter::default()));
+        let at = self.now + self.rng.range(BYZANTINE_TICK_MS.0, BYZANTINE_TICK_MS.1);
+        self.schedule(at, Ev::ByzantineTick { node: j });
     }
 }
 

@@ -196,6 +196,77 @@ fn a_stale_lock_is_re_proposed_exempt_from_timeliness_and_commits() {
 }
 
 #[test]
+fn the_alliance_grows_from_four_to_seven_and_shrinks_to_five_over_every_seed() {
+    // Three merchants voted in, two voted out, under drops, partitions,
+    // crash-restarts and a byzantine validator of the set in force; every
+    // certificate checked against the set of its height.
+    let summary = all_seeds_pass("reconfig");
+    assert!(summary.crashes > 0);
+}
+
+#[test]
+fn the_votes_of_validators_voted_out_are_refused() {
+    let s = scenario("reconfig");
+    let founders = s.genesis_validators();
+    let mut w = World::new(&s, 7);
+    w.begin().unwrap_or_else(|f| panic!("{f}"));
+    w.run_until(60_000).unwrap_or_else(|f| panic!("{f}"));
+    let roles = w.roles();
+    let removed: Vec<usize> = (0..s.n).filter(|i| roles[*i] == "removed-voter").collect();
+    assert_eq!(removed.len(), 2, "{roles:?}");
+    // The set in force at the end: the founders who stayed and the three
+    // newcomers, in that order.
+    let honest = (0..s.n)
+        .find(|i| roles[*i] == HONEST && w.shared(*i).is_some())
+        .unwrap();
+    let shared = w.shared(honest).unwrap();
+    let ledger = shared.read_ledger();
+    let set: Vec<_> = ledger
+        .validators_at(ledger.height() + 1)
+        .unwrap()
+        .iter()
+        .map(|v| v.key)
+        .collect();
+    let expected: Vec<_> = (0..s.n)
+        .filter(|i| !removed.contains(i))
+        .map(|i| validator_key(i).public())
+        .collect();
+    assert_eq!(set, expected);
+    assert!(removed.iter().all(|r| *r < founders));
+    // Five changes of the set, each from the height the ledger decided.
+    assert_eq!(ledger.validator_history().len(), 6);
+    drop(ledger);
+    // The removed validators kept signing votes after they left, and
+    // honest nodes refused them, each charging its sender.
+    for r in &removed {
+        let refused: Vec<_> = w
+            .all_offences()
+            .into_iter()
+            .filter(|(i, j, _)| roles[*i] == HONEST && j == r)
+            .collect();
+        assert!(
+            !refused.is_empty(),
+            "no honest node refused validator {r}'s votes"
+        );
+    }
+}
+
+#[test]
+fn a_driver_that_checks_certificates_against_the_genesis_set_is_caught() {
+    // A node that syncs across a change of the set, checking certificates
+    // against the genesis set, refuses the honest chain: it blames the
+    // honest peers that serve it, or never catches up.
+    let mutant = scenario("certs-against-genesis-set");
+    let hits = caught(&mutant, 20, |k| {
+        matches!(
+            k,
+            FailureKind::HonestPeerBlamed { .. } | FailureKind::Liveness { .. }
+        )
+    });
+    replays_and_the_honest_driver_passes(&mutant, &hits[0]);
+}
+
+#[test]
 fn replicas_that_judge_a_re_proposed_lock_by_its_time_are_caught_stalling() {
     // Without the exemption, the lock prepared before the partition is
     // older than any replica's window by the time it is re-proposed: no
@@ -845,4 +916,27 @@ fn the_driver_refuses_a_forged_proposal_before_executing_it_and_reports_an_accep
         _ => false,
     });
     assert!(voted, "{actions:?}");
+}
+
+#[test]
+fn merit_sim_names_every_scenario_and_mutant_in_its_usage() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_merit-sim"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let usage = String::from_utf8_lossy(&out.stderr);
+    for s in sim::SCENARIOS.iter().chain(sim::MUTANTS) {
+        assert!(
+            usage.split_whitespace().any(|w| w == s.name),
+            "{} in {usage}",
+            s.name
+        );
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_merit-sim"))
+        .args(["--scenario", "no-such-scenario"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scenario `no-such-scenario`"));
 }

@@ -12,6 +12,7 @@
 
 mod double_voter;
 mod equivocator;
+mod removed_voter;
 mod replayer;
 mod silent;
 mod spammer;
@@ -25,6 +26,7 @@ use merit_chain::{Keypair, Ledger};
 
 pub use double_voter::DoubleVoter;
 pub use equivocator::Equivocator;
+pub use removed_voter::RemovedVoter;
 pub use replayer::Replayer;
 pub use silent::Silent;
 pub use spammer::Spammer;
