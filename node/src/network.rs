@@ -430,13 +430,6 @@ pub async fn start(params: NetworkParams, shared: Arc<Shared>) -> anyhow::Result
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
         .build();
     swarm.behaviour_mut().gossipsub.subscribe(&tx_topic)?;
-    // Only validators take part in consensus; everyone else syncs.
-    if shared.is_validator() {
-        swarm
-            .behaviour_mut()
-            .gossipsub
-            .subscribe(&consensus_topic)?;
-    }
     swarm
         .listen_on(params.listen.clone())
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", params.listen))?;
@@ -467,6 +460,7 @@ pub async fn start(params: NetworkParams, shared: Arc<Shared>) -> anyhow::Result
         budgets: BTreeMap::new(),
         sync_peers: SyncPeers::new(),
         consensus_peers: (u64::MAX, ConsensusPeers::default()),
+        in_consensus: (u64::MAX, false),
     };
     tokio::spawn(task.run(cmd_rx, report_rx, served_rx));
     Ok(NetworkChannels {
@@ -500,6 +494,10 @@ struct SwarmTask {
     sync_peers: SyncPeers,
     /// The consensus peers, and the tip they were computed at.
     consensus_peers: (u64, ConsensusPeers),
+    /// The tip membership was last judged at, and whether the node is
+    /// subscribed to the consensus topic: a key of this node is in a set of
+    /// the heights around that tip.
+    in_consensus: (u64, bool),
 }
 
 impl SwarmTask {
@@ -512,6 +510,7 @@ impl SwarmTask {
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING_INTERVAL);
         housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            self.follow_membership();
             tokio::select! {
                 cmd = commands.recv() => match cmd {
                     Some(cmd) => self.on_command(cmd),
@@ -654,6 +653,37 @@ impl SwarmTask {
                 m.p2p_banned_peers.set(self.book.banned() as i64);
             }
             Penalized::AlreadyBanned => {}
+        }
+    }
+
+    /// Only validators take part in consensus; everyone else syncs. A node
+    /// joins the consensus topic as soon as a set of the heights around its
+    /// tip names one of its keys (a vote of the alliance decides a set
+    /// `ACTIVATION_DELAY_BLOCKS` ahead, so it joins before it must vote),
+    /// and leaves it once none does.
+    fn follow_membership(&mut self) {
+        let tip = self.shared.read_ledger().height();
+        if self.in_consensus.0 == tip {
+            return;
+        }
+        let member = self.shared.takes_part_in_consensus();
+        self.in_consensus.0 = tip;
+        if member == self.in_consensus.1 {
+            return;
+        }
+        let gossip = &mut self.swarm.behaviour_mut().gossipsub;
+        if member {
+            match gossip.subscribe(&self.consensus_topic) {
+                Ok(_) => {
+                    tracing::info!("joined the consensus topic: a key of this node is in the set");
+                    self.in_consensus.1 = true;
+                }
+                Err(e) => tracing::warn!("cannot join the consensus topic: {e}"),
+            }
+        } else {
+            gossip.unsubscribe(&self.consensus_topic);
+            tracing::info!("left the consensus topic: no key of this node is in the set");
+            self.in_consensus.1 = false;
         }
     }
 

@@ -294,6 +294,17 @@ impl Shared {
         self.validator_index().is_some()
     }
 
+    /// Whether one of this node's validator keys is in a set of the
+    /// heights around the tip ([`consensus_heights`]): it votes now, has
+    /// just stopped, or starts within a few blocks.
+    pub fn takes_part_in_consensus(&self) -> bool {
+        let ledger = self.read_ledger();
+        consensus_heights(ledger.height())
+            .filter_map(|h| ledger.validators_at(h))
+            .flat_map(|set| set.iter())
+            .any(|v| self.validator_keys.contains(&v.key))
+    }
+
     /// The validator set in force at `height`, if it is decided.
     pub fn validator_set_at(&self, height: u64) -> Option<ValidatorSet> {
         let ledger = self.read_ledger();

@@ -7,5 +7,6 @@ mod ceremony;
 mod chaos;
 mod cluster;
 mod consensus_sim;
+mod governance;
 mod p2p;
 mod wallet_e2e;
