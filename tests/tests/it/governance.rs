@@ -3,8 +3,9 @@
 //! the others vote it in with `merit gov`, and its node syncs from genesis
 //! across the change; with one original validator stopped the chain
 //! commits only with the newcomer's votes; that validator is voted out and
-//! the chain goes on at n = 4; a wiped node resyncs across both changes; a
-//! token moves to a new issuer key and the old key can no longer mint; and
+//! the chain goes on at n = 4; a merchant rotates its validator key and its
+//! node switches to it at the activation height; a wiped node resyncs
+//! across every change; a token moves to a new issuer key and the old key can no longer mint; and
 //! an upgrade to a protocol version no node supports stops every node
 //! cleanly at its height, and keeps them from starting again.
 //!
@@ -321,7 +322,82 @@ fn the_alliance_votes_a_merchant_in_and_another_out_moves_an_issuer_and_stops_fo
         .collect::<Vec<_>>();
     assert_eq!(changes, vec![joined_at, left_at]);
 
-    // 6. A wiped node resyncs from genesis across both changes.
+    // 6. merchant-2 rotates its validator key as the runbook says: keygen
+    //    with its account and p2p keys, a restart with both validator keys,
+    //    and a vote. Its node switches by itself at the activation height.
+    let next_dir = c.dir.path().join("bean-next");
+    let issuer_key = w
+        .home
+        .path()
+        .join("keys")
+        .join(format!("{}.json", merchant(1)));
+    let p2p_key = c.nodes[1].config.p2p_key_file.clone().unwrap();
+    let password_file = c.nodes[1].config.password_file.clone().unwrap();
+    merit_genesis(
+        &[
+            "keygen",
+            "--name",
+            &c.layout.merchants[1].name,
+            "--p2p-address",
+            &c.layout.merchants[1].p2p_address.to_string(),
+            "--issuer-key",
+            s(&issuer_key),
+            "--p2p-key",
+            s(&p2p_key),
+            "--password-file",
+            s(&password_file),
+            "--out",
+            s(&next_dir),
+        ],
+        &[("MERIT_PASSWORD", WALLET_PASSWORD)],
+    );
+    let rotated = MerchantFile::load(&next_dir.join("merchant.json"))
+        .unwrap()
+        .verify()
+        .unwrap();
+    assert_eq!(rotated.account().to_string(), account(1));
+    let new_key = rotated.validator.as_ref().unwrap().key.to_string();
+    assert!(c.terminate(1), "{}", c.log_tail(1));
+    c.nodes[1].config.next_validator_key_file = Some(next_dir.join("validator_key.json"));
+    std::fs::write(&c.nodes[1].config_path, c.nodes[1].config.to_toml()).unwrap();
+    c.start_node(1);
+    let record = next_dir.join("merchant.json");
+    let rotation = pass(
+        &w,
+        &rpc,
+        &merchant(0),
+        &["rotate-key", s(&record)],
+        &new_key,
+        &[&merchant(0), &merchant(1), &merchant(2)],
+    );
+    let rotated_at = activation(&rotation);
+    assert!(
+        c.wait_height(&running, rotated_at + 2, LONG),
+        "{}",
+        c.log_tail(1)
+    );
+    assert_eq!(validator_keys(&rpc)[1], new_key);
+    let changes = rpc
+        .call("merit_getValidatorChanges", json!([1]))
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(changes, 3, "a rotation is a change of the set");
+    // With node 0 stopped, three of four run: a quorum needs node 1's
+    // votes under its new key.
+    assert!(c.terminate(0), "{}", c.log_tail(0));
+    let three = [1, 2, cafe_node];
+    let h = c.rpc(1).height().unwrap();
+    assert!(
+        c.wait_height(&three, h + 3, LONG),
+        "the chain stopped: node 1 does not vote with its new key:\n{}",
+        c.log_tail(1)
+    );
+    c.start_node(0);
+    assert!(c.wait_height(&running, h + 5, LONG), "{}", c.log_tail(0));
+
+    // 7. A wiped node resyncs from genesis across every change.
     assert!(c.terminate(2), "{}", c.log_tail(2));
     c.wipe(2);
     c.start_node(2);
@@ -333,7 +409,7 @@ fn the_alliance_votes_a_merchant_in_and_another_out_moves_an_issuer_and_stops_fo
     );
     c.assert_same_chain(&[0, 2, cafe_node], tip);
 
-    // 7. BEAN moves to a new issuer key: the old key can no longer mint.
+    // 8. BEAN moves to a new issuer key: the old key can no longer mint.
     let new_issuer = w.ok(&["keys", "new", "bean-new-issuer", "--json"]);
     let new_issuer: Value = serde_json::from_str(&new_issuer).unwrap();
     let new_issuer = new_issuer["address"].as_str().unwrap().to_string();
@@ -374,7 +450,7 @@ fn the_alliance_votes_a_merchant_in_and_another_out_moves_an_issuer_and_stops_fo
         &alice,
     ]);
 
-    // 8. An upgrade to a version no node supports: every node commits the
+    // 9. An upgrade to a version no node supports: every node commits the
     //    blocks before its height, then stops with a message saying which
     //    version it needs.
     let next = PROTOCOL_VERSION + 1;
