@@ -84,10 +84,7 @@ fn propose(ctx: &Ctx, command: ProposeCommand) -> Result<()> {
         } => {
             let token = ctx.symbol(&token)?;
             let new_issuer = ctx.resolve(&new_issuer)?;
-            let action = GovAction::ReassignIssuer {
-                token: token.clone(),
-                new_issuer,
-            };
+            let action = GovAction::ReassignIssuer { token, new_issuer };
             (action, propose, Some(token))
         }
         ProposeCommand::Params {
