@@ -10,9 +10,11 @@
 
 use std::collections::BTreeMap;
 
+use bincode::{Decode, Encode};
 use sha2::{Digest, Sha256};
 
 use crate::crypto::{Hash32, sha256, sha256_parts};
+use crate::encoding::BoundedVec;
 
 /// Depth of the tree over the buckets.
 pub const BUCKET_BITS: u32 = 16;
@@ -35,7 +37,7 @@ fn bucket_of(key_hash: &Hash32) -> usize {
     usize::from(u16::from_be_bytes([key_hash.0[0], key_hash.0[1]]))
 }
 
-fn bucket_hash(entries: &BTreeMap<Hash32, Hash32>) -> Hash32 {
+fn bucket_hash<'a>(entries: impl IntoIterator<Item = (&'a Hash32, &'a Hash32)>) -> Hash32 {
     let mut h = Sha256::new();
     h.update([BUCKET]);
     for (k, e) in entries {
@@ -178,6 +180,23 @@ impl StateCommitment {
         }
     }
 
+    /// The proof of `key`'s entry, or of its absence, against
+    /// [`StateCommitment::root`]: its bucket's `(H(key), entry hash)` pairs
+    /// and the siblings of the path above the bucket. The pairs reveal no
+    /// other entry's value.
+    pub fn prove(&self, key: &[u8]) -> Result<StateProof, ProofError> {
+        let b = bucket_of(&key_hash(key));
+        let pairs: Vec<(Hash32, Hash32)> = self.buckets[b].iter().map(|(k, e)| (*k, *e)).collect();
+        let bucket = BoundedVec::new(pairs).map_err(|p| ProofError::BucketTooLarge(p.len()))?;
+        let mut siblings = [Hash32::default(); BUCKET_BITS as usize];
+        let mut index = b;
+        for (level, sibling) in siblings.iter_mut().enumerate() {
+            *sibling = self.levels[level][index ^ 1];
+            index /= 2;
+        }
+        Ok(StateProof { bucket, siblings })
+    }
+
     /// Installs a prepared delta.
     pub fn apply(&mut self, delta: CommitmentDelta) {
         for (i, b) in delta.buckets {
@@ -188,6 +207,82 @@ impl StateCommitment {
         }
         debug_assert_eq!(self.root(), delta.root);
     }
+}
+
+/// Most entries one bucket proof carries: far more than a bucket holds
+/// with hundreds of millions of entries in the state.
+pub const MAX_PROOF_BUCKET_ENTRIES: usize = 4_096;
+
+/// That a key has a value in a state, or none, with the state's root: the
+/// key's whole bucket as `(H(key), entry hash)` pairs in `H(key)` order,
+/// and the sibling of each node on the path from the bucket to the root,
+/// bottom up. Which bucket is the key's is derived from the key, never read
+/// from the proof.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct StateProof {
+    pub bucket: BoundedVec<(Hash32, Hash32), MAX_PROOF_BUCKET_ENTRIES>,
+    pub siblings: [Hash32; BUCKET_BITS as usize],
+}
+
+/// Why a state proof does not prove what it was asked to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProofError {
+    #[error("the bucket holds {0} entries, more than a proof carries ({MAX_PROOF_BUCKET_ENTRIES})")]
+    BucketTooLarge(usize),
+    #[error("the proof's bucket is not the key's: an entry is out of order or of another bucket")]
+    WrongBucket,
+    #[error("the key has no entry in the proof")]
+    Missing,
+    #[error("the key's entry in the proof is not the value claimed")]
+    WrongValue,
+    #[error("the key has an entry in the proof, and was claimed absent")]
+    Present,
+    #[error("the proof leads to root {got}, not the state root {expected}")]
+    WrongRoot { expected: Hash32, got: Hash32 },
+}
+
+/// Checks that in the state whose root is `root`, `key` holds `value`
+/// (`None`: has no entry). Pure; the root comes from a certified header.
+pub fn verify_state_proof(
+    root: &Hash32,
+    key: &[u8],
+    value: Option<&[u8]>,
+    proof: &StateProof,
+) -> Result<(), ProofError> {
+    let kh = key_hash(key);
+    let b = bucket_of(&kh);
+    // Every pair of the key's bucket, strictly ordered: a pair of another
+    // bucket, a repeat or a reordering proves nothing.
+    let pairs = proof.bucket.as_slice();
+    let ordered = pairs.windows(2).all(|w| w[0].0 < w[1].0);
+    if !ordered || pairs.iter().any(|(k, _)| bucket_of(k) != b) {
+        return Err(ProofError::WrongBucket);
+    }
+    let found = pairs.iter().find(|(k, _)| *k == kh).map(|(_, e)| *e);
+    match (value, found) {
+        (Some(v), Some(e)) if e == entry_hash(&kh, v) => {}
+        (Some(_), Some(_)) => return Err(ProofError::WrongValue),
+        (Some(_), None) => return Err(ProofError::Missing),
+        (None, Some(_)) => return Err(ProofError::Present),
+        (None, None) => {}
+    }
+    let mut node = bucket_hash(pairs.iter().map(|(k, e)| (k, e)));
+    let mut index = b;
+    for sibling in &proof.siblings {
+        node = if index % 2 == 0 {
+            node_hash(&node, sibling)
+        } else {
+            node_hash(sibling, &node)
+        };
+        index /= 2;
+    }
+    if node != *root {
+        return Err(ProofError::WrongRoot {
+            expected: *root,
+            got: node,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

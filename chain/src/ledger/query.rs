@@ -83,6 +83,18 @@ impl Ledger {
         &self.state
     }
 
+    /// `key`'s value in canonical bytes (`None`: no entry) and the proof of
+    /// it against [`Ledger::state_root`], which the tip's header carries.
+    pub fn prove(
+        &self,
+        key: &StateKey,
+    ) -> Result<(Option<Vec<u8>>, crate::commitment::StateProof), crate::commitment::ProofError>
+    {
+        let bytes = crate::encoding::encode(key);
+        let proof = self.commitment.prove(&bytes)?;
+        Ok((self.state.get(key).map(crate::encoding::encode), proof))
+    }
+
     /// The consensus parameters in force after the tip.
     pub fn consensus_params(&self) -> crate::params::ConsensusParams {
         match self.state.get(&StateKey::ConsensusParams) {

@@ -11,3 +11,4 @@ mod light;
 mod market_model;
 mod model;
 mod rules;
+mod state_proof;
