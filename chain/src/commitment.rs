@@ -269,7 +269,7 @@ pub fn verify_state_proof(
     let mut node = bucket_hash(pairs.iter().map(|(k, e)| (k, e)));
     let mut index = b;
     for sibling in &proof.siblings {
-        node = if index % 2 == 0 {
+        node = if index.is_multiple_of(2) {
             node_hash(&node, sibling)
         } else {
             node_hash(sibling, &node)
