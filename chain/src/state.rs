@@ -18,7 +18,10 @@ use crate::tx::{OrderId, PAY_LEGS_DECODE_BOUND, Price, Symbol, TokenName};
 pub enum StateKey {
     Merchant(Address),
     Token(Symbol),
-    Balance(Address, Symbol),
+    /// What an account (`sub` 0) or one of its sub-accounts holds of a
+    /// token: the balance, the frozen part of it and its lots, in one entry,
+    /// so that one proof shows all of it (DESIGN §10, ADR 013).
+    Holding(Address, SubId, Symbol),
     /// A `(sender, nonce)` pair used while its transaction's TTL window is open.
     Nonce(Address, u64),
     /// A `(sender, order_id)` pair, kept forever.
@@ -35,10 +38,6 @@ pub enum StateKey {
     /// An escrow, by the hash of the transaction that created it. Kept after
     /// it closes, so a second release or refund has a stable answer.
     Escrow(Hash32),
-    /// Points of an expiring token that expire at the given block time (ms),
-    /// held by an account, an offer or an escrow. The lots of a holder sum to
-    /// its balance, the offer's remaining amount or the escrow's amount.
-    Lot(LotHolder, Symbol, u64),
     /// The chain's consensus parameters.
     ConsensusParams,
     /// The validator set in force from this height on (until the next such
@@ -62,7 +61,7 @@ pub enum StateKey {
 pub enum StateValue {
     Merchant(MerchantInfo),
     Token(TokenInfo),
-    Balance(u64),
+    Holding(Holding),
     /// The height at which the nonce's window closes.
     Nonce(u64),
     /// The payment or escrow that used the order id.
@@ -72,7 +71,6 @@ pub enum StateValue {
     BookEntry,
     NextOfferId(u64),
     Escrow(EscrowRecord),
-    Lot(u64),
     ConsensusParams(ConsensusParams),
     Validators(ValidatorList),
     Proposal(ProposalRecord),
@@ -80,6 +78,140 @@ pub enum StateValue {
     Upgrade(UpgradePlan),
     ProposalIds(BoundedVec<u64, MAX_OPEN_PROPOSALS>),
     Activations(BoundedVec<(u64, u64), MAX_PENDING_ACTIVATIONS>),
+}
+
+/// Which of an address's accounts: 0 is the account itself, `N > 0` its
+/// sub-account `ADDRESS/N`.
+pub type SubId = u32;
+
+/// Most lots one holder keeps of one token. A holder that would keep more
+/// merges its two lots closest in time into the earlier one; see
+/// [`Lots::add`] and ADR 013.
+pub const MAX_LOTS_PER_HOLDING: usize = 256;
+
+/// Points of an expiring token that expire together, at a block time in ms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Encode, Decode)]
+pub struct Lot {
+    pub expires_at_ms: u64,
+    pub amount: u64,
+}
+
+/// A holder's lots of one token: soonest first, expiry times distinct,
+/// amounts above 0, at most [`MAX_LOTS_PER_HOLDING`]. They sum to what the
+/// holder holds of an expiring token; a token that does not expire has none.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Encode, Decode)]
+pub struct Lots(BoundedVec<Lot, MAX_LOTS_PER_HOLDING>);
+
+impl Lots {
+    pub fn as_slice(&self) -> &[Lot] {
+        self.0.as_slice()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The sum of the amounts, wide enough never to overflow.
+    pub fn sum(&self) -> u128 {
+        self.0.iter().map(|l| u128::from(l.amount)).sum()
+    }
+
+    /// Whether the lots keep their rules: ordered by distinct expiry times,
+    /// none empty.
+    pub fn well_formed(&self) -> bool {
+        self.0.iter().all(|l| l.amount > 0)
+            && self
+                .0
+                .windows(2)
+                .all(|w| w[0].expires_at_ms < w[1].expires_at_ms)
+    }
+
+    fn set(&mut self, lots: Vec<Lot>) {
+        // Callers keep the bound; a longer list would be a bug in this module.
+        self.0 = BoundedVec::new(lots).unwrap_or_else(|lots| {
+            unreachable!("{} lots kept, at most {MAX_LOTS_PER_HOLDING}", lots.len())
+        });
+    }
+
+    /// Takes `amount`, soonest-expiring lots first, or `None` (and changes
+    /// nothing) if the lots hold less.
+    pub fn take(&mut self, amount: u64) -> Option<Vec<Lot>> {
+        if self.sum() < u128::from(amount) {
+            return None;
+        }
+        let mut lots = std::mem::take(&mut self.0).into_inner();
+        let mut taken = Vec::new();
+        let mut need = amount;
+        let mut used = 0;
+        for lot in lots.iter_mut() {
+            if need == 0 {
+                break;
+            }
+            let t = lot.amount.min(need);
+            taken.push(Lot {
+                expires_at_ms: lot.expires_at_ms,
+                amount: t,
+            });
+            lot.amount -= t;
+            need -= t;
+            if lot.amount == 0 {
+                used += 1;
+            }
+        }
+        lots.drain(..used);
+        self.set(lots);
+        Some(taken)
+    }
+
+    /// Adds lots, merging those of equal expiry, or `None` (and changes
+    /// nothing) if an amount would overflow. Past [`MAX_LOTS_PER_HOLDING`]
+    /// the two neighbouring lots closest in time merge into the earlier one,
+    /// the earliest such pair first: points may expire a little sooner, never
+    /// later, and the entry stays bounded.
+    pub fn add(&mut self, incoming: &[Lot]) -> Option<()> {
+        let mut lots = self.0.as_slice().to_vec();
+        for lot in incoming.iter().filter(|l| l.amount > 0) {
+            match lots.binary_search_by_key(&lot.expires_at_ms, |l| l.expires_at_ms) {
+                Ok(i) => lots[i].amount = lots[i].amount.checked_add(lot.amount)?,
+                Err(i) => lots.insert(i, *lot),
+            }
+        }
+        while lots.len() > MAX_LOTS_PER_HOLDING {
+            let i = (0..lots.len() - 1)
+                .min_by_key(|&i| lots[i + 1].expires_at_ms - lots[i].expires_at_ms)?;
+            let later = lots.remove(i + 1);
+            lots[i].amount = lots[i].amount.checked_add(later.amount)?;
+        }
+        self.set(lots);
+        Some(())
+    }
+
+    /// Removes the lot that expires at `at`, returning its amount.
+    pub fn expire(&mut self, at: u64) -> Option<u64> {
+        let mut lots = self.0.as_slice().to_vec();
+        let i = lots.iter().position(|l| l.expires_at_ms == at)?;
+        let lot = lots.remove(i);
+        self.set(lots);
+        Some(lot.amount)
+    }
+}
+
+/// What an account holds of one token, in one state entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Encode, Decode)]
+pub struct Holding {
+    /// Spendable and frozen points together: what counts as circulating.
+    pub balance: u64,
+    /// The part of `balance` an issuer has frozen, at most `balance`.
+    pub frozen: u64,
+    /// The balance's lots, for a token that expires.
+    pub lots: Lots,
+}
+
+impl Holding {
+    /// Whether the entry holds nothing and is deleted.
+    pub fn is_empty(&self) -> bool {
+        self.balance == 0 && self.frozen == 0 && self.lots.is_empty()
+    }
 }
 
 /// Who holds a lot of expiring points.
@@ -108,6 +240,8 @@ pub struct OfferRecord {
     /// The placing transaction.
     pub tx: Hash32,
     pub height: u64,
+    /// The lots of `remaining`, for a `sell` token that expires.
+    pub lots: Lots,
 }
 
 /// Where an escrow stands.
@@ -134,6 +268,8 @@ pub struct EscrowRecord {
     pub order_id: Option<OrderId>,
     pub height: u64,
     pub status: EscrowStatus,
+    /// The lots of `remaining`, for a token that expires.
+    pub lots: Lots,
 }
 
 /// A merchant of the alliance, registered in genesis or by a vote.
@@ -201,3 +337,73 @@ pub type StateChanges = BTreeMap<StateKey, Option<StateValue>>;
 
 /// The whole ledger state, in memory.
 pub type StateMap = BTreeMap<StateKey, StateValue>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lot(expires_at_ms: u64, amount: u64) -> Lot {
+        Lot {
+            expires_at_ms,
+            amount,
+        }
+    }
+
+    fn lots(items: &[(u64, u64)]) -> Lots {
+        let mut l = Lots::default();
+        let items: Vec<Lot> = items.iter().map(|(e, a)| lot(*e, *a)).collect();
+        l.add(&items).unwrap();
+        l
+    }
+
+    #[test]
+    fn taking_spends_the_soonest_lots_first_and_refuses_more_than_held() {
+        let mut l = lots(&[(30, 5), (10, 5), (20, 5)]);
+        assert_eq!(l.take(7), Some(vec![lot(10, 5), lot(20, 2)]));
+        assert_eq!(l.as_slice(), &[lot(20, 3), lot(30, 5)]);
+        assert_eq!(l.take(9), None);
+        assert_eq!(
+            l.as_slice(),
+            &[lot(20, 3), lot(30, 5)],
+            "a refusal changes nothing"
+        );
+        assert!(l.well_formed());
+    }
+
+    #[test]
+    fn lots_of_equal_expiry_merge_and_a_full_holding_merges_its_closest_pair_into_the_earlier() {
+        let mut l = lots(&[(10, 1), (10, 2)]);
+        assert_eq!(l.as_slice(), &[lot(10, 3)]);
+        // Fill to the bound with lots 100 ms apart, then add one 1 ms after
+        // the third: that pair is the closest and merges into the earlier.
+        let far: Vec<Lot> = (1..MAX_LOTS_PER_HOLDING as u64)
+            .map(|i| lot(10 + 100 * i, 1))
+            .collect();
+        l.add(&far).unwrap();
+        assert_eq!(l.as_slice().len(), MAX_LOTS_PER_HOLDING);
+        l.add(&[lot(211, 4)]).unwrap();
+        assert_eq!(l.as_slice().len(), MAX_LOTS_PER_HOLDING);
+        assert_eq!(
+            l.as_slice()[2],
+            lot(210, 5),
+            "merged into the earlier expiry"
+        );
+        assert_eq!(l.sum(), 3 + (MAX_LOTS_PER_HOLDING as u128 - 1) + 4);
+        assert!(l.well_formed());
+    }
+
+    #[test]
+    fn an_overflowing_add_changes_nothing() {
+        let mut l = lots(&[(10, u64::MAX)]);
+        assert_eq!(l.add(&[lot(10, 1)]), None);
+        assert_eq!(l.as_slice(), &[lot(10, u64::MAX)]);
+    }
+
+    #[test]
+    fn expiring_removes_exactly_the_lot_of_that_time() {
+        let mut l = lots(&[(10, 1), (20, 2)]);
+        assert_eq!(l.expire(15), None);
+        assert_eq!(l.expire(20), Some(2));
+        assert_eq!(l.as_slice(), &[lot(10, 1)]);
+    }
+}

@@ -35,16 +35,12 @@ impl Ledger {
         let mut touched: BTreeSet<Symbol> = BTreeSet::new();
         let mut holders: BTreeSet<(LotHolder, Symbol)> = BTreeSet::new();
         let mut note = |k: &StateKey, v: Option<&StateValue>| match (k, v) {
-            (StateKey::Balance(a, sym), _) => {
+            (StateKey::Holding(a, _, sym), _) => {
                 touched.insert(*sym);
                 holders.insert((LotHolder::Account(*a), *sym));
             }
             (StateKey::Token(sym), _) => {
                 touched.insert(*sym);
-            }
-            (StateKey::Lot(h, sym, _), _) => {
-                touched.insert(*sym);
-                holders.insert((*h, *sym));
             }
             (StateKey::Offer(id), Some(StateValue::Offer(o))) => {
                 touched.insert(o.sell);
@@ -108,21 +104,21 @@ impl Ledger {
             (StateKey::Nonce(a, n), StateValue::Nonce(exp)) => {
                 self.nonce_expiry.insert((*exp, *a, *n));
             }
-            (StateKey::Balance(_, sym), StateValue::Balance(b)) => {
+            (StateKey::Holding(a, _, sym), StateValue::Holding(h)) => {
                 let c = self.circulating.entry(*sym).or_default();
-                *c += u128::from(*b);
+                *c += u128::from(h.balance);
+                self.index_lots(LotHolder::Account(*a), *sym, &h.lots, true);
             }
             (StateKey::Offer(id), StateValue::Offer(o)) => {
                 self.offers_by_owner.insert((o.owner, *id));
                 *self.locked_offers.entry(o.sell).or_default() += u128::from(o.remaining);
+                self.index_lots(LotHolder::Offer(*id), o.sell, &o.lots, true);
             }
             (StateKey::Escrow(id), StateValue::Escrow(e)) if e.status == EscrowStatus::Open => {
                 self.escrows_by_party.insert((e.payer, *id));
                 self.escrows_by_party.insert((e.payee, *id));
                 *self.locked_escrow.entry(e.token).or_default() += u128::from(e.remaining);
-            }
-            (StateKey::Lot(holder, sym, exp), StateValue::Lot(_)) => {
-                self.lot_expiry.insert((*exp, *sym, *holder));
+                self.index_lots(LotHolder::Escrow(*id), e.token, &e.lots, true);
             }
             _ => {}
         }
@@ -133,23 +129,35 @@ impl Ledger {
             (StateKey::Nonce(a, n), StateValue::Nonce(exp)) => {
                 self.nonce_expiry.remove(&(*exp, *a, *n));
             }
-            (StateKey::Balance(_, sym), StateValue::Balance(b)) => {
+            (StateKey::Holding(a, _, sym), StateValue::Holding(h)) => {
                 let c = self.circulating.entry(*sym).or_default();
-                *c -= u128::from(*b);
+                *c -= u128::from(h.balance);
+                self.index_lots(LotHolder::Account(*a), *sym, &h.lots, false);
             }
             (StateKey::Offer(id), StateValue::Offer(o)) => {
                 self.offers_by_owner.remove(&(o.owner, *id));
                 *self.locked_offers.entry(o.sell).or_default() -= u128::from(o.remaining);
+                self.index_lots(LotHolder::Offer(*id), o.sell, &o.lots, false);
             }
             (StateKey::Escrow(id), StateValue::Escrow(e)) if e.status == EscrowStatus::Open => {
                 self.escrows_by_party.remove(&(e.payer, *id));
                 self.escrows_by_party.remove(&(e.payee, *id));
                 *self.locked_escrow.entry(e.token).or_default() -= u128::from(e.remaining);
-            }
-            (StateKey::Lot(holder, sym, exp), StateValue::Lot(_)) => {
-                self.lot_expiry.remove(&(*exp, *sym, *holder));
+                self.index_lots(LotHolder::Escrow(*id), e.token, &e.lots, false);
             }
             _ => {}
+        }
+    }
+
+    /// Adds a holder's lots to the expiry index, or takes them out of it.
+    fn index_lots(&mut self, holder: LotHolder, sym: Symbol, lots: &Lots, add: bool) {
+        for lot in lots.as_slice() {
+            let entry = (lot.expires_at_ms, sym, holder);
+            if add {
+                self.lot_expiry.insert(entry);
+            } else {
+                self.lot_expiry.remove(&entry);
+            }
         }
     }
 }

@@ -27,7 +27,8 @@ impl Exec<'_, '_> {
         let sender = self.sender;
         let id = self.hash;
         let parcel = self.debit(&sender, token, amount)?;
-        self.lock(&LotHolder::Escrow(id), token, parcel)?;
+        let mut lots = Lots::default();
+        Self::lock(&mut lots, &parcel)?;
         self.update_token(token, |t| {
             t.locked_in_escrow = t.locked_in_escrow.checked_add(amount)?;
             Some(())
@@ -42,6 +43,7 @@ impl Exec<'_, '_> {
             order_id: order_id.cloned(),
             height: self.height,
             status: EscrowStatus::Open,
+            lots,
         };
         self.ov
             .put(StateKey::Escrow(id), StateValue::Escrow(record));
@@ -82,7 +84,7 @@ impl Exec<'_, '_> {
         }
         let amount = escrow.remaining;
         let to = if refund { escrow.payer } else { escrow.payee };
-        let parcel = self.unlock(&LotHolder::Escrow(*id), &escrow.token, amount)?;
+        let parcel = self.unlock(&mut escrow.lots, &escrow.token, amount)?;
         self.credit(&to, &escrow.token, parcel)?;
         self.update_token(&escrow.token, |t| {
             t.locked_in_escrow = t.locked_in_escrow.checked_sub(amount)?;

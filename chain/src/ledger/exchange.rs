@@ -93,7 +93,7 @@ impl Exec<'_, '_> {
             }
             let to_maker = parcel.split_front(paid);
             self.credit(&maker.owner, sell, to_maker)?;
-            let to_taker = self.unlock(&LotHolder::Offer(maker_id), buy, got)?;
+            let to_taker = self.unlock(&mut maker.lots, buy, got)?;
             self.credit(&sender, buy, to_taker)?;
             maker.remaining -= got;
             self.update_token(buy, |t| {
@@ -122,7 +122,8 @@ impl Exec<'_, '_> {
         }
         if parcel.amount > 0 {
             let remaining = parcel.amount;
-            self.lock(&LotHolder::Offer(id), sell, parcel)?;
+            let mut lots = Lots::default();
+            Self::lock(&mut lots, &parcel)?;
             self.update_token(sell, |t| {
                 t.locked_in_offers = t.locked_in_offers.checked_add(remaining)?;
                 Some(())
@@ -137,6 +138,7 @@ impl Exec<'_, '_> {
                 remaining,
                 tx: self.hash,
                 height: self.height,
+                lots,
             };
             self.ov.put(
                 StateKey::BookEntry(*sell, *buy, price, id),
@@ -148,11 +150,11 @@ impl Exec<'_, '_> {
     }
 
     pub(super) fn cancel_offer(&mut self, id: u64) -> Result<(), Rejection> {
-        let offer = self.offer(id)?;
+        let mut offer = self.offer(id)?;
         if offer.owner != self.sender {
             return reject(RejectCode::NotOfferOwner);
         }
-        let parcel = self.unlock(&LotHolder::Offer(id), &offer.sell, offer.remaining)?;
+        let parcel = self.unlock(&mut offer.lots, &offer.sell, offer.remaining)?;
         self.credit(&offer.owner, &offer.sell, parcel)?;
         self.update_token(&offer.sell, |t| {
             t.locked_in_offers = t.locked_in_offers.checked_sub(offer.remaining)?;

@@ -113,19 +113,19 @@ impl Exec<'_, '_> {
         }
     }
 
-    fn balance(&self, who: &Address, token: &Symbol) -> u64 {
-        match self.ov.get(&StateKey::Balance(*who, *token)) {
-            Some(StateValue::Balance(b)) => *b,
-            _ => 0,
+    fn holding(&self, who: &Address, token: &Symbol) -> Holding {
+        match self.ov.get(&StateKey::Holding(*who, 0, *token)) {
+            Some(StateValue::Holding(h)) => h.clone(),
+            _ => Holding::default(),
         }
     }
 
-    fn set_balance(&mut self, who: &Address, token: &Symbol, amount: u64) {
-        let key = StateKey::Balance(*who, *token);
-        if amount == 0 {
+    fn set_holding(&mut self, who: &Address, token: &Symbol, holding: Holding) {
+        let key = StateKey::Holding(*who, 0, *token);
+        if holding.is_empty() {
             self.ov.delete(key)
         } else {
-            self.ov.put(key, StateValue::Balance(amount))
+            self.ov.put(key, StateValue::Holding(holding))
         }
     }
 
@@ -136,12 +136,15 @@ impl Exec<'_, '_> {
         token: &Symbol,
         amount: u64,
     ) -> Result<Parcel, Rejection> {
-        let b = self
-            .balance(who, token)
+        let mut holding = self.holding(who, token);
+        holding.balance = holding
+            .balance
             .checked_sub(amount)
+            .filter(|b| *b >= holding.frozen)
             .ok_or((RejectCode::InsufficientBalance, None))?;
-        self.set_balance(who, token, b);
-        self.unlock(&LotHolder::Account(*who), token, amount)
+        let parcel = self.unlock(&mut holding.lots, token, amount)?;
+        self.set_holding(who, token, holding);
+        Ok(parcel)
     }
 
     /// Adds a parcel to an account's balance, keeping its lots' expiry.
@@ -151,11 +154,13 @@ impl Exec<'_, '_> {
         token: &Symbol,
         parcel: Parcel,
     ) -> Result<(), Rejection> {
-        let b = self
-            .balance(who, token)
+        let mut holding = self.holding(who, token);
+        holding.balance = holding
+            .balance
             .checked_add(parcel.amount)
             .ok_or_else(overflow)?;
-        self.set_balance(who, token, b);
-        self.lock(&LotHolder::Account(*who), token, parcel)
+        Self::lock(&mut holding.lots, &parcel)?;
+        self.set_holding(who, token, holding);
+        Ok(())
     }
 }

@@ -147,24 +147,28 @@ impl Ledger {
         }
         for ((addr, sym), amount) in balances {
             if amount > 0 {
-                changes.insert(
-                    StateKey::Balance(addr, sym),
-                    Some(StateValue::Balance(amount)),
-                );
                 // Genesis balances of an expiring token are minted at genesis time.
                 let days = g
                     .tokens
                     .iter()
                     .find(|t| t.symbol == sym)
                     .and_then(|t| t.expiry_days);
+                let mut holding = Holding {
+                    balance: amount,
+                    ..Holding::default()
+                };
                 if let Some(days) = days {
-                    let expires =
+                    let expires_at_ms =
                         genesis_time_ms.saturating_add(u64::from(days).saturating_mul(MS_PER_DAY));
-                    changes.insert(
-                        StateKey::Lot(LotHolder::Account(addr), sym, expires),
-                        Some(StateValue::Lot(amount)),
-                    );
+                    holding.lots.add(&[Lot {
+                        expires_at_ms,
+                        amount,
+                    }]);
                 }
+                changes.insert(
+                    StateKey::Holding(addr, 0, sym),
+                    Some(StateValue::Holding(holding)),
+                );
             }
         }
         let empty = Ledger {

@@ -28,28 +28,25 @@ impl Ledger {
 /// Expires one lot in its own scratch transaction; `None` leaves it (only
 /// possible if the state were inconsistent).
 fn expire_lot(ov: &mut Overlay<'_>, exp: u64, sym: &Symbol, holder: &LotHolder) -> Option<()> {
-    let key = StateKey::Lot(*holder, *sym, exp);
-    let amount = match ov.get(&key) {
-        Some(StateValue::Lot(a)) => *a,
-        _ => return None,
-    };
     let mut token = match ov.get(&StateKey::Token(*sym)) {
         Some(StateValue::Token(t)) => t.clone(),
         _ => return None,
     };
-    ov.delete(key);
-    token.expired = token.expired.checked_add(amount)?;
+    let amount;
     match holder {
         LotHolder::Account(who) => {
-            let key = StateKey::Balance(*who, *sym);
-            let balance = match ov.get(&key) {
-                Some(StateValue::Balance(b)) => b.checked_sub(amount)?,
+            let key = StateKey::Holding(*who, 0, *sym);
+            let mut holding = match ov.get(&key) {
+                Some(StateValue::Holding(h)) => h.clone(),
                 _ => return None,
             };
-            if balance == 0 {
+            amount = holding.lots.expire(exp)?;
+            holding.balance = holding.balance.checked_sub(amount)?;
+            holding.frozen = holding.frozen.min(holding.balance);
+            if holding.is_empty() {
                 ov.delete(key);
             } else {
-                ov.put(key, StateValue::Balance(balance));
+                ov.put(key, StateValue::Holding(holding));
             }
         }
         LotHolder::Offer(id) => {
@@ -57,6 +54,7 @@ fn expire_lot(ov: &mut Overlay<'_>, exp: u64, sym: &Symbol, holder: &LotHolder) 
                 Some(StateValue::Offer(o)) => o.clone(),
                 _ => return None,
             };
+            amount = offer.lots.expire(exp)?;
             offer.remaining = offer.remaining.checked_sub(amount)?;
             token.locked_in_offers = token.locked_in_offers.checked_sub(amount)?;
             if offer.remaining == 0 {
@@ -76,6 +74,7 @@ fn expire_lot(ov: &mut Overlay<'_>, exp: u64, sym: &Symbol, holder: &LotHolder) 
                 Some(StateValue::Escrow(e)) if e.status == EscrowStatus::Open => e.clone(),
                 _ => return None,
             };
+            amount = escrow.lots.expire(exp)?;
             escrow.remaining = escrow.remaining.checked_sub(amount)?;
             token.locked_in_escrow = token.locked_in_escrow.checked_sub(amount)?;
             if escrow.remaining == 0 {
@@ -84,17 +83,18 @@ fn expire_lot(ov: &mut Overlay<'_>, exp: u64, sym: &Symbol, holder: &LotHolder) 
             ov.put(StateKey::Escrow(*id), StateValue::Escrow(escrow));
         }
     }
+    token.expired = token.expired.checked_add(amount)?;
     ov.put(StateKey::Token(*sym), StateValue::Token(token));
     Some(())
 }
 
-/// Points on the move: an amount and, for an expiring token, its lots
-/// `(expires_at_ms, amount)`, soonest first, summing to the amount. A token
-/// that does not expire moves with no lots.
+/// Points on the move: an amount and, for an expiring token, its lots,
+/// soonest first, summing to the amount. A token that does not expire moves
+/// with no lots.
 #[derive(Debug, Default)]
 pub(super) struct Parcel {
     pub(super) amount: u64,
-    pub(super) lots: Vec<(u64, u64)>,
+    pub(super) lots: Vec<Lot>,
 }
 
 impl Parcel {
@@ -110,11 +110,14 @@ impl Parcel {
             if need == 0 {
                 break;
             }
-            let t = lot.1.min(need);
-            taken.push((lot.0, t));
-            lot.1 -= t;
+            let t = lot.amount.min(need);
+            taken.push(Lot {
+                expires_at_ms: lot.expires_at_ms,
+                amount: t,
+            });
+            lot.amount -= t;
             need -= t;
-            if lot.1 == 0 {
+            if lot.amount == 0 {
                 used += 1;
             }
         }
@@ -127,11 +130,11 @@ impl Parcel {
 }
 
 impl Exec<'_, '_> {
-    /// Takes `amount` of a holder's lots, soonest first. The holder's amount
-    /// (balance, offer or escrow record) is the caller's to update.
+    /// Takes `amount` out of a holder's lots, soonest first. What the holder
+    /// holds (balance, offer or escrow record) is the caller's to update.
     pub(super) fn unlock(
         &mut self,
-        holder: &LotHolder,
+        lots: &mut Lots,
         token: &Symbol,
         amount: u64,
     ) -> Result<Parcel, Rejection> {
@@ -141,54 +144,17 @@ impl Exec<'_, '_> {
                 lots: Vec::new(),
             });
         }
-        let mut lots = Vec::new();
-        let mut need = amount;
-        for (k, v) in self.ov.range(
-            &StateKey::Lot(*holder, *token, 0),
-            &StateKey::Lot(*holder, *token, u64::MAX),
-        ) {
-            if need == 0 {
-                break;
-            }
-            if let (StateKey::Lot(_, _, exp), StateValue::Lot(a)) = (k, v) {
-                let t = (*a).min(need);
-                lots.push((*exp, t, *a - t));
-                need -= t;
-            }
+        match lots.take(amount) {
+            Some(taken) => Ok(Parcel {
+                amount,
+                lots: taken,
+            }),
+            None => reject(RejectCode::InsufficientBalance),
         }
-        if need > 0 {
-            return reject(RejectCode::InsufficientBalance);
-        }
-        for (exp, _, left) in &lots {
-            let key = StateKey::Lot(*holder, *token, *exp);
-            if *left == 0 {
-                self.ov.delete(key);
-            } else {
-                self.ov.put(key, StateValue::Lot(*left));
-            }
-        }
-        Ok(Parcel {
-            amount,
-            lots: lots.into_iter().map(|(exp, t, _)| (exp, t)).collect(),
-        })
     }
 
-    /// Adds a parcel's lots to a holder, merging lots of equal expiry.
-    pub(super) fn lock(
-        &mut self,
-        holder: &LotHolder,
-        token: &Symbol,
-        parcel: Parcel,
-    ) -> Result<(), Rejection> {
-        for (exp, amount) in parcel.lots {
-            let key = StateKey::Lot(*holder, *token, exp);
-            let held = match self.ov.get(&key) {
-                Some(StateValue::Lot(a)) => *a,
-                _ => 0,
-            };
-            let total = held.checked_add(amount).ok_or_else(overflow)?;
-            self.ov.put(key, StateValue::Lot(total));
-        }
-        Ok(())
+    /// Adds a parcel's lots to a holder's, merging lots of equal expiry.
+    pub(super) fn lock(lots: &mut Lots, parcel: &Parcel) -> Result<(), Rejection> {
+        lots.add(&parcel.lots).ok_or_else(overflow)
     }
 }

@@ -95,6 +95,24 @@ impl Ledger {
         Ok((self.state.get(key).map(crate::encoding::encode), proof))
     }
 
+    /// Each key's entry, or its absence, with its proof against
+    /// [`Ledger::state_root`]: the entries of a [`crate::proof::EntriesProof`].
+    pub fn prove_entries(
+        &self,
+        keys: &[StateKey],
+    ) -> Result<Vec<crate::proof::ProvenEntry>, crate::commitment::ProofError> {
+        keys.iter()
+            .map(|key| {
+                let proof = self.commitment.prove(&crate::encoding::encode(key))?;
+                Ok(crate::proof::ProvenEntry {
+                    key: key.clone(),
+                    value: self.state.get(key).cloned(),
+                    proof,
+                })
+            })
+            .collect()
+    }
+
     /// The consensus parameters in force after the tip.
     pub fn consensus_params(&self) -> crate::params::ConsensusParams {
         match self.state.get(&StateKey::ConsensusParams) {
@@ -106,9 +124,14 @@ impl Ledger {
     }
 
     pub fn balance(&self, who: &Address, token: &Symbol) -> u64 {
-        match self.state.get(&StateKey::Balance(*who, *token)) {
-            Some(StateValue::Balance(b)) => *b,
-            _ => 0,
+        self.holding(who, token).map_or(0, |h| h.balance)
+    }
+
+    /// What `who` holds of `token`: its balance, the frozen part and its lots.
+    pub fn holding(&self, who: &Address, token: &Symbol) -> Option<&Holding> {
+        match self.state.get(&StateKey::Holding(*who, 0, *token)) {
+            Some(StateValue::Holding(h)) => Some(h),
+            _ => None,
         }
     }
 
@@ -205,35 +228,44 @@ impl Ledger {
             .collect()
     }
 
-    /// The lots of `holder` in `token`, `(expires_at_ms, amount)`, soonest first.
-    /// Empty for a token that does not expire.
+    /// The lots of `holder` in `token`, `(expires_at_ms, amount)`, soonest
+    /// first. Empty for a token that does not expire.
     pub fn lots(&self, holder: &LotHolder, token: &Symbol) -> Vec<(u64, u64)> {
-        self.state
-            .range(StateKey::Lot(*holder, *token, 0)..=StateKey::Lot(*holder, *token, u64::MAX))
-            .filter_map(|(k, v)| match (k, v) {
-                (StateKey::Lot(_, _, exp), StateValue::Lot(a)) => Some((*exp, *a)),
-                _ => None,
-            })
+        let lots = match holder {
+            LotHolder::Account(a) => self.holding(a, token).map(|h| &h.lots),
+            LotHolder::Offer(id) => self
+                .offer(*id)
+                .filter(|o| o.sell == *token)
+                .map(|o| &o.lots),
+            LotHolder::Escrow(id) => self
+                .escrow(id)
+                .filter(|e| e.token == *token)
+                .map(|e| &e.lots),
+        };
+        lots.map_or(&[][..], Lots::as_slice)
+            .iter()
+            .map(|l| (l.expires_at_ms, l.amount))
             .collect()
     }
 
     /// The expiring points in `who`'s balances, soonest first (ties by token).
     /// Points locked in offers and escrows are not included.
     pub fn expiring(&self, who: &Address) -> Vec<ExpiringLot> {
-        let holder = LotHolder::Account(*who);
         let mut out: Vec<ExpiringLot> = self
             .state
             .range(
-                StateKey::Lot(holder, Symbol::MIN, 0)
-                    ..=StateKey::Lot(holder, Symbol::MAX, u64::MAX),
+                StateKey::Holding(*who, 0, Symbol::MIN)..=StateKey::Holding(*who, 0, Symbol::MAX),
             )
             .filter_map(|(k, v)| match (k, v) {
-                (StateKey::Lot(_, token, exp), StateValue::Lot(a)) => Some(ExpiringLot {
-                    token: *token,
-                    expires_at_ms: *exp,
-                    amount: *a,
-                }),
+                (StateKey::Holding(_, _, token), StateValue::Holding(h)) => Some((*token, h)),
                 _ => None,
+            })
+            .flat_map(|(token, h)| {
+                h.lots.as_slice().iter().map(move |l| ExpiringLot {
+                    token,
+                    expires_at_ms: l.expires_at_ms,
+                    amount: l.amount,
+                })
             })
             .collect();
         out.sort_by_key(|l| (l.expires_at_ms, l.token));
@@ -255,8 +287,8 @@ impl Ledger {
         };
         for (k, v) in &self.state {
             match (k, v) {
-                (StateKey::Balance(_, sym), StateValue::Balance(b)) => {
-                    add(&mut circulating, *sym, *b)
+                (StateKey::Holding(_, _, sym), StateValue::Holding(h)) => {
+                    add(&mut circulating, *sym, h.balance)
                 }
                 (StateKey::Offer(_), StateValue::Offer(o)) => {
                     add(&mut in_offers, o.sell, o.remaining)
@@ -298,10 +330,24 @@ impl Ledger {
     pub fn check_consistency(&self) -> Result<(), String> {
         let mut in_offers: BTreeMap<Symbol, u128> = BTreeMap::new();
         let mut in_escrow: BTreeMap<Symbol, u128> = BTreeMap::new();
-        let mut lot_sums: BTreeMap<(LotHolder, Symbol), u128> = BTreeMap::new();
         let mut book = 0usize;
         let mut offers = 0usize;
         let now = self.tip.timestamp_ms;
+        // A holder's lots keep their rules, none outlived the tip's time, and
+        // they sum to what it holds (nothing for a token that does not expire).
+        let check_lots = |what: &dyn std::fmt::Display, sym: &Symbol, held: u64, lots: &Lots| {
+            let expected = if self.expires(sym) { held } else { 0 };
+            let stale = lots
+                .as_slice()
+                .first()
+                .is_some_and(|l| l.expires_at_ms <= now);
+            if !lots.well_formed() || stale || lots.sum() != u128::from(expected) {
+                return Err(format!(
+                    "{what} holds {held} {sym} but its lots are {lots:?}"
+                ));
+            }
+            Ok(())
+        };
         for (k, v) in &self.state {
             match (k, v) {
                 (StateKey::Offer(id), StateValue::Offer(o)) => {
@@ -314,9 +360,7 @@ impl Ledger {
                         return Err(format!("offer {id} is not in the book"));
                     }
                     *in_offers.entry(o.sell).or_default() += u128::from(o.remaining);
-                    if self.expires(&o.sell) {
-                        lot_sums.entry((LotHolder::Offer(*id), o.sell)).or_default();
-                    }
+                    check_lots(&format_args!("offer {id}"), &o.sell, o.remaining, &o.lots)?;
                 }
                 (StateKey::BookEntry(sell, buy, price, id), StateValue::BookEntry) => {
                     book += 1;
@@ -328,25 +372,16 @@ impl Ledger {
                 (StateKey::Escrow(id), StateValue::Escrow(e)) => {
                     if e.status == EscrowStatus::Open {
                         *in_escrow.entry(e.token).or_default() += u128::from(e.remaining);
-                        if self.expires(&e.token) {
-                            lot_sums
-                                .entry((LotHolder::Escrow(*id), e.token))
-                                .or_default();
-                        }
                     } else if e.remaining != 0 {
                         return Err(format!("closed escrow {id} still holds {}", e.remaining));
                     }
+                    check_lots(&format_args!("escrow {id}"), &e.token, e.remaining, &e.lots)?;
                 }
-                (StateKey::Balance(who, sym), StateValue::Balance(_)) if self.expires(sym) => {
-                    lot_sums
-                        .entry((LotHolder::Account(*who), *sym))
-                        .or_default();
-                }
-                (StateKey::Lot(holder, sym, exp), StateValue::Lot(a)) => {
-                    if *a == 0 || *exp <= now {
-                        return Err(format!("lot {holder:?} {sym} {exp}: {a} should be gone"));
+                (StateKey::Holding(who, sub, sym), StateValue::Holding(h)) => {
+                    if h.is_empty() || h.frozen > h.balance {
+                        return Err(format!("holding {who}/{sub} {sym} is malformed: {h:?}"));
                     }
-                    *lot_sums.entry((*holder, *sym)).or_default() += u128::from(*a);
+                    check_lots(&format_args!("{who}/{sub}"), sym, h.balance, &h.lots)?;
                 }
                 _ => {}
             }
@@ -364,16 +399,24 @@ impl Ledger {
                 ));
             }
         }
-        for ((holder, sym), sum) in lot_sums {
-            let held = self.holder_amount(&holder, &sym);
-            if !self.expires(&sym) || sum != u128::from(held) {
-                return Err(format!(
-                    "{holder:?} holds {held} {sym} but its lots sum to {sum}"
-                ));
-            }
-        }
         if self.offers_by_owner.len() != offers {
             return Err("the offers-by-owner index is stale".to_string());
+        }
+        let indexed: usize = self
+            .state
+            .values()
+            .map(|v| match v {
+                StateValue::Holding(h) => h.lots.as_slice().len(),
+                StateValue::Offer(o) => o.lots.as_slice().len(),
+                StateValue::Escrow(e) => e.lots.as_slice().len(),
+                _ => 0,
+            })
+            .sum();
+        if self.lot_expiry.len() != indexed {
+            return Err(format!(
+                "the lot expiry index holds {} lots, the state {indexed}",
+                self.lot_expiry.len()
+            ));
         }
         Ok(())
     }

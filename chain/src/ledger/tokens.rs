@@ -86,11 +86,14 @@ impl Exec<'_, '_> {
         let lots = match info.expiry_days {
             None => Vec::new(),
             Some(days) => {
-                let expires = u64::from(days)
+                let expires_at_ms = u64::from(days)
                     .checked_mul(MS_PER_DAY)
                     .and_then(|d| d.checked_add(self.time_ms))
                     .ok_or_else(overflow)?;
-                vec![(expires, amount)]
+                vec![Lot {
+                    expires_at_ms,
+                    amount,
+                }]
             }
         };
         let parcel = Parcel { amount, lots };

@@ -302,8 +302,7 @@ fn a_block_touches_only_the_lots_that_expire_in_it() {
         keys,
         vec![
             &StateKey::Token(sym("FLY")),
-            &StateKey::Balance(alice.public(), sym("FLY")),
-            &StateKey::Lot(LotHolder::Account(alice.public()), sym("FLY"), e),
+            &StateKey::Holding(alice.public(), 0, sym("FLY")),
         ]
     );
 }

@@ -286,3 +286,39 @@ fn signed_merchant_encoding_is_pinned() {
         "signed merchant record encoding changed"
     );
 }
+
+/// A holding entry, key and value, as `merit_getProof` serves it and the
+/// state root commits to it: an account's balance, frozen part and lots.
+const HOLDING_KEY_HEX: &str = "02000000801fe1e5062dc924aba7ecec0de1678edca0424ae1057071d87240b59ddef2590300000004000000000000004245414e";
+const HOLDING_VALUE_HEX: &str = "02000000e803000000000000c80000000000000002000000000000000168e5cf8b010000bc020000000000000268e5cf8b0100002c01000000000000";
+
+#[test]
+fn holding_entry_encoding_is_pinned() {
+    use merit_chain::state::{Holding, Lot, Lots, StateKey, StateValue};
+    let key = StateKey::Holding(key("golden-account").public(), 3, sym("BEAN"));
+    let mut lots = Lots::default();
+    lots.add(&[
+        Lot {
+            expires_at_ms: GENESIS_TIME_MS + 1,
+            amount: 700,
+        },
+        Lot {
+            expires_at_ms: GENESIS_TIME_MS + 2,
+            amount: 300,
+        },
+    ])
+    .unwrap();
+    let value = StateValue::Holding(Holding {
+        balance: 1_000,
+        frozen: 200,
+        lots,
+    });
+    let (k, v) = (encoding::encode(&key), encoding::encode(&value));
+    assert_eq!(encoding::decode::<StateKey>(&k, 1024).unwrap(), key);
+    assert_eq!(encoding::decode::<StateValue>(&v, 1 << 16).unwrap(), value);
+    assert_eq!(
+        (hex::encode(&k).as_str(), hex::encode(&v).as_str()),
+        (HOLDING_KEY_HEX, HOLDING_VALUE_HEX),
+        "holding entry encoding changed"
+    );
+}

@@ -14,7 +14,7 @@ use crate::fixture::chain_id;
 use crate::governance::{Gov, keys, record};
 
 /// A certificate of `block` signed by `signers`.
-fn certify(block: &Block, signers: &[&Keypair]) -> CommitCertificate {
+pub(crate) fn certify(block: &Block, signers: &[&Keypair]) -> CommitCertificate {
     let vote = Vote {
         height: block.header.height,
         round: 0,
@@ -40,17 +40,20 @@ fn certify(block: &Block, signers: &[&Keypair]) -> CommitCertificate {
 
 /// A chain whose set grows from 4 to 5 (a fifth merchant) and then loses
 /// merchant 0, with every block and the validator keys of each height.
-struct History {
-    gov: Gov,
+pub(crate) struct History {
+    pub(crate) gov: Gov,
     genesis_set: ValidatorList,
-    blocks: Vec<(Block, Vec<merit_chain::Receipt>, CommitCertificate)>,
+    pub(crate) blocks: Vec<(Block, Vec<merit_chain::Receipt>, CommitCertificate)>,
     newcomer: Keypair,
     added_at: u64,
-    removed_at: u64,
+    pub(crate) removed_at: u64,
+    /// Holds FLY, an expiring token of merchant 1, in three lots, minted
+    /// after the set changes.
+    pub(crate) shopper: Keypair,
 }
 
 impl History {
-    fn build() -> History {
+    pub(crate) fn build() -> History {
         let gov = Gov::new();
         let genesis_set = gov.ledger.validators_at(1).unwrap().clone();
         let fifth = keys("light-5");
@@ -62,6 +65,7 @@ impl History {
             newcomer,
             added_at: 0,
             removed_at: 0,
+            shopper: Keypair::insecure_from_label("light-shopper"),
         };
         let add = GovAction::AddMerchant {
             merchant: record("light-5", &fifth, true),
@@ -76,11 +80,30 @@ impl History {
         h.pass(id, &[0, 1, 2, 3]);
         h.removed_at = h.gov.ledger.height() + ACTIVATION_DELAY_BLOCKS;
         h.advance_to(h.removed_at + 2);
+        let issuer = h.gov.m[1].account.clone();
+        h.commit(vec![(
+            &issuer,
+            TxKind::CreateToken {
+                symbol: crate::fixture::sym("FLY"),
+                name: encoding::BoundedString::new("Frequent flyer").unwrap(),
+                decimals: 2,
+                max_supply: 1_000_000,
+                expiry_days: Some(30),
+            },
+        )]);
+        for amount in [100, 250, 50] {
+            let mint = TxKind::Mint {
+                token: crate::fixture::sym("FLY"),
+                to: h.shopper.public(),
+                amount,
+            };
+            h.commit(vec![(&issuer, mint)]);
+        }
         h
     }
 
     /// The validator keys in force at `height`, by the ledger.
-    fn signers(&self, height: u64) -> Vec<Keypair> {
+    pub(crate) fn signers(&self, height: u64) -> Vec<Keypair> {
         let list = self.gov.ledger.validators_at(height).unwrap();
         list.iter()
             .map(|v| {
@@ -144,7 +167,10 @@ impl History {
         }
     }
 
-    fn block(&self, height: u64) -> &(Block, Vec<merit_chain::Receipt>, CommitCertificate) {
+    pub(crate) fn block(
+        &self,
+        height: u64,
+    ) -> &(Block, Vec<merit_chain::Receipt>, CommitCertificate) {
         &self.blocks[(height - 1) as usize]
     }
 
@@ -169,7 +195,7 @@ impl History {
     }
 
     /// A client that followed every change.
-    fn followed(&self) -> LightClient {
+    pub(crate) fn followed(&self) -> LightClient {
         let mut c = self.client();
         for change in self.changes() {
             c.follow(&change).unwrap();

@@ -10,5 +10,6 @@ mod governance;
 mod light;
 mod market_model;
 mod model;
+mod proofs;
 mod rules;
 mod state_proof;

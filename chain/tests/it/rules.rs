@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use merit_chain::encoding::{self, BoundedString};
 use merit_chain::limits::{MAX_PAY_LEGS, MAX_TX_BYTES, MAX_TX_TTL_BLOCKS};
-use merit_chain::state::{StateKey, StateValue};
+use merit_chain::state::{Holding, StateKey, StateValue};
 use merit_chain::tx::TxBody;
 use merit_chain::{Event, Hash32, Ledger, Refusal, RejectCode, Transaction, TxKind, TxOutcome};
 
@@ -112,8 +112,11 @@ fn the_audit_catches_created_value_even_when_a_saturated_sum_would_match() {
     // balances sum past u64::MAX, and a saturating sum would equal `minted`.
     let mut state = a.ledger.state().clone();
     state.insert(
-        StateKey::Balance(carol.public(), sym("HUGE")),
-        StateValue::Balance(1),
+        StateKey::Holding(carol.public(), 0, sym("HUGE")),
+        StateValue::Holding(Holding {
+            balance: 1,
+            ..Holding::default()
+        }),
     );
     let forged = Ledger::from_state(chain_id(), a.ledger.tip().clone(), state);
     let huge = forged

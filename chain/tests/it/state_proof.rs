@@ -10,7 +10,7 @@ use merit_chain::commitment::{
     BUCKET_BITS, ProofError, StateCommitment, StateProof, verify_state_proof,
 };
 use merit_chain::encoding::{self, BoundedVec};
-use merit_chain::state::{StateKey, StateValue};
+use merit_chain::state::{Holding, StateKey, StateValue};
 use proptest::prelude::*;
 
 use crate::fixture::{Alliance, sym};
@@ -161,13 +161,17 @@ fn a_ledger_proves_a_balance_and_an_absence_against_its_tips_state_root() {
     );
     a.block(vec![tx]);
     let root = a.ledger.tip().state_root;
-    let bob = StateKey::Balance(a.bob.public(), sym("BEAN"));
+    let bob = StateKey::Holding(a.bob.public(), 0, sym("BEAN"));
     let (value, proof) = a.ledger.prove(&bob).unwrap();
     let value = value.expect("bob holds BEAN now");
-    assert_eq!(value, encoding::encode(&StateValue::Balance(2_500)));
+    let holding = Holding {
+        balance: 2_500,
+        ..Holding::default()
+    };
+    assert_eq!(value, encoding::encode(&StateValue::Holding(holding)));
     verify_state_proof(&root, &encoding::encode(&bob), Some(&value), &proof).unwrap();
     // What bob does not hold has no entry, and that proves too.
-    let none = StateKey::Balance(a.bob.public(), sym("BOOK"));
+    let none = StateKey::Holding(a.bob.public(), 0, sym("BOOK"));
     let (value, proof) = a.ledger.prove(&none).unwrap();
     assert_eq!(value, None);
     verify_state_proof(&root, &encoding::encode(&none), None, &proof).unwrap();

@@ -2,7 +2,7 @@
 //! and refuses to start on corrupted state.
 
 use merit_chain::encoding;
-use merit_chain::state::{StateKey, StateValue};
+use merit_chain::state::{Holding, StateKey, StateValue};
 use merit_chain::tx::Price;
 use merit_chain::{Keypair, Transaction, TxKind};
 use merit_store::{BookIndexKey, RocksStorage, Storage, StorageError, TxLocation};
@@ -153,8 +153,11 @@ fn a_corrupted_state_value_is_detected_on_open() {
     raw_put(
         dir.path(),
         "state",
-        &encoding::encode(&StateKey::Balance(victim, sym("BEAN"))),
-        &encoding::encode(&StateValue::Balance(real + 1)),
+        &encoding::encode(&StateKey::Holding(victim, 0, sym("BEAN"))),
+        &encoding::encode(&StateValue::Holding(Holding {
+            balance: real + 1,
+            ..Holding::default()
+        })),
     );
     let store = RocksStorage::open(dir.path()).unwrap();
     let err = store.open_ledger(&chain_id()).unwrap_err();
