@@ -151,7 +151,7 @@ fn an_absence_proof_from_another_bucket_is_refused() {
     let h = History::build();
     let absent = holding_key(&h.shopper, "BEAN");
     let present = holding_key(&h.shopper, "FLY");
-    let mut proof = prove(&h, &[present.clone()]);
+    let mut proof = prove(&h, std::slice::from_ref(&present));
     let elsewhere = prove(&h, &[absent]);
     // The node claims FLY absent, with the (valid) bucket path of BEAN's
     // absence: the bucket is the wrong one for FLY's key.
