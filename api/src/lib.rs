@@ -32,11 +32,12 @@ pub use error::{BusyCode, BusyData, InvalidParamsData, RejectedTxData};
 pub use event::Event;
 pub use notification::{AccountNotification, BlockNotification, RejectedTx};
 pub use params::{
-    BlockRef, BookLimit, EvidenceOptions, HistoryCursor, HistoryLimit, ProposalFilter,
-    ValidatorsOptions,
+    BlockOptions, BlockRef, BookLimit, EvidenceOptions, HistoryCursor, HistoryLimit,
+    ProofOptions, ProposalFilter, ValidatorsOptions,
 };
 pub use response::{
-    Account, AuditEntry, Block, Certificate, Escrow, EscrowStatus, EvidenceEntry, Expiring, Health,
-    HealthStatus, HistoryEntry, HistoryPage, Offer, OrderBook, Proposal, ProposalAction, Status,
-    TokenInfo, TxInfo, TxStatus, ValidatorChange, ValidatorEntry, ValidatorSetInfo,
+    Account, AuditEntry, Block, BlockBytes, Certificate, Escrow, EscrowStatus, EvidenceEntry,
+    Expiring, Health, HealthStatus, HistoryEntry, HistoryPage, Offer, OrderBook, Proposal,
+    ProposalAction, ProvenHolding, StateProof, Status, TokenInfo, TxInfo, TxProofInfo, TxStatus,
+    ValidatorChange, ValidatorEntry, ValidatorSetInfo,
 };

@@ -14,7 +14,7 @@ pub const GET_ACCOUNT: &str = "merit_getAccount";
 pub const GET_TOKEN: &str = "merit_getToken";
 /// `merit_listTokens()` → an array of [`crate::TokenInfo`].
 pub const LIST_TOKENS: &str = "merit_listTokens";
-/// `merit_getBlock(height | "latest")` → [`crate::Block`] or `null`.
+/// `merit_getBlock(height | "latest", {full?})` → [`crate::Block`] or `null`.
 pub const GET_BLOCK: &str = "merit_getBlock";
 /// `merit_getOrderBook(sell, buy, limit?)` → [`crate::OrderBook`].
 pub const GET_ORDER_BOOK: &str = "merit_getOrderBook";
@@ -32,6 +32,12 @@ pub const VALIDATORS: &str = "merit_validators";
 /// `merit_getValidatorChanges(from_height)` → an array of
 /// [`crate::ValidatorChange`].
 pub const GET_VALIDATOR_CHANGES: &str = "merit_getValidatorChanges";
+/// `merit_getProof(address, {tokens?, height?})` → [`crate::StateProof`].
+pub const GET_PROOF: &str = "merit_getProof";
+/// `merit_getTokenProof(symbol, {height?})` → [`crate::StateProof`].
+pub const GET_TOKEN_PROOF: &str = "merit_getTokenProof";
+/// `merit_getTxProof(hash)` → [`crate::TxProofInfo`] or `null`.
+pub const GET_TX_PROOF: &str = "merit_getTxProof";
 /// `merit_getProposal(id)` → [`crate::Proposal`] or `null`.
 pub const GET_PROPOSAL: &str = "merit_getProposal";
 /// `merit_listProposals({status?})` → an array of [`crate::Proposal`].
@@ -58,6 +64,9 @@ pub const ALL: &[&str] = &[
     AUDIT,
     VALIDATORS,
     GET_VALIDATOR_CHANGES,
+    GET_PROOF,
+    GET_TOKEN_PROOF,
+    GET_TX_PROOF,
     GET_PROPOSAL,
     LIST_PROPOSALS,
     GET_EVIDENCE,

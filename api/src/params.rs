@@ -308,6 +308,33 @@ pub struct ValidatorsOptions {
     pub height: Option<u64>,
 }
 
+/// The options of `merit_getBlock`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockOptions {
+    /// Adds the canonical bytes of the header, the transactions and the
+    /// certificate.
+    #[serde(default)]
+    pub full: bool,
+}
+
+/// The options of `merit_getProof` and `merit_getTokenProof`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProofOptions {
+    /// The tokens whose holdings to prove, present or absent; every token
+    /// the account holds when left out. `merit_getProof` only.
+    #[serde(default)]
+    pub tokens: Option<Vec<String>>,
+    /// The sub-account, 0 (the account itself) when left out.
+    /// `merit_getProof` only.
+    #[serde(default)]
+    pub sub: Option<u32>,
+    /// The height whose state to prove; the tip's when left out.
+    #[serde(default)]
+    pub height: Option<u64>,
+}
+
 /// The statuses `merit_listProposals` filters on.
 pub const PROPOSAL_STATUSES: &[&str] = &["open", "passed", "rejected", "failed", "expired"];
 

@@ -364,6 +364,20 @@ pub struct Block {
     pub txs: Vec<String>,
     /// What makes the block final; `null` when the node has none for it.
     pub certificate: Option<Certificate>,
+    /// The canonical bytes, with `{full: true}` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<BlockBytes>,
+}
+
+/// A block in canonical bytes, each in hex: what a client re-hashes and
+/// verifies instead of trusting the readable fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockBytes {
+    pub header: String,
+    /// Each transaction, in block order.
+    pub txs: Vec<String>,
+    /// The commit certificate with its signatures; `null` without one.
+    pub certificate: Option<String>,
 }
 
 /// The Commit signatures that make a block final.
@@ -417,6 +431,59 @@ pub struct ValidatorSetInfo {
     /// How many of them must sign a certificate: n − f.
     pub quorum: u64,
     pub validators: Vec<ValidatorEntry>,
+}
+
+/// State entries with their proof, as `merit_getProof` and
+/// `merit_getTokenProof` serve them. The readable fields are for people; a
+/// verifying client decodes `proof` and trusts nothing else here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateProof {
+    /// The height of the state proven: the header `proof` carries.
+    pub height: u64,
+    pub block_hash: String,
+    pub timestamp_ms: u64,
+    pub state_root: String,
+    /// The holdings proven, by token (`merit_getProof`); an absent one
+    /// shows a zero balance.
+    #[serde(default)]
+    pub holdings: Vec<ProvenHolding>,
+    /// The token proven (`merit_getTokenProof`); `null` if it is absent.
+    #[serde(default)]
+    pub token: Option<TokenInfo>,
+    /// The canonical bytes of the `EntriesProof`, in hex: each entry or its
+    /// absence with its path to `state_root`, the header and its commit
+    /// certificate (`docs/protocol.md`).
+    pub proof: String,
+}
+
+/// One holding in a [`StateProof`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvenHolding {
+    pub token: String,
+    pub sub: u32,
+    /// Frozen points included.
+    pub balance: String,
+    pub frozen: String,
+    /// The balance's lots, soonest first (an expiring token only).
+    #[serde(default)]
+    pub lots: Vec<Expiring>,
+}
+
+/// A transaction's proof, as `merit_getTxProof` serves it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxProofInfo {
+    pub hash: String,
+    pub height: u64,
+    pub index: u64,
+    /// `committed` or `rejected`, as the receipt says.
+    pub status: TxStatus,
+    /// The rejection code, if rejected.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// The canonical bytes of the `TxProof`, in hex: the transaction and its
+    /// receipt with their paths to `tx_root` and `receipts_root`, the header
+    /// and its commit certificate (`docs/protocol.md`).
+    pub proof: String,
 }
 
 /// A change of the validator set, with what proves it from the set

@@ -33,7 +33,11 @@ use merit_chain::block::{Event, TxOutcome};
 use merit_chain::governance::{GovAction, ProposalRecord, ProposalStatus};
 use merit_chain::ledger::Ledger;
 use merit_chain::limits::MAX_HISTORY_PAGE;
-use merit_chain::state::{EscrowRecord, EscrowStatus, OfferRecord};
+use merit_chain::encoding::{self, BoundedVec};
+use merit_chain::proof::{EntriesProof, MAX_PROVEN_ENTRIES};
+use merit_chain::state::{
+    EscrowRecord, EscrowStatus, Holding, OfferRecord, StateKey, StateValue,
+};
 use merit_chain::tx::SymbolError;
 use merit_chain::{Address, Block, Hash32, Receipt, Refusal, RejectCode, Symbol};
 use merit_store::TxLocation;
@@ -412,6 +416,7 @@ fn block(block: &Block, cert: Option<&merit_chain::CommitCertificate>) -> api::B
                 .map(|s| s.validator.to_bech32())
                 .collect(),
         }),
+        bytes: None,
     }
 }
 
@@ -721,6 +726,155 @@ fn validator_changes(
     Ok(changes)
 }
 
+/// The holdings `merit_getProof` proves: the tokens asked for, present or
+/// absent, or every token the account (or sub-account) holds.
+fn get_proof(
+    shared: &Shared,
+    address: &Address,
+    options: &api::ProofOptions,
+) -> Result<api::StateProof, ErrorObjectOwned> {
+    let sub = options.sub.unwrap_or(0);
+    let keys: Vec<StateKey> = match &options.tokens {
+        Some(tokens) => {
+            if tokens.len() > MAX_PROVEN_ENTRIES {
+                return Err(bad_params(format!(
+                    "tokens lists {} tokens, at most {MAX_PROVEN_ENTRIES}",
+                    tokens.len()
+                )));
+            }
+            let mut keys = Vec::new();
+            for t in tokens {
+                let key = StateKey::Holding(*address, sub, parse_symbol(t)?);
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+            keys
+        }
+        None => {
+            let ledger = shared.read_ledger();
+            let held: Vec<StateKey> = ledger
+                .holdings(address, sub)
+                .map(|(sym, _)| StateKey::Holding(*address, sub, sym))
+                .collect();
+            if held.len() > MAX_PROVEN_ENTRIES {
+                return Err(bad_params(format!(
+                    "the account holds {} tokens, more than one proof carries \
+                     ({MAX_PROVEN_ENTRIES}): name them in `tokens`",
+                    held.len()
+                )));
+            }
+            held
+        }
+    };
+    state_proof(shared, &keys, options.height)
+}
+
+/// Proves `keys` at the tip, with the tip's header and certificate. A past
+/// height is refused: this node proves its current state only.
+fn state_proof(
+    shared: &Shared,
+    keys: &[StateKey],
+    height: Option<u64>,
+) -> Result<api::StateProof, ErrorObjectOwned> {
+    let ledger = shared.read_ledger();
+    let tip = ledger.tip().clone();
+    if let Some(h) = height
+        && h != tip.height
+    {
+        return Err(bad_params(format!(
+            "height is {h}: this node proves the state at its tip only, height {}",
+            tip.height
+        )));
+    }
+    let entries = ledger.prove_entries(keys).map_err(internal)?;
+    let certificate = shared
+        .storage
+        .certificate(tip.height)
+        .map_err(internal)?
+        .ok_or_else(|| internal(format!("no certificate for the tip, height {}", tip.height)))?;
+    let mut holdings = Vec::new();
+    let mut token = None;
+    for e in &entries {
+        match (&e.key, &e.value) {
+            (StateKey::Holding(_, sub, sym), value) => {
+                let decimals = ledger.token(sym).map_or(0, |t| t.decimals);
+                let f = |u: u64| format_amount(u, decimals);
+                let held = match value {
+                    Some(StateValue::Holding(h)) => h.clone(),
+                    _ => Holding::default(),
+                };
+                holdings.push(api::ProvenHolding {
+                    token: sym.to_string(),
+                    sub: *sub,
+                    balance: f(held.balance),
+                    frozen: f(held.frozen),
+                    lots: held
+                        .lots
+                        .as_slice()
+                        .iter()
+                        .map(|l| api::Expiring {
+                            token: sym.to_string(),
+                            amount: f(l.amount),
+                            expires_at_ms: l.expires_at_ms,
+                        })
+                        .collect(),
+                });
+            }
+            (StateKey::Token(_), Some(StateValue::Token(t))) => token = Some(token_info(t)),
+            _ => {}
+        }
+    }
+    let proof = EntriesProof {
+        entries: BoundedVec::new(entries)
+            .map_err(|e| internal(format!("{} entries in one proof", e.len())))?,
+        header: tip.clone(),
+        certificate,
+    };
+    Ok(api::StateProof {
+        height: tip.height,
+        block_hash: tip.hash().to_hex(),
+        timestamp_ms: tip.timestamp_ms,
+        state_root: tip.state_root.to_hex(),
+        holdings,
+        token,
+        proof: hex::encode(proof.to_bytes()),
+    })
+}
+
+/// A committed transaction's proof; `null` for one this node has not
+/// committed.
+fn get_tx_proof(
+    shared: &Shared,
+    hash: Hash32,
+) -> Result<Option<api::TxProofInfo>, ErrorObjectOwned> {
+    let storage = &shared.storage;
+    let Some(loc) = storage.tx_location(&hash).map_err(internal)? else {
+        return Ok(None);
+    };
+    let height = loc.height;
+    let (Some(block), Some(receipts), Some(cert)) = (
+        storage.block(height).map_err(internal)?,
+        storage.receipts(height).map_err(internal)?,
+        storage.certificate(height).map_err(internal)?,
+    ) else {
+        return Err(internal(format!(
+            "block {height}, its receipts or its certificate is missing"
+        )));
+    };
+    let proof = merit_chain::light::tx_proof(&block, &receipts, &cert, loc.index as usize)
+        .ok_or_else(|| internal(format!("transaction index {} is missing", loc.index)))?;
+    let (status, code, _) = receipt_status(&proof.receipt);
+    Ok(Some(api::TxProofInfo {
+        hash: hash.to_hex(),
+        height,
+        index: u64::from(loc.index),
+        status,
+        code: code_name(code),
+        proof: hex::encode(proof.to_bytes()),
+    }))
+}
+
 fn proposal_action(action: &GovAction) -> api::ProposalAction {
     match action {
         GovAction::AddMerchant { merchant } => api::ProposalAction::AddMerchant {
@@ -893,7 +1047,9 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
     })?;
 
     m.register_method(method::GET_BLOCK, |params, s, _| {
-        let which: Value = Args::new(method::GET_BLOCK, &["block"], &params)?.required()?;
+        let mut args = Args::new(method::GET_BLOCK, &["block", "options"], &params)?;
+        let which: Value = args.required()?;
+        let options: api::BlockOptions = args.optional()?.unwrap_or_default();
         let height = match BlockRef::from_json(&which).map_err(|e| bad_params(e.to_string()))? {
             BlockRef::Latest => s.read_ledger().height(),
             BlockRef::Height(h) => h,
@@ -902,7 +1058,15 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
             return wire(&None::<api::Block>);
         };
         let cert = s.storage.certificate(height).map_err(internal)?;
-        wire(&block(&found, cert.as_ref()))
+        let mut answer = block(&found, cert.as_ref());
+        if options.full {
+            answer.bytes = Some(api::BlockBytes {
+                header: hex::encode(encoding::encode(&found.header)),
+                txs: found.txs.iter().map(|t| hex::encode(t.to_bytes())).collect(),
+                certificate: cert.as_ref().map(|c| hex::encode(encoding::encode(c))),
+            });
+        }
+        wire(&answer)
     })?;
 
     m.register_method(method::GET_ORDER_BOOK, |params, s, _| {
@@ -977,6 +1141,31 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
         let mut args = Args::new(method::GET_VALIDATOR_CHANGES, &["from_height"], &params)?;
         let from: u64 = args.required()?;
         wire(&validator_changes(s, from)?)
+    })?;
+
+    m.register_method(method::GET_PROOF, |params, s, _| {
+        let mut args = Args::new(method::GET_PROOF, &["address", "options"], &params)?;
+        let address = parse_address(&args.required::<String>()?)?;
+        let options: api::ProofOptions = args.optional()?.unwrap_or_default();
+        wire(&get_proof(s, &address, &options)?)
+    })?;
+
+    m.register_method(method::GET_TOKEN_PROOF, |params, s, _| {
+        let mut args = Args::new(method::GET_TOKEN_PROOF, &["symbol", "options"], &params)?;
+        let symbol = parse_symbol(&args.required::<String>()?)?;
+        let options: api::ProofOptions = args.optional()?.unwrap_or_default();
+        if options.tokens.is_some() || options.sub.is_some() {
+            return Err(bad_params(
+                "merit_getTokenProof takes only `height` in its options",
+            ));
+        }
+        let keys = [StateKey::Token(symbol)];
+        wire(&state_proof(s, &keys, options.height)?)
+    })?;
+
+    m.register_method(method::GET_TX_PROOF, |params, s, _| {
+        let hash: String = Args::new(method::GET_TX_PROOF, &["hash"], &params)?.required()?;
+        wire(&get_tx_proof(s, parse_hash(&hash)?)?)
     })?;
 
     m.register_method(method::GET_PROPOSAL, |params, s, _| {

@@ -127,6 +127,16 @@ impl Ledger {
         self.holding(who, token).map_or(0, |h| h.balance)
     }
 
+    /// Every token account `sub` of `who` holds, by symbol.
+    pub fn holdings(&self, who: &Address, sub: SubId) -> impl Iterator<Item = (Symbol, &Holding)> {
+        self.state
+            .range(StateKey::Holding(*who, sub, Symbol::MIN)..=StateKey::Holding(*who, sub, Symbol::MAX))
+            .filter_map(|(k, v)| match (k, v) {
+                (StateKey::Holding(_, _, sym), StateValue::Holding(h)) => Some((*sym, h)),
+                _ => None,
+            })
+    }
+
     /// What `who` holds of `token`: its balance, the frozen part and its lots.
     pub fn holding(&self, who: &Address, token: &Symbol) -> Option<&Holding> {
         match self.state.get(&StateKey::Holding(*who, 0, *token)) {

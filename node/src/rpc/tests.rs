@@ -630,6 +630,46 @@ fn calls(f: &Facts) -> Vec<(&'static str, Value)> {
     ] {
         c.push(("merit_getHistory", h));
     }
+    // Proofs: every holding of an account, chosen tokens (one it does not
+    // hold, one repeated), a token, a transaction, and bad params.
+    for a in &f.addresses {
+        c.push(("merit_getProof", json!([a])));
+    }
+    for p in [
+        json!([f.addresses[0], {"tokens": ["BEAN", "MILES", "BEAN"]}]),
+        json!([f.addresses[0], {"tokens": []}]),
+        json!([f.addresses[0], {"height": 5}]),
+        json!([f.addresses[0], {"height": 1}]),
+        json!([f.addresses[0], {"tokens": ["bad symbol!"]}]),
+        json!([f.addresses[0], {"block": 1}]),
+        json!(["bad"]),
+        json!([]),
+    ] {
+        c.push(("merit_getProof", p));
+    }
+    for p in [
+        json!(["BEAN"]),
+        json!(["NOPE"]),
+        json!(["BEAN", {"height": 5}]),
+        json!(["BEAN", {"height": 2}]),
+        json!(["BEAN", {"tokens": ["BEAN"]}]),
+        json!(["bad symbol!"]),
+    ] {
+        c.push(("merit_getTokenProof", p));
+    }
+    for h in &f.txs {
+        c.push(("merit_getTxProof", json!([h.to_hex()])));
+    }
+    c.push(("merit_getTxProof", json!([unknown_hash])));
+    c.push(("merit_getTxProof", json!(["xyz"])));
+    for b in [
+        json!([1, {"full": true}]),
+        json!(["latest", {"full": false}]),
+        json!([1, {"full": 1}]),
+        json!([1, {"fully": true}]),
+    ] {
+        c.push(("merit_getBlock", b));
+    }
     for e in &f.escrows {
         c.push(("merit_getEscrow", json!([e.to_hex()])));
     }
@@ -968,4 +1008,82 @@ fn a_validator_change_is_proved_from_the_set_before() {
     // Nothing changed after it.
     let later = call("merit_getValidatorChanges", json!([activation + 1]));
     assert_eq!(later, json!([]));
+}
+
+#[test]
+fn a_balance_token_and_transaction_proof_verify_from_their_bytes_alone() {
+    use merit_chain::light::{LightClient, TxProof, verify_tx_proof};
+    use merit_chain::proof::{EntriesProof, Freshness, verify_holdings, verify_token};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let (shared, module, facts) = serve(&runtime);
+    let call = |method: &str, params: Value| -> Value {
+        let request = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let (answer, _) = runtime
+            .block_on(module.raw_json_request(&request.to_string(), RAW_REQUEST_BUFFER))
+            .expect("a response");
+        let answer: Value = serde_json::from_str(answer.get()).expect("JSON");
+        answer["result"].clone()
+    };
+    let (chain_id, genesis_set) = {
+        let ledger = shared.read_ledger();
+        (
+            ledger.chain_id().clone(),
+            ledger.validators_at(1).expect("the genesis set").clone(),
+        )
+    };
+    let mut client = LightClient::new(chain_id, 1, genesis_set).expect("a client");
+    let bytes = |v: &Value| hex::decode(v["proof"].as_str().expect("a proof")).expect("hex");
+
+    let alice = Address::from_bech32(&facts.addresses[0]).expect("an address");
+    let answer = call(
+        "merit_getProof",
+        json!([facts.addresses[0], {"tokens": ["BEAN", "MILES"]}]),
+    );
+    let proof = EntriesProof::from_bytes(&bytes(&answer)).expect("a proof");
+    let at = Freshness::AtHeight(answer["height"].as_u64().expect("a height"));
+    let held = verify_holdings(
+        &mut client,
+        &proof,
+        &alice,
+        0,
+        &[sym("BEAN"), sym("MILES")],
+        at,
+    )
+    .expect("the proof verifies");
+    let ledger = shared.read_ledger();
+    assert_eq!(held[0].1.balance, ledger.balance(&alice, &sym("BEAN")));
+    assert_eq!(held[1].1.balance, 0, "alice holds no MILES");
+    assert!(held[0].1.balance > 0);
+
+    let answer = call("merit_getTokenProof", json!(["BEAN"]));
+    let proof = EntriesProof::from_bytes(&bytes(&answer)).expect("a proof");
+    let token = verify_token(&mut client, &proof, &sym("BEAN"), at)
+        .expect("the proof verifies")
+        .expect("BEAN exists");
+    assert_eq!(Some(&token), ledger.token(&sym("BEAN")));
+
+    // A transaction of a certified block proves with its receipt.
+    let hash = facts.txs[0];
+    let answer = call("merit_getTxProof", json!([hash.to_hex()]));
+    let proof = TxProof::from_bytes(&bytes(&answer)).expect("a proof");
+    let receipt = verify_tx_proof(&mut client, &hash, &proof).expect("the proof verifies");
+    assert_eq!(receipt.tx_hash, hash);
+    assert_eq!(call("merit_getTxProof", json!(["00".repeat(32)])), Value::Null);
+
+    // A full block re-hashes to its hash, and its certificate is the stored one.
+    let full = call("merit_getBlock", json!([1, {"full": true}]));
+    let header: merit_chain::block::BlockHeader = merit_chain::encoding::decode(
+        &hex::decode(full["bytes"]["header"].as_str().expect("a header")).expect("hex"),
+        4_096,
+    )
+    .expect("a header");
+    assert_eq!(header.hash().to_hex(), full["hash"].as_str().expect("a hash"));
+    let txs = full["bytes"]["txs"].as_array().expect("txs");
+    assert_eq!(txs.len(), full["txs"].as_array().expect("hashes").len());
+    let first = Transaction::from_bytes(&hex::decode(txs[0].as_str().expect("a tx")).expect("hex"))
+        .expect("a transaction");
+    assert_eq!(first.hash().to_hex(), full["txs"][0]);
 }
