@@ -32,8 +32,8 @@ pub use error::{BusyCode, BusyData, InvalidParamsData, RejectedTxData};
 pub use event::Event;
 pub use notification::{AccountNotification, BlockNotification, RejectedTx};
 pub use params::{
-    BlockOptions, BlockRef, BookLimit, EvidenceOptions, HistoryCursor, HistoryLimit,
-    ProofOptions, ProposalFilter, ValidatorsOptions,
+    BlockOptions, BlockRef, BookLimit, EvidenceOptions, HistoryCursor, HistoryLimit, ProofOptions,
+    ProposalFilter, ValidatorsOptions,
 };
 pub use response::{
     Account, AuditEntry, Block, BlockBytes, Certificate, Escrow, EscrowStatus, EvidenceEntry,

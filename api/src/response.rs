@@ -431,6 +431,10 @@ pub struct ValidatorSetInfo {
     /// How many of them must sign a certificate: n − f.
     pub quorum: u64,
     pub validators: Vec<ValidatorEntry>,
+    /// The set as canonical bytes (a `ValidatorList`: account, validator
+    /// key and p2p key of each), in hex: what `validators_hash` hashes and
+    /// what a verifying client reads instead of the fields above.
+    pub bytes: String,
 }
 
 /// State entries with their proof, as `merit_getProof` and

@@ -30,14 +30,12 @@ use merit_api::params::HistoryCursorError;
 use merit_api::{self as api, BlockRef, BookLimit, HistoryCursor, HistoryLimit, TxStatus, method};
 use merit_chain::amount::format_amount;
 use merit_chain::block::{Event, TxOutcome};
+use merit_chain::encoding::{self, BoundedVec};
 use merit_chain::governance::{GovAction, ProposalRecord, ProposalStatus};
 use merit_chain::ledger::Ledger;
 use merit_chain::limits::MAX_HISTORY_PAGE;
-use merit_chain::encoding::{self, BoundedVec};
 use merit_chain::proof::{EntriesProof, MAX_PROVEN_ENTRIES};
-use merit_chain::state::{
-    EscrowRecord, EscrowStatus, Holding, OfferRecord, StateKey, StateValue,
-};
+use merit_chain::state::{EscrowRecord, EscrowStatus, Holding, OfferRecord, StateKey, StateValue};
 use merit_chain::tx::SymbolError;
 use merit_chain::{Address, Block, Hash32, Receipt, Refusal, RejectCode, Symbol};
 use merit_store::TxLocation;
@@ -683,6 +681,7 @@ fn validator_set(ledger: &Ledger, height: u64) -> Option<api::ValidatorSetInfo> 
         validators_hash: merit_chain::governance::validators_hash(list).to_hex(),
         quorum: merit_chain::consensus::quorum_size(list.len()) as u64,
         validators,
+        bytes: hex::encode(encoding::encode(list)),
     })
 }
 
@@ -792,7 +791,16 @@ fn state_proof(
         .storage
         .certificate(tip.height)
         .map_err(internal)?
-        .ok_or_else(|| internal(format!("no certificate for the tip, height {}", tip.height)))?;
+        .ok_or_else(|| {
+            internal(if tip.height == 0 {
+                "the chain has no certified block yet; ask again after its first block".to_string()
+            } else {
+                format!(
+                    "this node has no certificate for its tip, height {}",
+                    tip.height
+                )
+            })
+        })?;
     let mut holdings = Vec::new();
     let mut token = None;
     for e in &entries {
@@ -1062,7 +1070,11 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
         if options.full {
             answer.bytes = Some(api::BlockBytes {
                 header: hex::encode(encoding::encode(&found.header)),
-                txs: found.txs.iter().map(|t| hex::encode(t.to_bytes())).collect(),
+                txs: found
+                    .txs
+                    .iter()
+                    .map(|t| hex::encode(t.to_bytes()))
+                    .collect(),
                 certificate: cert.as_ref().map(|c| hex::encode(encoding::encode(c))),
             });
         }

@@ -13,6 +13,9 @@
 //! network partitions while load runs, and checks that nothing committed is
 //! lost or duplicated; `merit-chaos` runs it for as many cycles as asked.
 //!
+//! [`lying_proxy`] stands between a wallet and an honest node and rewrites
+//! its answers, for the test of the verifying wallet.
+//!
 //! [`rogue`] is an outsider peer that floods an alliance with fake
 //! proposals, invalid votes and garbage (`merit-rogue`), for the flood test.
 //!
@@ -23,5 +26,6 @@
 pub mod bench;
 pub mod chaos;
 pub mod cluster;
+pub mod lying_proxy;
 pub mod rogue;
 pub mod sim;

@@ -23,10 +23,13 @@ Environment:
   MERIT_RPC        node URL (default http://127.0.0.1:8545)
   MERIT_FROM       key that signs, when --from is not given
   MERIT_PASSWORD   key password, instead of the prompt (for scripts)
-  MERIT_HOME       wallet directory (default ~/.merit; keys in $MERIT_HOME/keys)
+  MERIT_CHAIN      pinned chain to check the node against, when several are
+  MERIT_HOME       wallet directory (default ~/.merit; keys in $MERIT_HOME/keys,
+                   pinned chains in $MERIT_HOME/chains)
 
 Exit codes: 0 ok, 1 rejected or failed, 2 usage error, 3 node unreachable or
-node error, 4 submitted but still pending when the wait timed out.";
+node error, 4 submitted but still pending when the wait timed out, 5 the node
+cannot be trusted (its answer failed a check against the pinned chain).";
 
 /// The Merit wallet: keys, points, payments and merchant tokens.
 #[derive(Debug, Parser)]
@@ -43,6 +46,16 @@ pub struct Cli {
     /// Print machine-readable JSON on stdout (shapes in docs/cli.md).
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// The pinned chain to check the node's answers against (see `merit
+    /// chain list`); needed only when several are pinned.
+    #[arg(long, global = true, env = "MERIT_CHAIN", value_name = "NAME")]
+    pub chain: Option<String>,
+
+    /// Believe the node without checking its proofs (balances, decimals
+    /// and outcomes are then only as honest as the node).
+    #[arg(long, global = true)]
+    pub trust_node: bool,
 
     #[command(subcommand)]
     pub command: Command,
@@ -253,6 +266,20 @@ Examples:
     )]
     Tx(TxArgs),
 
+    /// Pin a chain, so the wallet checks its nodes against the alliance's
+    /// signatures instead of believing them.
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  merit chain add alliance --genesis genesis.json
+  merit chain add alliance --rpc http://10.0.0.5:8545   # trust on first use
+  merit chain list
+  merit chain checkpoint alliance
+Pins live in $MERIT_HOME/chains (default ~/.merit/chains)."
+    )]
+    Chain(ChainCommand),
+
     /// Show the node's chain, height and health.
     #[command(after_help = "\
 Examples:
@@ -269,6 +296,43 @@ Examples:
     Completions {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChainCommand {
+    /// Pin a chain from its genesis file, or from the node at --rpc (trust
+    /// on first use: compare the genesis hash it prints with your
+    /// alliance's).
+    #[command(after_help = "\
+Examples:
+  merit chain add alliance --genesis genesis.json
+  merit chain add alliance --rpc http://10.0.0.5:8545
+  merit chain add alliance --genesis new-genesis.json --force")]
+    Add {
+        /// A name for the chain (letters, digits, '-' and '_').
+        name: String,
+        /// The alliance's genesis file.
+        #[arg(long, value_name = "FILE")]
+        genesis: Option<std::path::PathBuf>,
+        /// Replace a pin of the same name.
+        #[arg(long)]
+        force: bool,
+    },
+    /// List the pinned chains and their checkpoints.
+    #[command(after_help = "\
+Examples:
+  merit chain list
+  merit chain list --json")]
+    List,
+    /// Show a chain's checkpoint: the last block the wallet verified.
+    #[command(after_help = "\
+Examples:
+  merit chain checkpoint
+  merit chain checkpoint alliance --json")]
+    Checkpoint {
+        /// The chain (default: --chain, or the only one pinned).
+        name: Option<String>,
     },
 }
 

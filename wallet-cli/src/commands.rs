@@ -5,7 +5,9 @@ use std::io::Read;
 use anyhow::{Context as _, Result};
 use clap::CommandFactory;
 use merit_api::params::MAX_BOOK_PAGE;
-use merit_api::{Escrow, Event, TxStatus};
+use merit_api::{Account, Escrow, Event, TxStatus};
+use merit_chain::Address;
+use merit_chain::amount::{format_amount, parse_amount};
 use merit_chain::encoding::BoundedVec;
 use merit_chain::limits::{MAX_ESCROW_DURATION_MS, MAX_HISTORY_PAGE, MAX_PAY_LEGS};
 use merit_chain::tx::{Memo, OrderId, PayLeg, TokenName};
@@ -16,8 +18,8 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::cli::{
-    Cli, Command, EscrowCommand, KeysCommand, OfferCommand, SubmitArgs, TokenCommand, TxArgs,
-    TxCommand,
+    ChainCommand, Cli, Command, EscrowCommand, KeysCommand, OfferCommand, SubmitArgs, TokenCommand,
+    TxArgs, TxCommand,
 };
 use crate::ctx::{Ctx, new_password, parse_units, password_for, read_secret_line};
 use crate::error::usage;
@@ -25,6 +27,7 @@ use crate::keystore::{KeyEntry, KeystoreError, generate_key};
 use crate::output::{self, format_time_ms, table};
 use crate::price::parse_price;
 use crate::submit::{self, decode_hex, kind_json, sign_and_submit, submit_and_wait};
+use crate::trust::{DEVNET_CHAIN_NAME, PinnedChain, Verifier};
 use crate::view::TxView;
 
 /// Runs one parsed command line.
@@ -64,6 +67,7 @@ pub fn run(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Token(t) => token(ctx, t),
         Command::Gov(g) => crate::gov::run(ctx, g),
         Command::Tx(t) => tx(ctx, t),
+        Command::Chain(c) => chain(ctx, c),
         Command::Status => status(ctx),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
@@ -274,12 +278,19 @@ fn import_devnet(ctx: &Ctx, force: bool) -> Result<()> {
             state,
         });
     }
+    let pinned = pin_devnet(ctx)?;
     if ctx.json {
         return output::json(&report);
     }
     eprintln!(
         "note: these demo keys are public (anyone can derive them); use them only on a devnet"
     );
+    if pinned {
+        eprintln!(
+            "pinned the devnet as chain `{DEVNET_CHAIN_NAME}`: balances, decimals and outcomes \
+             are checked against its validators' signatures"
+        );
+    }
     let rows: Vec<Vec<String>> = report
         .iter()
         .map(|k| {
@@ -299,14 +310,293 @@ fn import_devnet(ctx: &Ctx, force: bool) -> Result<()> {
     Ok(())
 }
 
+/// Pins the built-in devnet as chain `devnet` unless a chain of that name
+/// is pinned; returns whether it did.
+fn pin_devnet(ctx: &Ctx) -> Result<bool> {
+    let chains = ctx.chains();
+    if chains.exists(DEVNET_CHAIN_NAME) {
+        return Ok(false);
+    }
+    let layout =
+        merit_genesis::devnet(DEVNET_MERCHANTS, DEVNET_P2P_BASE_PORT, DEVNET_RPC_BASE_PORT);
+    let genesis = layout
+        .validate()
+        .map_err(|e| anyhow::anyhow!("the built-in devnet genesis is invalid: {e}"))?;
+    // The devnet's genesis file differs with its ports; its validators do not.
+    let chain = PinnedChain::from_genesis(
+        DEVNET_CHAIN_NAME,
+        &genesis,
+        "the built-in devnet".to_string(),
+        false,
+    )?;
+    chains.save(&chain)?;
+    Ok(true)
+}
+
+// ---------------------------------------------------------------- chains
+
+fn chain(ctx: &Ctx, command: ChainCommand) -> Result<()> {
+    let chains = ctx.chains();
+    match command {
+        ChainCommand::Add {
+            name,
+            genesis,
+            force,
+        } => {
+            let path = chains.path_of(&name)?;
+            if !force && path.exists() {
+                return Err(usage(format!(
+                    "chain `{name}` is already pinned; pass --force to replace it"
+                )));
+            }
+            let chain = match genesis {
+                Some(file) => {
+                    let g = merit_genesis::Genesis::load(&file)?;
+                    PinnedChain::from_genesis(
+                        &name,
+                        &g,
+                        format!("genesis file {}", file.display()),
+                        true,
+                    )?
+                }
+                None => pin_from_node(ctx, &name)?,
+            };
+            chains.save(&chain)?;
+            let validators = chain
+                .sets
+                .first()
+                .and_then(|s| {
+                    merit_chain::encoding::decode::<merit_chain::governance::ValidatorList>(
+                        &hex::decode(&s.validators).ok()?,
+                        1 << 20,
+                    )
+                    .ok()
+                })
+                .map_or(0, |l| l.len());
+            if ctx.json {
+                return output::json(&json!({
+                    "name": chain.name,
+                    "chain_id": chain.chain_id,
+                    "genesis_hash": chain.genesis_hash,
+                    "validators": validators,
+                    "source": chain.source,
+                }));
+            }
+            println!("pinned chain `{}` ({})", chain.name, chain.chain_id);
+            if let Some(h) = &chain.genesis_hash {
+                println!("genesis hash: {h}");
+            }
+            println!("genesis validators: {validators}");
+            println!("from: {}", chain.source);
+            if chain.source.starts_with("trusted") {
+                eprintln!(
+                    "note: compare the genesis hash with the one your alliance published; the \
+                     node's word was taken for it"
+                );
+            }
+            Ok(())
+        }
+        ChainCommand::List => {
+            let pinned = chains.list()?;
+            let rows: Vec<Vec<String>> = pinned
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.name.clone(),
+                        c.chain_id.clone(),
+                        c.checkpoint
+                            .as_ref()
+                            .map_or_else(|| "-".to_string(), |cp| cp.height.to_string()),
+                        c.sets.len().to_string(),
+                        c.source.clone(),
+                    ]
+                })
+                .collect();
+            if ctx.json {
+                let docs: Vec<_> = pinned
+                    .iter()
+                    .map(|c| {
+                        json!({
+                            "name": c.name,
+                            "chain_id": c.chain_id,
+                            "genesis_hash": c.genesis_hash,
+                            "checkpoint": c.checkpoint.as_ref().map(|cp| json!({"height": cp.height, "hash": cp.hash})),
+                            "validator_sets": c.sets.len(),
+                            "source": c.source,
+                        })
+                    })
+                    .collect();
+                return output::json(&docs);
+            }
+            if pinned.is_empty() {
+                println!(
+                    "no chains pinned in {}; pin one with `merit chain add NAME --genesis FILE`",
+                    chains.dir().display()
+                );
+                return Ok(());
+            }
+            println!(
+                "{}",
+                table(&["NAME", "CHAIN ID", "CHECKPOINT", "SETS", "FROM"], &rows)
+            );
+            Ok(())
+        }
+        ChainCommand::Checkpoint { name } => {
+            let name = match name.or_else(|| ctx.chain.clone()) {
+                Some(n) => n,
+                None => {
+                    let pinned = chains.list()?;
+                    match pinned.as_slice() {
+                        [only] => only.name.clone(),
+                        _ => return Err(usage("name the chain (see `merit chain list`)")),
+                    }
+                }
+            };
+            let chain = chains.load(&name)?;
+            let cp = chain
+                .checkpoint
+                .as_ref()
+                .map(|cp| json!({"height": cp.height, "hash": cp.hash}));
+            if ctx.json {
+                return output::json(&json!({"name": chain.name, "checkpoint": cp}));
+            }
+            match &chain.checkpoint {
+                Some(cp) => println!(
+                    "chain `{}`: last verified block {} ({})",
+                    chain.name, cp.height, cp.hash
+                ),
+                None => println!("chain `{}`: nothing verified yet", chain.name),
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Pins the chain of the node at `--rpc`, trusting it on first use for the
+/// genesis set.
+fn pin_from_node(ctx: &Ctx, name: &str) -> Result<PinnedChain> {
+    let rpc = ctx.rpc()?;
+    let status = rpc.status()?;
+    let set: merit_api::ValidatorSetInfo =
+        rpc.call(merit_api::method::VALIDATORS, json!([{"height": 1}]))?;
+    let list: merit_chain::governance::ValidatorList = hex::decode(&set.bytes)
+        .ok()
+        .and_then(|b| merit_chain::encoding::decode(&b, 1 << 20).ok())
+        .ok_or_else(|| anyhow::anyhow!("the node's genesis set does not decode"))?;
+    if merit_chain::governance::validators_hash(&list).to_hex() != set.validators_hash {
+        return Err(anyhow::anyhow!(
+            "the node's genesis set does not match its own hash"
+        ));
+    }
+    Ok(PinnedChain {
+        name: name.to_string(),
+        chain_id: status.chain_id,
+        genesis_hash: Some(status.genesis_hash),
+        heartbeat_ms: merit_chain::params::DEFAULT_HEARTBEAT_MS,
+        source: format!("trusted on first use from {}", ctx.rpc_url),
+        sets: vec![crate::trust::PinnedSet {
+            from_height: 1,
+            validators: set.bytes,
+            header: None,
+            certificate: None,
+        }],
+        checkpoint: None,
+    })
+}
+
 // ---------------------------------------------------------------- queries
+
+/// Checks `account`'s balances and expiring lots against proofs of its
+/// holdings in every token the node lists, and the decimals they are
+/// shown with against each token's proof. Returns the height verified.
+fn verify_account(ctx: &Ctx, v: &Verifier, address: &Address, account: &Account) -> Result<u64> {
+    let rpc = ctx.rpc()?;
+    let symbols: Vec<Symbol> = rpc
+        .list_tokens()?
+        .iter()
+        .filter_map(|t| Symbol::new(&t.symbol).ok())
+        .collect();
+    let mut shown_expiring = Vec::new();
+    let mut height = 0;
+    for chunk in symbols.chunks(merit_chain::proof::MAX_PROVEN_ENTRIES) {
+        let (held, header) = v.holdings(rpc, address, chunk)?;
+        height = height.max(header.height);
+        for (sym, holding) in held {
+            let shown = account.balances.get(sym.as_str());
+            if holding.balance == 0 {
+                if let Some(s) = shown.filter(|s| parse_amount(s, 9).is_ok_and(|u| u > 0)) {
+                    return Err(v.contradicts(format!(
+                        "it shows a balance of {s} {sym}, its certified state holds none"
+                    )));
+                }
+                continue;
+            }
+            let decimals = ctx.token(&sym)?.decimals;
+            let proven = format_amount(holding.balance, decimals);
+            if shown != Some(&proven) {
+                return Err(v.contradicts(format!(
+                    "it shows a balance of {} {sym}, its certified state holds {proven}",
+                    shown.map_or("0", String::as_str)
+                )));
+            }
+            for lot in holding.lots.as_slice() {
+                shown_expiring.push(merit_api::Expiring {
+                    token: sym.to_string(),
+                    amount: format_amount(lot.amount, decimals),
+                    expires_at_ms: lot.expires_at_ms,
+                });
+            }
+        }
+    }
+    for sym in account.balances.keys() {
+        if Symbol::new(sym).is_ok_and(|s| !symbols.contains(&s)) {
+            return Err(v.contradicts(format!(
+                "it shows a balance of {sym}, a token it does not list"
+            )));
+        }
+    }
+    shown_expiring.sort_by(|a, b| (a.expires_at_ms, &a.token).cmp(&(b.expires_at_ms, &b.token)));
+    if shown_expiring != account.expiring {
+        return Err(v.contradicts(
+            "the expiring points it shows are not the lots its certified state holds",
+        ));
+    }
+    Ok(height)
+}
+
+/// How many times `balance` reads the account and its proofs before it
+/// calls a difference a lie: a block may commit between the two reads.
+const BALANCE_READS: usize = 3;
 
 fn balance(ctx: &Ctx, who: Option<&str>) -> Result<()> {
     let address = ctx.account(who)?;
-    let account = ctx
-        .rpc()?
-        .get_account(&address.to_bech32())?
-        .map_offers(|o| output::offer_view(ctx, o));
+    let mut account = ctx.rpc()?.get_account(&address.to_bech32())?;
+    let mut verified = None;
+    if let Some(v) = ctx.verifier()? {
+        let mut reads = 1;
+        loop {
+            match verify_account(ctx, v, &address, &account) {
+                Ok(height) => {
+                    verified = Some(height);
+                    break;
+                }
+                Err(e) if reads < BALANCE_READS && e.is::<crate::trust::Untrusted>() => {
+                    reads += 1;
+                    account = ctx.rpc()?.get_account(&address.to_bech32())?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    let account = account.map_offers(|o| output::offer_view(ctx, o));
+    if let Some(height) = verified
+        && !ctx.json
+    {
+        eprintln!(
+            "verified: balances and expiring points as of block {height}, certified by the \
+             alliance's validators"
+        );
+    }
     if ctx.json {
         return output::json(&account);
     }
@@ -1050,6 +1340,7 @@ fn show_tx(ctx: &Ctx, hash: &str) -> Result<()> {
         ))
     })?;
     let info = TxView::from(ctx.rpc()?.get_transaction(&h.to_hex())?);
+    submit::verify_outcome(ctx, &info)?;
     submit::show(ctx, &info)?;
     if info.tx.status == TxStatus::Unknown && !ctx.json {
         eprintln!("the node does not know transaction {hash}");

@@ -13,9 +13,13 @@ use merit_chain::{Address, Keypair, Symbol};
 use crate::error::{UsageError, usage};
 use crate::keystore::{Keystore, KeystoreError, Password, check_name};
 use crate::rpc::{RpcClient, RpcError};
+use crate::trust::{Chains, Verifier};
 
 /// Environment variable holding the key password, for scripts.
 pub const ENV_PASSWORD: &str = "MERIT_PASSWORD";
+
+/// How many heartbeats the wallet waits for a new chain's first block.
+const FIRST_BLOCK_WAIT_HEARTBEATS: u64 = 3;
 
 /// The global flags and the state built from them.
 #[derive(Debug)]
@@ -24,7 +28,12 @@ pub struct Ctx {
     pub rpc_url: String,
     pub from: Option<String>,
     pub keystore: Keystore,
+    /// `--trust-node`: check nothing against the pinned chain.
+    pub trust_node: bool,
+    /// `--chain NAME`: the pinned chain to check against.
+    pub chain: Option<String>,
     rpc: OnceCell<RpcClient>,
+    verifier: OnceCell<Option<Verifier>>,
     status: OnceCell<Status>,
     tokens: RefCell<BTreeMap<String, TokenInfo>>,
     names: OnceCell<BTreeMap<String, String>>,
@@ -37,7 +46,10 @@ impl Ctx {
             rpc_url,
             from,
             keystore,
+            trust_node: false,
+            chain: None,
             rpc: OnceCell::new(),
+            verifier: OnceCell::new(),
             status: OnceCell::new(),
             tokens: RefCell::new(BTreeMap::new()),
             names: OnceCell::new(),
@@ -52,6 +64,92 @@ impl Ctx {
         }
         let client = RpcClient::new(&self.rpc_url)?;
         Ok(self.rpc.get_or_init(|| client))
+    }
+
+    /// The pinned chains: `$MERIT_HOME/chains`, beside the keys.
+    pub fn chains(&self) -> Chains {
+        let dir = self.keystore.dir();
+        Chains::at(dir.parent().unwrap_or(dir).join("chains"))
+    }
+
+    /// What checks the node's answers: `None` with `--trust-node` (which
+    /// says so once on stderr). The chain is `--chain`, else the only one
+    /// pinned, else the pinned one with the node's chain id. The validator
+    /// changes since the pin are followed on first use.
+    pub fn verifier(&self) -> Result<Option<&Verifier>> {
+        if let Some(v) = self.verifier.get() {
+            return Ok(v.as_ref());
+        }
+        if self.trust_node {
+            eprintln!(
+                "warning: --trust-node: nothing the node at {} says is verified",
+                self.rpc_url
+            );
+            return Ok(self.verifier.get_or_init(|| None).as_ref());
+        }
+        let chains = self.chains();
+        let chain = match &self.chain {
+            Some(name) => chains.load(name)?,
+            None => {
+                let mut pinned = chains.list()?;
+                match pinned.len() {
+                    0 => {
+                        return Err(usage(format!(
+                            "no chain is pinned in {}, so the node's answers cannot be checked: \
+                             run `merit chain add NAME --genesis FILE` with your alliance's \
+                             genesis file (or `merit keys import-devnet` on a devnet), or pass \
+                             --trust-node",
+                            chains.dir().display()
+                        )));
+                    }
+                    1 => pinned.remove(0),
+                    _ => {
+                        let id = self.status()?.chain_id;
+                        let names: Vec<String> = pinned.iter().map(|c| c.name.clone()).collect();
+                        pinned
+                            .into_iter()
+                            .find(|c| c.chain_id == id)
+                            .ok_or_else(|| {
+                                usage(format!(
+                                    "no pinned chain has the node's chain id `{id}` (pinned: {}); \
+                                     pass --chain NAME",
+                                    names.join(", ")
+                                ))
+                            })?
+                    }
+                }
+            }
+        };
+        let heartbeat_ms = chain.heartbeat_ms;
+        let verifier = Verifier::new(&self.rpc_url, chains, chain)?;
+        verifier.follow(self.rpc()?)?;
+        self.wait_first_block(heartbeat_ms)?;
+        Ok(self.verifier.get_or_init(|| Some(verifier)).as_ref())
+    }
+
+    /// A proof needs a certified block: on a chain that has none yet (just
+    /// started), waits for its first, at most a few heartbeats.
+    fn wait_first_block(&self, heartbeat_ms: u64) -> Result<()> {
+        let rpc = self.rpc()?;
+        let waited = std::time::Instant::now();
+        let patience = std::time::Duration::from_millis(
+            heartbeat_ms.saturating_mul(FIRST_BLOCK_WAIT_HEARTBEATS),
+        );
+        let mut told = false;
+        while rpc.status()?.height == 0 {
+            if waited.elapsed() > patience {
+                return Err(anyhow::anyhow!(
+                    "the chain has no certified block after {} s; nothing can be verified yet",
+                    patience.as_secs()
+                ));
+            }
+            if !told {
+                eprintln!("waiting for the chain's first certified block…");
+                told = true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        Ok(())
     }
 
     /// The node's `merit_status`, read once per command: the chain id and
@@ -150,18 +248,24 @@ impl Ctx {
         Symbol::new(s).map_err(|e| usage(e.to_string()))
     }
 
-    /// The token's record from the node, cached. An unknown token is a
-    /// usage error.
+    /// The token's record from the node, cached, checked against its proof
+    /// unless `--trust-node`: the decimals turn typed amounts into base
+    /// units. An unknown token is a usage error.
     pub fn token(&self, symbol: &Symbol) -> Result<TokenInfo> {
         if let Some(t) = self.tokens.borrow().get(symbol.as_str()) {
             return Ok(t.clone());
         }
-        let info = match self.rpc()?.get_token(symbol.as_str()) {
-            Ok(t) => t,
-            Err(RpcError::InvalidParams { .. }) => {
-                return Err(usage(format!("unknown token `{symbol}`")));
-            }
-            Err(e) => return Err(e.into()),
+        let unknown = || usage(format!("unknown token `{symbol}`"));
+        let info = match self.verifier()? {
+            Some(v) => match v.token(self.rpc()?, symbol)? {
+                Some((_, shown)) => shown,
+                None => return Err(unknown()),
+            },
+            None => match self.rpc()?.get_token(symbol.as_str()) {
+                Ok(t) => t,
+                Err(RpcError::InvalidParams { .. }) => return Err(unknown()),
+                Err(e) => return Err(e.into()),
+            },
         };
         self.tokens
             .borrow_mut()

@@ -22,6 +22,11 @@ pub const EXIT_NODE: u8 = 3;
 /// timed out. `merit tx HASH` tells what became of it.
 pub const EXIT_PENDING: u8 = 4;
 
+/// The node's answer failed a check against the pinned chain: a proof
+/// that does not verify, an answer its own proof contradicts, a replayed
+/// state, or two certified blocks at one height. Nothing was relied on.
+pub const EXIT_UNTRUSTED: u8 = 5;
+
 /// A mistake on the command line. Exits with [`EXIT_USAGE`].
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -53,6 +58,18 @@ pub struct Class {
 /// Picks the exit code for `err` from the first typed error in its chain.
 pub fn classify(err: &anyhow::Error) -> Class {
     for cause in err.chain() {
+        if cause.is::<crate::trust::Untrusted>() {
+            return Class {
+                exit_code: EXIT_UNTRUSTED,
+                kind: "untrusted",
+            };
+        }
+        if cause.is::<crate::trust::ForkFound>() {
+            return Class {
+                exit_code: EXIT_UNTRUSTED,
+                kind: "fork",
+            };
+        }
         if cause.is::<UsageError>() {
             return Class {
                 exit_code: EXIT_USAGE,

@@ -15,7 +15,9 @@
 //! stdout whose shapes are listed in `docs/cli.md`; without it, text for
 //! people. Exit codes are the `EXIT_*` constants in [`error`]: 0 ok, 1
 //! rejected or failed, 2 usage, 3 node unreachable or node error, 4 still
-//! pending when the wait timed out. With `--json`, a failure prints
+//! pending when the wait timed out, 5 the node cannot be trusted (its
+//! answer failed a check against the alliance's signatures, see [`trust`]).
+//! With `--json`, a failure prints
 //! `{"error": {"kind", "message", "exit_code"}}` on stdout as well as the
 //! message on stderr.
 #![forbid(unsafe_code)]
@@ -31,6 +33,7 @@ mod output;
 pub mod price;
 pub mod rpc;
 pub mod submit;
+pub mod trust;
 pub mod view;
 
 use std::process::ExitCode;
@@ -114,6 +117,8 @@ fn message(err: &anyhow::Error) -> String {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let keystore = Keystore::from_env()?;
-    let ctx = Ctx::new(cli.json, cli.rpc, cli.from, keystore);
+    let mut ctx = Ctx::new(cli.json, cli.rpc, cli.from, keystore);
+    ctx.trust_node = cli.trust_node;
+    ctx.chain = cli.chain;
     commands::run(&ctx, cli.command)
 }

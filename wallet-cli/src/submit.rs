@@ -13,7 +13,7 @@ use merit_api::{TxInfo, TxStatus};
 use merit_chain::governance::GovAction;
 use merit_chain::limits::{MAX_TX_BYTES, MAX_TX_TTL_BLOCKS};
 use merit_chain::tx::ChainId;
-use merit_chain::{RejectCode, Transaction, TxBody, TxKind};
+use merit_chain::{Hash32, RejectCode, Transaction, TxBody, TxKind};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -185,6 +185,7 @@ pub fn submit_and_wait(ctx: &Ctx, bytes: &[u8], tx: &Transaction, wait: &WaitArg
                 && known.status.is_final()
             {
                 let known = TxView::from(known);
+                verify_outcome(ctx, &known)?;
                 show(ctx, &known)?;
                 return outcome(&known);
             }
@@ -218,8 +219,51 @@ pub fn submit_and_wait(ctx: &Ctx, bytes: &[u8], tx: &Transaction, wait: &WaitArg
         tx.body.expires_at_height,
         wait.wait_timeout,
     )?;
+    verify_outcome(ctx, &info)?;
     show(ctx, &info)?;
     outcome(&info)
+}
+
+/// Checks a final outcome the node reported against the transaction's
+/// certified receipt (unless `--trust-node`): a node that calls a rejected
+/// transaction committed, or the reverse, or changes its code, is caught.
+pub fn verify_outcome(ctx: &Ctx, info: &TxView) -> Result<()> {
+    if !info.tx.status.is_final() || info.tx.height.is_none() {
+        return Ok(());
+    }
+    let Some(v) = ctx.verifier()? else {
+        return Ok(());
+    };
+    let hash = Hash32::from_hex(&info.tx.hash)
+        .map_err(|_| v.contradicts(format!("it names a bad hash `{}`", info.tx.hash)))?;
+    let Some((receipt, height)) = v.receipt(ctx.rpc()?, &hash)? else {
+        return Err(v.contradicts(format!(
+            "it reports transaction {} as {} but serves no proof of it",
+            info.tx.hash,
+            info.tx.status.as_str()
+        )));
+    };
+    let proven = receipt.code().map(|c| c.name().to_string());
+    let shown_status = info.tx.status.as_str();
+    let proven_status = if proven.is_some() {
+        "rejected"
+    } else {
+        "committed"
+    };
+    if proven != info.tx.code || shown_status != proven_status || info.tx.height != Some(height) {
+        return Err(v.contradicts(format!(
+            "it reports transaction {} as {shown_status}{} at height {}, its certified receipt \
+             says {proven_status}{} at height {height}",
+            info.tx.hash,
+            info.tx
+                .code
+                .as_ref()
+                .map_or(String::new(), |c| format!(" ({c})")),
+            info.tx.height.unwrap_or(0),
+            proven.as_ref().map_or(String::new(), |c| format!(" ({c})")),
+        )));
+    }
+    Ok(())
 }
 
 /// What the wallet knows of a transaction before the node reports on it.

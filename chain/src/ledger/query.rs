@@ -130,7 +130,10 @@ impl Ledger {
     /// Every token account `sub` of `who` holds, by symbol.
     pub fn holdings(&self, who: &Address, sub: SubId) -> impl Iterator<Item = (Symbol, &Holding)> {
         self.state
-            .range(StateKey::Holding(*who, sub, Symbol::MIN)..=StateKey::Holding(*who, sub, Symbol::MAX))
+            .range(
+                StateKey::Holding(*who, sub, Symbol::MIN)
+                    ..=StateKey::Holding(*who, sub, Symbol::MAX),
+            )
             .filter_map(|(k, v)| match (k, v) {
                 (StateKey::Holding(_, _, sym), StateValue::Holding(h)) => Some((*sym, h)),
                 _ => None,

@@ -1071,7 +1071,10 @@ fn a_balance_token_and_transaction_proof_verify_from_their_bytes_alone() {
     let proof = TxProof::from_bytes(&bytes(&answer)).expect("a proof");
     let receipt = verify_tx_proof(&mut client, &hash, &proof).expect("the proof verifies");
     assert_eq!(receipt.tx_hash, hash);
-    assert_eq!(call("merit_getTxProof", json!(["00".repeat(32)])), Value::Null);
+    assert_eq!(
+        call("merit_getTxProof", json!(["00".repeat(32)])),
+        Value::Null
+    );
 
     // A full block re-hashes to its hash, and its certificate is the stored one.
     let full = call("merit_getBlock", json!([1, {"full": true}]));
@@ -1080,7 +1083,10 @@ fn a_balance_token_and_transaction_proof_verify_from_their_bytes_alone() {
         4_096,
     )
     .expect("a header");
-    assert_eq!(header.hash().to_hex(), full["hash"].as_str().expect("a hash"));
+    assert_eq!(
+        header.hash().to_hex(),
+        full["hash"].as_str().expect("a hash")
+    );
     let txs = full["bytes"]["txs"].as_array().expect("txs");
     assert_eq!(txs.len(), full["txs"].as_array().expect("hashes").len());
     let first = Transaction::from_bytes(&hex::decode(txs[0].as_str().expect("a tx")).expect("hex"))

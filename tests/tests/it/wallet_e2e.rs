@@ -917,3 +917,139 @@ fn the_alliance_governs_through_the_wallet() {
     assert_eq!(proposal_ids(&w, "--status rejected"), vec![second]);
     assert_eq!(proposal_ids(&w, ""), vec![id, second]);
 }
+
+/// Polls `merit status` through `w` until the chain is past `height`.
+fn wait_past(w: &Wallet, height: u64) -> u64 {
+    let end = Instant::now() + WAIT;
+    loop {
+        let now = w.ok("--trust-node status --json").json()["height"]
+            .as_u64()
+            .unwrap_or(0);
+        if now > height {
+            return now;
+        }
+        assert!(Instant::now() < end, "the chain is stuck at {now}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_lying_node_is_caught_and_trust_node_believes_it() {
+    use merit_tests::lying_proxy::{Lie, LyingProxy};
+    node_binary();
+    let bin = wallet_binary();
+    let cluster = Cluster::start(4);
+    assert!(
+        cluster.wait_rpc(&[0, 1, 2, 3], WAIT),
+        "the cluster did not start:\n{}",
+        cluster.log_tail(0)
+    );
+    // A quorum of the genesis validators' keys, for the forked block.
+    let signers: Vec<Keypair> = cluster.layout.merchants[..3]
+        .iter()
+        .map(|m| m.validator.clone())
+        .collect();
+    let proxy = LyingProxy::start(cluster.nodes[0].config.rpc.listen, signers);
+    let w = Wallet::new(bin.clone(), proxy.url());
+    w.ok("keys import-devnet");
+    // Proofs start with the first certified block.
+    wait_past(&w, 0);
+    let lied = |lie: Lie, line: &str| -> Run {
+        proxy.lie(lie);
+        let run = w.run(line);
+        proxy.lie(Lie::Honest);
+        assert_eq!(run.code, 5, "{lie:?}: merit {line}: {run:#?}");
+        assert!(
+            run.stderr.contains(&proxy.url()),
+            "{lie:?}: the message names the node: {run:#?}"
+        );
+        run
+    };
+
+    // Honest, everything verifies: a transfer, its outcome, the balances.
+    let tx = w.commit("--from alice send BEAN 1.00 bob");
+    let hash = tx["hash"].as_str().expect("a hash").to_string();
+    w.expect("a verified transfer", "bob", &[("BEAN", "501.00")]);
+    let run = w.ok("balance alice");
+    assert!(run.stderr.contains("verified"), "{run:#?}");
+
+    // Balances raised in the plain answer and in the proof's entries.
+    let run = lied(Lie::Balances, "balance alice");
+    assert!(run.stderr.contains("cannot be trusted"), "{run:#?}");
+    let run = lied(Lie::Balances, "balance alice --json");
+    assert_eq!(run.json()["error"]["kind"], "untrusted", "{run:#?}");
+    // --trust-node believes the lie, and says it did not check.
+    proxy.lie(Lie::Balances);
+    let believed = w.ok("--trust-node balance alice --json");
+    proxy.lie(Lie::Honest);
+    assert_eq!(
+        believed.json()["balances"]["BEAN"],
+        "999999.00",
+        "{believed:#?}"
+    );
+    assert!(
+        believed.stderr.contains("nothing the node at") && believed.stderr.contains("verified"),
+        "{believed:#?}"
+    );
+
+    // Decimals: 12.50 would be 125000 base units at 4 decimals, 100 times
+    // the amount. Nothing is signed.
+    let before = w.balances("bob");
+    let run = lied(Lie::Decimals, "--from alice send BEAN 12.50 bob");
+    assert!(!run.stdout.contains("committed"), "{run:#?}");
+    assert_eq!(w.balances("bob"), before, "nothing was sent");
+
+    // A receipt turned into a rejection, in its proof: the proof fails.
+    lied(Lie::Receipts, "--from alice send BEAN 1.00 bob");
+    // The status alone turned: the honest proof contradicts it.
+    let run = lied(Lie::Status, &format!("tx {hash}"));
+    assert!(run.stderr.contains("certified receipt"), "{run:#?}");
+
+    // A certificate signed by keys of no validator.
+    lied(Lie::ForgedCertificate, "balance alice");
+
+    // An old state replayed as the current one: an account that holds
+    // nothing is proven at two heights, then the older proof comes back.
+    let nobody = Keypair::insecure_from_label("lying-proxy/nobody")
+        .public()
+        .to_bech32();
+    let first = w.ok("--trust-node status --json").json()["height"]
+        .as_u64()
+        .unwrap_or(0);
+    w.ok(&format!("balance {nobody}"));
+    wait_past(&w, first + 1);
+    w.ok(&format!("balance {nobody}"));
+    let run = lied(Lie::ReplayOldState, &format!("balance {nobody}"));
+    assert!(
+        run.stderr.contains("older than block") || run.stderr.contains("stale"),
+        "{run:#?}"
+    );
+
+    // Two certified blocks at one height: a fresh wallet verifies one,
+    // then the proxy serves the same state in a block of another round,
+    // signed by a quorum of the real validator keys. The wallet stops and
+    // keeps both as evidence.
+    let w2 = Wallet::new(bin, proxy.url());
+    w2.ok("keys import-devnet");
+    w2.ok(&format!("balance {nobody}"));
+    let checkpoint = w2.ok("chain checkpoint devnet --json").json();
+    let height = checkpoint["checkpoint"]["height"]
+        .as_u64()
+        .expect("a checkpoint");
+    proxy.lie(Lie::Fork);
+    let run = w2.run(&format!("balance {nobody}"));
+    proxy.lie(Lie::Honest);
+    assert_eq!(run.code, 5, "{run:#?}");
+    assert!(run.stderr.contains("both certified"), "{run:#?}");
+    let evidence = w2
+        .home()
+        .join("chains")
+        .join(format!("devnet.fork-{height}.json"));
+    let evidence: Value = serde_json::from_str(
+        &std::fs::read_to_string(&evidence).expect("the fork's evidence is saved"),
+    )
+    .expect("JSON evidence");
+    assert_eq!(evidence["height"], height);
+    assert_eq!(evidence["first"]["hash"], checkpoint["checkpoint"]["hash"]);
+    assert_ne!(evidence["first"]["hash"], evidence["second"]["hash"]);
+}
