@@ -119,7 +119,7 @@ fn run_verify_chain(args: &VerifyChainArgs) -> anyhow::Result<ExitCode> {
             println!("verified: height {} hash {}", tip.height, tip.hash);
             Ok(ExitCode::SUCCESS)
         }
-        Err(e @ VerifyError::BadBlock { .. }) => {
+        Err(e @ (VerifyError::BadBlock { .. } | VerifyError::BadState { .. })) => {
             println!("bad chain: {e}");
             Ok(ExitCode::from(EXIT_BAD_CHAIN))
         }

@@ -4,7 +4,8 @@
 //! Each block must link to its parent, carry a certificate that a quorum
 //! of the validator set in force at its height signed (the set as the
 //! re-executed ledger knows it, so governance changes are followed), and
-//! re-execute to the roots its header claims.
+//! re-execute to the roots its header claims. Last, the state the store
+//! holds must be the state the re-executed chain ends in.
 
 use merit_chain::consensus::{ValidatorSet, verify_certificate_with};
 use merit_chain::{Hash32, Ledger};
@@ -25,6 +26,10 @@ pub enum VerifyError {
     /// chain below it.
     #[error("height {height} is bad: {reason}")]
     BadBlock { height: u64, reason: String },
+    /// Every block verifies, but the state stored for the tip is not the
+    /// state they execute to: an entry was changed, added or lost.
+    #[error("the stored state at height {height} is bad: {reason}")]
+    BadState { height: u64, reason: String },
     /// The store could not be read, or the genesis does not build.
     #[error("{0}")]
     Unreadable(String),
@@ -42,6 +47,24 @@ pub fn verify_chain(genesis: &Genesis, storage: &dyn Storage) -> Result<Verified
         .map_or(0, |h| h.height);
     for height in 1..=stored_tip {
         verify_next(&mut ledger, storage, height)?;
+    }
+    let bad_state = |reason: String| VerifyError::BadState {
+        height: stored_tip,
+        reason,
+    };
+    let stored = storage
+        .load_state()
+        .map_err(|e| bad_state(format!("it does not read back: {e}")))?;
+    if &stored != ledger.state() {
+        let differ = stored
+            .iter()
+            .filter(|(k, v)| ledger.state().get(k) != Some(v))
+            .map(|(k, _)| k)
+            .chain(ledger.state().keys().filter(|k| !stored.contains_key(k)))
+            .next();
+        return Err(bad_state(format!(
+            "it differs from the state the chain executes to, first at {differ:?}"
+        )));
     }
     Ok(VerifiedTip {
         height: ledger.height(),
@@ -279,6 +302,110 @@ mod tests {
                 assert!(reason.contains("re-execute"), "{reason}");
             }
             other => panic!("expected a bad block at 3: {other:?}"),
+        }
+    }
+
+    /// Writes `value` under `key` in column `cf`, below the store's API, as
+    /// a disk fault or a tamperer would.
+    fn raw_put(disk: &MemDisk, cf: merit_store::Cf, key: &[u8], value: &[u8]) {
+        use merit_store::Kv;
+        let kv = disk.open();
+        let mut batch = Default::default();
+        kv.put(&mut batch, cf, key, value).expect("put");
+        kv.write(batch, true).expect("write");
+    }
+
+    /// A chain of three blocks with a transfer in the second, on `disk`.
+    fn three_blocks(disk: &MemDisk) -> (Chain, merit_store::MemStorage) {
+        let storage = disk.open_store();
+        let mut chain = Chain::new(&storage);
+        chain.commit(&storage, Vec::new(), &[0, 1, 2]);
+        let alice = chain.layout.shoppers[0].key.clone();
+        let bob = chain.layout.shoppers[1].key.public();
+        let transfer = chain.tx(
+            &alice,
+            TxKind::Transfer {
+                token: chain.layout.merchants[0].token,
+                to: bob,
+                amount: 5,
+                memo: None,
+            },
+        );
+        chain.commit(&storage, vec![transfer], &[0, 1, 2]);
+        chain.commit(&storage, Vec::new(), &[1, 2, 3]);
+        assert!(verify_chain(&chain.genesis, &storage).is_ok());
+        (chain, storage)
+    }
+
+    #[test]
+    fn a_block_corrupted_on_disk_is_bad_at_its_height() {
+        let disk = MemDisk::new();
+        let (chain, storage) = three_blocks(&disk);
+        let mut block = storage.block(2).unwrap().unwrap();
+        block.txs = BoundedVec::new(Vec::new()).unwrap();
+        raw_put(
+            &disk,
+            merit_store::Cf::Blocks,
+            &2u64.to_be_bytes(),
+            &block.to_bytes(),
+        );
+        let storage = disk.open_store();
+        // The header (and so the block's hash and certificate) is intact;
+        // its transactions no longer hash to its tx_root.
+        match verify_chain(&chain.genesis, &storage) {
+            Err(VerifyError::BadBlock { height: 2, reason }) => {
+                assert!(reason.contains("tx_root mismatch"), "{reason}");
+            }
+            other => panic!("expected a bad block at 2: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_certificate_corrupted_on_disk_is_bad_at_its_height() {
+        let disk = MemDisk::new();
+        let (chain, storage) = three_blocks(&disk);
+        let mut cert = storage.certificate(3).unwrap().unwrap();
+        let mut sigs = cert.signatures.to_vec();
+        sigs[1].signature.0[7] ^= 0x20;
+        cert.signatures = BoundedVec::new(sigs).unwrap();
+        raw_put(
+            &disk,
+            merit_store::Cf::Certs,
+            &3u64.to_be_bytes(),
+            &merit_chain::encoding::encode(&cert),
+        );
+        let storage = disk.open_store();
+        match verify_chain(&chain.genesis, &storage) {
+            Err(VerifyError::BadBlock { height: 3, reason }) => {
+                assert!(reason.contains("does not verify"), "{reason}");
+            }
+            other => panic!("expected a bad block at 3: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_state_entry_corrupted_on_disk_is_bad_state() {
+        use merit_chain::state::{Holding, StateKey, StateValue};
+        let disk = MemDisk::new();
+        let (chain, _) = three_blocks(&disk);
+        let bob = chain.layout.shoppers[1].key.public();
+        let key = StateKey::Holding(bob, 0, chain.layout.merchants[0].token);
+        let forged = StateValue::Holding(Holding {
+            balance: 1_000_000,
+            ..Holding::default()
+        });
+        raw_put(
+            &disk,
+            merit_store::Cf::State,
+            &merit_chain::encoding::encode(&key),
+            &merit_chain::encoding::encode(&forged),
+        );
+        let storage = disk.open_store();
+        match verify_chain(&chain.genesis, &storage) {
+            Err(VerifyError::BadState { height: 3, reason }) => {
+                assert!(reason.contains("Holding"), "{reason}");
+            }
+            other => panic!("expected a bad state at 3: {other:?}"),
         }
     }
 
