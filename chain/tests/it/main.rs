@@ -13,3 +13,4 @@ mod model;
 mod proofs;
 mod rules;
 mod state_proof;
+mod vectors;
