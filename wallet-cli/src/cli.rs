@@ -325,14 +325,24 @@ Examples:
   merit chain list
   merit chain list --json")]
     List,
-    /// Show a chain's checkpoint: the last block the wallet verified.
+    /// Show a chain's checkpoint, the last block the wallet verified, or
+    /// set a fresh one from a block hash you trust (needed after the
+    /// trusting period).
     #[command(after_help = "\
 Examples:
   merit chain checkpoint
-  merit chain checkpoint alliance --json")]
+  merit chain checkpoint alliance --json
+  merit chain checkpoint alliance --height 120500 --hash 3f2a…c9
+A block hash to trust comes from a source other than the node: your alliance, or a wallet you run.")]
     Checkpoint {
         /// The chain (default: --chain, or the only one pinned).
         name: Option<String>,
+        /// The height of a block to trust (with --hash).
+        #[arg(long, requires = "hash")]
+        height: Option<u64>,
+        /// The hash of the block at --height.
+        #[arg(long, requires = "height", value_name = "HEX")]
+        hash: Option<String>,
     },
 }
 

@@ -441,7 +441,7 @@ fn chain(ctx: &Ctx, command: ChainCommand) -> Result<()> {
             );
             Ok(())
         }
-        ChainCommand::Checkpoint { name } => {
+        ChainCommand::Checkpoint { name, height, hash } => {
             let name = match name.or_else(|| ctx.chain.clone()) {
                 Some(n) => n,
                 None => {
@@ -452,7 +452,21 @@ fn chain(ctx: &Ctx, command: ChainCommand) -> Result<()> {
                     }
                 }
             };
-            let chain = chains.load(&name)?;
+            let mut chain = chains.load(&name)?;
+            if let (Some(height), Some(hash)) = (height, hash) {
+                let hash = Hash32::from_hex(&hash).map_err(|_| {
+                    usage(format!("bad block hash `{hash}`: expected 64 hex digits"))
+                })?;
+                crate::trust::reanchor(ctx.rpc()?, &mut chain, height, &hash)?;
+                chains.save(&chain)?;
+                if !ctx.json {
+                    println!(
+                        "chain `{}` now trusts block {height} ({hash}) and its validator set; \
+                         later sets are followed from there",
+                        chain.name
+                    );
+                }
+            }
             let cp = chain
                 .checkpoint
                 .as_ref()

@@ -46,6 +46,10 @@ use crate::rpc::RpcClient;
 pub const ENV_CHAIN: &str = "MERIT_CHAIN";
 /// The name `merit keys import-devnet` pins the devnet under.
 pub const DEVNET_CHAIN_NAME: &str = "devnet";
+/// How long a pin may go without a verified block before it needs a fresh
+/// checkpoint: validators that left the alliance longer ago than this may
+/// no longer guard their old keys, so a history they sign is not followed.
+pub const TRUSTING_PERIOD_MS: u64 = 14 * 86_400_000;
 /// Most validator changes one `merit_getValidatorChanges` page holds.
 const CHANGES_PAGE: usize = merit_api::params::MAX_VALIDATOR_CHANGES_PAGE;
 /// Largest encoded validator list, header or certificate the wallet reads.
@@ -297,6 +301,22 @@ impl Verifier {
     /// are followed again from their proofs.
     pub fn new(node: &str, chains: Chains, chain: PinnedChain) -> Result<Verifier> {
         let broken = |what: String| anyhow::anyhow!("the pin of chain `{}` {what}", chain.name);
+        if let Some(cp) = &chain.checkpoint {
+            let header: BlockHeader = decode_hex("checkpoint", &cp.header).map_err(broken)?;
+            let age = now_ms().saturating_sub(header.timestamp_ms);
+            if age > TRUSTING_PERIOD_MS {
+                return Err(usage(format!(
+                    "chain `{}` was last verified at block {} {} days ago, past the {}-day \
+                     trusting period: get the hash of a recent block from a source you trust \
+                     (not this node) and run `merit chain checkpoint {} --height H --hash HASH`",
+                    chain.name,
+                    cp.height,
+                    age / 86_400_000,
+                    TRUSTING_PERIOD_MS / 86_400_000,
+                    chain.name
+                )));
+            }
+        }
         let first = chain
             .sets
             .first()
@@ -583,6 +603,74 @@ impl Verifier {
     pub fn contradicts(&self, what: impl Into<String>) -> anyhow::Error {
         self.untrusted(what)
     }
+}
+
+/// Re-anchors `chain` at block `height`, whose hash the user trusts from
+/// elsewhere: the node must serve that very block and the validator set its
+/// header names. Earlier sets and the old checkpoint are dropped.
+pub fn reanchor(
+    rpc: &RpcClient,
+    chain: &mut PinnedChain,
+    height: u64,
+    hash: &merit_chain::Hash32,
+) -> Result<()> {
+    let node = rpc.url().to_string();
+    let lie = |what: String| -> anyhow::Error {
+        Untrusted {
+            node: node.clone(),
+            what,
+        }
+        .into()
+    };
+    let block: Option<merit_api::Block> =
+        rpc.call(method::GET_BLOCK, json!([height, {"full": true}]))?;
+    let bytes = block
+        .and_then(|b| b.bytes)
+        .ok_or_else(|| usage(format!("the node at {node} has no block {height}")))?;
+    let header: BlockHeader =
+        decode_hex("header", &bytes.header).map_err(|e| lie(format!("block {height}: {e}")))?;
+    if header.height != height || header.hash() != *hash {
+        return Err(lie(format!(
+            "it serves block {} at height {}, not the trusted {hash} at {height}",
+            header.hash(),
+            header.height
+        )));
+    }
+    if header.chain_id.as_str() != chain.chain_id {
+        return Err(lie(format!(
+            "its block {height} is of chain `{}`, not `{}`",
+            header.chain_id, chain.chain_id
+        )));
+    }
+    let set: merit_api::ValidatorSetInfo =
+        rpc.call(method::VALIDATORS, json!([{"height": height}]))?;
+    let list: ValidatorList = decode_hex("validator set", &set.bytes)
+        .map_err(|e| lie(format!("the set of {height}: {e}")))?;
+    if merit_chain::governance::validators_hash(&list) != header.validators_hash {
+        return Err(lie(format!(
+            "the validator set it serves for height {height} is not the one block {height} names"
+        )));
+    }
+    chain.sets = vec![PinnedSet {
+        from_height: height,
+        validators: set.bytes,
+        header: None,
+        certificate: None,
+    }];
+    // Kept as evidence, should another block of this height turn up.
+    let certificate = bytes.certificate.ok_or_else(|| {
+        usage(format!(
+            "the node at {node} has no certificate for block {height}"
+        ))
+    })?;
+    chain.checkpoint = Some(Checkpoint {
+        height,
+        hash: hash.to_hex(),
+        header: bytes.header,
+        certificate,
+    });
+    chain.source = format!("{}; re-anchored at block {height}", chain.source);
+    Ok(())
 }
 
 /// A pinned set with its proof, as the light client follows it.

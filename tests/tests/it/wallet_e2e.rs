@@ -1052,4 +1052,39 @@ fn a_lying_node_is_caught_and_trust_node_believes_it() {
     assert_eq!(evidence["height"], height);
     assert_eq!(evidence["first"]["hash"], checkpoint["checkpoint"]["hash"]);
     assert_ne!(evidence["first"]["hash"], evidence["second"]["hash"]);
+
+    // A fresh checkpoint from a block hash trusted from elsewhere (here:
+    // read through the honest proxy): the node must serve that very block.
+    let status = w.ok("--trust-node status --json").json();
+    let (tip, tip_hash) = (
+        status["height"].as_u64().expect("a height"),
+        status["block_hash"].as_str().expect("a hash").to_string(),
+    );
+    let wrong = "00".repeat(32);
+    w.fails(
+        5,
+        "not the trusted",
+        &format!("chain checkpoint devnet --height {tip} --hash {wrong}"),
+    );
+    w.ok(&format!(
+        "chain checkpoint devnet --height {tip} --hash {tip_hash}"
+    ));
+    w.ok("balance alice");
+    // A pin unverified for longer than the trusting period is refused
+    // until it gets a fresh checkpoint.
+    let pin_path = w.home().join("chains").join("devnet.json");
+    let mut pin: Value =
+        serde_json::from_str(&std::fs::read_to_string(&pin_path).expect("the pin")).expect("JSON");
+    let header_hex = pin["checkpoint"]["header"].as_str().expect("a header");
+    let mut header: merit_chain::BlockHeader =
+        merit_chain::encoding::decode(&hex::decode(header_hex).expect("hex"), 4_096)
+            .expect("a header");
+    header.timestamp_ms -= 20 * 86_400_000;
+    pin["checkpoint"]["header"] = Value::from(hex::encode(merit_chain::encoding::encode(&header)));
+    std::fs::write(&pin_path, pin.to_string()).expect("write the pin");
+    w.fails(2, "trusting period", "balance alice");
+    w.ok(&format!(
+        "chain checkpoint devnet --height {tip} --hash {tip_hash}"
+    ));
+    w.ok("balance alice");
 }
