@@ -38,6 +38,8 @@ pub const GET_PROOF: &str = "merit_getProof";
 pub const GET_TOKEN_PROOF: &str = "merit_getTokenProof";
 /// `merit_getTxProof(hash)` → [`crate::TxProofInfo`] or `null`.
 pub const GET_TX_PROOF: &str = "merit_getTxProof";
+/// `merit_getNonceProof(address, nonce, {height?})` → [`crate::StateProof`].
+pub const GET_NONCE_PROOF: &str = "merit_getNonceProof";
 /// `merit_getProposal(id)` → [`crate::Proposal`] or `null`.
 pub const GET_PROPOSAL: &str = "merit_getProposal";
 /// `merit_listProposals({status?})` → an array of [`crate::Proposal`].
@@ -67,6 +69,7 @@ pub const ALL: &[&str] = &[
     GET_PROOF,
     GET_TOKEN_PROOF,
     GET_TX_PROOF,
+    GET_NONCE_PROOF,
     GET_PROPOSAL,
     LIST_PROPOSALS,
     GET_EVIDENCE,

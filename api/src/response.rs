@@ -454,6 +454,10 @@ pub struct StateProof {
     /// The token proven (`merit_getTokenProof`); `null` if it is absent.
     #[serde(default)]
     pub token: Option<TokenInfo>,
+    /// Whether the nonce proven was used by that height
+    /// (`merit_getNonceProof` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce_used: Option<bool>,
     /// The canonical bytes of the `EntriesProof`, in hex: each entry or its
     /// absence with its path to `state_root`, the header and its commit
     /// certificate (`docs/protocol.md`).

@@ -78,6 +78,32 @@ impl CommitmentDelta {
     pub fn root(&self) -> Hash32 {
         self.root
     }
+
+    /// The buckets the delta changes.
+    pub fn dirty_buckets(&self) -> impl Iterator<Item = usize> + '_ {
+        self.buckets.iter().map(|(i, _)| *i)
+    }
+}
+
+/// What one block changed, to undo it: each changed key (canonical bytes)
+/// with the value it had before (`None`: no entry), and the hash each
+/// changed bucket had before.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlockUndo {
+    pub entries: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    pub buckets: Vec<(u32, Hash32)>,
+}
+
+/// The bucket a state key (canonical bytes) falls in.
+pub fn bucket_of_key(key: &[u8]) -> u16 {
+    // 2^16 buckets: the index always fits.
+    u16::try_from(bucket_of(&key_hash(key))).unwrap_or(u16::MAX)
+}
+
+/// An entry's `(H(key), entry hash)` pair, as a bucket holds it.
+pub fn entry_pair(key: &[u8], value: &[u8]) -> (Hash32, Hash32) {
+    let kh = key_hash(key);
+    (kh, entry_hash(&kh, value))
 }
 
 impl Default for StateCommitment {
@@ -195,6 +221,97 @@ impl StateCommitment {
             index /= 2;
         }
         Ok(StateProof { bucket, siblings })
+    }
+
+    /// The hash of every bucket, by index.
+    pub fn bucket_hashes(&self) -> &[Hash32] {
+        &self.levels[0]
+    }
+
+    /// The `(H(key), entry hash)` pairs of the bucket `key` falls in.
+    pub fn bucket_pairs(&self, key: &[u8]) -> &BTreeMap<Hash32, Hash32> {
+        &self.buckets[bucket_of(&key_hash(key))]
+    }
+
+    /// Proves `key` in a past state that differs from this one in the
+    /// buckets of `past_buckets` (their hashes then), given the pairs its
+    /// own bucket held then. Returns the proof and the past root, which the
+    /// caller checks against the past header.
+    pub fn prove_past(
+        &self,
+        key: &[u8],
+        past_pairs: &BTreeMap<Hash32, Hash32>,
+        past_buckets: &BTreeMap<usize, Hash32>,
+    ) -> Result<(StateProof, Hash32), ProofError> {
+        let b = bucket_of(&key_hash(key));
+        // The nodes that differ then, level by level, recomputed from the
+        // changed buckets up; every other node is today's.
+        let mut changed: Vec<BTreeMap<usize, Hash32>> = vec![past_buckets.clone()];
+        changed[0].insert(b, bucket_hash(past_pairs.iter()));
+        for level in 1..=BUCKET_BITS as usize {
+            let below = &changed[level - 1];
+            let node = |i: usize| below.get(&i).copied().unwrap_or(self.levels[level - 1][i]);
+            let parents: BTreeMap<usize, Hash32> = below
+                .keys()
+                .map(|i| i / 2)
+                .collect::<std::collections::BTreeSet<usize>>()
+                .into_iter()
+                .map(|p| (p, node_hash(&node(2 * p), &node(2 * p + 1))))
+                .collect();
+            changed.push(parents);
+        }
+        let pairs: Vec<(Hash32, Hash32)> = past_pairs.iter().map(|(k, e)| (*k, *e)).collect();
+        let bucket = BoundedVec::new(pairs).map_err(|p| ProofError::BucketTooLarge(p.len()))?;
+        let mut siblings = [Hash32::default(); BUCKET_BITS as usize];
+        let mut index = b;
+        for (level, sibling) in siblings.iter_mut().enumerate() {
+            let s = index ^ 1;
+            *sibling = changed[level]
+                .get(&s)
+                .copied()
+                .unwrap_or(self.levels[level][s]);
+            index /= 2;
+        }
+        let top = BUCKET_BITS as usize;
+        let root = changed[top].get(&0).copied().unwrap_or(self.levels[top][0]);
+        Ok((StateProof { bucket, siblings }, root))
+    }
+
+    /// Proves `key` as it was before the blocks whose undo records `undo`
+    /// holds, newest block first: each block's `(key, old value)` records
+    /// (at least those of `key`'s bucket) and the old hashes of the buckets
+    /// it changed. `current` is the key's value now. Returns the past value,
+    /// its proof and the past root.
+    pub fn prove_key_past(
+        &self,
+        key: &[u8],
+        current: Option<&[u8]>,
+        undo: &[BlockUndo],
+    ) -> Result<(Option<Vec<u8>>, StateProof, Hash32), ProofError> {
+        let b = bucket_of(&key_hash(key));
+        let mut pairs = self.buckets[b].clone();
+        let mut past_buckets = BTreeMap::new();
+        let mut value = current.map(<[u8]>::to_vec);
+        for block in undo {
+            for (k, old) in &block.entries {
+                let kh = key_hash(k);
+                if bucket_of(&kh) != b {
+                    continue;
+                }
+                match old {
+                    Some(v) => pairs.insert(kh, entry_hash(&kh, v)),
+                    None => pairs.remove(&kh),
+                };
+                if k.as_slice() == key {
+                    value = old.clone();
+                }
+            }
+            for (i, h) in &block.buckets {
+                past_buckets.insert(*i as usize, *h);
+            }
+        }
+        let (proof, root) = self.prove_past(key, &pairs, &past_buckets)?;
+        Ok((value, proof, root))
     }
 
     /// Installs a prepared delta.

@@ -22,6 +22,10 @@ use crate::light::{LightClient, LightError};
 use crate::state::{Holding, StateKey, StateValue, SubId, TokenInfo};
 use crate::tx::Symbol;
 
+/// How many blocks back a node proves past states: every height from
+/// `tip - PROOF_RETENTION_BLOCKS` to the tip (ADR 014).
+pub const PROOF_RETENTION_BLOCKS: u64 = 10_000;
+
 /// Most entries one proof carries: the tokens one `merit_getProof` asks for.
 pub const MAX_PROVEN_ENTRIES: usize = 64;
 

@@ -12,6 +12,7 @@
 //! keep their keys sorted: the bytes on the wire do not depend on the order
 //! in which the types declare their fields (`rpc/golden.txt` pins them).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -30,11 +31,13 @@ use merit_api::params::HistoryCursorError;
 use merit_api::{self as api, BlockRef, BookLimit, HistoryCursor, HistoryLimit, TxStatus, method};
 use merit_chain::amount::format_amount;
 use merit_chain::block::{Event, TxOutcome};
+use merit_chain::commitment::{BlockUndo, bucket_of_key};
 use merit_chain::encoding::{self, BoundedVec};
 use merit_chain::governance::{GovAction, ProposalRecord, ProposalStatus};
 use merit_chain::ledger::Ledger;
 use merit_chain::limits::MAX_HISTORY_PAGE;
-use merit_chain::proof::{EntriesProof, MAX_PROVEN_ENTRIES};
+use merit_chain::limits::MAX_STATE_VALUE_BYTES;
+use merit_chain::proof::{EntriesProof, MAX_PROVEN_ENTRIES, PROOF_RETENTION_BLOCKS, ProvenEntry};
 use merit_chain::state::{EscrowRecord, EscrowStatus, Holding, OfferRecord, StateKey, StateValue};
 use merit_chain::tx::SymbolError;
 use merit_chain::{Address, Block, Hash32, Receipt, Refusal, RejectCode, Symbol};
@@ -776,17 +779,73 @@ fn state_proof(
     keys: &[StateKey],
     height: Option<u64>,
 ) -> Result<api::StateProof, ErrorObjectOwned> {
-    let ledger = shared.read_ledger();
-    let tip = ledger.tip().clone();
-    if let Some(h) = height
-        && h != tip.height
-    {
+    let first_tip = shared.read_ledger().height();
+    let h = height.unwrap_or(first_tip);
+    // Genesis has no certificate: proofs start at block 1.
+    let oldest = first_tip
+        .saturating_sub(PROOF_RETENTION_BLOCKS)
+        .max(1)
+        .min(first_tip);
+    if h > first_tip || h < oldest {
         return Err(bad_params(format!(
-            "height is {h}: this node proves the state at its tip only, height {}",
-            tip.height
+            "height is {h}: this node proves the states from height {oldest} to its tip, {first_tip} \
+             (the last {PROOF_RETENTION_BLOCKS} blocks)"
         )));
     }
-    let entries = ledger.prove_entries(keys).map_err(internal)?;
+    // The undo records of the blocks since `h`, read before the ledger is
+    // locked so a long walk never holds up a commit; what commits meanwhile
+    // is read under the lock.
+    let buckets: BTreeSet<u16> = keys
+        .iter()
+        .map(|k| bucket_of_key(&encoding::encode(k)))
+        .collect();
+    let mut undo: BTreeMap<u16, Vec<BlockUndo>> = BTreeMap::new();
+    let read_undo = |undo: &mut BTreeMap<u16, Vec<BlockUndo>>, from: u64, to: u64| {
+        for height in (from..=to).rev() {
+            for b in &buckets {
+                let record = shared
+                    .storage
+                    .block_undo(height, *b)
+                    .map_err(internal)?
+                    .ok_or_else(|| {
+                        bad_params(format!(
+                            "height is {h}: this node no longer keeps what block {height} changed"
+                        ))
+                    })?;
+                undo.entry(*b).or_default().push(record);
+            }
+        }
+        Ok::<(), ErrorObjectOwned>(())
+    };
+    read_undo(&mut undo, h + 1, first_tip)?;
+    let ledger = shared.read_ledger();
+    let tip_height = ledger.height();
+    if tip_height > first_tip {
+        // Newer blocks go in front: the records run newest first.
+        let mut newer = BTreeMap::new();
+        read_undo(&mut newer, first_tip + 1, tip_height)?;
+        for (b, mut records) in newer {
+            let older = undo.remove(&b).unwrap_or_default();
+            records.extend(older);
+            undo.insert(b, records);
+        }
+    }
+    let header = if h == tip_height {
+        ledger.tip().clone()
+    } else {
+        shared
+            .storage
+            .block(h)
+            .map_err(internal)?
+            .ok_or_else(|| internal(format!("block {h} is missing")))?
+            .header
+    };
+    let entries = if h == tip_height {
+        ledger.prove_entries(keys).map_err(internal)?
+    } else {
+        past_entries(&ledger, keys, &undo, &header)?
+    };
+    let tip = header;
     let certificate = shared
         .storage
         .certificate(tip.height)
@@ -795,10 +854,7 @@ fn state_proof(
             internal(if tip.height == 0 {
                 "the chain has no certified block yet; ask again after its first block".to_string()
             } else {
-                format!(
-                    "this node has no certificate for its tip, height {}",
-                    tip.height
-                )
+                format!("this node has no certificate for block {}", tip.height)
             })
         })?;
     let mut holdings = Vec::new();
@@ -846,8 +902,47 @@ fn state_proof(
         state_root: tip.state_root.to_hex(),
         holdings,
         token,
+        nonce_used: None,
         proof: hex::encode(proof.to_bytes()),
     })
+}
+
+/// Proves `keys` in the state after block `header`, from today's ledger and
+/// the undo records of the blocks since, newest first, by bucket.
+fn past_entries(
+    ledger: &Ledger,
+    keys: &[StateKey],
+    undo: &BTreeMap<u16, Vec<BlockUndo>>,
+    header: &merit_chain::BlockHeader,
+) -> Result<Vec<ProvenEntry>, ErrorObjectOwned> {
+    keys.iter()
+        .map(|key| {
+            let bytes = encoding::encode(key);
+            let records = undo
+                .get(&bucket_of_key(&bytes))
+                .map_or(&[][..], Vec::as_slice);
+            let now = ledger.state().get(key).map(encoding::encode);
+            let (value, proof, root) = ledger
+                .commitment()
+                .prove_key_past(&bytes, now.as_deref(), records)
+                .map_err(internal)?;
+            if root != header.state_root {
+                return Err(internal(format!(
+                    "the kept undo records do not lead to the state root of block {}",
+                    header.height
+                )));
+            }
+            let value = value
+                .map(|v| encoding::decode::<StateValue>(&v, MAX_STATE_VALUE_BYTES))
+                .transpose()
+                .map_err(internal)?;
+            Ok(ProvenEntry {
+                key: key.clone(),
+                value,
+                proof,
+            })
+        })
+        .collect()
 }
 
 /// A committed transaction's proof; `null` for one this node has not
@@ -1173,6 +1268,30 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
         }
         let keys = [StateKey::Token(symbol)];
         wire(&state_proof(s, &keys, options.height)?)
+    })?;
+
+    m.register_method(method::GET_NONCE_PROOF, |params, s, _| {
+        let mut args = Args::new(
+            method::GET_NONCE_PROOF,
+            &["address", "nonce", "options"],
+            &params,
+        )?;
+        let address = parse_address(&args.required::<String>()?)?;
+        let nonce: u64 = args.required()?;
+        let options: api::ProofOptions = args.optional()?.unwrap_or_default();
+        if options.tokens.is_some() || options.sub.is_some() {
+            return Err(bad_params(
+                "merit_getNonceProof takes only `height` in its options",
+            ));
+        }
+        let keys = [StateKey::Nonce(address, nonce)];
+        let mut answer = state_proof(s, &keys, options.height)?;
+        let proof = hex::decode(&answer.proof)
+            .ok()
+            .and_then(|b| EntriesProof::from_bytes(&b).ok())
+            .ok_or_else(|| internal("the proof does not decode"))?;
+        answer.nonce_used = Some(proof.entries.iter().any(|e| e.value.is_some()));
+        wire(&answer)
     })?;
 
     m.register_method(method::GET_TX_PROOF, |params, s, _| {

@@ -27,11 +27,18 @@ pub enum Cf {
     History,
     /// The order book in match order (see [`BookIndexKey`](crate::BookIndexKey)).
     Book,
+    /// What each recent block changed, to prove past states: big-endian
+    /// height ‖ big-endian bucket ‖ state key → the key's value before the
+    /// block (ADR 014).
+    Undo,
+    /// The hash each bucket a recent block changed had before it, by
+    /// big-endian height.
+    BucketUndo,
 }
 
 impl Cf {
     /// Every column family, in a fixed order.
-    pub const ALL: [Cf; 8] = [
+    pub const ALL: [Cf; 10] = [
         Cf::Meta,
         Cf::State,
         Cf::Blocks,
@@ -40,6 +47,8 @@ impl Cf {
         Cf::TxIdx,
         Cf::History,
         Cf::Book,
+        Cf::Undo,
+        Cf::BucketUndo,
     ];
 
     /// The column family's name on disk.
@@ -53,6 +62,8 @@ impl Cf {
             Cf::TxIdx => "txidx",
             Cf::History => "history",
             Cf::Book => "book",
+            Cf::Undo => "undo",
+            Cf::BucketUndo => "bucket_undo",
         }
     }
 

@@ -26,11 +26,13 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use merit_chain::block::{Block, BlockHeader, CommitCertificate, Receipt};
+use merit_chain::commitment::{BlockUndo, bucket_of_key};
 use merit_chain::consensus::Evidence;
 use merit_chain::crypto::{Address, Hash32};
 use merit_chain::encoding::{self, BoundedVec, Decode, Encode};
 use merit_chain::ledger::{BlockOutcome, Ledger};
 use merit_chain::limits::*;
+use merit_chain::proof::PROOF_RETENTION_BLOCKS;
 use merit_chain::state::{StateKey, StateMap, StateValue};
 use merit_chain::tx::{ChainId, Price, Symbol};
 
@@ -100,6 +102,10 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     fn certificate(&self, height: u64) -> Result<Option<CommitCertificate>, StorageError>;
     fn receipts(&self, height: u64) -> Result<Option<Vec<Receipt>>, StorageError>;
     fn tx_location(&self, hash: &Hash32) -> Result<Option<TxLocation>, StorageError>;
+    /// What block `height` changed in `bucket`, and the old hashes of every
+    /// bucket it changed: `None` once the record has left the last
+    /// `PROOF_RETENTION_BLOCKS` (ADR 014).
+    fn block_undo(&self, height: u64, bucket: u16) -> Result<Option<BlockUndo>, StorageError>;
     /// Up to `limit` entries of `account`'s history, newest first, strictly
     /// older than `before` when given.
     fn history(
@@ -236,6 +242,55 @@ impl<K: Kv> ChainStore<K> {
         }
     }
 
+    /// Keeps what block `height` changed, to prove past states, and drops
+    /// the record that leaves the retention window with it.
+    fn put_undo(
+        &self,
+        batch: &mut K::Batch,
+        height: u64,
+        outcome: &BlockOutcome,
+    ) -> Result<(), StorageError> {
+        let hkey = height.to_be_bytes();
+        for (k, old) in &outcome.undo {
+            let mut key = Vec::with_capacity(10 + k.len());
+            key.extend_from_slice(&hkey);
+            key.extend_from_slice(&bucket_of_key(k).to_be_bytes());
+            key.extend_from_slice(k);
+            let value = match old {
+                Some(v) => [&[1u8][..], v].concat(),
+                None => vec![0],
+            };
+            self.kv.put(batch, Cf::Undo, &key, &value)?;
+        }
+        let buckets: BoundedVec<(u32, Hash32), UNDO_BUCKETS_BOUND> =
+            BoundedVec::new(outcome.bucket_undo.clone()).map_err(|b| StorageError::Corrupt {
+                what: "bucket undo",
+                detail: format!("{} buckets changed by one block", b.len()),
+            })?;
+        self.kv
+            .put(batch, Cf::BucketUndo, &hkey, &encoding::encode(&buckets))?;
+        if let Some(gone) = height
+            .checked_sub(PROOF_RETENTION_BLOCKS)
+            .filter(|h| *h > 0)
+        {
+            let prefix = gone.to_be_bytes();
+            let mut old_keys = Vec::new();
+            self.kv
+                .scan(Cf::Undo, Some(&prefix), Direction::Forward, &mut |k, _| {
+                    if !k.starts_with(&prefix) {
+                        return Ok(false);
+                    }
+                    old_keys.push(k.to_vec());
+                    Ok(true)
+                })?;
+            for k in old_keys {
+                self.kv.delete(batch, Cf::Undo, &k)?;
+            }
+            self.kv.delete(batch, Cf::BucketUndo, &prefix)?;
+        }
+        Ok(())
+    }
+
     fn put_state_changes(
         &self,
         batch: &mut K::Batch,
@@ -259,6 +314,9 @@ impl<K: Kv> ChainStore<K> {
         Ok(())
     }
 }
+
+/// Most buckets one block changes: all of them.
+const UNDO_BUCKETS_BOUND: usize = 1 << merit_chain::commitment::BUCKET_BITS;
 
 /// The key of an offer in the stored book index: the pair, the price as a
 /// big-endian fixed-point number, then the offer id. The byte order over
@@ -382,6 +440,7 @@ impl<K: Kv + std::fmt::Debug> Storage for ChainStore<K> {
         let kv = &self.kv;
         let mut batch = K::Batch::default();
         self.put_state_changes(&mut batch, outcome)?;
+        self.put_undo(&mut batch, height, outcome)?;
         kv.put(&mut batch, Cf::Blocks, &hkey, &block.to_bytes())?;
         if let Some(cert) = cert {
             kv.put(&mut batch, Cf::Certs, &hkey, &encoding::encode(cert))?;
@@ -532,6 +591,43 @@ impl<K: Kv + std::fmt::Debug> Storage for ChainStore<K> {
             MAX_BLOCK_TXS * MAX_RECEIPT_BYTES,
         )?;
         Ok(r.map(BoundedVec::into_inner))
+    }
+
+    fn block_undo(&self, height: u64, bucket: u16) -> Result<Option<BlockUndo>, StorageError> {
+        let hkey = height.to_be_bytes();
+        let Some(buckets) = self.get_decoded::<BoundedVec<(u32, Hash32), UNDO_BUCKETS_BOUND>>(
+            Cf::BucketUndo,
+            &hkey,
+            UNDO_BUCKETS_BOUND * 48,
+        )?
+        else {
+            return Ok(None);
+        };
+        let mut prefix = hkey.to_vec();
+        prefix.extend_from_slice(&bucket.to_be_bytes());
+        let mut entries = Vec::new();
+        self.kv
+            .scan(Cf::Undo, Some(&prefix), Direction::Forward, &mut |k, v| {
+                if !k.starts_with(&prefix) {
+                    return Ok(false);
+                }
+                let old = match v.split_first() {
+                    Some((1, rest)) => Some(rest.to_vec()),
+                    Some((0, [])) => None,
+                    _ => {
+                        return Err(StorageError::Corrupt {
+                            what: Cf::Undo.name(),
+                            detail: format!("a record of height {height} is malformed"),
+                        });
+                    }
+                };
+                entries.push((k[prefix.len()..].to_vec(), old));
+                Ok(true)
+            })?;
+        Ok(Some(BlockUndo {
+            entries,
+            buckets: buckets.into_inner(),
+        }))
     }
 
     fn tx_location(&self, hash: &Hash32) -> Result<Option<TxLocation>, StorageError> {

@@ -46,6 +46,11 @@ pub enum Lie {
     /// Replaces every proof's certificate with one that keys of no
     /// validator signed.
     ForgedCertificate,
+    /// Says it took every submitted transaction, and forwards none: they
+    /// never commit.
+    DropSubmissions,
+    /// Forwards submissions, then says it does not know any transaction.
+    HideTransactions,
     /// Answers `merit_getProof` with the last answer it saw for the same
     /// params, its header moved to another round and certified again by
     /// `signers`: a second certified block at that height.
@@ -198,12 +203,21 @@ fn forward(upstream: SocketAddr, body: &[u8]) -> std::io::Result<Vec<u8>> {
 fn serve(state: &State, conn: TcpStream) -> std::io::Result<()> {
     let mut reader = BufReader::new(conn.try_clone()?);
     let body = read_request(&mut reader)?;
-    let answer = forward(state.upstream, &body)?;
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let mut answer: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
     let method = request["method"].as_str().unwrap_or("").to_string();
     let params = request["params"].to_string();
     let lie = *state.lie.lock().expect("the lie");
+    let mut answer: Value = if lie == Lie::DropSubmissions && method == "merit_sendTransaction" {
+        let hash = request["params"][0]
+            .as_str()
+            .and_then(|h| hex::decode(h).ok())
+            .and_then(|b| merit_chain::Transaction::from_bytes(&b).ok())
+            .map(|t| t.hash().to_hex());
+        serde_json::json!({"jsonrpc": "2.0", "id": request["id"], "result": hash})
+    } else {
+        let answer = forward(state.upstream, &body)?;
+        serde_json::from_slice(&answer).unwrap_or(Value::Null)
+    };
     if method == "merit_getProof" && answer["result"].is_object() {
         let mut seen = state.seen.lock().expect("the answers seen");
         let list = seen.entry(params.clone()).or_default();
@@ -332,6 +346,15 @@ fn rewrite(lie: Lie, method: &str, result: &mut Value) {
                 proof.entries = BoundedVec::new(entries).expect("as many entries");
                 set_proof(result, &proof);
             }
+        }
+        (Lie::HideTransactions, "merit_getTransaction") => {
+            for field in [
+                "height", "index", "kind", "sender", "code", "message", "original",
+            ] {
+                result[field] = Value::Null;
+            }
+            result["status"] = Value::from("unknown");
+            result["events"] = Value::Array(Vec::new());
         }
         (Lie::Receipts | Lie::Status, "merit_getTransaction")
             if result["status"] == "committed" =>

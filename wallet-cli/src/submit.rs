@@ -325,6 +325,20 @@ fn wait_for(
                     && status.height >= expires_at
                 {
                     let code = RejectCode::Expired;
+                    // The nonce still unused at the last height that could
+                    // include the transaction: it can never commit.
+                    if let Some(v) = ctx.verifier()? {
+                        let last = expires_at.saturating_sub(1);
+                        if !v.nonce_unused(rpc, &tx.body.sender, tx.body.nonce, last)? {
+                            // Random 64-bit nonces do not collide by chance:
+                            // the node is hiding the transaction.
+                            return Err(v.contradicts(format!(
+                                "it does not know transaction {hash}, yet its certified state \
+                                 shows the sender's nonce {} used by block {last}",
+                                tx.body.nonce
+                            )));
+                        }
+                    }
                     let mut expired = local_info(hash, TxStatus::Unknown, tx);
                     expired.tx.code = Some(code.name().to_string());
                     expired.tx.message = Some(code.describe().to_string());

@@ -599,6 +599,34 @@ impl Verifier {
         Ok(Some((receipt, proof.header.height)))
     }
 
+    /// Whether `(sender, nonce)` was still unused after block `height`,
+    /// proven. At a transaction's `expires_at_height - 1` an unused nonce
+    /// shows it can never commit.
+    pub fn nonce_unused(
+        &self,
+        rpc: &RpcClient,
+        sender: &Address,
+        nonce: u64,
+        height: u64,
+    ) -> Result<bool> {
+        self.follow(rpc)?;
+        let answer: StateProof = rpc.call(
+            method::GET_NONCE_PROOF,
+            json!([sender.to_bech32(), nonce, {"height": height}]),
+        )?;
+        let proof = self.entries_proof(&answer)?;
+        let unused = merit_chain::proof::verify_nonce_unused(
+            &mut self.client.borrow_mut(),
+            &proof,
+            sender,
+            nonce,
+            height,
+        )
+        .map_err(|e| self.refused(e, &proof.header, &proof.certificate))?;
+        self.accept(&proof.header, &proof.certificate, false)?;
+        Ok(unused)
+    }
+
     /// An error for a node whose plain answer contradicts its proof.
     pub fn contradicts(&self, what: impl Into<String>) -> anyhow::Error {
         self.untrusted(what)

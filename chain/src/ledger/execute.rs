@@ -112,11 +112,23 @@ impl Ledger {
                 .iter()
                 .map(|(k, v)| (k.as_slice(), v.as_deref())),
         );
+        let undo = changes
+            .keys()
+            .zip(&encoded_changes)
+            .map(|(k, (bytes, _))| (bytes.clone(), self.state.get(k).map(encoding::encode)))
+            .collect();
+        let hashes = self.commitment.bucket_hashes();
+        let bucket_undo = delta
+            .dirty_buckets()
+            .map(|i| (u32::try_from(i).unwrap_or(u32::MAX), hashes[i]))
+            .collect();
         BlockOutcome {
             height,
             receipts,
             changes,
             encoded_changes,
+            undo,
+            bucket_undo,
             state_root: delta.root(),
             delta,
         }

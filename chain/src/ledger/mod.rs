@@ -62,6 +62,12 @@ pub struct BlockOutcome {
     pub changes: StateChanges,
     /// `changes` in canonical bytes, for storage.
     pub encoded_changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// What each changed key held before the block, in the same order as
+    /// `encoded_changes` (`None`: no entry): kept so past states can be
+    /// proven (ADR 014).
+    pub undo: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// The hash each bucket the block changes had before it.
+    pub bucket_undo: Vec<(u32, Hash32)>,
     pub state_root: Hash32,
     delta: CommitmentDelta,
 }

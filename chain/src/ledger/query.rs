@@ -113,6 +113,11 @@ impl Ledger {
             .collect()
     }
 
+    /// The state commitment at the tip: what past proofs start from.
+    pub fn commitment(&self) -> &crate::commitment::StateCommitment {
+        &self.commitment
+    }
+
     /// The consensus parameters in force after the tip.
     pub fn consensus_params(&self) -> crate::params::ConsensusParams {
         match self.state.get(&StateKey::ConsensusParams) {

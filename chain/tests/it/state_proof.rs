@@ -207,3 +207,130 @@ proptest! {
         prop_assert!(verify_state_proof(&root, k, Some(&value), &proof).is_err());
     }
 }
+
+/// Applies `changes` to `c`, returning what undoes them: the old value of
+/// each key (from `values`, kept in step) and the old hash of each bucket.
+fn step(
+    c: &mut StateCommitment,
+    values: &mut BTreeMap<Vec<u8>, Vec<u8>>,
+    changes: &[(Vec<u8>, Option<Vec<u8>>)],
+) -> merit_chain::commitment::BlockUndo {
+    let delta = c.prepare(changes.iter().map(|(k, v)| (k.as_slice(), v.as_deref())));
+    let buckets = delta
+        .dirty_buckets()
+        .map(|i| (i as u32, c.bucket_hashes()[i]))
+        .collect();
+    let entries = changes
+        .iter()
+        .map(|(k, _)| (k.clone(), values.get(k).cloned()))
+        .collect();
+    for (k, v) in changes {
+        match v {
+            Some(v) => values.insert(k.clone(), v.clone()),
+            None => values.remove(k),
+        };
+    }
+    c.apply(delta);
+    merit_chain::commitment::BlockUndo { entries, buckets }
+}
+
+/// Keys that share a bucket with `key0`, so past proofs of a bucket that
+/// holds several entries are exercised too.
+fn bucket_mates() -> &'static [Vec<u8>] {
+    static MATES: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+    MATES.get_or_init(|| {
+        let b = merit_chain::commitment::bucket_of_key(b"key0");
+        (0..400_000u32)
+            .map(|i| format!("mate{i}").into_bytes())
+            .filter(|k| merit_chain::commitment::bucket_of_key(k) == b)
+            .take(4)
+            .collect()
+    })
+}
+
+/// Key `k` of the past-proof test: `key0`…`key59`, then `key0`'s bucket mates.
+fn test_key(k: u32) -> Vec<u8> {
+    let mates = bucket_mates();
+    match (k as usize).checked_sub(60) {
+        Some(i) if !mates.is_empty() => mates[i % mates.len()].clone(),
+        _ => format!("key{k}").into_bytes(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// A key proven in a past state from today's commitment and the undo
+    /// records of the blocks since gives the value, the proof and the root
+    /// a snapshot of that state gives.
+    #[test]
+    fn a_past_state_proves_from_todays_commitment_and_the_undo_records(
+        blocks in prop::collection::vec(
+            prop::collection::vec((0u32..66, prop::option::of(0u32..1000)), 1..12),
+            1..8,
+        ),
+        back in 0usize..8,
+        probe in prop_oneof![Just(0u32), 60u32..66, 0u32..70],
+    ) {
+        let (mut c, mut values) = state(40);
+        let back = back.min(blocks.len());
+        let mut snapshot = None;
+        let mut undo = Vec::new();
+        for (i, block) in blocks.iter().enumerate() {
+            if i == blocks.len() - back {
+                snapshot = Some((c.clone(), values.clone()));
+            }
+            // One change per key per block, as a block's changes are.
+            let changes: BTreeMap<Vec<u8>, Option<Vec<u8>>> = block
+                .iter()
+                .map(|(k, v)| (test_key(*k), v.map(|v| format!("v{v}").into_bytes())))
+                .collect();
+            let changes: Vec<_> = changes.into_iter().collect();
+            undo.push(step(&mut c, &mut values, &changes));
+        }
+        let (then, then_values) = snapshot.unwrap_or((c.clone(), values.clone()));
+        let newest_first: Vec<_> = undo.iter().rev().take(back).cloned().collect();
+        let key = test_key(probe);
+        let (value, proof, root) = c
+            .prove_key_past(&key, values.get(&key).map(Vec::as_slice), &newest_first)
+            .unwrap();
+        prop_assert_eq!(root, then.root());
+        prop_assert_eq!(value.as_ref(), then_values.get(&key));
+        prop_assert_eq!(&proof, &then.prove(&key).unwrap());
+        verify_state_proof(&root, &key, value.as_deref(), &proof).unwrap();
+    }
+}
+
+#[test]
+fn a_blocks_outcome_carries_what_undoes_it() {
+    let mut a = Alliance::new();
+    let before = a.ledger.clone();
+    let tx = a.tx(
+        &a.alice.clone(),
+        Alliance::transfer("BEAN", &a.bob.clone(), 2_500),
+    );
+    let time = a.ledger.tip().timestamp_ms + 1_000;
+    let (block, outcome) = a.ledger.build_block(0, time, a.m1.public(), vec![tx]);
+    let undo = merit_chain::commitment::BlockUndo {
+        entries: outcome.undo.clone(),
+        buckets: outcome.bucket_undo.clone(),
+    };
+    assert_eq!(outcome.undo.len(), outcome.encoded_changes.len());
+    a.ledger.apply(&block.header, outcome);
+    let bob = StateKey::Holding(a.bob.public(), 0, sym("BEAN"));
+    let key = encoding::encode(&bob);
+    let now = a.ledger.state().get(&bob).map(encoding::encode);
+    let (value, proof, root) = a
+        .ledger
+        .commitment()
+        .prove_key_past(&key, now.as_deref(), &[undo])
+        .unwrap();
+    assert_eq!(root, before.state_root());
+    assert_eq!(value, before.state().get(&bob).map(encoding::encode));
+    assert_eq!(proof, before.prove(&bob).unwrap().1);
+}
+
+#[test]
+fn the_past_proof_test_has_keys_that_share_a_bucket() {
+    assert_eq!(bucket_mates().len(), 4);
+}

@@ -657,6 +657,17 @@ fn calls(f: &Facts) -> Vec<(&'static str, Value)> {
     ] {
         c.push(("merit_getTokenProof", p));
     }
+    for p in [
+        json!([f.addresses[0], 1]),
+        json!([f.addresses[0], 1, {"height": 1}]),
+        json!([f.addresses[0], 1, {"height": 0}]),
+        json!([f.addresses[0], 999_999]),
+        json!([f.addresses[0], -1]),
+        json!([f.addresses[0], 1, {"tokens": ["BEAN"]}]),
+        json!([f.addresses[0]]),
+    ] {
+        c.push(("merit_getNonceProof", p));
+    }
     for h in &f.txs {
         c.push(("merit_getTxProof", json!([h.to_hex()])));
     }
@@ -1057,6 +1068,50 @@ fn a_balance_token_and_transaction_proof_verify_from_their_bytes_alone() {
     assert_eq!(held[0].1.balance, ledger.balance(&alice, &sym("BEAN")));
     assert_eq!(held[1].1.balance, 0, "alice holds no MILES");
     assert!(held[0].1.balance > 0);
+
+    // A past state proves too, against its own certified header: alice's
+    // BEAN after block 1, before the payments of block 2.
+    let past = call(
+        "merit_getProof",
+        json!([facts.addresses[0], {"tokens": ["BEAN"], "height": 1}]),
+    );
+    let proof = EntriesProof::from_bytes(&bytes(&past)).expect("a proof");
+    assert_eq!(proof.header.height, 1);
+    let then = verify_holdings(
+        &mut client,
+        &proof,
+        &alice,
+        0,
+        &[sym("BEAN")],
+        Freshness::AtHeight(1),
+    )
+    .expect("the past proof verifies");
+    assert_ne!(then[0].1.balance, held[0].1.balance, "alice paid since");
+    // A nonce alice used proves used; one she never used proves unused,
+    // as of a height, which is how a wallet shows a transaction can no
+    // longer commit.
+    let block1 = call("merit_getBlock", json!([1, {"full": true}]));
+    let alice_nonce = block1["bytes"]["txs"]
+        .as_array()
+        .expect("txs")
+        .iter()
+        .map(|t| {
+            Transaction::from_bytes(&hex::decode(t.as_str().expect("hex")).expect("hex"))
+                .expect("a transaction")
+        })
+        .find(|t| t.body.sender == alice)
+        .expect("alice sent a transaction in block 1")
+        .body
+        .nonce;
+    for (nonce, used) in [(alice_nonce, true), (999_999, false)] {
+        let answer = call("merit_getNonceProof", json!([facts.addresses[0], nonce]));
+        assert_eq!(answer["nonce_used"], used, "{answer}");
+        let proof = EntriesProof::from_bytes(&bytes(&answer)).expect("a proof");
+        let h = proof.header.height;
+        let unused = merit_chain::proof::verify_nonce_unused(&mut client, &proof, &alice, nonce, h)
+            .expect("the nonce proof verifies");
+        assert_eq!(unused, !used);
+    }
 
     let answer = call("merit_getTokenProof", json!(["BEAN"]));
     let proof = EntriesProof::from_bytes(&bytes(&answer)).expect("a proof");

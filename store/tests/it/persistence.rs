@@ -440,3 +440,48 @@ proptest::proptest! {
         proptest::prop_assert_eq!(price_order_bytes(a), price_order_bytes(a.reduced()));
     }
 }
+
+#[test]
+fn past_states_prove_from_the_kept_undo_records_until_they_leave_the_window() {
+    use merit_chain::commitment::bucket_of_key;
+    use merit_chain::proof::PROOF_RETENTION_BLOCKS;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, shoppers, _) = hundred_blocks(dir.path());
+    let store = RocksStorage::open(dir.path()).unwrap();
+    // Shopper 7's BEAN after block 50, proven from today's ledger and the
+    // records of blocks 100 down to 51, is the state a replay to 50 has.
+    let key = StateKey::Holding(shoppers[7].public(), 0, sym("BEAN"));
+    let bytes = encoding::encode(&key);
+    let bucket = bucket_of_key(&bytes);
+    let undo: Vec<_> = (51..=100)
+        .rev()
+        .map(|h| store.block_undo(h, bucket).unwrap().expect("kept"))
+        .collect();
+    let now = a.ledger.state().get(&key).map(encoding::encode);
+    let (value, proof, root) = a
+        .ledger
+        .commitment()
+        .prove_key_past(&bytes, now.as_deref(), &undo)
+        .unwrap();
+    let block_50 = store.block(50).unwrap().unwrap();
+    assert_eq!(root, block_50.header.state_root);
+    merit_chain::commitment::verify_state_proof(&root, &bytes, value.as_deref(), &proof).unwrap();
+    let then: StateValue = encoding::decode(&value.expect("held BEAN then"), 1 << 16).unwrap();
+    let StateValue::Holding(then) = then else {
+        panic!("a holding")
+    };
+    // Shopper 7 got 7 BEAN at block 7, 27, 47 (and 67, 87 later).
+    assert_eq!(then.balance, 7 + 27 + 47);
+    // The window moves with the chain: after PROOF_RETENTION_BLOCKS more
+    // blocks, block 1's record is gone and block 100's is still kept.
+    let mut a = a;
+    for height in 101..=(100 + PROOF_RETENTION_BLOCKS) {
+        let time = GENESIS_TIME_MS + height * 1000;
+        let (block, outcome) = a.ledger.build_block(0, time, a.m1.public(), Vec::new());
+        store.commit_block(&block, None, &outcome).unwrap();
+        a.ledger.apply(&block.header, outcome);
+    }
+    assert!(store.block_undo(100, bucket).unwrap().is_none());
+    assert!(store.block_undo(101, bucket).unwrap().is_some());
+    assert!(store.block_undo(1, bucket).unwrap().is_none());
+}

@@ -1008,6 +1008,21 @@ fn a_lying_node_is_caught_and_trust_node_believes_it() {
     // A certificate signed by keys of no validator.
     lied(Lie::ForgedCertificate, "balance alice");
 
+    // A transaction that expires unseen is proven never committed: its
+    // nonce is still unused at the last height that could include it.
+    proxy.lie(Lie::DropSubmissions);
+    let run = w.run("--from alice send BEAN 1.00 bob --ttl-blocks 2 --json");
+    proxy.lie(Lie::Honest);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.json()["code"], "Expired", "{run:#?}");
+    // A node that hides a transaction it committed: the nonce proof shows
+    // it used, so the wallet does not call it expired.
+    proxy.lie(Lie::HideTransactions);
+    let run = w.run("--from alice send BEAN 1.00 bob --ttl-blocks 2");
+    proxy.lie(Lie::Honest);
+    assert_eq!(run.code, 5, "{run:#?}");
+    assert!(run.stderr.contains("nonce"), "{run:#?}");
+
     // An old state replayed as the current one: an account that holds
     // nothing is proven at two heights, then the older proof comes back.
     let nobody = Keypair::insecure_from_label("lying-proxy/nobody")
