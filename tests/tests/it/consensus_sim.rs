@@ -129,6 +129,16 @@ fn n7f2_is_safe_and_live_over_every_seed() {
     );
 }
 
+/// Seed 6733 of n7f2 stopped a run of 10,000: the spammer's "vote that
+/// claims another validator's key" picked its own key, so its junk was a
+/// vote it really signed, relayed back to its own replica, which then
+/// refused to cast its honest Commit (the double-sign assertion). The
+/// spammer now never claims its own key.
+#[test]
+fn n7f2_seed_6733_where_a_spammer_once_forged_its_own_vote_passes() {
+    sim::run(&scenario("n7f2"), 6733).unwrap_or_else(|f| panic!("{f}"));
+}
+
 #[test]
 fn n10f3_is_safe_and_live_over_every_seed() {
     let summary = all_seeds_pass("n10f3");

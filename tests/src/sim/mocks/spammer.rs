@@ -47,9 +47,18 @@ impl Byzantine for Spammer {
                 let byte = ctx.rng.index(64);
                 msg.signed.signature.0[byte] ^= 1 << ctx.rng.below(8);
             }
-            // Claims to come from another validator.
+            // Claims to come from another validator. Never its own key: that
+            // would make its junk a vote it really signed, which gossip
+            // relays back to its own replica as a vote it never cast.
             1 => {
-                let keys = ctx.validators.keys();
+                let own = ctx.key.public();
+                let keys: Vec<_> = ctx
+                    .validators
+                    .keys()
+                    .iter()
+                    .copied()
+                    .filter(|k| *k != own)
+                    .collect();
                 if let Some(k) = keys.get(ctx.rng.index(keys.len())) {
                     msg.signed.validator = *k;
                 }
