@@ -140,25 +140,7 @@ impl Lots {
             return None;
         }
         let mut lots = std::mem::take(&mut self.0).into_inner();
-        let mut taken = Vec::new();
-        let mut need = amount;
-        let mut used = 0;
-        for lot in lots.iter_mut() {
-            if need == 0 {
-                break;
-            }
-            let t = lot.amount.min(need);
-            taken.push(Lot {
-                expires_at_ms: lot.expires_at_ms,
-                amount: t,
-            });
-            lot.amount -= t;
-            need -= t;
-            if lot.amount == 0 {
-                used += 1;
-            }
-        }
-        lots.drain(..used);
+        let taken = take_soonest(&mut lots, amount);
         self.set(lots);
         Some(taken)
     }
@@ -194,6 +176,31 @@ impl Lots {
         self.set(lots);
         Some(lot.amount)
     }
+}
+
+/// Takes up to `amount` from `lots` (soonest first, as [`Lots`] keeps
+/// them), dropping the lots it empties; returns what it took, in order.
+pub(crate) fn take_soonest(lots: &mut Vec<Lot>, amount: u64) -> Vec<Lot> {
+    let mut taken = Vec::new();
+    let mut need = amount;
+    let mut used = 0;
+    for lot in lots.iter_mut() {
+        if need == 0 {
+            break;
+        }
+        let t = lot.amount.min(need);
+        taken.push(Lot {
+            expires_at_ms: lot.expires_at_ms,
+            amount: t,
+        });
+        lot.amount -= t;
+        need -= t;
+        if lot.amount == 0 {
+            used += 1;
+        }
+    }
+    lots.drain(..used);
+    taken
 }
 
 /// What an account holds of one token, in one state entry.

@@ -6,6 +6,7 @@ use super::Ledger;
 use super::exec::{Exec, Rejection, overflow, reject};
 use super::overlay::Overlay;
 use crate::reject::RejectCode;
+use crate::state::take_soonest;
 use crate::state::*;
 use crate::tx::Symbol;
 
@@ -103,28 +104,9 @@ impl Parcel {
     pub(super) fn split_front(&mut self, amount: u64) -> Parcel {
         let amount = amount.min(self.amount);
         self.amount -= amount;
-        let mut taken = Vec::new();
-        let mut need = amount;
-        let mut used = 0;
-        for lot in self.lots.iter_mut() {
-            if need == 0 {
-                break;
-            }
-            let t = lot.amount.min(need);
-            taken.push(Lot {
-                expires_at_ms: lot.expires_at_ms,
-                amount: t,
-            });
-            lot.amount -= t;
-            need -= t;
-            if lot.amount == 0 {
-                used += 1;
-            }
-        }
-        self.lots.drain(..used);
         Parcel {
             amount,
-            lots: taken,
+            lots: take_soonest(&mut self.lots, amount),
         }
     }
 }
