@@ -21,6 +21,7 @@
 //! reaches the node's wire.
 #![forbid(unsafe_code)]
 
+pub mod date;
 pub mod error;
 pub mod event;
 pub mod method;
@@ -28,6 +29,7 @@ pub mod notification;
 pub mod params;
 pub mod response;
 
+pub use date::{parse_utc_date, utc_date};
 pub use error::{BusyCode, BusyData, InvalidParamsData, RejectedTxData};
 pub use event::Event;
 pub use notification::{AccountNotification, BlockNotification, RejectedTx};
@@ -36,8 +38,8 @@ pub use params::{
     ProposalFilter, ValidatorsOptions,
 };
 pub use response::{
-    Account, AuditEntry, Block, BlockBytes, Certificate, Escrow, EscrowStatus, EvidenceEntry,
-    Expiring, Health, HealthStatus, HistoryEntry, HistoryPage, Offer, OrderBook, Proposal,
-    ProposalAction, ProvenHolding, StateProof, Status, TokenInfo, TxInfo, TxProofInfo, TxStatus,
-    ValidatorChange, ValidatorEntry, ValidatorSetInfo,
+    Account, AuditEntry, Block, BlockBytes, Certificate, DayEnd, Escrow, EscrowStatus,
+    EvidenceEntry, Expiring, Health, HealthStatus, HistoryEntry, HistoryPage, Offer, OrderBook,
+    Proposal, ProposalAction, ProvenHolding, StateProof, Status, TokenInfo, TxInfo, TxProofInfo,
+    TxStatus, ValidatorChange, ValidatorEntry, ValidatorSetInfo,
 };

@@ -40,6 +40,9 @@ pub const GET_TOKEN_PROOF: &str = "merit_getTokenProof";
 pub const GET_TX_PROOF: &str = "merit_getTxProof";
 /// `merit_getNonceProof(address, nonce, {height?})` → [`crate::StateProof`].
 pub const GET_NONCE_PROOF: &str = "merit_getNonceProof";
+/// `merit_getDayEnds()` → an array of [`crate::DayEnd`]: the day ends
+/// whose state the node proves.
+pub const GET_DAY_ENDS: &str = "merit_getDayEnds";
 /// `merit_getProposal(id)` → [`crate::Proposal`] or `null`.
 pub const GET_PROPOSAL: &str = "merit_getProposal";
 /// `merit_listProposals({status?})` → an array of [`crate::Proposal`].
@@ -70,6 +73,7 @@ pub const ALL: &[&str] = &[
     GET_TOKEN_PROOF,
     GET_TX_PROOF,
     GET_NONCE_PROOF,
+    GET_DAY_ENDS,
     GET_PROPOSAL,
     LIST_PROPOSALS,
     GET_EVIDENCE,

@@ -477,6 +477,16 @@ pub struct ProvenHolding {
     pub lots: Vec<Expiring>,
 }
 
+/// The last block of a UTC day whose state the node proves, as
+/// `merit_getDayEnds` lists them (ADR 014).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayEnd {
+    /// The UTC day, `YYYY-MM-DD`.
+    pub date: String,
+    /// The height of its last block.
+    pub height: u64,
+}
+
 /// A transaction's proof, as `merit_getTxProof` serves it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TxProofInfo {

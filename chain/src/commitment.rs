@@ -288,30 +288,72 @@ impl StateCommitment {
         current: Option<&[u8]>,
         undo: &[BlockUndo],
     ) -> Result<(Option<Vec<u8>>, StateProof, Hash32), ProofError> {
-        let b = bucket_of(&key_hash(key));
-        let mut pairs = self.buckets[b].clone();
+        let (value, pairs) = self.walk_back(key, current, undo);
         let mut past_buckets = BTreeMap::new();
-        let mut value = current.map(<[u8]>::to_vec);
         for block in undo {
-            for (k, old) in &block.entries {
-                let kh = key_hash(k);
-                if bucket_of(&kh) != b {
-                    continue;
-                }
-                match old {
-                    Some(v) => pairs.insert(kh, entry_hash(&kh, v)),
-                    None => pairs.remove(&kh),
-                };
-                if k.as_slice() == key {
-                    value = old.clone();
-                }
-            }
             for (i, h) in &block.buckets {
                 past_buckets.insert(*i as usize, *h);
             }
         }
         let (proof, root) = self.prove_past(key, &pairs, &past_buckets)?;
         Ok((value, proof, root))
+    }
+
+    /// Proves `key` at a day's end (ADR 014): `records` are the day records
+    /// from the newest back to that day's, each holding the value every key
+    /// changed after a day's end had at it (`buckets` unused), and `tree` is
+    /// the state tree at that day's end. Returns the past value, its proof
+    /// and the root it leads to.
+    pub fn prove_key_at_day_end(
+        &self,
+        key: &[u8],
+        current: Option<&[u8]>,
+        records: &[BlockUndo],
+        tree: &SnapshotTree,
+    ) -> Result<(Option<Vec<u8>>, StateProof, Hash32), ProofError> {
+        let (value, pairs) = self.walk_back(key, current, records);
+        let mut index = bucket_of(&key_hash(key));
+        let mut node = bucket_hash(pairs.iter());
+        let mut siblings = [Hash32::default(); BUCKET_BITS as usize];
+        for (level, sibling) in siblings.iter_mut().enumerate() {
+            *sibling = tree.levels[level][index ^ 1];
+            node = if index.is_multiple_of(2) {
+                node_hash(&node, sibling)
+            } else {
+                node_hash(sibling, &node)
+            };
+            index /= 2;
+        }
+        let pairs: Vec<(Hash32, Hash32)> = pairs.into_iter().collect();
+        let bucket = BoundedVec::new(pairs).map_err(|p| ProofError::BucketTooLarge(p.len()))?;
+        Ok((value, StateProof { bucket, siblings }, node))
+    }
+
+    /// `key`'s value and its bucket's pairs once `undo` (newest first) is
+    /// applied to the current state, whose value of `key` is `current`.
+    fn walk_back(
+        &self,
+        key: &[u8],
+        current: Option<&[u8]>,
+        undo: &[BlockUndo],
+    ) -> (Option<Vec<u8>>, BTreeMap<Hash32, Hash32>) {
+        let b = bucket_of(&key_hash(key));
+        let mut pairs = self.buckets[b].clone();
+        let mut value = current.map(<[u8]>::to_vec);
+        for (k, old) in undo.iter().flat_map(|block| &block.entries) {
+            let kh = key_hash(k);
+            if bucket_of(&kh) != b {
+                continue;
+            }
+            match old {
+                Some(v) => pairs.insert(kh, entry_hash(&kh, v)),
+                None => pairs.remove(&kh),
+            };
+            if k.as_slice() == key {
+                value = old.clone();
+            }
+        }
+        (value, pairs)
     }
 
     /// Installs a prepared delta.
@@ -323,6 +365,36 @@ impl StateCommitment {
             self.levels[level][i] = h;
         }
         debug_assert_eq!(self.root(), delta.root);
+    }
+}
+
+/// The whole state tree over a kept set of bucket hashes: a day end's
+/// snapshot, from which proofs of that day's state take their siblings.
+#[derive(Debug, Clone)]
+pub struct SnapshotTree {
+    levels: Vec<Vec<Hash32>>,
+}
+
+impl SnapshotTree {
+    /// Builds the tree over one hash per bucket, by index.
+    pub fn new(buckets: Vec<Hash32>) -> Result<Self, ProofError> {
+        if buckets.len() != BUCKETS {
+            return Err(ProofError::BadSnapshot(buckets.len()));
+        }
+        let mut levels = vec![buckets];
+        while let Some(below) = levels.last().filter(|l| l.len() > 1) {
+            let next = below
+                .chunks_exact(2)
+                .map(|pair| node_hash(&pair[0], &pair[1]))
+                .collect();
+            levels.push(next);
+        }
+        Ok(SnapshotTree { levels })
+    }
+
+    /// The root the snapshot's buckets lead to.
+    pub fn root(&self) -> Hash32 {
+        self.levels[BUCKET_BITS as usize][0]
     }
 }
 
@@ -354,6 +426,8 @@ pub enum ProofError {
     WrongValue,
     #[error("the key has an entry in the proof, and was claimed absent")]
     Present,
+    #[error("a day-end snapshot of {0} bucket hashes, not {BUCKETS}")]
+    BadSnapshot(usize),
     #[error("the proof leads to root {got}, not the state root {expected}")]
     WrongRoot { expected: Hash32, got: Hash32 },
 }

@@ -26,6 +26,16 @@ use crate::tx::Symbol;
 /// `tip - PROOF_RETENTION_BLOCKS` to the tip (ADR 014).
 pub const PROOF_RETENTION_BLOCKS: u64 = 10_000;
 
+/// How many UTC days back a node proves the state at each day's last block,
+/// beyond the block window: a month of day-end states for reconciliation
+/// (ADR 014).
+pub const PROOF_RETENTION_DAYS: u64 = 31;
+
+/// The UTC day (days since 1970-01-01) a block time falls in.
+pub fn utc_day(time_ms: u64) -> u64 {
+    time_ms / crate::limits::MS_PER_DAY
+}
+
 /// Most entries one proof carries: the tokens one `merit_getProof` asks for.
 pub const MAX_PROVEN_ENTRIES: usize = 64;
 

@@ -31,7 +31,7 @@ use merit_api::params::HistoryCursorError;
 use merit_api::{self as api, BlockRef, BookLimit, HistoryCursor, HistoryLimit, TxStatus, method};
 use merit_chain::amount::format_amount;
 use merit_chain::block::{Event, TxOutcome};
-use merit_chain::commitment::{BlockUndo, bucket_of_key};
+use merit_chain::commitment::{BlockUndo, SnapshotTree, bucket_of_key};
 use merit_chain::encoding::{self, BoundedVec};
 use merit_chain::governance::{GovAction, ProposalRecord, ProposalStatus};
 use merit_chain::ledger::Ledger;
@@ -772,8 +772,9 @@ fn get_proof(
     state_proof(shared, &keys, options.height)
 }
 
-/// Proves `keys` at the tip, with the tip's header and certificate. A past
-/// height is refused: this node proves its current state only.
+/// Proves `keys` at `height` (the tip when `None`), with that block's header
+/// and certificate: any of the last `PROOF_RETENTION_BLOCKS` blocks, or the
+/// last block of one of the last `PROOF_RETENTION_DAYS` UTC days (ADR 014).
 fn state_proof(
     shared: &Shared,
     keys: &[StateKey],
@@ -786,10 +787,28 @@ fn state_proof(
         .saturating_sub(PROOF_RETENTION_BLOCKS)
         .max(1)
         .min(first_tip);
+    // A kept day end proves from its snapshot, inside the block window
+    // too: that reads one record per key changed per day, not one per block.
+    let ends = if h < first_tip {
+        shared.storage.day_ends().map_err(internal)?
+    } else {
+        Vec::new()
+    };
+    if let Some(&(day, _)) = ends.iter().find(|(_, end)| *end == h) {
+        return day_end_proof(shared, keys, day, h);
+    }
     if h > first_tip || h < oldest {
+        let days = match (ends.first(), ends.last()) {
+            (Some((first, _)), Some((last, _))) => format!(
+                ", and the last block of each UTC day from {} to {} (`merit_getDayEnds`)",
+                api::utc_date(*first),
+                api::utc_date(*last)
+            ),
+            _ => String::new(),
+        };
         return Err(bad_params(format!(
             "height is {h}: this node proves the states from height {oldest} to its tip, {first_tip} \
-             (the last {PROOF_RETENTION_BLOCKS} blocks)"
+             (the last {PROOF_RETENTION_BLOCKS} blocks){days}"
         )));
     }
     // The undo records of the blocks since `h`, read before the ledger is
@@ -845,6 +864,130 @@ fn state_proof(
     } else {
         past_entries(&ledger, keys, &undo, &header)?
     };
+    proof_response(shared, &ledger, header, entries)
+}
+
+/// The state at the last block of UTC day `day`, block `h`, from the day's
+/// snapshot of bucket hashes and the day records since (ADR 014).
+fn day_end_proof(
+    shared: &Shared,
+    keys: &[StateKey],
+    day: u64,
+    h: u64,
+) -> Result<api::StateProof, ErrorObjectOwned> {
+    let storage = &shared.storage;
+    let gone = || {
+        bad_params(format!(
+            "height is {h}: this node no longer keeps that day's end"
+        ))
+    };
+    let snapshot = storage
+        .day_snapshot(day)
+        .map_err(internal)?
+        .ok_or_else(gone)?;
+    let tree = SnapshotTree::new(snapshot).map_err(internal)?;
+    let header = storage
+        .block(h)
+        .map_err(internal)?
+        .ok_or_else(|| internal(format!("block {h} is missing")))?
+        .header;
+    if tree.root() != header.state_root {
+        return Err(internal(format!(
+            "the kept snapshot of day {} does not lead to the state root of block {h}",
+            api::utc_date(day)
+        )));
+    }
+    let buckets: BTreeSet<u16> = keys
+        .iter()
+        .map(|k| bucket_of_key(&encoding::encode(k)))
+        .collect();
+    // Records of days closed before the lock never change; those of the day
+    // still open are read under it, so none lags the ledger (the store
+    // commits a block before the ledger installs it).
+    let read = |records: &mut BTreeMap<u16, Vec<BlockUndo>>, days: &[u64]| {
+        for d in days.iter().rev() {
+            for b in &buckets {
+                let r = storage.day_records(*d, *b).map_err(internal)?;
+                records.entry(*b).or_default().push(r);
+            }
+        }
+        Ok::<(), ErrorObjectOwned>(())
+    };
+    let days_since = |ends: Vec<(u64, u64)>| -> Vec<u64> {
+        ends.into_iter()
+            .map(|(d, _)| d)
+            .filter(|d| *d >= day)
+            .collect()
+    };
+    let closed = days_since(storage.day_ends().map_err(internal)?);
+    let closed = &closed[..closed.len().saturating_sub(1)];
+    let mut older = BTreeMap::new();
+    read(&mut older, closed)?;
+    let ledger = shared.read_ledger();
+    let open: Vec<u64> = days_since(storage.day_ends().map_err(internal)?)
+        .into_iter()
+        .filter(|d| closed.last().is_none_or(|c| d > c))
+        .collect();
+    if closed.first().or(open.first()) != Some(&day) {
+        return Err(gone());
+    }
+    let mut records = BTreeMap::new();
+    read(&mut records, &open)?;
+    for (b, older) in older {
+        records.entry(b).or_default().extend(older);
+    }
+    let entries = keys
+        .iter()
+        .map(|key| {
+            let bytes = encoding::encode(key);
+            let r = records
+                .get(&bucket_of_key(&bytes))
+                .map_or(&[][..], Vec::as_slice);
+            let now = ledger.state().get(key).map(encoding::encode);
+            let (value, proof, root) = ledger
+                .commitment()
+                .prove_key_at_day_end(&bytes, now.as_deref(), r, &tree)
+                .map_err(internal)?;
+            proven_entry(key, value, proof, root, &header)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    proof_response(shared, &ledger, header, entries)
+}
+
+/// An entry proven in the state after `header`, once its proof is checked
+/// to lead to that block's state root.
+fn proven_entry(
+    key: &StateKey,
+    value: Option<Vec<u8>>,
+    proof: merit_chain::commitment::StateProof,
+    root: Hash32,
+    header: &merit_chain::BlockHeader,
+) -> Result<ProvenEntry, ErrorObjectOwned> {
+    if root != header.state_root {
+        return Err(internal(format!(
+            "the kept records do not lead to the state root of block {}",
+            header.height
+        )));
+    }
+    let value = value
+        .map(|v| encoding::decode::<StateValue>(&v, MAX_STATE_VALUE_BYTES))
+        .transpose()
+        .map_err(internal)?;
+    Ok(ProvenEntry {
+        key: key.clone(),
+        value,
+        proof,
+    })
+}
+
+/// The response for proven `entries` of the state after `header`, with the
+/// block's certificate.
+fn proof_response(
+    shared: &Shared,
+    ledger: &Ledger,
+    header: merit_chain::BlockHeader,
+    entries: Vec<ProvenEntry>,
+) -> Result<api::StateProof, ErrorObjectOwned> {
     let tip = header;
     let certificate = shared
         .storage
@@ -926,21 +1069,7 @@ fn past_entries(
                 .commitment()
                 .prove_key_past(&bytes, now.as_deref(), records)
                 .map_err(internal)?;
-            if root != header.state_root {
-                return Err(internal(format!(
-                    "the kept undo records do not lead to the state root of block {}",
-                    header.height
-                )));
-            }
-            let value = value
-                .map(|v| encoding::decode::<StateValue>(&v, MAX_STATE_VALUE_BYTES))
-                .transpose()
-                .map_err(internal)?;
-            Ok(ProvenEntry {
-                key: key.clone(),
-                value,
-                proof,
-            })
+            proven_entry(key, value, proof, root, header)
         })
         .collect()
 }
@@ -1319,6 +1448,20 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
             .map(|p| proposal(&ledger, p))
             .collect();
         wire(&found)
+    })?;
+
+    m.register_method(method::GET_DAY_ENDS, |params, s, _| {
+        Args::new(method::GET_DAY_ENDS, &[], &params)?;
+        let ends = s.storage.day_ends().map_err(internal)?;
+        wire(
+            &ends
+                .into_iter()
+                .map(|(day, height)| api::DayEnd {
+                    date: api::utc_date(day),
+                    height,
+                })
+                .collect::<Vec<_>>(),
+        )
     })?;
 
     m.register_method(method::GET_EVIDENCE, |params, s, _| {

@@ -34,11 +34,18 @@ pub enum Cf {
     /// The hash each bucket a recent block changed had before it, by
     /// big-endian height.
     BucketUndo,
+    /// The hash of every bucket at the last block of a UTC day, by
+    /// big-endian day (ADR 014).
+    DaySnapshot,
+    /// For every key changed after a day's last block and before the next
+    /// day's: big-endian day ‖ big-endian bucket ‖ state key → the key's
+    /// value at that day's end.
+    DayUndo,
 }
 
 impl Cf {
     /// Every column family, in a fixed order.
-    pub const ALL: [Cf; 10] = [
+    pub const ALL: [Cf; 12] = [
         Cf::Meta,
         Cf::State,
         Cf::Blocks,
@@ -49,6 +56,8 @@ impl Cf {
         Cf::Book,
         Cf::Undo,
         Cf::BucketUndo,
+        Cf::DaySnapshot,
+        Cf::DayUndo,
     ];
 
     /// The column family's name on disk.
@@ -64,6 +73,8 @@ impl Cf {
             Cf::Book => "book",
             Cf::Undo => "undo",
             Cf::BucketUndo => "bucket_undo",
+            Cf::DaySnapshot => "day_snapshot",
+            Cf::DayUndo => "day_undo",
         }
     }
 

@@ -24,15 +24,16 @@ mod rocks;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use merit_chain::block::{Block, BlockHeader, CommitCertificate, Receipt};
 use merit_chain::commitment::{BlockUndo, bucket_of_key};
 use merit_chain::consensus::Evidence;
 use merit_chain::crypto::{Address, Hash32};
 use merit_chain::encoding::{self, BoundedVec, Decode, Encode};
-use merit_chain::ledger::{BlockOutcome, Ledger};
+use merit_chain::ledger::{BlockOutcome, DayEnd, Ledger};
 use merit_chain::limits::*;
-use merit_chain::proof::PROOF_RETENTION_BLOCKS;
+use merit_chain::proof::{PROOF_RETENTION_BLOCKS, PROOF_RETENTION_DAYS};
 use merit_chain::state::{StateKey, StateMap, StateValue};
 use merit_chain::tx::{ChainId, Price, Symbol};
 
@@ -106,6 +107,15 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// bucket it changed: `None` once the record has left the last
     /// `PROOF_RETENTION_BLOCKS` (ADR 014).
     fn block_undo(&self, height: u64, bucket: u16) -> Result<Option<BlockUndo>, StorageError>;
+    /// The kept day ends, `(UTC day, height of its last block)`, oldest
+    /// first: the last `PROOF_RETENTION_DAYS` days (ADR 014).
+    fn day_ends(&self) -> Result<Vec<(u64, u64)>, StorageError>;
+    /// The hash of every bucket at the end of `day`, if kept.
+    fn day_snapshot(&self, day: u64) -> Result<Option<Vec<Hash32>>, StorageError>;
+    /// The day records of `day` in `bucket`: each key of the bucket changed
+    /// after `day`'s end and up to the next kept day's end (or the tip), with
+    /// its value at `day`'s end. In [`BlockUndo::entries`]; no buckets.
+    fn day_records(&self, day: u64, bucket: u16) -> Result<BlockUndo, StorageError>;
     /// Up to `limit` entries of `account`'s history, newest first, strictly
     /// older than `before` when given.
     fn history(
@@ -195,6 +205,50 @@ const CONSENSUS_KEY: &[u8] = b"consensus";
 /// Evidence is kept in the meta column under this prefix, then the height
 /// (big-endian) and the validator's key.
 const EVIDENCE_PREFIX: &[u8] = b"evidence/";
+/// The kept day ends are indexed in the meta column under this prefix, then
+/// the day (big-endian), to the height of the day's last block.
+const DAY_END_PREFIX: &[u8] = b"dayend/";
+
+fn day_end_key(day: u64) -> Vec<u8> {
+    [DAY_END_PREFIX, &day.to_be_bytes()].concat()
+}
+
+/// An undo or day record's value: `0` for no entry, `1 ‖ value`.
+fn undo_value(old: Option<&[u8]>) -> Vec<u8> {
+    match old {
+        Some(v) => [&[1u8][..], v].concat(),
+        None => vec![0],
+    }
+}
+
+fn read_undo_value(what: Cf, v: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+    match v.split_first() {
+        Some((1, rest)) => Ok(Some(rest.to_vec())),
+        Some((0, [])) => Ok(None),
+        _ => Err(StorageError::Corrupt {
+            what: what.name(),
+            detail: "a malformed record".to_string(),
+        }),
+    }
+}
+
+/// The day whose records the store is writing, and which keys already have
+/// one: a key changed many times in a day gets one record, its first old
+/// value.
+#[derive(Debug, Default)]
+struct OpenDay {
+    /// `None` before the first day's end the store sees.
+    day: Option<u64>,
+    recorded: BTreeSet<Vec<u8>>,
+}
+
+/// What one block adds to the day records, applied to [`OpenDay`] once the
+/// block is durably written.
+struct DayWrite {
+    day: u64,
+    new_day: bool,
+    recorded: Vec<Vec<u8>>,
+}
 
 fn evidence_key(height: u64, validator: &merit_chain::PublicKey) -> Vec<u8> {
     let mut k = Vec::with_capacity(EVIDENCE_PREFIX.len() + 8 + 32);
@@ -211,11 +265,16 @@ type StoredReceipts = BoundedVec<Receipt, MAX_BLOCK_TXS>;
 #[derive(Debug)]
 pub struct ChainStore<K: Kv> {
     kv: K,
+    /// Loaded from the store on the first commit.
+    open_day: Mutex<Option<OpenDay>>,
 }
 
 impl<K: Kv> ChainStore<K> {
     pub fn new(kv: K) -> Self {
-        ChainStore { kv }
+        ChainStore {
+            kv,
+            open_day: Mutex::new(None),
+        }
     }
 
     /// The backend.
@@ -256,11 +315,8 @@ impl<K: Kv> ChainStore<K> {
             key.extend_from_slice(&hkey);
             key.extend_from_slice(&bucket_of_key(k).to_be_bytes());
             key.extend_from_slice(k);
-            let value = match old {
-                Some(v) => [&[1u8][..], v].concat(),
-                None => vec![0],
-            };
-            self.kv.put(batch, Cf::Undo, &key, &value)?;
+            self.kv
+                .put(batch, Cf::Undo, &key, &undo_value(old.as_deref()))?;
         }
         let buckets: BoundedVec<(u32, Hash32), UNDO_BUCKETS_BOUND> =
             BoundedVec::new(outcome.bucket_undo.clone()).map_err(|b| StorageError::Corrupt {
@@ -287,6 +343,129 @@ impl<K: Kv> ChainStore<K> {
                 self.kv.delete(batch, Cf::Undo, &k)?;
             }
             self.kv.delete(batch, Cf::BucketUndo, &prefix)?;
+        }
+        Ok(())
+    }
+
+    /// The kept day ends, from the index in the meta column.
+    fn read_day_ends(&self) -> Result<Vec<(u64, u64)>, StorageError> {
+        let mut out = Vec::new();
+        self.kv.scan(
+            Cf::Meta,
+            Some(DAY_END_PREFIX),
+            Direction::Forward,
+            &mut |k, v| {
+                let Some(day) = k.strip_prefix(DAY_END_PREFIX) else {
+                    return Ok(false);
+                };
+                let corrupt = || StorageError::Corrupt {
+                    what: "day-end index",
+                    detail: format!("{} key bytes, {} value bytes", k.len(), v.len()),
+                };
+                let day = u64::from_be_bytes(day.try_into().map_err(|_| corrupt())?);
+                let height = u64::from_be_bytes(v.try_into().map_err(|_| corrupt())?);
+                out.push((day, height));
+                Ok(true)
+            },
+        )?;
+        Ok(out)
+    }
+
+    /// The open day as stored: the newest kept day end, and the keys that
+    /// have a record of it.
+    fn load_open_day(&self) -> Result<OpenDay, StorageError> {
+        let Some(&(day, _)) = self.read_day_ends()?.last() else {
+            return Ok(OpenDay::default());
+        };
+        let prefix = day.to_be_bytes();
+        let mut recorded = BTreeSet::new();
+        self.kv.scan(
+            Cf::DayUndo,
+            Some(&prefix),
+            Direction::Forward,
+            &mut |k, _| {
+                if !k.starts_with(&prefix) {
+                    return Ok(false);
+                }
+                recorded.insert(k.get(10..).unwrap_or_default().to_vec());
+                Ok(true)
+            },
+        )?;
+        Ok(OpenDay {
+            day: Some(day),
+            recorded,
+        })
+    }
+
+    /// Keeps the state at each UTC day's end for `PROOF_RETENTION_DAYS`
+    /// (ADR 014): on a day's first block, the bucket hashes of the day that
+    /// ended; for every block, the value at the open day's end of each key
+    /// the block is the first since then to change. Drops the day that
+    /// leaves the window in the same batch.
+    fn put_day_records(
+        &self,
+        batch: &mut K::Batch,
+        outcome: &BlockOutcome,
+        open: &OpenDay,
+    ) -> Result<Option<DayWrite>, StorageError> {
+        let (day, new_day) = match (&outcome.day_end, open.day) {
+            (Some(end), _) => {
+                self.put_day_end(batch, end)?;
+                (end.day, true)
+            }
+            (None, Some(day)) => (day, false),
+            (None, None) => return Ok(None),
+        };
+        let mut recorded = Vec::new();
+        for (k, old) in &outcome.undo {
+            if !new_day && open.recorded.contains(k) {
+                continue;
+            }
+            let key = [&day.to_be_bytes()[..], &bucket_of_key(k).to_be_bytes(), k].concat();
+            self.kv
+                .put(batch, Cf::DayUndo, &key, &undo_value(old.as_deref()))?;
+            recorded.push(k.clone());
+        }
+        Ok(Some(DayWrite {
+            day,
+            new_day,
+            recorded,
+        }))
+    }
+
+    fn put_day_end(&self, batch: &mut K::Batch, end: &DayEnd) -> Result<(), StorageError> {
+        let hashes: Vec<u8> = end.buckets.iter().flat_map(|h| h.0).collect();
+        let dkey = end.day.to_be_bytes();
+        self.kv.put(batch, Cf::DaySnapshot, &dkey, &hashes)?;
+        self.kv.put(
+            batch,
+            Cf::Meta,
+            &day_end_key(end.day),
+            &end.height.to_be_bytes(),
+        )?;
+        for (gone, _) in self.read_day_ends()? {
+            if gone + PROOF_RETENTION_DAYS > end.day {
+                break;
+            }
+            let prefix = gone.to_be_bytes();
+            let mut old_keys = Vec::new();
+            self.kv.scan(
+                Cf::DayUndo,
+                Some(&prefix),
+                Direction::Forward,
+                &mut |k, _| {
+                    if !k.starts_with(&prefix) {
+                        return Ok(false);
+                    }
+                    old_keys.push(k.to_vec());
+                    Ok(true)
+                },
+            )?;
+            for k in old_keys {
+                self.kv.delete(batch, Cf::DayUndo, &k)?;
+            }
+            self.kv.delete(batch, Cf::DaySnapshot, &prefix)?;
+            self.kv.delete(batch, Cf::Meta, &day_end_key(gone))?;
         }
         Ok(())
     }
@@ -441,6 +620,14 @@ impl<K: Kv + std::fmt::Debug> Storage for ChainStore<K> {
         let mut batch = K::Batch::default();
         self.put_state_changes(&mut batch, outcome)?;
         self.put_undo(&mut batch, height, outcome)?;
+        let mut open_day = self.open_day.lock().map_err(|_| StorageError::Failed {
+            detail: "an earlier commit panicked".to_string(),
+        })?;
+        if open_day.is_none() {
+            *open_day = Some(self.load_open_day()?);
+        }
+        let open = open_day.get_or_insert_with(OpenDay::default);
+        let day_write = self.put_day_records(&mut batch, outcome, open)?;
         kv.put(&mut batch, Cf::Blocks, &hkey, &block.to_bytes())?;
         if let Some(cert) = cert {
             kv.put(&mut batch, Cf::Certs, &hkey, &encoding::encode(cert))?;
@@ -486,7 +673,15 @@ impl<K: Kv + std::fmt::Debug> Storage for ChainStore<K> {
             TIP_KEY,
             &encoding::encode(&block.header),
         )?;
-        kv.write(batch, true)
+        kv.write(batch, true)?;
+        if let Some(w) = day_write {
+            if w.new_day {
+                open.day = Some(w.day);
+                open.recorded.clear();
+            }
+            open.recorded.extend(w.recorded);
+        }
+        Ok(())
     }
 
     fn tip(&self) -> Result<Option<BlockHeader>, StorageError> {
@@ -611,16 +806,7 @@ impl<K: Kv + std::fmt::Debug> Storage for ChainStore<K> {
                 if !k.starts_with(&prefix) {
                     return Ok(false);
                 }
-                let old = match v.split_first() {
-                    Some((1, rest)) => Some(rest.to_vec()),
-                    Some((0, [])) => None,
-                    _ => {
-                        return Err(StorageError::Corrupt {
-                            what: Cf::Undo.name(),
-                            detail: format!("a record of height {height} is malformed"),
-                        });
-                    }
-                };
+                let old = read_undo_value(Cf::Undo, v)?;
                 entries.push((k[prefix.len()..].to_vec(), old));
                 Ok(true)
             })?;
@@ -628,6 +814,50 @@ impl<K: Kv + std::fmt::Debug> Storage for ChainStore<K> {
             entries,
             buckets: buckets.into_inner(),
         }))
+    }
+
+    fn day_ends(&self) -> Result<Vec<(u64, u64)>, StorageError> {
+        self.read_day_ends()
+    }
+
+    fn day_snapshot(&self, day: u64) -> Result<Option<Vec<Hash32>>, StorageError> {
+        let Some(bytes) = self.kv.get(Cf::DaySnapshot, &day.to_be_bytes())? else {
+            return Ok(None);
+        };
+        if bytes.len() != UNDO_BUCKETS_BOUND * 32 {
+            return Err(StorageError::Corrupt {
+                what: Cf::DaySnapshot.name(),
+                detail: format!("{} bytes for day {day}", bytes.len()),
+            });
+        }
+        Ok(Some(
+            bytes
+                .chunks_exact(32)
+                .map(|c| Hash32(c.try_into().unwrap_or([0; 32])))
+                .collect(),
+        ))
+    }
+
+    fn day_records(&self, day: u64, bucket: u16) -> Result<BlockUndo, StorageError> {
+        let prefix = [&day.to_be_bytes()[..], &bucket.to_be_bytes()].concat();
+        let mut entries = Vec::new();
+        self.kv.scan(
+            Cf::DayUndo,
+            Some(&prefix),
+            Direction::Forward,
+            &mut |k, v| {
+                if !k.starts_with(&prefix) {
+                    return Ok(false);
+                }
+                let old = read_undo_value(Cf::DayUndo, v)?;
+                entries.push((k[prefix.len()..].to_vec(), old));
+                Ok(true)
+            },
+        )?;
+        Ok(BlockUndo {
+            entries,
+            buckets: Vec::new(),
+        })
     }
 
     fn tx_location(&self, hash: &Hash32) -> Result<Option<TxLocation>, StorageError> {

@@ -5,7 +5,7 @@
 
 use super::exec::{Exec, Rejection, reject};
 use super::overlay::Overlay;
-use super::{BlockContext, BlockOutcome, Ledger};
+use super::{BlockContext, BlockOutcome, DayEnd, Ledger};
 use crate::block::{
     Block, BlockHeader, Event, RECEIPT_EVENTS_DECODE_BOUND, Receipt, TxOutcome, receipts_root,
     tx_root,
@@ -13,6 +13,7 @@ use crate::block::{
 use crate::crypto::{Address, Hash32};
 use crate::encoding::{self, BoundedVec};
 use crate::limits::MAX_TX_TTL_BLOCKS;
+use crate::proof::utc_day;
 use crate::reject::RejectCode;
 use crate::state::*;
 use crate::tx::{Transaction, verify_signatures};
@@ -94,7 +95,20 @@ impl Ledger {
         }
         // What the alliance decided takes effect from the next height.
         self.activate(&mut ov, ctx.height);
-        self.outcome_from_changes(ctx.height, receipts, ov.block)
+        let mut outcome = self.outcome_from_changes(ctx.height, receipts, ov.block);
+        outcome.day_end = self.day_end_before(ctx.timestamp_ms);
+        outcome
+    }
+
+    /// The day that ends with the tip, when a block at `timestamp_ms` opens
+    /// a new UTC day. Genesis is no day's end: it has no certificate.
+    fn day_end_before(&self, timestamp_ms: u64) -> Option<DayEnd> {
+        let day = utc_day(self.tip.timestamp_ms);
+        (self.tip.height >= 1 && utc_day(timestamp_ms) > day).then(|| DayEnd {
+            day,
+            height: self.tip.height,
+            buckets: self.commitment.bucket_hashes().to_vec(),
+        })
     }
 
     pub(super) fn outcome_from_changes(
@@ -129,6 +143,7 @@ impl Ledger {
             encoded_changes,
             undo,
             bucket_undo,
+            day_end: None,
             state_root: delta.root(),
             delta,
         }

@@ -68,8 +68,23 @@ pub struct BlockOutcome {
     pub undo: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     /// The hash each bucket the block changes had before it.
     pub bucket_undo: Vec<(u32, Hash32)>,
+    /// Set on the first block of a new UTC day: the day that ended with the
+    /// tip this block builds on, kept so that state can be proven for
+    /// `PROOF_RETENTION_DAYS` (ADR 014).
+    pub day_end: Option<DayEnd>,
     pub state_root: Hash32,
     delta: CommitmentDelta,
+}
+
+/// The last block of a UTC day and the hash of every bucket of the state
+/// after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayEnd {
+    /// The UTC day ([`crate::proof::utc_day`]) of the block.
+    pub day: u64,
+    pub height: u64,
+    /// One hash per bucket, by index: the leaves of the state tree.
+    pub buckets: Vec<Hash32>,
 }
 
 /// The ledger: the committed state, its commitment and the chain tip.

@@ -16,6 +16,7 @@ use merit_chain::consensus::{Statement, Vote, signing_bytes};
 use merit_chain::encoding::{BoundedString, BoundedVec};
 use merit_chain::governance::GovAction;
 use merit_chain::limits::{MAX_TX_BYTES, MS_PER_DAY};
+use merit_chain::proof::PROOF_RETENTION_BLOCKS;
 use merit_chain::tx::{ChainId, PayLeg, Price, TxBody};
 use merit_chain::{
     Address, Block, CommitCertificate, Hash32, Keypair, Ledger, Symbol, Transaction, TxKind,
@@ -491,12 +492,21 @@ fn build_chain(layout: &DevnetLayout, ledger: &mut Ledger, storage: &dyn Storage
 
 /// The node state over the chain, with admission running on `runtime`.
 fn serve(runtime: &tokio::runtime::Runtime) -> (Arc<Shared>, RpcModule<Arc<Shared>>, Facts) {
+    serve_with(runtime, build_chain)
+}
+
+/// A node over the devnet genesis and the chain `build` commits, and its
+/// RPC module.
+fn serve_with<F>(
+    runtime: &tokio::runtime::Runtime,
+    build: impl FnOnce(&DevnetLayout, &mut Ledger, &dyn Storage) -> F,
+) -> (Arc<Shared>, RpcModule<Arc<Shared>>, F) {
     let layout =
         merit_genesis::devnet(DEVNET_MERCHANTS, DEVNET_P2P_BASE_PORT, DEVNET_RPC_BASE_PORT);
     let genesis = layout.validate().expect("the devnet genesis is valid");
     let storage = Arc::new(MemDisk::new().open_store());
     let mut ledger = crate::node::open_ledger(&genesis, storage.as_ref()).expect("open the store");
-    let facts = build_chain(&layout, &mut ledger, storage.as_ref());
+    let facts = build(&layout, &mut ledger, storage.as_ref());
     let limits = MempoolConfig {
         max_txs: MEMPOOL_TXS,
         max_per_sender: MEMPOOL_PER_SENDER,
@@ -668,6 +678,8 @@ fn calls(f: &Facts) -> Vec<(&'static str, Value)> {
     ] {
         c.push(("merit_getNonceProof", p));
     }
+    c.push(("merit_getDayEnds", json!([])));
+    c.push(("merit_getDayEnds", json!([1])));
     for h in &f.txs {
         c.push(("merit_getTxProof", json!([h.to_hex()])));
     }
@@ -1147,4 +1159,125 @@ fn a_balance_token_and_transaction_proof_verify_from_their_bytes_alone() {
     let first = Transaction::from_bytes(&hex::decode(txs[0].as_str().expect("a tx")).expect("hex"))
         .expect("a transaction");
     assert_eq!(first.hash().to_hex(), full["txs"][0]);
+}
+
+/// What a chain of many UTC days looked like at each day's end.
+struct DayEnds {
+    shoppers: Vec<Address>,
+    /// `(height, each shopper's BEAN)` at the last block of each day.
+    ends: Vec<(u64, Vec<u64>)>,
+}
+
+/// 40 UTC days of three blocks each, where alice pays bob every block,
+/// bob pays carol on even days only and carol never pays, then 10,001
+/// uncertified blocks on the last day, which push every day's end out of
+/// the block window.
+fn forty_days(layout: &DevnetLayout, ledger: &mut Ledger, storage: &dyn Storage) -> DayEnds {
+    let shopper = |n: &str| layout.shopper(n).expect("a devnet shopper").clone();
+    let (alice, bob, carol) = (shopper("alice"), shopper("bob"), shopper("carol"));
+    let shoppers = vec![alice.public(), bob.public(), carol.public()];
+    let (mut sa, mut sb) = (Signer { nonce: 0 }, Signer { nonce: 0 });
+    let pay = |to: &Keypair, amount: u64| TxKind::Transfer {
+        token: sym("BEAN"),
+        to: to.public(),
+        amount,
+        memo: None,
+    };
+    let first_day = merit_chain::proof::utc_day(DEVNET_GENESIS_TIME_MS) + 1;
+    let mut ends = Vec::new();
+    for day in 0..40u64 {
+        for block in 0..3u64 {
+            let time = (first_day + day) * MS_PER_DAY + (block + 1) * 3_600_000;
+            let mut txs = vec![sa.sign(ledger, &alice, pay(&bob, day * 3 + block + 1))];
+            if day % 2 == 0 {
+                txs.push(sb.sign(ledger, &bob, pay(&carol, 1)));
+            }
+            commit(layout, ledger, storage, time, txs, true);
+        }
+        let balances = shoppers
+            .iter()
+            .map(|a| ledger.balance(a, &sym("BEAN")))
+            .collect();
+        ends.push((ledger.height(), balances));
+    }
+    let last = (first_day + 39) * MS_PER_DAY + 4 * 3_600_000;
+    for i in 1..=PROOF_RETENTION_BLOCKS + 1 {
+        commit(layout, ledger, storage, last + i, Vec::new(), false);
+    }
+    DayEnds { shoppers, ends }
+}
+
+#[test]
+fn the_last_block_of_each_kept_day_proves_after_the_block_window() {
+    use merit_chain::light::LightClient;
+    use merit_chain::proof::{EntriesProof, Freshness, PROOF_RETENTION_DAYS, verify_holdings};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let (shared, module, chain) = serve_with(&runtime, forty_days);
+    let call = |method: &str, params: Value| -> Value {
+        let request = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let (answer, _) = runtime
+            .block_on(module.raw_json_request(&request.to_string(), RAW_REQUEST_BUFFER))
+            .expect("a response");
+        serde_json::from_str(answer.get()).expect("JSON")
+    };
+    let (chain_id, genesis_set) = {
+        let ledger = shared.read_ledger();
+        (
+            ledger.chain_id().clone(),
+            ledger.validators_at(1).expect("the genesis set").clone(),
+        )
+    };
+    let mut client = LightClient::new(chain_id, 1, genesis_set).expect("a client");
+
+    // The last day is still open: 39 days ended, the newest 31 are kept.
+    let kept = &chain.ends[39 - PROOF_RETENTION_DAYS as usize..39];
+    let listed = call("merit_getDayEnds", json!([]))["result"].clone();
+    let heights: Vec<u64> = listed
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|e| e["height"].as_u64().expect("a height"))
+        .collect();
+    assert_eq!(heights, kept.iter().map(|(h, _)| *h).collect::<Vec<_>>());
+    let first_day = merit_chain::proof::utc_day(DEVNET_GENESIS_TIME_MS) + 1;
+    assert_eq!(
+        listed[0]["date"],
+        merit_api::utc_date(first_day + 39 - PROOF_RETENTION_DAYS)
+    );
+
+    for (height, balances) in kept {
+        for (who, expected) in chain.shoppers.iter().zip(balances) {
+            let answer = call(
+                "merit_getProof",
+                json!([who.to_bech32(), {"tokens": ["BEAN"], "height": height}]),
+            );
+            let hex = answer["result"]["proof"].as_str().expect("a proof");
+            let proof = EntriesProof::from_bytes(&hex::decode(hex).expect("hex")).expect("bytes");
+            let held = verify_holdings(
+                &mut client,
+                &proof,
+                who,
+                0,
+                &[sym("BEAN")],
+                Freshness::AtHeight(*height),
+            )
+            .expect("a day-end proof verifies against that block's certificate");
+            assert_eq!(held[0].1.balance, *expected, "at height {height}");
+        }
+    }
+
+    // A day that left the window, and a height that is no day's end, fail
+    // clearly, naming what the node does prove.
+    for height in [chain.ends[0].0, kept[5].0 - 1] {
+        let answer = call(
+            "merit_getProof",
+            json!([chain.shoppers[0].to_bech32(), {"tokens": ["BEAN"], "height": height}]),
+        );
+        assert_eq!(answer["error"]["code"], -32602, "{answer}");
+        let message = answer["error"]["message"].as_str().expect("a message");
+        assert!(message.contains("merit_getDayEnds"), "{message}");
+    }
 }

@@ -485,3 +485,151 @@ fn past_states_prove_from_the_kept_undo_records_until_they_leave_the_window() {
     assert!(store.block_undo(101, bucket).unwrap().is_some());
     assert!(store.block_undo(1, bucket).unwrap().is_none());
 }
+
+#[test]
+fn day_records_keep_one_value_per_key_and_day_across_a_reopen() {
+    use merit_chain::commitment::{SnapshotTree, bucket_of_key, verify_state_proof};
+    use merit_chain::limits::MS_PER_DAY;
+    use merit_chain::proof::utc_day;
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = RocksStorage::open(dir.path()).unwrap();
+    let mut a = Alliance::new();
+    let genesis = a.ledger.tip().clone();
+    store.commit_genesis(&genesis, &a.genesis).unwrap();
+    let bob = key("bob");
+    let alice = a.alice.clone();
+    let key_bytes = encoding::encode(&StateKey::Holding(bob.public(), 0, sym("BEAN")));
+    let bucket = bucket_of_key(&key_bytes);
+    let day0 = utc_day(GENESIS_TIME_MS) + 1;
+    // Four days of five blocks, each paying bob; the store is reopened in
+    // the middle of the third day.
+    let mut ends = Vec::new();
+    for day in 0..4u64 {
+        for block in 0..5u64 {
+            if day == 2 && block == 2 {
+                drop(store);
+                store = RocksStorage::open(dir.path()).unwrap();
+            }
+            let time = (day0 + day) * MS_PER_DAY + (block + 1) * 60_000;
+            let tx = a.tx(&alice, Alliance::transfer("BEAN", &bob, 1));
+            let (b, outcome) = a.ledger.build_block(0, time, a.m1.public(), vec![tx]);
+            assert_eq!(outcome.day_end.is_some(), day > 0 && block == 0);
+            store.commit_block(&b, None, &outcome).unwrap();
+            a.ledger.apply(&b.header, outcome);
+        }
+        ends.push((day0 + day, a.ledger.height(), a.ledger.state_root()));
+    }
+    // Three days ended; the fourth is open.
+    let kept = store.day_ends().unwrap();
+    assert_eq!(
+        kept,
+        ends[..3]
+            .iter()
+            .map(|(d, h, _)| (*d, *h))
+            .collect::<Vec<_>>()
+    );
+    for (i, (day, height, root)) in ends[..3].iter().enumerate() {
+        // One record of bob's BEAN per day, however many blocks paid him,
+        // holding what he had at that day's end, the reopen included.
+        let records = store.day_records(*day, bucket).unwrap();
+        let bobs: Vec<_> = records
+            .entries
+            .iter()
+            .filter(|(k, _)| *k == key_bytes)
+            .collect();
+        assert_eq!(bobs.len(), 1, "day {i}");
+        let held: StateValue =
+            encoding::decode(bobs[0].1.as_ref().expect("bob held BEAN"), 1 << 16).unwrap();
+        let StateValue::Holding(held) = held else {
+            panic!("a holding")
+        };
+        assert_eq!(
+            held.balance,
+            5 * (i as u64 + 1),
+            "bob's BEAN at day {i}'s end"
+        );
+        // The snapshot is the state tree of that day's last block.
+        let snapshot = store.day_snapshot(*day).unwrap().expect("kept");
+        assert_eq!(SnapshotTree::new(snapshot).unwrap().root(), *root);
+        assert_eq!(
+            store.block(*height).unwrap().unwrap().header.state_root,
+            *root
+        );
+    }
+    // Proving bob's BEAN at the first day's end walks the records of every
+    // day since, newest first.
+    let records: Vec<_> = ends[..3]
+        .iter()
+        .rev()
+        .map(|(d, _, _)| store.day_records(*d, bucket).unwrap())
+        .collect();
+    let tree = SnapshotTree::new(store.day_snapshot(ends[0].0).unwrap().unwrap()).unwrap();
+    let now = a
+        .ledger
+        .state()
+        .get(&StateKey::Holding(bob.public(), 0, sym("BEAN")))
+        .map(encoding::encode);
+    let (value, proof, root) = a
+        .ledger
+        .commitment()
+        .prove_key_at_day_end(&key_bytes, now.as_deref(), &records, &tree)
+        .unwrap();
+    assert_eq!(root, ends[0].2);
+    verify_state_proof(&root, &key_bytes, value.as_deref(), &proof).unwrap();
+}
+
+#[test]
+fn a_day_end_leaves_after_the_retention_days() {
+    use merit_chain::limits::MS_PER_DAY;
+    use merit_chain::proof::{PROOF_RETENTION_DAYS, utc_day};
+    let dir = tempfile::tempdir().unwrap();
+    let store = RocksStorage::open(dir.path()).unwrap();
+    let mut a = Alliance::new();
+    let genesis = a.ledger.tip().clone();
+    store.commit_genesis(&genesis, &a.genesis).unwrap();
+    let bob = key("bob");
+    let alice = a.alice.clone();
+    let day0 = utc_day(GENESIS_TIME_MS) + 1;
+    let days = PROOF_RETENTION_DAYS + 3;
+    for day in 0..days {
+        let tx = a.tx(&alice, Alliance::transfer("BEAN", &bob, 1));
+        let time = (day0 + day) * MS_PER_DAY;
+        let (b, outcome) = a.ledger.build_block(0, time, a.m1.public(), vec![tx]);
+        store.commit_block(&b, None, &outcome).unwrap();
+        a.ledger.apply(&b.header, outcome);
+    }
+    // One block a day: day d ended at height d + 1. The newest
+    // PROOF_RETENTION_DAYS ends are kept, with their snapshots and records;
+    // the older ones are gone whole.
+    let kept = store.day_ends().unwrap();
+    let first = days - 1 - PROOF_RETENTION_DAYS;
+    assert_eq!(
+        kept,
+        (first..days - 1)
+            .map(|d| (day0 + d, d + 1))
+            .collect::<Vec<_>>()
+    );
+    let bucket = merit_chain::commitment::bucket_of_key(&encoding::encode(&StateKey::Holding(
+        bob.public(),
+        0,
+        sym("BEAN"),
+    )));
+    for d in 0..first {
+        assert!(store.day_snapshot(day0 + d).unwrap().is_none());
+        assert!(
+            store
+                .day_records(day0 + d, bucket)
+                .unwrap()
+                .entries
+                .is_empty()
+        );
+    }
+    assert!(store.day_snapshot(day0 + first).unwrap().is_some());
+    assert!(
+        !store
+            .day_records(day0 + first, bucket)
+            .unwrap()
+            .entries
+            .is_empty()
+    );
+}
