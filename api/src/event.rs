@@ -126,6 +126,17 @@ pub enum Event {
     /// A quorum approved it, but it could no longer be carried out
     /// (`code` says why).
     ProposalFailed { proposal: u64, code: String },
+    /// A block event: a lot of `token` expired as the block began, and its
+    /// points left their holder for good. They were `owner`'s, or locked in
+    /// `offer` (owned by `owner`) or in `escrow` (paid by `owner`).
+    LotExpired {
+        token: String,
+        owner: String,
+        offer: Option<u64>,
+        escrow: Option<String>,
+        amount: String,
+        expires_at_ms: u64,
+    },
 }
 
 impl Event {
@@ -149,6 +160,7 @@ impl Event {
             Event::ProposalPassed { .. } => "ProposalPassed",
             Event::ProposalRejected { .. } => "ProposalRejected",
             Event::ProposalFailed { .. } => "ProposalFailed",
+            Event::LotExpired { .. } => "LotExpired",
         }
     }
 }

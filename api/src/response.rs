@@ -362,6 +362,10 @@ pub struct Block {
     pub next_validators_hash: String,
     /// The hashes of its transactions, in block order.
     pub txs: Vec<String>,
+    /// The block's own events, after its receipts under `receipts_root`:
+    /// the lots that expired as it began (`LotExpired`).
+    #[serde(default)]
+    pub events: Vec<Event>,
     /// What makes the block final; `null` when the node has none for it.
     pub certificate: Option<Certificate>,
     /// The canonical bytes, with `{full: true}` only.

@@ -5,6 +5,7 @@ use crate::encoding::{self, BoundedString, BoundedVec, Decode, DecodeError, Enco
 use crate::limits::*;
 use crate::merkle;
 use crate::reject::RejectCode;
+use crate::state::LotHolder;
 use crate::tx::{ChainId, OrderId, Price, Symbol, Transaction};
 
 /// Decode bound on the events of one receipt (a 50-leg payment emits 51).
@@ -65,13 +66,35 @@ pub fn tx_root(tx_hashes: &[Hash32]) -> Hash32 {
     merkle::root(&leaves)
 }
 
-/// The Merkle root over receipts.
-pub fn receipts_root(receipts: &[Receipt]) -> Hash32 {
-    let leaves: Vec<Hash32> = receipts
+/// The Merkle root over a block's receipts, then its block events
+/// ([`receipt_leaves`]).
+pub fn receipts_root(receipts: &[Receipt], block_events: &[Event]) -> Hash32 {
+    merkle::root(&receipt_leaves(receipts, block_events))
+}
+
+/// The first byte of a leaf of block events: no receipt's encoding is read
+/// as one, since a receipt's leaf sits at a transaction's index.
+pub const BLOCK_EVENTS_LEAF: u8 = 0xEB;
+
+/// One leaf's worth of block events.
+pub type BlockEventChunk = BoundedVec<Event, RECEIPT_EVENTS_DECODE_BOUND>;
+
+/// The leaves under `receipts_root`: one per receipt, in transaction order,
+/// then the block's own events (lot expiries, DESIGN §11) in chunks of
+/// [`RECEIPT_EVENTS_DECODE_BOUND`], each `BLOCK_EVENTS_LEAF ‖ chunk`. A
+/// block without events has exactly its receipts' leaves.
+pub fn receipt_leaves(receipts: &[Receipt], block_events: &[Event]) -> Vec<Hash32> {
+    let mut leaves: Vec<Hash32> = receipts
         .iter()
         .map(|r| merkle::leaf_hash(&encoding::encode(r)))
         .collect();
-    merkle::root(&leaves)
+    for chunk in block_events.chunks(RECEIPT_EVENTS_DECODE_BOUND) {
+        // A `Vec` encodes as a `BlockEventChunk` does.
+        let mut bytes = vec![BLOCK_EVENTS_LEAF];
+        bytes.extend(encoding::encode(&chunk.to_vec()));
+        leaves.push(merkle::leaf_hash(&bytes));
+    }
+    leaves
 }
 
 /// What a committed transaction did, for receipts, history and subscribers.
@@ -192,6 +215,17 @@ pub enum Event {
         proposal: u64,
         code: RejectCode,
     },
+    /// A block event, not a transaction's: a lot of `token` reached its
+    /// expiry time and its points left `holder` (an account, or the open
+    /// offer or escrow that locked them) for good. `owner` is the account,
+    /// the offer's owner or the escrow's payer.
+    LotExpired {
+        token: Symbol,
+        holder: LotHolder,
+        owner: Address,
+        amount: u64,
+        expires_at_ms: u64,
+    },
 }
 
 impl Event {
@@ -212,6 +246,7 @@ impl Event {
             | Event::EscrowRefunded { payer, payee, .. } => vec![*payer, *payee],
             Event::Proposed { proposer, .. } => vec![*proposer],
             Event::Voted { voter, .. } => vec![*voter],
+            Event::LotExpired { owner, .. } => vec![*owner],
             Event::ProposalPassed { .. }
             | Event::ProposalRejected { .. }
             | Event::ProposalFailed { .. } => vec![],

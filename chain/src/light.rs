@@ -270,6 +270,9 @@ pub struct TxProof {
     pub count: u64,
     /// Siblings from the transaction's leaf to `tx_root`.
     pub tx_path: MerklePath,
+    /// How many leaves `receipts_root` covers: the receipts, then the
+    /// block's own events (`block::receipt_leaves`).
+    pub receipt_leaves: u64,
     /// Siblings from the receipt's leaf to `receipts_root`.
     pub receipt_path: MerklePath,
     pub header: BlockHeader,
@@ -309,8 +312,13 @@ pub fn verify_tx_proof<'p>(
         });
     }
     let receipt_leaf = merkle::leaf_hash(&encoding::encode(&proof.receipt));
-    if merkle::root_from_path(receipt_leaf, proof.index, proof.count, &proof.receipt_path)
-        != Some(proof.header.receipts_root)
+    if proof.receipt_leaves < proof.count
+        || merkle::root_from_path(
+            receipt_leaf,
+            proof.index,
+            proof.receipt_leaves,
+            &proof.receipt_path,
+        ) != Some(proof.header.receipts_root)
     {
         return Err(LightError::NotInBlock {
             what: "receipt",
@@ -339,6 +347,7 @@ pub const MAX_TX_PROOF_BYTES: usize = 256 * 1024;
 pub fn tx_proof(
     block: &crate::Block,
     receipts: &[Receipt],
+    block_events: &[crate::block::Event],
     certificate: &CommitCertificate,
     index: usize,
 ) -> Option<TxProof> {
@@ -347,15 +356,13 @@ pub fn tx_proof(
         .iter()
         .map(|t| merkle::leaf_hash(&t.hash().0))
         .collect();
-    let receipt_leaves: Vec<Hash32> = receipts
-        .iter()
-        .map(|r| merkle::leaf_hash(&encoding::encode(r)))
-        .collect();
+    let receipt_leaves = crate::block::receipt_leaves(receipts, block_events);
     Some(TxProof {
         tx: block.txs.get(index)?.clone(),
         receipt: receipts.get(index)?.clone(),
         index: index as u64,
         count: hashes.len() as u64,
+        receipt_leaves: receipt_leaves.len() as u64,
         tx_path: BoundedVec::new(merkle::path(&hashes, index)?).ok()?,
         receipt_path: BoundedVec::new(merkle::path(&receipt_leaves, index)?).ok()?,
         header: block.header.clone(),

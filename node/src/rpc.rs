@@ -38,7 +38,9 @@ use merit_chain::ledger::Ledger;
 use merit_chain::limits::MAX_HISTORY_PAGE;
 use merit_chain::limits::MAX_STATE_VALUE_BYTES;
 use merit_chain::proof::{EntriesProof, MAX_PROVEN_ENTRIES, PROOF_RETENTION_BLOCKS, ProvenEntry};
-use merit_chain::state::{EscrowRecord, EscrowStatus, Holding, OfferRecord, StateKey, StateValue};
+use merit_chain::state::{
+    EscrowRecord, EscrowStatus, Holding, LotHolder, OfferRecord, StateKey, StateValue,
+};
 use merit_chain::tx::SymbolError;
 use merit_chain::{Address, Block, Hash32, Receipt, Refusal, RejectCode, Symbol};
 use merit_store::TxLocation;
@@ -355,6 +357,26 @@ fn event(ledger: &Ledger, e: &Event) -> api::Event {
             proposal: *proposal,
             code: code.name().to_string(),
         },
+        Event::LotExpired {
+            token,
+            holder,
+            owner,
+            amount,
+            expires_at_ms,
+        } => api::Event::LotExpired {
+            token: token.to_string(),
+            owner: owner.to_bech32(),
+            offer: match holder {
+                LotHolder::Offer(id) => Some(*id),
+                _ => None,
+            },
+            escrow: match holder {
+                LotHolder::Escrow(id) => Some(id.to_hex()),
+                _ => None,
+            },
+            amount: units(token, *amount),
+            expires_at_ms: *expires_at_ms,
+        },
     }
 }
 
@@ -409,6 +431,7 @@ fn block(block: &Block, cert: Option<&merit_chain::CommitCertificate>) -> api::B
         validators_hash: h.validators_hash.to_hex(),
         next_validators_hash: h.next_validators_hash.to_hex(),
         txs: block.txs.iter().map(|t| t.hash().to_hex()).collect(),
+        events: Vec::new(),
         certificate: cert.map(|c| api::Certificate {
             round: c.round,
             signers: c
@@ -717,11 +740,16 @@ fn validator_changes(
         let Some(set) = validator_set(&ledger, height) else {
             continue;
         };
+        let mut boundary_block = block(&b, Some(&cert));
+        boundary_block.events = (shared.storage.block_events(boundary).map_err(internal)?)
+            .iter()
+            .map(|e| event(&ledger, e))
+            .collect();
         changes.push(api::ValidatorChange {
             height,
             header: hex::encode(merit_chain::encoding::encode(&b.header)),
             certificate: hex::encode(merit_chain::encoding::encode(&cert)),
-            boundary: block(&b, Some(&cert)),
+            boundary: boundary_block,
             set,
         });
     }
@@ -1094,8 +1122,10 @@ fn get_tx_proof(
             "block {height}, its receipts or its certificate is missing"
         )));
     };
-    let proof = merit_chain::light::tx_proof(&block, &receipts, &cert, loc.index as usize)
-        .ok_or_else(|| internal(format!("transaction index {} is missing", loc.index)))?;
+    let block_events = storage.block_events(height).map_err(internal)?;
+    let proof =
+        merit_chain::light::tx_proof(&block, &receipts, &block_events, &cert, loc.index as usize)
+            .ok_or_else(|| internal(format!("transaction index {} is missing", loc.index)))?;
     let (status, code, _) = receipt_status(&proof.receipt);
     Ok(Some(api::TxProofInfo {
         hash: hash.to_hex(),
@@ -1291,6 +1321,11 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
         };
         let cert = s.storage.certificate(height).map_err(internal)?;
         let mut answer = block(&found, cert.as_ref());
+        let block_events = s.storage.block_events(height).map_err(internal)?;
+        if !block_events.is_empty() {
+            let ledger = s.read_ledger();
+            answer.events = block_events.iter().map(|e| event(&ledger, e)).collect();
+        }
         if options.full {
             answer.bytes = Some(api::BlockBytes {
                 header: hex::encode(encoding::encode(&found.header)),

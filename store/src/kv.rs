@@ -34,6 +34,9 @@ pub enum Cf {
     /// The hash each bucket a recent block changed had before it, by
     /// big-endian height.
     BucketUndo,
+    /// A block's own events (lot expiries) by big-endian height ‖
+    /// big-endian chunk index, one `BlockEventChunk` each.
+    BlockEvents,
     /// The hash of every bucket at the last block of a UTC day, by
     /// big-endian day (ADR 014).
     DaySnapshot,
@@ -45,7 +48,7 @@ pub enum Cf {
 
 impl Cf {
     /// Every column family, in a fixed order.
-    pub const ALL: [Cf; 12] = [
+    pub const ALL: [Cf; 13] = [
         Cf::Meta,
         Cf::State,
         Cf::Blocks,
@@ -56,6 +59,7 @@ impl Cf {
         Cf::Book,
         Cf::Undo,
         Cf::BucketUndo,
+        Cf::BlockEvents,
         Cf::DaySnapshot,
         Cf::DayUndo,
     ];
@@ -73,6 +77,7 @@ impl Cf {
             Cf::Book => "book",
             Cf::Undo => "undo",
             Cf::BucketUndo => "bucket_undo",
+            Cf::BlockEvents => "block_events",
             Cf::DaySnapshot => "day_snapshot",
             Cf::DayUndo => "day_undo",
         }

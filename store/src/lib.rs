@@ -26,7 +26,10 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use merit_chain::block::{Block, BlockHeader, CommitCertificate, Receipt};
+use merit_chain::block::{
+    Block, BlockEventChunk, BlockHeader, CommitCertificate, Event, RECEIPT_EVENTS_DECODE_BOUND,
+    Receipt,
+};
 use merit_chain::commitment::{BlockUndo, bucket_of_key};
 use merit_chain::consensus::Evidence;
 use merit_chain::crypto::{Address, Hash32};
@@ -102,6 +105,9 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     fn block(&self, height: u64) -> Result<Option<Block>, StorageError>;
     fn certificate(&self, height: u64) -> Result<Option<CommitCertificate>, StorageError>;
     fn receipts(&self, height: u64) -> Result<Option<Vec<Receipt>>, StorageError>;
+    /// The block's own events (lot expiries), after its receipts under
+    /// `receipts_root`; empty for a block without any or not stored.
+    fn block_events(&self, height: u64) -> Result<Vec<Event>, StorageError>;
     fn tx_location(&self, hash: &Hash32) -> Result<Option<TxLocation>, StorageError>;
     /// What block `height` changed in `bucket`, and the old hashes of every
     /// bucket it changed: `None` once the record has left the last
@@ -259,6 +265,8 @@ fn evidence_key(height: u64, validator: &merit_chain::PublicKey) -> Vec<u8> {
 }
 
 type StoredReceipts = BoundedVec<Receipt, MAX_BLOCK_TXS>;
+/// The largest stored chunk of block events.
+const MAX_BLOCK_EVENT_CHUNK_BYTES: usize = RECEIPT_EVENTS_DECODE_BOUND * 512;
 
 /// The chain store over a key-value backend: the one implementation of
 /// [`Storage`].
@@ -638,6 +646,19 @@ impl<K: Kv + std::fmt::Debug> Storage for ChainStore<K> {
             &hkey,
             &encoding::encode(&outcome.receipts),
         )?;
+        for (i, chunk) in outcome
+            .block_events
+            .chunks(RECEIPT_EVENTS_DECODE_BOUND)
+            .enumerate()
+        {
+            let key = [&hkey[..], &(i as u32).to_be_bytes()].concat();
+            kv.put(
+                &mut batch,
+                Cf::BlockEvents,
+                &key,
+                &encoding::encode(&chunk.to_vec()),
+            )?;
+        }
         let mut indexed_here = BTreeSet::new();
         for (i, (tx, receipt)) in block.txs.iter().zip(&outcome.receipts).enumerate() {
             let loc = TxLocation {
@@ -786,6 +807,29 @@ impl<K: Kv + std::fmt::Debug> Storage for ChainStore<K> {
             MAX_BLOCK_TXS * MAX_RECEIPT_BYTES,
         )?;
         Ok(r.map(BoundedVec::into_inner))
+    }
+
+    fn block_events(&self, height: u64) -> Result<Vec<Event>, StorageError> {
+        let prefix = height.to_be_bytes();
+        let mut events = Vec::new();
+        self.kv.scan(
+            Cf::BlockEvents,
+            Some(&prefix),
+            Direction::Forward,
+            &mut |k, v| {
+                if !k.starts_with(&prefix) {
+                    return Ok(false);
+                }
+                let chunk: BlockEventChunk = encoding::decode(v, MAX_BLOCK_EVENT_CHUNK_BYTES)
+                    .map_err(|e| StorageError::Corrupt {
+                        what: Cf::BlockEvents.name(),
+                        detail: e.to_string(),
+                    })?;
+                events.extend(chunk.into_inner());
+                Ok(true)
+            },
+        )?;
+        Ok(events)
     }
 
     fn block_undo(&self, height: u64, bucket: u16) -> Result<Option<BlockUndo>, StorageError> {

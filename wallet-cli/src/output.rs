@@ -259,6 +259,24 @@ pub fn event_line(ctx: &Ctx, e: &Event) -> String {
             "proposal {proposal} passed but could not be carried out: {}",
             describe_code(code, None)
         ),
+        Event::LotExpired {
+            token,
+            owner,
+            offer,
+            escrow,
+            amount,
+            expires_at_ms,
+        } => {
+            let from = match (offer, escrow) {
+                (Some(id), _) => format!("offer {id} of {}", short(owner)),
+                (_, Some(id)) => format!("escrow {} of {}", short(id), short(owner)),
+                _ => short(owner),
+            };
+            format!(
+                "{amount} {token} of {from}, due {}",
+                format_time_ms(*expires_at_ms)
+            )
+        }
     };
     format!("{:<EVENT_NAME_WIDTH$} {text}", e.name())
 }

@@ -77,7 +77,7 @@ impl Ledger {
         {
             ov.block.insert(StateKey::Nonce(*sender, *nonce), None);
         }
-        self.expire_lots(&mut ov, ctx.timestamp_ms);
+        let block_events = self.expire_lots(&mut ov, ctx.timestamp_ms);
         let mut receipts = Vec::with_capacity(txs.len());
         for (i, (tx, &hash)) in txs.iter().zip(hashes).enumerate() {
             let outcome = self.execute_tx(
@@ -96,6 +96,7 @@ impl Ledger {
         // What the alliance decided takes effect from the next height.
         self.activate(&mut ov, ctx.height);
         let mut outcome = self.outcome_from_changes(ctx.height, receipts, ov.block);
+        outcome.block_events = block_events;
         outcome.day_end = self.day_end_before(ctx.timestamp_ms);
         outcome
     }
@@ -143,6 +144,7 @@ impl Ledger {
             encoded_changes,
             undo,
             bucket_undo,
+            block_events: Vec::new(),
             day_end: None,
             state_root: delta.root(),
             delta,
@@ -189,7 +191,7 @@ impl Ledger {
             timestamp_ms: ctx.timestamp_ms,
             proposer,
             tx_root: tx_root(&hashes),
-            receipts_root: receipts_root(&outcome.receipts),
+            receipts_root: receipts_root(&outcome.receipts, &outcome.block_events),
             state_root: outcome.state_root,
             validators_hash: self.validators_hash_at(ctx.height),
             next_validators_hash: self.validators_hash_at(ctx.height + 1),
@@ -268,7 +270,7 @@ impl Ledger {
             sig_ok,
             RECEIPT_EVENTS_DECODE_BOUND,
         );
-        let computed = receipts_root(&outcome.receipts);
+        let computed = receipts_root(&outcome.receipts, &outcome.block_events);
         if computed != h.receipts_root {
             return Err(BlockError::RootMismatch {
                 field: "receipts_root",

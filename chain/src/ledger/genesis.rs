@@ -190,7 +190,7 @@ impl Ledger {
                 timestamp_ms: genesis_time_ms,
                 proposer: Address::ZERO,
                 tx_root: tx_root(&[]),
-                receipts_root: receipts_root(&[]),
+                receipts_root: receipts_root(&[], &[]),
                 state_root: Hash32::ZERO,
                 validators_hash: validators_hash(&validators),
                 next_validators_hash: validators_hash(&validators),

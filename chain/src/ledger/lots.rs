@@ -5,6 +5,7 @@
 use super::Ledger;
 use super::exec::{Exec, Rejection, overflow, reject};
 use super::overlay::Overlay;
+use crate::block::Event;
 use crate::reject::RejectCode;
 use crate::state::take_soonest;
 use crate::state::*;
@@ -15,25 +16,31 @@ impl Ledger {
     /// transaction of the block runs: the points leave their holder (a
     /// balance, an offer or an escrow) and are counted as `expired`. Only the
     /// expiring lots are touched.
-    pub(super) fn expire_lots(&self, ov: &mut Overlay<'_>, now: u64) {
+    pub(super) fn expire_lots(&self, ov: &mut Overlay<'_>, now: u64) -> Vec<Event> {
+        let mut events = Vec::new();
         for (exp, sym, holder) in self.lot_expiry.iter().take_while(|(e, _, _)| *e <= now) {
             match expire_lot(ov, *exp, sym, holder) {
-                Some(()) => ov.commit_tx(),
+                Some(event) => {
+                    ov.commit_tx();
+                    events.push(event);
+                }
                 // Unreachable while the state is consistent: leave the lot.
                 None => ov.rollback_tx(),
             }
         }
+        events
     }
 }
 
-/// Expires one lot in its own scratch transaction; `None` leaves it (only
-/// possible if the state were inconsistent).
-fn expire_lot(ov: &mut Overlay<'_>, exp: u64, sym: &Symbol, holder: &LotHolder) -> Option<()> {
+/// Expires one lot in its own scratch transaction, and says so in a block
+/// event; `None` leaves it (only possible if the state were inconsistent).
+fn expire_lot(ov: &mut Overlay<'_>, exp: u64, sym: &Symbol, holder: &LotHolder) -> Option<Event> {
     let mut token = match ov.get(&StateKey::Token(*sym)) {
         Some(StateValue::Token(t)) => t.clone(),
         _ => return None,
     };
     let amount;
+    let owner;
     match holder {
         LotHolder::Account(who) => {
             let key = StateKey::Holding(*who, 0, *sym);
@@ -42,6 +49,7 @@ fn expire_lot(ov: &mut Overlay<'_>, exp: u64, sym: &Symbol, holder: &LotHolder) 
                 _ => return None,
             };
             amount = holding.lots.expire(exp)?;
+            owner = *who;
             holding.balance = holding.balance.checked_sub(amount)?;
             holding.frozen = holding.frozen.min(holding.balance);
             if holding.is_empty() {
@@ -56,6 +64,7 @@ fn expire_lot(ov: &mut Overlay<'_>, exp: u64, sym: &Symbol, holder: &LotHolder) 
                 _ => return None,
             };
             amount = offer.lots.expire(exp)?;
+            owner = offer.owner;
             offer.remaining = offer.remaining.checked_sub(amount)?;
             token.locked_in_offers = token.locked_in_offers.checked_sub(amount)?;
             if offer.remaining == 0 {
@@ -76,6 +85,7 @@ fn expire_lot(ov: &mut Overlay<'_>, exp: u64, sym: &Symbol, holder: &LotHolder) 
                 _ => return None,
             };
             amount = escrow.lots.expire(exp)?;
+            owner = escrow.payer;
             escrow.remaining = escrow.remaining.checked_sub(amount)?;
             token.locked_in_escrow = token.locked_in_escrow.checked_sub(amount)?;
             if escrow.remaining == 0 {
@@ -86,7 +96,13 @@ fn expire_lot(ov: &mut Overlay<'_>, exp: u64, sym: &Symbol, holder: &LotHolder) 
     }
     token.expired = token.expired.checked_add(amount)?;
     ov.put(StateKey::Token(*sym), StateValue::Token(token));
-    Some(())
+    Some(Event::LotExpired {
+        token: *sym,
+        holder: *holder,
+        owner,
+        amount,
+        expires_at_ms: exp,
+    })
 }
 
 /// Points on the move: an amount and, for an expiring token, its lots,

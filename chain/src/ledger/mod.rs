@@ -20,7 +20,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::block::{BlockHeader, Receipt};
+use crate::block::{BlockHeader, Event, Receipt};
 use crate::commitment::{CommitmentDelta, StateCommitment};
 use crate::crypto::{Address, Hash32};
 use crate::state::*;
@@ -59,6 +59,9 @@ pub struct BlockContext {
 pub struct BlockOutcome {
     pub height: u64,
     pub receipts: Vec<Receipt>,
+    /// The block's own events, after the receipts under `receipts_root`:
+    /// the lots that expired as it began (DESIGN §11).
+    pub block_events: Vec<Event>,
     pub changes: StateChanges,
     /// `changes` in canonical bytes, for storage.
     pub encoded_changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,

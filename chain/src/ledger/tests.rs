@@ -121,7 +121,7 @@ fn a_transaction_over_the_events_bound_changes_nothing_but_its_nonce() {
         timestamp_ms: ctx.timestamp_ms,
         proposer: merchant.public(),
         tx_root: tx_root(&[txs[0].hash()]),
-        receipts_root: receipts_root(&rejected.receipts),
+        receipts_root: receipts_root(&rejected.receipts, &rejected.block_events),
         state_root: rejected.state_root,
         validators_hash: ledger.validators_hash_at(1),
         next_validators_hash: ledger.validators_hash_at(2),

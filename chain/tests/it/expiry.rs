@@ -341,3 +341,71 @@ fn genesis_balances_of_an_expiring_token_expire_from_genesis_time() {
     );
     ledger.check_consistency().unwrap();
 }
+
+/// Lots that expire as a block begins are its own events, committed after
+/// its receipts under `receipts_root`: one `LotExpired` per lot, naming the
+/// holder, and a transaction of that block still proves with its receipt.
+#[test]
+fn expiries_are_block_events_under_the_receipts_root() {
+    use merit_chain::block::{Event, receipt_leaves, receipts_root};
+    use merit_chain::merkle;
+    let mut a = with_fly();
+    let (alice, bob) = (a.alice.clone(), a.bob.clone());
+    let t0 = a.now() + 1_000;
+    let due_a = mint_at(&mut a, t0, &alice, 30);
+    mint_at(&mut a, t0 + 10, &bob, 12);
+    // Bob puts 5 of his FLY in an offer: that lot expires in the book.
+    let place = a.tx(&bob, offer("FLY", "BEAN", 5, 1, 1));
+    let offer_id = placed(&a.run(place));
+
+    let m1 = a.m1.clone();
+    let transfer = a.tx(&alice, Alliance::transfer("BEAN", &bob, 3));
+    let (block, outcome) = a
+        .ledger
+        .build_block(0, due_a + 10, m1.public(), vec![transfer]);
+    let mut expired: Vec<(LotHolder, u64)> = outcome
+        .block_events
+        .iter()
+        .map(|e| match e {
+            Event::LotExpired { holder, amount, .. } => (*holder, *amount),
+            other => panic!("not an expiry: {other:?}"),
+        })
+        .collect();
+    expired.sort();
+    let mut expected = vec![
+        (LotHolder::Account(alice.public()), 30),
+        (LotHolder::Account(bob.public()), 7),
+        (LotHolder::Offer(offer_id), 5),
+    ];
+    expected.sort();
+    assert_eq!(expired, expected);
+
+    // The header commits to them; without them the root differs.
+    assert_eq!(
+        block.header.receipts_root,
+        receipts_root(&outcome.receipts, &outcome.block_events)
+    );
+    assert_ne!(
+        block.header.receipts_root,
+        receipts_root(&outcome.receipts, &[])
+    );
+    // The transaction's receipt proves at index 0 of the receipts and the
+    // events leaf; with the events left out of the count it does not.
+    let leaves = receipt_leaves(&outcome.receipts, &outcome.block_events);
+    assert_eq!(leaves.len(), 2);
+    let path = merkle::path(&leaves, 0).unwrap();
+    let leaf = merkle::leaf_hash(&merit_chain::encoding::encode(&outcome.receipts[0]));
+    assert_eq!(
+        merkle::root_from_path(leaf, 0, 2, &path),
+        Some(block.header.receipts_root)
+    );
+    assert_ne!(
+        merkle::root_from_path(leaf, 0, 1, &path),
+        Some(block.header.receipts_root)
+    );
+    // A replica re-executing the block finds the same events.
+    assert_eq!(
+        a.ledger.verify_block(&block).unwrap().block_events,
+        outcome.block_events
+    );
+}

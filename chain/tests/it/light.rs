@@ -315,7 +315,7 @@ fn a_change_whose_set_is_not_the_one_its_header_names_is_refused() {
 /// The proof of the first vote of the first pass, in its block.
 fn some_tx_proof(h: &History) -> TxProof {
     let (block, receipts, cert) = h.blocks.iter().find(|(b, _, _)| b.txs.len() == 3).unwrap();
-    tx_proof(block, receipts, cert, 1).unwrap()
+    tx_proof(block, receipts, &[], cert, 1).unwrap()
 }
 
 #[test]
@@ -330,7 +330,7 @@ fn a_transaction_proof_proves_its_transaction_and_receipt_only() {
     assert_eq!(receipt.tx_hash, hash);
     // A proof for another transaction.
     let other = h.blocks.iter().find(|(b, _, _)| b.txs.len() == 3).unwrap();
-    let other = tx_proof(&other.0, &other.1, &other.2, 2).unwrap();
+    let other = tx_proof(&other.0, &other.1, &[], &other.2, 2).unwrap();
     assert!(matches!(
         verify_tx_proof(&mut c, &hash, &other),
         Err(LightError::WrongSubject { .. })

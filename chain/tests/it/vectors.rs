@@ -59,7 +59,7 @@ fn the_protocol_pages_vectors_are_the_encoders_and_verify() {
         certificate: cert.clone(),
     };
     let (mint_block, receipts, mint_cert) = h.blocks.last().expect("blocks");
-    let tx = tx_proof(mint_block, receipts, mint_cert, 0).expect("a transaction");
+    let tx = tx_proof(mint_block, receipts, &[], mint_cert, 0).expect("a transaction");
 
     // Each vector verifies as a client would verify it.
     let at = Freshness::AtHeight(height);
