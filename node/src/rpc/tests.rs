@@ -1142,6 +1142,19 @@ fn a_balance_token_and_transaction_proof_verify_from_their_bytes_alone() {
         call("merit_getTxProof", json!(["00".repeat(32)])),
         Value::Null
     );
+    // The last block began with expiries: its own events follow the
+    // receipts under receipts_root, and its transactions still prove.
+    let last = call("merit_getBlock", json!(["latest"]));
+    let expired = last["events"].as_array().expect("block events");
+    assert!(
+        expired.iter().all(|e| e["type"] == "LotExpired") && !expired.is_empty(),
+        "{last}"
+    );
+    let hash = Hash32::from_hex(last["txs"][0].as_str().expect("a transaction")).expect("hex");
+    let answer = call("merit_getTxProof", json!([hash.to_hex()]));
+    let proof = TxProof::from_bytes(&bytes(&answer)).expect("a proof");
+    assert!(proof.receipt_leaves > proof.count);
+    verify_tx_proof(&mut client, &hash, &proof).expect("a receipt beside block events verifies");
 
     // A full block re-hashes to its hash, and its certificate is the stored one.
     let full = call("merit_getBlock", json!([1, {"full": true}]));
