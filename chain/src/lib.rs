@@ -24,6 +24,7 @@ pub mod limits;
 pub mod merchant;
 pub mod merkle;
 pub mod params;
+pub mod postings;
 pub mod proof;
 pub mod reject;
 pub mod state;

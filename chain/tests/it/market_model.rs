@@ -11,9 +11,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use merit_chain::encoding::BoundedString;
 use merit_chain::ledger::{GenesisState, GenesisToken};
 use merit_chain::limits::{MAX_ESCROW_DURATION_MS, MAX_OFFERS_CROSSED, MS_PER_DAY};
+use merit_chain::postings::{Posting, Side, block_postings, genesis_postings, net};
 use merit_chain::state::{EscrowStatus, LotHolder, MerchantInfo};
 use merit_chain::tx::Price;
-use merit_chain::{Hash32, Keypair, Ledger, RejectCode, Transaction, TxKind};
+use merit_chain::{Hash32, Keypair, Ledger, RejectCode, Symbol, Transaction, TxKind};
 use proptest::prelude::*;
 
 use crate::fixture::*;
@@ -693,6 +694,7 @@ fn run(blocks: Vec<(u64, Vec<Op>)>) -> Result<(), TestCaseError> {
     let keys: Vec<Keypair> = (0..ACCOUNTS).map(|i| key(&format!("market-{i}"))).collect();
     let mut ledger = genesis(&keys);
     let mut model = Model::new(GENESIS_TIME_MS);
+    let mut journal = genesis_postings(ledger.state(), GENESIS_TIME_MS);
     let mut escrow_ids: Vec<Hash32> = Vec::new();
     let mut nonce = 0u64;
     for (advance, ops) in blocks {
@@ -718,6 +720,14 @@ fn run(blocks: Vec<(u64, Vec<Op>)>) -> Result<(), TestCaseError> {
             .collect();
         let (block, outcome) = ledger.build_block(0, time, keys[0].public(), txs.clone());
         let receipts = outcome.receipts.clone();
+        let postings = block_postings(
+            &block.header,
+            &block.txs,
+            &outcome.receipts,
+            &outcome.block_events,
+        );
+        balanced(&postings)?;
+        journal.extend(postings);
         ledger.apply(&block.header, outcome);
         model.begin_block(time);
         for ((op, tx), receipt) in ops.iter().zip(&txs).zip(&receipts) {
@@ -728,6 +738,56 @@ fn run(blocks: Vec<(u64, Vec<Op>)>) -> Result<(), TestCaseError> {
             }
         }
         compare(&ledger, &model, &keys)?;
+        journal_matches(&journal, &model, &keys)?;
+    }
+    Ok(())
+}
+
+/// Per token, each transaction's and each block's own debits equal their
+/// credits.
+fn balanced(postings: &[Posting]) -> Result<(), TestCaseError> {
+    let mut sides: BTreeMap<(Option<Hash32>, Symbol), (u128, u128)> = BTreeMap::new();
+    for p in postings {
+        let s = sides.entry((p.tx_hash, p.token)).or_default();
+        match p.side {
+            Side::Debit => s.0 += u128::from(p.amount),
+            Side::Credit => s.1 += u128::from(p.amount),
+        }
+        prop_assert!(p.amount > 0, "an empty posting: {:?}", p);
+    }
+    for (k, (debits, credits)) in sides {
+        prop_assert_eq!(debits, credits, "{:?}", k);
+    }
+    Ok(())
+}
+
+/// Summing the journal from genesis, expiries included, gives every
+/// account's balance and every token counter of the model.
+fn journal_matches(
+    journal: &[Posting],
+    model: &Model,
+    keys: &[Keypair],
+) -> Result<(), TestCaseError> {
+    use merit_chain::postings::PostingAccount as P;
+    let nets = net(journal);
+    let at = |account: P, t: usize| nets.get(&(account, sym(TOKENS[t]))).copied().unwrap_or(0);
+    for (t, name) in TOKENS.iter().enumerate() {
+        let m = model.tokens[t];
+        let (in_offers, in_escrow) = model.locked(t);
+        prop_assert_eq!(at(P::Issuance, t), -i128::from(m.minted), "{} issued", name);
+        prop_assert_eq!(at(P::Redemption, t), i128::from(m.redeemed));
+        prop_assert_eq!(at(P::Expiry, t), i128::from(m.expired), "{} expired", name);
+        prop_assert_eq!(at(P::OfferLocks, t), i128::from(in_offers));
+        prop_assert_eq!(at(P::EscrowLocks, t), i128::from(in_escrow));
+        for (i, k) in keys.iter().enumerate() {
+            prop_assert_eq!(
+                at(P::Account(k.public(), 0), t),
+                i128::from(model.held(Holder::Account(i), t)),
+                "{} of account {}",
+                name,
+                i
+            );
+        }
     }
     Ok(())
 }

@@ -350,6 +350,9 @@ fn agrees(a: &Alliance, model: &Model, keys: &[Keypair]) -> Result<(), TestCaseE
     for audit in a.ledger.audit() {
         prop_assert!(audit.holds(), "{:?}", audit);
     }
+    // The journal since genesis balances per transaction and sums to the
+    // balances and counters just compared with the model.
+    prop_assert_eq!(a.journal_agrees(), Ok(()));
     Ok(())
 }
 
