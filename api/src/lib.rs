@@ -34,12 +34,12 @@ pub use error::{BusyCode, BusyData, InvalidParamsData, RejectedTxData};
 pub use event::Event;
 pub use notification::{AccountNotification, BlockNotification, RejectedTx};
 pub use params::{
-    BlockOptions, BlockRef, BookLimit, EvidenceOptions, HistoryCursor, HistoryLimit, ProofOptions,
-    ProposalFilter, ValidatorsOptions,
+    BlockOptions, BlockRef, BookLimit, EvidenceOptions, HistoryCursor, HistoryLimit,
+    HistoryOptions, ProofOptions, ProposalFilter, ValidatorsOptions,
 };
 pub use response::{
     Account, AuditEntry, Block, BlockBytes, Certificate, DayEnd, Escrow, EscrowStatus,
     EvidenceEntry, Expiring, Health, HealthStatus, HistoryEntry, HistoryPage, Offer, OrderBook,
-    Proposal, ProposalAction, ProvenHolding, StateProof, Status, TokenInfo, TxInfo, TxProofInfo,
-    TxStatus, ValidatorChange, ValidatorEntry, ValidatorSetInfo,
+    Posting, PostingSide, Proposal, ProposalAction, ProvenHolding, StateProof, Status, TokenInfo,
+    TxInfo, TxProofInfo, TxStatus, ValidatorChange, ValidatorEntry, ValidatorSetInfo,
 };

@@ -318,6 +318,24 @@ pub struct BlockOptions {
     pub full: bool,
 }
 
+/// The options of `merit_getHistory(address, {cursor?, limit?, token?, sub?})`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryOptions {
+    /// Where the page starts: the `next_cursor` of the page before.
+    #[serde(default)]
+    pub cursor: Option<HistoryCursor>,
+    #[serde(default)]
+    pub limit: Option<u64>,
+    /// Only entries with postings in this token.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// The sub-account whose postings to show, 0 (the account itself) when
+    /// left out.
+    #[serde(default)]
+    pub sub: Option<u32>,
+}
+
 /// The options of `merit_getProof` and `merit_getTokenProof`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]

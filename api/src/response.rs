@@ -127,6 +127,12 @@ pub struct TxInfo {
     /// For `DuplicateOrderId`: the first transaction with that order id.
     #[serde(default)]
     pub original: Option<String>,
+    /// The order id the transaction carries, if any.
+    #[serde(default)]
+    pub order_id: Option<String>,
+    /// The memo the transaction carries, if any: public forever.
+    #[serde(default)]
+    pub memo: Option<String>,
     #[serde(default)]
     pub events: Vec<Event>,
 }
@@ -144,6 +150,8 @@ impl TxInfo {
             code: None,
             message: None,
             original: None,
+            order_id: None,
+            memo: None,
             events: Vec::new(),
         }
     }
@@ -330,18 +338,57 @@ pub struct HistoryPage {
     pub next_cursor: Option<HistoryCursor>,
 }
 
-/// One transaction touching an account.
+/// One transaction touching an account, or a block's own events (its lots
+/// expired), with the account's postings in it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEntry {
-    pub hash: String,
+    /// The transaction; `null` for the block's own events.
+    pub hash: Option<String>,
     pub height: u64,
+    /// The transaction's index in its block; 4294967295 for the block's
+    /// own events.
     #[serde(default)]
     pub index: u32,
+    /// The block's time.
+    #[serde(default)]
+    pub time_ms: u64,
+    /// The kind's name; `LotExpired` for the block's own events.
     #[serde(default)]
     pub kind: Option<String>,
     pub status: TxStatus,
     #[serde(default)]
     pub code: Option<String>,
+    /// The order id the transaction carries, if any.
+    #[serde(default)]
+    pub order_id: Option<String>,
+    /// The memo the transaction carries, if any: public forever.
+    #[serde(default)]
+    pub memo: Option<String>,
+    /// What the entry moved in the account (and sub-account) asked for.
+    #[serde(default)]
+    pub postings: Vec<Posting>,
+}
+
+/// One side of a movement of points, seen from the account it is on
+/// (DESIGN §11).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Posting {
+    pub token: String,
+    /// `debit` (points left the account) or `credit` (points reached it).
+    pub side: PostingSide,
+    pub amount: String,
+    /// The other side: an address (`ADDRESS/N` for a sub-account), or a
+    /// system account: `issuance`, `redemption`, `expiry`, `clawback`,
+    /// `offer_locks` or `escrow_locks`.
+    pub counterparty: String,
+}
+
+/// Which side of an account a posting is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostingSide {
+    Debit,
+    Credit,
 }
 
 /// `merit_getBlock`.

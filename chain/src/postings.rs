@@ -81,9 +81,10 @@ pub struct Posting {
     /// Its position among the block's postings: `(height, index)` names a
     /// posting once and for all.
     pub index: u32,
-    /// The transaction that moved the points; `None` for a block event
-    /// (an expiry) or a genesis balance.
+    /// The transaction that moved the points and its index in the block;
+    /// `None` for a block event (an expiry) or a genesis balance.
     pub tx_hash: Option<Hash32>,
+    pub tx_index: Option<u32>,
     /// The block's time.
     pub time_ms: u64,
     pub token: Symbol,
@@ -113,6 +114,7 @@ impl Posting {
 /// What the postings of one movement share.
 struct Origin<'a> {
     tx_hash: Option<Hash32>,
+    tx_index: Option<u32>,
     kind: &'static str,
     order_id: Option<&'a OrderId>,
     memo: Option<&'a Memo>,
@@ -152,6 +154,7 @@ impl Journal {
                 height: self.height,
                 index,
                 tx_hash: origin.tx_hash,
+                tx_index: origin.tx_index,
                 time_ms: self.time_ms,
                 token: *token,
                 account,
@@ -260,8 +263,9 @@ impl Journal {
     }
 }
 
-/// The order id and memo a transaction carries, for its postings.
-fn tags(kind: &TxKind) -> (Option<&OrderId>, Option<&Memo>) {
+/// The order id and memo a transaction carries: what its postings and every
+/// view of it show.
+pub fn tx_tags(kind: &TxKind) -> (Option<&OrderId>, Option<&Memo>) {
     match kind {
         TxKind::Transfer { memo, .. } | TxKind::Redeem { memo, .. } => (None, memo.as_ref()),
         TxKind::Pay { order_id, memo, .. } => (Some(order_id), memo.as_ref()),
@@ -282,6 +286,7 @@ pub fn block_postings(
     let mut journal = Journal::new(header.height, header.timestamp_ms);
     let expiry = Origin {
         tx_hash: None,
+        tx_index: None,
         kind: "LotExpired",
         order_id: None,
         memo: None,
@@ -289,10 +294,11 @@ pub fn block_postings(
     for e in block_events {
         journal.event(&expiry, e);
     }
-    for (tx, receipt) in txs.iter().zip(receipts) {
-        let (order_id, memo) = tags(&tx.body.kind);
+    for (i, (tx, receipt)) in txs.iter().zip(receipts).enumerate() {
+        let (order_id, memo) = tx_tags(&tx.body.kind);
         let origin = Origin {
             tx_hash: Some(receipt.tx_hash),
+            tx_index: u32::try_from(i).ok(),
             kind: tx.body.kind.name(),
             order_id,
             memo,
@@ -309,6 +315,7 @@ pub fn genesis_postings(state: &StateMap, genesis_time_ms: u64) -> Vec<Posting> 
     let mut journal = Journal::new(0, genesis_time_ms);
     let origin = Origin {
         tx_hash: None,
+        tx_index: None,
         kind: "Genesis",
         order_id: None,
         memo: None,

@@ -37,13 +37,14 @@ use merit_chain::governance::{GovAction, ProposalRecord, ProposalStatus};
 use merit_chain::ledger::Ledger;
 use merit_chain::limits::MAX_HISTORY_PAGE;
 use merit_chain::limits::MAX_STATE_VALUE_BYTES;
+use merit_chain::postings::{Posting, PostingAccount, Side, block_postings, tx_tags};
 use merit_chain::proof::{EntriesProof, MAX_PROVEN_ENTRIES, PROOF_RETENTION_BLOCKS, ProvenEntry};
 use merit_chain::state::{
     EscrowRecord, EscrowStatus, Holding, LotHolder, OfferRecord, StateKey, StateValue,
 };
 use merit_chain::tx::SymbolError;
 use merit_chain::{Address, Block, Hash32, Receipt, Refusal, RejectCode, Symbol};
-use merit_store::TxLocation;
+use merit_store::{BLOCK_EVENTS_INDEX, TxLocation};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
@@ -470,6 +471,8 @@ fn get_transaction(shared: &Shared, hash: Hash32) -> Result<api::TxInfo, ErrorOb
             code: code_name(code),
             message: code.map(|c| c.describe().to_string()),
             original: original.map(|h| h.to_hex()),
+            order_id: tx_tags(&tx.body.kind).0.map(|o| o.to_string()),
+            memo: tx_tags(&tx.body.kind).1.map(|m| m.to_string()),
             events: events(&ledger, receipt),
         });
     }
@@ -481,70 +484,148 @@ fn get_transaction(shared: &Shared, hash: Hash32) -> Result<api::TxInfo, ErrorOb
     Ok(api::TxInfo::new(hash.to_hex(), status))
 }
 
-fn get_history(shared: &Shared, params: Params<'_>) -> Result<api::HistoryPage, ErrorObjectOwned> {
-    let mut args = Args::new(
-        method::GET_HISTORY,
-        &["address", "cursor", "limit"],
-        &params,
-    )?;
-    let address: String = args.required()?;
-    let address = parse_address(&address)?;
+/// Parses `merit_getHistory(address, {cursor?, limit?, token?, sub?})`, or
+/// the older positional `(address, cursor?, limit?)`.
+fn history_params(params: &Params<'_>) -> Result<(Address, api::HistoryOptions), ErrorObjectOwned> {
+    let raw: Vec<Value> = match params.as_str() {
+        None => Vec::new(),
+        Some(_) => params
+            .parse()
+            .map_err(|e| bad_params(e.message().to_string()))?,
+    };
+    if raw.get(1).is_some_and(Value::is_object) {
+        let mut args = Args::new(method::GET_HISTORY, &["address", "options"], params)?;
+        let address = parse_address(&args.required::<String>()?)?;
+        let options: api::HistoryOptions = args.optional()?.unwrap_or_default();
+        return Ok((address, options));
+    }
+    let mut args = Args::new(method::GET_HISTORY, &["address", "cursor", "limit"], params)?;
+    let address = parse_address(&args.required::<String>()?)?;
     let cursor: Option<String> = args.optional()?;
     let limit: Option<u64> = args.optional()?;
-    let before = cursor
+    let cursor = cursor
         .as_deref()
         .map(|c| {
             c.parse::<HistoryCursor>()
-                .map(|c| TxLocation {
-                    height: c.height,
-                    index: c.index,
-                })
                 .map_err(|_| bad_params(HistoryCursorError(cut(c)).to_string()))
         })
         .transpose()?;
-    let limit = HistoryLimit::new(limit, MAX_HISTORY_PAGE)
+    Ok((
+        address,
+        api::HistoryOptions {
+            cursor,
+            limit,
+            ..Default::default()
+        },
+    ))
+}
+
+/// How many history entries one page reads at most while it looks for
+/// entries in the token asked for.
+const HISTORY_SCAN_PAGES: usize = 8;
+
+/// The postings side and counterparty of an account of the journal, as the
+/// wire writes them.
+fn posting_account(account: &PostingAccount) -> String {
+    match account {
+        PostingAccount::Account(a, 0) => a.to_bech32(),
+        PostingAccount::Account(a, sub) => format!("{}/{sub}", a.to_bech32()),
+        other => other.system_name().unwrap_or("system").to_string(),
+    }
+}
+
+fn get_history(shared: &Shared, params: Params<'_>) -> Result<api::HistoryPage, ErrorObjectOwned> {
+    let (address, options) = history_params(&params)?;
+    let limit = HistoryLimit::new(options.limit, MAX_HISTORY_PAGE)
         .map_err(|e| bad_params(e.to_string()))?
         .get();
+    let token = options.token.as_deref().map(parse_symbol).transpose()?;
+    let me = PostingAccount::Account(address, options.sub.unwrap_or(0));
     let storage = &shared.storage;
-    let entries = storage.history(&address, before, limit).map_err(internal)?;
-    let mut out = Vec::with_capacity(entries.len());
-    let mut cache: Option<(u64, Block, Vec<Receipt>)> = None;
-    for e in &entries {
-        let h = e.location.height;
-        if cache.as_ref().is_none_or(|(ch, _, _)| *ch != h) {
-            let (Some(b), Some(r)) = (
-                storage.block(h).map_err(internal)?,
-                storage.receipts(h).map_err(internal)?,
-            ) else {
-                return Err(internal(format!("block {h} is missing")));
+    let mut before = options.cursor.map(|c| TxLocation {
+        height: c.height,
+        index: c.index,
+    });
+    let mut out = Vec::new();
+    let mut last_read = None;
+    let mut exhausted = false;
+    let mut cache: Option<(u64, Block, Vec<Receipt>, Vec<Posting>)> = None;
+    for _ in 0..HISTORY_SCAN_PAGES {
+        let entries = storage.history(&address, before, limit).map_err(internal)?;
+        exhausted = entries.len() < limit;
+        for e in &entries {
+            let h = e.location.height;
+            if cache.as_ref().is_none_or(|c| c.0 != h) {
+                let (Some(b), Some(r)) = (
+                    storage.block(h).map_err(internal)?,
+                    storage.receipts(h).map_err(internal)?,
+                ) else {
+                    return Err(internal(format!("block {h} is missing")));
+                };
+                let block_events = storage.block_events(h).map_err(internal)?;
+                let postings = block_postings(&b.header, &b.txs, &r, &block_events);
+                cache = Some((h, b, r, postings));
+            }
+            let Some((_, block, receipts, postings)) = &cache else {
+                continue;
             };
-            cache = Some((h, b, r));
+            last_read = Some(e.location);
+            let idx = e.location.index;
+            let tx_index = (idx != BLOCK_EVENTS_INDEX).then_some(idx);
+            let mine: Vec<&Posting> = postings
+                .iter()
+                .filter(|p| p.tx_index == tx_index && p.account == me)
+                .filter(|p| token.is_none_or(|t| p.token == t))
+                .collect();
+            // A filter shows only entries that moved what it names.
+            if (token.is_some() || options.sub.is_some_and(|s| s != 0)) && mine.is_empty() {
+                continue;
+            }
+            let tx = tx_index.and_then(|i| block.txs.as_slice().get(i as usize));
+            let (status, code, _) = match tx_index {
+                Some(i) => receipts
+                    .get(i as usize)
+                    .map_or((TxStatus::Unknown, None, None), receipt_status),
+                None => (TxStatus::Committed, None, None),
+            };
+            let (order_id, memo) = tx.map_or((None, None), |t| tx_tags(&t.body.kind));
+            let ledger = shared.read_ledger();
+            out.push(api::HistoryEntry {
+                hash: e.tx_hash.map(|h| h.to_hex()),
+                height: h,
+                index: idx,
+                time_ms: block.header.timestamp_ms,
+                kind: Some(tx.map_or("LotExpired", |t| t.body.kind.name()).to_string()),
+                status,
+                code: code_name(code),
+                order_id: order_id.map(|o| o.to_string()),
+                memo: memo.map(|m| m.to_string()),
+                postings: mine
+                    .iter()
+                    .map(|p| api::Posting {
+                        token: p.token.to_string(),
+                        side: match p.side {
+                            Side::Debit => api::PostingSide::Debit,
+                            Side::Credit => api::PostingSide::Credit,
+                        },
+                        amount: amount(&ledger, &p.token, p.amount),
+                        counterparty: posting_account(&p.counterparty),
+                    })
+                    .collect(),
+            });
+            if out.len() == limit {
+                break;
+            }
         }
-        let Some((_, block, receipts)) = &cache else {
-            continue;
-        };
-        let idx = e.location.index as usize;
-        let kind = block
-            .txs
-            .as_slice()
-            .get(idx)
-            .map(|t| t.body.kind.name().to_string());
-        let (status, code, _) = receipts
-            .get(idx)
-            .map_or((TxStatus::Unknown, None, None), receipt_status);
-        out.push(api::HistoryEntry {
-            hash: e.tx_hash.to_hex(),
-            height: h,
-            index: e.location.index,
-            kind,
-            status,
-            code: code_name(code),
-        });
+        if out.len() == limit || exhausted {
+            break;
+        }
+        before = last_read;
     }
-    let next_cursor = if entries.len() == limit {
-        entries.last().map(|e| HistoryCursor {
-            height: e.location.height,
-            index: e.location.index,
+    let next_cursor = if out.len() == limit || !exhausted {
+        last_read.map(|l| HistoryCursor {
+            height: l.height,
+            index: l.index,
         })
     } else {
         None

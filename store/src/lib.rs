@@ -52,12 +52,17 @@ pub struct TxLocation {
     pub index: u32,
 }
 
-/// One entry of an account's history, newest first.
+/// One entry of an account's history, newest first: a transaction, or the
+/// block's own events (its lots expired), at index [`BLOCK_EVENTS_INDEX`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HistoryEntry {
     pub location: TxLocation,
-    pub tx_hash: Hash32,
+    /// `None` for the block's own events.
+    pub tx_hash: Option<Hash32>,
 }
+
+/// The history index of a block's own events: after every transaction.
+pub const BLOCK_EVENTS_INDEX: u32 = u32::MAX;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -688,6 +693,25 @@ impl<K: Kv + std::fmt::Debug> Storage for ChainStore<K> {
                 )?;
             }
         }
+        // An account whose own lots expired sees the block in its history.
+        let expired: BTreeSet<Address> = outcome
+            .block_events
+            .iter()
+            .filter_map(|e| match e {
+                Event::LotExpired {
+                    holder: merit_chain::state::LotHolder::Account(a),
+                    ..
+                } => Some(*a),
+                _ => None,
+            })
+            .collect();
+        for a in expired {
+            let loc = TxLocation {
+                height,
+                index: BLOCK_EVENTS_INDEX,
+            };
+            kv.put(&mut batch, Cf::History, &history_key(&a, loc), &[])?;
+        }
         kv.put(
             &mut batch,
             Cf::Meta,
@@ -951,10 +975,13 @@ impl<K: Kv + std::fmt::Debug> Storage for ChainStore<K> {
                 }
                 let height = u64::from_be_bytes(k[32..40].try_into().unwrap_or([0; 8]));
                 let index = u32::from_be_bytes(k[40..44].try_into().unwrap_or([0; 4]));
-                let tx_hash = Hash32(v.try_into().map_err(|_| StorageError::Corrupt {
-                    what: "history entry",
-                    detail: format!("{} bytes", v.len()),
-                })?);
+                let tx_hash = match v {
+                    [] if index == BLOCK_EVENTS_INDEX => None,
+                    _ => Some(Hash32(v.try_into().map_err(|_| StorageError::Corrupt {
+                        what: "history entry",
+                        detail: format!("{} bytes", v.len()),
+                    })?)),
+                };
                 out.push(HistoryEntry {
                     location: TxLocation { height, index },
                     tx_hash,

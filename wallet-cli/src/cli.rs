@@ -167,11 +167,12 @@ Examples:
         submit: SubmitArgs,
     },
 
-    /// List the transactions of an account, newest first.
+    /// List what moved in an account, newest first: amounts, counterparties, memos.
     #[command(after_help = "\
 Examples:
   merit --from alice history
   merit history bob --limit 5
+  merit history bob --token BEAN      # only what moved BEAN
   merit history bob --cursor 43:0    # the next page, from a previous next_cursor")]
     History {
         /// A key name or an address (default: --from).
@@ -183,6 +184,9 @@ Examples:
         /// Continue after this cursor (HEIGHT:INDEX).
         #[arg(long)]
         cursor: Option<String>,
+        /// Only entries that moved this token.
+        #[arg(long, value_name = "SYMBOL")]
+        token: Option<String>,
     },
 
     /// Exchange one merchant's points for another's: place, cancel and list offers.

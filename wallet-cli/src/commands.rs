@@ -60,7 +60,12 @@ pub fn run(ctx: &Ctx, command: Command) -> Result<()> {
             memo,
             submit,
         } => redeem(ctx, &token, &amount, memo, &submit),
-        Command::History { who, limit, cursor } => history(ctx, who.as_deref(), limit, cursor),
+        Command::History {
+            who,
+            limit,
+            cursor,
+            token,
+        } => history(ctx, who.as_deref(), limit, cursor, token),
         Command::Offer(o) => offer(ctx, o),
         Command::Book { sell, buy, limit } => book(ctx, &sell, &buy, limit),
         Command::Escrow(e) => escrow(ctx, e),
@@ -687,12 +692,24 @@ fn escrow_table(ctx: &Ctx, escrows: &[Escrow]) -> String {
     )
 }
 
-fn history(ctx: &Ctx, who: Option<&str>, limit: u64, cursor: Option<String>) -> Result<()> {
+fn history(
+    ctx: &Ctx,
+    who: Option<&str>,
+    limit: u64,
+    cursor: Option<String>,
+    token: Option<String>,
+) -> Result<()> {
     if limit == 0 || limit > MAX_HISTORY_PAGE as u64 {
         return Err(usage(format!("--limit must be 1 to {MAX_HISTORY_PAGE}")));
     }
+    let token = token.map(|t| ctx.symbol(&t)).transpose()?;
     let address = ctx.account(who)?.to_bech32();
-    let page = ctx.rpc()?.get_history(&address, cursor.as_deref(), limit)?;
+    let page = ctx.rpc()?.get_history(
+        &address,
+        cursor.as_deref(),
+        limit,
+        token.as_ref().map(|t| t.as_str()),
+    )?;
     if ctx.json {
         return output::json(&json!({
             "address": address,
@@ -709,18 +726,43 @@ fn history(ctx: &Ctx, who: Option<&str>, limit: u64, cursor: Option<String>) -> 
         .entries
         .iter()
         .map(|e| {
+            let moved: Vec<String> = e
+                .postings
+                .iter()
+                .map(|p| {
+                    let (sign, dir) = match p.side {
+                        merit_api::PostingSide::Debit => ("-", "to"),
+                        merit_api::PostingSide::Credit => ("+", "from"),
+                    };
+                    let other = if p.counterparty.starts_with("mrt1") {
+                        ctx.short(&p.counterparty)
+                    } else {
+                        p.counterparty.clone()
+                    };
+                    format!("{sign}{} {} {dir} {other}", p.amount, p.token)
+                })
+                .collect();
+            let status = match &e.code {
+                Some(code) => format!("{} {code}", e.status),
+                None => e.status.to_string(),
+            };
             vec![
                 e.height.to_string(),
+                format_time_ms(e.time_ms),
                 e.kind.clone().unwrap_or_default(),
-                e.status.to_string(),
-                e.code.clone().unwrap_or_default(),
-                e.hash.clone(),
+                status,
+                moved.join(", "),
+                e.memo.clone().unwrap_or_default(),
+                e.hash.clone().unwrap_or_else(|| "(block)".to_string()),
             ]
         })
         .collect();
     println!(
         "{}",
-        table(&["HEIGHT", "KIND", "STATUS", "CODE", "HASH"], &rows)
+        table(
+            &["HEIGHT", "TIME", "KIND", "STATUS", "MOVED", "MEMO", "TX"],
+            &rows
+        )
     );
     if let Some(next) = page.next_cursor {
         println!("\nmore: merit history {address} --cursor {next}");

@@ -322,6 +322,12 @@ pub fn print_tx(ctx: &Ctx, view: &TxView) {
             if let Some(sender) = &info.sender {
                 println!("  sender  {}", ctx.label(sender));
             }
+            if let Some(order) = &info.order_id {
+                println!("  order   {order}");
+            }
+            if let Some(memo) = &info.memo {
+                println!("  memo    {memo}");
+            }
             for e in &info.events {
                 println!("  {}", event_line(ctx, e));
             }

@@ -287,8 +287,16 @@ impl RpcClient {
         address: &str,
         cursor: Option<&str>,
         limit: u64,
+        token: Option<&str>,
     ) -> Result<HistoryPage, RpcError> {
-        self.call(method::GET_HISTORY, json!([address, cursor, limit]))
+        let mut options = json!({"limit": limit});
+        if let Some(c) = cursor {
+            options["cursor"] = json!(c);
+        }
+        if let Some(t) = token {
+            options["token"] = json!(t);
+        }
+        self.call(method::GET_HISTORY, json!([address, options]))
     }
 
     /// `merit_getOrderBook(sell, buy, limit)`: both sides of a market, each

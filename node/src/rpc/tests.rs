@@ -636,6 +636,15 @@ fn calls(f: &Facts) -> Vec<(&'static str, Value)> {
         json!([f.addresses[0], "x", 3]),
         json!([f.addresses[0], "1:", 3]),
         json!([f.addresses[0], "1:2:3", 3]),
+        // What `merit history` asks, page by page.
+        json!([f.addresses[0], {"limit": 3}]),
+        json!([f.addresses[0], {"cursor": "3:0", "limit": 3}]),
+        json!([f.addresses[0], {"cursor": "1:0", "limit": 3}]),
+        json!([f.addresses[0], {"token": "BEAN", "limit": 2}]),
+        json!([f.addresses[0], {"token": "BEAN", "cursor": "3:0"}]),
+        json!([f.addresses[0], {"token": "NOPE!"}]),
+        json!([f.addresses[0], {"sub": 1}]),
+        json!([f.addresses[0], {"color": "blue"}]),
         json!(["bad"]),
     ] {
         c.push(("merit_getHistory", h));
