@@ -685,7 +685,7 @@ mod tests {
             wire,
             json!({"hash": "ab", "status": "unknown", "height": null, "index": null,
                    "kind": null, "sender": null, "code": null, "message": null,
-                   "original": null, "events": []})
+                   "original": null, "order_id": null, "memo": null, "events": []})
         );
     }
 
