@@ -35,11 +35,12 @@ pub use event::Event;
 pub use notification::{AccountNotification, BlockNotification, RejectedTx};
 pub use params::{
     BlockOptions, BlockRef, BookLimit, EvidenceOptions, HistoryCursor, HistoryLimit,
-    HistoryOptions, ProofOptions, ProposalFilter, ValidatorsOptions,
+    HistoryOptions, ProofOptions, ProposalFilter, StatementOptions, ValidatorsOptions,
 };
 pub use response::{
     Account, AuditEntry, Block, BlockBytes, Certificate, DayEnd, Escrow, EscrowStatus,
     EvidenceEntry, Expiring, Health, HealthStatus, HistoryEntry, HistoryPage, Offer, OrderBook,
-    Posting, PostingSide, Proposal, ProposalAction, ProvenHolding, StateProof, Status, TokenInfo,
-    TxInfo, TxProofInfo, TxStatus, ValidatorChange, ValidatorEntry, ValidatorSetInfo,
+    Posting, PostingSide, Proposal, ProposalAction, ProvenHolding, StateProof, Statement,
+    StatementLine, Status, TokenInfo, TokenStatement, TxInfo, TxProofInfo, TxStatus,
+    ValidatorChange, ValidatorEntry, ValidatorSetInfo,
 };

@@ -43,6 +43,9 @@ pub const GET_NONCE_PROOF: &str = "merit_getNonceProof";
 /// `merit_getDayEnds()` → an array of [`crate::DayEnd`]: the day ends
 /// whose state the node proves.
 pub const GET_DAY_ENDS: &str = "merit_getDayEnds";
+/// `merit_getStatement(address, {from_ms, to_ms, token?, sub?})` →
+/// [`crate::Statement`].
+pub const GET_STATEMENT: &str = "merit_getStatement";
 /// `merit_getProposal(id)` → [`crate::Proposal`] or `null`.
 pub const GET_PROPOSAL: &str = "merit_getProposal";
 /// `merit_listProposals({status?})` → an array of [`crate::Proposal`].
@@ -65,6 +68,7 @@ pub const ALL: &[&str] = &[
     GET_BLOCK,
     GET_ORDER_BOOK,
     GET_HISTORY,
+    GET_STATEMENT,
     GET_ESCROW,
     AUDIT,
     VALIDATORS,

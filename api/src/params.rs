@@ -336,6 +336,21 @@ pub struct HistoryOptions {
     pub sub: Option<u32>,
 }
 
+/// The options of `merit_getStatement`: the half-open period
+/// `[from_ms, to_ms)` of block time, in milliseconds since the Unix epoch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatementOptions {
+    pub from_ms: u64,
+    pub to_ms: u64,
+    /// Only this token.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// The sub-account, 0 (the account itself) when left out.
+    #[serde(default)]
+    pub sub: Option<u32>,
+}
+
 /// The options of `merit_getProof` and `merit_getTokenProof`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -369,6 +369,57 @@ pub struct HistoryEntry {
     pub postings: Vec<Posting>,
 }
 
+/// `merit_getStatement`: what moved in an account over the half-open period
+/// `[from_ms, to_ms)` of block time, per token (DESIGN §11).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Statement {
+    /// `ADDRESS`, or `ADDRESS/N` for a sub-account.
+    pub account: String,
+    pub from_ms: u64,
+    pub to_ms: u64,
+    /// The last block before the period (0: genesis): the balances it
+    /// leaves are the opening balances.
+    pub opening_height: u64,
+    /// The last block of the period: the balances it leaves are the
+    /// closing balances. Equal to `opening_height` when no block fell in
+    /// the period.
+    pub closing_height: u64,
+    /// Whether the period is over on chain: a block at or after `to_ms` has
+    /// committed. Until then the closing balances are those of the tip.
+    pub complete: bool,
+    /// Every token the account held or moved, by symbol.
+    pub tokens: Vec<TokenStatement>,
+}
+
+/// One token of a [`Statement`]: `closing = opening + credits − debits`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenStatement {
+    pub token: String,
+    pub opening: String,
+    pub credits: String,
+    pub debits: String,
+    pub closing: String,
+    /// Oldest first.
+    pub postings: Vec<StatementLine>,
+}
+
+/// One posting of a statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementLine {
+    pub height: u64,
+    pub time_ms: u64,
+    /// The transaction; `null` for the block's own events (expiries).
+    pub hash: Option<String>,
+    pub kind: String,
+    pub side: PostingSide,
+    pub amount: String,
+    pub counterparty: String,
+    #[serde(default)]
+    pub order_id: Option<String>,
+    #[serde(default)]
+    pub memo: Option<String>,
+}
+
 /// One side of a movement of points, seen from the account it is on
 /// (DESIGN §11).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -55,6 +55,7 @@ use crate::shared::{AdmitError, CommittedBlock, Shared};
 
 mod args;
 pub(crate) mod bounds;
+mod statement;
 
 use args::Args;
 
@@ -534,6 +535,48 @@ fn posting_account(account: &PostingAccount) -> String {
     }
 }
 
+/// A stored block with its receipts and its postings: what the history and
+/// statements of its accounts are read from.
+struct BlockJournal {
+    height: u64,
+    block: Block,
+    receipts: Vec<Receipt>,
+    postings: Vec<Posting>,
+}
+
+impl BlockJournal {
+    fn load(shared: &Shared, height: u64) -> Result<Self, ErrorObjectOwned> {
+        let storage = &shared.storage;
+        let (Some(block), Some(receipts)) = (
+            storage.block(height).map_err(internal)?,
+            storage.receipts(height).map_err(internal)?,
+        ) else {
+            return Err(internal(format!("block {height} is missing")));
+        };
+        let block_events = storage.block_events(height).map_err(internal)?;
+        let postings = block_postings(&block.header, &block.txs, &receipts, &block_events);
+        Ok(BlockJournal {
+            height,
+            block,
+            receipts,
+            postings,
+        })
+    }
+
+    /// The transaction at `index` (`None`: the block's own events).
+    fn tx(&self, index: Option<u32>) -> Option<&merit_chain::Transaction> {
+        index.and_then(|i| self.block.txs.as_slice().get(i as usize))
+    }
+
+    /// The order id and memo of the transaction at `index`.
+    fn tags(&self, index: Option<u32>) -> (Option<String>, Option<String>) {
+        self.tx(index).map_or((None, None), |t| {
+            let (order, memo) = tx_tags(&t.body.kind);
+            (order.map(|o| o.to_string()), memo.map(|m| m.to_string()))
+        })
+    }
+}
+
 fn get_history(shared: &Shared, params: Params<'_>) -> Result<api::HistoryPage, ErrorObjectOwned> {
     let (address, options) = history_params(&params)?;
     let limit = HistoryLimit::new(options.limit, MAX_HISTORY_PAGE)
@@ -549,26 +592,20 @@ fn get_history(shared: &Shared, params: Params<'_>) -> Result<api::HistoryPage, 
     let mut out = Vec::new();
     let mut last_read = None;
     let mut exhausted = false;
-    let mut cache: Option<(u64, Block, Vec<Receipt>, Vec<Posting>)> = None;
+    let mut cache: Option<BlockJournal> = None;
     for _ in 0..HISTORY_SCAN_PAGES {
         let entries = storage.history(&address, before, limit).map_err(internal)?;
         exhausted = entries.len() < limit;
         for e in &entries {
             let h = e.location.height;
-            if cache.as_ref().is_none_or(|c| c.0 != h) {
-                let (Some(b), Some(r)) = (
-                    storage.block(h).map_err(internal)?,
-                    storage.receipts(h).map_err(internal)?,
-                ) else {
-                    return Err(internal(format!("block {h} is missing")));
-                };
-                let block_events = storage.block_events(h).map_err(internal)?;
-                let postings = block_postings(&b.header, &b.txs, &r, &block_events);
-                cache = Some((h, b, r, postings));
+            if cache.as_ref().is_none_or(|c| c.height != h) {
+                cache = Some(BlockJournal::load(shared, h)?);
             }
-            let Some((_, block, receipts, postings)) = &cache else {
+            let Some(journal) = &cache else {
                 continue;
             };
+            let (block, receipts, postings) =
+                (&journal.block, &journal.receipts, &journal.postings);
             last_read = Some(e.location);
             let idx = e.location.index;
             let tx_index = (idx != BLOCK_EVENTS_INDEX).then_some(idx);
@@ -581,14 +618,14 @@ fn get_history(shared: &Shared, params: Params<'_>) -> Result<api::HistoryPage, 
             if (token.is_some() || options.sub.is_some_and(|s| s != 0)) && mine.is_empty() {
                 continue;
             }
-            let tx = tx_index.and_then(|i| block.txs.as_slice().get(i as usize));
+            let tx = journal.tx(tx_index);
             let (status, code, _) = match tx_index {
                 Some(i) => receipts
                     .get(i as usize)
                     .map_or((TxStatus::Unknown, None, None), receipt_status),
                 None => (TxStatus::Committed, None, None),
             };
-            let (order_id, memo) = tx.map_or((None, None), |t| tx_tags(&t.body.kind));
+            let (order_id, memo) = journal.tags(tx_index);
             let ledger = shared.read_ledger();
             out.push(api::HistoryEntry {
                 hash: e.tx_hash.map(|h| h.to_hex()),
@@ -598,8 +635,8 @@ fn get_history(shared: &Shared, params: Params<'_>) -> Result<api::HistoryPage, 
                 kind: Some(tx.map_or("LotExpired", |t| t.body.kind.name()).to_string()),
                 status,
                 code: code_name(code),
-                order_id: order_id.map(|o| o.to_string()),
-                memo: memo.map(|m| m.to_string()),
+                order_id,
+                memo,
                 postings: mine
                     .iter()
                     .map(|p| api::Posting {
@@ -1564,6 +1601,13 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
             .map(|p| proposal(&ledger, p))
             .collect();
         wire(&found)
+    })?;
+
+    m.register_method(method::GET_STATEMENT, |params, s, _| {
+        let mut args = Args::new(method::GET_STATEMENT, &["address", "options"], &params)?;
+        let address = parse_address(&args.required::<String>()?)?;
+        let options: api::StatementOptions = args.required()?;
+        wire(&statement::get_statement(s, &address, &options)?)
     })?;
 
     m.register_method(method::GET_DAY_ENDS, |params, s, _| {

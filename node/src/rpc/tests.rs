@@ -687,6 +687,20 @@ fn calls(f: &Facts) -> Vec<(&'static str, Value)> {
     ] {
         c.push(("merit_getNonceProof", p));
     }
+    // The first UTC day of the chain, the day of the last block (still
+    // open), a token filter, and bad periods.
+    let day = 1_767_225_600_000u64;
+    for p in [
+        json!([f.addresses[0], {"from_ms": day, "to_ms": day + 86_400_000}]),
+        json!([f.addresses[1], {"from_ms": day, "to_ms": day + 86_400_000, "token": "MILES"}]),
+        json!([f.addresses[0], {"from_ms": LAST_BLOCK_TIME_MS - 1, "to_ms": LAST_BLOCK_TIME_MS + 86_400_000}]),
+        json!([f.addresses[0], {"from_ms": day, "to_ms": day}]),
+        json!([f.addresses[0], {"from_ms": day}]),
+        json!([f.addresses[0], {"from_ms": day, "to_ms": day + 1, "color": 1}]),
+        json!([f.addresses[0]]),
+    ] {
+        c.push(("merit_getStatement", p));
+    }
     c.push(("merit_getDayEnds", json!([])));
     c.push(("merit_getDayEnds", json!([1])));
     for h in &f.txs {
@@ -1290,6 +1304,56 @@ fn the_last_block_of_each_kept_day_proves_after_the_block_window() {
             assert_eq!(held[0].1.balance, *expected, "at height {height}");
         }
     }
+
+    // A day's statement opens at the day before's last block and closes at
+    // its own, with the balances those blocks left, and its postings add up.
+    let decimals = shared
+        .read_ledger()
+        .token(&sym("BEAN"))
+        .expect("BEAN")
+        .decimals;
+    let units = |s: &Value| -> u64 {
+        merit_chain::amount::parse_amount(s.as_str().expect("an amount"), decimals)
+            .expect("an amount")
+    };
+    for d in [1usize, 20, 38] {
+        let from_ms = (first_day + d as u64) * MS_PER_DAY;
+        for (who, i) in chain.shoppers.iter().zip(0..) {
+            let answer = call(
+                "merit_getStatement",
+                json!([who.to_bech32(), {"from_ms": from_ms, "to_ms": from_ms + MS_PER_DAY, "token": "BEAN"}]),
+            );
+            let s = &answer["result"];
+            assert_eq!(s["opening_height"], chain.ends[d - 1].0, "{answer}");
+            assert_eq!(s["closing_height"], chain.ends[d].0);
+            assert_eq!(s["complete"], true);
+            let bean = &s["tokens"][0];
+            assert_eq!(units(&bean["opening"]), chain.ends[d - 1].1[i]);
+            assert_eq!(units(&bean["closing"]), chain.ends[d].1[i]);
+            let lines = bean["postings"].as_array().expect("postings");
+            let net: i128 = lines
+                .iter()
+                .map(|l| {
+                    let a = i128::from(units(&l["amount"]));
+                    if l["side"] == "debit" { -a } else { a }
+                })
+                .sum();
+            assert_eq!(
+                i128::from(chain.ends[d - 1].1[i]) + net,
+                i128::from(chain.ends[d].1[i])
+            );
+            assert_eq!(
+                lines.is_empty(),
+                i == 2 && d % 2 == 1,
+                "carol is paid on even days"
+            );
+        }
+    }
+    let empty = call(
+        "merit_getStatement",
+        json!([chain.shoppers[0].to_bech32(), {"from_ms": 5, "to_ms": 5}]),
+    );
+    assert_eq!(empty["error"]["code"], -32602, "{empty}");
 
     // A day that left the window, and a height that is no day's end, fail
     // clearly, naming what the node does prove.
