@@ -66,6 +66,18 @@ impl PostingAccount {
     }
 }
 
+/// An account as the journal's readers write it: `ADDRESS`, `ADDRESS/N`
+/// for a sub-account, or a system account's name.
+impl std::fmt::Display for PostingAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PostingAccount::Account(a, 0) => write!(f, "{}", a.to_bech32()),
+            PostingAccount::Account(a, sub) => write!(f, "{}/{sub}", a.to_bech32()),
+            other => f.write_str(other.system_name().unwrap_or("system")),
+        }
+    }
+}
+
 /// Which side of the account a posting is on: a debit takes points from
 /// it, a credit gives it points.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

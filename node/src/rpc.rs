@@ -525,16 +525,6 @@ fn history_params(params: &Params<'_>) -> Result<(Address, api::HistoryOptions),
 /// entries in the token asked for.
 const HISTORY_SCAN_PAGES: usize = 8;
 
-/// The postings side and counterparty of an account of the journal, as the
-/// wire writes them.
-fn posting_account(account: &PostingAccount) -> String {
-    match account {
-        PostingAccount::Account(a, 0) => a.to_bech32(),
-        PostingAccount::Account(a, sub) => format!("{}/{sub}", a.to_bech32()),
-        other => other.system_name().unwrap_or("system").to_string(),
-    }
-}
-
 /// A stored block with its receipts and its postings: what the history and
 /// statements of its accounts are read from.
 struct BlockJournal {
@@ -646,7 +636,7 @@ fn get_history(shared: &Shared, params: Params<'_>) -> Result<api::HistoryPage, 
                             Side::Credit => api::PostingSide::Credit,
                         },
                         amount: amount(&ledger, &p.token, p.amount),
-                        counterparty: posting_account(&p.counterparty),
+                        counterparty: p.counterparty.to_string(),
                     })
                     .collect(),
             });

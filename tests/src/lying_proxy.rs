@@ -55,6 +55,10 @@ pub enum Lie {
     /// params, its header moved to another round and certified again by
     /// `signers`: a second certified block at that height.
     Fork,
+    /// Changes the amount of the first posting of `merit_getStatement`.
+    StatementAltered,
+    /// Drops the first posting of `merit_getStatement`.
+    StatementDropped,
 }
 
 /// The proxy; it stops when dropped.
@@ -375,6 +379,19 @@ fn rewrite(lie: Lie, method: &str, result: &mut Value) {
                 result["proof"] = Value::String(hex::encode(proof.to_bytes()));
                 result["status"] = Value::from("rejected");
                 result["code"] = Value::from("InsufficientBalance");
+            }
+        }
+        (Lie::StatementAltered | Lie::StatementDropped, "merit_getStatement") => {
+            let tokens = result["tokens"].as_array_mut().into_iter().flatten();
+            if let Some(lines) = tokens
+                .filter_map(|t| t["postings"].as_array_mut())
+                .find(|l| !l.is_empty())
+            {
+                if lie == Lie::StatementDropped {
+                    lines.remove(0);
+                } else {
+                    lines[0]["amount"] = Value::from("0.07");
+                }
             }
         }
         (Lie::ForgedCertificate, "merit_getProof" | "merit_getTokenProof") => {

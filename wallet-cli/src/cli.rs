@@ -189,6 +189,48 @@ Examples:
         token: Option<String>,
     },
 
+    /// What moved in an account over a UTC period: opening and closing balances per token and every posting.
+    #[command(after_help = "\
+Examples:
+  merit statement merchant-1 --day 2026-12-04
+  merit statement alice --since 2026-12-01 --until 2026-12-04T12:00Z --token BEAN
+  merit statement merchant-1 --day 2026-12-04 --csv > 2026-12-04.csv")]
+    Statement {
+        /// A key name or an address (default: --from).
+        #[arg(value_name = "NAME|ADDRESS")]
+        who: Option<String>,
+        /// One UTC day, YYYY-MM-DD.
+        #[arg(long, conflicts_with_all = ["since", "until"])]
+        day: Option<String>,
+        /// The start of the period (included): YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS]Z or milliseconds.
+        #[arg(long, value_name = "TIME", requires = "until")]
+        since: Option<String>,
+        /// The end of the period (excluded), in the same forms.
+        #[arg(long, value_name = "TIME", alias = "to", requires = "since")]
+        until: Option<String>,
+        /// Only this token.
+        #[arg(long, value_name = "SYMBOL")]
+        token: Option<String>,
+        /// One CSV row per posting, between an opening and a closing row per token.
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+    },
+
+    /// Check a day's statement against balances proven at both ends of the day and every posting against its certified receipt.
+    #[command(after_help = "\
+Examples:
+  merit reconcile merchant-1 --day 2026-12-04
+
+Exits 5 and lists each discrepancy when the node's statement does not add up to what its proofs show.")]
+    Reconcile {
+        /// A key name or an address (default: --from).
+        #[arg(value_name = "NAME|ADDRESS")]
+        who: Option<String>,
+        /// The UTC day, YYYY-MM-DD.
+        #[arg(long)]
+        day: String,
+    },
+
     /// Exchange one merchant's points for another's: place, cancel and list offers.
     #[command(
         subcommand,

@@ -71,6 +71,19 @@ pub fn run(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Escrow(e) => escrow(ctx, e),
         Command::Token(t) => token(ctx, t),
         Command::Gov(g) => crate::gov::run(ctx, g),
+        Command::Statement {
+            who,
+            day,
+            since,
+            until,
+            token,
+            csv,
+        } => {
+            let period =
+                crate::finance::period(day.as_deref(), since.as_deref(), until.as_deref())?;
+            crate::finance::statement(ctx, who.as_deref(), period, token, csv)
+        }
+        Command::Reconcile { who, day } => crate::finance::reconcile(ctx, who.as_deref(), &day),
         Command::Tx(t) => tx(ctx, t),
         Command::Chain(c) => chain(ctx, c),
         Command::Status => status(ctx),

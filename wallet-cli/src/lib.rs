@@ -27,6 +27,7 @@ pub mod cli;
 mod commands;
 pub mod ctx;
 pub mod error;
+mod finance;
 mod gov;
 pub mod keystore;
 mod output;

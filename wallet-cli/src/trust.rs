@@ -537,6 +537,89 @@ impl Verifier {
         Ok((held, proof.header))
     }
 
+    /// `owner`'s holdings in `tokens` after block `height`, proven against
+    /// that block's certificate (the node keeps the recent blocks and each
+    /// UTC day's last block).
+    pub fn holdings_at(
+        &self,
+        rpc: &RpcClient,
+        owner: &Address,
+        tokens: &[Symbol],
+        height: u64,
+    ) -> Result<(Vec<(Symbol, Holding)>, BlockHeader)> {
+        self.follow(rpc)?;
+        let names: Vec<&str> = tokens.iter().map(Symbol::as_str).collect();
+        let answer: StateProof = rpc.call(
+            method::GET_PROOF,
+            json!([owner.to_bech32(), {"tokens": names, "height": height}]),
+        )?;
+        let proof = self.entries_proof(&answer)?;
+        let held = verify_holdings(
+            &mut self.client.borrow_mut(),
+            &proof,
+            owner,
+            0,
+            tokens,
+            Freshness::AtHeight(height),
+        )
+        .map_err(|e| self.refused(e, &proof.header, &proof.certificate))?;
+        self.accept(&proof.header, &proof.certificate, false)?;
+        Ok((held, proof.header))
+    }
+
+    /// The header of block `height`, checked against its certificate;
+    /// `None` if the node has no such block yet.
+    pub fn header_at(&self, rpc: &RpcClient, height: u64) -> Result<Option<BlockHeader>> {
+        self.follow(rpc)?;
+        let answer: Option<merit_api::Block> =
+            rpc.call(method::GET_BLOCK, json!([height, {"full": true}]))?;
+        let Some(bytes) = answer.and_then(|b| b.bytes) else {
+            return Ok(None);
+        };
+        let header: BlockHeader = decode_hex("header", &bytes.header)
+            .map_err(|e| self.untrusted(format!("block {height}: {e}")))?;
+        let Some(cert) = bytes.certificate else {
+            return Err(self.untrusted(format!("it serves block {height} without its certificate")));
+        };
+        let cert: CommitCertificate = decode_hex("certificate", &cert)
+            .map_err(|e| self.untrusted(format!("block {height}: {e}")))?;
+        if header.height != height {
+            return Err(self.untrusted(format!(
+                "it serves block {} when asked for block {height}",
+                header.height
+            )));
+        }
+        self.client
+            .borrow_mut()
+            .verify_header(&header, &cert)
+            .map_err(|e| self.refused(VerifyError::Header(e), &header, &cert))?;
+        self.accept(&header, &cert, false)?;
+        Ok(Some(header))
+    }
+
+    /// Transaction `hash` with its certified receipt and block header;
+    /// `None` if the node serves no proof of it.
+    pub fn proven_tx(
+        &self,
+        rpc: &RpcClient,
+        hash: &merit_chain::Hash32,
+    ) -> Result<Option<(merit_chain::Transaction, Receipt, BlockHeader)>> {
+        self.follow(rpc)?;
+        let answer: Option<TxProofInfo> = rpc.call(method::GET_TX_PROOF, json!([hash.to_hex()]))?;
+        let Some(answer) = answer else {
+            return Ok(None);
+        };
+        let bytes = hex::decode(&answer.proof)
+            .map_err(|e| self.untrusted(format!("its transaction proof is not hex: {e}")))?;
+        let proof = TxProof::from_bytes(&bytes)
+            .map_err(|e| self.untrusted(format!("its transaction proof does not decode: {e}")))?;
+        let receipt = verify_tx_proof(&mut self.client.borrow_mut(), hash, &proof)
+            .map_err(|e| self.refused(VerifyError::Header(e), &proof.header, &proof.certificate))?
+            .clone();
+        self.accept(&proof.header, &proof.certificate, false)?;
+        Ok(Some((proof.tx, receipt, proof.header)))
+    }
+
     /// Token `symbol`'s entry at the current state, proven, with the
     /// node's readable copy of it; `None` if the token does not exist.
     pub fn token(

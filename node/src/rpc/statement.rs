@@ -15,7 +15,7 @@ use merit_chain::postings::{PostingAccount, Side};
 use merit_chain::{Address, Symbol};
 use merit_store::{BLOCK_EVENTS_INDEX, TxLocation};
 
-use super::{BlockJournal, amount, bad_params, internal, parse_symbol, posting_account};
+use super::{BlockJournal, amount, bad_params, internal, parse_symbol};
 use crate::shared::Shared;
 
 /// Most history entries one statement reads: a statement of a period
@@ -145,7 +145,7 @@ pub(super) fn get_statement(
                             Side::Credit => api::PostingSide::Credit,
                         },
                         amount: String::new(),
-                        counterparty: posting_account(&p.counterparty),
+                        counterparty: p.counterparty.to_string(),
                         order_id: order_id.clone(),
                         memo: memo.clone(),
                     },
@@ -196,7 +196,7 @@ pub(super) fn get_statement(
         });
     }
     Ok(api::Statement {
-        account: posting_account(&me),
+        account: me.to_string(),
         from_ms: options.from_ms,
         to_ms: options.to_ms,
         opening_height,

@@ -250,7 +250,7 @@ fn the_wallet_drives_a_devnet_end_to_end() {
         assert_eq!(meta.permissions().mode() & 0o777, 0o600, "key file mode");
     }
 
-    let status = w.ok("status --json").json();
+    let status = w.ok("--trust-node status --json").json();
     assert_eq!(status["chain_id"], "merit-devnet", "{status}");
     assert_eq!(status["validators"], 4, "{status}");
 
@@ -1102,4 +1102,75 @@ fn a_lying_node_is_caught_and_trust_node_believes_it() {
         "chain checkpoint devnet --height {tip} --hash {tip_hash}"
     ));
     w.ok("balance alice");
+}
+
+/// A merchant's day, as its finance team sees it: the statement lists each
+/// posting with its memo, and reconcile checks it against balances proven
+/// at both ends of the day and each posting against its certified receipt.
+/// A node that alters or drops one posting is caught.
+#[test]
+fn a_days_statement_reconciles_and_a_tampered_one_does_not() {
+    use merit_tests::lying_proxy::{Lie, LyingProxy};
+    node_binary();
+    let bin = wallet_binary();
+    let cluster = Cluster::start(4);
+    assert!(
+        cluster.wait_rpc(&[0, 1, 2, 3], WAIT),
+        "the cluster did not start:\n{}",
+        cluster.log_tail(0)
+    );
+    let proxy = LyingProxy::start(cluster.nodes[0].config.rpc.listen, Vec::new());
+    let w = Wallet::new(bin.clone(), proxy.url());
+    w.ok("keys import-devnet");
+    wait_past(&w, 0);
+    w.commit("--from alice send BEAN 2.50 merchant-1 --memo table-7");
+    w.commit("--from merchant-1 send BEAN 0.50 bob");
+    let status = w.ok("--trust-node status --json").json();
+    let day = merit_api::utc_date(status["block_time_ms"].as_u64().expect("a time") / 86_400_000);
+
+    let statement = w
+        .ok(&format!("statement merchant-1 --day {day} --json"))
+        .json();
+    let bean = statement["tokens"]
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .find(|t| t["token"] == "BEAN")
+        .expect("merchant-1 moved BEAN")
+        .clone();
+    let lines = bean["postings"].as_array().expect("postings");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["memo"] == "table-7" && l["side"] == "credit" && l["amount"] == "2.50"),
+        "{statement:#}"
+    );
+    let csv = w.ok(&format!(
+        "statement merchant-1 --day {day} --csv --token BEAN"
+    ));
+    assert!(
+        csv.stdout
+            .starts_with("token,height,time,tx,kind,side,amount"),
+        "{csv:#?}"
+    );
+    assert!(
+        csv.stdout.contains(",credit,2.50,") && csv.stdout.contains("table-7"),
+        "{csv:#?}"
+    );
+
+    let run = w.ok(&format!("reconcile merchant-1 --day {day}"));
+    assert!(run.stdout.contains("reconciled"), "{run:#?}");
+    for lie in [Lie::StatementAltered, Lie::StatementDropped] {
+        proxy.lie(lie);
+        let run = w.run(&format!("reconcile merchant-1 --day {day}"));
+        proxy.lie(Lie::Honest);
+        assert_eq!(run.code, 5, "{lie:?}: {run:#?}");
+        assert!(
+            run.stderr.contains("does not reconcile") && run.stderr.contains(&proxy.url()),
+            "{lie:?}: {run:#?}"
+        );
+    }
+    // A statement needs a period; a reversed one is refused before any call.
+    let run = w.run("statement merchant-1 --since 2026-12-05 --until 2026-12-04");
+    assert_eq!(run.code, 2, "{run:#?}");
 }
