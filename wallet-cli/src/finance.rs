@@ -395,16 +395,18 @@ pub fn reconcile(ctx: &Ctx, who: Option<&str>, day: &str) -> Result<()> {
                 format_amount(close, d)
             ));
         }
-        if let Some(t) = shown {
-            if units(sym, &t.closing)? != close || units(sym, &t.opening)? != open {
-                problems.push(format!(
-                    "{sym}: the statement shows {} to {}, the proven balances are {} to {}",
-                    t.opening,
-                    t.closing,
-                    format_amount(open, d),
-                    format_amount(close, d)
-                ));
-            }
+        let shown_wrong = match shown {
+            Some(t) => units(sym, &t.closing)? != close || units(sym, &t.opening)? != open,
+            None => false,
+        };
+        if let (true, Some(t)) = (shown_wrong, shown) {
+            problems.push(format!(
+                "{sym}: the statement shows {} to {}, the proven balances are {} to {}",
+                t.opening,
+                t.closing,
+                format_amount(open, d),
+                format_amount(close, d)
+            ));
         }
         if open != 0 || close != 0 || net != 0 {
             rows.push(vec![
