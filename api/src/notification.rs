@@ -16,6 +16,10 @@ pub struct BlockNotification {
     pub txs: Vec<String>,
     /// Those recorded with a rejection code.
     pub rejected: Vec<RejectedTx>,
+    /// The memo of each transaction that carries one, by hash: public
+    /// forever.
+    #[serde(default)]
+    pub memos: std::collections::BTreeMap<String, String>,
 }
 
 /// A transaction of a block recorded with a rejection code.
@@ -35,6 +39,12 @@ pub struct AccountNotification {
     pub status: TxStatus,
     #[serde(default)]
     pub code: Option<String>,
+    /// The order id the transaction carries, if any.
+    #[serde(default)]
+    pub order_id: Option<String>,
+    /// The memo the transaction carries, if any: public forever.
+    #[serde(default)]
+    pub memo: Option<String>,
     #[serde(default)]
     pub events: Vec<Event>,
 }

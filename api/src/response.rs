@@ -460,6 +460,10 @@ pub struct Block {
     pub next_validators_hash: String,
     /// The hashes of its transactions, in block order.
     pub txs: Vec<String>,
+    /// The memo of each transaction that carries one, by hash: public
+    /// forever.
+    #[serde(default)]
+    pub memos: BTreeMap<String, String>,
     /// The block's own events, after its receipts under `receipts_root`:
     /// the lots that expired as it began (`LotExpired`).
     #[serde(default)]

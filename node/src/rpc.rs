@@ -418,6 +418,19 @@ fn code_name(code: Option<RejectCode>) -> Option<String> {
     code.map(|c| c.name().to_string())
 }
 
+/// The memo of each transaction of `block` that carries one, by hash.
+fn memos(block: &Block) -> BTreeMap<String, String> {
+    block
+        .txs
+        .iter()
+        .filter_map(|t| {
+            tx_tags(&t.body.kind)
+                .1
+                .map(|m| (t.hash().to_hex(), m.to_string()))
+        })
+        .collect()
+}
+
 fn block(block: &Block, cert: Option<&merit_chain::CommitCertificate>) -> api::Block {
     let h = &block.header;
     api::Block {
@@ -433,6 +446,7 @@ fn block(block: &Block, cert: Option<&merit_chain::CommitCertificate>) -> api::B
         validators_hash: h.validators_hash.to_hex(),
         next_validators_hash: h.next_validators_hash.to_hex(),
         txs: block.txs.iter().map(|t| t.hash().to_hex()).collect(),
+        memos: memos(block),
         events: Vec::new(),
         certificate: cert.map(|c| api::Certificate {
             round: c.round,
@@ -1643,21 +1657,40 @@ enum Topic {
     Account(Address),
 }
 
+/// The options of a subscription: `{from_height}` replays the committed
+/// blocks from that height before the stream goes on.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubscribeOptions {
+    #[serde(default)]
+    from_height: Option<u64>,
+}
+
 async fn subscribe(params: Params<'static>, pending: PendingSubscriptionSink, s: Arc<Shared>) {
     let topic = (|| {
-        let mut args = Args::new(method::SUBSCRIBE, &["topic", "address"], &params)?;
+        let raw: Vec<Value> = params.parse().unwrap_or_default();
+        let blocks = raw.first().and_then(Value::as_str) == Some(method::TOPIC_NEW_BLOCKS);
+        let names: &'static [&'static str] = if blocks {
+            &["topic", "options"]
+        } else {
+            &["topic", "address", "options"]
+        };
+        let mut args = Args::new(method::SUBSCRIBE, names, &params)?;
         match args.required::<String>()? {
             k if k == method::TOPIC_NEW_BLOCKS => {
-                if args.has_more() {
+                if raw.get(1).is_some_and(|v| !v.is_object()) || raw.len() > 2 {
                     return Err(bad_params(format!(
-                        "\"{}\" takes no address",
+                        "\"{}\" takes no address, only {{from_height}}",
                         method::TOPIC_NEW_BLOCKS
                     )));
                 }
-                Ok(Topic::Blocks)
+                let options: SubscribeOptions = args.optional()?.unwrap_or_default();
+                Ok((Topic::Blocks, options.from_height))
             }
             k if k == method::TOPIC_ACCOUNT => {
-                parse_address(&args.required::<String>()?).map(Topic::Account)
+                let address = parse_address(&args.required::<String>()?)?;
+                let options: SubscribeOptions = args.optional()?.unwrap_or_default();
+                Ok((Topic::Account(address), options.from_height))
             }
             k => Err(bad_params(format!(
                 "unknown subscription {}: expected \"{}\" or \"{}\"",
@@ -1667,7 +1700,7 @@ async fn subscribe(params: Params<'static>, pending: PendingSubscriptionSink, s:
             ))),
         }
     })();
-    let topic = match topic {
+    let (topic, from_height) = match topic {
         Ok(t) => t,
         Err(e) => {
             pending.reject(e).await;
@@ -1680,17 +1713,12 @@ async fn subscribe(params: Params<'static>, pending: PendingSubscriptionSink, s:
     let Ok(sink) = pending.accept().await else {
         return;
     };
-    let mut next = s.read_ledger().height() + 1;
+    let tip = s.read_ledger().height();
+    // A client that reconnects names the first height it has not seen: the
+    // blocks from there to the tip are replayed from storage at once.
+    let mut next = from_height.map_or(tip + 1, |h| h.max(1));
+    let mut latest = tip;
     loop {
-        let latest = tokio::select! {
-            _ = sink.closed() => return,
-            r = rx.recv() => match r {
-                Ok(b) => b.block.header.height,
-                // Fell behind the buffer: catch up from storage below.
-                Err(RecvError::Lagged(_)) => s.read_ledger().height(),
-                Err(RecvError::Closed) => return,
-            },
-        };
         // Blocks arrive in order; any gap is read back from storage, so a
         // subscriber sees every block exactly once, in order.
         while next <= latest {
@@ -1714,6 +1742,15 @@ async fn subscribe(params: Params<'static>, pending: PendingSubscriptionSink, s:
             }
             next += 1;
         }
+        latest = tokio::select! {
+            _ = sink.closed() => return,
+            r = rx.recv() => match r {
+                Ok(b) => b.block.header.height,
+                // Fell behind the buffer: catch up from storage above.
+                Err(RecvError::Lagged(_)) => s.read_ledger().height(),
+                Err(RecvError::Closed) => return,
+            },
+        };
     }
 }
 
@@ -1737,6 +1774,7 @@ fn notifications(s: &Shared, topic: &Topic, b: &CommittedBlock) -> Vec<Value> {
                     })
                 })
                 .collect(),
+            memos: memos(&b.block),
         })
         .map(|n| vec![n]),
         Topic::Account(addr) => {
@@ -1749,13 +1787,16 @@ fn notifications(s: &Shared, topic: &Topic, b: &CommittedBlock) -> Vec<Value> {
                     tx.body.sender == *addr
                         || r.events().iter().any(|e| e.accounts().contains(addr))
                 })
-                .map(|(_, r)| {
+                .map(|(tx, r)| {
                     let (status, code, _) = receipt_status(r);
+                    let (order_id, memo) = tx_tags(&tx.body.kind);
                     wire(&api::AccountNotification {
                         height: h.height,
                         hash: r.tx_hash.to_hex(),
                         status,
                         code: code_name(code),
+                        order_id: order_id.map(|o| o.to_string()),
+                        memo: memo.map(|m| m.to_string()),
                         events: events(&ledger, r),
                     })
                 })

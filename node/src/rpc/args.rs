@@ -92,11 +92,6 @@ impl Args {
                 .map_err(|e| bad_params(format!("{name}: {e}"))),
         }
     }
-
-    /// Whether params are left that were not read.
-    pub(super) fn has_more(&self) -> bool {
-        self.values.len() > 0
-    }
 }
 
 /// How a method is called, for reasons: `merit_getHistory(address, cursor, limit)`.
@@ -131,7 +126,7 @@ mod tests {
         let mut a = args(Some(r#"["x", 5]"#)).unwrap();
         assert_eq!(a.required::<String>().unwrap(), "x");
         assert_eq!(a.optional::<u64>().unwrap(), Some(5));
-        assert!(!a.has_more());
+        assert_eq!(a.optional::<u64>().unwrap(), None, "nothing is left");
         let mut a = args(Some("[]")).unwrap();
         assert_eq!(
             reason(a.required::<String>().unwrap_err()),

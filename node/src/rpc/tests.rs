@@ -735,6 +735,9 @@ fn calls(f: &Facts) -> Vec<(&'static str, Value)> {
         json!(["account", "bad"]),
         json!(["account"]),
         json!([]),
+        // A subscription's id is random: only refusals are pinned here.
+        json!(["newBlocks", {"from": 3}]),
+        json!(["account", "mrt1x", {"from_height": 1}]),
     ] {
         c.push(("merit_subscribe", s));
     }

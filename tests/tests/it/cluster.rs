@@ -634,3 +634,73 @@ fn a_websocket_subscriber_sees_every_block_once_in_order_and_an_observer_follows
         "500.45"
     );
 }
+
+/// A subscriber that drops its connection and comes back with the first
+/// height it has not seen (`from_height`) gets every block exactly once:
+/// those it missed replayed from storage, then the live ones.
+#[test]
+fn a_subscriber_that_resumes_from_a_height_sees_every_block_once() {
+    let mut c = Cluster::prepare(4).unwrap_or_else(|e| panic!("{e}"));
+    // An idle chain makes a block every 200 ms: 50 blocks pass quickly.
+    c.set_heartbeat_ms(200).unwrap();
+    for i in 0..4 {
+        c.start_node(i);
+    }
+    assert!(c.wait_height(&[0, 1, 2, 3], 1, LONG), "{}", c.log_tail(0));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let addr = c.nodes[1].config.rpc.listen;
+    let mut seen: Vec<u64> = Vec::new();
+    let (tx, mut rx) = rt.block_on(subscribed(addr, json!(["newBlocks"])));
+    let first_top = c.rpc(1).height().unwrap() + 3;
+    let first = rt
+        .block_on(async { tokio::time::timeout(LONG, blocks_until(&mut rx, first_top)).await })
+        .expect("the first blocks");
+    seen.extend(first.iter().map(|b| b["height"].as_u64().unwrap()));
+    drop((tx, rx));
+    // 50 blocks pass while it is away.
+    let away_from = *seen.last().unwrap();
+    assert!(
+        c.wait_height(&[1], away_from + 50, LONG),
+        "{}",
+        c.log_tail(1)
+    );
+    let resume = away_from + 1;
+    let (_tx, mut rx) = rt.block_on(subscribed(
+        addr,
+        json!(["newBlocks", {"from_height": resume}]),
+    ));
+    let top = c.rpc(1).height().unwrap() + 3;
+    let rest = rt
+        .block_on(async { tokio::time::timeout(LONG, blocks_until(&mut rx, top)).await })
+        .expect("the missed and the new blocks");
+    for b in &rest {
+        let h = b["height"].as_u64().unwrap();
+        let stored = c.rpc(1).call("merit_getBlock", json!([h])).unwrap();
+        assert_eq!(b["hash"], stored["hash"], "height {h}");
+    }
+    seen.extend(rest.iter().map(|b| b["height"].as_u64().unwrap()));
+    let expected: Vec<u64> = (seen[0]..=top).collect();
+    assert_eq!(
+        seen, expected,
+        "every block exactly once, in order, across the gap"
+    );
+    assert!(top - away_from >= 50);
+
+    // An address is not an option of newBlocks, nor is an unknown field.
+    let (mut tx, mut rx) = rt.block_on(ws::connect(addr)).unwrap();
+    for params in [
+        json!(["newBlocks", "mrt1x"]),
+        json!(["newBlocks", {"from": 3}]),
+    ] {
+        let call =
+            json!({"jsonrpc": "2.0", "id": 2, "method": "merit_subscribe", "params": params});
+        rt.block_on(ws::send(&mut tx, &call.to_string())).unwrap();
+        let mut buf = Vec::new();
+        rt.block_on(ws::receive(&mut rx, &mut buf)).unwrap();
+        let answer: Value = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(answer["error"]["code"], -32602, "{answer}");
+    }
+}
