@@ -848,6 +848,7 @@ impl<R: Runtime> Driver<R> {
         shared.lock_mempool().prune_expired(height + 1);
         let m = &shared.metrics;
         m.consensus_height.set(height as i64);
+        m.set_token_supply(shared.read_ledger().tokens());
         if synced {
             m.sync_blocks.inc();
         } else {

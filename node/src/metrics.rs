@@ -3,8 +3,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
@@ -45,6 +47,16 @@ pub struct Metrics {
     pub block_latency_seconds: Histogram,
     pub block_txs: Histogram,
     pub block_execution_seconds: Histogram,
+    /// Each token's supply in base units, one bucket per term of the
+    /// supply invariant (DESIGN §11).
+    pub token_supply: Family<SupplyLabels, Gauge>,
+}
+
+/// The labels of `merit_token_supply`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct SupplyLabels {
+    pub token: String,
+    pub bucket: &'static str,
 }
 
 impl Default for Metrics {
@@ -88,6 +100,7 @@ impl Metrics {
                 1.0, 10.0, 100.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0, 20000.0,
             ]),
             block_execution_seconds: latency_buckets(),
+            token_supply: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -202,7 +215,39 @@ impl Metrics {
             "Time to execute a block",
             m.block_execution_seconds.clone(),
         );
+        registry.register(
+            "token_supply",
+            "Each token's supply in base units by term of the supply invariant: minted = \
+             circulating + locked_in_offers + locked_in_escrow + redeemed + expired",
+            m.token_supply.clone(),
+        );
         Metrics { registry, ..m }
+    }
+
+    /// Sets `merit_token_supply` from the tokens' counters.
+    pub fn set_token_supply<'a>(
+        &self,
+        tokens: impl Iterator<Item = &'a merit_chain::state::TokenInfo>,
+    ) {
+        for t in tokens {
+            let circulating = t.expected_circulating().unwrap_or(0);
+            for (bucket, units) in [
+                ("minted", t.minted),
+                ("circulating", circulating),
+                ("locked_in_offers", t.locked_in_offers),
+                ("locked_in_escrow", t.locked_in_escrow),
+                ("redeemed", t.redeemed),
+                ("expired", t.expired),
+            ] {
+                let labels = SupplyLabels {
+                    token: t.symbol.to_string(),
+                    bucket,
+                };
+                self.token_supply
+                    .get_or_create(&labels)
+                    .set(i64::try_from(units).unwrap_or(i64::MAX));
+            }
+        }
     }
 
     /// The text exposition format.

@@ -121,6 +121,7 @@ impl Shared {
     ) -> anyhow::Result<(Shared, mpsc::Receiver<AdmitRequest>)> {
         let metrics = Arc::new(Metrics::new());
         metrics.consensus_height.set(ledger.height() as i64);
+        metrics.set_token_supply(ledger.tokens());
         let (admission, queue) = mpsc::channel(ADMISSION_QUEUE);
         let shared = Shared {
             chain_id: genesis.chain_id().clone(),

@@ -445,8 +445,23 @@ fn rpc_refuses_bad_input_clearly_and_keeps_serving() {
         "merit_mempool_size",
         "merit_p2p_peers",
         "merit_commit_latency_seconds_bucket",
+        "merit_token_supply",
     ] {
         assert!(body.contains(name), "{name} missing from /metrics");
+    }
+    // The supply gauges are the audit's figures, in base units.
+    let audit = c.rpc(0).call("merit_audit", json!(["BEAN"])).unwrap();
+    let units = |v: &Value| -> i64 { v.as_str().unwrap().replace('.', "").parse().unwrap() };
+    for bucket in ["minted", "redeemed", "expired"] {
+        let line = format!("merit_token_supply{{token=\"BEAN\",bucket=\"{bucket}\"}} ");
+        let value: i64 = body
+            .lines()
+            .find_map(|l| l.strip_prefix(line.as_str()))
+            .unwrap_or_else(|| panic!("{line} missing from /metrics:\n{body}"))
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(value, units(&audit[0][bucket]), "{bucket}: {audit}");
     }
 }
 
