@@ -90,6 +90,10 @@ pub enum Freshness {
     Current { now_ms: u64, max_age_ms: u64 },
     /// The state after block `height`, whatever its age.
     AtHeight(u64),
+    /// The genesis state, under the genesis header whose hash this is: the
+    /// `parent_hash` of a certified block 1. Genesis has no certificate of
+    /// its own; the proof's certificate is not read.
+    Genesis(crate::crypto::Hash32),
 }
 
 /// Why a proof proves nothing.
@@ -109,6 +113,11 @@ pub enum VerifyError {
     },
     #[error("the proof is for height {got}, not the height {asked} asked for")]
     WrongHeight { asked: u64, got: u64 },
+    #[error("the proof's header hashes to {got}, not to the genesis {expected} block 1 names")]
+    WrongGenesis {
+        expected: crate::crypto::Hash32,
+        got: crate::crypto::Hash32,
+    },
     #[error("entry {index} does not lead to the certified state root: {source}")]
     Entry { index: usize, source: ProofError },
     #[error("entry {index} holds a value of another kind than its key")]
@@ -148,8 +157,23 @@ pub fn verify_entries(
             });
         }
         Freshness::AtHeight(_) => {}
+        Freshness::Genesis(_) if header.height != 0 => {
+            return Err(VerifyError::WrongHeight {
+                asked: 0,
+                got: header.height,
+            });
+        }
+        Freshness::Genesis(expected) if header.hash() != expected => {
+            return Err(VerifyError::WrongGenesis {
+                expected,
+                got: header.hash(),
+            });
+        }
+        Freshness::Genesis(_) => {}
     }
-    client.verify_header(header, &proof.certificate)?;
+    if !matches!(freshness, Freshness::Genesis(_)) {
+        client.verify_header(header, &proof.certificate)?;
+    }
     for (index, entry) in proof.entries.iter().enumerate() {
         let value = entry.value.as_ref().map(encoding::encode);
         verify_state_proof(

@@ -932,7 +932,10 @@ fn state_proof(
 ) -> Result<api::StateProof, ErrorObjectOwned> {
     let first_tip = shared.read_ledger().height();
     let h = height.unwrap_or(first_tip);
-    // Genesis has no certificate: proofs start at block 1.
+    if h == 0 && first_tip > 0 {
+        return genesis_proof(shared, keys);
+    }
+    // Genesis has no certificate: its proofs are the genesis ledger's.
     let oldest = first_tip
         .saturating_sub(PROOF_RETENTION_BLOCKS)
         .max(1)
@@ -1015,6 +1018,26 @@ fn state_proof(
         past_entries(&ledger, keys, &undo, &header)?
     };
     proof_response(shared, &ledger, header, entries)
+}
+
+/// The genesis state, from the genesis file: its header has no certificate,
+/// so the proof carries block 1's, whose header names the genesis header's
+/// hash as its parent (`Freshness::Genesis`).
+fn genesis_proof(shared: &Shared, keys: &[StateKey]) -> Result<api::StateProof, ErrorObjectOwned> {
+    let genesis = match shared.genesis_ledger.get() {
+        Some(l) => l,
+        None => {
+            let (l, _) = shared.genesis.ledger().map_err(internal)?;
+            shared.genesis_ledger.get_or_init(|| l)
+        }
+    };
+    let entries = genesis.prove_entries(keys).map_err(internal)?;
+    let certificate = shared
+        .storage
+        .certificate(1)
+        .map_err(internal)?
+        .ok_or_else(|| internal("this node has no certificate for block 1"))?;
+    proof_response_with(genesis, genesis.tip().clone(), certificate, entries)
 }
 
 /// The state at the last block of UTC day `day`, block `h`, from the day's
@@ -1138,18 +1161,28 @@ fn proof_response(
     header: merit_chain::BlockHeader,
     entries: Vec<ProvenEntry>,
 ) -> Result<api::StateProof, ErrorObjectOwned> {
-    let tip = header;
     let certificate = shared
         .storage
-        .certificate(tip.height)
+        .certificate(header.height)
         .map_err(internal)?
         .ok_or_else(|| {
-            internal(if tip.height == 0 {
+            internal(if header.height == 0 {
                 "the chain has no certified block yet; ask again after its first block".to_string()
             } else {
-                format!("this node has no certificate for block {}", tip.height)
+                format!("this node has no certificate for block {}", header.height)
             })
         })?;
+    proof_response_with(ledger, header, certificate, entries)
+}
+
+/// The response for proven `entries` under `header`, with `certificate`.
+fn proof_response_with(
+    ledger: &Ledger,
+    header: merit_chain::BlockHeader,
+    certificate: merit_chain::CommitCertificate,
+    entries: Vec<ProvenEntry>,
+) -> Result<api::StateProof, ErrorObjectOwned> {
+    let tip = header;
     let mut holdings = Vec::new();
     let mut token = None;
     for e in &entries {

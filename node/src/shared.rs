@@ -107,6 +107,9 @@ pub struct Shared {
     pub verified: Mutex<VerifiedTxs>,
     /// The decompressed keys of recent signers.
     pub keys: Mutex<KeyCache>,
+    /// The ledger at height 0, built on the first proof of the genesis
+    /// state (the store keeps only the tip's state).
+    pub genesis_ledger: std::sync::OnceLock<Ledger>,
 }
 
 impl Shared {
@@ -138,6 +141,7 @@ impl Shared {
             verified: Mutex::new(VerifiedTxs::new(crate::verified::MAX_VERIFIED_TXS)),
             keys: Mutex::new(KeyCache::new()),
             genesis,
+            genesis_ledger: std::sync::OnceLock::new(),
         };
         Ok((shared, queue))
     }

@@ -308,13 +308,9 @@ pub fn reconcile(ctx: &Ctx, who: Option<&str>, day: &str) -> Result<()> {
             }
             Ok(held.into_iter().map(|(sym, h)| (sym, h.balance)).collect())
         };
-    let opening = if s.opening_height == 0 {
-        None
-    } else {
-        // A day with no block yet ends at its opening block.
-        let after = s.complete || s.closing_height > s.opening_height;
-        Some(bound(s.opening_height, from_ms, "opening", after)?)
-    };
+    // A day with no block yet ends at its opening block.
+    let after = s.complete || s.closing_height > s.opening_height;
+    let opening = bound(s.opening_height, from_ms, "opening", after)?;
     // Until the day is over, its closing block is the latest one.
     let closing = bound(s.closing_height, to_ms, "closing", s.complete)?;
 
@@ -377,13 +373,7 @@ pub fn reconcile(ctx: &Ctx, who: Option<&str>, day: &str) -> Result<()> {
     for sym in &symbols {
         let d = decimals.get(sym).copied().unwrap_or(0);
         let shown = s.tokens.iter().find(|t| t.token == sym.as_str());
-        let open = match &opening {
-            Some(o) => o.get(sym).copied().unwrap_or(0),
-            None => match shown {
-                Some(t) => units(sym, &t.opening)?,
-                None => 0,
-            },
-        };
+        let open = opening.get(sym).copied().unwrap_or(0);
         let close = closing.get(sym).copied().unwrap_or(0);
         let net = sums.get(sym).copied().unwrap_or(0);
         if i128::from(open) + net != i128::from(close) {
@@ -430,18 +420,18 @@ pub fn reconcile(ctx: &Ctx, who: Option<&str>, day: &str) -> Result<()> {
     } else {
         println!("{}  {day} (UTC)", ctx.label(&s.account));
         println!(
-            "opening after block {}{}, closing after block {}{}",
+            "opening after block {}{} (proven), closing after block {} (proven{})",
             s.opening_height,
-            if opening.is_some() {
-                " (proven)"
+            if s.opening_height == 0 {
+                ", genesis"
             } else {
-                " (genesis: not proven)"
+                ""
             },
             s.closing_height,
             if s.complete {
-                " (proven)"
+                ""
             } else {
-                " (proven; the day is not over)"
+                "; the day is not over"
             }
         );
         println!("{}", table(&["TOKEN", "OPENING", "NET", "CLOSING"], &rows));

@@ -539,7 +539,8 @@ impl Verifier {
 
     /// `owner`'s holdings in `tokens` after block `height`, proven against
     /// that block's certificate (the node keeps the recent blocks and each
-    /// UTC day's last block).
+    /// UTC day's last block). Height 0 is the genesis state, proven under
+    /// the genesis header a certified block 1 names as its parent.
     pub fn holdings_at(
         &self,
         rpc: &RpcClient,
@@ -548,6 +549,14 @@ impl Verifier {
         height: u64,
     ) -> Result<(Vec<(Symbol, Holding)>, BlockHeader)> {
         self.follow(rpc)?;
+        let freshness = if height == 0 {
+            let block1 = self
+                .header_at(rpc, 1)?
+                .ok_or_else(|| self.untrusted("it has no block 1 to tie the genesis state to"))?;
+            Freshness::Genesis(block1.parent_hash)
+        } else {
+            Freshness::AtHeight(height)
+        };
         let names: Vec<&str> = tokens.iter().map(Symbol::as_str).collect();
         let answer: StateProof = rpc.call(
             method::GET_PROOF,
@@ -560,10 +569,12 @@ impl Verifier {
             owner,
             0,
             tokens,
-            Freshness::AtHeight(height),
+            freshness,
         )
         .map_err(|e| self.refused(e, &proof.header, &proof.certificate))?;
-        self.accept(&proof.header, &proof.certificate, false)?;
+        if height > 0 {
+            self.accept(&proof.header, &proof.certificate, false)?;
+        }
         Ok((held, proof.header))
     }
 

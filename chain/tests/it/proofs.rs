@@ -356,3 +356,69 @@ proptest! {
         );
     }
 }
+
+/// Genesis has no certificate: its state proves under the genesis header
+/// whose hash a certified block 1 names as its parent. Any other header,
+/// or a changed entry, fails.
+#[test]
+fn the_genesis_state_proves_under_the_parent_hash_of_block_one() {
+    use merit_chain::block::CommitCertificate;
+    use merit_chain::light::LightClient;
+    let mut a = crate::fixture::Alliance::new();
+    let genesis = a.ledger.tip().clone();
+    let alice = a.alice.clone();
+    let key = holding_key(&alice, "BEAN");
+    let proof = EntriesProof {
+        entries: BoundedVec::new(a.ledger.prove_entries(std::slice::from_ref(&key)).unwrap())
+            .unwrap(),
+        header: genesis.clone(),
+        certificate: CommitCertificate {
+            height: 1,
+            round: 0,
+            block_hash: merit_chain::Hash32::ZERO,
+            signatures: BoundedVec::default(),
+        },
+    };
+    let bob = a.bob.clone();
+    a.exec(&alice, crate::fixture::Alliance::transfer("BEAN", &bob, 5));
+    // A genesis proof never reads the client's sets: the caller checked
+    // block 1's certificate and took its parent hash.
+    let mut client: LightClient = History::build().followed();
+    // What block 1 names as its parent.
+    let parent = genesis.hash();
+    let held = verify_holdings(
+        &mut client,
+        &proof,
+        &alice.public(),
+        0,
+        &[sym("BEAN")],
+        Freshness::Genesis(parent),
+    )
+    .unwrap();
+    assert_eq!(held[0].1.balance, 10_000);
+    assert!(matches!(
+        verify_entries(
+            &mut client,
+            &proof,
+            Freshness::Genesis(merit_chain::Hash32([7; 32]))
+        ),
+        Err(VerifyError::WrongGenesis { .. })
+    ));
+    let mut changed = proof.clone();
+    let mut entries = changed.entries.into_inner();
+    if let Some(StateValue::Holding(h)) = &mut entries[0].value {
+        h.balance += 1;
+    }
+    changed.entries = BoundedVec::new(entries).unwrap();
+    assert!(matches!(
+        verify_entries(&mut client, &changed, Freshness::Genesis(parent)),
+        Err(VerifyError::Entry { .. })
+    ));
+    // A later header passed off as genesis.
+    let mut later = proof.clone();
+    later.header = a.ledger.tip().clone();
+    assert!(matches!(
+        verify_entries(&mut client, &later, Freshness::Genesis(parent)),
+        Err(VerifyError::WrongHeight { .. })
+    ));
+}

@@ -1125,6 +1125,32 @@ fn a_balance_token_and_transaction_proof_verify_from_their_bytes_alone() {
     )
     .expect("the past proof verifies");
     assert_ne!(then[0].1.balance, held[0].1.balance, "alice paid since");
+    // The genesis state proves under the header block 1 names as its parent.
+    let genesis = call(
+        "merit_getProof",
+        json!([facts.addresses[0], {"tokens": ["BEAN"], "height": 0}]),
+    );
+    let proof = EntriesProof::from_bytes(&bytes(&genesis)).expect("a proof");
+    let block1: merit_chain::block::BlockHeader = merit_chain::encoding::decode(
+        &hex::decode(
+            call("merit_getBlock", json!([1, {"full": true}]))["bytes"]["header"]
+                .as_str()
+                .expect("a header"),
+        )
+        .expect("hex"),
+        4_096,
+    )
+    .expect("a header");
+    let at_genesis = verify_holdings(
+        &mut client,
+        &proof,
+        &alice,
+        0,
+        &[sym("BEAN")],
+        Freshness::Genesis(block1.parent_hash),
+    )
+    .expect("the genesis proof verifies");
+    assert_eq!(at_genesis[0].1.balance, 100_000, "alice's genesis BEAN");
     // A nonce alice used proves used; one she never used proves unused,
     // as of a height, which is how a wallet shows a transaction can no
     // longer commit.
