@@ -137,6 +137,14 @@ pub enum Event {
         amount: String,
         expires_at_ms: u64,
     },
+    /// A block event: the last of an escrow's points expired and it closed
+    /// as `expired`.
+    EscrowExpired {
+        escrow: String,
+        token: String,
+        payer: String,
+        payee: String,
+    },
 }
 
 impl Event {
@@ -161,6 +169,7 @@ impl Event {
             Event::ProposalRejected { .. } => "ProposalRejected",
             Event::ProposalFailed { .. } => "ProposalFailed",
             Event::LotExpired { .. } => "LotExpired",
+            Event::EscrowExpired { .. } => "EscrowExpired",
         }
     }
 }

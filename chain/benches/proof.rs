@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use merit_chain::block::{BlockHeader, CommitCertificate, ValidatorSignature};
+use merit_chain::commitment::{BlockUndo, SnapshotTree};
 use merit_chain::consensus::{Statement, Vote, signing_bytes};
 use merit_chain::encoding::{BoundedString, BoundedVec};
 use merit_chain::governance::{ValidatorEntry, ValidatorList, validators_hash};
@@ -208,6 +209,56 @@ fn proofs(c: &mut Criterion) {
         })
     });
     assert_eq!(EntriesProof::from_bytes(&s.bytes).unwrap(), s.proof);
+
+    // What the node does per `merit_getProof` at a kept day's end (ADR
+    // 014): the tree over that day's snapshot of bucket hashes, then each
+    // key's bucket rebuilt through 30 days of records (here each day
+    // changed every entry of the keys' buckets once) and its path.
+    let snapshot = s.ledger.commitment().bucket_hashes().to_vec();
+    let encoded: Vec<Vec<u8>> = s.keys.iter().map(merit_chain::encoding::encode).collect();
+    // Every entry of the proven keys' buckets, read once from the state.
+    let buckets: std::collections::BTreeSet<u16> = encoded
+        .iter()
+        .map(|k| merit_chain::commitment::bucket_of_key(k))
+        .collect();
+    let day: Vec<(Vec<u8>, Option<Vec<u8>>)> = s
+        .ledger
+        .state()
+        .iter()
+        .map(|(k, v)| (merit_chain::encoding::encode(k), v))
+        .filter(|(k, _)| buckets.contains(&merit_chain::commitment::bucket_of_key(k)))
+        .map(|(k, v)| (k, Some(merit_chain::encoding::encode(v))))
+        .collect();
+    let records: Vec<BlockUndo> = (0..30)
+        .map(|_| BlockUndo {
+            entries: day.clone(),
+            buckets: Vec::new(),
+        })
+        .collect();
+    let records_per_day = records[0].entries.len();
+    c.bench_function(
+        "snapshot tree of 65,536 buckets (node, per day-end proof)",
+        |b| b.iter(|| black_box(SnapshotTree::new(black_box(snapshot.clone())).unwrap())),
+    );
+    let tree = SnapshotTree::new(snapshot.clone()).unwrap();
+    c.bench_function(
+        &format!(
+            "prove 5 holdings at a day end through 30 days x {records_per_day} records (node)"
+        ),
+        |b| {
+            b.iter(|| {
+                for (k, key) in encoded.iter().zip(&s.keys) {
+                    let now = s.ledger.state().get(key).map(merit_chain::encoding::encode);
+                    black_box(
+                        s.ledger
+                            .commitment()
+                            .prove_key_at_day_end(k, now.as_deref(), &records, &tree)
+                            .unwrap(),
+                    );
+                }
+            })
+        },
+    );
 }
 
 criterion_group! {

@@ -226,6 +226,14 @@ pub enum Event {
         amount: u64,
         expires_at_ms: u64,
     },
+    /// A block event: the last of an open escrow's points expired, and the
+    /// escrow closed as `expired` (its `LotExpired` event comes first).
+    EscrowExpired {
+        escrow: Hash32,
+        token: Symbol,
+        payer: Address,
+        payee: Address,
+    },
 }
 
 impl Event {
@@ -247,6 +255,7 @@ impl Event {
             Event::Proposed { proposer, .. } => vec![*proposer],
             Event::Voted { voter, .. } => vec![*voter],
             Event::LotExpired { owner, .. } => vec![*owner],
+            Event::EscrowExpired { payer, payee, .. } => vec![*payer, *payee],
             Event::ProposalPassed { .. }
             | Event::ProposalRejected { .. }
             | Event::ProposalFailed { .. } => vec![],

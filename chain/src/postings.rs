@@ -264,7 +264,10 @@ impl Journal {
                 };
                 self.movement(origin, token, from, P::Expiry, *amount)
             }
+            // The closing of an escrow moves nothing: its last points'
+            // `LotExpired` did.
             Event::TokenCreated { .. }
+            | Event::EscrowExpired { .. }
             | Event::Paid { .. }
             | Event::Proposed { .. }
             | Event::Voted { .. }

@@ -379,6 +379,17 @@ fn event(ledger: &Ledger, e: &Event) -> api::Event {
             amount: units(token, *amount),
             expires_at_ms: *expires_at_ms,
         },
+        Event::EscrowExpired {
+            escrow,
+            token,
+            payer,
+            payee,
+        } => api::Event::EscrowExpired {
+            escrow: escrow.to_hex(),
+            token: token.to_string(),
+            payer: payer.to_bech32(),
+            payee: payee.to_bech32(),
+        },
     }
 }
 

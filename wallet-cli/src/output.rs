@@ -277,6 +277,17 @@ pub fn event_line(ctx: &Ctx, e: &Event) -> String {
                 format_time_ms(*expires_at_ms)
             )
         }
+        Event::EscrowExpired {
+            escrow,
+            token,
+            payer,
+            payee,
+        } => format!(
+            "escrow {} of {token} from {} to {} closed: its points expired",
+            short(escrow),
+            short(payer),
+            short(payee)
+        ),
     };
     format!("{:<EVENT_NAME_WIDTH$} {text}", e.name())
 }

@@ -20,9 +20,10 @@ impl Ledger {
         let mut events = Vec::new();
         for (exp, sym, holder) in self.lot_expiry.iter().take_while(|(e, _, _)| *e <= now) {
             match expire_lot(ov, *exp, sym, holder) {
-                Some(event) => {
+                Some((event, closed)) => {
                     ov.commit_tx();
                     events.push(event);
+                    events.extend(closed);
                 }
                 // Unreachable while the state is consistent: leave the lot.
                 None => ov.rollback_tx(),
@@ -33,14 +34,21 @@ impl Ledger {
 }
 
 /// Expires one lot in its own scratch transaction, and says so in a block
-/// event; `None` leaves it (only possible if the state were inconsistent).
-fn expire_lot(ov: &mut Overlay<'_>, exp: u64, sym: &Symbol, holder: &LotHolder) -> Option<Event> {
+/// event, with a second one when it closes an escrow; `None` leaves it (only
+/// possible if the state were inconsistent).
+fn expire_lot(
+    ov: &mut Overlay<'_>,
+    exp: u64,
+    sym: &Symbol,
+    holder: &LotHolder,
+) -> Option<(Event, Option<Event>)> {
     let mut token = match ov.get(&StateKey::Token(*sym)) {
         Some(StateValue::Token(t)) => t.clone(),
         _ => return None,
     };
     let amount;
     let owner;
+    let mut closed = None;
     match holder {
         LotHolder::Account(who) => {
             let key = StateKey::Holding(*who, 0, *sym);
@@ -90,19 +98,26 @@ fn expire_lot(ov: &mut Overlay<'_>, exp: u64, sym: &Symbol, holder: &LotHolder) 
             token.locked_in_escrow = token.locked_in_escrow.checked_sub(amount)?;
             if escrow.remaining == 0 {
                 escrow.status = EscrowStatus::Expired;
+                closed = Some(Event::EscrowExpired {
+                    escrow: *id,
+                    token: *sym,
+                    payer: escrow.payer,
+                    payee: escrow.payee,
+                });
             }
             ov.put(StateKey::Escrow(*id), StateValue::Escrow(escrow));
         }
     }
     token.expired = token.expired.checked_add(amount)?;
     ov.put(StateKey::Token(*sym), StateValue::Token(token));
-    Some(Event::LotExpired {
+    let expired = Event::LotExpired {
         token: *sym,
         holder: *holder,
         owner,
         amount,
         expires_at_ms: exp,
-    })
+    };
+    Some((expired, closed))
 }
 
 /// Points on the move: an amount and, for an expiring token, its lots,

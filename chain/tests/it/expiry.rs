@@ -245,6 +245,24 @@ fn locked_points_expire_in_offers_and_escrows_too() {
     assert_eq!(a.ledger.order_book(&sym("FLY"), &sym("BEAN")).count(), 0);
     let e = a.ledger.escrow(&escrow).unwrap();
     assert_eq!((e.status, e.remaining), (EscrowStatus::Expired, 0));
+    // The block's own events say so: the escrow's last lot expired, then
+    // the escrow closed, after the offer's last lot.
+    let closed: Vec<_> = a
+        .postings
+        .iter()
+        .filter(|p| p.height == a.ledger.height() && p.kind == "LotExpired")
+        .map(|p| (p.account, p.amount))
+        .collect();
+    assert!(
+        closed
+            .iter()
+            .any(|(acct, _)| *acct == merit_chain::postings::PostingAccount::EscrowLocks),
+        "{closed:?}"
+    );
+    assert!(a.last_block_events.iter().any(|ev| matches!(
+        ev,
+        merit_chain::block::Event::EscrowExpired { escrow: id, .. } if *id == escrow
+    )));
     let t = fly(&a);
     assert_eq!(
         (t.locked_in_offers, t.locked_in_escrow, t.expired),

@@ -51,6 +51,9 @@ pub struct Alliance {
     /// The finance journal since genesis: every block's postings.
     #[allow(dead_code)]
     pub postings: Vec<merit_chain::postings::Posting>,
+    /// The last block's own events.
+    #[allow(dead_code)]
+    pub last_block_events: Vec<merit_chain::block::Event>,
     next_nonce: u64,
 }
 
@@ -89,6 +92,7 @@ impl Alliance {
         let postings = merit_chain::postings::genesis_postings(ledger.state(), GENESIS_TIME_MS);
         Alliance {
             postings,
+            last_block_events: Vec::new(),
             ledger,
             genesis,
             m1,
@@ -128,6 +132,7 @@ impl Alliance {
         let postings = merit_chain::postings::genesis_postings(ledger.state(), GENESIS_TIME_MS);
         Alliance {
             postings,
+            last_block_events: Vec::new(),
             ledger,
             genesis,
             m1: k(0),
@@ -171,6 +176,7 @@ impl Alliance {
             &outcome.receipts,
             &outcome.block_events,
         ));
+        self.last_block_events = outcome.block_events.clone();
         // Every block must also pass a replica's independent re-execution.
         let replayed = self.ledger.verify_block(&block).unwrap();
         assert_eq!(replayed.state_root, outcome.state_root);
