@@ -114,6 +114,15 @@ pub trait Kv: Send + Sync + 'static {
         value: &[u8],
     ) -> Result<(), StorageError>;
     fn delete(&self, batch: &mut Self::Batch, cf: Cf, key: &[u8]) -> Result<(), StorageError>;
+    /// Deletes every key of `cf` in `[from, to)`, however many, as one
+    /// write of the batch.
+    fn delete_range(
+        &self,
+        batch: &mut Self::Batch,
+        cf: Cf,
+        from: &[u8],
+        to: &[u8],
+    ) -> Result<(), StorageError>;
     /// Applies the whole batch or none of it. With `sync`, the batch is
     /// durable when this returns: a crash right after keeps it.
     fn write(&self, batch: Self::Batch, sync: bool) -> Result<(), StorageError>;

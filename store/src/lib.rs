@@ -460,23 +460,11 @@ impl<K: Kv> ChainStore<K> {
             if gone + PROOF_RETENTION_DAYS > end.day {
                 break;
             }
+            // One range delete for the day's records, however many keys
+            // changed that day.
             let prefix = gone.to_be_bytes();
-            let mut old_keys = Vec::new();
-            self.kv.scan(
-                Cf::DayUndo,
-                Some(&prefix),
-                Direction::Forward,
-                &mut |k, _| {
-                    if !k.starts_with(&prefix) {
-                        return Ok(false);
-                    }
-                    old_keys.push(k.to_vec());
-                    Ok(true)
-                },
-            )?;
-            for k in old_keys {
-                self.kv.delete(batch, Cf::DayUndo, &k)?;
-            }
+            let next = gone.saturating_add(1).to_be_bytes();
+            self.kv.delete_range(batch, Cf::DayUndo, &prefix, &next)?;
             self.kv.delete(batch, Cf::DaySnapshot, &prefix)?;
             self.kv.delete(batch, Cf::Meta, &day_end_key(gone))?;
         }

@@ -22,6 +22,8 @@ type Tables = [Table; Cf::ALL.len()];
 enum Op {
     Put(Cf, Vec<u8>, Vec<u8>),
     Delete(Cf, Vec<u8>),
+    /// Every key in `[from, to)`.
+    DeleteRange(Cf, Vec<u8>, Vec<u8>),
 }
 
 /// A batch for [`MemKv`].
@@ -31,7 +33,7 @@ pub struct MemBatch(Vec<Op>);
 impl Op {
     fn cf(&self) -> Cf {
         match self {
-            Op::Put(cf, ..) | Op::Delete(cf, _) => *cf,
+            Op::Put(cf, ..) | Op::Delete(cf, _) | Op::DeleteRange(cf, ..) => *cf,
         }
     }
 }
@@ -44,6 +46,19 @@ fn apply(tables: &mut Tables, ops: &[Op]) {
             }
             Op::Delete(cf, k) => {
                 tables[cf.index()].remove(k);
+            }
+            Op::DeleteRange(cf, from, to) => {
+                let table = &mut tables[cf.index()];
+                let gone: Vec<Vec<u8>> = table
+                    .range::<[u8], _>((
+                        Bound::Included(from.as_slice()),
+                        Bound::Excluded(to.as_slice()),
+                    ))
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for k in gone {
+                    table.remove(&k);
+                }
             }
         }
     }
@@ -182,6 +197,19 @@ impl Kv for MemKv {
         Ok(())
     }
 
+    fn delete_range(
+        &self,
+        batch: &mut MemBatch,
+        cf: Cf,
+        from: &[u8],
+        to: &[u8],
+    ) -> Result<(), StorageError> {
+        batch
+            .0
+            .push(Op::DeleteRange(cf, from.to_vec(), to.to_vec()));
+        Ok(())
+    }
+
     fn write(&self, batch: MemBatch, sync: bool) -> Result<(), StorageError> {
         let mut visible = self.visible()?;
         let mut disk = self.disk.lock();
@@ -258,6 +286,24 @@ mod tests {
         let mut b = MemBatch::default();
         kv.put(&mut b, Cf::Meta, key, b"v")?;
         kv.write(b, sync)
+    }
+
+    #[test]
+    fn a_range_delete_removes_exactly_its_half_open_range_and_survives_a_crash() {
+        let disk = MemDisk::new();
+        let kv = disk.open();
+        for k in [&b"a"[..], b"b", b"b1", b"c", b"d"] {
+            put(&kv, k, true).unwrap();
+        }
+        let mut b = MemBatch::default();
+        kv.delete_range(&mut b, Cf::Meta, b"b", b"d").unwrap();
+        kv.write(b, true).unwrap();
+        let kv = disk.open();
+        let left: Vec<bool> = [&b"a"[..], b"b", b"b1", b"c", b"d"]
+            .iter()
+            .map(|k| kv.get(Cf::Meta, k).unwrap().is_some())
+            .collect();
+        assert_eq!(left, [true, false, false, false, true]);
     }
 
     #[test]

@@ -91,6 +91,17 @@ impl Kv for RocksKv {
         Ok(())
     }
 
+    fn delete_range(
+        &self,
+        batch: &mut WriteBatch,
+        cf: Cf,
+        from: &[u8],
+        to: &[u8],
+    ) -> Result<(), StorageError> {
+        batch.delete_range_cf(self.handle(cf)?, from, to);
+        Ok(())
+    }
+
     fn write(&self, batch: WriteBatch, sync: bool) -> Result<(), StorageError> {
         let mut opts = WriteOptions::default();
         opts.set_sync(sync);
