@@ -150,6 +150,8 @@ pub enum Mutant {
     BrokenQuorum,
     /// Judges a re-proposed prepared block's time like a fresh proposal's.
     NoReproposalExemption,
+    /// Takes every fresh proposal as timely, whatever its block time.
+    IgnoreBlockTime,
     /// Takes synced blocks' transactions on trust, without checking them
     /// against the `tx_root` their certified headers commit to.
     TrustSyncedTxs,
@@ -176,6 +178,7 @@ impl Mutant {
             "broadcast-before-persist" => Mutant::BroadcastBeforePersist,
             "broken-quorum" => Mutant::BrokenQuorum,
             "no-reproposal-exemption" => Mutant::NoReproposalExemption,
+            "ignore-block-time" => Mutant::IgnoreBlockTime,
             "double-voter" => Mutant::DoubleVoter,
             "trust-synced-txs" => Mutant::TrustSyncedTxs,
             "forgive-sync-peers" => Mutant::ForgiveSyncPeers,
@@ -206,6 +209,10 @@ fn consensus_config(shared: &Shared, options: &DriverOptions) -> ConsensusConfig
     #[cfg(feature = "mutants")]
     if options.mutant == Some(Mutant::NoReproposalExemption) {
         config.mutant = Some(merit_chain::consensus::ReplicaMutant::NoReproposalExemption);
+    }
+    #[cfg(feature = "mutants")]
+    if options.mutant == Some(Mutant::IgnoreBlockTime) {
+        config.mutant = Some(merit_chain::consensus::ReplicaMutant::IgnoreBlockTime);
     }
     config
 }

@@ -250,6 +250,18 @@ pub const PBTS_NO_REPROPOSAL_EXEMPTION: Scenario = Scenario {
     ..base("pbts-no-reproposal-exemption", 4)
 };
 
+/// `pbts-byzantine-time` with replicas that take every proposal as timely:
+/// the time-traveller's block a day ahead becomes final, past the bound on
+/// block time the checker holds.
+pub const PBTS_IGNORE_BLOCK_TIME: Scenario = Scenario {
+    byzantine: 1,
+    roles: &["time-traveller"],
+    client_interval_ms: (1_500, 4_000),
+    faults_ms: 20_000,
+    mutant: Some(Mutant::IgnoreBlockTime),
+    ..base("pbts-ignore-block-time", 4)
+};
+
 /// `reconfig` with a driver that checks synced blocks' certificates
 /// against the genesis set instead of the set in force at their height: a
 /// node that syncs across a change of the set refuses the honest chain.
@@ -264,6 +276,7 @@ pub const MUTANTS: &[Scenario] = &[
     BROKEN_QUORUM,
     BROADCAST_BEFORE_PERSIST,
     PBTS_NO_REPROPOSAL_EXEMPTION,
+    PBTS_IGNORE_BLOCK_TIME,
     CERTS_AGAINST_GENESIS_SET,
 ];
 

@@ -304,6 +304,17 @@ fn replicas_that_judge_a_re_proposed_lock_by_its_time_are_caught_stalling() {
 }
 
 #[test]
+fn replicas_that_ignore_block_time_finalize_a_block_from_the_future_and_are_caught() {
+    // The time-traveller proposes blocks a day ahead; correct replicas
+    // refuse them, these take them, and one becomes final.
+    let mutant = scenario("pbts-ignore-block-time");
+    let hits = caught(&mutant, MUTANT_SEEDS, |k| {
+        matches!(k, FailureKind::FutureBlockTime { .. })
+    });
+    replays_and_the_honest_driver_passes(&mutant, &hits[0]);
+}
+
+#[test]
 fn every_byzantine_role_appears_in_the_seeded_mixes() {
     for s in [scenario("n4f1"), scenario("n7f2"), scenario("n10f3")] {
         let mut seen = std::collections::BTreeSet::new();

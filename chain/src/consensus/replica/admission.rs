@@ -333,6 +333,10 @@ impl Replica {
     /// Whether a fresh proposal's block time lies in this replica's
     /// timeliness window; an untimely one is logged in the counters.
     fn judge_time(&mut self, block: &Block, round: u32, arrival_ms: u64) -> bool {
+        #[cfg(feature = "mutants")]
+        if self.config.mutant == Some(super::ReplicaMutant::IgnoreBlockTime) {
+            return true;
+        }
         let timely = self
             .config
             .is_timely(block.header.timestamp_ms, arrival_ms, round);

@@ -81,6 +81,8 @@ pub enum ReplicaMutant {
     /// fresh proposal: a lock older than the timeliness window never
     /// commits.
     NoReproposalExemption,
+    /// Takes every fresh proposal as timely, whatever its block time.
+    IgnoreBlockTime,
 }
 
 impl Default for ConsensusConfig {
