@@ -224,6 +224,12 @@ fn day_end_key(day: u64) -> Vec<u8> {
     [DAY_END_PREFIX, &day.to_be_bytes()].concat()
 }
 
+/// What [`ChainStore::scan_prefix`] calls for each entry it visits.
+type PrefixVisit<'a> = dyn FnMut(&[u8], &[u8]) -> Result<(), StorageError> + 'a;
+
+/// Undo or day records: each key with its old value (`None`: no entry).
+type UndoRecords = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
 /// An undo or day record's value: `0` for no entry, `1 ‖ value`.
 fn undo_value(old: Option<&[u8]>) -> Vec<u8> {
     match old {
@@ -344,20 +350,45 @@ impl<K: Kv> ChainStore<K> {
         {
             let prefix = gone.to_be_bytes();
             let mut old_keys = Vec::new();
-            self.kv
-                .scan(Cf::Undo, Some(&prefix), Direction::Forward, &mut |k, _| {
-                    if !k.starts_with(&prefix) {
-                        return Ok(false);
-                    }
-                    old_keys.push(k.to_vec());
-                    Ok(true)
-                })?;
+            self.scan_prefix(Cf::Undo, &prefix, &mut |k, _| {
+                old_keys.push(k.to_vec());
+                Ok(())
+            })?;
             for k in old_keys {
                 self.kv.delete(batch, Cf::Undo, &k)?;
             }
             self.kv.delete(batch, Cf::BucketUndo, &prefix)?;
         }
         Ok(())
+    }
+
+    /// Visits every entry of `cf` whose key starts with `prefix`, in key
+    /// order.
+    fn scan_prefix(
+        &self,
+        cf: Cf,
+        prefix: &[u8],
+        visit: &mut PrefixVisit<'_>,
+    ) -> Result<(), StorageError> {
+        self.kv
+            .scan(cf, Some(prefix), Direction::Forward, &mut |k, v| {
+                if !k.starts_with(prefix) {
+                    return Ok(false);
+                }
+                visit(k, v)?;
+                Ok(true)
+            })
+    }
+
+    /// The undo or day records under `prefix` of `cf`: each key (the rest of
+    /// the stored key) with its old value.
+    fn undo_records(&self, cf: Cf, prefix: &[u8]) -> Result<UndoRecords, StorageError> {
+        let mut entries = Vec::new();
+        self.scan_prefix(cf, prefix, &mut |k, v| {
+            entries.push((k[prefix.len()..].to_vec(), read_undo_value(cf, v)?));
+            Ok(())
+        })?;
+        Ok(entries)
     }
 
     /// The kept day ends, from the index in the meta column.
@@ -392,18 +423,10 @@ impl<K: Kv> ChainStore<K> {
         };
         let prefix = day.to_be_bytes();
         let mut recorded = BTreeSet::new();
-        self.kv.scan(
-            Cf::DayUndo,
-            Some(&prefix),
-            Direction::Forward,
-            &mut |k, _| {
-                if !k.starts_with(&prefix) {
-                    return Ok(false);
-                }
-                recorded.insert(k.get(10..).unwrap_or_default().to_vec());
-                Ok(true)
-            },
-        )?;
+        self.scan_prefix(Cf::DayUndo, &prefix, &mut |k, _| {
+            recorded.insert(k.get(10..).unwrap_or_default().to_vec());
+            Ok(())
+        })?;
         Ok(OpenDay {
             day: Some(day),
             recorded,
@@ -824,23 +847,17 @@ impl<K: Kv + std::fmt::Debug> Storage for ChainStore<K> {
     fn block_events(&self, height: u64) -> Result<Vec<Event>, StorageError> {
         let prefix = height.to_be_bytes();
         let mut events = Vec::new();
-        self.kv.scan(
-            Cf::BlockEvents,
-            Some(&prefix),
-            Direction::Forward,
-            &mut |k, v| {
-                if !k.starts_with(&prefix) {
-                    return Ok(false);
-                }
-                let chunk: BlockEventChunk = encoding::decode(v, MAX_BLOCK_EVENT_CHUNK_BYTES)
-                    .map_err(|e| StorageError::Corrupt {
+        self.scan_prefix(Cf::BlockEvents, &prefix, &mut |_, v| {
+            let chunk: BlockEventChunk =
+                encoding::decode(v, MAX_BLOCK_EVENT_CHUNK_BYTES).map_err(|e| {
+                    StorageError::Corrupt {
                         what: Cf::BlockEvents.name(),
                         detail: e.to_string(),
-                    })?;
-                events.extend(chunk.into_inner());
-                Ok(true)
-            },
-        )?;
+                    }
+                })?;
+            events.extend(chunk.into_inner());
+            Ok(())
+        })?;
         Ok(events)
     }
 
@@ -854,20 +871,9 @@ impl<K: Kv + std::fmt::Debug> Storage for ChainStore<K> {
         else {
             return Ok(None);
         };
-        let mut prefix = hkey.to_vec();
-        prefix.extend_from_slice(&bucket.to_be_bytes());
-        let mut entries = Vec::new();
-        self.kv
-            .scan(Cf::Undo, Some(&prefix), Direction::Forward, &mut |k, v| {
-                if !k.starts_with(&prefix) {
-                    return Ok(false);
-                }
-                let old = read_undo_value(Cf::Undo, v)?;
-                entries.push((k[prefix.len()..].to_vec(), old));
-                Ok(true)
-            })?;
+        let prefix = [&hkey[..], &bucket.to_be_bytes()].concat();
         Ok(Some(BlockUndo {
-            entries,
+            entries: self.undo_records(Cf::Undo, &prefix)?,
             buckets: buckets.into_inner(),
         }))
     }
@@ -896,22 +902,8 @@ impl<K: Kv + std::fmt::Debug> Storage for ChainStore<K> {
 
     fn day_records(&self, day: u64, bucket: u16) -> Result<BlockUndo, StorageError> {
         let prefix = [&day.to_be_bytes()[..], &bucket.to_be_bytes()].concat();
-        let mut entries = Vec::new();
-        self.kv.scan(
-            Cf::DayUndo,
-            Some(&prefix),
-            Direction::Forward,
-            &mut |k, v| {
-                if !k.starts_with(&prefix) {
-                    return Ok(false);
-                }
-                let old = read_undo_value(Cf::DayUndo, v)?;
-                entries.push((k[prefix.len()..].to_vec(), old));
-                Ok(true)
-            },
-        )?;
         Ok(BlockUndo {
-            entries,
+            entries: self.undo_records(Cf::DayUndo, &prefix)?,
             buckets: Vec::new(),
         })
     }

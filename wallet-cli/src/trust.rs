@@ -677,20 +677,9 @@ impl Verifier {
         rpc: &RpcClient,
         hash: &merit_chain::Hash32,
     ) -> Result<Option<(Receipt, u64)>> {
-        self.follow(rpc)?;
-        let answer: Option<TxProofInfo> = rpc.call(method::GET_TX_PROOF, json!([hash.to_hex()]))?;
-        let Some(answer) = answer else {
-            return Ok(None);
-        };
-        let bytes = hex::decode(&answer.proof)
-            .map_err(|e| self.untrusted(format!("its transaction proof is not hex: {e}")))?;
-        let proof = TxProof::from_bytes(&bytes)
-            .map_err(|e| self.untrusted(format!("its transaction proof does not decode: {e}")))?;
-        let receipt = verify_tx_proof(&mut self.client.borrow_mut(), hash, &proof)
-            .map_err(|e| self.refused(VerifyError::Header(e), &proof.header, &proof.certificate))?
-            .clone();
-        self.accept(&proof.header, &proof.certificate, false)?;
-        Ok(Some((receipt, proof.header.height)))
+        Ok(self
+            .proven_tx(rpc, hash)?
+            .map(|(_, receipt, header)| (receipt, header.height)))
     }
 
     /// Whether `(sender, nonce)` was still unused after block `height`,
