@@ -484,6 +484,13 @@ pub struct BlockBytes {
     pub txs: Vec<String>,
     /// The commit certificate with its signatures; `null` without one.
     pub certificate: Option<String>,
+    /// Each transaction's receipt, in block order: with `events`, what
+    /// `receipts_root` commits to.
+    #[serde(default)]
+    pub receipts: Vec<String>,
+    /// The block's own events (lot expiries), in order.
+    #[serde(default)]
+    pub events: Vec<String>,
 }
 
 /// The Commit signatures that make a block final.

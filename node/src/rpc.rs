@@ -1501,6 +1501,18 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
                     .map(|t| hex::encode(t.to_bytes()))
                     .collect(),
                 certificate: cert.as_ref().map(|c| hex::encode(encoding::encode(c))),
+                receipts: s
+                    .storage
+                    .receipts(height)
+                    .map_err(internal)?
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|r| hex::encode(encoding::encode(r)))
+                    .collect(),
+                events: block_events
+                    .iter()
+                    .map(|e| hex::encode(encoding::encode(e)))
+                    .collect(),
             });
         }
         wire(&answer)

@@ -27,5 +27,6 @@ pub mod bench;
 pub mod chaos;
 pub mod cluster;
 pub mod lying_proxy;
+pub mod postgres;
 pub mod rogue;
 pub mod sim;
