@@ -56,6 +56,46 @@ impl FetchError {
     }
 }
 
+/// A broken check, by name: each is a test's proof that the check it
+/// breaks can fail. Debug builds (the tests' build) read
+/// [`Mutant::ENV`]; release builds have none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mutant {
+    /// Takes every certificate as valid.
+    TrustsCertificates,
+    /// Takes the transactions and receipts as the header's roots.
+    TrustsRoots,
+    /// Takes a block whatever its parent.
+    IgnoresParent,
+}
+
+impl Mutant {
+    pub const ENV: &str = "MERIT_INDEXER_MUTANT";
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mutant::TrustsCertificates => "indexer-trusts-certificates",
+            Mutant::TrustsRoots => "indexer-trusts-roots",
+            Mutant::IgnoresParent => "indexer-ignores-parent",
+        }
+    }
+
+    /// The mutant the environment names, in a debug build.
+    pub fn from_env() -> Option<Mutant> {
+        if !cfg!(debug_assertions) {
+            return None;
+        }
+        let name = std::env::var(Self::ENV).ok()?;
+        [
+            Mutant::TrustsCertificates,
+            Mutant::TrustsRoots,
+            Mutant::IgnoresParent,
+        ]
+        .into_iter()
+        .find(|m| m.name() == name)
+    }
+}
+
 /// Follows one chain from a verified (height, hash).
 #[derive(Debug)]
 pub struct Follower {
@@ -63,17 +103,23 @@ pub struct Follower {
     client: LightClient,
     height: u64,
     hash: Hash32,
+    mutant: Option<Mutant>,
 }
 
 impl Follower {
     /// Follows from the block `(height, hash)`, already verified, with the
     /// sets `client` has learned.
     pub fn new(rpc: RpcClient, client: LightClient, height: u64, hash: Hash32) -> Self {
+        let mutant = Mutant::from_env();
+        if let Some(m) = mutant {
+            tracing::warn!("running as the mutant {}", m.name());
+        }
         Follower {
             rpc,
             client,
             height,
             hash,
+            mutant,
         }
     }
 
@@ -95,7 +141,7 @@ impl Follower {
     pub fn next_block(&mut self) -> Result<VerifiedBlock, FetchError> {
         let height = self.height + 1;
         let block = self.verified(height)?;
-        if block.header.parent_hash != self.hash {
+        if block.header.parent_hash != self.hash && self.mutant != Some(Mutant::IgnoresParent) {
             return Err(self.untrusted(
                 height,
                 format!(
@@ -146,9 +192,12 @@ impl Follower {
                 header.height
             )));
         }
-        self.client
-            .verify_header(&header, &certificate)
-            .map_err(|e| bad(e.to_string()))?;
+        if self.mutant != Some(Mutant::TrustsCertificates) {
+            self.client
+                .verify_header(&header, &certificate)
+                .map_err(|e| bad(e.to_string()))?;
+        }
+        let check_roots = self.mutant != Some(Mutant::TrustsRoots);
 
         let txs = bytes
             .txs
@@ -160,7 +209,7 @@ impl Follower {
             .collect::<Result<Vec<_>, _>>()
             .map_err(bad)?;
         let tx_hashes: Vec<Hash32> = txs.iter().map(Transaction::hash).collect();
-        if block::tx_root(&tx_hashes) != header.tx_root {
+        if check_roots && block::tx_root(&tx_hashes) != header.tx_root {
             return Err(bad("its transactions do not hash to tx_root".into()));
         }
         let receipts = bytes
@@ -185,7 +234,7 @@ impl Follower {
                 "its receipts are not one per transaction, in order".into()
             ));
         }
-        if block::receipts_root(&receipts, &events) != header.receipts_root {
+        if check_roots && block::receipts_root(&receipts, &events) != header.receipts_root {
             return Err(bad(
                 "its receipts and events do not hash to receipts_root".into()
             ));

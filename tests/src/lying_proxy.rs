@@ -14,9 +14,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use merit_chain::block::{CommitCertificate, ValidatorSignature};
+use merit_chain::block::{
+    self, BlockHeader, CommitCertificate, Event, Receipt, TxOutcome, ValidatorSignature,
+};
 use merit_chain::consensus::{Statement, Vote, signing_bytes};
-use merit_chain::encoding::BoundedVec;
+use merit_chain::encoding::{self, BoundedVec};
 use merit_chain::light::TxProof;
 use merit_chain::proof::EntriesProof;
 use merit_chain::state::StateValue;
@@ -59,6 +61,15 @@ pub enum Lie {
     StatementAltered,
     /// Drops the first posting of `merit_getStatement`.
     StatementDropped,
+    /// Turns a block's first committed receipt into a rejection in the
+    /// canonical bytes of `merit_getBlock {full}`, header untouched.
+    BlockReceipt,
+    /// As [`Lie::BlockReceipt`], with the header's `receipts_root` made to
+    /// match and the block certified by keys of no validator.
+    BlockForged,
+    /// Gives every block of `merit_getBlock {full}` another parent, and
+    /// certifies it again by `signers`: a fork signed by a quorum.
+    BlockForked,
 }
 
 /// The proxy; it stops when dropped.
@@ -240,6 +251,9 @@ fn serve(state: &State, conn: TcpStream) -> std::io::Result<()> {
             _ => list.push(answer.clone()),
         }
     }
+    if method == "merit_getBlock" {
+        lie_about_block(lie, &mut answer["result"], &state.signers);
+    }
     rewrite(lie, &method, &mut answer["result"]);
     let out = serde_json::to_vec(&answer).unwrap_or_default();
     let mut conn = conn;
@@ -306,6 +320,70 @@ fn fork(result: &mut Value, signers: &[Keypair]) {
         signers,
     );
     set_proof(result, &proof);
+}
+
+/// Applies a block lie to the canonical bytes of a `merit_getBlock`
+/// answer.
+fn lie_about_block(lie: Lie, result: &mut Value, signers: &[Keypair]) {
+    if !matches!(lie, Lie::BlockReceipt | Lie::BlockForged | Lie::BlockForked) {
+        return;
+    }
+    let bytes = &mut result["bytes"];
+    let Some(mut header) = hex_decode::<BlockHeader>(&bytes["header"]) else {
+        return;
+    };
+    let mut receipts: Vec<Receipt> = bytes["receipts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(hex_decode)
+        .collect();
+    let events: Vec<Event> = bytes["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(hex_decode)
+        .collect();
+    let signers: Vec<Keypair> = match lie {
+        Lie::BlockReceipt | Lie::BlockForged => {
+            let Some(k) = receipts.iter().position(|r| r.code().is_none()) else {
+                return;
+            };
+            receipts[k].outcome = TxOutcome::Rejected {
+                code: RejectCode::InsufficientBalance,
+                original: None,
+            };
+            bytes["receipts"] = receipts
+                .iter()
+                .map(|r| Value::String(hex::encode(encoding::encode(r))))
+                .collect();
+            if lie == Lie::BlockReceipt {
+                return;
+            }
+            header.receipts_root = block::receipts_root(&receipts, &events);
+            (0..4)
+                .map(|i| Keypair::insecure_from_label(&format!("lying-proxy/forger-{i}")))
+                .collect()
+        }
+        _ => {
+            header.parent_hash = merit_chain::crypto::sha256(b"lying-proxy/another parent");
+            signers.to_vec()
+        }
+    };
+    let cert = certificate(
+        &header.chain_id,
+        header.height,
+        header.round,
+        header.hash(),
+        &signers,
+    );
+    bytes["header"] = Value::String(hex::encode(encoding::encode(&header)));
+    bytes["certificate"] = Value::String(hex::encode(encoding::encode(&cert)));
+}
+
+fn hex_decode<T: encoding::Decode<()>>(v: &Value) -> Option<T> {
+    let raw = hex::decode(v.as_str()?).ok()?;
+    encoding::decode(&raw, merit_chain::limits::MAX_BLOCK_BYTES).ok()
 }
 
 /// Applies `lie` to the result of `method`.

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
 mod follow;
+mod lies;
 mod refuse;
 
 use std::collections::BTreeMap;
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 use merit_chain::encoding::{BoundedString, BoundedVec};
 use merit_chain::tx::{Memo, OrderId, PayLeg, Price};
 use merit_chain::{Keypair, TxKind};
+use merit_indexer::fetch::Mutant;
 use merit_tests::cluster::Cluster;
 use merit_tests::postgres::Postgres;
 use merit_tests::sim::rng::SimRng;
@@ -32,12 +34,27 @@ struct Indexer {
 
 impl Indexer {
     fn spawn(rpc: &str, postgres: &str, genesis: &Path, log: &Path) -> Indexer {
+        Indexer::spawn_mutant(rpc, postgres, genesis, log, None)
+    }
+
+    /// An indexer that runs as the mutant `mutant` names.
+    fn spawn_mutant(
+        rpc: &str,
+        postgres: &str,
+        genesis: &Path,
+        log: &Path,
+        mutant: Option<Mutant>,
+    ) -> Indexer {
         let out = File::options()
             .create(true)
             .append(true)
             .open(log)
             .expect("indexer log");
-        let child = Command::new(indexer_binary())
+        let mut command = Command::new(indexer_binary());
+        if let Some(m) = mutant {
+            command.env(Mutant::ENV, m.name());
+        }
+        let child = command
             .args(["--rpc", rpc, "--postgres", postgres, "--poll-ms", "50"])
             .arg("--genesis")
             .arg(genesis)
