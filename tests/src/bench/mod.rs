@@ -7,6 +7,7 @@
 //! chain stops keeping up. [`suite`] starts a fresh local devnet of release
 //! nodes and runs the whole benchmark against it.
 
+pub mod indexer;
 pub mod load;
 pub mod suite;
 pub mod ws;

@@ -55,7 +55,8 @@ pub const STEADY_STEP_DOWN: f64 = 1.25;
 /// Steady runs at saturation at most.
 pub const STEADY_ATTEMPTS: usize = 4;
 
-struct Devnet {
+/// A devnet process, stopped on drop.
+pub(crate) struct Devnet {
     child: Child,
 }
 
@@ -76,7 +77,7 @@ impl Drop for Devnet {
     }
 }
 
-fn start_devnet(o: &SuiteOptions) -> Result<(Devnet, Vec<SocketAddr>), String> {
+pub(crate) fn start_devnet(o: &SuiteOptions) -> Result<(Devnet, Vec<SocketAddr>), String> {
     if !o.node_bin.exists() {
         return Err(format!(
             "{} is missing; build it first with `cargo build --release -p merit-node`",

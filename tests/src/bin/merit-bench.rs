@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use merit_tests::bench::indexer;
 use merit_tests::bench::load::{DEFAULT_ACCOUNTS, describe};
 use merit_tests::bench::suite::{self, SuiteOptions};
 use merit_tests::bench::{Bench, LoadSpec, Mix, Report, sweep};
@@ -34,7 +35,10 @@ Examples:
   merit-bench load --sweep
 
   # The whole benchmark on a fresh 4-validator release devnet
-  cargo build --release -p merit-node -p merit-tests && target/release/merit-bench suite"
+  cargo build --release -p merit-node -p merit-tests && target/release/merit-bench suite
+
+  # How far the indexer lags behind a release devnet under load
+  cargo build --release -p merit-node -p merit-indexer -p merit-tests && target/release/merit-bench indexer"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -48,6 +52,34 @@ enum Cmd {
     /// Start a fresh release devnet, sweep, then run steady loads at
     /// saturation and at half of it.
     Suite(SuiteArgs),
+    /// Start a fresh release devnet, a throwaway PostgreSQL and
+    /// `merit-indexer`; load at saturation and at half of it, and measure
+    /// how far the indexer lags.
+    Indexer(IndexerArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct IndexerArgs {
+    /// Seconds of each load.
+    #[arg(long, default_value_t = 60)]
+    duration: u64,
+    /// transfer, pay or mixed.
+    #[arg(long, default_value = "transfer")]
+    mix: Mix,
+    #[arg(long, default_value_t = DEFAULT_ACCOUNTS)]
+    accounts: usize,
+    /// Where the devnet's state and the logs go (wiped first).
+    #[arg(long, default_value = "target/bench-indexer")]
+    dir: PathBuf,
+    /// The merit-node binary (default: next to this one).
+    #[arg(long)]
+    node_bin: Option<PathBuf>,
+    /// The merit-indexer binary (default: next to this one).
+    #[arg(long)]
+    indexer_bin: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -128,10 +160,37 @@ fn parse_addr(s: &str) -> Result<SocketAddr, String> {
 }
 
 fn node_bin_next_to_me() -> PathBuf {
+    bin_next_to_me("merit-node")
+}
+
+fn bin_next_to_me(name: &str) -> PathBuf {
     std::env::current_exe()
         .ok()
-        .and_then(|p| p.parent().map(|d| d.join("merit-node")))
-        .unwrap_or_else(|| PathBuf::from("merit-node"))
+        .and_then(|p| p.parent().map(|d| d.join(name)))
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+async fn run_indexer(a: IndexerArgs) -> Result<bool, String> {
+    let o = indexer::IndexerOptions {
+        devnet: indexer::devnet_options(
+            a.dir,
+            a.node_bin.unwrap_or_else(node_bin_next_to_me),
+            a.accounts.max(2),
+            a.mix,
+            a.json,
+        ),
+        indexer_bin: a
+            .indexer_bin
+            .unwrap_or_else(|| bin_next_to_me("merit-indexer")),
+        duration: Duration::from_secs(a.duration.max(1)),
+    };
+    let result = indexer::run(&o).await?;
+    if a.json {
+        println!("{}", serde_json::json!(result));
+    } else {
+        println!("{}", indexer::table(&result));
+    }
+    Ok(result.at_saturation.load.passed() && result.at_half.load.passed())
 }
 
 fn print_reports(json: bool, reports: &[Report]) {
@@ -243,6 +302,7 @@ fn main() -> ExitCode {
         match cli.command {
             Cmd::Load(a) => load(a).await,
             Cmd::Suite(a) => run_suite(a).await,
+            Cmd::Indexer(a) => run_indexer(a).await,
         }
     });
     match result {
