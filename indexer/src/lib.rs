@@ -63,9 +63,24 @@ pub fn http_url(url: &str) -> String {
     }
 }
 
+/// Checks what can be wrong with a configuration before anything connects.
+pub fn check(config: &Config) -> Result<(), Fatal> {
+    RpcClient::new(&http_url(&config.rpc)).map_err(|e| Fatal::Config(e.to_string()))?;
+    config
+        .postgres
+        .parse::<tokio_postgres::Config>()
+        .map_err(|e| {
+            Fatal::Config(format!(
+                "`{}` is not a PostgreSQL connection string: {e}",
+                config.postgres
+            ))
+        })?;
+    Ok(())
+}
+
 /// Indexes until a fatal error; reconnects after every other one.
 pub async fn run(config: &Config) -> Result<(), Fatal> {
-    RpcClient::new(&http_url(&config.rpc)).map_err(|e| Fatal::Config(e.to_string()))?;
+    check(config)?;
     loop {
         match session(config).await {
             Ok(never) => match never {},

@@ -1,4 +1,8 @@
 //! `merit-indexer --rpc URL --postgres URL --genesis FILE`.
+//!
+//! Exit codes: 0 after SIGINT or SIGTERM, 2 for arguments or a genesis
+//! file that cannot be used, 3 when a block does not verify or the
+//! database belongs to another chain (nothing of it is written).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +61,10 @@ fn main() -> ExitCode {
         genesis,
         poll: Duration::from_millis(cli.poll_ms.max(1)),
     };
+    if let Err(e) = merit_indexer::check(&config) {
+        eprintln!("merit-indexer: error: {e}");
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -70,7 +78,7 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(async {
         tokio::select! {
             r = run(&config) => Some(r),
-            _ = tokio::signal::ctrl_c() => None,
+            _ = shutdown_signal() => None,
         }
     });
     match outcome {
@@ -79,6 +87,23 @@ fn main() -> ExitCode {
         Some(Err(e)) => {
             eprintln!("merit-indexer: error: {e}");
             ExitCode::from(3)
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM: a block being written is rolled back by
+/// PostgreSQL when the connection closes, and written again next time.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {},
+                _ = term.recv() => {},
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }

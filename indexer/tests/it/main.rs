@@ -1,6 +1,7 @@
 //! The indexer against real node processes and a real PostgreSQL server.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
+mod cli;
 mod follow;
 mod lies;
 mod refuse;
