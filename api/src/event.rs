@@ -136,6 +136,9 @@ pub enum Event {
         escrow: Option<String>,
         amount: String,
         expires_at_ms: u64,
+        /// The part of `amount` the issuer had frozen.
+        #[serde(default)]
+        frozen: String,
     },
     /// A block event: the last of an escrow's points expired and it closed
     /// as `expired`.
@@ -144,6 +147,27 @@ pub enum Event {
         token: String,
         payer: String,
         payee: String,
+    },
+    /// The issuer froze `amount` of `account`'s points (`ADDRESS/N` for a
+    /// sub-account).
+    Frozen {
+        token: String,
+        account: String,
+        amount: String,
+    },
+    /// The issuer unfroze `amount` of `account`'s points.
+    Unfrozen {
+        token: String,
+        account: String,
+        amount: String,
+    },
+    /// The issuer took `amount` back from `from` and burnt it; `frozen` of
+    /// it had been frozen.
+    ClawedBack {
+        token: String,
+        from: String,
+        amount: String,
+        frozen: String,
     },
 }
 
@@ -170,6 +194,9 @@ impl Event {
             Event::ProposalFailed { .. } => "ProposalFailed",
             Event::LotExpired { .. } => "LotExpired",
             Event::EscrowExpired { .. } => "EscrowExpired",
+            Event::Frozen { .. } => "Frozen",
+            Event::Unfrozen { .. } => "Unfrozen",
+            Event::ClawedBack { .. } => "ClawedBack",
         }
     }
 }

@@ -166,6 +166,10 @@ pub struct Account<O = Offer> {
     /// Spendable balance per token; tokens at zero are left out.
     #[serde(default)]
     pub balances: BTreeMap<String, String>,
+    /// Frozen by the token's issuer, per token: the holder's, but it cannot
+    /// move. Tokens with nothing frozen are left out.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub frozen: BTreeMap<String, String>,
     /// Locked in offers and escrows, per token.
     #[serde(default)]
     pub locked: BTreeMap<String, String>,
@@ -186,6 +190,7 @@ impl<O> Account<O> {
         Account {
             address: self.address,
             balances: self.balances,
+            frozen: self.frozen,
             locked: self.locked,
             expiring: self.expiring,
             offers: self.offers.into_iter().map(f).collect(),
@@ -327,6 +332,16 @@ pub struct TokenInfo {
     pub expiry_days: Option<u32>,
     #[serde(default)]
     pub created_height: u64,
+    /// Whether the issuer may freeze holders' points.
+    #[serde(default)]
+    pub freezable: bool,
+    /// Whether the issuer may take points back.
+    #[serde(default)]
+    pub clawback: bool,
+    #[serde(default)]
+    pub frozen: String,
+    #[serde(default)]
+    pub clawed_back: String,
 }
 
 /// `merit_getHistory`: one page, newest first.
@@ -512,6 +527,12 @@ pub struct AuditEntry {
     pub locked_in_escrow: String,
     pub redeemed: String,
     pub expired: String,
+    /// Frozen in holders' accounts.
+    #[serde(default)]
+    pub frozen: String,
+    /// Taken back by the issuer and burnt.
+    #[serde(default)]
+    pub clawed_back: String,
     /// Whether the invariant holds.
     pub holds: bool,
 }

@@ -37,6 +37,8 @@ fn setup() -> (Ledger, Vec<Transaction>) {
             decimals: 2,
             max_supply: u64::MAX,
             expiry_days: None,
+            freezable: false,
+            clawback: false,
             issuer: merchant.public(),
         }],
         balances: accounts

@@ -46,6 +46,8 @@ fn token(symbol: Symbol, issuer: Address, expiry_days: Option<u32>) -> StateValu
         decimals: 2,
         max_supply: u64::MAX,
         expiry_days,
+        freezable: false,
+        clawback: false,
         issuer,
         created_height: 0,
         minted: 0,
@@ -53,6 +55,8 @@ fn token(symbol: Symbol, issuer: Address, expiry_days: Option<u32>) -> StateValu
         expired: 0,
         locked_in_offers: 0,
         locked_in_escrow: 0,
+        frozen: 0,
+        clawed_back: 0,
     })
 }
 

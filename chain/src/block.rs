@@ -6,7 +6,7 @@ use crate::limits::*;
 use crate::merkle;
 use crate::reject::RejectCode;
 use crate::state::LotHolder;
-use crate::tx::{ChainId, OrderId, Price, Symbol, Transaction};
+use crate::tx::{AccountRef, ChainId, OrderId, Price, Symbol, Transaction};
 
 /// Decode bound on the events of one receipt (a 50-leg payment emits 51).
 pub const RECEIPT_EVENTS_DECODE_BOUND: usize = 1024;
@@ -225,6 +225,8 @@ pub enum Event {
         owner: Address,
         amount: u64,
         expires_at_ms: u64,
+        /// The part of `amount` that was frozen (for an account's lot).
+        frozen: u64,
     },
     /// A block event: the last of an open escrow's points expired, and the
     /// escrow closed as `expired` (its `LotExpired` event comes first).
@@ -233,6 +235,26 @@ pub enum Event {
         token: Symbol,
         payer: Address,
         payee: Address,
+    },
+    /// The issuer froze `amount` of the account's points.
+    Frozen {
+        token: Symbol,
+        account: AccountRef,
+        amount: u64,
+    },
+    /// The issuer unfroze `amount` of the account's points.
+    Unfrozen {
+        token: Symbol,
+        account: AccountRef,
+        amount: u64,
+    },
+    /// The issuer took `amount` back from the account and burnt it;
+    /// `frozen` of it had been frozen.
+    ClawedBack {
+        token: Symbol,
+        from: AccountRef,
+        amount: u64,
+        frozen: u64,
     },
 }
 
@@ -256,6 +278,10 @@ impl Event {
             Event::Voted { voter, .. } => vec![*voter],
             Event::LotExpired { owner, .. } => vec![*owner],
             Event::EscrowExpired { payer, payee, .. } => vec![*payer, *payee],
+            Event::Frozen { account, .. } | Event::Unfrozen { account, .. } => {
+                vec![account.address]
+            }
+            Event::ClawedBack { from, .. } => vec![from.address],
             Event::ProposalPassed { .. }
             | Event::ProposalRejected { .. }
             | Event::ProposalFailed { .. } => vec![],

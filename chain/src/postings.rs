@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use crate::block::{BlockHeader, Event, Receipt};
 use crate::crypto::{Address, Hash32};
 use crate::state::{LotHolder, StateKey, StateMap, StateValue, SubId};
-use crate::tx::{Memo, OrderId, Symbol, Transaction, TxKind};
+use crate::tx::{AccountRef, Memo, OrderId, Symbol, Transaction, TxKind};
 
 /// Whose points a posting moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -48,6 +48,8 @@ pub enum PostingAccount {
     OfferLocks,
     /// Points locked in open escrows.
     EscrowLocks,
+    /// Points an issuer has frozen in their holders' accounts.
+    Frozen,
 }
 
 impl PostingAccount {
@@ -62,6 +64,7 @@ impl PostingAccount {
             PostingAccount::Clawback => Some("clawback"),
             PostingAccount::OfferLocks => Some("offer_locks"),
             PostingAccount::EscrowLocks => Some("escrow_locks"),
+            PostingAccount::Frozen => Some("frozen"),
         }
     }
 }
@@ -185,6 +188,7 @@ impl Journal {
     fn event(&mut self, origin: &Origin<'_>, event: &Event) {
         use PostingAccount as P;
         let acct = |a: &Address| P::Account(*a, 0);
+        let sub = |a: &AccountRef| P::Account(a.address, a.sub);
         match event {
             Event::Minted { token, to, amount } => {
                 self.movement(origin, token, P::Issuance, acct(to), *amount)
@@ -255,6 +259,7 @@ impl Journal {
                 token,
                 holder,
                 amount,
+                frozen,
                 ..
             } => {
                 let from = match holder {
@@ -262,7 +267,29 @@ impl Journal {
                     LotHolder::Offer(_) => P::OfferLocks,
                     LotHolder::Escrow(_) => P::EscrowLocks,
                 };
-                self.movement(origin, token, from, P::Expiry, *amount)
+                let free = amount.saturating_sub(*frozen);
+                self.movement(origin, token, P::Frozen, P::Expiry, *frozen);
+                self.movement(origin, token, from, P::Expiry, free)
+            }
+            Event::Frozen {
+                token,
+                account,
+                amount,
+            } => self.movement(origin, token, sub(account), P::Frozen, *amount),
+            Event::Unfrozen {
+                token,
+                account,
+                amount,
+            } => self.movement(origin, token, P::Frozen, sub(account), *amount),
+            Event::ClawedBack {
+                token,
+                from,
+                amount,
+                frozen,
+            } => {
+                let free = amount.saturating_sub(*frozen);
+                self.movement(origin, token, P::Frozen, P::Clawback, *frozen);
+                self.movement(origin, token, sub(from), P::Clawback, free)
             }
             // The closing of an escrow moves nothing: its last points'
             // `LotExpired` did.
@@ -282,7 +309,9 @@ impl Journal {
 /// view of it show.
 pub fn tx_tags(kind: &TxKind) -> (Option<&OrderId>, Option<&Memo>) {
     match kind {
-        TxKind::Transfer { memo, .. } | TxKind::Redeem { memo, .. } => (None, memo.as_ref()),
+        TxKind::Transfer { memo, .. }
+        | TxKind::Redeem { memo, .. }
+        | TxKind::Clawback { memo, .. } => (None, memo.as_ref()),
         TxKind::Pay { order_id, memo, .. } => (Some(order_id), memo.as_ref()),
         TxKind::EscrowCreate { order_id, .. } => (order_id.as_ref(), None),
         _ => (None, None),

@@ -72,7 +72,7 @@ reject_codes! {
     InvalidExpiryDays = 15,
     /// No token has this symbol.
     UnknownToken = 20,
-    /// Only the token's issuer may mint it.
+    /// Only the token's issuer may do that.
     NotIssuer = 21,
     /// Minting this much would exceed the token's maximum supply.
     SupplyCapExceeded = 22,
@@ -82,6 +82,12 @@ reject_codes! {
     InsufficientBalance = 24,
     /// The amounts add up to more than a 64-bit number holds.
     Overflow = 25,
+    /// The token was not created freezable: its points cannot be frozen.
+    NotFreezable = 26,
+    /// The token was not created with clawback: its points cannot be taken back.
+    ClawbackDisabled = 27,
+    /// The account has fewer frozen points of the token than that.
+    InsufficientFrozen = 28,
     /// A payment needs at least one leg.
     NoLegs = 30,
     /// A payment has at most 50 legs.

@@ -206,9 +206,11 @@ pub(crate) fn take_soonest(lots: &mut Vec<Lot>, amount: u64) -> Vec<Lot> {
 /// What an account holds of one token, in one state entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Encode, Decode)]
 pub struct Holding {
-    /// Spendable and frozen points together: what counts as circulating.
+    /// Spendable and frozen points together.
     pub balance: u64,
-    /// The part of `balance` an issuer has frozen, at most `balance`.
+    /// The part of `balance` an issuer has frozen, at most `balance`: the
+    /// first `frozen` points of the lots, soonest-expiring first, for a
+    /// token that expires.
     pub frozen: u64,
     /// The balance's lots, for a token that expires.
     pub lots: Lots,
@@ -299,6 +301,10 @@ pub struct TokenInfo {
     pub decimals: u8,
     pub max_supply: u64,
     pub expiry_days: Option<u32>,
+    /// The issuer may freeze holders' points. Fixed at creation.
+    pub freezable: bool,
+    /// The issuer may take points back. Fixed at creation.
+    pub clawback: bool,
     pub issuer: Address,
     pub created_height: u64,
     pub minted: u64,
@@ -306,17 +312,23 @@ pub struct TokenInfo {
     pub expired: u64,
     pub locked_in_offers: u64,
     pub locked_in_escrow: u64,
+    /// Points frozen in holdings: still their holders', but not circulating.
+    pub frozen: u64,
+    /// Points taken back by the issuer and burnt.
+    pub clawed_back: u64,
 }
 
 impl TokenInfo {
-    /// What the counters say circulates. The audit checks it against the
-    /// sum of balances.
+    /// What the counters say circulates: free to move. The audit checks it
+    /// against the sum of balances less their frozen parts.
     pub fn expected_circulating(&self) -> Option<u64> {
         self.minted
             .checked_sub(self.redeemed)?
             .checked_sub(self.expired)?
+            .checked_sub(self.clawed_back)?
             .checked_sub(self.locked_in_offers)?
-            .checked_sub(self.locked_in_escrow)
+            .checked_sub(self.locked_in_escrow)?
+            .checked_sub(self.frozen)
     }
 }
 

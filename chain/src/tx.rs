@@ -155,6 +155,45 @@ impl<'de, C> bincode::BorrowDecode<'de, C> for Symbol {
     }
 }
 
+/// An account or one of its sub-accounts, written `ADDRESS` or
+/// `ADDRESS/N` (sub-account 0 is the account itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+pub struct AccountRef {
+    pub address: Address,
+    pub sub: crate::state::SubId,
+}
+
+impl AccountRef {
+    /// The account itself.
+    pub fn main(address: Address) -> Self {
+        AccountRef { address, sub: 0 }
+    }
+
+    /// Parses `ADDRESS` or `ADDRESS/N`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let (address, sub) = match s.split_once('/') {
+            Some((a, n)) => {
+                let sub = n
+                    .parse::<u32>()
+                    .map_err(|_| format!("`{n}` in `{s}` is not a sub-account number"))?;
+                (a, sub)
+            }
+            None => (s, 0),
+        };
+        let address = Address::from_bech32(address).map_err(|e| e.to_string())?;
+        Ok(AccountRef { address, sub })
+    }
+}
+
+impl std::fmt::Display for AccountRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.sub {
+            0 => f.write_str(&self.address.to_bech32()),
+            n => write!(f, "{}/{n}", self.address.to_bech32()),
+        }
+    }
+}
+
 /// One receiver's share of a split payment.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct PayLeg {
@@ -246,6 +285,10 @@ pub enum TxKind {
         decimals: u8,
         max_supply: u64,
         expiry_days: Option<u32>,
+        /// The issuer may freeze holders' points (DESIGN §12). Fixed forever.
+        freezable: bool,
+        /// The issuer may take points back. Fixed forever.
+        clawback: bool,
     },
     /// The issuer earns points for a shopper.
     Mint {
@@ -307,6 +350,28 @@ pub enum TxKind {
     },
     /// A merchant whose validator is in force votes on a proposal.
     Vote { proposal: u64, approve: bool },
+    /// The issuer of a freezable token freezes `amount` of an account's
+    /// points, its soonest-expiring first: they stay the holder's, and
+    /// expire like any others, but cannot move.
+    Freeze {
+        token: Symbol,
+        account: AccountRef,
+        amount: u64,
+    },
+    /// The issuer lets frozen points move again.
+    Unfreeze {
+        token: Symbol,
+        account: AccountRef,
+        amount: u64,
+    },
+    /// The issuer of a clawback token takes `amount` back from an account,
+    /// frozen points first, and burns it.
+    Clawback {
+        token: Symbol,
+        from: AccountRef,
+        amount: u64,
+        memo: Option<Memo>,
+    },
 }
 
 impl TxKind {
@@ -326,6 +391,9 @@ impl TxKind {
             TxKind::EscrowRefund { .. } => "EscrowRefund",
             TxKind::Propose { .. } => "Propose",
             TxKind::Vote { .. } => "Vote",
+            TxKind::Freeze { .. } => "Freeze",
+            TxKind::Unfreeze { .. } => "Unfreeze",
+            TxKind::Clawback { .. } => "Clawback",
         }
     }
 
@@ -374,7 +442,10 @@ impl TxKind {
             TxKind::Mint { amount, .. }
             | TxKind::Transfer { amount, .. }
             | TxKind::Refund { amount, .. }
-            | TxKind::Redeem { amount, .. } => {
+            | TxKind::Redeem { amount, .. }
+            | TxKind::Freeze { amount, .. }
+            | TxKind::Unfreeze { amount, .. }
+            | TxKind::Clawback { amount, .. } => {
                 if *amount == 0 {
                     return refuse(ZeroAmount, "amount is 0".into());
                 }
@@ -724,6 +795,8 @@ mod tests {
             decimals,
             max_supply: 1,
             expiry_days,
+            freezable: false,
+            clawback: false,
         };
         let created = sign("test", create(&name, 2, None));
         let chained = sign(&chain, pay("x", 1));

@@ -84,6 +84,8 @@ pub fn world_transactions(world: &World) -> Vec<(&'static str, Transaction)> {
                     decimals: 3,
                     max_supply: 10_000,
                     expiry_days: Some(90),
+                    freezable: false,
+                    clawback: false,
                 },
             ),
         ),
@@ -217,6 +219,31 @@ pub fn world_transactions(world: &World) -> Vec<(&'static str, Transaction)> {
         (
             "escrow-closed",
             w.tx(BOB, 18, TxKind::EscrowRelease { id: w.escrows[2] }),
+        ),
+        (
+            "freeze-not-freezable",
+            w.tx(
+                M1,
+                20,
+                TxKind::Freeze {
+                    token: sym("BEAN"),
+                    account: merit_chain::tx::AccountRef::main(pk(ALICE)),
+                    amount: 5,
+                },
+            ),
+        ),
+        (
+            "clawback-disabled",
+            w.tx(
+                M1,
+                21,
+                TxKind::Clawback {
+                    token: sym("BEAN"),
+                    from: merit_chain::tx::AccountRef::main(pk(ALICE)),
+                    amount: 5,
+                    memo: None,
+                },
+            ),
         ),
     ];
     // A day and more later: the expiring token's lots are gone.

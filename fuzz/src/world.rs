@@ -86,6 +86,8 @@ impl World {
                     decimals: 0,
                     max_supply: 1_000_000,
                     expiry_days: Some(1),
+                    freezable: false,
+                    clawback: false,
                 },
             ),
         ];

@@ -19,7 +19,7 @@ use merit_chain::{Address, ConsensusParams, Hash32, Symbol};
 use crate::Genesis;
 
 /// The first field of the canonical encoding.
-pub const GENESIS_FORMAT_VERSION: u32 = 3;
+pub const GENESIS_FORMAT_VERSION: u32 = 4;
 
 #[derive(Encode)]
 struct CanonicalGenesis {
@@ -48,6 +48,8 @@ struct CanonicalToken {
     decimals: u8,
     max_supply: u64,
     expiry_days: Option<u32>,
+    freezable: bool,
+    clawback: bool,
     issuer: Address,
 }
 
@@ -80,6 +82,8 @@ fn canonical(g: &Genesis) -> CanonicalGenesis {
                 decimals: t.decimals,
                 max_supply: t.max_supply,
                 expiry_days: t.expiry_days,
+                freezable: t.freezable,
+                clawback: t.clawback,
                 issuer: t.issuer,
             })
             .collect(),

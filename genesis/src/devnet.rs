@@ -248,6 +248,9 @@ fn layout(p2p_ports: &[u16], rpc_ports: &[u16]) -> DevnetLayout {
             decimals: DEMO_DECIMALS,
             max_supply,
             expiry_days,
+            // The coffee shop's BEAN shows frozen funds and clawback.
+            freezable: i == 0,
+            clawback: i == 0,
             issuer: account.public().to_bech32(),
         });
         for (shopper, amount) in shoppers.iter().zip(SHOPPER_BALANCES) {

@@ -162,6 +162,12 @@ pub struct TokenEntry {
     /// Minted points expire this many days after their mint, if set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiry_days: Option<u32>,
+    /// The issuer may freeze holders' points (default false). Fixed forever.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub freezable: bool,
+    /// The issuer may take points back (default false). Fixed forever.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub clawback: bool,
     /// The merchant account that may mint the token.
     pub issuer: String,
 }

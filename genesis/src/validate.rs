@@ -359,6 +359,8 @@ impl Genesis {
                     decimals: t.decimals,
                     max_supply: format_amount(t.max_supply, t.decimals),
                     expiry_days: t.expiry_days,
+                    freezable: t.freezable,
+                    clawback: t.clawback,
                     issuer: t.issuer.to_bech32(),
                 })
                 .collect(),
@@ -680,6 +682,8 @@ fn check_tokens(
             decimals: t.decimals,
             max_supply,
             expiry_days: t.expiry_days,
+            freezable: t.freezable,
+            clawback: t.clawback,
             issuer,
         });
     }

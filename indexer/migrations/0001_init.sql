@@ -57,7 +57,8 @@ CREATE INDEX transactions_sender ON transactions (sender);
 
 -- The double-entry journal: each movement is a debit and a credit of one
 -- token. `account` is an address or a system account (`issuance`,
--- `redemption`, `expiry`, `clawback`, `offer_locks`, `escrow_locks`);
+-- `redemption`, `expiry`, `clawback`, `offer_locks`, `escrow_locks`,
+-- `frozen`);
 -- `sub` is the sub-account (0: the account itself).
 CREATE TABLE postings (
     height        bigint NOT NULL REFERENCES blocks (height),
@@ -92,8 +93,8 @@ CREATE TABLE balances (
 );
 
 -- Each token's supply, one row per term of the invariant
--- minted = circulating + locked_in_offers + locked_in_escrow + redeemed
---          + expired + clawed_back.
+-- minted = circulating + frozen + locked_in_offers + locked_in_escrow
+--          + redeemed + expired + clawed_back.
 CREATE TABLE supply (
     token   text NOT NULL,
     bucket  text NOT NULL,
@@ -109,7 +110,9 @@ CREATE TABLE tokens (
     decimals        smallint NOT NULL,
     max_supply      numeric(20, 0) NOT NULL,
     expiry_days     integer,
-    created_height  bigint NOT NULL
+    created_height  bigint NOT NULL,
+    freezable       boolean NOT NULL,
+    clawback        boolean NOT NULL
 );
 
 -- Each validator set, from the first height it signs, with the proof the

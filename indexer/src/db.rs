@@ -305,8 +305,9 @@ async fn write_genesis(tx: &impl GenericClient, genesis: &Genesis) -> Result<(),
     .await?;
     for t in genesis.tokens() {
         tx.execute(
-            "INSERT INTO tokens (symbol, name, issuer, decimals, max_supply, expiry_days, created_height)
-             VALUES ($1, $2, $3, $4, $5::text::numeric, $6, 0)",
+            "INSERT INTO tokens (symbol, name, issuer, decimals, max_supply, expiry_days, created_height,
+                 freezable, clawback)
+             VALUES ($1, $2, $3, $4, $5::text::numeric, $6, 0, $7, $8)",
             &[
                 &t.symbol.to_string(),
                 &t.name.as_str(),
@@ -314,6 +315,8 @@ async fn write_genesis(tx: &impl GenericClient, genesis: &Genesis) -> Result<(),
                 &i16::from(t.decimals),
                 &t.max_supply.to_string(),
                 &t.expiry_days.map(days),
+                &t.freezable,
+                &t.clawback,
             ],
         )
         .await?;
@@ -395,6 +398,7 @@ fn bucket(account: &PostingAccount) -> (&'static str, i128) {
         PostingAccount::Clawback => ("clawed_back", 1),
         PostingAccount::OfferLocks => ("locked_in_offers", 1),
         PostingAccount::EscrowLocks => ("locked_in_escrow", 1),
+        PostingAccount::Frozen => ("frozen", 1),
     }
 }
 
@@ -552,13 +556,16 @@ async fn write_token(
         decimals,
         max_supply,
         expiry_days,
+        freezable,
+        clawback,
     } = kind
     else {
         return Ok(());
     };
     tx.execute(
-        "INSERT INTO tokens (symbol, name, issuer, decimals, max_supply, expiry_days, created_height)
-         VALUES ($1, $2, $3, $4, $5::text::numeric, $6, $7)",
+        "INSERT INTO tokens (symbol, name, issuer, decimals, max_supply, expiry_days, created_height,
+             freezable, clawback)
+         VALUES ($1, $2, $3, $4, $5::text::numeric, $6, $7, $8, $9)",
         &[
             &symbol.to_string(),
             &name.as_str(),
@@ -567,6 +574,8 @@ async fn write_token(
             &max_supply.to_string(),
             &expiry_days.map(days),
             &big(height),
+            freezable,
+            clawback,
         ],
     )
     .await?;

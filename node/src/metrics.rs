@@ -238,6 +238,8 @@ impl Metrics {
                 ("locked_in_escrow", t.locked_in_escrow),
                 ("redeemed", t.redeemed),
                 ("expired", t.expired),
+                ("frozen", t.frozen),
+                ("clawed_back", t.clawed_back),
             ] {
                 let labels = SupplyLabels {
                     token: t.symbol.to_string(),

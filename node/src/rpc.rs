@@ -365,6 +365,7 @@ fn event(ledger: &Ledger, e: &Event) -> api::Event {
             owner,
             amount,
             expires_at_ms,
+            frozen,
         } => api::Event::LotExpired {
             token: token.to_string(),
             owner: owner.to_bech32(),
@@ -378,6 +379,7 @@ fn event(ledger: &Ledger, e: &Event) -> api::Event {
             },
             amount: units(token, *amount),
             expires_at_ms: *expires_at_ms,
+            frozen: units(token, *frozen),
         },
         Event::EscrowExpired {
             escrow,
@@ -389,6 +391,35 @@ fn event(ledger: &Ledger, e: &Event) -> api::Event {
             token: token.to_string(),
             payer: payer.to_bech32(),
             payee: payee.to_bech32(),
+        },
+        Event::Frozen {
+            token,
+            account,
+            amount,
+        } => api::Event::Frozen {
+            token: token.to_string(),
+            account: account.to_string(),
+            amount: units(token, *amount),
+        },
+        Event::Unfrozen {
+            token,
+            account,
+            amount,
+        } => api::Event::Unfrozen {
+            token: token.to_string(),
+            account: account.to_string(),
+            amount: units(token, *amount),
+        },
+        Event::ClawedBack {
+            token,
+            from,
+            amount,
+            frozen,
+        } => api::Event::ClawedBack {
+            token: token.to_string(),
+            from: from.to_string(),
+            amount: units(token, *amount),
+            frozen: units(token, *frozen),
         },
     }
 }
@@ -413,6 +444,10 @@ fn token_info(t: &merit_chain::state::TokenInfo) -> api::TokenInfo {
         locked_in_escrow: f(t.locked_in_escrow),
         expiry_days: t.expiry_days,
         created_height: t.created_height,
+        freezable: t.freezable,
+        clawback: t.clawback,
+        frozen: f(t.frozen),
+        clawed_back: f(t.clawed_back),
     }
 }
 
@@ -697,6 +732,13 @@ fn get_account(shared: &Shared, address: Address) -> api::Account {
             (b > 0).then(|| (t.symbol.to_string(), format_amount(b, t.decimals)))
         })
         .collect();
+    let frozen = ledger
+        .tokens()
+        .filter_map(|t| {
+            let f = ledger.frozen(&address, &t.symbol);
+            (f > 0).then(|| (t.symbol.to_string(), format_amount(f, t.decimals)))
+        })
+        .collect();
     let locked = ledger
         .locked(&address)
         .into_iter()
@@ -725,6 +767,7 @@ fn get_account(shared: &Shared, address: Address) -> api::Account {
     api::Account {
         address: address.to_bech32(),
         balances,
+        frozen,
         locked,
         expiring,
         offers,
@@ -809,6 +852,8 @@ fn audit(ledger: &Ledger, token: Option<Symbol>) -> Vec<api::AuditEntry> {
                 locked_in_escrow: f(a.locked_in_escrow),
                 redeemed: f(a.redeemed),
                 expired: f(a.expired),
+                frozen: f(a.frozen),
+                clawed_back: f(a.clawed_back),
                 holds: a.holds(),
             }
         })

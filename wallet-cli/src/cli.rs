@@ -464,7 +464,8 @@ pub enum TokenCommand {
     #[command(after_help = "\
 Examples:
   merit --from merchant-1 token create CAKE --name \"Cake Club\" --decimals 2 --max-supply 1000000
-  merit --from merchant-1 token create PTS --name Points --decimals 0 --max-supply 5000 --expiry-days 365")]
+  merit --from merchant-1 token create PTS --name Points --decimals 0 --max-supply 5000 --expiry-days 365
+  merit --from merchant-1 token create GIFT --name \"Gift points\" --decimals 2 --max-supply 100000 --freezable --clawback")]
     Create {
         /// 2 to 12 of A-Z and 0-9.
         symbol: String,
@@ -480,6 +481,12 @@ Examples:
         /// Points expire this many days after they are minted.
         #[arg(long, value_name = "DAYS")]
         expiry_days: Option<u32>,
+        /// Let the issuer freeze holders' points (fixed forever).
+        #[arg(long)]
+        freezable: bool,
+        /// Let the issuer take points back (fixed forever).
+        #[arg(long)]
+        clawback: bool,
         #[command(flatten)]
         submit: SubmitArgs,
     },
@@ -494,6 +501,55 @@ Examples:
         amount: String,
         /// Receiver: a key name or an address.
         to: String,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+
+    /// Freeze part of an account's points (the issuer of a freezable token
+    /// only): they stay the holder's, and expire as usual, but cannot move.
+    #[command(after_help = "\
+The soonest-expiring points are frozen first. The account may be a key
+name or an address, with /N for a sub-account.
+
+Examples:
+  merit --from merchant-1 token freeze BEAN 25 alice
+  merit --from merchant-1 token freeze BEAN 25 mrt1…/2")]
+    Freeze {
+        token: String,
+        amount: String,
+        /// The holder: a key name or an address, `/N` for a sub-account.
+        account: String,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+
+    /// Let frozen points move again (the issuer only).
+    #[command(after_help = "\
+Examples:
+  merit --from merchant-1 token unfreeze BEAN 25 alice")]
+    Unfreeze {
+        token: String,
+        amount: String,
+        account: String,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+
+    /// Take points back from an account and burn them (the issuer of a
+    /// clawback token only), frozen points first.
+    #[command(after_help = "\
+Examples:
+  merit --from merchant-1 token clawback BEAN 25 alice --memo \"chargeback 1042\"")]
+    Clawback {
+        token: String,
+        amount: String,
+        /// The holder to take them from: a key name or an address, `/N`
+        /// for a sub-account.
+        #[arg(value_name = "FROM")]
+        holder: String,
+        /// Public text kept with the transaction forever: no personal data.
+        #[arg(long)]
+        memo: Option<String>,
         #[command(flatten)]
         submit: SubmitArgs,
     },

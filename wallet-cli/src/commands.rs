@@ -555,22 +555,31 @@ fn verify_account(ctx: &Ctx, v: &Verifier, address: &Address, account: &Account)
         height = height.max(header.height);
         for (sym, holding) in held {
             let shown = account.balances.get(sym.as_str());
+            let shown_frozen = account.frozen.get(sym.as_str());
+            let spendable = holding.balance - holding.frozen.min(holding.balance);
             if holding.balance == 0 {
-                if let Some(s) = shown.filter(|s| parse_amount(s, 9).is_ok_and(|u| u > 0)) {
+                let positive = |s: &&String| parse_amount(s, 9).is_ok_and(|u| u > 0);
+                if let Some(s) = shown.filter(positive).or(shown_frozen.filter(positive)) {
                     return Err(v.contradicts(format!(
-                        "it shows a balance of {s} {sym}, its certified state holds none"
+                        "it shows {s} {sym}, its certified state holds none"
                     )));
                 }
                 continue;
             }
             let decimals = ctx.token(&sym)?.decimals;
-            let proven = format_amount(holding.balance, decimals);
-            if shown != Some(&proven) {
-                return Err(v.contradicts(format!(
-                    "it shows a balance of {} {sym}, its certified state holds {proven}",
+            let shows = |amount: u64, what: &str, shown: Option<&String>| {
+                let proven = format_amount(amount, decimals);
+                let zero = amount == 0 && shown.is_none();
+                if zero || shown == Some(&proven) {
+                    return Ok(());
+                }
+                Err(v.contradicts(format!(
+                    "it shows {what} of {} {sym}, its certified state holds {proven}",
                     shown.map_or("0", String::as_str)
-                )));
-            }
+                )))
+            };
+            shows(spendable, "a balance", shown)?;
+            shows(holding.frozen, "a frozen part", shown_frozen)?;
             for lot in holding.lots.as_slice() {
                 shown_expiring.push(merit_api::Expiring {
                     token: sym.to_string(),
@@ -634,7 +643,7 @@ fn balance(ctx: &Ctx, who: Option<&str>) -> Result<()> {
     }
     println!("{}", ctx.label(&account.address));
     let mut symbols: Vec<&String> = account.balances.keys().collect();
-    for s in account.locked.keys() {
+    for s in account.locked.keys().chain(account.frozen.keys()) {
         if !symbols.contains(&s) {
             symbols.push(s);
         }
@@ -654,10 +663,22 @@ fn balance(ctx: &Ctx, who: Option<&str>) -> Result<()> {
                         .cloned()
                         .unwrap_or_else(|| "0".into()),
                     account.locked.get(*s).cloned().unwrap_or_default(),
+                    account.frozen.get(*s).cloned().unwrap_or_default(),
                 ]
             })
             .collect();
-        println!("{}", table(&["TOKEN", "BALANCE", "LOCKED"], &rows));
+        let mut headers = vec!["TOKEN", "BALANCE", "LOCKED"];
+        if !account.frozen.is_empty() {
+            headers.push("FROZEN");
+        }
+        let rows: Vec<Vec<String>> = rows
+            .into_iter()
+            .map(|mut r| {
+                r.truncate(headers.len());
+                r
+            })
+            .collect();
+        println!("{}", table(&headers, &rows));
     }
     if !account.expiring.is_empty() {
         println!("\nexpiring:");
@@ -1222,6 +1243,7 @@ fn escrow(ctx: &Ctx, command: EscrowCommand) -> Result<()> {
 // ---------------------------------------------------------------- tokens
 
 fn token(ctx: &Ctx, command: TokenCommand) -> Result<()> {
+    let unfreeze = matches!(command, TokenCommand::Unfreeze { .. });
     match command {
         TokenCommand::Create {
             symbol,
@@ -1229,6 +1251,8 @@ fn token(ctx: &Ctx, command: TokenCommand) -> Result<()> {
             decimals,
             max_supply,
             expiry_days,
+            freezable,
+            clawback,
             submit,
         } => {
             let symbol = ctx.symbol(&symbol)?;
@@ -1253,8 +1277,64 @@ fn token(ctx: &Ctx, command: TokenCommand) -> Result<()> {
                 decimals,
                 max_supply,
                 expiry_days,
+                freezable,
+                clawback,
             };
             sign_and_submit(ctx, &submit, kind)
+        }
+        TokenCommand::Freeze {
+            token,
+            amount,
+            account,
+            submit,
+        }
+        | TokenCommand::Unfreeze {
+            token,
+            amount,
+            account,
+            submit,
+        } => {
+            let token = ctx.symbol(&token)?;
+            let account = ctx.resolve_account(&account)?;
+            let decimals = ctx.decimals(&token, submit.token_decimals)?;
+            let amount = parse_units(token.as_str(), &amount, decimals)?;
+            let kind = if unfreeze {
+                TxKind::Unfreeze {
+                    token,
+                    account,
+                    amount,
+                }
+            } else {
+                TxKind::Freeze {
+                    token,
+                    account,
+                    amount,
+                }
+            };
+            sign_and_submit(ctx, &submit, kind)
+        }
+        TokenCommand::Clawback {
+            token,
+            amount,
+            holder,
+            memo: text,
+            submit,
+        } => {
+            let token = ctx.symbol(&token)?;
+            let from = ctx.resolve_account(&holder)?;
+            let decimals = ctx.decimals(&token, submit.token_decimals)?;
+            let amount = parse_units(token.as_str(), &amount, decimals)?;
+            let memo = memo(text)?;
+            sign_and_submit(
+                ctx,
+                &submit,
+                TxKind::Clawback {
+                    token,
+                    from,
+                    amount,
+                    memo,
+                },
+            )
         }
         TokenCommand::Mint {
             token,
@@ -1286,6 +1366,18 @@ fn token(ctx: &Ctx, command: TokenCommand) -> Result<()> {
                 ("in escrow", t.locked_in_escrow.clone()),
                 ("redeemed", t.redeemed.clone()),
                 ("expired", t.expired.clone()),
+                ("frozen", t.frozen.clone()),
+                ("clawed back", t.clawed_back.clone()),
+                (
+                    "issuer may",
+                    match (t.freezable, t.clawback) {
+                        (true, true) => "freeze, claw back",
+                        (true, false) => "freeze",
+                        (false, true) => "claw back",
+                        (false, false) => "neither freeze nor claw back",
+                    }
+                    .to_string(),
+                ),
                 (
                     "expiry",
                     t.expiry_days

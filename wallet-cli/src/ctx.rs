@@ -192,6 +192,26 @@ impl Ctx {
         }
     }
 
+    /// Reads `ADDRESS`, `NAME`, `ADDRESS/N` or `NAME/N`: an account or one
+    /// of its sub-accounts.
+    pub fn resolve_account(&self, who: &str) -> Result<merit_chain::tx::AccountRef> {
+        let (name, sub) = match who.rsplit_once('/') {
+            Some((name, n)) => {
+                let sub = n.parse::<u32>().map_err(|_| {
+                    usage(format!(
+                        "`{who}`: `{n}` is not a sub-account number (ADDRESS/N)"
+                    ))
+                })?;
+                (name, sub)
+            }
+            None => (who, 0),
+        };
+        Ok(merit_chain::tx::AccountRef {
+            address: self.resolve(name)?,
+            sub,
+        })
+    }
+
     /// Reads `who` as an address when it starts with `mrt1`, else as the
     /// name of a local key. An address may be all lower case or, as bech32
     /// allows (QR codes use it), all upper case; mixed case is refused.

@@ -288,7 +288,10 @@ pub fn reconcile(ctx: &Ctx, who: Option<&str>, day: &str) -> Result<()> {
                 )));
             }
             if !after {
-                return Ok(held.into_iter().map(|(sym, h)| (sym, h.balance)).collect());
+                return Ok(held
+                    .into_iter()
+                    .map(|(sym, h)| (sym, h.balance - h.frozen))
+                    .collect());
             }
             match verifier.header_at(rpc, height + 1)? {
                 Some(next)
@@ -306,7 +309,10 @@ pub fn reconcile(ctx: &Ctx, who: Option<&str>, day: &str) -> Result<()> {
                         .contradicts(format!("it has no block after its {what} block {height}")));
                 }
             }
-            Ok(held.into_iter().map(|(sym, h)| (sym, h.balance)).collect())
+            Ok(held
+                .into_iter()
+                .map(|(sym, h)| (sym, h.balance - h.frozen))
+                .collect())
         };
     // A day with no block yet ends at its opening block.
     let after = s.complete || s.closing_height > s.opening_height;

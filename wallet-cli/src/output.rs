@@ -266,6 +266,7 @@ pub fn event_line(ctx: &Ctx, e: &Event) -> String {
             escrow,
             amount,
             expires_at_ms,
+            ..
         } => {
             let from = match (offer, escrow) {
                 (Some(id), _) => format!("offer {id} of {}", short(owner)),
@@ -287,6 +288,25 @@ pub fn event_line(ctx: &Ctx, e: &Event) -> String {
             short(escrow),
             short(payer),
             short(payee)
+        ),
+        Event::Frozen {
+            token,
+            account,
+            amount,
+        } => format!("{amount} {token} of {} frozen", short(account)),
+        Event::Unfrozen {
+            token,
+            account,
+            amount,
+        } => format!("{amount} {token} of {} unfrozen", short(account)),
+        Event::ClawedBack {
+            token,
+            from,
+            amount,
+            frozen,
+        } => format!(
+            "{amount} {token} taken back from {} ({frozen} of it frozen)",
+            short(from)
         ),
     };
     format!("{:<EVENT_NAME_WIDTH$} {text}", e.name())

@@ -379,9 +379,12 @@ pub fn kind_json(kind: &TxKind) -> Value {
             decimals,
             max_supply,
             expiry_days,
+            freezable,
+            clawback,
         } => json!({
             "type": "CreateToken", "symbol": symbol.as_str(), "name": name.as_str(),
             "decimals": decimals, "max_supply_units": max_supply, "expiry_days": expiry_days,
+            "freezable": freezable, "clawback": clawback,
         }),
         TxKind::Mint { token, to, amount } => json!({
             "type": "Mint", "token": token.as_str(), "to": to.to_bech32(), "amount_units": amount,
@@ -450,6 +453,31 @@ pub fn kind_json(kind: &TxKind) -> Value {
         }),
         TxKind::Vote { proposal, approve } => json!({
             "type": "Vote", "proposal": proposal, "approve": approve,
+        }),
+        TxKind::Freeze {
+            token,
+            account,
+            amount,
+        } => json!({
+            "type": "Freeze", "token": token.as_str(), "account": account.to_string(),
+            "amount_units": amount,
+        }),
+        TxKind::Unfreeze {
+            token,
+            account,
+            amount,
+        } => json!({
+            "type": "Unfreeze", "token": token.as_str(), "account": account.to_string(),
+            "amount_units": amount,
+        }),
+        TxKind::Clawback {
+            token,
+            from,
+            amount,
+            memo,
+        } => json!({
+            "type": "Clawback", "token": token.as_str(), "from": from.to_string(),
+            "amount_units": amount, "memo": memo.as_ref().map(|m| m.as_str()),
         }),
     }
 }

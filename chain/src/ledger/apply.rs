@@ -73,14 +73,23 @@ impl Ledger {
             let actual = self.circulating.get(&sym).copied().unwrap_or(0);
             assert_eq!(expected, Some(actual), "supply invariant broken for {sym}");
             let get = |m: &BTreeMap<Symbol, u128>| m.get(&sym).copied().unwrap_or(0);
-            let counted = (get(&self.locked_offers), get(&self.locked_escrow));
+            let counted = (
+                get(&self.locked_offers),
+                get(&self.locked_escrow),
+                get(&self.frozen),
+            );
             let counters = token.map(|t| {
                 (
                     u128::from(t.locked_in_offers),
                     u128::from(t.locked_in_escrow),
+                    u128::from(t.frozen),
                 )
             });
-            assert_eq!(counters, Some(counted), "locked amounts broken for {sym}");
+            assert_eq!(
+                counters,
+                Some(counted),
+                "locked or frozen amounts broken for {sym}"
+            );
         }
         // Every holder touched holds exactly the sum of its lots (none for a
         // token that does not expire).
@@ -106,7 +115,8 @@ impl Ledger {
             }
             (StateKey::Holding(a, _, sym), StateValue::Holding(h)) => {
                 let c = self.circulating.entry(*sym).or_default();
-                *c += u128::from(h.balance);
+                *c += u128::from(h.balance - h.frozen.min(h.balance));
+                *self.frozen.entry(*sym).or_default() += u128::from(h.frozen);
                 self.index_lots(LotHolder::Account(*a), *sym, &h.lots, true);
             }
             (StateKey::Offer(id), StateValue::Offer(o)) => {
@@ -131,7 +141,8 @@ impl Ledger {
             }
             (StateKey::Holding(a, _, sym), StateValue::Holding(h)) => {
                 let c = self.circulating.entry(*sym).or_default();
-                *c -= u128::from(h.balance);
+                *c -= u128::from(h.balance - h.frozen.min(h.balance));
+                *self.frozen.entry(*sym).or_default() -= u128::from(h.frozen);
                 self.index_lots(LotHolder::Account(*a), *sym, &h.lots, false);
             }
             (StateKey::Offer(id), StateValue::Offer(o)) => {

@@ -7,7 +7,7 @@ use crate::block::Event;
 use crate::crypto::{Address, Hash32};
 use crate::reject::RejectCode;
 use crate::state::*;
-use crate::tx::{OrderId, Symbol, TxKind};
+use crate::tx::{AccountRef, OrderId, Symbol, TxKind};
 
 pub(super) type Rejection = (RejectCode, Option<Hash32>);
 
@@ -32,13 +32,7 @@ pub(super) struct Exec<'o, 'a> {
 impl Exec<'_, '_> {
     pub(super) fn run(&mut self, kind: &TxKind) -> Result<(), Rejection> {
         match kind {
-            TxKind::CreateToken {
-                symbol,
-                name,
-                decimals,
-                max_supply,
-                expiry_days,
-            } => self.create_token(symbol, name, *decimals, *max_supply, *expiry_days)?,
+            TxKind::CreateToken { .. } => self.create_token(kind)?,
             TxKind::Mint { token, to, amount } => self.mint(token, to, *amount)?,
             TxKind::Transfer {
                 token, to, amount, ..
@@ -72,6 +66,22 @@ impl Exec<'_, '_> {
                 voting_ends_height,
             } => self.propose(action, *voting_ends_height)?,
             TxKind::Vote { proposal, approve } => self.vote(*proposal, *approve)?,
+            TxKind::Freeze {
+                token,
+                account,
+                amount,
+            } => self.freeze(token, account, *amount)?,
+            TxKind::Unfreeze {
+                token,
+                account,
+                amount,
+            } => self.unfreeze(token, account, *amount)?,
+            TxKind::Clawback {
+                token,
+                from,
+                amount,
+                ..
+            } => self.clawback(token, from, *amount)?,
         }
         Ok(())
     }
@@ -113,15 +123,18 @@ impl Exec<'_, '_> {
         }
     }
 
-    fn holding(&self, who: &Address, token: &Symbol) -> Holding {
-        match self.ov.get(&StateKey::Holding(*who, 0, *token)) {
+    pub(super) fn holding(&self, who: &AccountRef, token: &Symbol) -> Holding {
+        match self
+            .ov
+            .get(&StateKey::Holding(who.address, who.sub, *token))
+        {
             Some(StateValue::Holding(h)) => h.clone(),
             _ => Holding::default(),
         }
     }
 
-    fn set_holding(&mut self, who: &Address, token: &Symbol, holding: Holding) {
-        let key = StateKey::Holding(*who, 0, *token);
+    pub(super) fn set_holding(&mut self, who: &AccountRef, token: &Symbol, holding: Holding) {
+        let key = StateKey::Holding(who.address, who.sub, *token);
         if holding.is_empty() {
             self.ov.delete(key)
         } else {
@@ -129,21 +142,28 @@ impl Exec<'_, '_> {
         }
     }
 
-    /// Takes `amount` from an account's balance, soonest-expiring lots first.
+    /// Takes `amount` from an account's free points: the soonest-expiring
+    /// lots after the frozen ones.
     pub(super) fn debit(
         &mut self,
         who: &Address,
         token: &Symbol,
         amount: u64,
     ) -> Result<Parcel, Rejection> {
-        let mut holding = self.holding(who, token);
+        let who = AccountRef::main(*who);
+        let mut holding = self.holding(&who, token);
+        let frozen = if super::mutant::active(super::LedgerMutant::FrozenPointsMove) {
+            0
+        } else {
+            holding.frozen
+        };
         holding.balance = holding
             .balance
             .checked_sub(amount)
-            .filter(|b| *b >= holding.frozen)
+            .filter(|b| *b >= frozen)
             .ok_or((RejectCode::InsufficientBalance, None))?;
-        let parcel = self.unlock(&mut holding.lots, token, amount)?;
-        self.set_holding(who, token, holding);
+        let parcel = self.unlock_after(&mut holding.lots, token, frozen, amount)?;
+        self.set_holding(&who, token, holding);
         Ok(parcel)
     }
 
@@ -154,13 +174,14 @@ impl Exec<'_, '_> {
         token: &Symbol,
         parcel: Parcel,
     ) -> Result<(), Rejection> {
-        let mut holding = self.holding(who, token);
+        let who = AccountRef::main(*who);
+        let mut holding = self.holding(&who, token);
         holding.balance = holding
             .balance
             .checked_add(parcel.amount)
             .ok_or_else(overflow)?;
         Self::lock(&mut holding.lots, &parcel)?;
-        self.set_holding(who, token, holding);
+        self.set_holding(&who, token, holding);
         Ok(())
     }
 }

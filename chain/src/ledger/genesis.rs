@@ -54,6 +54,10 @@ pub struct GenesisToken {
     pub decimals: u8,
     pub max_supply: u64,
     pub expiry_days: Option<u32>,
+    /// The issuer may freeze holders' points.
+    pub freezable: bool,
+    /// The issuer may take points back.
+    pub clawback: bool,
     pub issuer: Address,
 }
 
@@ -107,6 +111,8 @@ impl Ledger {
                 decimals: t.decimals,
                 max_supply: t.max_supply,
                 expiry_days: t.expiry_days,
+                freezable: t.freezable,
+                clawback: t.clawback,
             };
             kind.check_stateless()
                 .map_err(|code| GenesisError::InvalidToken {
@@ -116,15 +122,7 @@ impl Ledger {
             if !changes.contains_key(&StateKey::Merchant(t.issuer)) {
                 return Err(GenesisError::IssuerNotMerchant(t.symbol, t.issuer));
             }
-            let info = new_token(
-                t.symbol,
-                t.name.clone(),
-                t.decimals,
-                t.max_supply,
-                t.expiry_days,
-                t.issuer,
-                0,
-            );
+            let info = new_token(&kind, t.issuer, 0);
             if tokens.insert(t.symbol, info).is_some() {
                 return Err(GenesisError::DuplicateToken(t.symbol));
             }
@@ -177,6 +175,7 @@ impl Ledger {
             commitment: StateCommitment::new(),
             nonce_expiry: BTreeSet::new(),
             circulating: BTreeMap::new(),
+            frozen: BTreeMap::new(),
             locked_offers: BTreeMap::new(),
             locked_escrow: BTreeMap::new(),
             lot_expiry: BTreeSet::new(),
@@ -220,6 +219,7 @@ impl Ledger {
             commitment,
             nonce_expiry: BTreeSet::new(),
             circulating: BTreeMap::new(),
+            frozen: BTreeMap::new(),
             locked_offers: BTreeMap::new(),
             locked_escrow: BTreeMap::new(),
             lot_expiry: BTreeSet::new(),

@@ -48,6 +48,7 @@ fn expire_lot(
     };
     let amount;
     let owner;
+    let mut frozen = 0;
     let mut closed = None;
     match holder {
         LotHolder::Account(who) => {
@@ -59,7 +60,11 @@ fn expire_lot(
             amount = holding.lots.expire(exp)?;
             owner = *who;
             holding.balance = holding.balance.checked_sub(amount)?;
-            holding.frozen = holding.frozen.min(holding.balance);
+            // The frozen points are the soonest lots': the expiring lot
+            // holds them first.
+            frozen = holding.frozen.min(amount);
+            holding.frozen -= frozen;
+            token.frozen = token.frozen.checked_sub(frozen)?;
             if holding.is_empty() {
                 ov.delete(key);
             } else {
@@ -116,6 +121,7 @@ fn expire_lot(
         owner,
         amount,
         expires_at_ms: exp,
+        frozen,
     };
     Some((expired, closed))
 }
@@ -158,6 +164,32 @@ impl Exec<'_, '_> {
             });
         }
         match lots.take(amount) {
+            Some(taken) => Ok(Parcel {
+                amount,
+                lots: taken,
+            }),
+            None => reject(RejectCode::InsufficientBalance),
+        }
+    }
+
+    /// Takes `amount` out of a holder's lots after its first `skip` points
+    /// (the frozen ones), soonest first.
+    pub(super) fn unlock_after(
+        &mut self,
+        lots: &mut Lots,
+        token: &Symbol,
+        skip: u64,
+        amount: u64,
+    ) -> Result<Parcel, Rejection> {
+        if skip == 0 || !self.expires(token)? {
+            return self.unlock(lots, token, amount);
+        }
+        let kept = lots
+            .take(skip)
+            .ok_or((RejectCode::InsufficientBalance, None))?;
+        let taken = lots.take(amount);
+        lots.add(&kept).ok_or_else(overflow)?;
+        match taken {
             Some(taken) => Ok(Parcel {
                 amount,
                 lots: taken,

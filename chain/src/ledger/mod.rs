@@ -15,8 +15,9 @@
 //! The modules follow those seams: `genesis` builds the first state, `query`
 //! reads and audits the committed state, `execute` runs blocks against the
 //! scratch state of `overlay`, `exec` dispatches a transaction by kind to
-//! `tokens`, `payments`, `exchange` and `escrow`, `lots` moves and expires
-//! expiring points, and `apply` installs the outcome of a final block.
+//! `tokens`, `payments`, `exchange`, `escrow` and `freeze` (frozen funds
+//! and clawback), `lots` moves and expires expiring points, and `apply`
+//! installs the outcome of a final block.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -31,9 +32,11 @@ mod escrow;
 mod exchange;
 mod exec;
 mod execute;
+mod freeze;
 mod genesis;
 mod governance;
 mod lots;
+mod mutant;
 mod overlay;
 mod payments;
 mod query;
@@ -44,6 +47,7 @@ mod tests;
 
 pub use execute::BlockError;
 pub use genesis::{GenesisError, GenesisState, GenesisToken};
+pub use mutant::{LedgerMutant, with_mutant};
 pub use query::{ExpiringLot, Locked, SupplyAudit};
 
 /// What a block is executed against: its height and its time, both chosen by
@@ -98,9 +102,12 @@ pub struct Ledger {
     commitment: StateCommitment,
     /// Derived: open nonces by the height their window closes, for pruning.
     nonce_expiry: BTreeSet<(u64, Address, u64)>,
-    /// Derived: the sum of balances per token. Wider than a balance so that
-    /// no order of installing one block's changes can saturate it.
+    /// Derived: the sum of balances less their frozen parts per token.
+    /// Wider than a balance so that no order of installing one block's
+    /// changes can saturate it.
     circulating: BTreeMap<Symbol, u128>,
+    /// Derived: the sum of frozen parts per token.
+    frozen: BTreeMap<Symbol, u128>,
     /// Derived: the sum of open offers' remaining amounts per sold token.
     locked_offers: BTreeMap<Symbol, u128>,
     /// Derived: the sum of open escrows' remaining amounts per token.

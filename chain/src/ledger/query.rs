@@ -14,12 +14,15 @@ use crate::tx::{ChainId, Price, Symbol};
 pub struct SupplyAudit {
     pub token: Symbol,
     pub minted: u64,
-    /// The sum of all balances.
+    /// The sum of all balances less their frozen parts.
     pub circulating: u64,
+    /// The sum of the frozen parts.
+    pub frozen: u64,
     pub locked_in_offers: u64,
     pub locked_in_escrow: u64,
     pub redeemed: u64,
     pub expired: u64,
+    pub clawed_back: u64,
     /// A sum of balances, offers or escrows did not fit in a `u64`: the state
     /// holds more than could ever be minted, so the audit fails. The summed
     /// fields then show `u64::MAX`.
@@ -45,15 +48,18 @@ pub struct ExpiringLot {
 }
 
 impl SupplyAudit {
-    /// `minted = circulating + locked_in_offers + locked_in_escrow + redeemed + expired`.
+    /// `minted = circulating + frozen + locked_in_offers + locked_in_escrow
+    /// + redeemed + expired + clawed_back` (DESIGN §12).
     pub fn holds(&self) -> bool {
         !self.overflowed
             && [
                 self.circulating,
+                self.frozen,
                 self.locked_in_offers,
                 self.locked_in_escrow,
                 self.redeemed,
                 self.expired,
+                self.clawed_back,
             ]
             .iter()
             .try_fold(0u64, |acc, x| acc.checked_add(*x))
@@ -128,8 +134,15 @@ impl Ledger {
         }
     }
 
+    /// What `who` may spend of `token`: its balance less the frozen part.
     pub fn balance(&self, who: &Address, token: &Symbol) -> u64 {
-        self.holding(who, token).map_or(0, |h| h.balance)
+        self.holding(who, token)
+            .map_or(0, |h| h.balance.saturating_sub(h.frozen))
+    }
+
+    /// What the issuer has frozen of `who`'s `token`.
+    pub fn frozen(&self, who: &Address, token: &Symbol) -> u64 {
+        self.holding(who, token).map_or(0, |h| h.frozen)
     }
 
     /// Every token account `sub` of `who` holds, by symbol.
@@ -298,6 +311,7 @@ impl Ledger {
         // Summed in u128: a bug that created value must not hide behind a
         // saturated sum that happens to equal `minted`.
         let mut circulating: BTreeMap<Symbol, u128> = BTreeMap::new();
+        let mut frozen: BTreeMap<Symbol, u128> = BTreeMap::new();
         let mut in_offers: BTreeMap<Symbol, u128> = BTreeMap::new();
         let mut in_escrow: BTreeMap<Symbol, u128> = BTreeMap::new();
         let add = |m: &mut BTreeMap<Symbol, u128>, sym: Symbol, x: u64| {
@@ -306,7 +320,8 @@ impl Ledger {
         for (k, v) in &self.state {
             match (k, v) {
                 (StateKey::Holding(_, _, sym), StateValue::Holding(h)) => {
-                    add(&mut circulating, *sym, h.balance)
+                    add(&mut circulating, *sym, h.balance.saturating_sub(h.frozen));
+                    add(&mut frozen, *sym, h.frozen);
                 }
                 (StateKey::Offer(_), StateValue::Offer(o)) => {
                     add(&mut in_offers, o.sell, o.remaining)
@@ -322,19 +337,22 @@ impl Ledger {
             .map(|t| {
                 let sums = [
                     get(&circulating, &t.symbol),
+                    get(&frozen, &t.symbol),
                     get(&in_offers, &t.symbol),
                     get(&in_escrow, &t.symbol),
                 ];
-                let [circulating, locked_in_offers, locked_in_escrow] =
+                let [circulating, frozen, locked_in_offers, locked_in_escrow] =
                     sums.map(|x| u64::try_from(x).unwrap_or(u64::MAX));
                 SupplyAudit {
                     token: t.symbol,
                     minted: t.minted,
                     circulating,
+                    frozen,
                     locked_in_offers,
                     locked_in_escrow,
                     redeemed: t.redeemed,
                     expired: t.expired,
+                    clawed_back: t.clawed_back,
                     overflowed: sums.iter().any(|x| *x > u128::from(u64::MAX)),
                 }
             })
@@ -346,6 +364,7 @@ impl Ledger {
     /// their holders, and that no lot outlived the tip's time. A full scan;
     /// debug builds run it after every block.
     pub fn check_consistency(&self) -> Result<(), String> {
+        let mut frozen: BTreeMap<Symbol, u128> = BTreeMap::new();
         let mut in_offers: BTreeMap<Symbol, u128> = BTreeMap::new();
         let mut in_escrow: BTreeMap<Symbol, u128> = BTreeMap::new();
         let mut book = 0usize;
@@ -399,6 +418,7 @@ impl Ledger {
                     if h.is_empty() || h.frozen > h.balance {
                         return Err(format!("holding {who}/{sub} {sym} is malformed: {h:?}"));
                     }
+                    *frozen.entry(*sym).or_default() += u128::from(h.frozen);
                     check_lots(&format_args!("{who}/{sub}"), sym, h.balance, &h.lots)?;
                 }
                 _ => {}
@@ -410,6 +430,13 @@ impl Ledger {
         for t in self.tokens() {
             let o = in_offers.get(&t.symbol).copied().unwrap_or(0);
             let e = in_escrow.get(&t.symbol).copied().unwrap_or(0);
+            let f = frozen.get(&t.symbol).copied().unwrap_or(0);
+            if f != u128::from(t.frozen) {
+                return Err(format!(
+                    "{}: the counter says {} frozen, holdings hold {f}",
+                    t.symbol, t.frozen
+                ));
+            }
             if o != u128::from(t.locked_in_offers) || e != u128::from(t.locked_in_escrow) {
                 return Err(format!(
                     "{}: counters say {} in offers and {} in escrow, records hold {o} and {e}",
@@ -447,7 +474,7 @@ impl Ledger {
     /// amount or an open escrow's amount.
     pub(super) fn holder_amount(&self, holder: &LotHolder, sym: &Symbol) -> u64 {
         match holder {
-            LotHolder::Account(a) => self.balance(a, sym),
+            LotHolder::Account(a) => self.holding(a, sym).map_or(0, |h| h.balance),
             LotHolder::Offer(id) => self
                 .offer(*id)
                 .filter(|o| o.sell == *sym)

@@ -29,6 +29,8 @@ fn ledger(merchant: &Keypair, alice: &Keypair) -> Ledger {
             decimals: 2,
             max_supply: 1_000_000,
             expiry_days: None,
+            freezable: false,
+            clawback: false,
             issuer: merchant.public(),
         }],
         balances: vec![(alice.public(), sym("BEAN"), 10_000)],

@@ -7,23 +7,30 @@ use crate::crypto::Address;
 use crate::limits::MS_PER_DAY;
 use crate::reject::RejectCode;
 use crate::state::*;
-use crate::tx::{Symbol, TokenName};
+use crate::tx::{Symbol, TxKind};
 
-pub(super) fn new_token(
-    symbol: Symbol,
-    name: TokenName,
-    decimals: u8,
-    max_supply: u64,
-    expiry_days: Option<u32>,
-    issuer: Address,
-    height: u64,
-) -> TokenInfo {
-    TokenInfo {
+/// The entry the `CreateToken` `kind` makes, by `issuer` at `height`.
+pub(super) fn new_token(kind: &TxKind, issuer: Address, height: u64) -> TokenInfo {
+    let TxKind::CreateToken {
         symbol,
         name,
         decimals,
         max_supply,
         expiry_days,
+        freezable,
+        clawback,
+    } = kind
+    else {
+        unreachable!("new_token is given the CreateToken it is called for");
+    };
+    TokenInfo {
+        symbol: *symbol,
+        name: name.clone(),
+        decimals: *decimals,
+        max_supply: *max_supply,
+        expiry_days: *expiry_days,
+        freezable: *freezable,
+        clawback: *clawback,
         issuer,
         created_height: height,
         minted: 0,
@@ -31,37 +38,25 @@ pub(super) fn new_token(
         expired: 0,
         locked_in_offers: 0,
         locked_in_escrow: 0,
+        frozen: 0,
+        clawed_back: 0,
     }
 }
 
 impl Exec<'_, '_> {
-    pub(super) fn create_token(
-        &mut self,
-        symbol: &Symbol,
-        name: &TokenName,
-        decimals: u8,
-        max_supply: u64,
-        expiry_days: Option<u32>,
-    ) -> Result<(), Rejection> {
+    pub(super) fn create_token(&mut self, kind: &TxKind) -> Result<(), Rejection> {
         if self.ov.get(&StateKey::Merchant(self.sender)).is_none() {
             return reject(RejectCode::NotMerchant);
         }
-        if self.ov.get(&StateKey::Token(*symbol)).is_some() {
+        let info = new_token(kind, self.sender, self.height);
+        let symbol = info.symbol;
+        if self.ov.get(&StateKey::Token(symbol)).is_some() {
             return reject(RejectCode::TokenExists);
         }
-        let info = new_token(
-            *symbol,
-            name.clone(),
-            decimals,
-            max_supply,
-            expiry_days,
-            self.sender,
-            self.height,
-        );
         self.ov
-            .put(StateKey::Token(*symbol), StateValue::Token(info));
+            .put(StateKey::Token(symbol), StateValue::Token(info));
         self.events.push(Event::TokenCreated {
-            token: *symbol,
+            token: symbol,
             issuer: self.sender,
         });
         Ok(())

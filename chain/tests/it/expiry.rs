@@ -24,6 +24,8 @@ fn with_fly() -> Alliance {
         decimals: 0,
         max_supply: 1_000_000,
         expiry_days: Some(1),
+        freezable: false,
+        clawback: false,
     };
     assert_eq!(a.exec(&m1, create), None);
     a
@@ -343,6 +345,8 @@ fn genesis_balances_of_an_expiring_token_expire_from_genesis_time() {
             decimals: 0,
             max_supply: 1_000,
             expiry_days: Some(2),
+            freezable: false,
+            clawback: false,
             issuer: m.public(),
         }],
         balances: vec![(shopper.public(), sym("FLY"), 400)],

@@ -68,6 +68,8 @@ impl Alliance {
             decimals: 2,
             max_supply: cap,
             expiry_days: None,
+            freezable: false,
+            clawback: false,
             issuer: issuer.public(),
         };
         let merchant = |k: &Keypair, name: &str| {
@@ -248,7 +250,8 @@ impl Alliance {
                 P::EscrowLocks => {
                     i128::from(self.ledger.token(token).map_or(0, |t| t.locked_in_escrow))
                 }
-                P::Clawback => 0,
+                P::Clawback => i128::from(self.ledger.token(token).map_or(0, |t| t.clawed_back)),
+                P::Frozen => i128::from(self.ledger.token(token).map_or(0, |t| t.frozen)),
             };
             if *n != expected {
                 return Err(format!(
@@ -260,10 +263,10 @@ impl Alliance {
         for (key, value) in self.ledger.state() {
             if let (StateKey::Holding(who, sub, token), StateValue::Holding(h)) = (key, value) {
                 let n = nets.get(&(P::Account(*who, *sub), *token)).copied();
-                if n.unwrap_or(0) != i128::from(h.balance) {
+                let spendable = h.balance - h.frozen;
+                if n.unwrap_or(0) != i128::from(spendable) {
                     return Err(format!(
-                        "{who} holds {} {token}, the journal sums to {n:?}",
-                        h.balance
+                        "{who} may spend {spendable} {token}, the journal sums to {n:?}"
                     ));
                 }
             }

@@ -34,6 +34,8 @@ pub(crate) fn kinds() -> Vec<(&'static str, TxKind)> {
                 decimals: 2,
                 max_supply: 1_000_000,
                 expiry_days: Some(365),
+                freezable: true,
+                clawback: false,
             },
         ),
         (
@@ -125,14 +127,42 @@ pub(crate) fn kinds() -> Vec<(&'static str, TxKind)> {
                 approve: true,
             },
         ),
+        (
+            "Freeze",
+            TxKind::Freeze {
+                token: sym("BEAN"),
+                account: merit_chain::tx::AccountRef {
+                    address: to,
+                    sub: 2,
+                },
+                amount: 60,
+            },
+        ),
+        (
+            "Unfreeze",
+            TxKind::Unfreeze {
+                token: sym("BEAN"),
+                account: merit_chain::tx::AccountRef::main(to),
+                amount: 25,
+            },
+        ),
+        (
+            "Clawback",
+            TxKind::Clawback {
+                token: sym("BEAN"),
+                from: merit_chain::tx::AccountRef::main(to),
+                amount: 50,
+                memo: Some(BoundedString::new("chargeback 7").unwrap()),
+            },
+        ),
     ]
 }
 
 /// (kind, SHA-256 of the signed transaction's bytes = its hash)
-const TX_HASHES: [(&str, &str); 13] = [
+const TX_HASHES: [(&str, &str); 16] = [
     (
         "CreateToken",
-        "ef1a449eac4d44342fb9b264f726312b4f779981005835618b277409617aa6ce",
+        "a35d0b912e46738d1807ee509e87377fbfcf46cb6a8d32f8de48756abc300e03",
     ),
     (
         "Mint",
@@ -181,6 +211,18 @@ const TX_HASHES: [(&str, &str); 13] = [
     (
         "Vote",
         "a6a59524f0c0ce6ae1fe39afa8f9e26a84a99ec476d74c937503630c96379e6f",
+    ),
+    (
+        "Freeze",
+        "6547fda8bb7eb211dd820c0446b5c524297544f8f5c743ac740b10868674eb01",
+    ),
+    (
+        "Unfreeze",
+        "7ceceeefd5a1d59121dc29d601d678f03e43f37ddde679d4629692014f99f924",
+    ),
+    (
+        "Clawback",
+        "a2ccd78acc4edea3c9696266d987660fcc5ccea468e926e9acbf98f5391e2ab8",
     ),
 ];
 

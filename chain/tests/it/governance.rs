@@ -93,6 +93,8 @@ impl Gov {
                 decimals: 2,
                 max_supply: 1_000_000,
                 expiry_days: None,
+                freezable: false,
+                clawback: false,
                 issuer: m[0].account.public(),
             }],
             ..GenesisState::default()
@@ -738,6 +740,8 @@ fn an_issuer_only_merchant_joins_and_creates_and_mints_a_token() {
         decimals: 0,
         max_supply: 1_000,
         expiry_days: None,
+        freezable: false,
+        clawback: false,
     };
     assert!(g.exec(&shop.account, create).is_ok());
     let mint = TxKind::Mint {

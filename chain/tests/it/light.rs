@@ -89,6 +89,8 @@ impl History {
                 decimals: 2,
                 max_supply: 1_000_000,
                 expiry_days: Some(30),
+                freezable: false,
+                clawback: false,
             },
         )]);
         for amount in [100, 250, 50] {

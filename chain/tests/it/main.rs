@@ -5,6 +5,7 @@ mod escrow;
 mod exchange;
 mod expiry;
 mod fixture;
+mod freeze;
 mod golden;
 mod governance;
 mod light;

@@ -1,10 +1,12 @@
-//! The exchange, escrow and expiring points against a simple `BTreeMap`
-//! model, over random offers, cancels, transfers, mints, redemptions and
-//! escrows in three tokens, one of which expires, with block times that jump
-//! ahead by up to a day. After every block the balances, locked amounts,
-//! lots, books, escrows, counters and every receipt's code must agree with
-//! the model, and for every token the balances plus the locked amounts plus
-//! what was redeemed and what expired add up to what was minted.
+//! The exchange, escrow, expiring points and frozen funds against a simple
+//! `BTreeMap` model, over random offers, cancels, transfers, mints,
+//! redemptions, escrows, freezes, unfreezes and clawbacks in three tokens,
+//! one of which expires, with block times that jump ahead by up to a day.
+//! After every block the balances, frozen amounts, locked amounts, lots,
+//! books, escrows, counters and every receipt's code must agree with the
+//! model, and for every token the full invariant of DESIGN §12 holds:
+//! minted = circulating + frozen + locked in offers and escrows + redeemed
+//! + expired + clawed back.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,6 +26,8 @@ const ACCOUNTS: usize = 5;
 const TOKENS: [&str; 3] = ["BEAN", "BOOK", "FLY"];
 /// FLY's points expire a day after they are minted.
 const FLY: usize = 2;
+/// BEAN and FLY are freezable and allow clawback; BOOK allows neither.
+const FREEZABLE: [bool; 3] = [true, false, true];
 const CAP: u64 = 10_000_000;
 const GENESIS_BALANCE: u64 = 1_000;
 /// The expiry of points that never expire, in the model.
@@ -82,6 +86,23 @@ enum Op {
         pick: usize,
         who: u8,
     },
+    /// Freezes (or, with `unfreeze`, unfreezes) `amount` of `who`'s points,
+    /// as the issuer unless `as_issuer` is false.
+    Freeze {
+        by: usize,
+        sym: usize,
+        who: usize,
+        amount: u64,
+        unfreeze: bool,
+        as_issuer: bool,
+    },
+    Clawback {
+        by: usize,
+        sym: usize,
+        who: usize,
+        amount: u64,
+        as_issuer: bool,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -113,14 +134,22 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(by, (sell, buy), amount, n, d)| Op::Place { by, sell, buy, amount, n, d }),
         2 => (acct.clone(), 0u64..16, prop::bool::weighted(0.8))
             .prop_map(|(by, offer, as_owner)| Op::Cancel { by, offer, as_owner }),
-        3 => (acct.clone(), tok, acct.clone(), small, ahead, prop::option::of(0u8..3))
+        3 => (acct.clone(), tok.clone(), acct.clone(), small.clone(), ahead, prop::option::of(0u8..3))
             .prop_map(|(by, sym, to, amount, ahead_ms, order)| Op::EscrowCreate {
                 by, sym, to, amount, ahead_ms, order,
             }),
         2 => (acct.clone(), 0usize..12, 0u8..3)
             .prop_map(|(by, pick, who)| Op::EscrowRelease { by, pick, who }),
-        2 => (acct, 0usize..12, 0u8..3)
+        2 => (acct.clone(), 0usize..12, 0u8..3)
             .prop_map(|(by, pick, who)| Op::EscrowRefund { by, pick, who }),
+        4 => (acct.clone(), tok.clone(), acct.clone(), small.clone(), any::<bool>(), prop::bool::weighted(0.9))
+            .prop_map(|(by, sym, who, amount, unfreeze, as_issuer)| Op::Freeze {
+                by, sym, who, amount, unfreeze, as_issuer,
+            }),
+        2 => (acct.clone(), tok, acct, small, prop::bool::weighted(0.9))
+            .prop_map(|(by, sym, who, amount, as_issuer)| Op::Clawback {
+                by, sym, who, amount, as_issuer,
+            }),
     ]
 }
 
@@ -167,6 +196,7 @@ struct MToken {
     minted: u64,
     redeemed: u64,
     expired: u64,
+    clawed_back: u64,
 }
 
 /// The model: every holding is a map of lots by expiry (`NEVER` for tokens
@@ -180,6 +210,8 @@ struct Model {
     next_offer: u64,
     escrows: BTreeMap<Hash32, MEscrow>,
     orders: BTreeSet<(usize, u8)>,
+    /// Frozen points per (account, token): the first of its lots.
+    frozen: BTreeMap<(usize, usize), u64>,
 }
 
 fn gcd(a: u64, b: u64) -> u64 {
@@ -232,6 +264,36 @@ impl Model {
         Some(out)
     }
 
+    fn frozen(&self, who: usize, sym: usize) -> u64 {
+        self.frozen.get(&(who, sym)).copied().unwrap_or(0)
+    }
+
+    fn set_frozen(&mut self, who: usize, sym: usize, v: u64) {
+        if v == 0 {
+            self.frozen.remove(&(who, sym));
+        } else {
+            self.frozen.insert((who, sym), v);
+        }
+    }
+
+    /// What an account may spend: what it holds less what is frozen.
+    fn free(&self, who: usize, sym: usize) -> u64 {
+        self.held(Holder::Account(who), sym) - self.frozen(who, sym)
+    }
+
+    /// Takes `amount` of an account's free points: the soonest lots after
+    /// the frozen ones.
+    fn take_free(&mut self, who: usize, sym: usize, amount: u64) -> Option<Vec<(u64, u64)>> {
+        if self.free(who, sym) < amount {
+            return None;
+        }
+        let frozen = self.frozen(who, sym);
+        let kept = self.take(Holder::Account(who), sym, frozen)?;
+        let taken = self.take(Holder::Account(who), sym, amount);
+        self.give(Holder::Account(who), sym, kept);
+        taken
+    }
+
     fn give(&mut self, h: Holder, sym: usize, lots: Vec<(u64, u64)>) {
         for (exp, a) in lots {
             if a > 0 {
@@ -278,7 +340,11 @@ impl Model {
             }
             self.tokens[sym].expired += a;
             match h {
-                Holder::Account(_) => {}
+                // The frozen points are the soonest lots': they go first.
+                Holder::Account(who) => {
+                    let f = self.frozen(who, sym);
+                    self.set_frozen(who, sym, f - f.min(a));
+                }
                 Holder::Offer(id) => {
                     let o = self.offers.get_mut(&id).unwrap();
                     o.remaining -= a;
@@ -327,7 +393,7 @@ impl Model {
                 if amount == 0 {
                     return Some(ZeroAmount);
                 }
-                let Some(lots) = self.take(acct(by), sym, amount) else {
+                let Some(lots) = self.take_free(by, sym, amount) else {
                     return Some(InsufficientBalance);
                 };
                 self.give(acct(to), sym, lots);
@@ -336,7 +402,7 @@ impl Model {
                 if amount == 0 {
                     return Some(ZeroAmount);
                 }
-                if self.take(acct(by), sym, amount).is_none() {
+                if self.take_free(by, sym, amount).is_none() {
                     return Some(InsufficientBalance);
                 }
                 self.tokens[sym].redeemed += amount;
@@ -358,7 +424,7 @@ impl Model {
                 if sell == buy {
                     return Some(SameToken);
                 }
-                if self.held(acct(by), sell) < amount {
+                if self.free(by, sell) < amount {
                     return Some(InsufficientBalance);
                 }
                 let g = gcd(n, d);
@@ -386,7 +452,7 @@ impl Model {
                 // work on a copy and only keep it if the walk finishes.
                 let saved = (self.lots.clone(), self.offers.clone());
                 let id = self.next_offer;
-                let mut mine = self.take(acct(by), sell, amount).unwrap();
+                let mut mine = self.take_free(by, sell, amount).unwrap();
                 let mut left = amount;
                 for (mid, q) in crossing {
                     if left == 0 {
@@ -478,7 +544,7 @@ impl Model {
                 {
                     return Some(DuplicateOrderId);
                 }
-                let Some(lots) = self.take(acct(by), sym, amount) else {
+                let Some(lots) = self.take_free(by, sym, amount) else {
                     return Some(InsufficientBalance);
                 };
                 self.give(Holder::Escrow(hash), sym, lots);
@@ -529,8 +595,70 @@ impl Model {
                     EscrowStatus::Released
                 };
             }
+            Op::Freeze {
+                by,
+                sym,
+                who,
+                amount,
+                unfreeze,
+                ..
+            } => {
+                if amount == 0 {
+                    return Some(ZeroAmount);
+                }
+                if by != sym {
+                    return Some(NotIssuer);
+                }
+                if !FREEZABLE[sym] {
+                    return Some(NotFreezable);
+                }
+                let f = self.frozen(who, sym);
+                if unfreeze {
+                    if amount > f {
+                        return Some(InsufficientFrozen);
+                    }
+                    self.set_frozen(who, sym, f - amount);
+                } else {
+                    if amount > self.free(who, sym) {
+                        return Some(InsufficientBalance);
+                    }
+                    self.set_frozen(who, sym, f + amount);
+                }
+            }
+            Op::Clawback {
+                by,
+                sym,
+                who,
+                amount,
+                ..
+            } => {
+                if amount == 0 {
+                    return Some(ZeroAmount);
+                }
+                if by != sym {
+                    return Some(NotIssuer);
+                }
+                if !FREEZABLE[sym] {
+                    return Some(ClawbackDisabled);
+                }
+                // Soonest first: the frozen points, then free ones.
+                if self.take(acct(who), sym, amount).is_none() {
+                    return Some(InsufficientBalance);
+                }
+                let f = self.frozen(who, sym);
+                self.set_frozen(who, sym, f - f.min(amount));
+                self.tokens[sym].clawed_back += amount;
+            }
         }
         None
+    }
+
+    fn total_frozen(&self, sym: usize) -> u64 {
+        self.frozen
+            .iter()
+            .filter(|((_, s), _)| *s == sym)
+            .map(|(_, f)| f)
+            .sum()
     }
 }
 
@@ -573,6 +701,34 @@ fn resolve(op: &Op, model: &Model, escrow_ids: &[Hash32]) -> Op {
                 Op::EscrowRefund { by, pick, who }
             }
         }
+        Op::Freeze {
+            by,
+            sym,
+            who,
+            amount,
+            unfreeze,
+            as_issuer,
+        } => Op::Freeze {
+            by: if as_issuer { sym } else { by },
+            sym,
+            who,
+            amount,
+            unfreeze,
+            as_issuer,
+        },
+        Op::Clawback {
+            by,
+            sym,
+            who,
+            amount,
+            as_issuer,
+        } => Op::Clawback {
+            by: if as_issuer { sym } else { by },
+            sym,
+            who,
+            amount,
+            as_issuer,
+        },
         ref other => other.clone(),
     }
 }
@@ -586,7 +742,9 @@ fn sender(op: &Op) -> usize {
         | Op::Cancel { by, .. }
         | Op::EscrowCreate { by, .. }
         | Op::EscrowRelease { by, .. }
-        | Op::EscrowRefund { by, .. } => *by,
+        | Op::EscrowRefund { by, .. }
+        | Op::Freeze { by, .. }
+        | Op::Clawback { by, .. } => *by,
     }
 }
 
@@ -651,6 +809,39 @@ fn to_kind(op: &Op, keys: &[Keypair], time: u64, escrow_ids: &[Hash32]) -> TxKin
                 TxKind::EscrowRefund { id }
             }
         }
+        Op::Freeze {
+            sym: t,
+            who,
+            amount,
+            unfreeze,
+            ..
+        } => {
+            let account = merit_chain::tx::AccountRef::main(keys[who].public());
+            if unfreeze {
+                TxKind::Unfreeze {
+                    token: s(t),
+                    account,
+                    amount,
+                }
+            } else {
+                TxKind::Freeze {
+                    token: s(t),
+                    account,
+                    amount,
+                }
+            }
+        }
+        Op::Clawback {
+            sym: t,
+            who,
+            amount,
+            ..
+        } => TxKind::Clawback {
+            token: s(t),
+            from: merit_chain::tx::AccountRef::main(keys[who].public()),
+            amount,
+            memo: None,
+        },
     }
 }
 
@@ -674,6 +865,8 @@ fn genesis(keys: &[Keypair]) -> Ledger {
                 decimals: 0,
                 max_supply: CAP,
                 expiry_days: (i == FLY).then_some(1),
+                freezable: FREEZABLE[i],
+                clawback: FREEZABLE[i],
                 issuer: keys[i].public(),
             })
             .collect(),
@@ -779,10 +972,12 @@ fn journal_matches(
         prop_assert_eq!(at(P::Expiry, t), i128::from(m.expired), "{} expired", name);
         prop_assert_eq!(at(P::OfferLocks, t), i128::from(in_offers));
         prop_assert_eq!(at(P::EscrowLocks, t), i128::from(in_escrow));
+        prop_assert_eq!(at(P::Frozen, t), i128::from(model.total_frozen(t)));
+        prop_assert_eq!(at(P::Clawback, t), i128::from(m.clawed_back));
         for (i, k) in keys.iter().enumerate() {
             prop_assert_eq!(
                 at(P::Account(k.public(), 0), t),
-                i128::from(model.held(Holder::Account(i), t)),
+                i128::from(model.free(i, t)),
                 "{} of account {}",
                 name,
                 i
@@ -802,11 +997,12 @@ fn compare(ledger: &Ledger, model: &Model, keys: &[Keypair]) -> Result<(), TestC
         let (in_offers, in_escrow) = model.locked(t);
         let m = model.tokens[t];
         prop_assert_eq!(
-            (info.minted, info.redeemed, info.expired),
-            (m.minted, m.redeemed, m.expired),
+            (info.minted, info.redeemed, info.expired, info.clawed_back),
+            (m.minted, m.redeemed, m.expired, m.clawed_back),
             "{} counters",
             name
         );
+        prop_assert_eq!(info.frozen, model.total_frozen(t), "{} frozen", name);
         prop_assert_eq!(
             (info.locked_in_offers, info.locked_in_escrow),
             (in_offers, in_escrow),
@@ -814,17 +1010,19 @@ fn compare(ledger: &Ledger, model: &Model, keys: &[Keypair]) -> Result<(), TestC
             name
         );
         // Conservation, from what accounts hold and have locked.
-        let mut total = u128::from(info.redeemed) + u128::from(info.expired);
+        let mut total =
+            u128::from(info.redeemed) + u128::from(info.expired) + u128::from(info.clawed_back);
         for (i, k) in keys.iter().enumerate() {
             let balance = ledger.balance(&k.public(), &s);
+            let frozen = ledger.frozen(&k.public(), &s);
             prop_assert_eq!(
-                balance,
-                model.held(Holder::Account(i), t),
+                (balance, frozen),
+                (model.free(i, t), model.frozen(i, t)),
                 "{} of {}",
                 name,
                 i
             );
-            total += u128::from(balance);
+            total += u128::from(balance) + u128::from(frozen);
             let locked = ledger
                 .locked(&k.public())
                 .into_iter()

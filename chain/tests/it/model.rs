@@ -264,6 +264,8 @@ fn to_kind(op: &Op, keys: &[Keypair], payments: &[Hash32]) -> TxKind {
             decimals: 2,
             max_supply: *cap,
             expiry_days: None,
+            freezable: false,
+            clawback: false,
         },
         Op::Mint {
             sym: i, to, amount, ..

@@ -18,6 +18,8 @@ fn create(symbol: &str, cap: u64) -> TxKind {
         decimals: 2,
         max_supply: cap,
         expiry_days: None,
+        freezable: false,
+        clawback: false,
     }
 }
 
@@ -409,6 +411,8 @@ fn token_parameters_are_checked() {
         decimals,
         max_supply: cap,
         expiry_days: expiry,
+        freezable: false,
+        clawback: false,
     };
     assert_eq!(
         a.exec(&m1, with(10, 1, "x", None)),
@@ -640,6 +644,8 @@ fn every_rejection_code_is_reached() {
             decimals: 12,
             max_supply: 1,
             expiry_days: None,
+            freezable: false,
+            clawback: false,
         },
         create("ZZ", 0),
         TxKind::CreateToken {
@@ -648,6 +654,8 @@ fn every_rejection_code_is_reached() {
             decimals: 1,
             max_supply: 1,
             expiry_days: None,
+            freezable: false,
+            clawback: false,
         },
         TxKind::CreateToken {
             symbol: sym("ZZ"),
@@ -655,6 +663,8 @@ fn every_rejection_code_is_reached() {
             decimals: 1,
             max_supply: 1,
             expiry_days: Some(100_000),
+            freezable: false,
+            clawback: false,
         },
     ] {
         note(a.exec(&m1, kind));
@@ -742,6 +752,43 @@ fn every_rejection_code_is_reached() {
     note(a.exec(&alice, TxKind::EscrowRefund { id }));
     assert_eq!(a.exec(&alice, TxKind::EscrowRelease { id }), None);
     note(a.exec(&alice, TxKind::EscrowRelease { id }));
+    // Frozen funds and clawback: BEAN allows neither.
+    let alice_acct = merit_chain::tx::AccountRef::main(alice.public());
+    note(a.exec(
+        &m1,
+        TxKind::Freeze {
+            token: sym("BEAN"),
+            account: alice_acct,
+            amount: 1,
+        },
+    ));
+    note(a.exec(
+        &m1,
+        TxKind::Clawback {
+            token: sym("BEAN"),
+            from: alice_acct,
+            amount: 1,
+            memo: None,
+        },
+    ));
+    let frz = TxKind::CreateToken {
+        symbol: sym("FRZ"),
+        name: BoundedString::new("Frozen points").unwrap(),
+        decimals: 0,
+        max_supply: 10,
+        expiry_days: None,
+        freezable: true,
+        clawback: true,
+    };
+    assert_eq!(a.exec(&m1, frz), None);
+    note(a.exec(
+        &m1,
+        TxKind::Unfreeze {
+            token: sym("FRZ"),
+            account: alice_acct,
+            amount: 1,
+        },
+    ));
     // Governance's codes are reached by its own suite (governance.rs).
     let missing: Vec<_> = RejectCode::ALL
         .iter()

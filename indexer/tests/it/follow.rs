@@ -89,7 +89,16 @@ fn an_indexer_killed_twenty_times_and_a_database_restart_lose_and_repeat_nothing
     .into_iter()
     .map(|r| r[0].clone())
     .collect();
-    for kind in ["Mint", "Transfer", "Pay", "Redeem", "PlaceOffer"] {
+    for kind in [
+        "Mint",
+        "Transfer",
+        "Pay",
+        "Redeem",
+        "PlaceOffer",
+        "Freeze",
+        "Unfreeze",
+        "Clawback",
+    ] {
         assert!(kinds.contains(kind), "no committed {kind}: {kinds:?}");
     }
 }
@@ -202,6 +211,12 @@ fn aggregates_match_the_audit(pg: &Postgres, cluster: &Cluster) {
         );
         assert_eq!(net(t, "redemption"), expect(&a.redeemed), "{t} redeemed");
         assert_eq!(net(t, "expiry"), expect(&a.expired), "{t} expired");
+        assert_eq!(net(t, "frozen"), expect(&a.frozen), "{t} frozen");
+        assert_eq!(
+            net(t, "clawback"),
+            expect(&a.clawed_back),
+            "{t} clawed back"
+        );
         let supply: BTreeMap<String, i128> = rows(
             pg,
             DB,

@@ -132,8 +132,8 @@ fn rows(pg: &Postgres, db: &str, sql: &str) -> Vec<Vec<String>> {
 }
 
 /// A load of every kind that moves points: mints, transfers and split
-/// payments with memos, redemptions, and offers that lock points and
-/// trade. Some are rejected (an overspend, a crossed book); those post
+/// payments with memos, redemptions, offers that lock points and trade,
+/// and the issuer's freezes, unfreezes and clawbacks. Some are rejected (an overspend, a crossed book); those post
 /// nothing.
 struct Load {
     stop: Arc<AtomicBool>,
@@ -221,6 +221,30 @@ impl Load {
                         },
                     ),
                 ];
+                // The devnet's BEAN (merchant 0) is freezable, with clawback.
+                let (issuer, bean) = &merchants[0];
+                let shopper_ref = merit_chain::tx::AccountRef::main(shopper.public());
+                txs.push((
+                    issuer,
+                    match round % 4 {
+                        0 => TxKind::Unfreeze {
+                            token: *bean,
+                            account: shopper_ref,
+                            amount: rng.range(1, 20),
+                        },
+                        1 => TxKind::Clawback {
+                            token: *bean,
+                            from: shopper_ref,
+                            amount: rng.range(1, 10),
+                            memo: memo(format!("chargeback {round}")),
+                        },
+                        _ => TxKind::Freeze {
+                            token: *bean,
+                            account: shopper_ref,
+                            amount: rng.range(1, 20),
+                        },
+                    },
+                ));
                 if other_token != token {
                     txs.push((
                         shopper,

@@ -78,7 +78,7 @@ pub(super) fn get_statement(
         let ledger = shared.read_ledger();
         let now: BTreeMap<Symbol, u64> = ledger
             .holdings(address, sub)
-            .map(|(sym, h)| (sym, h.balance))
+            .map(|(sym, h)| (sym, h.balance - h.frozen))
             .collect();
         (ledger.height(), ledger.tip().timestamp_ms, now)
     };

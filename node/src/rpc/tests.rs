@@ -202,6 +202,8 @@ fn build_chain(layout: &DevnetLayout, ledger: &mut Ledger, storage: &dyn Storage
                 decimals: 0,
                 max_supply: 1_000_000,
                 expiry_days: Some(30),
+                freezable: false,
+                clawback: false,
             },
         ),
         s.sign(

@@ -217,6 +217,8 @@ fn reopening_restores_offers_escrows_and_lots() {
         decimals: 0,
         max_supply: 1_000_000,
         expiry_days: Some(1),
+        freezable: false,
+        clawback: false,
     };
     let mint = |amount| TxKind::Mint {
         token: sym("FLY"),

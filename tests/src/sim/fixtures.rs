@@ -138,6 +138,8 @@ pub fn genesis_file(n: usize) -> GenesisFile {
             decimals: SIM_TOKEN_DECIMALS,
             max_supply: units(1_000_000_000_000),
             expiry_days: None,
+            freezable: false,
+            clawback: false,
             issuer: merchant_key(0).public().to_bech32(),
         }],
         balances: (0..SIM_SHOPPERS)

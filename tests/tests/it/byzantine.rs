@@ -72,6 +72,8 @@ fn a_validator_a_day_ahead_gets_no_block_final_with_its_time() {
         decimals: 0,
         max_supply: 1_000,
         expiry_days: Some(1),
+        freezable: false,
+        clawback: false,
     };
     assert_eq!(run(&c, 0, &merchant, 1, create).1, None);
     let mint = TxKind::Mint {

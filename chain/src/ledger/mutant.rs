@@ -1,0 +1,62 @@
+//! Ledger rules broken on purpose, each one a test's proof that the check
+//! it breaks can fail. Only debug builds (the tests' build) can run one, on
+//! the calling thread, inside [`with_mutant`]; a release build has none.
+
+/// A broken rule, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LedgerMutant {
+    /// `ledger-frozen-points-move`: spending ignores what is frozen.
+    FrozenPointsMove,
+    /// `ledger-anyone-freezes`: freeze, unfreeze and clawback skip the
+    /// issuer check.
+    AnyoneFreezes,
+}
+
+impl LedgerMutant {
+    pub fn name(self) -> &'static str {
+        match self {
+            LedgerMutant::FrozenPointsMove => "ledger-frozen-points-move",
+            LedgerMutant::AnyoneFreezes => "ledger-anyone-freezes",
+        }
+    }
+}
+
+#[cfg(debug_assertions)]
+thread_local! {
+    static MUTANT: std::cell::Cell<Option<LedgerMutant>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with `mutant` in force on this thread (debug builds; a release
+/// build runs `f` unchanged).
+pub fn with_mutant<R>(mutant: LedgerMutant, f: impl FnOnce() -> R) -> R {
+    #[cfg(debug_assertions)]
+    {
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                MUTANT.with(|m| m.set(None));
+            }
+        }
+        MUTANT.with(|m| m.set(Some(mutant)));
+        let _reset = Reset;
+        f()
+    }
+    #[cfg(not(debug_assertions))]
+    {
+        let _ = mutant;
+        f()
+    }
+}
+
+/// Whether `mutant` is in force on this thread.
+pub(super) fn active(mutant: LedgerMutant) -> bool {
+    #[cfg(debug_assertions)]
+    {
+        MUTANT.with(|m| m.get() == Some(mutant))
+    }
+    #[cfg(not(debug_assertions))]
+    {
+        let _ = mutant;
+        false
+    }
+}
