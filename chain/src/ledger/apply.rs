@@ -116,7 +116,9 @@ impl Ledger {
             (StateKey::Holding(a, _, sym), StateValue::Holding(h)) => {
                 let c = self.circulating.entry(*sym).or_default();
                 *c += u128::from(h.balance - h.frozen.min(h.balance));
-                *self.frozen.entry(*sym).or_default() += u128::from(h.frozen);
+                if h.frozen > 0 {
+                    *self.frozen.entry(*sym).or_default() += u128::from(h.frozen);
+                }
                 self.index_lots(LotHolder::Account(*a), *sym, &h.lots, true);
             }
             (StateKey::Offer(id), StateValue::Offer(o)) => {
@@ -142,7 +144,9 @@ impl Ledger {
             (StateKey::Holding(a, _, sym), StateValue::Holding(h)) => {
                 let c = self.circulating.entry(*sym).or_default();
                 *c -= u128::from(h.balance - h.frozen.min(h.balance));
-                *self.frozen.entry(*sym).or_default() -= u128::from(h.frozen);
+                if h.frozen > 0 {
+                    *self.frozen.entry(*sym).or_default() -= u128::from(h.frozen);
+                }
                 self.index_lots(LotHolder::Account(*a), *sym, &h.lots, false);
             }
             (StateKey::Offer(id), StateValue::Offer(o)) => {
