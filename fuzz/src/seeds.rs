@@ -589,6 +589,8 @@ mod tests {
             ("offer-self-cross", "SelfCross"),
             ("escrow-closed", "EscrowClosed"),
             ("redeem-after-expiry", "InsufficientBalance"),
+            ("freeze-not-freezable", "NotFreezable"),
+            ("clawback-disabled", "ClawbackDisabled"),
         ];
         for (name, tx) in world_transactions(&world) {
             let r = check_single(&world.ledger, &world.context(tx.body.nonce), &tx);
