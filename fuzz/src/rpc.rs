@@ -291,9 +291,14 @@ impl Harness {
             max_txs: MEMPOOL_TXS,
             max_per_sender: MEMPOOL_PER_SENDER,
         };
-        let (shared, admission_rx) =
-            Shared::new(genesis.clone(), storage, ledger, vec![genesis.validators()[0]], limits)
-                .expect("the node state");
+        let (shared, admission_rx) = Shared::new(
+            genesis.clone(),
+            storage,
+            ledger,
+            vec![genesis.validators()[0]],
+            limits,
+        )
+        .expect("the node state");
         let shared = Arc::new(shared);
         let (net, mut net_rx) = tokio::sync::mpsc::channel(1_024);
         runtime.spawn(run_admission(shared.clone(), admission_rx, net));
