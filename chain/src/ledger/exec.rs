@@ -70,12 +70,12 @@ impl Exec<'_, '_> {
                 token,
                 account,
                 amount,
-            } => self.freeze(token, account, *amount)?,
+            } => self.freeze(token, account, *amount, true)?,
             TxKind::Unfreeze {
                 token,
                 account,
                 amount,
-            } => self.unfreeze(token, account, *amount)?,
+            } => self.freeze(token, account, *amount, false)?,
             TxKind::Clawback {
                 token,
                 from,

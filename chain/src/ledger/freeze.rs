@@ -7,7 +7,7 @@
 //! soonest lot, frozen part first; clawback takes soonest first, so frozen
 //! points before free ones.
 
-use super::exec::{Exec, Rejection, reject};
+use super::exec::{Exec, Rejection, overflow, reject};
 use crate::block::Event;
 use crate::reject::RejectCode;
 use crate::state::TokenInfo;
@@ -33,53 +33,54 @@ impl Exec<'_, '_> {
         Ok(info)
     }
 
+    /// `Freeze` (`freeze` true) or `Unfreeze` of `amount` of `account`'s
+    /// points: the frozen part grows out of the free one, or shrinks back.
     pub(super) fn freeze(
         &mut self,
         token: &Symbol,
         account: &AccountRef,
         amount: u64,
+        freeze: bool,
     ) -> Result<(), Rejection> {
         self.issued_token(token, |t| t.freezable, RejectCode::NotFreezable)?;
         let mut holding = self.holding(account, token);
-        let free = holding.balance - holding.frozen;
-        if amount > free {
-            return reject(RejectCode::InsufficientBalance);
+        let (limit, short) = if freeze {
+            (
+                holding.balance - holding.frozen,
+                RejectCode::InsufficientBalance,
+            )
+        } else {
+            (holding.frozen, RejectCode::InsufficientFrozen)
+        };
+        if amount > limit {
+            return reject(short);
         }
-        holding.frozen += amount;
+        let change = |frozen: u64| {
+            if freeze {
+                frozen.checked_add(amount)
+            } else {
+                frozen.checked_sub(amount)
+            }
+        };
+        holding.frozen = change(holding.frozen).ok_or_else(overflow)?;
         self.update_token(token, |t| {
-            t.frozen = t.frozen.checked_add(amount)?;
+            t.frozen = change(t.frozen)?;
             Some(())
         })?;
         self.set_holding(account, token, holding);
-        self.events.push(Event::Frozen {
-            token: *token,
-            account: *account,
-            amount,
-        });
-        Ok(())
-    }
-
-    pub(super) fn unfreeze(
-        &mut self,
-        token: &Symbol,
-        account: &AccountRef,
-        amount: u64,
-    ) -> Result<(), Rejection> {
-        self.issued_token(token, |t| t.freezable, RejectCode::NotFreezable)?;
-        let mut holding = self.holding(account, token);
-        if amount > holding.frozen {
-            return reject(RejectCode::InsufficientFrozen);
-        }
-        holding.frozen -= amount;
-        self.update_token(token, |t| {
-            t.frozen = t.frozen.checked_sub(amount)?;
-            Some(())
-        })?;
-        self.set_holding(account, token, holding);
-        self.events.push(Event::Unfrozen {
-            token: *token,
-            account: *account,
-            amount,
+        let (token, account) = (*token, *account);
+        self.events.push(if freeze {
+            Event::Frozen {
+                token,
+                account,
+                amount,
+            }
+        } else {
+            Event::Unfrozen {
+                token,
+                account,
+                amount,
+            }
         });
         Ok(())
     }
