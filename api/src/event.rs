@@ -169,6 +169,29 @@ pub enum Event {
         amount: String,
         frozen: String,
     },
+    /// A path payment crossed resting offer `maker_offer` on one hop: the
+    /// payer paid `paid` of `pay_token` and got `got` of `get_token`;
+    /// `maker_remaining` is what the offer still holds, in `get_token`.
+    PathTrade {
+        payer: String,
+        maker: String,
+        maker_offer: u64,
+        pay_token: String,
+        paid: String,
+        get_token: String,
+        got: String,
+        maker_remaining: String,
+    },
+    /// A path payment delivered `received` of `dest_token` to `to`; the
+    /// payer spent `sent` of `send_token`.
+    PathPaid {
+        payer: String,
+        to: String,
+        send_token: String,
+        sent: String,
+        dest_token: String,
+        received: String,
+    },
 }
 
 impl Event {
@@ -197,6 +220,8 @@ impl Event {
             Event::Frozen { .. } => "Frozen",
             Event::Unfrozen { .. } => "Unfrozen",
             Event::ClawedBack { .. } => "ClawedBack",
+            Event::PathTrade { .. } => "PathTrade",
+            Event::PathPaid { .. } => "PathPaid",
         }
     }
 }

@@ -40,7 +40,7 @@ pub use params::{
 pub use response::{
     Account, AuditEntry, Block, BlockBytes, Certificate, DayEnd, Escrow, EscrowStatus,
     EvidenceEntry, Expiring, Health, HealthStatus, HistoryEntry, HistoryPage, Offer, OrderBook,
-    Posting, PostingSide, Proposal, ProposalAction, ProvenHolding, StateProof, Statement,
-    StatementLine, Status, TokenInfo, TokenStatement, TxInfo, TxProofInfo, TxStatus,
+    PathFound, Posting, PostingSide, Proposal, ProposalAction, ProvenHolding, StateProof,
+    Statement, StatementLine, Status, TokenInfo, TokenStatement, TxInfo, TxProofInfo, TxStatus,
     ValidatorChange, ValidatorEntry, ValidatorSetInfo,
 };

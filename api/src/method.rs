@@ -18,6 +18,9 @@ pub const LIST_TOKENS: &str = "merit_listTokens";
 pub const GET_BLOCK: &str = "merit_getBlock";
 /// `merit_getOrderBook(sell, buy, limit?)` → [`crate::OrderBook`].
 pub const GET_ORDER_BOOK: &str = "merit_getOrderBook";
+/// `merit_findPaths(send_token, dest_token, dest_amount)` → an array of
+/// [`crate::PathFound`], cheapest first.
+pub const FIND_PATHS: &str = "merit_findPaths";
 /// `merit_getEscrow(id)` → [`crate::Escrow`] or `null`.
 pub const GET_ESCROW: &str = "merit_getEscrow";
 /// `merit_getHistory(address, cursor?, limit?)` → [`crate::HistoryPage`].
@@ -67,6 +70,7 @@ pub const ALL: &[&str] = &[
     LIST_TOKENS,
     GET_BLOCK,
     GET_ORDER_BOOK,
+    FIND_PATHS,
     GET_HISTORY,
     GET_STATEMENT,
     GET_ESCROW,

@@ -254,6 +254,21 @@ impl<O> OrderBook<O> {
     }
 }
 
+/// One route `merit_findPaths` suggests, with what it costs now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathFound {
+    /// The tokens between the send and the dest token, in order (empty
+    /// for a direct trade): a `PayPath`'s `path`.
+    pub path: Vec<String>,
+    /// What the sender would pay, in `send_token` units: a `send_max` at
+    /// least this delivers now.
+    pub send_amount: String,
+    /// The same in base units.
+    pub send_amount_units: u64,
+    /// Resting offers the payment would cross, over all hops.
+    pub offers_crossed: usize,
+}
+
 /// `merit_getEscrow`: an escrow, open or closed; its id is the hash of the
 /// creating transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

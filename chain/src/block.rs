@@ -256,6 +256,29 @@ pub enum Event {
         amount: u64,
         frozen: u64,
     },
+    /// A path payment crossed a resting (maker) offer on one hop: the
+    /// payer paid `paid` of `pay_token` and got `got` of `get_token`, which
+    /// pay the next hop or, on the last, the receiver.
+    PathTrade {
+        payer: Address,
+        maker: Address,
+        maker_offer: u64,
+        pay_token: Symbol,
+        paid: u64,
+        get_token: Symbol,
+        got: u64,
+        maker_remaining: u64,
+    },
+    /// A path payment delivered `received` of `dest_token` to `to`, and the
+    /// payer spent `sent` of `send_token` on it (its trades come first).
+    PathPaid {
+        payer: Address,
+        to: Address,
+        send_token: Symbol,
+        sent: u64,
+        dest_token: Symbol,
+        received: u64,
+    },
 }
 
 impl Event {
@@ -282,6 +305,8 @@ impl Event {
                 vec![account.address]
             }
             Event::ClawedBack { from, .. } => vec![from.address],
+            Event::PathTrade { payer, maker, .. } => vec![*payer, *maker],
+            Event::PathPaid { payer, to, .. } => vec![*payer, *to],
             Event::ProposalPassed { .. }
             | Event::ProposalRejected { .. }
             | Event::ProposalFailed { .. } => vec![],

@@ -5,6 +5,10 @@
 pub const MAX_TX_BYTES: usize = 64 * 1024;
 /// Legs in one `Pay`.
 pub const MAX_PAY_LEGS: usize = 50;
+/// Distinct tokens the legs of one `Pay` may name (a combined payment).
+pub const MAX_PAY_TOKENS: usize = 5;
+/// Intermediate tokens in the path of one `PayPath`.
+pub const MAX_PATH_TOKENS: usize = 3;
 /// Bytes of a memo.
 pub const MAX_MEMO_BYTES: usize = 256;
 /// Bytes of an `order_id`.
@@ -39,7 +43,8 @@ pub const MAX_CERT_BYTES: usize = 64 * 1024;
 pub const MAX_VALIDATORS: usize = 100;
 /// Offers a single `PlaceOffer` may cross. Every resting offer the matcher
 /// visits counts, whether it fills or is skipped; past the bound the
-/// remainder rests in the book.
+/// remainder rests in the book. A `PayPath` counts the offers of all its
+/// hops together; past the bound it is rejected with `NoPath`.
 pub const MAX_OFFERS_CROSSED: usize = 32;
 /// Farthest ahead of the block time an escrow deadline may be (3,650 days).
 pub const MAX_ESCROW_DURATION_MS: u64 = 3_650 * MS_PER_DAY;

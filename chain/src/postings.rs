@@ -184,7 +184,9 @@ impl Journal {
     }
 
     /// The movements one event stands for. `Paid` stands for none: its legs
-    /// are `Transferred` events of their own.
+    /// are `Transferred` events of their own. A path payment's `PathTrade`s
+    /// pass the points through the payer's account hop by hop, so only the
+    /// payer's send token and the receiver's dest token move on net.
     fn event(&mut self, origin: &Origin<'_>, event: &Event) {
         use PostingAccount as P;
         let acct = |a: &Address| P::Account(*a, 0);
@@ -231,6 +233,25 @@ impl Journal {
                 self.movement(origin, pay_token, P::OfferLocks, acct(maker), *paid);
                 self.movement(origin, get_token, P::OfferLocks, acct(taker), *got);
             }
+            Event::PathTrade {
+                payer,
+                maker,
+                pay_token,
+                paid,
+                get_token,
+                got,
+                ..
+            } => {
+                self.movement(origin, pay_token, acct(payer), acct(maker), *paid);
+                self.movement(origin, get_token, P::OfferLocks, acct(payer), *got);
+            }
+            Event::PathPaid {
+                payer,
+                to,
+                dest_token,
+                received,
+                ..
+            } => self.movement(origin, dest_token, acct(payer), acct(to), *received),
             Event::OfferCancelled {
                 owner,
                 token,
@@ -314,6 +335,7 @@ pub fn tx_tags(kind: &TxKind) -> (Option<&OrderId>, Option<&Memo>) {
         | TxKind::Clawback { memo, .. } => (None, memo.as_ref()),
         TxKind::Pay { order_id, memo, .. } => (Some(order_id), memo.as_ref()),
         TxKind::EscrowCreate { order_id, .. } => (order_id.as_ref(), None),
+        TxKind::PayPath { order_id, memo, .. } => (order_id.as_ref(), memo.as_ref()),
         _ => (None, None),
     }
 }

@@ -102,16 +102,24 @@ reject_codes! {
     NotPaymentReceiver = 35,
     /// The refund exceeds what this receiver got from the payment, less earlier refunds.
     RefundExceedsPayment = 36,
+    /// A payment's legs name more distinct tokens than the limit.
+    TooManyTokens = 37,
     /// A price needs a numerator and a denominator above zero.
     InvalidPrice = 40,
     /// An offer must sell one token for another.
     SameToken = 41,
-    /// The offer would cross one of the sender's own offers.
+    /// The offer or path payment would cross one of the sender's own offers.
     SelfCross = 42,
     /// No open offer has this id.
     UnknownOffer = 43,
     /// Only the offer's owner may cancel it.
     NotOfferOwner = 44,
+    /// The path payment would cost more than its `send_max`.
+    SendMaxExceeded = 45,
+    /// The order books along the path cannot deliver the amount within the offers one transaction may cross.
+    NoPath = 46,
+    /// A path has at most 3 intermediate tokens.
+    PathTooLong = 47,
     /// No escrow has this id.
     UnknownEscrow = 50,
     /// Only the escrow's payer may release it.

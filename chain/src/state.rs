@@ -332,22 +332,23 @@ impl TokenInfo {
     }
 }
 
-/// One receiver's share of a payment and what it has refunded so far.
+/// One receiver's share of a payment in one token, and what it has
+/// refunded of it so far.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct PaymentShare {
     pub to: Address,
+    pub token: Symbol,
     pub received: u64,
     pub refunded: u64,
 }
 
-/// A settled split payment, kept so its receivers can refund it.
+/// A settled payment, kept so its receivers can refund it.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct PaymentRecord {
     pub payer: Address,
-    pub token: Symbol,
     pub order_id: OrderId,
     pub height: u64,
-    /// One share per distinct receiver, in address order.
+    /// One share per distinct receiver and token, in (address, token) order.
     pub shares: BoundedVec<PaymentShare, PAY_LEGS_DECODE_BOUND>,
 }
 

@@ -17,6 +17,13 @@ pub type Memo = BoundedString<MAX_MEMO_BYTES, field::Memo>;
 pub type TokenName = BoundedString<MAX_TOKEN_NAME_BYTES, field::Name>;
 /// The legs of a `Pay`.
 pub type PayLegs = BoundedVec<PayLeg, PAY_LEGS_DECODE_BOUND, field::Legs>;
+/// The intermediate tokens of a `PayPath`.
+pub type PathTokens = BoundedVec<Symbol, PATH_DECODE_BOUND, field::Path>;
+
+/// Decoding bound on the path of a `PayPath`: the rule is
+/// [`MAX_PATH_TOKENS`], so a longer path up to this bound decodes and is
+/// rejected with `PathTooLong`.
+pub const PATH_DECODE_BOUND: usize = 16;
 
 /// Decoding bound on the legs of a `Pay`. It only bounds memory; the ledger
 /// rule is [`MAX_PAY_LEGS`], so 51 legs decode and are rejected with
@@ -28,7 +35,7 @@ pub const PAY_LEGS_DECODE_BOUND: usize = 1024;
 /// protocol spells them ("memo is 257 bytes, at most 256").
 pub mod field {
     use crate::encoding::FieldName;
-    use crate::limits::MAX_PAY_LEGS;
+    use crate::limits::{MAX_PATH_TOKENS, MAX_PAY_LEGS};
 
     macro_rules! fields {
         ($( $(#[doc = $doc:literal])* $ty:ident = $name:literal $(, rule $rule:expr)?; )*) => {$(
@@ -55,6 +62,9 @@ pub mod field {
         /// The `legs` of `Pay`: decoded up to `PAY_LEGS_DECODE_BOUND`, at
         /// most `MAX_PAY_LEGS` by rule.
         Legs = "legs", rule MAX_PAY_LEGS;
+        /// The `path` of `PayPath`: decoded up to `PATH_DECODE_BOUND`, at
+        /// most `MAX_PATH_TOKENS` by rule.
+        Path = "path", rule MAX_PATH_TOKENS;
         /// Every token symbol (`token`, `sell`, `buy`, `symbol`).
         Symbol = "token symbol";
         /// The `p2p_address` of a merchant record's validator.
@@ -194,10 +204,12 @@ impl std::fmt::Display for AccountRef {
     }
 }
 
-/// One receiver's share of a split payment.
+/// One receiver's share of a payment, in a token of its own: the legs of
+/// one payment may pay in several tokens (a combined payment).
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct PayLeg {
     pub to: Address,
+    pub token: Symbol,
     pub amount: u64,
 }
 
@@ -303,15 +315,20 @@ pub enum TxKind {
         amount: u64,
         memo: Option<Memo>,
     },
-    /// One payment split atomically among up to [`MAX_PAY_LEGS`] receivers.
+    /// One payment split atomically among up to [`MAX_PAY_LEGS`] receivers,
+    /// in up to [`MAX_PAY_TOKENS`] tokens.
     Pay {
-        token: Symbol,
         order_id: OrderId,
         legs: PayLegs,
         memo: Option<Memo>,
     },
-    /// A receiver of `payment` returns points to its payer.
-    Refund { payment: Hash32, amount: u64 },
+    /// A receiver of `payment` returns points of one of its tokens to its
+    /// payer.
+    Refund {
+        payment: Hash32,
+        token: Symbol,
+        amount: u64,
+    },
     /// A holder burns points.
     Redeem {
         token: Symbol,
@@ -372,6 +389,20 @@ pub enum TxKind {
         amount: u64,
         memo: Option<Memo>,
     },
+    /// A strict-receive path payment: `to` gets exactly `dest_amount` of
+    /// `dest_token`, and the sender pays for it in `send_token`, at most
+    /// `send_max`, crossing the order books along `send_token`, `path`…,
+    /// `dest_token`, best price first.
+    PayPath {
+        send_token: Symbol,
+        send_max: u64,
+        dest_token: Symbol,
+        dest_amount: u64,
+        to: Address,
+        path: PathTokens,
+        order_id: Option<OrderId>,
+        memo: Option<Memo>,
+    },
 }
 
 impl TxKind {
@@ -394,6 +425,7 @@ impl TxKind {
             TxKind::Freeze { .. } => "Freeze",
             TxKind::Unfreeze { .. } => "Unfreeze",
             TxKind::Clawback { .. } => "Clawback",
+            TxKind::PayPath { .. } => "PayPath",
         }
     }
 
@@ -466,15 +498,57 @@ impl TxKind {
                 if let Some(i) = legs.iter().position(|l| l.amount == 0) {
                     return refuse(ZeroAmount, format!("legs[{i}].amount is 0"));
                 }
-                if legs
-                    .iter()
-                    .try_fold(0u64, |acc, l| acc.checked_add(l.amount))
-                    .is_none()
-                {
+                let Some(totals) = pay_totals(legs) else {
                     return refuse(
                         Overflow,
-                        format!("the legs add up to more than {} base units", u64::MAX),
+                        format!(
+                            "the legs in one token add up to more than {} base units",
+                            u64::MAX
+                        ),
                     );
+                };
+                if totals.len() > MAX_PAY_TOKENS {
+                    return refuse(
+                        TooManyTokens,
+                        format!(
+                            "the legs name {} tokens, at most {MAX_PAY_TOKENS}",
+                            totals.len()
+                        ),
+                    );
+                }
+            }
+            TxKind::PayPath {
+                send_token,
+                send_max,
+                dest_token,
+                dest_amount,
+                path,
+                order_id,
+                ..
+            } => {
+                if *dest_amount == 0 {
+                    return refuse(ZeroAmount, "dest_amount is 0".into());
+                }
+                if *send_max == 0 {
+                    return refuse(ZeroAmount, "send_max is 0".into());
+                }
+                if path.len() > MAX_PATH_TOKENS {
+                    return refuse(
+                        PathTooLong,
+                        format!("path has {} entries, at most {MAX_PATH_TOKENS}", path.len()),
+                    );
+                }
+                let route = crate::ledger::route(send_token, path, dest_token);
+                for (i, token) in route.iter().enumerate() {
+                    if route[..i].contains(token) {
+                        return refuse(
+                            SameToken,
+                            format!("the route from send_token to dest_token visits {token} twice"),
+                        );
+                    }
+                }
+                if order_id.as_ref().is_some_and(|o| o.is_empty()) {
+                    return refuse(InvalidOrderId, "order_id is empty".into());
                 }
             }
             TxKind::PlaceOffer {
@@ -514,6 +588,19 @@ impl TxKind {
         }
         Ok(())
     }
+}
+
+/// What a payment's legs add up to in each token, in the order the tokens
+/// first appear; `None` if a token's total overflows.
+pub fn pay_totals(legs: &[PayLeg]) -> Option<Vec<(Symbol, u64)>> {
+    let mut totals: Vec<(Symbol, u64)> = Vec::new();
+    for leg in legs {
+        match totals.iter_mut().find(|(t, _)| *t == leg.token) {
+            Some((_, total)) => *total = total.checked_add(leg.amount)?,
+            None => totals.push((leg.token, leg.amount)),
+        }
+    }
+    Some(totals)
 }
 
 /// What can be said of a governance action without the state: records
@@ -753,6 +840,7 @@ mod tests {
                 (0..n)
                     .map(|_| PayLeg {
                         to: key.public(),
+                        token: sym("BEAN"),
                         amount: 1,
                     })
                     .collect(),
@@ -760,7 +848,6 @@ mod tests {
             .unwrap()
         };
         let pay = |order: &str, n: usize| TxKind::Pay {
-            token: sym("BEAN"),
             order_id: OrderId::new(order).unwrap(),
             legs: legs(n),
             memo: None,

@@ -421,6 +421,40 @@ fn event(ledger: &Ledger, e: &Event) -> api::Event {
             amount: units(token, *amount),
             frozen: units(token, *frozen),
         },
+        Event::PathTrade {
+            payer,
+            maker,
+            maker_offer,
+            pay_token,
+            paid,
+            get_token,
+            got,
+            maker_remaining,
+        } => api::Event::PathTrade {
+            payer: payer.to_bech32(),
+            maker: maker.to_bech32(),
+            maker_offer: *maker_offer,
+            pay_token: pay_token.to_string(),
+            paid: units(pay_token, *paid),
+            get_token: get_token.to_string(),
+            got: units(get_token, *got),
+            maker_remaining: units(get_token, *maker_remaining),
+        },
+        Event::PathPaid {
+            payer,
+            to,
+            send_token,
+            sent,
+            dest_token,
+            received,
+        } => api::Event::PathPaid {
+            payer: payer.to_bech32(),
+            to: to.to_bech32(),
+            send_token: send_token.to_string(),
+            sent: units(send_token, *sent),
+            dest_token: dest_token.to_string(),
+            received: units(dest_token, *received),
+        },
     }
 }
 
@@ -1590,6 +1624,42 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
             offers: side(&sell, &buy),
             opposite: side(&buy, &sell),
         })
+    })?;
+
+    m.register_method(method::FIND_PATHS, |params, s, _| {
+        let mut args = Args::new(
+            method::FIND_PATHS,
+            &["send_token", "dest_token", "dest_amount"],
+            &params,
+        )?;
+        let send: String = args.required()?;
+        let dest: String = args.required()?;
+        let dest_amount: String = args.required()?;
+        let ledger = s.read_ledger();
+        let send = known_token(&ledger, &send)?;
+        let dest = known_token(&ledger, &dest)?;
+        if send == dest {
+            return Err(bad_params(
+                "send_token and dest_token must be different tokens",
+            ));
+        }
+        let decimals = ledger.token(&dest).map_or(0, |t| t.decimals);
+        let units = merit_chain::amount::parse_amount(&dest_amount, decimals)
+            .map_err(|e| bad_params(format!("dest_amount: {e}")))?;
+        if units == 0 {
+            return Err(bad_params("dest_amount must be above 0"));
+        }
+        let found: Vec<api::PathFound> = ledger
+            .find_paths(&send, &dest, units)
+            .into_iter()
+            .map(|(path, quote)| api::PathFound {
+                path: path.iter().map(ToString::to_string).collect(),
+                send_amount: amount(&ledger, &send, quote.send_amount),
+                send_amount_units: quote.send_amount,
+                offers_crossed: quote.offers_crossed(),
+            })
+            .collect();
+        wire(&found)
     })?;
 
     m.register_method(method::GET_ESCROW, |params, s, _| {

@@ -166,9 +166,11 @@ impl Flood {
     /// of 50-leg split payments filling nearly `MAX_BLOCK_BYTES`.
     fn build_proposal(&self) -> Result<Vec<u8>, String> {
         let payer = Keypair::insecure_from_label("merit-rogue/payer");
+        let fake = Symbol::new("FAKE").map_err(|_| "symbol")?;
         let legs: Vec<PayLeg> = (0..MAX_PAY_LEGS)
             .map(|i| PayLeg {
                 to: Keypair::insecure_from_label(&format!("merit-rogue/leg-{i}")).public(),
+                token: fake,
                 amount: 1,
             })
             .collect();
@@ -178,7 +180,6 @@ impl Flood {
             nonce: 1,
             expires_at_height: u64::MAX,
             kind: TxKind::Pay {
-                token: Symbol::new("FAKE").map_err(|_| "symbol")?,
                 order_id: OrderId::new("rogue").map_err(|_| "order id")?,
                 legs: BoundedVec::new(legs).map_err(|_| "legs")?,
                 memo: Some(Memo::new("r".repeat(MAX_MEMO_BYTES)).map_err(|_| "memo")?),

@@ -108,23 +108,27 @@ Examples:
         submit: SubmitArgs,
     },
 
-    /// Pay an order, split atomically among up to 50 receivers.
+    /// Pay an order, split atomically among up to 50 receivers, in up to 5
+    /// tokens at once (a combined payment).
     #[command(after_help = "\
 Examples:
   merit --from alice pay BEAN --order A-1001 --split merchant-1=90,carol=10
   merit --from alice pay BEAN --order A-1002 --split mrt1…=45.50 --split mrt1…=4.50
-A repeated order id is rejected with DuplicateOrderId.")]
+  merit --from alice pay --order A-1003 --split merchant-1=30:BEAN,merchant-1=20:BOOK
+Every leg is paid or none is. A repeated order id is rejected with DuplicateOrderId.")]
     Pay {
-        /// Token symbol.
-        token: String,
+        /// Token symbol of the legs that name none. Omit it when every leg
+        /// names its own.
+        token: Option<String>,
         /// The merchant's order id, unique per payer forever (at most 64 bytes).
         #[arg(long = "order", value_name = "ID")]
         order: String,
-        /// Receivers and their shares: ADDR=AMOUNT, comma-separated or repeated.
-        /// ADDR may be a key name.
+        /// Receivers and their shares: ADDR=AMOUNT, or ADDR=AMOUNT:TOKEN for a
+        /// leg in its own token; comma-separated or repeated. ADDR may be a
+        /// key name.
         #[arg(
             long,
-            value_name = "ADDR=AMOUNT,...",
+            value_name = "ADDR=AMOUNT[:TOKEN],...",
             value_delimiter = ',',
             required = true
         )]
@@ -136,17 +140,68 @@ A repeated order id is rejected with DuplicateOrderId.")]
         submit: SubmitArgs,
     },
 
+    /// Pay exactly an amount of one token, paying for it in another at the
+    /// market's price: the payment crosses the order books on its way (a
+    /// path payment).
+    #[command(
+        name = "pay-path",
+        after_help = "\
+Examples:
+  merit --from alice pay-path BOOK 5 bookshop --send-token BEAN --send-max 12
+  merit --from alice pay-path BOOK 5 bookshop --send-token BEAN --send-max 12 --path FUEL
+  merit --from alice pay-path BOOK 5 bookshop --send-token BEAN --send-max 12 --path ''
+TO gets exactly the amount, or nothing happens: the payment is rejected with
+SendMaxExceeded if it would cost more than --send-max, and with NoPath if the
+books cannot deliver it. Without --path the wallet takes the cheapest route that
+merit_findPaths finds now; --path '' trades directly."
+    )]
+    PayPath {
+        /// The token TO receives.
+        dest_token: String,
+        /// What TO receives, in DEST_TOKEN units.
+        dest_amount: String,
+        /// Receiver: a key name or an address.
+        #[arg(value_name = "TO")]
+        to: String,
+        /// The token you pay with.
+        #[arg(long, value_name = "TOKEN")]
+        send_token: String,
+        /// The most you will pay, in --send-token units.
+        #[arg(long, value_name = "AMOUNT")]
+        send_max: String,
+        /// The tokens to trade through, in order, comma-separated (at most 3).
+        #[arg(long, value_name = "TOKEN,...", value_delimiter = ',')]
+        path: Option<Vec<String>>,
+        /// The merchant's order id, unique per payer forever (at most 64 bytes).
+        #[arg(long = "order", value_name = "ID")]
+        order: Option<String>,
+        /// Free text (at most 256 bytes).
+        #[arg(long)]
+        memo: Option<String>,
+        /// The decimals of --send-token, instead of asking the node (for
+        /// offline signing; --token-decimals gives DEST_TOKEN's).
+        #[arg(long, value_name = "N")]
+        send_decimals: Option<u8>,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+
     /// Refund part of a payment you received, to its payer.
     #[command(after_help = "\
 Examples:
   merit --from merchant-1 refund 3f2a…c9 10
-  merit --from merchant-1 refund 3f2a…c9 10 --token-decimals 2 --sign-only \\
+  merit --from merchant-1 refund 3f2a…c9 5 --token BOOK
+  merit --from merchant-1 refund 3f2a…c9 10 --token BEAN --token-decimals 2 --sign-only \\
       --chain-id merit-devnet --expires-at-height 500")]
     Refund {
         /// The payment's transaction hash.
         payment: String,
-        /// Amount in the payment's token units.
+        /// Amount in units of the token refunded.
         amount: String,
+        /// Which of the payment's tokens to refund. Needed when it paid in
+        /// several, or to sign offline.
+        #[arg(long)]
+        token: Option<String>,
         #[command(flatten)]
         submit: SubmitArgs,
     },

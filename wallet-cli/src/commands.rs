@@ -9,7 +9,9 @@ use merit_api::{Account, Escrow, Event, TxStatus};
 use merit_chain::Address;
 use merit_chain::amount::{format_amount, parse_amount};
 use merit_chain::encoding::BoundedVec;
-use merit_chain::limits::{MAX_ESCROW_DURATION_MS, MAX_HISTORY_PAGE, MAX_PAY_LEGS};
+use merit_chain::limits::{
+    MAX_ESCROW_DURATION_MS, MAX_HISTORY_PAGE, MAX_PATH_TOKENS, MAX_PAY_LEGS, MAX_PAY_TOKENS,
+};
 use merit_chain::tx::{Memo, OrderId, PayLeg, TokenName};
 use merit_chain::{Hash32, Keypair, Symbol, TxKind};
 use merit_genesis::devnet::{DEVNET_MERCHANTS, DEVNET_P2P_BASE_PORT, DEVNET_RPC_BASE_PORT};
@@ -48,12 +50,39 @@ pub fn run(ctx: &Ctx, command: Command) -> Result<()> {
             split,
             memo,
             submit,
-        } => pay(ctx, &token, &order, &split, memo, &submit),
+        } => pay(ctx, token.as_deref(), &order, &split, memo, &submit),
+        Command::PayPath {
+            dest_token,
+            dest_amount,
+            to,
+            send_token,
+            send_max,
+            path,
+            order,
+            memo,
+            send_decimals,
+            submit,
+        } => pay_path(
+            ctx,
+            PayPathArgs {
+                dest_token: &dest_token,
+                dest_amount: &dest_amount,
+                to: &to,
+                send_token: &send_token,
+                send_max: &send_max,
+                path: path.as_deref(),
+                order: order.as_deref(),
+                send_decimals,
+            },
+            memo,
+            &submit,
+        ),
         Command::Refund {
             payment,
             amount,
+            token,
             submit,
-        } => refund(ctx, &payment, &amount, &submit),
+        } => refund(ctx, &payment, &amount, token.as_deref(), &submit),
         Command::Redeem {
             token,
             amount,
@@ -870,8 +899,15 @@ fn send(
     sign_and_submit(ctx, args, kind)
 }
 
-/// Parses `--split` entries (`ADDR=AMOUNT`) into legs.
-fn legs(ctx: &Ctx, token: &Symbol, splits: &[String], decimals: u8) -> Result<Vec<PayLeg>> {
+/// Parses `--split` entries (`ADDR=AMOUNT` in the default token, or
+/// `ADDR=AMOUNT:TOKEN`) into legs. Their shape is checked before the node
+/// is asked anything.
+fn legs(
+    ctx: &Ctx,
+    default: Option<Symbol>,
+    splits: &[String],
+    decimals_given: Option<u8>,
+) -> Result<Vec<PayLeg>> {
     let splits: Vec<&str> = splits
         .iter()
         .map(|s| s.trim())
@@ -886,31 +922,68 @@ fn legs(ctx: &Ctx, token: &Symbol, splits: &[String], decimals: u8) -> Result<Ve
             splits.len()
         )));
     }
-    splits
-        .iter()
-        .map(|s| {
-            let (who, amount) = s
-                .split_once('=')
-                .ok_or_else(|| usage(format!("bad --split `{s}`: expected ADDR=AMOUNT")))?;
+    let mut shaped = Vec::with_capacity(splits.len());
+    let mut tokens: Vec<Symbol> = Vec::new();
+    for s in &splits {
+        let (who, amount) = s
+            .split_once('=')
+            .ok_or_else(|| usage(format!("bad --split `{s}`: expected ADDR=AMOUNT[:TOKEN]")))?;
+        let (amount, token) = match amount.split_once(':') {
+            Some((amount, token)) => (
+                amount,
+                ctx.symbol(token.trim())
+                    .with_context(|| format!("in --split `{s}`"))?,
+            ),
+            None => (
+                amount,
+                default.ok_or_else(|| {
+                    usage(format!(
+                        "bad --split `{s}`: name its token (ADDR=AMOUNT:TOKEN) or give the payment's TOKEN"
+                    ))
+                })?,
+            ),
+        };
+        if !tokens.contains(&token) {
+            tokens.push(token);
+        }
+        shaped.push((who.trim(), amount.trim(), token, s));
+    }
+    if tokens.len() > MAX_PAY_TOKENS {
+        return Err(usage(format!(
+            "a payment pays in at most {MAX_PAY_TOKENS} tokens, got {}",
+            tokens.len()
+        )));
+    }
+    let mut decimals = Vec::with_capacity(tokens.len());
+    for token in &tokens {
+        decimals.push(ctx.decimals(token, decimals_given)?);
+    }
+    shaped
+        .into_iter()
+        .map(|(who, amount, token, s)| {
             let to = ctx
-                .resolve(who.trim())
+                .resolve(who)
                 .with_context(|| format!("in --split `{s}`"))?;
-            let amount = parse_units(token.as_str(), amount.trim(), decimals)
+            let d = tokens
+                .iter()
+                .position(|t| *t == token)
+                .map_or(0, |i| decimals[i]);
+            let amount = parse_units(token.as_str(), amount, d)
                 .with_context(|| format!("in --split `{s}`"))?;
-            Ok(PayLeg { to, amount })
+            Ok(PayLeg { to, token, amount })
         })
         .collect()
 }
 
 fn pay(
     ctx: &Ctx,
-    token: &str,
+    token: Option<&str>,
     order: &str,
     splits: &[String],
     memo_text: Option<String>,
     args: &SubmitArgs,
 ) -> Result<()> {
-    let token = ctx.symbol(token)?;
+    let token = token.map(|t| ctx.symbol(t)).transpose()?;
     if order.is_empty() {
         return Err(usage("--order must not be empty"));
     }
@@ -921,14 +994,7 @@ fn pay(
             merit_chain::limits::MAX_ORDER_ID_BYTES
         ))
     })?;
-    // Check the split's shape before asking the node anything.
-    for s in splits.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        if !s.contains('=') {
-            return Err(usage(format!("bad --split `{s}`: expected ADDR=AMOUNT")));
-        }
-    }
-    let decimals = ctx.decimals(&token, args.token_decimals)?;
-    let legs = legs(ctx, &token, splits, decimals)?;
+    let legs = legs(ctx, token, splits, args.token_decimals)?;
     let legs = BoundedVec::new(legs).map_err(|l| {
         usage(format!(
             "a payment has at most {MAX_PAY_LEGS} legs, got {}",
@@ -936,7 +1002,6 @@ fn pay(
         ))
     })?;
     let kind = TxKind::Pay {
-        token,
         order_id,
         legs,
         memo: memo(memo_text)?,
@@ -944,15 +1009,143 @@ fn pay(
     sign_and_submit(ctx, args, kind)
 }
 
-fn refund(ctx: &Ctx, payment: &str, amount: &str, args: &SubmitArgs) -> Result<()> {
+/// The arguments of `merit pay-path`, as typed.
+struct PayPathArgs<'a> {
+    dest_token: &'a str,
+    dest_amount: &'a str,
+    to: &'a str,
+    send_token: &'a str,
+    send_max: &'a str,
+    path: Option<&'a [String]>,
+    order: Option<&'a str>,
+    send_decimals: Option<u8>,
+}
+
+fn pay_path(
+    ctx: &Ctx,
+    a: PayPathArgs<'_>,
+    memo_text: Option<String>,
+    args: &SubmitArgs,
+) -> Result<()> {
+    let dest_token = ctx.symbol(a.dest_token)?;
+    let send_token = ctx.symbol(a.send_token)?;
+    if dest_token == send_token {
+        return Err(usage(format!(
+            "--send-token and the token paid are both {dest_token}: use `merit send`"
+        )));
+    }
+    let to = ctx.resolve(a.to)?;
+    let order_id = a
+        .order
+        .map(|o| {
+            if o.is_empty() {
+                return Err(usage("--order must not be empty"));
+            }
+            OrderId::new(o).map_err(|o| {
+                usage(format!(
+                    "the order id is {} bytes, over the limit of {}",
+                    o.len(),
+                    merit_chain::limits::MAX_ORDER_ID_BYTES
+                ))
+            })
+        })
+        .transpose()?;
+    let given: Option<Vec<Symbol>> = a
+        .path
+        .map(|p| {
+            p.iter()
+                .map(|t| t.trim())
+                .filter(|t| !t.is_empty())
+                .map(|t| ctx.symbol(t))
+                .collect::<Result<Vec<_>>>()
+        })
+        .transpose()?;
+    if let Some(p) = &given
+        && p.len() > MAX_PATH_TOKENS
+    {
+        return Err(usage(format!(
+            "--path has {} tokens, at most {MAX_PATH_TOKENS}",
+            p.len()
+        )));
+    }
+    let dest_decimals = ctx.decimals(&dest_token, args.token_decimals)?;
+    let dest_amount = parse_units(dest_token.as_str(), a.dest_amount, dest_decimals)?;
+    let send_decimals = ctx.decimals_via(&send_token, a.send_decimals, "--send-decimals")?;
+    let send_max = parse_units(send_token.as_str(), a.send_max, send_decimals)?;
+    let path = match given {
+        Some(path) => path,
+        None => {
+            let found = ctx
+                .rpc()?
+                .find_paths(send_token.as_str(), dest_token.as_str(), a.dest_amount)
+                .context("finding a route (pass --path to sign offline)")?;
+            let Some(best) = found.first() else {
+                return Err(usage(format!(
+                    "no route from {send_token} can deliver {} {dest_token} now: the order books hold too little",
+                    a.dest_amount
+                )));
+            };
+            if best.send_amount_units > send_max {
+                return Err(usage(format!(
+                    "the cheapest route costs {} {send_token} now, above --send-max {}",
+                    best.send_amount, a.send_max
+                )));
+            }
+            let route: Vec<&str> = std::iter::once(send_token.as_str())
+                .chain(best.path.iter().map(String::as_str))
+                .chain(std::iter::once(dest_token.as_str()))
+                .collect();
+            eprintln!(
+                "route {} costs {} {send_token} now",
+                route.join(" → "),
+                best.send_amount
+            );
+            best.path
+                .iter()
+                .map(|t| ctx.symbol(t))
+                .collect::<Result<Vec<_>>>()?
+        }
+    };
+    let path = BoundedVec::new(path).map_err(|p| {
+        usage(format!(
+            "--path has {} tokens, at most {MAX_PATH_TOKENS}",
+            p.len()
+        ))
+    })?;
+    let kind = TxKind::PayPath {
+        send_token,
+        send_max,
+        dest_token,
+        dest_amount,
+        to,
+        path,
+        order_id,
+        memo: memo(memo_text)?,
+    };
+    sign_and_submit(ctx, args, kind)
+}
+
+fn refund(
+    ctx: &Ctx,
+    payment: &str,
+    amount: &str,
+    token: Option<&str>,
+    args: &SubmitArgs,
+) -> Result<()> {
     let payment_hash = Hash32::from_hex(payment).map_err(|_| {
         usage(format!(
             "bad payment hash `{payment}`: expected 64 hex digits"
         ))
     })?;
-    let (symbol, decimals) = match args.token_decimals {
-        Some(d) => (None, d),
-        None => {
+    let token = token.map(|t| ctx.symbol(t)).transpose()?;
+    let symbol = match (token, args.token_decimals) {
+        (Some(token), Some(_)) => token,
+        (None, Some(_)) => {
+            return Err(usage(
+                "signing a refund offline needs --token as well as --token-decimals",
+            ));
+        }
+        (token, None) => {
             let info = ctx.rpc()?.get_transaction(&payment_hash.to_hex())?;
             if matches!(info.status, TxStatus::Unknown | TxStatus::Pending) {
                 return Err(usage(format!(
@@ -960,28 +1153,45 @@ fn refund(ctx: &Ctx, payment: &str, amount: &str, args: &SubmitArgs) -> Result<(
                     info.status
                 )));
             }
-            let token = info
+            let paid: Vec<&str> = info
                 .events
                 .iter()
-                .find_map(|e| match e {
+                .filter_map(|e| match e {
                     Event::Paid { token, .. } => Some(token.as_str()),
                     _ => None,
                 })
-                .ok_or_else(|| {
-                    usage(format!("transaction {payment} is not a committed payment"))
-                })?;
-            let symbol = ctx.symbol(token)?;
-            let decimals = ctx.decimals(&symbol, None)?;
-            (Some(symbol), decimals)
+                .collect();
+            match (token, paid.as_slice()) {
+                (_, []) => {
+                    return Err(usage(format!(
+                        "transaction {payment} is not a committed payment"
+                    )));
+                }
+                (Some(token), paid) if !paid.contains(&token.as_str()) => {
+                    return Err(usage(format!(
+                        "payment {payment} paid in {}, not {token}",
+                        paid.join(" and ")
+                    )));
+                }
+                (Some(token), _) => token,
+                (None, [one]) => ctx.symbol(one)?,
+                (None, several) => {
+                    return Err(usage(format!(
+                        "payment {payment} paid in {}: name the one to refund with --token",
+                        several.join(" and ")
+                    )));
+                }
+            }
         }
     };
-    let label = symbol.map_or_else(|| "the token".to_string(), |s| s.to_string());
-    let amount = parse_units(&label, amount, decimals)?;
+    let decimals = ctx.decimals(&symbol, args.token_decimals)?;
+    let amount = parse_units(symbol.as_str(), amount, decimals)?;
     sign_and_submit(
         ctx,
         args,
         TxKind::Refund {
             payment: payment_hash,
+            token: symbol,
             amount,
         },
     )

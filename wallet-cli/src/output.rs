@@ -308,6 +308,32 @@ pub fn event_line(ctx: &Ctx, e: &Event) -> String {
             "{amount} {token} taken back from {} ({frozen} of it frozen)",
             short(from)
         ),
+        Event::PathTrade {
+            payer,
+            maker,
+            maker_offer,
+            pay_token,
+            paid,
+            get_token,
+            got,
+            maker_remaining,
+        } => format!(
+            "{} paid {paid} {pay_token} to {} for {got} {get_token} on the path (offer {maker_offer}, {maker_remaining} {get_token} left in it)",
+            short(payer),
+            short(maker)
+        ),
+        Event::PathPaid {
+            payer,
+            to,
+            send_token,
+            sent,
+            dest_token,
+            received,
+        } => format!(
+            "{} paid {received} {dest_token} to {} for {sent} {send_token}",
+            short(payer),
+            short(to)
+        ),
     };
     format!("{:<EVENT_NAME_WIDTH$} {text}", e.name())
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use merit_api::error::{BUSY, INVALID_PARAMS, INVALID_PARAMS_PREFIX, REJECTED_TX};
 use merit_api::{
-    Account, BusyData, Escrow, HistoryPage, InvalidParamsData, OrderBook, Proposal, RejectedTxData,
-    Status, TokenInfo, TxInfo, method,
+    Account, BusyData, Escrow, HistoryPage, InvalidParamsData, OrderBook, PathFound, Proposal,
+    RejectedTxData, Status, TokenInfo, TxInfo, method,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -303,6 +303,20 @@ impl RpcClient {
     /// in matching order. An unknown token is [`RpcError::InvalidParams`].
     pub fn get_order_book(&self, sell: &str, buy: &str, limit: u64) -> Result<OrderBook, RpcError> {
         self.call(method::GET_ORDER_BOOK, json!([sell, buy, limit]))
+    }
+
+    /// `merit_findPaths(send_token, dest_token, dest_amount)`: the routes
+    /// that can deliver the amount now, cheapest first.
+    pub fn find_paths(
+        &self,
+        send_token: &str,
+        dest_token: &str,
+        dest_amount: &str,
+    ) -> Result<Vec<PathFound>, RpcError> {
+        self.call(
+            method::FIND_PATHS,
+            json!([send_token, dest_token, dest_amount]),
+        )
     }
 
     /// `merit_getEscrow(id)`; `None` when no escrow has that id.

@@ -399,17 +399,20 @@ pub fn kind_json(kind: &TxKind) -> Value {
             "amount_units": amount, "memo": memo.as_ref().map(|m| m.as_str()),
         }),
         TxKind::Pay {
-            token,
             order_id,
             legs,
             memo,
         } => json!({
-            "type": "Pay", "token": token.as_str(), "order_id": order_id.as_str(),
-            "legs": legs.iter().map(|l| json!({"to": l.to.to_bech32(), "amount_units": l.amount})).collect::<Vec<_>>(),
+            "type": "Pay", "order_id": order_id.as_str(),
+            "legs": legs.iter().map(|l| json!({"to": l.to.to_bech32(), "token": l.token.as_str(), "amount_units": l.amount})).collect::<Vec<_>>(),
             "memo": memo.as_ref().map(|m| m.as_str()),
         }),
-        TxKind::Refund { payment, amount } => json!({
-            "type": "Refund", "payment": payment.to_hex(), "amount_units": amount,
+        TxKind::Refund {
+            payment,
+            token,
+            amount,
+        } => json!({
+            "type": "Refund", "payment": payment.to_hex(), "token": token.as_str(), "amount_units": amount,
         }),
         TxKind::Redeem {
             token,
@@ -478,6 +481,22 @@ pub fn kind_json(kind: &TxKind) -> Value {
         } => json!({
             "type": "Clawback", "token": token.as_str(), "from": from.to_string(),
             "amount_units": amount, "memo": memo.as_ref().map(|m| m.as_str()),
+        }),
+        TxKind::PayPath {
+            send_token,
+            send_max,
+            dest_token,
+            dest_amount,
+            to,
+            path,
+            order_id,
+            memo,
+        } => json!({
+            "type": "PayPath", "send_token": send_token.as_str(), "send_max_units": send_max,
+            "dest_token": dest_token.as_str(), "dest_amount_units": dest_amount,
+            "to": to.to_bech32(), "path": path.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+            "order_id": order_id.as_ref().map(|o| o.as_str()),
+            "memo": memo.as_ref().map(|m| m.as_str()),
         }),
     }
 }

@@ -111,14 +111,7 @@ impl Exec<'_, '_> {
                 got,
                 maker_remaining: maker.remaining,
             });
-            if maker.remaining == 0 {
-                self.ov
-                    .delete(StateKey::BookEntry(*buy, *sell, q, maker_id));
-                self.ov.delete(StateKey::Offer(maker_id));
-            } else {
-                self.ov
-                    .put(StateKey::Offer(maker_id), StateValue::Offer(maker));
-            }
+            self.store_maker(maker);
         }
         if parcel.amount > 0 {
             let remaining = parcel.amount;
@@ -176,7 +169,24 @@ impl Exec<'_, '_> {
         Ok(())
     }
 
-    fn offer(&self, id: u64) -> Result<OfferRecord, Rejection> {
+    /// Writes back a resting offer that traded: it leaves the book once
+    /// nothing is left of it.
+    pub(super) fn store_maker(&mut self, maker: OfferRecord) {
+        if maker.remaining == 0 {
+            self.ov.delete(StateKey::BookEntry(
+                maker.sell,
+                maker.buy,
+                maker.price,
+                maker.id,
+            ));
+            self.ov.delete(StateKey::Offer(maker.id));
+        } else {
+            self.ov
+                .put(StateKey::Offer(maker.id), StateValue::Offer(maker));
+        }
+    }
+
+    pub(super) fn offer(&self, id: u64) -> Result<OfferRecord, Rejection> {
         match self.ov.get(&StateKey::Offer(id)) {
             Some(StateValue::Offer(o)) => Ok(o.clone()),
             _ => reject(RejectCode::UnknownOffer),

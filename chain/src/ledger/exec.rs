@@ -3,6 +3,7 @@
 
 use super::lots::Parcel;
 use super::overlay::Overlay;
+use super::path::PathPayment;
 use crate::block::Event;
 use crate::crypto::{Address, Hash32};
 use crate::reject::RejectCode;
@@ -37,13 +38,12 @@ impl Exec<'_, '_> {
             TxKind::Transfer {
                 token, to, amount, ..
             } => self.transfer(token, to, *amount)?,
-            TxKind::Pay {
+            TxKind::Pay { order_id, legs, .. } => self.pay(order_id, legs)?,
+            TxKind::Refund {
+                payment,
                 token,
-                order_id,
-                legs,
-                ..
-            } => self.pay(token, order_id, legs)?,
-            TxKind::Refund { payment, amount } => self.refund(payment, *amount)?,
+                amount,
+            } => self.refund(payment, token, *amount)?,
             TxKind::Redeem { token, amount, .. } => self.redeem(token, *amount)?,
             TxKind::PlaceOffer {
                 sell,
@@ -82,6 +82,22 @@ impl Exec<'_, '_> {
                 amount,
                 ..
             } => self.clawback(token, from, *amount)?,
+            TxKind::PayPath {
+                send_token,
+                send_max,
+                dest_token,
+                dest_amount,
+                to,
+                path,
+                order_id,
+                ..
+            } => self.pay_path(PathPayment {
+                route: super::path::route(send_token, path, dest_token),
+                send_max: *send_max,
+                dest_amount: *dest_amount,
+                to,
+                order_id: order_id.as_ref(),
+            })?,
         }
         Ok(())
     }

@@ -146,6 +146,25 @@ impl Parcel {
             lots: take_soonest(&mut self.lots, amount),
         }
     }
+
+    /// Adds another parcel of the same token, keeping the lots soonest
+    /// first and merging lots of equal expiry.
+    pub(super) fn join(&mut self, other: Parcel) -> Result<(), Rejection> {
+        self.amount = self.amount.checked_add(other.amount).ok_or_else(overflow)?;
+        for lot in other.lots {
+            match self
+                .lots
+                .binary_search_by_key(&lot.expires_at_ms, |l| l.expires_at_ms)
+            {
+                Ok(i) => {
+                    let held = &mut self.lots[i].amount;
+                    *held = held.checked_add(lot.amount).ok_or_else(overflow)?;
+                }
+                Err(i) => self.lots.insert(i, lot),
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Exec<'_, '_> {

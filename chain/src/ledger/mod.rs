@@ -15,9 +15,9 @@
 //! The modules follow those seams: `genesis` builds the first state, `query`
 //! reads and audits the committed state, `execute` runs blocks against the
 //! scratch state of `overlay`, `exec` dispatches a transaction by kind to
-//! `tokens`, `payments`, `exchange`, `escrow` and `freeze` (frozen funds
-//! and clawback), `lots` moves and expires expiring points, and `apply`
-//! installs the outcome of a final block.
+//! `tokens`, `payments`, `exchange`, `path` (path payments), `escrow` and
+//! `freeze` (frozen funds and clawback), `lots` moves and expires expiring
+//! points, and `apply` installs the outcome of a final block.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -38,6 +38,7 @@ mod governance;
 mod lots;
 mod mutant;
 mod overlay;
+mod path;
 mod payments;
 mod query;
 mod tokens;
@@ -48,6 +49,9 @@ mod tests;
 pub use execute::BlockError;
 pub use genesis::{GenesisError, GenesisState, GenesisToken};
 pub use mutant::{LedgerMutant, with_mutant};
+pub use path::{
+    BookOffer, Fill, MAX_PATHS_FOUND, MAX_ROUTES_SEARCHED, PathQuote, quote_path, route,
+};
 pub use query::{ExpiringLot, Locked, SupplyAudit};
 
 /// What a block is executed against: its height and its time, both chosen by

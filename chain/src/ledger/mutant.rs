@@ -10,6 +10,18 @@ pub enum LedgerMutant {
     /// `ledger-anyone-freezes`: freeze, unfreeze and clawback skip the
     /// issuer check.
     AnyoneFreezes,
+    /// `ledger-refund-any-token`: a refund is bounded by the receiver's
+    /// share in any token of the payment, not in the token refunded.
+    RefundAnyToken,
+    /// `ledger-path-ignores-send-max`: a path payment costs whatever the
+    /// books ask.
+    PathIgnoresSendMax,
+    /// `ledger-path-rounds-for-payer`: a path payment pays resting offers
+    /// rounded down.
+    PathRoundsForPayer,
+    /// `ledger-path-bound-per-hop`: `MAX_OFFERS_CROSSED` counts each hop
+    /// on its own.
+    PathBoundPerHop,
 }
 
 impl LedgerMutant {
@@ -17,6 +29,10 @@ impl LedgerMutant {
         match self {
             LedgerMutant::FrozenPointsMove => "ledger-frozen-points-move",
             LedgerMutant::AnyoneFreezes => "ledger-anyone-freezes",
+            LedgerMutant::RefundAnyToken => "ledger-refund-any-token",
+            LedgerMutant::PathIgnoresSendMax => "ledger-path-ignores-send-max",
+            LedgerMutant::PathRoundsForPayer => "ledger-path-rounds-for-payer",
+            LedgerMutant::PathBoundPerHop => "ledger-path-bound-per-hop",
         }
     }
 }

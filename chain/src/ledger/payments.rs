@@ -1,4 +1,5 @@
-//! Moves between accounts: `Transfer`, `Pay`, `Refund` and `Redeem`.
+//! Moves between accounts: `Transfer`, `Pay` (split and combined payments),
+//! `Refund` and `Redeem`.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +9,7 @@ use crate::crypto::{Address, Hash32};
 use crate::encoding::BoundedVec;
 use crate::reject::RejectCode;
 use crate::state::*;
-use crate::tx::{OrderId, PayLeg, Symbol};
+use crate::tx::{OrderId, PayLeg, Symbol, pay_totals};
 
 impl Exec<'_, '_> {
     pub(super) fn transfer(
@@ -30,29 +31,32 @@ impl Exec<'_, '_> {
         Ok(())
     }
 
-    pub(super) fn pay(
-        &mut self,
-        token: &Symbol,
-        order_id: &OrderId,
-        legs: &[PayLeg],
-    ) -> Result<(), Rejection> {
-        self.token(token)?;
+    /// A payment of one order, split among its legs, each in its own
+    /// token: every leg is paid or none is.
+    pub(super) fn pay(&mut self, order_id: &OrderId, legs: &[PayLeg]) -> Result<(), Rejection> {
+        let totals = pay_totals(legs).ok_or_else(overflow)?;
+        for (token, _) in &totals {
+            self.token(token)?;
+        }
         let order_key = self.check_order_unused(order_id)?;
-        let total = legs
-            .iter()
-            .try_fold(0u64, |acc, l| acc.checked_add(l.amount))
-            .ok_or_else(overflow)?;
         let sender = self.sender;
-        let mut parcel = self.debit(&sender, token, total)?;
-        let mut shares: BTreeMap<Address, u64> = BTreeMap::new();
+        let mut parcels = Vec::with_capacity(totals.len());
+        for (token, total) in &totals {
+            parcels.push(self.debit(&sender, token, *total)?);
+        }
+        let mut shares: BTreeMap<(Address, Symbol), u64> = BTreeMap::new();
         for leg in legs {
+            let i = totals
+                .iter()
+                .position(|(t, _)| *t == leg.token)
+                .ok_or_else(overflow)?;
             // Legs take the soonest-expiring points first, in leg order.
-            let part = parcel.split_front(leg.amount);
-            self.credit(&leg.to, token, part)?;
-            let s = shares.entry(leg.to).or_default();
+            let part = parcels[i].split_front(leg.amount);
+            self.credit(&leg.to, &leg.token, part)?;
+            let s = shares.entry((leg.to, leg.token)).or_default();
             *s = s.checked_add(leg.amount).ok_or_else(overflow)?;
             self.events.push(Event::Transferred {
-                token: *token,
+                token: leg.token,
                 from: sender,
                 to: leg.to,
                 amount: leg.amount,
@@ -60,15 +64,15 @@ impl Exec<'_, '_> {
         }
         let shares: Vec<PaymentShare> = shares
             .into_iter()
-            .map(|(to, received)| PaymentShare {
+            .map(|((to, token), received)| PaymentShare {
                 to,
+                token,
                 received,
                 refunded: 0,
             })
             .collect();
         let record = PaymentRecord {
             payer: sender,
-            token: *token,
             order_id: order_id.clone(),
             height: self.height,
             shares: BoundedVec::new(shares).map_err(|_| (RejectCode::TooManyLegs, None))?,
@@ -76,23 +80,36 @@ impl Exec<'_, '_> {
         self.ov
             .put(StateKey::Payment(self.hash), StateValue::Payment(record));
         self.ov.put(order_key, StateValue::Order(self.hash));
-        self.events.push(Event::Paid {
-            token: *token,
-            payer: sender,
-            order_id: order_id.clone(),
-            total,
-        });
+        for (token, total) in totals {
+            self.events.push(Event::Paid {
+                token,
+                payer: sender,
+                order_id: order_id.clone(),
+                total,
+            });
+        }
         Ok(())
     }
 
-    pub(super) fn refund(&mut self, payment: &Hash32, amount: u64) -> Result<(), Rejection> {
+    /// A receiver of a payment returns up to what it got of `token` from
+    /// it, less earlier refunds, to the payer.
+    pub(super) fn refund(
+        &mut self,
+        payment: &Hash32,
+        token: &Symbol,
+        amount: u64,
+    ) -> Result<(), Rejection> {
         let mut record = match self.ov.get(&StateKey::Payment(*payment)) {
             Some(StateValue::Payment(p)) => p.clone(),
             _ => return reject(RejectCode::UnknownPayment),
         };
         let sender = self.sender;
         let mut shares = record.shares.clone().into_inner();
-        let Some(share) = shares.iter_mut().find(|s| s.to == sender) else {
+        let any_token = super::mutant::active(super::LedgerMutant::RefundAnyToken);
+        let Some(share) = shares
+            .iter_mut()
+            .find(|s| s.to == sender && (s.token == *token || any_token))
+        else {
             return reject(RejectCode::NotPaymentReceiver);
         };
         let remaining = share
@@ -103,11 +120,10 @@ impl Exec<'_, '_> {
             return reject(RejectCode::RefundExceedsPayment);
         }
         share.refunded += amount;
-        let token = record.token;
-        let parcel = self.debit(&sender, &token, amount)?;
-        self.credit(&record.payer, &token, parcel)?;
+        let parcel = self.debit(&sender, token, amount)?;
+        self.credit(&record.payer, token, parcel)?;
         self.events.push(Event::Refunded {
-            token,
+            token: *token,
             payment: *payment,
             from: sender,
             to: record.payer,

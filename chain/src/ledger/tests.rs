@@ -62,10 +62,12 @@ fn a_transaction_over_the_events_bound_changes_nothing_but_its_nonce() {
     let legs = vec![
         PayLeg {
             to: bob,
+            token: sym("BEAN"),
             amount: 10,
         },
         PayLeg {
             to: carol,
+            token: sym("BEAN"),
             amount: 20,
         },
     ];
@@ -75,7 +77,6 @@ fn a_transaction_over_the_events_bound_changes_nothing_but_its_nonce() {
         nonce: 7,
         expires_at_height: 10,
         kind: TxKind::Pay {
-            token: sym("BEAN"),
             order_id: BoundedString::new("order-1").unwrap(),
             legs: BoundedVec::new(legs).unwrap(),
             memo: None,

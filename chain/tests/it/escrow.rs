@@ -178,9 +178,8 @@ fn an_order_id_is_unique_across_payments_and_escrows() {
         }
     );
     let pay = TxKind::Pay {
-        token: sym("BEAN"),
         order_id: BoundedString::new("trade-1").unwrap(),
-        legs: legs(&[(bob.public(), 1)]),
+        legs: legs(sym("BEAN"), &[(bob.public(), 1)]),
         memo: None,
     };
     let pay = a.tx(&alice, pay);
@@ -193,9 +192,8 @@ fn an_order_id_is_unique_across_payments_and_escrows() {
     );
     // And an order id a payment used cannot open an escrow.
     let pay = TxKind::Pay {
-        token: sym("BEAN"),
         order_id: BoundedString::new("trade-2").unwrap(),
-        legs: legs(&[(bob.public(), 1)]),
+        legs: legs(sym("BEAN"), &[(bob.public(), 1)]),
         memo: None,
     };
     let pay = a.tx(&alice, pay);

@@ -102,9 +102,8 @@ fn a_lot_keeps_its_expiry_when_transferred_paid_and_refunded() {
     assert_eq!(lots(&a, &bob), vec![(e0, 40)]);
     // A split payment hands out the soonest lots in leg order.
     let pay = TxKind::Pay {
-        token: sym("FLY"),
         order_id: BoundedString::new("o-1").unwrap(),
-        legs: legs(&[(bob.public(), 70), (carol.public(), 50)]),
+        legs: legs(sym("FLY"), &[(bob.public(), 70), (carol.public(), 50)]),
         memo: None,
     };
     let pay = a.tx(&alice, pay);
@@ -119,6 +118,7 @@ fn a_lot_keeps_its_expiry_when_transferred_paid_and_refunded() {
             &carol,
             TxKind::Refund {
                 payment,
+                token: sym("FLY"),
                 amount: 20
             }
         ),

@@ -23,11 +23,13 @@ pub fn sym(s: &str) -> Symbol {
     Symbol::new(s).unwrap()
 }
 
-pub fn legs(legs: &[(Address, u64)]) -> PayLegs {
+/// The legs of a payment in one token.
+pub fn legs(token: Symbol, legs: &[(Address, u64)]) -> PayLegs {
     BoundedVec::new(
         legs.iter()
             .map(|(to, amount)| PayLeg {
                 to: *to,
+                token,
                 amount: *amount,
             })
             .collect(),

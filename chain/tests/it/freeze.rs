@@ -173,9 +173,8 @@ fn frozen_points_cannot_move() {
             order_id: None,
         },
         TxKind::Pay {
-            token: sym("FRZ"),
             order_id: BoundedString::new("o-1").unwrap(),
-            legs: legs(&[(bob.public(), 41)]),
+            legs: legs(sym("FRZ"), &[(bob.public(), 41)]),
             memo: None,
         },
     ];

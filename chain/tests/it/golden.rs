@@ -58,9 +58,11 @@ pub(crate) fn kinds() -> Vec<(&'static str, TxKind)> {
         (
             "Pay",
             TxKind::Pay {
-                token: sym("BEAN"),
                 order_id: BoundedString::new("order-1").unwrap(),
-                legs: legs(&[(to, 90), (key("golden-platform").public(), 10)]),
+                legs: legs(
+                    sym("BEAN"),
+                    &[(to, 90), (key("golden-platform").public(), 10)],
+                ),
                 memo: None,
             },
         ),
@@ -68,6 +70,7 @@ pub(crate) fn kinds() -> Vec<(&'static str, TxKind)> {
             "Refund",
             TxKind::Refund {
                 payment: Hash32([0xAB; 32]),
+                token: sym("BEAN"),
                 amount: 5,
             },
         ),
@@ -76,7 +79,7 @@ pub(crate) fn kinds() -> Vec<(&'static str, TxKind)> {
             TxKind::Redeem {
                 token: sym("BEAN"),
                 amount: 40,
-                memo,
+                memo: memo.clone(),
             },
         ),
         (
@@ -155,11 +158,44 @@ pub(crate) fn kinds() -> Vec<(&'static str, TxKind)> {
                 memo: Some(BoundedString::new("chargeback 7").unwrap()),
             },
         ),
+        (
+            "Pay (combined)",
+            TxKind::Pay {
+                order_id: BoundedString::new("order-2").unwrap(),
+                legs: merit_chain::encoding::BoundedVec::new(vec![
+                    merit_chain::tx::PayLeg {
+                        to,
+                        token: sym("BEAN"),
+                        amount: 30,
+                    },
+                    merit_chain::tx::PayLeg {
+                        to,
+                        token: sym("BOOK"),
+                        amount: 20,
+                    },
+                ])
+                .unwrap(),
+                memo: memo.clone(),
+            },
+        ),
+        (
+            "PayPath",
+            TxKind::PayPath {
+                send_token: sym("BEAN"),
+                send_max: 1_200,
+                dest_token: sym("BOOK"),
+                dest_amount: 500,
+                to,
+                path: merit_chain::encoding::BoundedVec::new(vec![sym("FUEL")]).unwrap(),
+                order_id: Some(BoundedString::new("order-3").unwrap()),
+                memo: None,
+            },
+        ),
     ]
 }
 
 /// (kind, SHA-256 of the signed transaction's bytes = its hash)
-const TX_HASHES: [(&str, &str); 16] = [
+const TX_HASHES: [(&str, &str); 18] = [
     (
         "CreateToken",
         "a35d0b912e46738d1807ee509e87377fbfcf46cb6a8d32f8de48756abc300e03",
@@ -174,11 +210,11 @@ const TX_HASHES: [(&str, &str); 16] = [
     ),
     (
         "Pay",
-        "32b5581520b262c62273a142da4fa375491221b78f01c6064dbda2502ba3cdbb",
+        "3ccfbc473d45586f74a288e5ab6e639cd91663f3bd735b0c185966562c5dff24",
     ),
     (
         "Refund",
-        "bfe76a657b114b9c408c49150f034540eddbe999342cf73caae6dad57b66d22e",
+        "4b23e5c7c2ab9cb8a142871ed7ecb12c6db7ad689d9301d0a8d73ef2eaf49f96",
     ),
     (
         "Redeem",
@@ -223,6 +259,14 @@ const TX_HASHES: [(&str, &str); 16] = [
     (
         "Clawback",
         "a2ccd78acc4edea3c9696266d987660fcc5ccea468e926e9acbf98f5391e2ab8",
+    ),
+    (
+        "Pay (combined)",
+        "4e8443db0809734e6d4a09ca6fec48a02a2103e6fb537230135c62189960decd",
+    ),
+    (
+        "PayPath",
+        "6e82fcf95c335cc66d645b283423f3b580a536f8d3ae5a0496596e3dbd63712c",
     ),
 ];
 

@@ -1,6 +1,7 @@
 //! Integration tests of the ledger core: rules, model, golden bytes, storage.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
+mod combined;
 mod escrow;
 mod exchange;
 mod expiry;
@@ -11,6 +12,7 @@ mod governance;
 mod light;
 mod market_model;
 mod model;
+mod path;
 mod proofs;
 mod rules;
 mod state_proof;

@@ -1,13 +1,14 @@
 //! The ledger against a simple `BTreeMap` model, over random sequences of
-//! every transaction kind. After every block the balances, supplies and
+//! every transaction kind (payments combine the three tokens at random). After every block the balances, supplies and
 //! every receipt's code must agree with the model; one variant puts each
 //! transaction in a block of its own, so the state is compared after every
 //! step.
 
 use std::collections::BTreeMap;
 
-use merit_chain::encoding::BoundedString;
+use merit_chain::encoding::{BoundedString, BoundedVec};
 use merit_chain::limits::MAX_PAY_LEGS;
+use merit_chain::tx::PayLeg;
 use merit_chain::{Hash32, Keypair, RejectCode, Transaction, TxKind};
 use proptest::prelude::*;
 
@@ -36,15 +37,16 @@ enum Op {
         to: usize,
         amount: u64,
     },
+    /// A combined payment: each leg `(to, sym, amount)` in its own token.
     Pay {
         by: usize,
-        sym: usize,
         order: u8,
-        legs: Vec<(usize, u64)>,
+        legs: Vec<(usize, usize, u64)>,
     },
     Refund {
         by: usize,
         payment: usize,
+        sym: usize,
         amount: u64,
     },
     Redeem {
@@ -65,9 +67,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (acct.clone(), s.clone(), prop_oneof![Just(u64::MAX), 1u64..50_000]).prop_map(|(by, sym, cap)| Op::Create { by, sym, cap }),
         3 => (acct.clone(), s.clone(), acct.clone(), amount()).prop_map(|(by, sym, to, amount)| Op::Mint { by, sym, to, amount }),
         4 => (acct.clone(), s.clone(), acct.clone(), amount()).prop_map(|(by, sym, to, amount)| Op::Transfer { by, sym, to, amount }),
-        3 => (acct.clone(), s.clone(), 0u8..4, prop::collection::vec((acct.clone(), amount()), 0..=MAX_PAY_LEGS + 1))
-            .prop_map(|(by, sym, order, legs)| Op::Pay { by, sym, order, legs }),
-        2 => (acct.clone(), 0usize..8, amount()).prop_map(|(by, payment, amount)| Op::Refund { by, payment, amount }),
+        3 => (acct.clone(), 0u8..4, prop::collection::vec((acct.clone(), s.clone(), amount()), 0..=MAX_PAY_LEGS + 1))
+            .prop_map(|(by, order, legs)| Op::Pay { by, order, legs }),
+        2 => (acct.clone(), 0usize..8, s.clone(), amount()).prop_map(|(by, payment, sym, amount)| Op::Refund { by, payment, sym, amount }),
         2 => (acct, s, amount()).prop_map(|(by, sym, amount)| Op::Redeem { by, sym, amount }),
     ]
 }
@@ -80,8 +82,8 @@ struct ModelToken {
     redeemed: u64,
 }
 
-/// A payment in the model: payer, symbol, receiver -> (received, refunded).
-type ModelPayment = (usize, usize, BTreeMap<usize, (u64, u64)>);
+/// A payment in the model: payer, (receiver, symbol) -> (received, refunded).
+type ModelPayment = (usize, BTreeMap<(usize, usize), (u64, u64)>);
 
 /// The model: plain maps and the rules written as directly as possible.
 #[derive(Default)]
@@ -163,48 +165,53 @@ impl Model {
                 let b = self.bal(*to, *sym);
                 self.set(*to, *sym, b + amount);
             }
-            Op::Pay {
-                by,
-                sym,
-                order,
-                legs,
-            } => {
+            Op::Pay { by, order, legs } => {
                 if legs.is_empty() {
                     return Some(NoLegs);
                 }
                 if legs.len() > MAX_PAY_LEGS {
                     return Some(TooManyLegs);
                 }
-                if legs.iter().any(|(_, a)| *a == 0) {
+                if legs.iter().any(|(_, _, a)| *a == 0) {
                     return Some(ZeroAmount);
                 }
-                let total: u128 = legs.iter().map(|(_, a)| u128::from(*a)).sum();
-                if total > u128::from(u64::MAX) {
+                let mut totals: BTreeMap<usize, u128> = BTreeMap::new();
+                for (_, sym, a) in legs {
+                    *totals.entry(*sym).or_default() += u128::from(*a);
+                }
+                if totals.values().any(|t| *t > u128::from(u64::MAX)) {
                     return Some(Overflow);
                 }
-                if !self.tokens.contains_key(sym) {
+                if totals.keys().any(|sym| !self.tokens.contains_key(sym)) {
                     return Some(UnknownToken);
                 }
                 if self.orders.contains_key(&(*by, *order)) {
                     return Some(DuplicateOrderId);
                 }
-                if u128::from(self.bal(*by, *sym)) < total {
+                // Atomic: one token short and no leg is paid.
+                if totals
+                    .iter()
+                    .any(|(sym, total)| u128::from(self.bal(*by, *sym)) < *total)
+                {
                     return Some(InsufficientBalance);
                 }
-                let b = self.bal(*by, *sym);
-                self.set(*by, *sym, b - total as u64);
+                for (sym, total) in &totals {
+                    let b = self.bal(*by, *sym);
+                    self.set(*by, *sym, b - *total as u64);
+                }
                 let mut shares = BTreeMap::new();
-                for (to, a) in legs {
+                for (to, sym, a) in legs {
                     let b = self.bal(*to, *sym);
                     self.set(*to, *sym, b + a);
-                    shares.entry(*to).or_insert((0, 0)).0 += a;
+                    shares.entry((*to, *sym)).or_insert((0, 0)).0 += a;
                 }
                 self.orders.insert((*by, *order), hash);
-                self.payments.insert(hash, (*by, *sym, shares));
+                self.payments.insert(hash, (*by, shares));
             }
             Op::Refund {
                 by,
                 payment,
+                sym,
                 amount,
             } => {
                 if *amount == 0 {
@@ -213,11 +220,11 @@ impl Model {
                 let Some(id) = payments.get(*payment) else {
                     return Some(UnknownPayment);
                 };
-                let Some((payer, sym, shares)) = self.payments.get(id) else {
+                let Some((payer, shares)) = self.payments.get(id) else {
                     return Some(UnknownPayment);
                 };
                 let (payer, sym) = (*payer, *sym);
-                let Some((received, refunded)) = shares.get(by).copied() else {
+                let Some((received, refunded)) = shares.get(&(*by, sym)).copied() else {
                     return Some(NotPaymentReceiver);
                 };
                 if *amount > received - refunded {
@@ -230,7 +237,11 @@ impl Model {
                 self.set(*by, sym, b - amount);
                 let b = self.bal(payer, sym);
                 self.set(payer, sym, b + amount);
-                if let Some(s) = self.payments.get_mut(id).and_then(|p| p.2.get_mut(by)) {
+                if let Some(s) = self
+                    .payments
+                    .get_mut(id)
+                    .and_then(|p| p.1.get_mut(&(*by, sym)))
+                {
                     s.1 += amount;
                 }
             }
@@ -282,28 +293,31 @@ fn to_kind(op: &Op, keys: &[Keypair], payments: &[Hash32]) -> TxKind {
             amount: *amount,
             memo: None,
         },
-        Op::Pay {
-            sym: i,
-            order,
-            legs: l,
-            ..
-        } => TxKind::Pay {
-            token: s(*i),
+        Op::Pay { order, legs: l, .. } => TxKind::Pay {
             order_id: BoundedString::new(format!("order-{order}")).unwrap(),
-            legs: legs(
-                &l.iter()
-                    .map(|(to, a)| (keys[*to].public(), *a))
-                    .collect::<Vec<_>>(),
-            ),
+            legs: BoundedVec::new(
+                l.iter()
+                    .map(|(to, i, amount)| PayLeg {
+                        to: keys[*to].public(),
+                        token: s(*i),
+                        amount: *amount,
+                    })
+                    .collect(),
+            )
+            .unwrap(),
             memo: None,
         },
         Op::Refund {
-            payment, amount, ..
+            payment,
+            sym: i,
+            amount,
+            ..
         } => TxKind::Refund {
             payment: payments
                 .get(*payment)
                 .copied()
                 .unwrap_or(Hash32([0xEE; 32])),
+            token: s(*i),
             amount: *amount,
         },
         Op::Redeem { sym: i, amount, .. } => TxKind::Redeem {

@@ -25,9 +25,8 @@ fn create(symbol: &str, cap: u64) -> TxKind {
 
 fn pay(token: &str, order: &str, to: &[(merit_chain::Address, u64)]) -> TxKind {
     TxKind::Pay {
-        token: sym(token),
         order_id: BoundedString::new(order).unwrap(),
-        legs: legs(to),
+        legs: legs(sym(token), to),
         memo: None,
     }
 }
@@ -209,6 +208,7 @@ fn a_split_payment_settles_atomically_and_is_refundable_per_receiver() {
             &bob,
             TxKind::Refund {
                 payment,
+                token: sym("BEAN"),
                 amount: 50
             }
         ),
@@ -219,6 +219,7 @@ fn a_split_payment_settles_atomically_and_is_refundable_per_receiver() {
             &bob,
             TxKind::Refund {
                 payment,
+                token: sym("BEAN"),
                 amount: 21
             }
         ),
@@ -229,20 +230,35 @@ fn a_split_payment_settles_atomically_and_is_refundable_per_receiver() {
             &bob,
             TxKind::Refund {
                 payment,
+                token: sym("BEAN"),
                 amount: 20
             }
         ),
         None
     );
     assert_eq!(
-        a.exec(&bob, TxKind::Refund { payment, amount: 1 }),
+        a.exec(
+            &bob,
+            TxKind::Refund {
+                payment,
+                token: sym("BEAN"),
+                amount: 1
+            }
+        ),
         Some(RejectCode::RefundExceedsPayment)
     );
     assert_eq!(a.balance(&alice, "BEAN"), 9_070);
     assert_eq!(a.balance(&bob, "BEAN"), 0);
     // Someone who got nothing from the payment cannot refund it.
     assert_eq!(
-        a.exec(&alice, TxKind::Refund { payment, amount: 1 }),
+        a.exec(
+            &alice,
+            TxKind::Refund {
+                payment,
+                token: sym("BEAN"),
+                amount: 1
+            }
+        ),
         Some(RejectCode::NotPaymentReceiver)
     );
     assert_eq!(
@@ -250,6 +266,7 @@ fn a_split_payment_settles_atomically_and_is_refundable_per_receiver() {
             &bob,
             TxKind::Refund {
                 payment: Hash32([7; 32]),
+                token: sym("BEAN"),
                 amount: 1
             }
         ),
@@ -270,6 +287,7 @@ fn a_refund_needs_the_receiver_to_still_hold_the_points() {
             &bob,
             TxKind::Refund {
                 payment,
+                token: sym("BEAN"),
                 amount: 10
             }
         ),
@@ -704,11 +722,72 @@ fn every_rejection_code_is_reached() {
         &bob,
         TxKind::Refund {
             payment: Hash32([1; 32]),
+            token: sym("BEAN"),
             amount: 1,
         },
     ));
-    note(a.exec(&alice, TxKind::Refund { payment, amount: 1 }));
-    note(a.exec(&bob, TxKind::Refund { payment, amount: 6 }));
+    note(a.exec(
+        &alice,
+        TxKind::Refund {
+            payment,
+            token: sym("BEAN"),
+            amount: 1,
+        },
+    ));
+    note(a.exec(
+        &bob,
+        TxKind::Refund {
+            payment,
+            token: sym("BEAN"),
+            amount: 6,
+        },
+    ));
+    // Combined payments: six tokens are past the bound.
+    let six: Vec<merit_chain::tx::PayLeg> = ["T1", "T2", "T3", "T4", "T5", "T6"]
+        .iter()
+        .map(|t| merit_chain::tx::PayLeg {
+            to: bob.public(),
+            token: sym(t),
+            amount: 1,
+        })
+        .collect();
+    note(a.exec(
+        &alice,
+        TxKind::Pay {
+            order_id: BoundedString::new("six").unwrap(),
+            legs: merit_chain::encoding::BoundedVec::new(six).unwrap(),
+            memo: None,
+        },
+    ));
+    // Path payments: no book, too long a path, over send_max.
+    let path = |send_max: u64, path: &[&str]| TxKind::PayPath {
+        send_token: sym("BEAN"),
+        send_max,
+        dest_token: sym("BOOK"),
+        dest_amount: 1,
+        to: bob.public(),
+        path: merit_chain::encoding::BoundedVec::new(path.iter().map(|t| sym(t)).collect())
+            .unwrap(),
+        order_id: None,
+        memo: None,
+    };
+    note(a.exec(&alice, path(10, &[])));
+    note(a.exec(&alice, path(10, &["A1", "A2", "A3", "A4"])));
+    let carol = a.carol.clone();
+    let mint = TxKind::Mint {
+        token: sym("BOOK"),
+        to: carol.public(),
+        amount: 10,
+    };
+    assert_eq!(a.exec(&m2, mint), None);
+    let sell_book = TxKind::PlaceOffer {
+        sell: sym("BOOK"),
+        buy: sym("BEAN"),
+        amount: 10,
+        price: merit_chain::tx::Price::new(5, 1),
+    };
+    assert_eq!(a.exec(&carol, sell_book), None);
+    note(a.exec(&alice, path(4, &[])));
     // Exchange.
     let book_for_bob = TxKind::Mint {
         token: sym("BOOK"),

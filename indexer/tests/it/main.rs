@@ -196,15 +196,16 @@ impl Load {
                     (
                         shopper,
                         TxKind::Pay {
-                            token: *token,
                             order_id: OrderId::new(format!("order-{seed}-{round}")).unwrap(),
                             legs: BoundedVec::new(vec![
                                 PayLeg {
                                     to: merchant.public(),
+                                    token: *token,
                                     amount: rng.range(1, 40),
                                 },
                                 PayLeg {
                                     to: peer.public(),
+                                    token: *token,
                                     amount: 1,
                                 },
                             ])

@@ -172,15 +172,16 @@ fn build_chain(layout: &DevnetLayout, ledger: &mut Ledger, storage: &dyn Storage
         }
     };
     let pay = |order: &str| TxKind::Pay {
-        token: sym("BEAN"),
         order_id: text(order),
         legs: BoundedVec::new(vec![
             PayLeg {
                 to: coffee.public(),
+                token: sym("BEAN"),
                 amount: 450,
             },
             PayLeg {
                 to: carol.public(),
+                token: sym("BEAN"),
                 amount: 50,
             },
         ])
@@ -242,6 +243,7 @@ fn build_chain(layout: &DevnetLayout, ledger: &mut Ledger, storage: &dyn Storage
             &carol,
             TxKind::Refund {
                 payment: payment.hash(),
+                token: sym("BEAN"),
                 amount: 20,
             },
         ),
@@ -434,11 +436,11 @@ fn build_chain(layout: &DevnetLayout, ledger: &mut Ledger, storage: &dyn Storage
     let legs: Vec<PayLeg> = (0..=merit_chain::limits::MAX_PAY_LEGS)
         .map(|_| PayLeg {
             to: bob.public(),
+            token: sym("BEAN"),
             amount: 1,
         })
         .collect();
     let many_legs = TxKind::Pay {
-        token: sym("BEAN"),
         order_id: text("order-51"),
         legs: BoundedVec::new(legs).expect("fewer than the decoding bound"),
         memo: None,
@@ -622,6 +624,20 @@ fn calls(f: &Facts) -> Vec<(&'static str, Value)> {
         json!(["BEAN"]),
     ] {
         c.push(("merit_getOrderBook", book));
+    }
+    for paths in [
+        json!(["BOOK", "FUEL", "1"]),
+        json!(["FUEL", "BOOK", "0.1"]),
+        json!(["BOOK", "FUEL", "3.01"]),
+        json!(["BEAN", "FUEL", "1"]),
+        json!(["BOOK", "BOOK", "1"]),
+        json!(["BOOK", "NOPE", "1"]),
+        json!(["BOOK", "FUEL", "0"]),
+        json!(["BOOK", "FUEL", "1.5.5"]),
+        json!(["BOOK", "FUEL", 10]),
+        json!(["BOOK", "FUEL"]),
+    ] {
+        c.push(("merit_findPaths", paths));
     }
     for a in &f.addresses {
         c.push(("merit_getHistory", json!([a])));

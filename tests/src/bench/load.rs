@@ -291,11 +291,11 @@ impl Signer {
             let legs: Vec<PayLeg> = (0..PAY_LEGS)
                 .map(|k| PayLeg {
                     to: self.accounts[pick(k)].public(),
+                    token: self.token,
                     amount: 1,
                 })
                 .collect();
             TxKind::Pay {
-                token: self.token,
                 order_id: OrderId::new(format!("b{:x}-{i}", self.run)).unwrap_or_default(),
                 legs: BoundedVec::new(legs).unwrap_or_default(),
                 memo: None,
@@ -462,11 +462,11 @@ impl Bench {
                 .iter()
                 .map(|a| PayLeg {
                     to: a.public(),
+                    token: self.token,
                     amount: FUNDING_UNITS,
                 })
                 .collect();
             let kind = TxKind::Pay {
-                token: self.token,
                 order_id: OrderId::new(format!("bench-fund-{seed:x}-{k}"))
                     .map_err(|_| "order id")?,
                 legs: BoundedVec::new(legs).map_err(|_| "legs")?,

@@ -94,6 +94,7 @@ impl Accounts {
             .iter()
             .map(|k| PayLeg {
                 to: k.public(),
+                token: self.token,
                 amount: FUNDING_UNITS,
             })
             .collect();
@@ -102,7 +103,6 @@ impl Accounts {
             rng.next_u64(),
             expires,
             TxKind::Pay {
-                token: self.token,
                 order_id: OrderId::new(format!("chaos-funding-{:x}", rng.next_u64()))
                     .map_err(|_| "order id")?,
                 legs: BoundedVec::new(legs).map_err(|_| "too many legs")?,
@@ -217,11 +217,11 @@ pub fn run_load(
                 let legs: Vec<PayLeg> = (0..PAY_LEGS)
                     .map(|_| PayLeg {
                         to: accounts.keys[pick(&mut rng)].public(),
+                        token: accounts.token,
                         amount: 1,
                     })
                     .collect();
                 TxKind::Pay {
-                    token: accounts.token,
                     order_id: OrderId::new(format!("chaos-{:x}", rng.next_u64()))
                         .unwrap_or_default(),
                     legs: BoundedVec::new(legs).unwrap_or_default(),

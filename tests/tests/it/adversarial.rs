@@ -75,20 +75,21 @@ fn pay(token: &str, order_id: &str, legs: &[(&Keypair, u64)]) -> TxKind {
         .iter()
         .map(|(k, amount)| PayLeg {
             to: k.public(),
+            token: sym(token),
             amount: *amount,
         })
         .collect();
     TxKind::Pay {
-        token: sym(token),
         order_id: BoundedString::new(order_id).unwrap(),
         legs: BoundedVec::new(legs).unwrap(),
         memo: None,
     }
 }
 
-fn refund(payment: &str, amount: u64) -> TxKind {
+fn refund(payment: &str, token: &str, amount: u64) -> TxKind {
     TxKind::Refund {
         payment: Hash32::from_hex(payment).unwrap(),
+        token: sym(token),
         amount,
     }
 }
@@ -1293,37 +1294,45 @@ fn a_refund_beyond_what_the_receiver_got_is_rejected() {
         let nothing = Hash32([7; 32]).to_hex();
         let txs = [
             (
-                p.tx(&m0, refund(payment, 1_001)),
+                p.tx(&m0, refund(payment, "BEAN", 1_001)),
                 RejectCode::RefundExceedsPayment,
             ),
             (
-                p.tx(&m1, refund(payment, 201)),
+                p.tx(&m1, refund(payment, "BEAN", 201)),
                 RejectCode::RefundExceedsPayment,
             ),
             (
-                p.tx(&m0, refund(payment, u64::MAX)),
+                p.tx(&m0, refund(payment, "BEAN", u64::MAX)),
                 RejectCode::RefundExceedsPayment,
             ),
             (
-                p.tx(&bob, refund(payment, 1)),
+                p.tx(&bob, refund(payment, "BEAN", 1)),
                 RejectCode::NotPaymentReceiver,
             ),
             (
-                p.tx(&alice, refund(payment, 1)),
+                p.tx(&alice, refund(payment, "BEAN", 1)),
                 RejectCode::NotPaymentReceiver,
             ),
-            (p.tx(&m0, refund(&nothing, 1)), RejectCode::UnknownPayment),
+            (
+                p.tx(&m0, refund(&nothing, "BEAN", 1)),
+                RejectCode::UnknownPayment,
+            ),
+            // The payment paid m0 in BEAN only: no BOOK share to refund.
+            (
+                p.tx(&m0, refund(payment, "BOOK", 1)),
+                RejectCode::NotPaymentReceiver,
+            ),
         ];
         p.rejected_in_block(case, &txs);
         p.assert_unchanged(case, &before);
         // A partial refund, then more than what is left.
-        p.commit(case, &p.tx(&m0, refund(payment, 400)));
+        p.commit(case, &p.tx(&m0, refund(payment, "BEAN", 400)));
         let case = "over-refund after a partial refund";
         let before = p.snapshot(case);
         p.rejected_in_block(
             case,
             &[(
-                p.tx(&m0, refund(payment, 601)),
+                p.tx(&m0, refund(payment, "BEAN", 601)),
                 RejectCode::RefundExceedsPayment,
             )],
         );
@@ -1541,7 +1550,7 @@ fn kinds_that_fail_their_stateless_checks_are_refused_at_submission() {
             ),
             (
                 "zero refund",
-                p.tx(&m0, refund(&Hash32([1; 32]).to_hex(), 0)),
+                p.tx(&m0, refund(&Hash32([1; 32]).to_hex(), "BEAN", 0)),
                 RejectCode::ZeroAmount,
             ),
             (
@@ -1731,10 +1740,10 @@ fn a_transaction_over_a_size_bound_is_refused() {
                 memo: Some(BoundedString::new(memo.clone()).unwrap()),
             },
             TxKind::Pay {
-                token: sym("BEAN"),
                 order_id: BoundedString::new("adv-memo").unwrap(),
                 legs: BoundedVec::new(vec![PayLeg {
                     to: bob.public(),
+                    token: sym("BEAN"),
                     amount: 1,
                 }])
                 .unwrap(),

@@ -888,6 +888,7 @@ fn big_block(height: u64, proposer: &Keypair) -> Block {
     let legs: Vec<PayLeg> = (0..MAX_PAY_LEGS)
         .map(|i| PayLeg {
             to: Keypair::insecure_from_label(&format!("big-block/leg-{i}")).public(),
+            token: crate::tx::Symbol::new("BEAN").unwrap(),
             amount: 1,
         })
         .collect();
@@ -897,7 +898,6 @@ fn big_block(height: u64, proposer: &Keypair) -> Block {
         nonce: 1,
         expires_at_height: 100,
         kind: TxKind::Pay {
-            token: crate::tx::Symbol::new("BEAN").unwrap(),
             order_id: crate::tx::OrderId::new("order").unwrap(),
             legs: BoundedVec::new(legs).unwrap(),
             memo: Some(crate::tx::Memo::new("m".repeat(MAX_MEMO_BYTES)).unwrap()),
