@@ -105,7 +105,6 @@ pub fn build_chain(
     let transfer = |token: &str, to: &Keypair, amount: u64| TxKind::Transfer {
         token: sym(token),
         to: to.public(),
-        token: sym("BEAN"),
         amount,
         memo: Some(BoundedString::new("thanks").expect("a memo")),
     };
@@ -149,6 +148,7 @@ pub fn build_chain(
             ledger,
             &alice,
             TxKind::Pay {
+                token: sym("BEAN"),
                 order_id: BoundedString::new("order-1").expect("an order id"),
                 legs: BoundedVec::new(vec![
                     PayLeg {

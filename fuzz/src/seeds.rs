@@ -46,6 +46,7 @@ pub fn world_transactions(world: &World) -> Vec<(&'static str, Transaction)> {
     let pk = |i: usize| w.signers[i].public();
     let order = |s: &str| BoundedString::new(s).expect("an order id");
     let pay = |n: usize| TxKind::Pay {
+        token: sym("BEAN"),
         order_id: order(&format!("order-{n}")),
         legs: crate::fixture::legs(
             &(0..n)
@@ -68,7 +69,6 @@ pub fn world_transactions(world: &World) -> Vec<(&'static str, Transaction)> {
                 TxKind::Mint {
                     token: sym("BEAN"),
                     to: pk(CAROL),
-                    token: sym("BEAN"),
                     amount: 777,
                 },
             ),

@@ -72,7 +72,6 @@ impl World {
         let mint = |token: &str, to: &Keypair, amount: u64| TxKind::Mint {
             token: sym(token),
             to: to.public(),
-            token: sym("BEAN"),
             amount,
         };
         let txs = vec![
@@ -103,6 +102,7 @@ impl World {
         let pay = a.tx(
             &alice,
             TxKind::Pay {
+                token: sym("BEAN"),
                 order_id: BoundedString::new("order-1").unwrap(),
                 legs: legs(&[(bob.public(), 90), (m1.public(), 10)]),
                 memo: None,

@@ -9,6 +9,7 @@ mod fixture;
 mod freeze;
 mod golden;
 mod governance;
+mod kind_vectors;
 mod light;
 mod market_model;
 mod model;
