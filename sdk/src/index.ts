@@ -8,6 +8,7 @@ export { encode, decode, fromJson, toJson, checkSymbol, type Type } from './code
 export * as codec from './codec.js';
 export * from './crypto.js';
 export * from './limits.js';
+export * from './amount.js';
 export * from './reject.js';
 export * from './tx.js';
 export * from './light.js';
