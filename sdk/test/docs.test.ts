@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
-import { SDK_DIR } from './support/devnet.js';
+import { SDK_DIR, startDevnet } from './support/devnet.js';
 
 test('every snippet of docs/sdk.md is the runnable example, in order', () => {
   const page = readFileSync(`${SDK_DIR}/../docs/sdk.md`, 'utf8');
@@ -25,4 +25,12 @@ test('every snippet of docs/sdk.md is the runnable example, in order', () => {
       .filter((l) => l.trim() && !l.trim().startsWith('//'))
       .join('\n');
   assert.equal(code(snippets.join('\n')), code(example), 'the snippets leave out none of the example');
+});
+
+test('without the node binary the devnet tests fail, saying how to build it', async () => {
+  await assert.rejects(startDevnet(4, `${SDK_DIR}/no-such-merit-node`), (e: Error) => {
+    assert.match(e.message, /need the node binary at .*no-such-merit-node, which does not exist/);
+    assert.match(e.message, /cargo build --workspace --bins/);
+    return true;
+  });
 });

@@ -446,6 +446,34 @@ fn in_repo(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
+/// The page's tables name every kind, event and rejection code with its
+/// tag or number, as the encoder writes them.
+fn tables_agree(page: &str) {
+    let row = |tag: u32, name: &str| {
+        assert!(
+            page.contains(&format!("| {tag} | `{name}` |")),
+            "docs/protocol.md has no table row `| {tag} | `{name}` |`"
+        );
+    };
+    for (i, v) in kv::kinds().into_iter().enumerate() {
+        let body = kv::body(i, v.kind);
+        row(tag(&encoding::encode(&body.kind)), body.kind.name());
+    }
+    for (_, event) in kv::events() {
+        let json = kv::event_json(&event);
+        let Json::Obj(fields) = &json else {
+            unreachable!("an event is an object")
+        };
+        let Json::Str(name) = &fields[0].1 else {
+            unreachable!("its type comes first")
+        };
+        row(tag(&encoding::encode(&event)), name);
+    }
+    for code in merit_chain::RejectCode::ALL {
+        row(u32::from(code.number()), code.name());
+    }
+}
+
 #[test]
 fn the_protocol_pages_and_the_sdks_vectors_are_the_encoders_and_verify() {
     let (keys_page, keys_json) = keys();
@@ -459,6 +487,7 @@ fn the_protocol_pages_and_the_sdks_vectors_are_the_encoders_and_verify() {
     let (before, rest) = page.split_once(BEGIN).expect("the begin marker");
     let (_, after) = rest.split_once(END).expect("the end marker");
     let want = format!("{before}{BEGIN}\n{vectors}{END}{after}");
+    tables_agree(before);
     check_or_write(&path, Some(&page), &want, "docs/protocol.md");
 
     let json = Json::obj(vec![

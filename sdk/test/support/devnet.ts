@@ -47,10 +47,10 @@ export interface Devnet {
 }
 
 /** Starts a devnet and waits until it has committed a block. */
-export async function startDevnet(validators = 4): Promise<Devnet> {
-  if (!existsSync(NODE_BINARY)) {
+export async function startDevnet(validators = 4, binary = NODE_BINARY): Promise<Devnet> {
+  if (!existsSync(binary)) {
     throw new Error(
-      `the devnet tests need the node binary at ${NODE_BINARY}, which does not exist: ` +
+      `the devnet tests need the node binary at ${binary}, which does not exist: ` +
         'build it first with `cargo build --workspace --bins` (or `cargo test --workspace`) at the root of the repository',
     );
   }
@@ -59,7 +59,7 @@ export async function startDevnet(validators = 4): Promise<Devnet> {
   const logFile = join(dir, 'devnet.log');
   const log = openSync(logFile, 'w');
   const child: ChildProcess = spawn(
-    NODE_BINARY,
+    binary,
     [
       'devnet',
       '--dir',
