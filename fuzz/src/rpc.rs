@@ -148,15 +148,16 @@ pub fn build_chain(
             ledger,
             &alice,
             TxKind::Pay {
-                token: sym("BEAN"),
                 order_id: BoundedString::new("order-1").expect("an order id"),
                 legs: BoundedVec::new(vec![
                     PayLeg {
                         to: merchant.public(),
+                        token: sym("BEAN"),
                         amount: 450,
                     },
                     PayLeg {
                         to: carol.public(),
+                        token: sym("BOOK"),
                         amount: 50,
                     },
                 ])

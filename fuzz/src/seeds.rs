@@ -46,13 +46,24 @@ pub fn world_transactions(world: &World) -> Vec<(&'static str, Transaction)> {
     let pk = |i: usize| w.signers[i].public();
     let order = |s: &str| BoundedString::new(s).expect("an order id");
     let pay = |n: usize| TxKind::Pay {
-        token: sym("BEAN"),
         order_id: order(&format!("order-{n}")),
         legs: crate::fixture::legs(
+            sym("BEAN"),
             &(0..n)
                 .map(|i| (pk([BOB, CAROL, M1][i % 3]), 1 + i as u64))
                 .collect::<Vec<_>>(),
         ),
+        memo: None,
+    };
+    let pay_path = |path: &[&str]| TxKind::PayPath {
+        send_token: sym("BEAN"),
+        send_max: 100,
+        dest_token: sym("PERK"),
+        dest_amount: 10,
+        to: pk(CAROL),
+        path: merit_chain::encoding::BoundedVec::new(path.iter().map(|t| sym(t)).collect())
+            .expect("a short path"),
+        order_id: None,
         memo: None,
     };
     let late = |who: usize, hours: u64| -> u64 {
@@ -112,6 +123,7 @@ pub fn world_transactions(world: &World) -> Vec<(&'static str, Transaction)> {
                 7,
                 TxKind::Refund {
                     payment: w.payment,
+                    token: sym("BEAN"),
                     amount: 30,
                 },
             ),
@@ -244,6 +256,36 @@ pub fn world_transactions(world: &World) -> Vec<(&'static str, Transaction)> {
                     memo: None,
                 },
             ),
+        ),
+        (
+            "pay-combined",
+            w.tx(
+                ALICE,
+                22,
+                TxKind::Pay {
+                    order_id: order("order-combined"),
+                    legs: merit_chain::encoding::BoundedVec::new(vec![
+                        merit_chain::tx::PayLeg {
+                            to: pk(BOB),
+                            token: sym("BEAN"),
+                            amount: 5,
+                        },
+                        merit_chain::tx::PayLeg {
+                            to: pk(CAROL),
+                            token: sym("PERK"),
+                            amount: 3,
+                        },
+                    ])
+                    .expect("two legs"),
+                    memo: None,
+                },
+            ),
+        ),
+        ("pay-path", w.tx(BOB, 23, pay_path(&[]))),
+        ("pay-path-self-cross", w.tx(ALICE, 24, pay_path(&[]))),
+        (
+            "pay-path-too-long",
+            w.tx(BOB, 25, pay_path(&["A1", "A2", "A3", "A4"])),
         ),
     ];
     // A day and more later: the expiring token's lots are gone.
@@ -591,6 +633,8 @@ mod tests {
             ("redeem-after-expiry", "InsufficientBalance"),
             ("freeze-not-freezable", "NotFreezable"),
             ("clawback-disabled", "ClawbackDisabled"),
+            ("pay-path-self-cross", "SelfCross"),
+            ("pay-path-too-long", "PathTooLong"),
         ];
         for (name, tx) in world_transactions(&world) {
             let r = check_single(&world.ledger, &world.context(tx.body.nonce), &tx);

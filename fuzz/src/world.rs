@@ -102,9 +102,8 @@ impl World {
         let pay = a.tx(
             &alice,
             TxKind::Pay {
-                token: sym("BEAN"),
                 order_id: BoundedString::new("order-1").unwrap(),
-                legs: legs(&[(bob.public(), 90), (m1.public(), 10)]),
+                legs: legs(sym("BEAN"), &[(bob.public(), 90), (m1.public(), 10)]),
                 memo: None,
             },
         );

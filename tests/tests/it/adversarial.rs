@@ -70,10 +70,20 @@ fn mint(token: &str, to: &Keypair, amount: u64) -> TxKind {
     }
 }
 
+/// A payment in one token.
 fn pay(token: &str, order_id: &str, legs: &[(&Keypair, u64)]) -> TxKind {
+    let legs: Vec<_> = legs
+        .iter()
+        .map(|(k, amount)| (*k, token, *amount))
+        .collect();
+    combined(order_id, &legs)
+}
+
+/// A payment whose legs are `(receiver, token, amount)`.
+fn combined(order_id: &str, legs: &[(&Keypair, &str, u64)]) -> TxKind {
     let legs = legs
         .iter()
-        .map(|(k, amount)| PayLeg {
+        .map(|(k, token, amount)| PayLeg {
             to: k.public(),
             token: sym(token),
             amount: *amount,
@@ -82,6 +92,27 @@ fn pay(token: &str, order_id: &str, legs: &[(&Keypair, u64)]) -> TxKind {
     TxKind::Pay {
         order_id: BoundedString::new(order_id).unwrap(),
         legs: BoundedVec::new(legs).unwrap(),
+        memo: None,
+    }
+}
+
+/// `to` gets `dest_amount` of `dest`, paid in `send` through `path`.
+fn pay_path(
+    send: &str,
+    send_max: u64,
+    dest: &str,
+    dest_amount: u64,
+    to: &Keypair,
+    path: &[&str],
+) -> TxKind {
+    TxKind::PayPath {
+        send_token: sym(send),
+        send_max,
+        dest_token: sym(dest),
+        dest_amount,
+        to: to.public(),
+        path: BoundedVec::new(path.iter().map(|t| sym(t)).collect()).unwrap(),
+        order_id: None,
         memo: None,
     }
 }
@@ -1425,6 +1456,87 @@ fn ownership_existence_and_deadline_rules_reject_in_a_block() {
 /// created to allow them (the devnet's BEAN allows both, BOOK neither), and
 /// never reach past what is there; frozen points cannot be spent. Each
 /// breach is rejected in a block and changes nothing.
+/// Combined payments are atomic; path payments cost at most `send_max`,
+/// deliver exactly or not at all, and never cross the payer's own offer.
+/// alice's resting offer sells 10.00 BEAN for BOOK at 1/1.
+#[test]
+fn combined_and_path_payment_rules_reject_in_a_block_and_change_nothing() {
+    rule("paths", |p| {
+        let case = "paths";
+        let (alice, bob, m0, m1) = (
+            p.c.shopper("alice"),
+            p.c.shopper("bob"),
+            p.merchant(0),
+            p.merchant(1),
+        );
+        let empty = Keypair::insecure_from_label("adversarial/empty-handed");
+        let before = p.snapshot(case);
+        let bob_book = p.spendable(case, &bob, "BOOK");
+        let txs = [
+            // One BOOK leg more than bob holds: the BEAN leg is not paid.
+            (
+                p.tx(
+                    &bob,
+                    combined(
+                        "adv-combined-short",
+                        &[(&m0, "BEAN", 100), (&m1, "BOOK", bob_book + 1)],
+                    ),
+                ),
+                RejectCode::InsufficientBalance,
+            ),
+            (
+                p.tx(
+                    &bob,
+                    combined(
+                        "adv-combined-unknown",
+                        &[(&m0, "BEAN", 100), (&m1, "NOPE", 1)],
+                    ),
+                ),
+                RejectCode::UnknownToken,
+            ),
+            // 10.00 BEAN cost 10.00 BOOK: a unit less is not enough.
+            (
+                p.tx(&bob, pay_path("BOOK", 999, "BEAN", 1_000, &m0, &[])),
+                RejectCode::SendMaxExceeded,
+            ),
+            // The book holds 10.00 BEAN, not a unit more.
+            (
+                p.tx(&bob, pay_path("BOOK", 10_000, "BEAN", 1_001, &m0, &[])),
+                RejectCode::NoPath,
+            ),
+            // No book sells FUEL for BOOK.
+            (
+                p.tx(&bob, pay_path("BOOK", 10_000, "BEAN", 1, &m0, &["FUEL"])),
+                RejectCode::NoPath,
+            ),
+            // alice would cross her own offer.
+            (
+                p.tx(&alice, pay_path("BOOK", 10_000, "BEAN", 1, &m0, &[])),
+                RejectCode::SelfCross,
+            ),
+            // The book could deliver, but the payer holds no BOOK.
+            (
+                p.tx(&empty, pay_path("BOOK", 10_000, "BEAN", 1, &m0, &[])),
+                RejectCode::InsufficientBalance,
+            ),
+        ];
+        p.rejected_in_block(case, &txs);
+        p.assert_unchanged(case, &before);
+        // At exactly its cost, bob's path payment goes through (and leaves
+        // 9.00 BEAN in alice's offer for the other tests).
+        let hash = p.commit(
+            case,
+            &p.tx(&bob, pay_path("BOOK", 100, "BEAN", 100, &m0, &[])),
+        );
+        let v = p.rpc.call("merit_getTransaction", json!([hash])).unwrap();
+        let paid = v["events"].as_array().is_some_and(|es| {
+            es.iter()
+                .any(|e| e["type"] == "PathPaid" && e["sent"] == "1.00" && e["received"] == "1.00")
+        });
+        assert!(paid, "{case}: {v}");
+    });
+}
+
 #[test]
 fn freeze_and_clawback_rules_reject_in_a_block_and_change_nothing() {
     rule("freeze", |p| {
@@ -1627,6 +1739,54 @@ fn kinds_that_fail_their_stateless_checks_are_refused_at_submission() {
                 "51 legs",
                 p.tx(&alice, pay("BEAN", "adv-51", &fifty_one)),
                 RejectCode::TooManyLegs,
+            ),
+            (
+                "six tokens",
+                p.tx(
+                    &alice,
+                    combined(
+                        "adv-six",
+                        &[
+                            (&bob, "BEAN", 1),
+                            (&bob, "BOOK", 1),
+                            (&bob, "FUEL", 1),
+                            (&bob, "MILES", 1),
+                            (&bob, "CUPS", 1),
+                            (&bob, "NOPE", 1),
+                        ],
+                    ),
+                ),
+                RejectCode::TooManyTokens,
+            ),
+            (
+                "path of four",
+                p.tx(
+                    &alice,
+                    pay_path(
+                        "BOOK",
+                        1,
+                        "BEAN",
+                        1,
+                        &bob,
+                        &["FUEL", "MILES", "CUPS", "NOPE"],
+                    ),
+                ),
+                RejectCode::PathTooLong,
+            ),
+            (
+                "route twice through a token",
+                p.tx(&alice, pay_path("BOOK", 1, "BEAN", 1, &bob, &["BOOK"])),
+                RejectCode::SameToken,
+            ),
+            (
+                "zero dest_amount",
+                p.tx(&alice, pay_path("BOOK", 1, "BEAN", 0, &bob, &[])),
+                RejectCode::ZeroAmount,
+            ),
+            (
+                "zero send_max",
+                p.tx(&alice, pay_path("BOOK", 0, "BEAN", 1, &bob, &[])),
+                RejectCode::ZeroAmount,
             ),
             (
                 "legs overflow",

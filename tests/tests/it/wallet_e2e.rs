@@ -723,6 +723,112 @@ fn the_wallet_drives_a_devnet_end_to_end() {
     let book = w.ok("token info BOOK --json").json();
     assert_eq!(book["minted"], "1759.75", "{book}");
 
+    // ---- a combined payment: one order, paid in CAKE and BOOK at once.
+    let paid = w.commit(
+        "--from alice pay --order E2E-2 --split merchant-1=10:CAKE,merchant-1=5:BOOK,carol=1:BOOK",
+    );
+    let hash = paid["hash"].as_str().expect("hash").to_string();
+    let totals: Vec<(&str, &str)> = paid["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["type"] == "Paid")
+        .map(|e| {
+            (
+                e["token"].as_str().unwrap_or("?"),
+                e["total"].as_str().unwrap_or("?"),
+            )
+        })
+        .collect();
+    assert_eq!(totals, [("CAKE", "10.00"), ("BOOK", "6.00")], "{paid}");
+    w.expect(
+        "the combined payment",
+        "alice",
+        &[("CAKE", "64.50"), ("BOOK", "1001.00")],
+    );
+    // Which of its tokens a refund returns must be said, and each is
+    // bounded by what that receiver got of it.
+    w.fails(2, "--token", &format!("--from merchant-1 refund {hash} 1"));
+    w.commit(&format!("--from merchant-1 refund {hash} 2 --token BOOK"));
+    w.expect("a refund in BOOK", "alice", &[("BOOK", "1003.00")]);
+    w.fails(
+        1,
+        "RefundExceedsPayment",
+        &format!("--from merchant-1 refund {hash} 3.01 --token BOOK"),
+    );
+    w.fails(
+        1,
+        "NotPaymentReceiver",
+        &format!("--from carol refund {hash} 1 --token CAKE"),
+    );
+    // A leg in no token is refused before anything is signed.
+    w.fails(
+        2,
+        "name its token",
+        "--from alice pay --order E2E-3 --split bob=1",
+    );
+
+    // ---- a path payment: bob pays merchant-1 exactly 3 CAKE out of his
+    // BOOK, through carol's offer of CAKE at 2 BOOK each.
+    w.commit("--from carol offer place --sell CAKE --buy BOOK --amount 5 --price 2");
+    let m1_cake = w.balances("merchant-1")["CAKE"].clone();
+    let run = w.ok("--from bob pay-path CAKE 3 merchant-1 --send-token BOOK --send-max 6 --json");
+    assert!(
+        run.stderr.contains("route BOOK → CAKE costs 6.00 BOOK"),
+        "{run:#?}"
+    );
+    let tx = run.json();
+    assert_eq!(tx["status"], "committed", "{run:#?}");
+    let path_paid = event(&tx, "PathPaid");
+    assert_eq!(path_paid["sent"], "6.00", "{tx}");
+    assert_eq!(path_paid["received"], "3.00", "{tx}");
+    w.expect("the path payment", "bob", &[("BOOK", "494.50")]);
+    w.expect("the path payment", "carol", &[("BOOK", "259.25")]);
+    let units = |s: &str| parse_amount(s, 2).expect("an amount");
+    assert_eq!(
+        units(&w.balances("merchant-1")["CAKE"]),
+        units(&m1_cake) + 300,
+        "merchant-1 got exactly 3 CAKE"
+    );
+    // 2 CAKE cost 4 BOOK: the wallet says so before signing, and the chain
+    // refuses a route named outright.
+    w.fails(
+        2,
+        "costs 4.00 BOOK now, above --send-max 3.99",
+        "--from bob pay-path CAKE 2 merchant-1 --send-token BOOK --send-max 3.99",
+    );
+    let run = w.run_args(
+        PASSWORD,
+        &[
+            "--from",
+            "bob",
+            "pay-path",
+            "CAKE",
+            "2",
+            "merchant-1",
+            "--send-token",
+            "BOOK",
+            "--send-max",
+            "3.99",
+            "--path",
+            "",
+        ],
+    );
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(run.stderr.contains("SendMaxExceeded"), "{run:#?}");
+    // More than the book holds: no route now, and NoPath on chain.
+    w.fails(
+        2,
+        "no route from BOOK can deliver 3 CAKE",
+        "--from bob pay-path CAKE 3 merchant-1 --send-token BOOK --send-max 100",
+    );
+    w.fails(
+        1,
+        "NoPath",
+        "--from bob pay-path CAKE 3 merchant-1 --send-token BOOK --send-max 100 --path BEAN",
+    );
+    w.expect("refused path payments", "bob", &[("BOOK", "494.50")]);
+
     let secs = started.elapsed().as_secs_f64();
     eprintln!("wallet end-to-end test took {secs:.1} s");
 }
