@@ -1,5 +1,7 @@
 //! JSON-RPC 2.0 over HTTP and WebSocket on one port, with `GET /health`.
-//! The methods are documented in `docs/rpc.md`.
+//! The methods are documented in `docs/rpc.md`, and `rpc.discover` answers
+//! their OpenRPC description ([`discover`]). Each handler reads its params
+//! by the names that description gives them (`merit_api::method::ALL`).
 //!
 //! Every parameter from outside is parsed here into a typed value or
 //! refused with -32602 and a reason; nothing reaches the ledger or the
@@ -14,8 +16,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
 
 use jsonrpsee::server::middleware::http::ProxyGetRequestLayer;
 use jsonrpsee::server::{
@@ -55,6 +57,7 @@ use crate::shared::{AdmitError, CommittedBlock, Shared};
 
 mod args;
 pub(crate) mod bounds;
+pub mod discover;
 mod statement;
 
 use args::Args;
@@ -589,12 +592,16 @@ fn history_params(params: &Params<'_>) -> Result<(Address, api::HistoryOptions),
             .map_err(|e| bad_params(e.message().to_string()))?,
     };
     if raw.get(1).is_some_and(Value::is_object) {
-        let mut args = Args::new(method::GET_HISTORY, &["address", "options"], params)?;
+        let mut args = Args::new(method::GET_HISTORY, params)?;
         let address = parse_address(&args.required::<String>()?)?;
         let options: api::HistoryOptions = args.optional()?.unwrap_or_default();
         return Ok((address, options));
     }
-    let mut args = Args::new(method::GET_HISTORY, &["address", "cursor", "limit"], params)?;
+    let mut args = Args::with(
+        method::GET_HISTORY,
+        method::GET_HISTORY_POSITIONAL_PARAMS,
+        params,
+    )?;
     let address = parse_address(&args.required::<String>()?)?;
     let cursor: Option<String> = args.optional()?;
     let limit: Option<u64> = args.optional()?;
@@ -1489,7 +1496,7 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
     let mut m = RpcModule::new(shared);
 
     m.register_method(method::HEALTH, |params, s, _| {
-        Args::new(method::HEALTH, &[], &params)?;
+        Args::new(method::HEALTH, &params)?;
         let height = s.read_ledger().height();
         wire(&api::Health {
             status: api::HealthStatus::Ok,
@@ -1499,13 +1506,12 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
     })?;
 
     m.register_method(method::STATUS, |params, s, _| {
-        Args::new(method::STATUS, &[], &params)?;
+        Args::new(method::STATUS, &params)?;
         wire(&status(s))
     })?;
 
     m.register_async_method(method::SEND_TRANSACTION, |params, s, _| async move {
-        let hex_tx: String =
-            Args::new(method::SEND_TRANSACTION, &["tx_hex"], &params)?.required()?;
+        let hex_tx: String = Args::new(method::SEND_TRANSACTION, &params)?.required()?;
         let hex_tx = hex_tx.strip_prefix("0x").unwrap_or(&hex_tx);
         let max_digits = 2 * merit_chain::limits::MAX_TX_BYTES;
         if hex_tx.len() > max_digits {
@@ -1528,17 +1534,17 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
     })?;
 
     m.register_method(method::GET_TRANSACTION, |params, s, _| {
-        let hash: String = Args::new(method::GET_TRANSACTION, &["hash"], &params)?.required()?;
+        let hash: String = Args::new(method::GET_TRANSACTION, &params)?.required()?;
         wire(&get_transaction(s, parse_hash(&hash)?)?)
     })?;
 
     m.register_method(method::GET_ACCOUNT, |params, s, _| {
-        let address: String = Args::new(method::GET_ACCOUNT, &["address"], &params)?.required()?;
+        let address: String = Args::new(method::GET_ACCOUNT, &params)?.required()?;
         wire(&get_account(s, parse_address(&address)?))
     })?;
 
     m.register_method(method::GET_TOKEN, |params, s, _| {
-        let symbol: String = Args::new(method::GET_TOKEN, &["symbol"], &params)?.required()?;
+        let symbol: String = Args::new(method::GET_TOKEN, &params)?.required()?;
         let ledger = s.read_ledger();
         let sym = known_token(&ledger, &symbol)?;
         let t = ledger
@@ -1548,13 +1554,13 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
     })?;
 
     m.register_method(method::LIST_TOKENS, |params, s, _| {
-        Args::new(method::LIST_TOKENS, &[], &params)?;
+        Args::new(method::LIST_TOKENS, &params)?;
         let ledger = s.read_ledger();
         wire(&ledger.tokens().map(token_info).collect::<Vec<_>>())
     })?;
 
     m.register_method(method::GET_BLOCK, |params, s, _| {
-        let mut args = Args::new(method::GET_BLOCK, &["block", "options"], &params)?;
+        let mut args = Args::new(method::GET_BLOCK, &params)?;
         let which: Value = args.required()?;
         let options: api::BlockOptions = args.optional()?.unwrap_or_default();
         let height = match BlockRef::from_json(&which).map_err(|e| bad_params(e.to_string()))? {
@@ -1598,7 +1604,7 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
     })?;
 
     m.register_method(method::GET_ORDER_BOOK, |params, s, _| {
-        let mut args = Args::new(method::GET_ORDER_BOOK, &["sell", "buy", "limit"], &params)?;
+        let mut args = Args::new(method::GET_ORDER_BOOK, &params)?;
         let sell: String = args.required()?;
         let buy: String = args.required()?;
         let limit: Option<u64> = args.optional()?;
@@ -1627,11 +1633,7 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
     })?;
 
     m.register_method(method::FIND_PATHS, |params, s, _| {
-        let mut args = Args::new(
-            method::FIND_PATHS,
-            &["send_token", "dest_token", "dest_amount"],
-            &params,
-        )?;
+        let mut args = Args::new(method::FIND_PATHS, &params)?;
         let send: String = args.required()?;
         let dest: String = args.required()?;
         let dest_amount: String = args.required()?;
@@ -1663,7 +1665,7 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
     })?;
 
     m.register_method(method::GET_ESCROW, |params, s, _| {
-        let id: String = Args::new(method::GET_ESCROW, &["id"], &params)?.required()?;
+        let id: String = Args::new(method::GET_ESCROW, &params)?.required()?;
         let id = parse_hash(&id)?;
         let ledger = s.read_ledger();
         wire(&ledger.escrow(&id).map(|e| escrow(&ledger, &id, e)))
@@ -1674,7 +1676,7 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
     })?;
 
     m.register_method(method::AUDIT, |params, s, _| {
-        let token: Option<String> = Args::new(method::AUDIT, &["token"], &params)?.optional()?;
+        let token: Option<String> = Args::new(method::AUDIT, &params)?.optional()?;
         let ledger = s.read_ledger();
         let token = token
             .as_deref()
@@ -1685,7 +1687,7 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
 
     m.register_method(method::VALIDATORS, |params, s, _| {
         let options: Option<api::ValidatorsOptions> =
-            Args::new(method::VALIDATORS, &["options"], &params)?.optional()?;
+            Args::new(method::VALIDATORS, &params)?.optional()?;
         let ledger = s.read_ledger();
         let known = ledger.validators_known_until();
         let height = options
@@ -1702,20 +1704,20 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
     })?;
 
     m.register_method(method::GET_VALIDATOR_CHANGES, |params, s, _| {
-        let mut args = Args::new(method::GET_VALIDATOR_CHANGES, &["from_height"], &params)?;
+        let mut args = Args::new(method::GET_VALIDATOR_CHANGES, &params)?;
         let from: u64 = args.required()?;
         wire(&validator_changes(s, from)?)
     })?;
 
     m.register_method(method::GET_PROOF, |params, s, _| {
-        let mut args = Args::new(method::GET_PROOF, &["address", "options"], &params)?;
+        let mut args = Args::new(method::GET_PROOF, &params)?;
         let address = parse_address(&args.required::<String>()?)?;
         let options: api::ProofOptions = args.optional()?.unwrap_or_default();
         wire(&get_proof(s, &address, &options)?)
     })?;
 
     m.register_method(method::GET_TOKEN_PROOF, |params, s, _| {
-        let mut args = Args::new(method::GET_TOKEN_PROOF, &["symbol", "options"], &params)?;
+        let mut args = Args::new(method::GET_TOKEN_PROOF, &params)?;
         let symbol = parse_symbol(&args.required::<String>()?)?;
         let options: api::ProofOptions = args.optional()?.unwrap_or_default();
         if options.tokens.is_some() || options.sub.is_some() {
@@ -1728,11 +1730,7 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
     })?;
 
     m.register_method(method::GET_NONCE_PROOF, |params, s, _| {
-        let mut args = Args::new(
-            method::GET_NONCE_PROOF,
-            &["address", "nonce", "options"],
-            &params,
-        )?;
+        let mut args = Args::new(method::GET_NONCE_PROOF, &params)?;
         let address = parse_address(&args.required::<String>()?)?;
         let nonce: u64 = args.required()?;
         let options: api::ProofOptions = args.optional()?.unwrap_or_default();
@@ -1752,12 +1750,12 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
     })?;
 
     m.register_method(method::GET_TX_PROOF, |params, s, _| {
-        let hash: String = Args::new(method::GET_TX_PROOF, &["hash"], &params)?.required()?;
+        let hash: String = Args::new(method::GET_TX_PROOF, &params)?.required()?;
         wire(&get_tx_proof(s, parse_hash(&hash)?)?)
     })?;
 
     m.register_method(method::GET_PROPOSAL, |params, s, _| {
-        let mut args = Args::new(method::GET_PROPOSAL, &["id"], &params)?;
+        let mut args = Args::new(method::GET_PROPOSAL, &params)?;
         let id: u64 = args.required()?;
         let ledger = s.read_ledger();
         wire(&ledger.proposal(id).map(|p| proposal(&ledger, p)))
@@ -1765,7 +1763,7 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
 
     m.register_method(method::LIST_PROPOSALS, |params, s, _| {
         let filter: Option<api::ProposalFilter> =
-            Args::new(method::LIST_PROPOSALS, &["filter"], &params)?.optional()?;
+            Args::new(method::LIST_PROPOSALS, &params)?.optional()?;
         let filter = filter.unwrap_or_default();
         let status = filter.status().map_err(bad_params)?;
         let ledger = s.read_ledger();
@@ -1779,14 +1777,14 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
     })?;
 
     m.register_method(method::GET_STATEMENT, |params, s, _| {
-        let mut args = Args::new(method::GET_STATEMENT, &["address", "options"], &params)?;
+        let mut args = Args::new(method::GET_STATEMENT, &params)?;
         let address = parse_address(&args.required::<String>()?)?;
         let options: api::StatementOptions = args.required()?;
         wire(&statement::get_statement(s, &address, &options)?)
     })?;
 
     m.register_method(method::GET_DAY_ENDS, |params, s, _| {
-        Args::new(method::GET_DAY_ENDS, &[], &params)?;
+        Args::new(method::GET_DAY_ENDS, &params)?;
         let ends = s.storage.day_ends().map_err(internal)?;
         wire(
             &ends
@@ -1801,7 +1799,7 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
 
     m.register_method(method::GET_EVIDENCE, |params, s, _| {
         let options: Option<api::EvidenceOptions> =
-            Args::new(method::GET_EVIDENCE, &["options"], &params)?.optional()?;
+            Args::new(method::GET_EVIDENCE, &params)?.optional()?;
         let options = options.unwrap_or_default();
         let limit = options.page().map_err(bad_params)?;
         let found = s
@@ -1820,6 +1818,20 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
             Ok(())
         },
     )?;
+
+    // Described last, from the module as registered, itself included.
+    let discovered = Arc::new(OnceLock::new());
+    let document = Arc::clone(&discovered);
+    m.register_method(method::RPC_DISCOVER, move |params, _, _| {
+        Args::new(method::RPC_DISCOVER, &params)?;
+        document
+            .get()
+            .cloned()
+            .ok_or_else(|| internal("the OpenRPC document is not built"))
+    })?;
+    discovered
+        .set(discover::document(m.method_names())?)
+        .map_err(|_| anyhow::anyhow!("the OpenRPC document was built twice"))?;
     Ok(m)
 }
 
@@ -1841,12 +1853,15 @@ async fn subscribe(params: Params<'static>, pending: PendingSubscriptionSink, s:
     let topic = (|| {
         let raw: Vec<Value> = params.parse().unwrap_or_default();
         let blocks = raw.first().and_then(Value::as_str) == Some(method::TOPIC_NEW_BLOCKS);
-        let names: &'static [&'static str] = if blocks {
-            &["topic", "options"]
+        let mut args = if blocks {
+            Args::with(
+                method::SUBSCRIBE,
+                method::SUBSCRIBE_NEW_BLOCKS_PARAMS,
+                &params,
+            )?
         } else {
-            &["topic", "address", "options"]
+            Args::new(method::SUBSCRIBE, &params)?
         };
-        let mut args = Args::new(method::SUBSCRIBE, names, &params)?;
         match args.required::<String>()? {
             k if k == method::TOPIC_NEW_BLOCKS => {
                 if raw.get(1).is_some_and(|v| !v.is_object()) || raw.len() > 2 {

@@ -533,6 +533,7 @@ fn calls(f: &Facts) -> Vec<(&'static str, Value)> {
     let mut c: Vec<(&'static str, Value)> = Vec::new();
     let unknown_hash = "00".repeat(32);
     for m in [
+        "rpc.discover",
         "merit_health",
         "merit_status",
         "merit_listTokens",
@@ -781,6 +782,8 @@ fn calls(f: &Facts) -> Vec<(&'static str, Value)> {
     // Params of the wrong shape or count, for methods with params and
     // without.
     c.push(("merit_status", json!([1])));
+    c.push(("rpc.discover", json!([1])));
+    c.push(("rpc.discover", json!({})));
     c.push(("merit_getAccount", json!([f.addresses[0], f.addresses[1]])));
     c.push(("merit_getAccount", json!({"address": f.addresses[0]})));
     c.push(("merit_getHistory", json!([f.addresses[0], null, "ten"])));
@@ -870,10 +873,94 @@ fn the_node_serves_every_method_of_the_contract() {
         .expect("a runtime");
     let (_, module, _) = serve(&runtime);
     let mut served: Vec<&str> = module.method_names().collect();
-    let mut contract = merit_api::method::ALL.to_vec();
+    let mut contract: Vec<&str> = merit_api::method::ALL.iter().map(|m| m.name).collect();
     served.sort_unstable();
     contract.sort_unstable();
     assert_eq!(served, contract);
+}
+
+/// One call through the module; the answer as JSON.
+fn call(
+    runtime: &tokio::runtime::Runtime,
+    module: &RpcModule<Arc<Shared>>,
+    method: &str,
+    params: &Value,
+) -> Value {
+    let request = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let (answer, _) = runtime
+        .block_on(module.raw_json_request(&request.to_string(), RAW_REQUEST_BUFFER))
+        .expect("a response");
+    serde_json::from_str(answer.get()).expect("JSON")
+}
+
+/// `rpc.discover` lists exactly the methods the server registers, and
+/// each handler reads its params by the names the document gives them: a
+/// call with one param too many is refused with the method's signature,
+/// which must be the document's params in order.
+#[test]
+fn the_discovery_document_is_the_servers_own_method_list_and_param_names() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let (_, module, _) = serve(&runtime);
+    let doc = call(
+        &runtime,
+        &module,
+        merit_api::method::RPC_DISCOVER,
+        &json!([]),
+    );
+    let doc = &doc["result"];
+    assert!(
+        doc["openrpc"].as_str().is_some_and(|v| v.starts_with("1.")),
+        "{doc}"
+    );
+    assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
+    let methods = doc["methods"].as_array().expect("methods");
+    let mut listed: Vec<&str> = methods.iter().filter_map(|m| m["name"].as_str()).collect();
+    let mut served: Vec<&str> = module.method_names().collect();
+    listed.sort_unstable();
+    served.sort_unstable();
+    assert_eq!(listed, served);
+    assert!(served.contains(&merit_api::method::RPC_DISCOVER));
+    assert!(served.contains(&merit_api::method::SUBSCRIBE));
+
+    for m in methods {
+        let name = m["name"].as_str().expect("a name");
+        assert!(
+            m["summary"].as_str().is_some_and(|s| !s.is_empty()),
+            "{name} has no summary"
+        );
+        assert!(m["result"]["schema"].is_object(), "{name}: {m}");
+        let params = m["params"].as_array().expect("params");
+        let names: Vec<&str> = params.iter().filter_map(|p| p["name"].as_str()).collect();
+        for p in params {
+            assert!(p["required"].is_boolean(), "{name}: {p}");
+            assert!(p["schema"].is_object(), "{name}: {p}");
+        }
+        // jsonrpsee reads an unsubscription's params itself.
+        if name == merit_api::method::UNSUBSCRIBE {
+            continue;
+        }
+        // A null, then objects: the form of each method that takes an
+        // options object second (`merit_getHistory`, `merit_subscribe` to
+        // an account) is the one the document describes.
+        let mut too_many = vec![Value::Null];
+        too_many.resize(names.len() + 1, json!({}));
+        let answer = call(&runtime, &module, name, &Value::Array(too_many));
+        let reason = answer["error"]["data"]["reason"].as_str().unwrap_or("");
+        let want = if names.is_empty() {
+            format!("{name} takes no params, got 1")
+        } else {
+            format!(
+                "{} params given, at most {}: {name}({})",
+                names.len() + 1,
+                names.len(),
+                names.join(", ")
+            )
+        };
+        assert_eq!(reason, want, "{answer}");
+    }
 }
 
 /// Every -32602 answer carries `data` as `{reason}`, and its message is the
