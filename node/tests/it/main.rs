@@ -2,3 +2,4 @@
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
 mod cli;
+mod dashboard;
