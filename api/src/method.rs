@@ -743,6 +743,25 @@ mod tests {
         assert_eq!(GET_HISTORY_POSITIONAL_PARAMS[0], history.params[0]);
     }
 
+    /// `docs/rpc.md` has a section for every method, in this table's order
+    /// (`merit_unsubscribe` is described in `merit_subscribe`'s).
+    #[test]
+    fn rpc_md_documents_every_method_in_this_order() {
+        let doc = include_str!("../../docs/rpc.md");
+        let headed: Vec<&str> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix("### `"))
+            .filter_map(|l| l.split_once('(').map(|(name, _)| name))
+            .collect();
+        let described: Vec<&str> = ALL
+            .iter()
+            .map(|m| m.name)
+            .filter(|n| *n != UNSUBSCRIBE)
+            .collect();
+        assert_eq!(headed, described);
+        assert!(doc.contains("`merit_unsubscribe(id)`"));
+    }
+
     /// An options object is described with exactly the keys the node's
     /// type reads (every other key is refused), so a client reading the
     /// document sends none the node refuses.
