@@ -44,6 +44,20 @@ pub const METHODS: &[&str] = &[
     "merit_subscribe",
     "merit_unsubscribe",
     "merit_noSuchMethod",
+    // Appended, so that the selector bytes of the seeds above keep their
+    // methods.
+    "merit_getStatement",
+    "merit_getProof",
+    "merit_getTokenProof",
+    "merit_getTxProof",
+    "merit_getNonceProof",
+    "merit_getDayEnds",
+    "merit_getProposal",
+    "merit_listProposals",
+    "merit_getEvidence",
+    "merit_getValidatorChanges",
+    "merit_findPaths",
+    "rpc.discover",
 ];
 
 /// The index of `method` in [`METHODS`].

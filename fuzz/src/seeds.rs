@@ -572,6 +572,10 @@ fn rpc_seeds() -> Vec<Seed> {
         ("merit_getBlock", "ahead", "[18446744073709551615]".into()),
         ("merit_getOrderBook", "pair", r#"["BEAN","BOOK"]"#.into()),
         ("merit_getOrderBook", "limit", r#"["BOOK","BEAN",5]"#.into()),
+        ("merit_findPaths", "direct", r#"["BOOK","FUEL","0.5"]"#.into()),
+        ("merit_findPaths", "too-much", r#"["BEAN","BOOK","1000000"]"#.into()),
+        ("merit_findPaths", "same", r#"["BEAN","BEAN","1"]"#.into()),
+        ("rpc.discover", "none", "[]".into()),
         (
             "merit_getEscrow",
             "open",
