@@ -159,7 +159,7 @@ pub(crate) fn kinds() -> Vec<(&'static str, TxKind)> {
             },
         ),
         (
-            "Pay (combined)",
+            "PayCombined",
             TxKind::Pay {
                 order_id: BoundedString::new("order-2").unwrap(),
                 legs: merit_chain::encoding::BoundedVec::new(vec![
@@ -261,7 +261,7 @@ const TX_HASHES: [(&str, &str); 18] = [
         "a2ccd78acc4edea3c9696266d987660fcc5ccea468e926e9acbf98f5391e2ab8",
     ),
     (
-        "Pay (combined)",
+        "PayCombined",
         "4e8443db0809734e6d4a09ca6fec48a02a2103e6fb537230135c62189960decd",
     ),
     (
