@@ -1,4 +1,5 @@
-//! JSON-RPC 2.0 over HTTP and WebSocket on one port, with `GET /health`.
+//! JSON-RPC 2.0 over HTTP and WebSocket on one port, with `GET /health` and
+//! the block explorer at `GET /explorer` ([`explorer`]).
 //! The methods are documented in `docs/rpc.md`, and `rpc.discover` answers
 //! their OpenRPC description ([`discover`]). Each handler reads its params
 //! by the names that description gives them (`merit_api::method::ALL`).
@@ -58,6 +59,7 @@ use crate::shared::{AdmitError, CommittedBlock, Shared};
 mod args;
 pub(crate) mod bounds;
 pub mod discover;
+pub mod explorer;
 mod statement;
 
 use args::Args;
@@ -2020,6 +2022,7 @@ pub async fn serve(
         .set_http_middleware(
             tower::ServiceBuilder::new()
                 .layer(bounds::RequestBoundsLayer { max_connections })
+                .layer(explorer::ExplorerLayer)
                 .layer(health),
         )
         .build(addr)
