@@ -165,6 +165,13 @@ pub fn banner(layout: &DevnetLayout, genesis: &Genesis, nodes: &[NodeHandle]) ->
             n.metrics_addr.map_or("off".to_string(), |a| a.to_string())
         ));
     }
+    if let Some(n) = nodes.first() {
+        out.push_str(&format!(
+            "\nBlock explorer: http://{}{}\n",
+            n.rpc_addr,
+            crate::rpc::explorer::PATH
+        ));
+    }
     out.push_str("\nMerchants (token, account):\n");
     for m in &layout.merchants {
         out.push_str(&format!(
