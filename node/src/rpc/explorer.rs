@@ -53,6 +53,11 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../../explorer/search.js"),
     },
     Asset {
+        name: "favicon.svg",
+        content_type: "image/svg+xml",
+        body: include_bytes!("../../explorer/favicon.svg"),
+    },
+    Asset {
         name: "style.css",
         content_type: "text/css; charset=utf-8",
         body: include_bytes!("../../explorer/style.css"),
