@@ -98,6 +98,7 @@ fn an_indexer_killed_twenty_times_and_a_database_restart_lose_and_repeat_nothing
         "Freeze",
         "Unfreeze",
         "Clawback",
+        "PayPath",
     ] {
         assert!(kinds.contains(kind), "no committed {kind}: {kinds:?}");
     }

@@ -203,9 +203,10 @@ impl Load {
                                     token: *token,
                                     amount: rng.range(1, 40),
                                 },
+                                // A combined payment when the tokens differ.
                                 PayLeg {
                                     to: peer.public(),
-                                    token: *token,
+                                    token: *other_token,
                                     amount: 1,
                                 },
                             ])
@@ -254,6 +255,20 @@ impl Load {
                             buy: *other_token,
                             amount: rng.range(1, 20),
                             price: Price { n: 1, d: 1 },
+                        },
+                    ));
+                    // A path payment through the offers other rounds rest.
+                    txs.push((
+                        shopper,
+                        TxKind::PayPath {
+                            send_token: *token,
+                            send_max: 1_000,
+                            dest_token: *other_token,
+                            dest_amount: rng.range(1, 5),
+                            to: peer.public(),
+                            path: BoundedVec::new(Vec::new()).unwrap(),
+                            order_id: None,
+                            memo: memo(format!("path {round}")),
                         },
                     ));
                 }
