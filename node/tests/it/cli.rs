@@ -261,6 +261,10 @@ fn a_devnet_stops_cleanly_on_sigterm_continues_after_a_restart_and_reset_wipes_i
         "{text}"
     );
     assert!(text.contains("alice") && text.contains("BEAN"), "{text}");
+    assert!(
+        text.contains(&format!("Block explorer: http://{addr}/explorer")),
+        "{text}"
+    );
     let hash = commit_a_transfer(addr, &layout);
     let before = height(addr).unwrap();
     assert!(before > 0, "a committed transaction makes a block");
