@@ -11,6 +11,8 @@ import { hashOf, parseHash, parseQuery } from './search.js';
 const main = document.getElementById('main');
 /** Blocks the home page lists, newest first. */
 const LATEST_BLOCKS = 15;
+/** How long the home page waits before it reconnects its WebSocket. */
+const RECONNECT_MS = 2_000;
 /** History entries an account page lists. */
 const HISTORY_LIMIT = 25;
 
@@ -174,33 +176,47 @@ async function home(token) {
       ),
     ),
   );
+  // Follow new blocks from the one after the tip listed, so that none is
+  // missed between the listing and the subscription; after a lost
+  // connection, resubscribe from the first block not yet shown.
+  let seen = status.height;
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  const ws = new WebSocket(`${scheme}://${location.host}/`);
-  live = ws;
-  ws.addEventListener('open', () => {
-    ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'merit_subscribe', params: ['newBlocks'] }));
-  });
-  ws.addEventListener('message', (m) => {
-    let msg;
-    try {
-      msg = JSON.parse(m.data);
-    } catch {
-      return;
-    }
-    if (msg.id === 1 && msg.result !== undefined) liveState.textContent = 'on';
-    if (msg.method !== 'merit_subscription') return;
-    const b = msg.params?.result;
-    if (!b || typeof b.height !== 'number' || rows.querySelector(`tr[data-height="${b.height}"]`)) return;
-    rows.prepend(blockRow(b, true));
-    while (rows.children.length > LATEST_BLOCKS) rows.lastElementChild.remove();
-    tip.textContent = String(b.height);
-    recent.unshift({ t: b.timestamp_ms, n: b.txs.length });
-    recent.length = Math.min(recent.length, LATEST_BLOCKS);
-    updateRate();
-  });
-  ws.addEventListener('close', () => {
-    if (live === ws) liveState.textContent = 'off (reload to retry)';
-  });
+  const follow = () => {
+    const ws = new WebSocket(`${scheme}://${location.host}/`);
+    live = ws;
+    ws.addEventListener('open', () => {
+      const params = ['newBlocks', { from_height: seen + 1 }];
+      ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'merit_subscribe', params }));
+    });
+    ws.addEventListener('message', (m) => {
+      let msg;
+      try {
+        msg = JSON.parse(m.data);
+      } catch {
+        return;
+      }
+      if (msg.id === 1 && msg.result !== undefined) liveState.textContent = 'on';
+      if (msg.id === 1 && msg.error) liveState.textContent = `off: ${msg.error.message}`;
+      if (msg.method !== 'merit_subscription') return;
+      const b = msg.params?.result;
+      if (!b || typeof b.height !== 'number' || b.height <= seen) return;
+      seen = b.height;
+      rows.prepend(blockRow(b, true));
+      while (rows.children.length > LATEST_BLOCKS) rows.lastElementChild.remove();
+      tip.textContent = String(b.height);
+      recent.unshift({ t: b.timestamp_ms, n: b.txs.length });
+      recent.length = Math.min(recent.length, LATEST_BLOCKS);
+      updateRate();
+    });
+    ws.addEventListener('close', () => {
+      if (live !== ws || token !== current) return; // left the page
+      liveState.textContent = 'reconnecting';
+      setTimeout(() => {
+        if (live === ws && token === current) follow();
+      }, RECONNECT_MS);
+    });
+  };
+  follow();
 }
 
 async function block(route, token) {
