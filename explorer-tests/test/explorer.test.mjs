@@ -266,6 +266,31 @@ test('a token page\'s supply figures match merit_audit', async () => {
   await shot('token');
 });
 
+test('an order book page lists both sides as merit_getOrderBook does', async () => {
+  // Alice offers 10 BEAN for at least 0.5 BOOK each; bob offers 1 BOOK
+  // for at least 3 BEAN. The prices do not cross: both rest.
+  const bobKey = Keypair.insecureFromLabel('merit-devnet/shopper/bob');
+  await commit(alice, { type: 'PlaceOffer', sell: 'BEAN', buy: 'BOOK', amount: 1_000n, price: { n: 1n, d: 2n } });
+  await commit(bobKey, { type: 'PlaceOffer', sell: 'BOOK', buy: 'BEAN', amount: 100n, price: { n: 3n, d: 1n } });
+  await open('/');
+  await page.waitForSelector('#blocks');
+  await search('bean/book');
+  await page.waitForSelector('#offers');
+  const book = await net.client.call('merit_getOrderBook', ['BEAN', 'BOOK']);
+  assert.equal(book.offers.length, 1);
+  assert.equal(book.opposite.length, 1);
+  const expected = (offers) => offers.map((o) => [String(o.id), o.owner, o.price, o.remaining, o.amount, `block ${o.height}`]);
+  assert.deepEqual(await rows('#offers'), expected(book.offers));
+  assert.deepEqual(await rows('#opposite'), expected(book.opposite));
+  await shot('order-book');
+  // Alice's locked points show on her account page.
+  await search(alice.address);
+  await page.waitForSelector('#balances');
+  const account = await net.client.call('merit_getAccount', [alice.address]);
+  const bean = await page.$$eval('#balances tr[data-token="BEAN"] td', (tds) => tds.map((td) => td.textContent));
+  assert.deepEqual(bean, ['BEAN', account.balances.BEAN, account.frozen?.BEAN ?? '0', account.locked.BEAN]);
+});
+
 test('a proposal page shows its votes', async () => {
   // Merchant 1 proposes removing merchant 4 and votes for it; merchant 2
   // votes no. With one approval of the three a quorum needs, it stays open.
@@ -290,6 +315,17 @@ test('a proposal page shows its votes', async () => {
   ]);
   assert.equal(await page.textContent('#status'), proposal.status);
   await shot('proposal');
+  // The governance page lists it, and this node's (empty) evidence.
+  await page.click('nav a[href="#/governance"]');
+  await page.waitForSelector('#proposals');
+  const listed = await net.client.call('merit_listProposals', []);
+  assert.deepEqual(
+    (await rows('#proposals')).map((r) => [Number(r[0]), r[1], r[2]]),
+    [...listed].reverse().map((p) => [p.id, p.action.type, p.status]),
+  );
+  assert.deepEqual(await net.client.call('merit_getEvidence', []), []);
+  await page.waitForSelector('#no-evidence');
+  await shot('governance');
 });
 
 test('an unknown hash, height, address, symbol or proposal shows a clear "not found"', async () => {
@@ -303,7 +339,7 @@ test('an unknown hash, height, address, symbol or proposal shows a clear "not fo
   assert.equal(await page.textContent('#notfound h1'), 'Not found');
   assert.ok((await page.textContent('#notfound')).includes(unknownHash));
   await shot('not-found');
-  for (const query of ['99999999', Keypair.generate().address, 'ZZZZ', 'p4242', 'no such thing']) {
+  for (const query of ['99999999', Keypair.generate().address, 'ZZZZ', 'ZZZZ/BEAN', 'p4242', 'no such thing']) {
     await open('/');
     await page.waitForSelector('#blocks');
     await search(query);

@@ -26,6 +26,8 @@ test('each kind of query opens its page', () => {
     [`${ADDRESS}/3`, { page: 'account', address: ADDRESS, sub: 3 }],
     ['bean', { page: 'token', symbol: 'BEAN' }],
     ['MILES', { page: 'token', symbol: 'MILES' }],
+    ['bean/book', { page: 'book', sell: 'BEAN', buy: 'BOOK' }],
+    ['BEAN / MILES', { page: 'book', sell: 'BEAN', buy: 'MILES' }],
     ['X', { page: 'notfound', query: 'X' }],
     ['THIRTEENCHARS', { page: 'notfound', query: 'THIRTEENCHARS' }],
     ['<script>', { page: 'notfound', query: '<script>' }],
@@ -41,7 +43,7 @@ test('a query over the bound is not found, and cut to the bound', () => {
 });
 
 test('every route survives the location hash', () => {
-  for (const query of ['', HASH, '42', 'p7', ADDRESS, `${ADDRESS}/3`, 'bean', 'no such/thing %']) {
+  for (const query of ['', HASH, '42', 'p7', ADDRESS, `${ADDRESS}/3`, 'bean', 'bean/book', 'no such/thing %']) {
     const route = parseQuery(query);
     assert.deepEqual(parseHash(hashOf(route)), route, query);
   }
@@ -49,5 +51,6 @@ test('every route survives the location hash', () => {
   for (const hash of ['#/tx/123', '#/block/x', '#/proposal/', '#/account/mrt1', '#/token/a', '#/notfound/%E0%A4%A']) {
     assert.equal(parseHash(hash).page, 'notfound', hash);
   }
+  assert.deepEqual(parseHash('#/governance'), { page: 'governance' });
   assert.deepEqual(parseHash('#/elsewhere'), { page: 'home' });
 });

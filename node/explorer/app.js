@@ -453,6 +453,88 @@ async function proposal(route, token) {
   );
 }
 
+function offersTable(id, offers) {
+  return table(
+    id,
+    ['Offer', 'Owner', 'Price', 'Remaining', 'Amount', 'Placed in'],
+    offers.map((o) =>
+      el(
+        'tr',
+        { 'data-offer': o.id },
+        el('td', { class: 'num' }, String(o.id)),
+        el('td', {}, addressLink(o.owner)),
+        el('td', { class: 'num' }, o.price),
+        el('td', { class: 'num' }, o.remaining),
+        el('td', { class: 'num' }, o.amount),
+        el('td', {}, link({ page: 'tx', hash: o.tx }, `block ${o.height}`, '')),
+      ),
+    ),
+  );
+}
+
+async function book(route, token) {
+  let b;
+  try {
+    b = await rpc('merit_getOrderBook', [route.sell, route.buy]);
+  } catch (e) {
+    if (refused(e)) return notFound('order book', `${route.sell}/${route.buy}`, e.message);
+    throw e;
+  }
+  if (token !== current) return;
+  show(
+    el('h1', {}, `Order book ${b.sell}/${b.buy}`),
+    el('p', { class: 'muted' }, 'Best price first, then oldest. A price is what the offer asks in the token it buys, per unit of the token it sells.'),
+    el('h2', {}, `Selling ${b.sell} for ${b.buy} (${b.offers.length})`),
+    offersTable('offers', b.offers),
+    el('h2', {}, `Selling ${b.buy} for ${b.sell} (${b.opposite.length})`),
+    offersTable('opposite', b.opposite),
+    el('p', {}, link({ page: 'book', sell: b.buy, buy: b.sell }, `The ${b.buy}/${b.sell} book`, '')),
+  );
+}
+
+async function governance(token) {
+  const [proposals, evidence] = await Promise.all([rpc('merit_listProposals'), rpc('merit_getEvidence', [{ limit: 100 }])]);
+  if (token !== current) return;
+  show(
+    el('h1', {}, 'Governance'),
+    el('h2', {}, `Proposals (${proposals.length})`),
+    table(
+      'proposals',
+      ['Proposal', 'Action', 'Status', 'Approvals', 'Rejections', 'Voting ends'],
+      [...proposals].reverse().map((p) =>
+        el(
+          'tr',
+          { 'data-proposal': p.id },
+          el('td', { class: 'num' }, link({ page: 'proposal', id: p.id }, String(p.id))),
+          el('td', {}, p.action?.type ?? ''),
+          el('td', {}, p.status),
+          el('td', { class: 'num' }, `${p.approvals.length} of ${p.quorum}`),
+          el('td', { class: 'num' }, String(p.rejections.length)),
+          el('td', { class: 'num' }, String(p.voting_ends_height)),
+        ),
+      ),
+    ),
+    el('h2', {}, `Evidence of double signing (${evidence.length})`),
+    evidence.length === 0
+      ? el('p', { class: 'muted', id: 'no-evidence' }, 'This node has kept no evidence: no validator was seen signing two blocks where it may sign one.')
+      : table(
+          'evidence',
+          ['Height', 'Round', 'Kind', 'Validator', 'Blocks'],
+          evidence.map((e) =>
+            el(
+              'tr',
+              {},
+              el('td', { class: 'num' }, link({ page: 'block', height: e.height }, String(e.height))),
+              el('td', { class: 'num' }, String(e.round)),
+              el('td', {}, e.kind),
+              el('td', { class: 'mono' }, e.validator),
+              el('td', { class: 'mono' }, (e.blocks ?? []).map((h) => el('div', {}, h))),
+            ),
+          ),
+        ),
+  );
+}
+
 // ---------------------------------------------------------------- routing
 
 let current = 0;
@@ -477,8 +559,12 @@ async function route() {
         return await tokenPage(r, token);
       case 'proposal':
         return await proposal(r, token);
+      case 'book':
+        return await book(r, token);
+      case 'governance':
+        return await governance(token);
       case 'notfound':
-        return notFound('transaction, block, account, token or proposal', r.query, 'Search takes a transaction hash (64 hex digits), a block height, an address (mrt1…, or ADDRESS/N), a token symbol or a proposal (p7).');
+        return notFound('transaction, block, account, token, order book or proposal', r.query, 'Search takes a transaction hash (64 hex digits), a block height, an address (mrt1…, or ADDRESS/N), a token symbol, two symbols for an order book (BEAN/BOOK) or a proposal (p7).');
       default:
         return await home(token);
     }

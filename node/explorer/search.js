@@ -6,6 +6,7 @@
 //   p7, proposal 7, #7           a governance proposal
 //   mrt1…, mrt1…/N               an account, or its sub-account N
 //   2 to 12 of A-Z and 0-9       a token symbol (any case)
+//   SELL/BUY, two symbols        the order book selling SELL for BUY
 //
 // Anything else is a page that says nothing was found.
 
@@ -18,6 +19,7 @@ const PROPOSAL = /^(?:p|proposal\s*|#)(\d{1,16})$/i;
 // bech32m: the human part, '1', then the data characters (no 1, b, i, o).
 const ADDRESS = /^(mrt1[02-9ac-hj-np-z]{6,100})(?:\/(\d{1,10}))?$/i;
 const SYMBOL = /^[A-Za-z0-9]{2,12}$/;
+const BOOK = /^([A-Za-z0-9]{2,12})\s*\/\s*([A-Za-z0-9]{2,12})$/;
 
 /** The route for a query: `{page, ...}`. */
 export function parseQuery(input) {
@@ -34,6 +36,7 @@ export function parseQuery(input) {
     return route;
   }
   if (SYMBOL.test(q)) return { page: 'token', symbol: q.toUpperCase() };
+  if ((m = BOOK.exec(q))) return { page: 'book', sell: m[1].toUpperCase(), buy: m[2].toUpperCase() };
   return { page: 'notfound', query: q };
 }
 
@@ -50,6 +53,10 @@ export function hashOf(route) {
       return route.sub === undefined ? `#/account/${route.address}` : `#/account/${route.address}/${route.sub}`;
     case 'token':
       return `#/token/${route.symbol}`;
+    case 'book':
+      return `#/book/${route.sell}/${route.buy}`;
+    case 'governance':
+      return '#/governance';
     case 'notfound':
       return `#/notfound/${encodeURIComponent(route.query)}`;
     default:
@@ -76,6 +83,12 @@ export function parseHash(hash) {
       const r = parseQuery(a ?? '');
       return r.page === 'token' ? r : { page: 'notfound', query: a ?? '' };
     }
+    case 'book': {
+      const r = parseQuery(`${a ?? ''}/${b ?? ''}`);
+      return r.page === 'book' ? r : { page: 'notfound', query: `${a ?? ''}/${b ?? ''}` };
+    }
+    case 'governance':
+      return { page: 'governance' };
     case 'notfound': {
       let q = a ?? '';
       try {
