@@ -221,6 +221,20 @@ test('searching a split payment\'s hash shows its legs and memo, as text', async
   const txsRows = await rows('#txs');
   assert.ok(txsRows.some(([h, memo]) => h === info.hash && memo === HOSTILE_MEMO), JSON.stringify(txsRows));
   await shot('block');
+  // The same order again is recorded, rejected: its page says why.
+  const signed = await net.client.signAndSend(alice, {
+    type: 'Pay',
+    order_id: 'explorer-split-1',
+    legs: [{ to: shop, token: 'BEAN', amount: 1n }],
+    memo: null,
+  });
+  const again = await net.client.waitForCommit(signed.hash, { timeoutMs: 60_000 });
+  assert.equal(again.status, 'rejected');
+  await search(signed.hash);
+  await page.waitForSelector('#status:text("rejected")');
+  const rejection = await page.$eval('#tx dd[data-field="Rejection"]', (dd) => dd.textContent);
+  assert.ok(rejection.startsWith(again.code), `${rejection} for ${again.code}`);
+  assert.equal(await page.locator('#legs').count(), 0, 'a rejected payment paid no leg');
 });
 
 test('an account page\'s balances match merit_getAccount', async () => {
