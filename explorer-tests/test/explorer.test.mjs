@@ -256,6 +256,17 @@ test('an account page\'s balances match merit_getAccount', async () => {
     (await rows('#history')).map((r) => [Number(r[0]), r[2], r[3]]),
     history.entries.map((e) => [e.height, e.kind, e.code ?? e.status]),
   );
+  // Today's statement is merit_getStatement's for the same period.
+  const period = await page.$eval('#statement tbody tr', (tr) => ({
+    from_ms: Number(tr.dataset.fromMs),
+    to_ms: Number(tr.dataset.toMs),
+  }));
+  const statement = await net.client.call('merit_getStatement', [alice.address, period]);
+  assert.ok(statement.tokens.length > 0);
+  assert.deepEqual(
+    await rows('#statement'),
+    statement.tokens.map((t) => [t.token, t.opening, t.credits, t.debits, t.closing, String(t.postings.length)]),
+  );
   await shot('account');
   // The sub-account form is parsed, and shows that sub-account.
   await search(`${alice.address}/3`);

@@ -11,6 +11,7 @@ import { hashOf, parseHash, parseQuery } from './search.js';
 const main = document.getElementById('main');
 /** Blocks the home page lists, newest first. */
 const LATEST_BLOCKS = 15;
+const DAY_MS = 86_400_000;
 /** How long the home page waits before it reconnects its WebSocket. */
 const RECONNECT_MS = 2_000;
 /** History entries an account page lists. */
@@ -320,6 +321,17 @@ async function account(route, token) {
     if (!refused(e)) throw e;
     historyError = e.message;
   }
+  // Today's statement, the UTC day of the tip's block time.
+  const { block_time_ms: tipMs } = await rpc('merit_status');
+  const period = { from_ms: Math.floor(tipMs / DAY_MS) * DAY_MS };
+  period.to_ms = period.from_ms + DAY_MS;
+  if (route.sub !== undefined) period.sub = route.sub;
+  let statement = null;
+  try {
+    statement = await rpc('merit_getStatement', [route.address, period]);
+  } catch (e) {
+    if (!refused(e)) throw e;
+  }
   if (token !== current) return;
   const entries = history?.entries ?? [];
   const tokens = [...new Set([...Object.keys(a.balances), ...Object.keys(a.frozen ?? {}), ...Object.keys(a.locked)])].sort();
@@ -363,6 +375,27 @@ async function account(route, token) {
           a.offers.length ? [el('h2', {}, `Open offers (${a.offers.length})`), el('p', { class: 'muted' }, JSON.stringify(a.offers.map((o) => o.id ?? o)))] : [],
         ]
       : el('p', { class: 'muted' }, 'A sub-account\u2019s balances are in its parent\u2019s proofs (merit_getProof with sub); its postings follow.'),
+    statement
+      ? [
+          el('h2', {}, `Statement for ${time(period.from_ms).slice(0, 10)} (UTC)${statement.complete ? '' : ', so far'}`),
+          table(
+            'statement',
+            ['Token', 'Opening', 'Credits', 'Debits', 'Closing', 'Postings'],
+            statement.tokens.map((t) =>
+              el(
+                'tr',
+                { 'data-token': t.token, 'data-from-ms': period.from_ms, 'data-to-ms': period.to_ms },
+                el('td', {}, t.token),
+                el('td', { class: 'num' }, t.opening),
+                el('td', { class: 'num' }, t.credits),
+                el('td', { class: 'num' }, t.debits),
+                el('td', { class: 'num' }, t.closing),
+                el('td', { class: 'num' }, String(t.postings.length)),
+              ),
+            ),
+          ),
+        ]
+      : [],
     el('h2', {}, 'Recent history'),
     historyError
       ? el('p', { class: 'bad', id: 'history-error' }, historyError)
