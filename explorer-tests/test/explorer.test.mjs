@@ -105,6 +105,12 @@ test('the home page shows new blocks arriving live', async () => {
   await open('/');
   await page.waitForSelector('#live:text("on")');
   const before = Number(await page.textContent('#tip'));
+  // The blocks listed are the chain's, newest first.
+  for (const [height, hash, , txs] of await rows('#blocks')) {
+    const block = await net.client.call('merit_getBlock', [Number(height)]);
+    assert.ok(hash.startsWith(block.hash.slice(0, 10)) && hash.endsWith(block.hash.slice(-6)), `${height}: ${hash}`);
+    assert.equal(Number(txs), block.txs.length, height);
+  }
   // A transaction makes a block now rather than at the next heartbeat.
   const info = await commit(alice, { type: 'Transfer', token: 'BEAN', to: bob, amount: 1n, memo: null });
   assert.ok(info.height > before, `${info.height} > ${before}`);

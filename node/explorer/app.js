@@ -111,6 +111,26 @@ async function rpc(method, params = []) {
   return body.result;
 }
 
+/** Several calls in one JSON-RPC batch; the results in the calls' order. */
+async function rpcBatch(calls) {
+  if (calls.length === 0) return [];
+  const first = nextId;
+  nextId += calls.length;
+  const response = await fetch('/', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(calls.map(([method, params], i) => ({ jsonrpc: '2.0', id: first + i, method, params }))),
+  });
+  const answers = await response.json();
+  if (!Array.isArray(answers)) throw new RpcError(answers.error ?? { code: 0, message: 'not a batch answer' });
+  const byId = new Map(answers.map((a) => [a.id, a]));
+  return calls.map((_, i) => {
+    const a = byId.get(first + i);
+    if (!a || a.error) throw new RpcError(a?.error ?? { code: 0, message: 'a call of the batch went unanswered' });
+    return a.result;
+  });
+}
+
 /** A -32602 (invalid params): the node refused what was asked for. */
 function refused(e) {
   return e instanceof RpcError && e.code === -32602;
@@ -138,7 +158,7 @@ async function home(token) {
   if (token !== current) return;
   const heights = [];
   for (let h = status.height; h >= 1 && heights.length < LATEST_BLOCKS; h--) heights.push(h);
-  const blocks = (await Promise.all(heights.map((h) => rpc('merit_getBlock', [h])))).filter(Boolean);
+  const blocks = (await rpcBatch(heights.map((h) => ['merit_getBlock', [h]]))).filter(Boolean);
   if (token !== current) return;
   const rows = el('tbody', {}, blocks.map((b) => blockRow(b, false)));
   const tip = el('b', { id: 'tip' }, String(status.height));
