@@ -50,12 +50,22 @@ function short(hash) {
 }
 
 function table(id, headers, rows) {
-  return el(
-    'table',
-    { id },
-    el('thead', {}, el('tr', {}, headers.map((h) => el('th', {}, h)))),
-    el('tbody', {}, rows),
+  return alignHeaders(
+    el(
+      'table',
+      { id },
+      el('thead', {}, el('tr', {}, headers.map((h) => el('th', {}, h)))),
+      el('tbody', {}, rows),
+    ),
   );
+}
+
+/** Right-aligns the header of each column whose first row is a number. */
+function alignHeaders(t) {
+  const first = t.tBodies[0]?.rows[0];
+  const heads = t.tHead?.rows[0]?.cells ?? [];
+  if (first) [...first.cells].forEach((td, i) => td.classList.contains('num') && heads[i]?.classList.add('num'));
+  return t;
 }
 
 /** A definition list of [label, value] pairs; the value may be a Node. */
@@ -182,11 +192,13 @@ async function home(token) {
       el('div', {}, 'Validators', el('b', {}, String(validators.validators?.length ?? status.validators))),
       el('div', {}, 'Live updates', liveState),
     ),
-    el(
-      'table',
-      { id: 'blocks' },
-      el('thead', {}, el('tr', {}, ['Height', 'Hash', 'Time', 'Txs'].map((h) => el('th', {}, h)))),
-      rows,
+    alignHeaders(
+      el(
+        'table',
+        { id: 'blocks' },
+        el('thead', {}, el('tr', {}, ['Height', 'Hash', 'Time', 'Txs'].map((h) => el('th', {}, h)))),
+        rows,
+      ),
     ),
     el('h2', {}, 'Validators'),
     table(
