@@ -899,6 +899,20 @@ fn send(
     sign_and_submit(ctx, args, kind)
 }
 
+/// An `--order` value: not empty, within the limit.
+fn order_id(order: &str) -> Result<OrderId> {
+    if order.is_empty() {
+        return Err(usage("--order must not be empty"));
+    }
+    OrderId::new(order).map_err(|o| {
+        usage(format!(
+            "the order id is {} bytes, over the limit of {}",
+            o.len(),
+            merit_chain::limits::MAX_ORDER_ID_BYTES
+        ))
+    })
+}
+
 /// Parses `--split` entries (`ADDR=AMOUNT` in the default token, or
 /// `ADDR=AMOUNT:TOKEN`) into legs. Their shape is checked before the node
 /// is asked anything.
@@ -984,16 +998,7 @@ fn pay(
     args: &SubmitArgs,
 ) -> Result<()> {
     let token = token.map(|t| ctx.symbol(t)).transpose()?;
-    if order.is_empty() {
-        return Err(usage("--order must not be empty"));
-    }
-    let order_id = OrderId::new(order).map_err(|o| {
-        usage(format!(
-            "the order id is {} bytes, over the limit of {}",
-            o.len(),
-            merit_chain::limits::MAX_ORDER_ID_BYTES
-        ))
-    })?;
+    let order_id = order_id(order)?;
     let legs = legs(ctx, token, splits, args.token_decimals)?;
     let legs = BoundedVec::new(legs).map_err(|l| {
         usage(format!(
@@ -1035,21 +1040,7 @@ fn pay_path(
         )));
     }
     let to = ctx.resolve(a.to)?;
-    let order_id = a
-        .order
-        .map(|o| {
-            if o.is_empty() {
-                return Err(usage("--order must not be empty"));
-            }
-            OrderId::new(o).map_err(|o| {
-                usage(format!(
-                    "the order id is {} bytes, over the limit of {}",
-                    o.len(),
-                    merit_chain::limits::MAX_ORDER_ID_BYTES
-                ))
-            })
-        })
-        .transpose()?;
+    let order_id = a.order.map(order_id).transpose()?;
     let given: Option<Vec<Symbol>> = a
         .path
         .map(|p| {
@@ -1389,20 +1380,7 @@ fn escrow(ctx: &Ctx, command: EscrowCommand) -> Result<()> {
                 (Some(d), None) => now_ms().saturating_add(parse_duration_ms(&d)?),
                 (None, None) => return Err(usage("give --deadline or --deadline-ms")),
             };
-            let order_id = order
-                .map(|o| {
-                    if o.is_empty() {
-                        return Err(usage("--order must not be empty"));
-                    }
-                    OrderId::new(o).map_err(|o| {
-                        usage(format!(
-                            "the order id is {} bytes, over the limit of {}",
-                            o.len(),
-                            merit_chain::limits::MAX_ORDER_ID_BYTES
-                        ))
-                    })
-                })
-                .transpose()?;
+            let order_id = order.as_deref().map(order_id).transpose()?;
             let decimals = ctx.decimals(&token, submit.token_decimals)?;
             let amount = parse_units(token.as_str(), &amount, decimals)?;
             let kind = TxKind::EscrowCreate {
