@@ -33,6 +33,17 @@ pub struct BookOffer {
     pub remaining: u64,
 }
 
+impl From<&OfferRecord> for BookOffer {
+    fn from(o: &OfferRecord) -> Self {
+        BookOffer {
+            id: o.id,
+            owner: o.owner,
+            price: o.price,
+            remaining: o.remaining,
+        }
+    }
+}
+
 /// What one resting offer gives a path payment: `got` of the token it sells
 /// for `paid` of the token it buys.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,12 +170,7 @@ impl Exec<'_, '_> {
             )
             .filter_map(|(k, _)| match k {
                 StateKey::BookEntry(_, _, _, id) => match self.ov.get(&StateKey::Offer(*id)) {
-                    Some(StateValue::Offer(o)) => Some(BookOffer {
-                        id: *id,
-                        owner: o.owner,
-                        price: o.price,
-                        remaining: o.remaining,
-                    }),
+                    Some(StateValue::Offer(o)) => Some(BookOffer::from(o)),
                     _ => None,
                 },
                 _ => None,
@@ -273,12 +279,7 @@ impl super::Ledger {
     pub fn book_offers(&self, sell: &Symbol, buy: &Symbol) -> Vec<BookOffer> {
         self.order_book(sell, buy)
             .take(MAX_OFFERS_CROSSED)
-            .map(|o| BookOffer {
-                id: o.id,
-                owner: o.owner,
-                price: o.price,
-                remaining: o.remaining,
-            })
+            .map(BookOffer::from)
             .collect()
     }
 
@@ -306,9 +307,20 @@ impl super::Ledger {
         dest: &Symbol,
         dest_amount: u64,
     ) -> Vec<(Vec<Symbol>, PathQuote)> {
+        self.search_paths(send, dest, dest_amount).0
+    }
+
+    /// [`Self::find_paths`], and how many routes the search walked: never
+    /// more than [`MAX_ROUTES_SEARCHED`], however many books there are.
+    pub fn search_paths(
+        &self,
+        send: &Symbol,
+        dest: &Symbol,
+        dest_amount: u64,
+    ) -> (Vec<(Vec<Symbol>, PathQuote)>, usize) {
         use crate::limits::MAX_PATH_TOKENS;
         if send == dest || dest_amount == 0 {
-            return Vec::new();
+            return (Vec::new(), 0);
         }
         // A hop from X to Y needs a book of offers selling Y for X.
         let mut next: std::collections::BTreeMap<Symbol, Vec<Symbol>> = Default::default();
@@ -345,6 +357,6 @@ impl super::Ledger {
             (qa.send_amount, a.len(), a).cmp(&(qb.send_amount, b.len(), b))
         });
         found.truncate(MAX_PATHS_FOUND);
-        found
+        (found, searched)
     }
 }

@@ -373,6 +373,49 @@ fn find_paths_lists_the_routes_cheapest_first_at_what_they_cost() {
     assert_eq!(a.balance(&alice, "BEAN"), 9_980);
 }
 
+/// One merchant makes a book between every pair of twelve tokens, so
+/// that the routes with up to three tokens between number over a
+/// thousand: a path search walks at most `MAX_ROUTES_SEARCHED` of them,
+/// and still finds the direct route, which is cheapest, first.
+#[test]
+fn a_path_search_is_bounded_however_many_books_there_are() {
+    let issuer = key("many-books/issuer");
+    let mut a = Alliance::with_merchants(std::slice::from_ref(&issuer));
+    let tokens: Vec<String> = (0..12).map(|i| format!("TK{i}")).collect();
+    let creates = tokens
+        .iter()
+        .map(|t| a.tx(&issuer, create(t, None)))
+        .collect();
+    a.block(creates);
+    let mints = tokens
+        .iter()
+        .map(|t| a.tx(&issuer, mint(t, &issuer, 1_000_000)))
+        .collect();
+    a.block(mints);
+    // Every token for every other at 2 of one per unit of the other: two
+    // opposite books at 2 never cross, and each extra hop doubles the cost.
+    let mut offers = Vec::new();
+    for sell in &tokens {
+        for buy in tokens.iter().filter(|t| *t != sell) {
+            offers.push(a.tx(&issuer, offer(sell, buy, 1_000, 2, 1)));
+        }
+    }
+    assert!(a.block(offers).iter().all(|r| r.code().is_none()));
+    let (found, searched) = a.ledger.search_paths(&sym("TK11"), &sym("TK0"), 1);
+    assert_eq!(searched, merit_chain::ledger::MAX_ROUTES_SEARCHED);
+    assert!(found.len() <= merit_chain::ledger::MAX_PATHS_FOUND);
+    assert_eq!(found[0].0, Vec::<merit_chain::Symbol>::new(), "{found:?}");
+    assert_eq!(found[0].1.send_amount, 2);
+    // A route that exists but was never walked is not claimed.
+    for (path, q) in &found {
+        let quoted = a
+            .ledger
+            .quote_path(&sym("TK11"), path, &sym("TK0"), 1)
+            .unwrap();
+        assert_eq!(&quoted, q);
+    }
+}
+
 // The ledger against a model of the books. Five tokens, T2 expiring; two
 // makers and the payer rest offers selling a token for one listed before
 // it, so that no two books cross and the books stay as placed. Routes run
