@@ -55,11 +55,12 @@ fn setup() -> (Ledger, Vec<Transaction>) {
             TxBody {
                 chain_id: chain_id.clone(),
                 sender: from.public(),
+                sub: 0,
                 nonce: i as u64,
                 expires_at_height: 100,
                 kind: TxKind::Transfer {
                     token: bean,
-                    to,
+                    to: to.into(),
                     amount: 1 + (i as u64 % 50),
                     memo: None,
                 },

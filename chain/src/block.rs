@@ -6,7 +6,7 @@ use crate::limits::*;
 use crate::merkle;
 use crate::reject::RejectCode;
 use crate::state::LotHolder;
-use crate::tx::{AccountRef, ChainId, OrderId, Price, Symbol, Transaction};
+use crate::tx::{AccountRef, ChainId, OrderId, Price, SubAccountLabel, Symbol, Transaction};
 
 /// Decode bound on the events of one receipt (a 50-leg payment emits 51).
 pub const RECEIPT_EVENTS_DECODE_BOUND: usize = 1024;
@@ -106,37 +106,37 @@ pub enum Event {
     },
     Minted {
         token: Symbol,
-        to: Address,
+        to: AccountRef,
         amount: u64,
     },
     Transferred {
         token: Symbol,
-        from: Address,
-        to: Address,
+        from: AccountRef,
+        to: AccountRef,
         amount: u64,
     },
     Paid {
         token: Symbol,
-        payer: Address,
+        payer: AccountRef,
         order_id: OrderId,
         total: u64,
     },
     Refunded {
         token: Symbol,
         payment: Hash32,
-        from: Address,
-        to: Address,
+        from: AccountRef,
+        to: AccountRef,
         amount: u64,
     },
     Redeemed {
         token: Symbol,
-        from: Address,
+        from: AccountRef,
         amount: u64,
     },
     /// An offer was placed and `amount` of `sell` locked. Its trades follow.
     OfferPlaced {
         offer: u64,
-        owner: Address,
+        owner: AccountRef,
         sell: Symbol,
         buy: Symbol,
         amount: u64,
@@ -149,8 +149,8 @@ pub enum Event {
     Trade {
         taker_offer: u64,
         maker_offer: u64,
-        taker: Address,
-        maker: Address,
+        taker: AccountRef,
+        maker: AccountRef,
         pay_token: Symbol,
         paid: u64,
         get_token: Symbol,
@@ -160,30 +160,30 @@ pub enum Event {
     /// The owner cancelled an offer and got `returned` of `token` back.
     OfferCancelled {
         offer: u64,
-        owner: Address,
+        owner: AccountRef,
         token: Symbol,
         returned: u64,
     },
     EscrowCreated {
         escrow: Hash32,
         token: Symbol,
-        payer: Address,
-        payee: Address,
+        payer: AccountRef,
+        payee: AccountRef,
         amount: u64,
         deadline_ms: u64,
     },
     EscrowReleased {
         escrow: Hash32,
         token: Symbol,
-        payer: Address,
-        payee: Address,
+        payer: AccountRef,
+        payee: AccountRef,
         amount: u64,
     },
     EscrowRefunded {
         escrow: Hash32,
         token: Symbol,
-        payer: Address,
-        payee: Address,
+        payer: AccountRef,
+        payee: AccountRef,
         amount: u64,
     },
     /// A merchant proposed a change to the alliance.
@@ -222,7 +222,7 @@ pub enum Event {
     LotExpired {
         token: Symbol,
         holder: LotHolder,
-        owner: Address,
+        owner: AccountRef,
         amount: u64,
         expires_at_ms: u64,
         /// The part of `amount` that was frozen (for an account's lot).
@@ -233,8 +233,8 @@ pub enum Event {
     EscrowExpired {
         escrow: Hash32,
         token: Symbol,
-        payer: Address,
-        payee: Address,
+        payer: AccountRef,
+        payee: AccountRef,
     },
     /// The issuer froze `amount` of the account's points.
     Frozen {
@@ -260,8 +260,8 @@ pub enum Event {
     /// payer paid `paid` of `pay_token` and got `got` of `get_token`, which
     /// pay the next hop or, on the last, the receiver.
     PathTrade {
-        payer: Address,
-        maker: Address,
+        payer: AccountRef,
+        maker: AccountRef,
         maker_offer: u64,
         pay_token: Symbol,
         paid: u64,
@@ -272,20 +272,26 @@ pub enum Event {
     /// A path payment delivered `received` of `dest_token` to `to`, and the
     /// payer spent `sent` of `send_token` on it (its trades come first).
     PathPaid {
-        payer: Address,
-        to: Address,
+        payer: AccountRef,
+        to: AccountRef,
         send_token: Symbol,
         sent: u64,
         dest_token: Symbol,
         received: u64,
     },
+    /// The sender opened sub-account `account`.
+    SubAccountOpened {
+        account: AccountRef,
+        label: SubAccountLabel,
+    },
 }
 
 impl Event {
-    /// Every account the event touches.
+    /// Every address the event touches (an account or one of its
+    /// sub-accounts).
     pub fn accounts(&self) -> Vec<Address> {
-        match self {
-            Event::TokenCreated { issuer, .. } => vec![*issuer],
+        let refs: Vec<AccountRef> = match self {
+            Event::TokenCreated { issuer, .. } => vec![AccountRef::main(*issuer)],
             Event::Minted { to, .. } => vec![*to],
             Event::Transferred { from, to, .. } | Event::Refunded { from, to, .. } => {
                 vec![*from, *to]
@@ -296,21 +302,21 @@ impl Event {
             Event::Trade { taker, maker, .. } => vec![*taker, *maker],
             Event::EscrowCreated { payer, payee, .. }
             | Event::EscrowReleased { payer, payee, .. }
-            | Event::EscrowRefunded { payer, payee, .. } => vec![*payer, *payee],
-            Event::Proposed { proposer, .. } => vec![*proposer],
-            Event::Voted { voter, .. } => vec![*voter],
+            | Event::EscrowRefunded { payer, payee, .. }
+            | Event::EscrowExpired { payer, payee, .. } => vec![*payer, *payee],
+            Event::Proposed { proposer, .. } => vec![AccountRef::main(*proposer)],
+            Event::Voted { voter, .. } => vec![AccountRef::main(*voter)],
             Event::LotExpired { owner, .. } => vec![*owner],
-            Event::EscrowExpired { payer, payee, .. } => vec![*payer, *payee],
-            Event::Frozen { account, .. } | Event::Unfrozen { account, .. } => {
-                vec![account.address]
-            }
-            Event::ClawedBack { from, .. } => vec![from.address],
+            Event::Frozen { account, .. } | Event::Unfrozen { account, .. } => vec![*account],
+            Event::ClawedBack { from, .. } => vec![*from],
             Event::PathTrade { payer, maker, .. } => vec![*payer, *maker],
             Event::PathPaid { payer, to, .. } => vec![*payer, *to],
+            Event::SubAccountOpened { account, .. } => vec![*account],
             Event::ProposalPassed { .. }
             | Event::ProposalRejected { .. }
             | Event::ProposalFailed { .. } => vec![],
-        }
+        };
+        refs.into_iter().map(|a| a.address).collect()
     }
 }
 

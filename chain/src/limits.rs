@@ -9,6 +9,10 @@ pub const MAX_PAY_LEGS: usize = 50;
 pub const MAX_PAY_TOKENS: usize = 5;
 /// Intermediate tokens in the path of one `PayPath`.
 pub const MAX_PATH_TOKENS: usize = 3;
+/// Sub-accounts one address may open, `ADDRESS/1` to `ADDRESS/1000`.
+pub const MAX_SUB_ACCOUNTS: u32 = 1_000;
+/// Bytes of a sub-account's label.
+pub const MAX_SUB_ACCOUNT_LABEL_BYTES: usize = 32;
 /// Bytes of a memo.
 pub const MAX_MEMO_BYTES: usize = 256;
 /// Bytes of an `order_id`.

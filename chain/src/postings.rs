@@ -189,8 +189,7 @@ impl Journal {
     /// payer's send token and the receiver's dest token move on net.
     fn event(&mut self, origin: &Origin<'_>, event: &Event) {
         use PostingAccount as P;
-        let acct = |a: &Address| P::Account(*a, 0);
-        let sub = |a: &AccountRef| P::Account(a.address, a.sub);
+        let acct = |a: &AccountRef| P::Account(a.address, a.sub);
         match event {
             Event::Minted { token, to, amount } => {
                 self.movement(origin, token, P::Issuance, acct(to), *amount)
@@ -296,12 +295,12 @@ impl Journal {
                 token,
                 account,
                 amount,
-            } => self.movement(origin, token, sub(account), P::Frozen, *amount),
+            } => self.movement(origin, token, acct(account), P::Frozen, *amount),
             Event::Unfrozen {
                 token,
                 account,
                 amount,
-            } => self.movement(origin, token, P::Frozen, sub(account), *amount),
+            } => self.movement(origin, token, P::Frozen, acct(account), *amount),
             Event::ClawedBack {
                 token,
                 from,
@@ -310,7 +309,7 @@ impl Journal {
             } => {
                 let free = amount.saturating_sub(*frozen);
                 self.movement(origin, token, P::Frozen, P::Clawback, *frozen);
-                self.movement(origin, token, sub(from), P::Clawback, free)
+                self.movement(origin, token, acct(from), P::Clawback, free)
             }
             // The closing of an escrow moves nothing: its last points'
             // `LotExpired` did.
@@ -321,7 +320,8 @@ impl Journal {
             | Event::Voted { .. }
             | Event::ProposalPassed { .. }
             | Event::ProposalRejected { .. }
-            | Event::ProposalFailed { .. } => {}
+            | Event::ProposalFailed { .. }
+            | Event::SubAccountOpened { .. } => {}
         }
     }
 }

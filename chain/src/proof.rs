@@ -199,8 +199,16 @@ fn check_value(index: usize, key: &StateKey, value: &StateValue) -> Result<(), V
         (StateKey::Nonce(..), StateValue::Nonce(_)) => Ok(()),
         (StateKey::Merchant(_), StateValue::Merchant(_)) => Ok(()),
         (StateKey::ConsensusParams, StateValue::ConsensusParams(_)) => Ok(()),
+        (StateKey::SubAccounts(_), StateValue::SubAccounts(n))
+            if (1..=crate::limits::MAX_SUB_ACCOUNTS).contains(n) =>
+        {
+            Ok(())
+        }
+        (StateKey::SubAccount(..), StateValue::SubAccount(_)) => Ok(()),
         (
             StateKey::Token(_)
+            | StateKey::SubAccounts(_)
+            | StateKey::SubAccount(..)
             | StateKey::Holding(..)
             | StateKey::Nonce(..)
             | StateKey::Merchant(_)
@@ -270,6 +278,36 @@ pub fn verify_holdings(
             Ok((*token, holding))
         })
         .collect()
+}
+
+/// Checks a proof of how many sub-accounts `owner` has opened (0 when the
+/// entry is absent): its sub-accounts are exactly `1..=` that. With proofs
+/// of each one's holdings at the same height, a roll-up over them is
+/// complete.
+pub fn verify_sub_accounts(
+    client: &mut LightClient,
+    proof: &EntriesProof,
+    owner: &Address,
+    freshness: Freshness,
+) -> Result<SubId, VerifyError> {
+    verify_entries(client, proof, freshness)?;
+    let key = StateKey::SubAccounts(*owner);
+    for (index, entry) in proof.entries.iter().enumerate() {
+        if entry.key != key {
+            return Err(VerifyError::NotAsked {
+                index,
+                key: Box::new(entry.key.clone()),
+            });
+        }
+    }
+    let entry = proof
+        .entries
+        .first()
+        .ok_or_else(|| VerifyError::Omitted(Box::new(key)))?;
+    Ok(match &entry.value {
+        Some(StateValue::SubAccounts(n)) => *n,
+        _ => 0,
+    })
 }
 
 /// Checks a proof of token `symbol`'s entry; `None` if the certified state

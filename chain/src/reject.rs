@@ -88,6 +88,8 @@ reject_codes! {
     ClawbackDisabled = 27,
     /// The account has fewer frozen points of the token than that.
     InsufficientFrozen = 28,
+    /// The address has not opened this sub-account.
+    UnknownSubAccount = 29,
     /// A payment needs at least one leg.
     NoLegs = 30,
     /// A payment has at most 50 legs.
@@ -104,6 +106,8 @@ reject_codes! {
     RefundExceedsPayment = 36,
     /// A payment's legs name more distinct tokens than the limit.
     TooManyTokens = 37,
+    /// The address has opened the most sub-accounts one address may (1000).
+    TooManySubAccounts = 38,
     /// A price needs a numerator and a denominator above zero.
     InvalidPrice = 40,
     /// An offer must sell one token for another.

@@ -11,7 +11,9 @@ use crate::governance::{
 };
 use crate::merchant::ValidatorRecord;
 use crate::params::ConsensusParams;
-use crate::tx::{OrderId, PAY_LEGS_DECODE_BOUND, Price, Symbol, TokenName};
+use crate::tx::{
+    AccountRef, OrderId, PAY_LEGS_DECODE_BOUND, Price, SubAccountLabel, Symbol, TokenName,
+};
 
 /// Where an entry lives. The derived order is the canonical order.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Encode, Decode)]
@@ -54,6 +56,11 @@ pub enum StateKey {
     /// Passed proposals waiting for their activation height:
     /// `(activation_height, id)`, in that order.
     Activations,
+    /// How many sub-accounts an address has opened: its sub-accounts are
+    /// exactly `1..=count`, so a proof of this entry bounds them all.
+    SubAccounts(Address),
+    /// One opened sub-account, `ADDRESS/N` with `N > 0`.
+    SubAccount(Address, SubId),
 }
 
 /// What an entry holds. Each key kind has exactly one value kind.
@@ -78,6 +85,17 @@ pub enum StateValue {
     Upgrade(UpgradePlan),
     ProposalIds(BoundedVec<u64, MAX_OPEN_PROPOSALS>),
     Activations(BoundedVec<(u64, u64), MAX_PENDING_ACTIVATIONS>),
+    /// The number of sub-accounts opened.
+    SubAccounts(SubId),
+    SubAccount(SubAccountInfo),
+}
+
+/// An opened sub-account.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct SubAccountInfo {
+    pub label: SubAccountLabel,
+    /// The height of the block that opened it.
+    pub opened_height: u64,
 }
 
 /// Which of an address's accounts: 0 is the account itself, `N > 0` its
@@ -226,7 +244,7 @@ impl Holding {
 /// Who holds a lot of expiring points.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
 pub enum LotHolder {
-    Account(Address),
+    Account(AccountRef),
     /// Locked in an open offer.
     Offer(u64),
     /// Locked in an open escrow.
@@ -237,7 +255,9 @@ pub enum LotHolder {
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct OfferRecord {
     pub id: u64,
-    pub owner: Address,
+    /// The account that placed it: what is left returns there, and what it
+    /// buys is paid there.
+    pub owner: AccountRef,
     pub sell: Symbol,
     pub buy: Symbol,
     /// Units of `buy` per unit of `sell`, in lowest terms.
@@ -266,8 +286,8 @@ pub enum EscrowStatus {
 /// Funds locked by a payer for a payee.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct EscrowRecord {
-    pub payer: Address,
-    pub payee: Address,
+    pub payer: AccountRef,
+    pub payee: AccountRef,
     pub token: Symbol,
     /// What the payer locked.
     pub amount: u64,
@@ -336,7 +356,7 @@ impl TokenInfo {
 /// refunded of it so far.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct PaymentShare {
-    pub to: Address,
+    pub to: AccountRef,
     pub token: Symbol,
     pub received: u64,
     pub refunded: u64,
@@ -345,10 +365,11 @@ pub struct PaymentShare {
 /// A settled payment, kept so its receivers can refund it.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct PaymentRecord {
-    pub payer: Address,
+    /// The account that paid, where refunds go back.
+    pub payer: AccountRef,
     pub order_id: OrderId,
     pub height: u64,
-    /// One share per distinct receiver and token, in (address, token) order.
+    /// One share per distinct receiver and token, in (account, token) order.
     pub shares: BoundedVec<PaymentShare, PAY_LEGS_DECODE_BOUND>,
 }
 

@@ -17,6 +17,8 @@ pub type Memo = BoundedString<MAX_MEMO_BYTES, field::Memo>;
 pub type TokenName = BoundedString<MAX_TOKEN_NAME_BYTES, field::Name>;
 /// The legs of a `Pay`.
 pub type PayLegs = BoundedVec<PayLeg, PAY_LEGS_DECODE_BOUND, field::Legs>;
+/// A sub-account's label, e.g. the store it stands for.
+pub type SubAccountLabel = BoundedString<MAX_SUB_ACCOUNT_LABEL_BYTES, field::Label>;
 /// The intermediate tokens of a `PayPath`.
 pub type PathTokens = BoundedVec<Symbol, PATH_DECODE_BOUND, field::Path>;
 
@@ -69,6 +71,8 @@ pub mod field {
         Symbol = "token symbol";
         /// The `p2p_address` of a merchant record's validator.
         P2pAddress = "p2p_address";
+        /// The `label` of `OpenSubAccount`.
+        Label = "label";
     }
 }
 
@@ -179,6 +183,11 @@ impl AccountRef {
         AccountRef { address, sub: 0 }
     }
 
+    /// Sub-account `sub` of `address` (0 is the account itself).
+    pub fn new(address: Address, sub: crate::state::SubId) -> Self {
+        AccountRef { address, sub }
+    }
+
     /// Parses `ADDRESS` or `ADDRESS/N`.
     pub fn parse(s: &str) -> Result<Self, String> {
         let (address, sub) = match s.split_once('/') {
@@ -195,6 +204,30 @@ impl AccountRef {
     }
 }
 
+impl From<Address> for AccountRef {
+    fn from(address: Address) -> Self {
+        AccountRef::main(address)
+    }
+}
+
+/// What names an account: an address (the account itself) or an
+/// [`AccountRef`] (it or one of its sub-accounts).
+pub trait AsAccount {
+    fn as_account(&self) -> AccountRef;
+}
+
+impl AsAccount for Address {
+    fn as_account(&self) -> AccountRef {
+        AccountRef::main(*self)
+    }
+}
+
+impl AsAccount for AccountRef {
+    fn as_account(&self) -> AccountRef {
+        *self
+    }
+}
+
 impl std::fmt::Display for AccountRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.sub {
@@ -208,7 +241,7 @@ impl std::fmt::Display for AccountRef {
 /// one payment may pay in several tokens (a combined payment).
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct PayLeg {
-    pub to: Address,
+    pub to: AccountRef,
     pub token: Symbol,
     pub amount: u64,
 }
@@ -305,13 +338,13 @@ pub enum TxKind {
     /// The issuer earns points for a shopper.
     Mint {
         token: Symbol,
-        to: Address,
+        to: AccountRef,
         amount: u64,
     },
     /// A holder moves points.
     Transfer {
         token: Symbol,
-        to: Address,
+        to: AccountRef,
         amount: u64,
         memo: Option<Memo>,
     },
@@ -349,7 +382,7 @@ pub enum TxKind {
     /// A payer locks `amount` for `to` until released or refunded.
     EscrowCreate {
         token: Symbol,
-        to: Address,
+        to: AccountRef,
         amount: u64,
         deadline_ms: u64,
         order_id: Option<OrderId>,
@@ -398,11 +431,15 @@ pub enum TxKind {
         send_max: u64,
         dest_token: Symbol,
         dest_amount: u64,
-        to: Address,
+        to: AccountRef,
         path: PathTokens,
         order_id: Option<OrderId>,
         memo: Option<Memo>,
     },
+    /// Opens the sender's next sub-account, `ADDRESS/N`: a balance of its
+    /// own, owned by the sender's key, which receives like any account and
+    /// pays when a transaction names it in `TxBody::sub`.
+    OpenSubAccount { label: SubAccountLabel },
 }
 
 impl TxKind {
@@ -426,6 +463,7 @@ impl TxKind {
             TxKind::Unfreeze { .. } => "Unfreeze",
             TxKind::Clawback { .. } => "Clawback",
             TxKind::PayPath { .. } => "PayPath",
+            TxKind::OpenSubAccount { .. } => "OpenSubAccount",
         }
     }
 
@@ -584,7 +622,8 @@ impl TxKind {
             TxKind::CancelOffer { .. }
             | TxKind::EscrowRelease { .. }
             | TxKind::EscrowRefund { .. }
-            | TxKind::Vote { .. } => {}
+            | TxKind::Vote { .. }
+            | TxKind::OpenSubAccount { .. } => {}
         }
         Ok(())
     }
@@ -658,6 +697,10 @@ fn check_action(action: &GovAction) -> Result<(), Refusal> {
 pub struct TxBody {
     pub chain_id: ChainId,
     pub sender: Address,
+    /// Which of the sender's accounts pays: 0 the account itself, `N` its
+    /// opened sub-account `ADDRESS/N`. Nonces and order ids stay the
+    /// address's, whichever account pays.
+    pub sub: crate::state::SubId,
     /// Any number the sender has not used in the open TTL window; nonces are
     /// unordered, so terminals signing at once need no coordination.
     pub nonce: u64,
@@ -828,6 +871,7 @@ mod tests {
             TxBody {
                 chain_id: ChainId::new(chain).unwrap(),
                 sender: key.public(),
+                sub: 0,
                 nonce: 1,
                 expires_at_height: 10,
                 kind,
@@ -839,7 +883,7 @@ mod tests {
             PayLegs::new(
                 (0..n)
                     .map(|_| PayLeg {
-                        to: key.public(),
+                        to: key.public().into(),
                         token: sym("BEAN"),
                         amount: 1,
                     })
@@ -860,7 +904,7 @@ mod tests {
             "test",
             TxKind::Transfer {
                 token: sym("BEAN"),
-                to: key.public(),
+                to: key.public().into(),
                 amount: 1,
                 memo: Some(Memo::new(memo.clone()).unwrap()),
             },
@@ -870,7 +914,7 @@ mod tests {
             "test",
             TxKind::EscrowCreate {
                 token: sym("BEAN"),
-                to: key.public(),
+                to: key.public().into(),
                 amount: 1,
                 deadline_ms: 1,
                 order_id: Some(OrderId::new(order.clone()).unwrap()),

@@ -712,7 +712,7 @@ impl<K: Kv + std::fmt::Debug> Storage for ChainStore<K> {
                 Event::LotExpired {
                     holder: merit_chain::state::LotHolder::Account(a),
                     ..
-                } => Some(*a),
+                } => Some(a.address),
                 _ => None,
             })
             .collect();

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{BlockOutcome, Ledger, SupplyAudit};
 use crate::block::BlockHeader;
 use crate::state::*;
-use crate::tx::Symbol;
+use crate::tx::{AccountRef, Symbol};
 
 impl Ledger {
     /// Installs the outcome of `block`, which must be the outcome of
@@ -35,9 +35,9 @@ impl Ledger {
         let mut touched: BTreeSet<Symbol> = BTreeSet::new();
         let mut holders: BTreeSet<(LotHolder, Symbol)> = BTreeSet::new();
         let mut note = |k: &StateKey, v: Option<&StateValue>| match (k, v) {
-            (StateKey::Holding(a, _, sym), _) => {
+            (StateKey::Holding(a, sub, sym), _) => {
                 touched.insert(*sym);
-                holders.insert((LotHolder::Account(*a), *sym));
+                holders.insert((LotHolder::Account(AccountRef::new(*a, *sub)), *sym));
             }
             (StateKey::Token(sym), _) => {
                 touched.insert(*sym);
@@ -113,22 +113,27 @@ impl Ledger {
             (StateKey::Nonce(a, n), StateValue::Nonce(exp)) => {
                 self.nonce_expiry.insert((*exp, *a, *n));
             }
-            (StateKey::Holding(a, _, sym), StateValue::Holding(h)) => {
+            (StateKey::Holding(a, sub, sym), StateValue::Holding(h)) => {
                 let c = self.circulating.entry(*sym).or_default();
                 *c += u128::from(h.balance - h.frozen.min(h.balance));
                 if h.frozen > 0 {
                     *self.frozen.entry(*sym).or_default() += u128::from(h.frozen);
                 }
-                self.index_lots(LotHolder::Account(*a), *sym, &h.lots, true);
+                self.index_lots(
+                    LotHolder::Account(AccountRef::new(*a, *sub)),
+                    *sym,
+                    &h.lots,
+                    true,
+                );
             }
             (StateKey::Offer(id), StateValue::Offer(o)) => {
-                self.offers_by_owner.insert((o.owner, *id));
+                self.offers_by_owner.insert((o.owner.address, *id));
                 *self.locked_offers.entry(o.sell).or_default() += u128::from(o.remaining);
                 self.index_lots(LotHolder::Offer(*id), o.sell, &o.lots, true);
             }
             (StateKey::Escrow(id), StateValue::Escrow(e)) if e.status == EscrowStatus::Open => {
-                self.escrows_by_party.insert((e.payer, *id));
-                self.escrows_by_party.insert((e.payee, *id));
+                self.escrows_by_party.insert((e.payer.address, *id));
+                self.escrows_by_party.insert((e.payee.address, *id));
                 *self.locked_escrow.entry(e.token).or_default() += u128::from(e.remaining);
                 self.index_lots(LotHolder::Escrow(*id), e.token, &e.lots, true);
             }
@@ -141,22 +146,27 @@ impl Ledger {
             (StateKey::Nonce(a, n), StateValue::Nonce(exp)) => {
                 self.nonce_expiry.remove(&(*exp, *a, *n));
             }
-            (StateKey::Holding(a, _, sym), StateValue::Holding(h)) => {
+            (StateKey::Holding(a, sub, sym), StateValue::Holding(h)) => {
                 let c = self.circulating.entry(*sym).or_default();
                 *c -= u128::from(h.balance - h.frozen.min(h.balance));
                 if h.frozen > 0 {
                     *self.frozen.entry(*sym).or_default() -= u128::from(h.frozen);
                 }
-                self.index_lots(LotHolder::Account(*a), *sym, &h.lots, false);
+                self.index_lots(
+                    LotHolder::Account(AccountRef::new(*a, *sub)),
+                    *sym,
+                    &h.lots,
+                    false,
+                );
             }
             (StateKey::Offer(id), StateValue::Offer(o)) => {
-                self.offers_by_owner.remove(&(o.owner, *id));
+                self.offers_by_owner.remove(&(o.owner.address, *id));
                 *self.locked_offers.entry(o.sell).or_default() -= u128::from(o.remaining);
                 self.index_lots(LotHolder::Offer(*id), o.sell, &o.lots, false);
             }
             (StateKey::Escrow(id), StateValue::Escrow(e)) if e.status == EscrowStatus::Open => {
-                self.escrows_by_party.remove(&(e.payer, *id));
-                self.escrows_by_party.remove(&(e.payee, *id));
+                self.escrows_by_party.remove(&(e.payer.address, *id));
+                self.escrows_by_party.remove(&(e.payee.address, *id));
                 *self.locked_escrow.entry(e.token).or_default() -= u128::from(e.remaining);
                 self.index_lots(LotHolder::Escrow(*id), e.token, &e.lots, false);
             }

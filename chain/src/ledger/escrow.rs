@@ -3,28 +3,29 @@
 
 use super::exec::{Exec, Rejection, reject};
 use crate::block::Event;
-use crate::crypto::{Address, Hash32};
+use crate::crypto::Hash32;
 use crate::limits::MAX_ESCROW_DURATION_MS;
 use crate::reject::RejectCode;
 use crate::state::*;
-use crate::tx::{OrderId, Symbol};
+use crate::tx::{AccountRef, OrderId, Symbol};
 
 impl Exec<'_, '_> {
     pub(super) fn escrow_create(
         &mut self,
         token: &Symbol,
-        to: &Address,
+        to: &AccountRef,
         amount: u64,
         deadline_ms: u64,
         order_id: Option<&OrderId>,
     ) -> Result<(), Rejection> {
         self.token(token)?;
+        self.check_open(to)?;
         let ahead = deadline_ms.saturating_sub(self.time_ms);
         if ahead == 0 || ahead > MAX_ESCROW_DURATION_MS {
             return reject(RejectCode::InvalidDeadline);
         }
         let order_key = order_id.map(|o| self.check_order_unused(o)).transpose()?;
-        let sender = self.sender;
+        let sender = self.payer();
         let id = self.hash;
         let parcel = self.debit(&sender, token, amount)?;
         let mut lots = Lots::default();
@@ -67,19 +68,21 @@ impl Exec<'_, '_> {
             Some(StateValue::Escrow(e)) => e.clone(),
             _ => return reject(RejectCode::UnknownEscrow),
         };
+        // Any of a party's accounts acts for it: the key is the address's.
         let sender = self.sender;
+        let (payer, payee) = (escrow.payer.address, escrow.payee.address);
         if refund {
-            if sender != escrow.payer && sender != escrow.payee {
+            if sender != payer && sender != payee {
                 return reject(RejectCode::NotEscrowParty);
             }
-        } else if sender != escrow.payer {
+        } else if sender != payer {
             return reject(RejectCode::NotEscrowPayer);
         }
         if escrow.status != EscrowStatus::Open {
             return reject(RejectCode::EscrowClosed);
         }
         // The payee may refund at any time; the payer only from the deadline on.
-        if refund && sender != escrow.payee && self.time_ms < escrow.deadline_ms {
+        if refund && sender != payee && self.time_ms < escrow.deadline_ms {
             return reject(RejectCode::DeadlineNotReached);
         }
         let amount = escrow.remaining;

@@ -43,7 +43,7 @@ impl Exec<'_, '_> {
         let next = id.checked_add(1).ok_or_else(overflow)?;
         self.ov
             .put(StateKey::NextOfferId, StateValue::NextOfferId(next));
-        let sender = self.sender;
+        let sender = self.payer();
         let mut parcel = self.debit(&sender, sell, amount)?;
         self.events.push(Event::OfferPlaced {
             offer: id,
@@ -72,7 +72,8 @@ impl Exec<'_, '_> {
                 break;
             }
             let mut maker = self.offer(maker_id)?;
-            if maker.owner == sender {
+            // Any account of the same key is the same trader.
+            if maker.owner.address == sender.address {
                 return reject(RejectCode::SelfCross);
             }
             // Units of `buy` the taker's remainder pays for at the maker's price.
@@ -144,7 +145,7 @@ impl Exec<'_, '_> {
 
     pub(super) fn cancel_offer(&mut self, id: u64) -> Result<(), Rejection> {
         let mut offer = self.offer(id)?;
-        if offer.owner != self.sender {
+        if offer.owner.address != self.sender {
             return reject(RejectCode::NotOfferOwner);
         }
         let parcel = self.unlock(&mut offer.lots, &offer.sell, offer.remaining)?;

@@ -6,9 +6,10 @@ use super::overlay::Overlay;
 use super::path::PathPayment;
 use crate::block::Event;
 use crate::crypto::{Address, Hash32};
+use crate::limits::MAX_SUB_ACCOUNTS;
 use crate::reject::RejectCode;
 use crate::state::*;
-use crate::tx::{AccountRef, OrderId, Symbol, TxKind};
+use crate::tx::{AccountRef, OrderId, SubAccountLabel, Symbol, TxKind};
 
 pub(super) type Rejection = (RejectCode, Option<Hash32>);
 
@@ -24,6 +25,8 @@ pub(super) fn overflow() -> Rejection {
 pub(super) struct Exec<'o, 'a> {
     pub(super) ov: &'o mut Overlay<'a>,
     pub(super) sender: Address,
+    /// The sender's account that pays: `TxBody::sub`, checked open.
+    pub(super) sub: SubId,
     pub(super) height: u64,
     pub(super) time_ms: u64,
     pub(super) hash: Hash32,
@@ -98,7 +101,73 @@ impl Exec<'_, '_> {
                 to,
                 order_id: order_id.as_ref(),
             })?,
+            TxKind::OpenSubAccount { label } => self.open_sub_account(label)?,
         }
+        Ok(())
+    }
+
+    /// The sender's account that pays.
+    pub(super) fn payer(&self) -> AccountRef {
+        AccountRef::new(self.sender, self.sub)
+    }
+
+    /// Rejects with `UnknownSubAccount` unless the receiver `account` is an
+    /// address itself or one of its opened sub-accounts.
+    pub(super) fn check_open(&self, account: &AccountRef) -> Result<(), Rejection> {
+        if super::mutant::active(super::LedgerMutant::PaysUnopenedSubAccount) {
+            return Ok(());
+        }
+        self.check_opened(account)
+    }
+
+    /// [`Exec::check_open`] for the envelope's paying account.
+    pub(super) fn check_payer_open(&self) -> Result<(), Rejection> {
+        if super::mutant::active(super::LedgerMutant::SpendsUnopenedSubAccount) {
+            return Ok(());
+        }
+        self.check_opened(&self.payer())
+    }
+
+    fn check_opened(&self, account: &AccountRef) -> Result<(), Rejection> {
+        if account.sub == 0 || account.sub <= self.sub_accounts(&account.address) {
+            Ok(())
+        } else {
+            reject(RejectCode::UnknownSubAccount)
+        }
+    }
+
+    /// How many sub-accounts `address` has opened.
+    pub(super) fn sub_accounts(&self, address: &Address) -> SubId {
+        match self.ov.get(&StateKey::SubAccounts(*address)) {
+            Some(StateValue::SubAccounts(n)) => *n,
+            _ => 0,
+        }
+    }
+
+    /// Opens the sender's next sub-account.
+    fn open_sub_account(&mut self, label: &SubAccountLabel) -> Result<(), Rejection> {
+        let opened = self.sub_accounts(&self.sender);
+        if opened >= MAX_SUB_ACCOUNTS
+            && !super::mutant::active(super::LedgerMutant::SubAccountsUnbounded)
+        {
+            return reject(RejectCode::TooManySubAccounts);
+        }
+        let sub = opened + 1;
+        self.ov.put(
+            StateKey::SubAccounts(self.sender),
+            StateValue::SubAccounts(sub),
+        );
+        self.ov.put(
+            StateKey::SubAccount(self.sender, sub),
+            StateValue::SubAccount(SubAccountInfo {
+                label: label.clone(),
+                opened_height: self.height,
+            }),
+        );
+        self.events.push(Event::SubAccountOpened {
+            account: AccountRef::new(self.sender, sub),
+            label: label.clone(),
+        });
         Ok(())
     }
 
@@ -162,12 +231,11 @@ impl Exec<'_, '_> {
     /// lots after the frozen ones.
     pub(super) fn debit(
         &mut self,
-        who: &Address,
+        who: &AccountRef,
         token: &Symbol,
         amount: u64,
     ) -> Result<Parcel, Rejection> {
-        let who = AccountRef::main(*who);
-        let mut holding = self.holding(&who, token);
+        let mut holding = self.holding(who, token);
         let frozen = if super::mutant::active(super::LedgerMutant::FrozenPointsMove) {
             0
         } else {
@@ -179,25 +247,24 @@ impl Exec<'_, '_> {
             .filter(|b| *b >= frozen)
             .ok_or((RejectCode::InsufficientBalance, None))?;
         let parcel = self.unlock_after(&mut holding.lots, token, frozen, amount)?;
-        self.set_holding(&who, token, holding);
+        self.set_holding(who, token, holding);
         Ok(parcel)
     }
 
     /// Adds a parcel to an account's balance, keeping its lots' expiry.
     pub(super) fn credit(
         &mut self,
-        who: &Address,
+        who: &AccountRef,
         token: &Symbol,
         parcel: Parcel,
     ) -> Result<(), Rejection> {
-        let who = AccountRef::main(*who);
-        let mut holding = self.holding(&who, token);
+        let mut holding = self.holding(who, token);
         holding.balance = holding
             .balance
             .checked_add(parcel.amount)
             .ok_or_else(overflow)?;
         Self::lock(&mut holding.lots, &parcel)?;
-        self.set_holding(&who, token, holding);
+        self.set_holding(who, token, holding);
         Ok(())
     }
 }

@@ -332,11 +332,14 @@ impl Ledger {
                 let mut exec = Exec {
                     ov,
                     sender: b.sender,
+                    sub: b.sub,
                     height: ctx.height,
                     time_ms: ctx.timestamp_ms,
                     hash,
                     events: Vec::new(),
                 };
+                // The paying account must be open, whatever the kind.
+                exec.check_payer_open()?;
                 exec.run(&b.kind)?;
                 // The last check that can reject the kind.
                 seal_events(exec.events, max_events)

@@ -52,7 +52,7 @@ fn expire_lot(
     let mut closed = None;
     match holder {
         LotHolder::Account(who) => {
-            let key = StateKey::Holding(*who, 0, *sym);
+            let key = StateKey::Holding(who.address, who.sub, *sym);
             let mut holding = match ov.get(&key) {
                 Some(StateValue::Holding(h)) => h.clone(),
                 _ => return None,

@@ -22,6 +22,18 @@ pub enum LedgerMutant {
     /// `ledger-path-bound-per-hop`: `MAX_OFFERS_CROSSED` counts each hop
     /// on its own.
     PathBoundPerHop,
+    /// `ledger-pays-unopened-sub-account`: a receiver's sub-account need
+    /// not be open.
+    PaysUnopenedSubAccount,
+    /// `ledger-spends-unopened-sub-account`: the envelope's paying
+    /// sub-account need not be open.
+    SpendsUnopenedSubAccount,
+    /// `ledger-refund-to-main-account`: a refund goes back to the payer's
+    /// address, not to the sub-account that paid.
+    RefundToMainAccount,
+    /// `ledger-sub-accounts-unbounded`: an address may open any number of
+    /// sub-accounts.
+    SubAccountsUnbounded,
 }
 
 impl LedgerMutant {
@@ -33,6 +45,10 @@ impl LedgerMutant {
             LedgerMutant::PathIgnoresSendMax => "ledger-path-ignores-send-max",
             LedgerMutant::PathRoundsForPayer => "ledger-path-rounds-for-payer",
             LedgerMutant::PathBoundPerHop => "ledger-path-bound-per-hop",
+            LedgerMutant::PaysUnopenedSubAccount => "ledger-pays-unopened-sub-account",
+            LedgerMutant::SpendsUnopenedSubAccount => "ledger-spends-unopened-sub-account",
+            LedgerMutant::RefundToMainAccount => "ledger-refund-to-main-account",
+            LedgerMutant::SubAccountsUnbounded => "ledger-sub-accounts-unbounded",
         }
     }
 }

@@ -17,18 +17,17 @@
 use super::exec::{Exec, Rejection, reject};
 use super::lots::Parcel;
 use crate::block::Event;
-use crate::crypto::Address;
 use crate::limits::MAX_OFFERS_CROSSED;
 use crate::reject::RejectCode;
 use crate::state::*;
-use crate::tx::{OrderId, Price, Symbol};
+use crate::tx::{AccountRef, OrderId, Price, Symbol};
 
 /// A resting offer as a path sees it: it sells one token of a hop for the
 /// other at `price` units of what it buys per unit of what it sells.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BookOffer {
     pub id: u64,
-    pub owner: Address,
+    pub owner: AccountRef,
     pub price: Price,
     pub remaining: u64,
 }
@@ -49,7 +48,7 @@ impl From<&OfferRecord> for BookOffer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fill {
     pub offer: u64,
-    pub maker: Address,
+    pub maker: AccountRef,
     pub price: Price,
     pub got: u64,
     pub paid: u64,
@@ -155,7 +154,7 @@ pub(super) struct PathPayment<'k> {
     pub(super) route: Vec<Symbol>,
     pub(super) send_max: u64,
     pub(super) dest_amount: u64,
-    pub(super) to: &'k Address,
+    pub(super) to: &'k AccountRef,
     pub(super) order_id: Option<&'k OrderId>,
 }
 
@@ -183,6 +182,7 @@ impl Exec<'_, '_> {
         for token in &p.route {
             self.token(token)?;
         }
+        self.check_open(p.to)?;
         let order_key = p.order_id.map(|o| self.check_order_unused(o)).transpose()?;
         let quote = quote_path(&p.route, p.dest_amount, |sell, buy| {
             self.book_offers(sell, buy)
@@ -193,10 +193,16 @@ impl Exec<'_, '_> {
         {
             return reject(RejectCode::SendMaxExceeded);
         }
-        if quote.hops.iter().flatten().any(|f| f.maker == self.sender) {
+        // Any account of the same key is the same trader.
+        if quote
+            .hops
+            .iter()
+            .flatten()
+            .any(|f| f.maker.address == self.sender)
+        {
             return reject(RejectCode::SelfCross);
         }
-        let sender = self.sender;
+        let sender = self.payer();
         let mut parcel = self.debit(&sender, &p.route[0], quote.send_amount)?;
         for (pair, fills) in p.route.windows(2).zip(&quote.hops) {
             let (pay, get) = (pair[0], pair[1]);

@@ -5,26 +5,27 @@ use std::collections::BTreeMap;
 
 use super::exec::{Exec, Rejection, overflow, reject};
 use crate::block::Event;
-use crate::crypto::{Address, Hash32};
+use crate::crypto::Hash32;
 use crate::encoding::BoundedVec;
 use crate::reject::RejectCode;
 use crate::state::*;
-use crate::tx::{OrderId, PayLeg, Symbol, pay_totals};
+use crate::tx::{AccountRef, OrderId, PayLeg, Symbol, pay_totals};
 
 impl Exec<'_, '_> {
     pub(super) fn transfer(
         &mut self,
         token: &Symbol,
-        to: &Address,
+        to: &AccountRef,
         amount: u64,
     ) -> Result<(), Rejection> {
         self.token(token)?;
-        let sender = self.sender;
+        self.check_open(to)?;
+        let sender = self.payer();
         let parcel = self.debit(&sender, token, amount)?;
         self.credit(to, token, parcel)?;
         self.events.push(Event::Transferred {
             token: *token,
-            from: self.sender,
+            from: sender,
             to: *to,
             amount,
         });
@@ -38,13 +39,16 @@ impl Exec<'_, '_> {
         for (token, _) in &totals {
             self.token(token)?;
         }
+        for leg in legs {
+            self.check_open(&leg.to)?;
+        }
         let order_key = self.check_order_unused(order_id)?;
-        let sender = self.sender;
+        let sender = self.payer();
         let mut parcels = Vec::with_capacity(totals.len());
         for (token, total) in &totals {
             parcels.push(self.debit(&sender, token, *total)?);
         }
-        let mut shares: BTreeMap<(Address, Symbol), u64> = BTreeMap::new();
+        let mut shares: BTreeMap<(AccountRef, Symbol), u64> = BTreeMap::new();
         for leg in legs {
             let i = totals
                 .iter()
@@ -103,7 +107,7 @@ impl Exec<'_, '_> {
             Some(StateValue::Payment(p)) => p.clone(),
             _ => return reject(RejectCode::UnknownPayment),
         };
-        let sender = self.sender;
+        let sender = self.payer();
         let mut shares = record.shares.clone().into_inner();
         let any_token = super::mutant::active(super::LedgerMutant::RefundAnyToken);
         let Some(share) = shares
@@ -121,12 +125,17 @@ impl Exec<'_, '_> {
         }
         share.refunded += amount;
         let parcel = self.debit(&sender, token, amount)?;
-        self.credit(&record.payer, token, parcel)?;
+        let payer = if super::mutant::active(super::LedgerMutant::RefundToMainAccount) {
+            AccountRef::main(record.payer.address)
+        } else {
+            record.payer
+        };
+        self.credit(&payer, token, parcel)?;
         self.events.push(Event::Refunded {
             token: *token,
             payment: *payment,
             from: sender,
-            to: record.payer,
+            to: payer,
             amount,
         });
         record.shares = BoundedVec::new(shares).map_err(|_| (RejectCode::TooManyLegs, None))?;
@@ -137,7 +146,7 @@ impl Exec<'_, '_> {
 
     pub(super) fn redeem(&mut self, token: &Symbol, amount: u64) -> Result<(), Rejection> {
         self.token(token)?;
-        let sender = self.sender;
+        let sender = self.payer();
         self.debit(&sender, token, amount)?;
         self.update_token(token, |t| {
             t.redeemed = t.redeemed.checked_add(amount)?;
@@ -145,7 +154,7 @@ impl Exec<'_, '_> {
         })?;
         self.events.push(Event::Redeemed {
             token: *token,
-            from: self.sender,
+            from: sender,
             amount,
         });
         Ok(())

@@ -7,7 +7,7 @@ use super::Ledger;
 use crate::block::BlockHeader;
 use crate::crypto::{Address, Hash32};
 use crate::state::*;
-use crate::tx::{ChainId, Price, Symbol};
+use crate::tx::{AsAccount, ChainId, Price, Symbol};
 
 /// A token's supply, counted two ways.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,13 +135,13 @@ impl Ledger {
     }
 
     /// What `who` may spend of `token`: its balance less the frozen part.
-    pub fn balance(&self, who: &Address, token: &Symbol) -> u64 {
+    pub fn balance(&self, who: &impl AsAccount, token: &Symbol) -> u64 {
         self.holding(who, token)
             .map_or(0, |h| h.balance.saturating_sub(h.frozen))
     }
 
     /// What the issuer has frozen of `who`'s `token`.
-    pub fn frozen(&self, who: &Address, token: &Symbol) -> u64 {
+    pub fn frozen(&self, who: &impl AsAccount, token: &Symbol) -> u64 {
         self.holding(who, token).map_or(0, |h| h.frozen)
     }
 
@@ -159,9 +159,30 @@ impl Ledger {
     }
 
     /// What `who` holds of `token`: its balance, the frozen part and its lots.
-    pub fn holding(&self, who: &Address, token: &Symbol) -> Option<&Holding> {
-        match self.state.get(&StateKey::Holding(*who, 0, *token)) {
+    /// What an account (or sub-account) holds of `token`.
+    pub fn holding(&self, who: &impl AsAccount, token: &Symbol) -> Option<&Holding> {
+        let who = who.as_account();
+        match self
+            .state
+            .get(&StateKey::Holding(who.address, who.sub, *token))
+        {
             Some(StateValue::Holding(h)) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// How many sub-accounts `who` has opened: they are `1..=` this.
+    pub fn sub_accounts(&self, who: &Address) -> SubId {
+        match self.state.get(&StateKey::SubAccounts(*who)) {
+            Some(StateValue::SubAccounts(n)) => *n,
+            _ => 0,
+        }
+    }
+
+    /// Sub-account `sub` of `who`, if opened.
+    pub fn sub_account(&self, who: &Address, sub: SubId) -> Option<&SubAccountInfo> {
+        match self.state.get(&StateKey::SubAccount(*who, sub)) {
+            Some(StateValue::SubAccount(s)) => Some(s),
             _ => None,
         }
     }
@@ -237,19 +258,21 @@ impl Ledger {
 
     /// What `who` has locked, per token: in its open offers and in the open
     /// escrows it paid into. Tokens with nothing locked are left out.
-    pub fn locked(&self, who: &Address) -> Vec<Locked> {
+    /// What an account (or sub-account) has locked in offers and escrows.
+    pub fn locked(&self, who: &impl AsAccount) -> Vec<Locked> {
+        let who = who.as_account();
         let mut out: BTreeMap<Symbol, Locked> = BTreeMap::new();
         let new = |token| Locked {
             token,
             in_offers: 0,
             in_escrow: 0,
         };
-        for o in self.offers_of(who) {
+        for o in self.offers_of(&who.address).filter(|o| o.owner == who) {
             let l = out.entry(o.sell).or_insert_with(|| new(o.sell));
             l.in_offers = l.in_offers.saturating_add(o.remaining);
         }
-        for (_, e) in self.escrows_of(who) {
-            if e.payer == *who && e.status == EscrowStatus::Open {
+        for (_, e) in self.escrows_of(&who.address) {
+            if e.payer == who && e.status == EscrowStatus::Open {
                 let l = out.entry(e.token).or_insert_with(|| new(e.token));
                 l.in_escrow = l.in_escrow.saturating_add(e.remaining);
             }
@@ -418,8 +441,25 @@ impl Ledger {
                     if h.is_empty() || h.frozen > h.balance {
                         return Err(format!("holding {who}/{sub} {sym} is malformed: {h:?}"));
                     }
+                    if *sub > self.sub_accounts(who) {
+                        return Err(format!("{who}/{sub} holds {sym} but was never opened"));
+                    }
                     *frozen.entry(*sym).or_default() += u128::from(h.frozen);
                     check_lots(&format_args!("{who}/{sub}"), sym, h.balance, &h.lots)?;
+                }
+                // Sub-accounts are exactly 1..=count, each with its entry.
+                (StateKey::SubAccounts(who), StateValue::SubAccounts(n)) => {
+                    if *n == 0 || *n > crate::limits::MAX_SUB_ACCOUNTS {
+                        return Err(format!("{who} counts {n} sub-accounts"));
+                    }
+                    if let Some(sub) = (1..=*n).find(|s| self.sub_account(who, *s).is_none()) {
+                        return Err(format!("{who}/{sub} is counted but has no entry"));
+                    }
+                }
+                (StateKey::SubAccount(who, sub), StateValue::SubAccount(_))
+                    if *sub == 0 || *sub > self.sub_accounts(who) =>
+                {
+                    return Err(format!("{who}/{sub} has an entry but is not counted"));
                 }
                 _ => {}
             }

@@ -61,12 +61,12 @@ fn a_transaction_over_the_events_bound_changes_nothing_but_its_nonce() {
     let mut ledger = ledger(&merchant, &alice);
     let legs = vec![
         PayLeg {
-            to: bob,
+            to: bob.into(),
             token: sym("BEAN"),
             amount: 10,
         },
         PayLeg {
-            to: carol,
+            to: carol.into(),
             token: sym("BEAN"),
             amount: 20,
         },
@@ -74,6 +74,7 @@ fn a_transaction_over_the_events_bound_changes_nothing_but_its_nonce() {
     let body = TxBody {
         chain_id: ledger.chain_id().clone(),
         sender: alice.public(),
+        sub: 0,
         nonce: 7,
         expires_at_height: 10,
         kind: TxKind::Pay {

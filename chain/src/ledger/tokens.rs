@@ -7,7 +7,7 @@ use crate::crypto::Address;
 use crate::limits::MS_PER_DAY;
 use crate::reject::RejectCode;
 use crate::state::*;
-use crate::tx::{Symbol, TxKind};
+use crate::tx::{AccountRef, Symbol, TxKind};
 
 /// The entry the `CreateToken` `kind` makes, by `issuer` at `height`.
 pub(super) fn new_token(kind: &TxKind, issuer: Address, height: u64) -> TokenInfo {
@@ -65,13 +65,14 @@ impl Exec<'_, '_> {
     pub(super) fn mint(
         &mut self,
         token: &Symbol,
-        to: &Address,
+        to: &AccountRef,
         amount: u64,
     ) -> Result<(), Rejection> {
         let mut info = self.token(token)?;
         if info.issuer != self.sender {
             return reject(RejectCode::NotIssuer);
         }
+        self.check_open(to)?;
         info.minted = match info.minted.checked_add(amount) {
             Some(m) if m <= info.max_supply => m,
             _ => return reject(RejectCode::SupplyCapExceeded),

@@ -5,14 +5,14 @@
 use merit_chain::encoding::{BoundedString, BoundedVec};
 use merit_chain::ledger::{LedgerMutant, with_mutant};
 use merit_chain::limits::MAX_PAY_TOKENS;
-use merit_chain::tx::PayLeg;
-use merit_chain::{Address, Event, Hash32, Keypair, RejectCode, TxKind};
+use merit_chain::tx::{AccountRef, PayLeg};
+use merit_chain::{Event, Hash32, Keypair, RejectCode, TxKind};
 
 use crate::fixture::*;
 
 fn leg(to: &Keypair, token: &str, amount: u64) -> PayLeg {
     PayLeg {
-        to: to.public(),
+        to: to.public().into(),
         token: sym(token),
         amount,
     }
@@ -40,7 +40,7 @@ fn shopper_with_two_tokens() -> Alliance {
     let (m2, alice) = (a.m2.clone(), a.alice.public());
     let mint = TxKind::Mint {
         token: sym("BOOK"),
-        to: alice,
+        to: alice.into(),
         amount: 500,
     };
     assert_eq!(a.exec(&m2, mint), None);
@@ -87,15 +87,15 @@ fn a_combined_payment_pays_every_leg_in_its_own_token() {
     assert_eq!(paid, vec![("BEAN".into(), 35), ("BOOK".into(), 20)]);
     // The record keeps one share per receiver and token.
     let record = a.ledger.payment(&payment).unwrap();
-    let shares: Vec<(Address, String, u64)> = record
+    let shares: Vec<(AccountRef, String, u64)> = record
         .shares
         .iter()
         .map(|s| (s.to, s.token.to_string(), s.received))
         .collect();
     let mut want = vec![
-        (m1.public(), "BEAN".to_string(), 30),
-        (m2.public(), "BOOK".to_string(), 20),
-        (carol.public(), "BEAN".to_string(), 5),
+        (m1.public().into(), "BEAN".to_string(), 30),
+        (m2.public().into(), "BOOK".to_string(), 20),
+        (carol.public().into(), "BEAN".to_string(), 5),
     ];
     want.sort();
     assert_eq!(shares, want);
@@ -195,7 +195,7 @@ fn refunds_are_bounded_per_receiver_and_per_token() {
     let m2 = a.m2.clone();
     let mint = TxKind::Mint {
         token: sym("BOOK"),
-        to: carol.public(),
+        to: carol.public().into(),
         amount: 10,
     };
     assert_eq!(a.exec(&m2, mint), None);

@@ -11,7 +11,7 @@ use crate::fixture::*;
 pub fn escrow(to: Address, amount: u64, deadline_ms: u64, order: Option<&str>) -> TxKind {
     TxKind::EscrowCreate {
         token: sym("BEAN"),
-        to,
+        to: to.into(),
         amount,
         deadline_ms,
         order_id: order.map(|o| BoundedString::new(o).unwrap()),
@@ -32,8 +32,8 @@ fn open(a: &mut Alliance) -> (Hash32, u64) {
         &[Event::EscrowCreated {
             escrow: id,
             token: sym("BEAN"),
-            payer: alice.public(),
-            payee: bob.public(),
+            payer: alice.public().into(),
+            payee: bob.public().into(),
             amount: 500,
             deadline_ms: deadline,
         }]
@@ -105,8 +105,8 @@ fn the_payee_may_refund_at_any_time() {
         &[Event::EscrowRefunded {
             escrow: id,
             token: sym("BEAN"),
-            payer: alice.public(),
-            payee: bob.public(),
+            payer: alice.public().into(),
+            payee: bob.public().into(),
             amount: 500,
         }]
     );
@@ -261,7 +261,7 @@ fn escrow_parameters_are_checked() {
     }
     let unknown = TxKind::EscrowCreate {
         token: sym("NOPE"),
-        to: bob.public(),
+        to: bob.public().into(),
         amount: 1,
         deadline_ms: a.now() + 10_000,
         order_id: None,

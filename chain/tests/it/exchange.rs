@@ -67,7 +67,7 @@ fn market() -> Alliance {
     for who in [a.bob.public(), a.carol.public(), m2.public()] {
         let mint = TxKind::Mint {
             token: sym("BOOK"),
-            to: who,
+            to: who.into(),
             amount: 1_000,
         };
         assert_eq!(a.exec(&m2, mint), None);
@@ -339,7 +339,7 @@ fn a_cancel_returns_exactly_what_remains() {
     assert_eq!(r.code(), None);
     assert!(r.events().contains(&Event::OfferCancelled {
         offer: id,
-        owner: bob.public(),
+        owner: bob.public().into(),
         token: sym("BOOK"),
         returned: 85,
     }));
@@ -363,7 +363,7 @@ fn offers_in_two_merchants_tokens_cross_each_other() {
     // Each merchant publishes a rate as a standing offer in its own points.
     let mint = TxKind::Mint {
         token: sym("BEAN"),
-        to: m1.public(),
+        to: m1.public().into(),
         amount: 1_000,
     };
     assert_eq!(a.exec(&m1, mint), None);

@@ -36,7 +36,7 @@ fn mint_at(a: &mut Alliance, time_ms: u64, to: &Keypair, amount: u64) -> u64 {
     let m1 = a.m1.clone();
     let mint = TxKind::Mint {
         token: sym("FLY"),
-        to: to.public(),
+        to: to.public().into(),
         amount,
     };
     assert_eq!(a.exec_at(time_ms, &m1, mint), None);
@@ -221,7 +221,7 @@ fn locked_points_expire_in_offers_and_escrows_too() {
         &alice,
         TxKind::EscrowCreate {
             token: sym("FLY"),
-            to: bob.public(),
+            to: bob.public().into(),
             amount: 50,
             deadline_ms: deadline,
             order_id: None,
@@ -395,8 +395,8 @@ fn expiries_are_block_events_under_the_receipts_root() {
         .collect();
     expired.sort();
     let mut expected = vec![
-        (LotHolder::Account(alice.public()), 30),
-        (LotHolder::Account(bob.public()), 7),
+        (LotHolder::Account(alice.public().into()), 30),
+        (LotHolder::Account(bob.public().into()), 7),
         (LotHolder::Offer(offer_id), 5),
     ];
     expected.sort();

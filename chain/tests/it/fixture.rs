@@ -28,7 +28,7 @@ pub fn legs(token: Symbol, legs: &[(Address, u64)]) -> PayLegs {
     BoundedVec::new(
         legs.iter()
             .map(|(to, amount)| PayLeg {
-                to: *to,
+                to: (*to).into(),
                 token,
                 amount: *amount,
             })
@@ -150,10 +150,17 @@ impl Alliance {
 
     /// A transaction valid for the next block.
     pub fn tx(&mut self, signer: &Keypair, kind: TxKind) -> Transaction {
+        self.tx_from(signer, 0, kind)
+    }
+
+    /// A transaction valid for the next block, paid by the signer's
+    /// sub-account `sub`.
+    pub fn tx_from(&mut self, signer: &Keypair, sub: u32, kind: TxKind) -> Transaction {
         self.next_nonce += 1;
         TxBody {
             chain_id: chain_id(),
             sender: signer.public(),
+            sub,
             nonce: self.next_nonce,
             expires_at_height: self.ledger.height() + 10,
             kind,
@@ -241,8 +248,10 @@ impl Alliance {
         let nets = net(&self.postings);
         for ((account, token), n) in &nets {
             let expected = match account {
-                P::Account(who, 0) => i128::from(self.ledger.balance(who, token)),
-                P::Account(..) => 0,
+                P::Account(who, sub) => i128::from(
+                    self.ledger
+                        .balance(&merit_chain::tx::AccountRef::new(*who, *sub), token),
+                ),
                 P::Issuance => -i128::from(self.ledger.token(token).map_or(0, |t| t.minted)),
                 P::Redemption => i128::from(self.ledger.token(token).map_or(0, |t| t.redeemed)),
                 P::Expiry => i128::from(self.ledger.token(token).map_or(0, |t| t.expired)),
@@ -283,7 +292,7 @@ impl Alliance {
     pub fn transfer(token: &str, to: &Keypair, amount: u64) -> TxKind {
         TxKind::Transfer {
             token: sym(token),
-            to: to.public(),
+            to: to.public().into(),
             amount,
             memo: None,
         }

@@ -36,7 +36,7 @@ fn alliance(expiry_days: Option<u32>) -> Alliance {
 fn mint(token: &str, to: &Keypair, amount: u64) -> TxKind {
     TxKind::Mint {
         token: sym(token),
-        to: to.public(),
+        to: to.public().into(),
         amount,
     }
 }
@@ -167,7 +167,7 @@ fn frozen_points_cannot_move() {
         offer("FRZ", "PLAIN", 41, 1, 1),
         TxKind::EscrowCreate {
             token: sym("FRZ"),
-            to: bob.public(),
+            to: bob.public().into(),
             amount: 41,
             deadline_ms: a.now() + 60_000,
             order_id: None,
@@ -220,13 +220,13 @@ fn freezing_covers_the_soonest_lots_which_expire_frozen_first() {
     // Three lots: 100 (from the setup), 50 and 70, a second apart.
     let first = a
         .ledger
-        .lots(&LotHolder::Account(alice.public()), &sym("FRZ"))[0]
+        .lots(&LotHolder::Account(alice.public().into()), &sym("FRZ"))[0]
         .0;
     assert_eq!(a.exec(&m1, mint("FRZ", &alice, 50)), None);
     assert_eq!(a.exec(&m1, mint("FRZ", &alice, 70)), None);
     let lots = a
         .ledger
-        .lots(&LotHolder::Account(alice.public()), &sym("FRZ"));
+        .lots(&LotHolder::Account(alice.public().into()), &sym("FRZ"));
     assert_eq!(
         lots.iter().map(|l| l.1).collect::<Vec<_>>(),
         vec![100, 50, 70]
@@ -238,7 +238,7 @@ fn freezing_covers_the_soonest_lots_which_expire_frozen_first() {
     assert_eq!(a.exec(&alice, Alliance::transfer("FRZ", &bob, 40)), None);
     let bobs = a
         .ledger
-        .lots(&LotHolder::Account(bob.public()), &sym("FRZ"));
+        .lots(&LotHolder::Account(bob.public().into()), &sym("FRZ"));
     assert_eq!(bobs, vec![(lots[1].0, 30), (lots[2].0, 10)]);
     assert_eq!(held(&a, &alice, "FRZ"), (60, 120));
     // The first lot expires: all 100 of it were frozen.
@@ -253,7 +253,7 @@ fn freezing_covers_the_soonest_lots_which_expire_frozen_first() {
                 amount,
                 frozen,
                 ..
-            } if *who == alice.public() => Some((*amount, *frozen)),
+            } if *who == alice.public().into() => Some((*amount, *frozen)),
             _ => None,
         })
         .collect();

@@ -14,6 +14,7 @@ pub(crate) fn signed(kind: TxKind) -> Transaction {
     TxBody {
         chain_id: chain_id(),
         sender: sender.public(),
+        sub: 0,
         nonce: 7,
         expires_at_height: 1_000,
         kind,
@@ -42,7 +43,7 @@ pub(crate) fn kinds() -> Vec<(&'static str, TxKind)> {
             "Mint",
             TxKind::Mint {
                 token: sym("BEAN"),
-                to,
+                to: to.into(),
                 amount: 1_250,
             },
         ),
@@ -50,7 +51,7 @@ pub(crate) fn kinds() -> Vec<(&'static str, TxKind)> {
             "Transfer",
             TxKind::Transfer {
                 token: sym("BEAN"),
-                to,
+                to: to.into(),
                 amount: 99,
                 memo: memo.clone(),
             },
@@ -96,7 +97,7 @@ pub(crate) fn kinds() -> Vec<(&'static str, TxKind)> {
             "EscrowCreate",
             TxKind::EscrowCreate {
                 token: sym("BEAN"),
-                to,
+                to: to.into(),
                 amount: 500,
                 deadline_ms: GENESIS_TIME_MS + 86_400_000,
                 order_id: Some(BoundedString::new("trade-1").unwrap()),
@@ -164,12 +165,12 @@ pub(crate) fn kinds() -> Vec<(&'static str, TxKind)> {
                 order_id: BoundedString::new("order-2").unwrap(),
                 legs: merit_chain::encoding::BoundedVec::new(vec![
                     merit_chain::tx::PayLeg {
-                        to,
+                        to: to.into(),
                         token: sym("BEAN"),
                         amount: 30,
                     },
                     merit_chain::tx::PayLeg {
-                        to,
+                        to: to.into(),
                         token: sym("BOOK"),
                         amount: 20,
                     },
@@ -185,9 +186,24 @@ pub(crate) fn kinds() -> Vec<(&'static str, TxKind)> {
                 send_max: 1_200,
                 dest_token: sym("BOOK"),
                 dest_amount: 500,
-                to,
+                to: to.into(),
                 path: merit_chain::encoding::BoundedVec::new(vec![sym("FUEL")]).unwrap(),
                 order_id: Some(BoundedString::new("order-3").unwrap()),
+                memo: None,
+            },
+        ),
+        (
+            "OpenSubAccount",
+            TxKind::OpenSubAccount {
+                label: BoundedString::new("Store 7").unwrap(),
+            },
+        ),
+        (
+            "TransferToSubAccount",
+            TxKind::Transfer {
+                token: sym("BEAN"),
+                to: merit_chain::tx::AccountRef::new(to, 4),
+                amount: 5,
                 memo: None,
             },
         ),
@@ -195,86 +211,94 @@ pub(crate) fn kinds() -> Vec<(&'static str, TxKind)> {
 }
 
 /// (kind, SHA-256 of the signed transaction's bytes = its hash)
-const TX_HASHES: [(&str, &str); 18] = [
+const TX_HASHES: [(&str, &str); 20] = [
     (
         "CreateToken",
-        "a35d0b912e46738d1807ee509e87377fbfcf46cb6a8d32f8de48756abc300e03",
+        "bd7318cb5a44adaf234f2a2ab47ac7b43c15578750d4eaf1739834a8e31c60aa",
     ),
     (
         "Mint",
-        "4ff083d244a41cf331be0c87eec1932668f0c60d8d9f8a53630579d5edb78182",
+        "a0f54c80906b856a1fe27478e5a784c89a900b09006abf533549352aa0390fd9",
     ),
     (
         "Transfer",
-        "dcfa8f9941f31a5e313a6ac831f0c4dc40306c66c332e2f2c76c37992ad6e82c",
+        "2881b251fed315bf3cb4d2af72c27552779d74b14fea53fd44e3d3c85d066f8b",
     ),
     (
         "Pay",
-        "3ccfbc473d45586f74a288e5ab6e639cd91663f3bd735b0c185966562c5dff24",
+        "32bc10136e333b9d9fa50fdccb0c2480d225ae0fbf6fabf526a3aaf009af701f",
     ),
     (
         "Refund",
-        "4b23e5c7c2ab9cb8a142871ed7ecb12c6db7ad689d9301d0a8d73ef2eaf49f96",
+        "372e70cb18c2e5fa23b0990ec9985fea205ac0ffaed72d5d864a4874f8ae5e2f",
     ),
     (
         "Redeem",
-        "ff90f0f53869a8d6936d02ff4b0303ec79c92a0ad57760bb8e866c14b887a323",
+        "27101f9d483ee9e7ef63cba02965a727504e9a4291132501775892dcf71f44d3",
     ),
     (
         "PlaceOffer",
-        "5053b1f511b762774f52645e1ba3669c504789ec65c88b12dea6044ad3276aeb",
+        "76eaa094c293f39a5e607e92e965f00d003c7060d9c9fafb3f9c995c5a8cd9b7",
     ),
     (
         "CancelOffer",
-        "7b8f1c164f4b9e7bac1a3f985afb25b61d0e3cde0258240effe1659144e968a4",
+        "ad9137cc026dc2c4cfdabf44dc3b4488d044a2110a827bb604b9bdf31b267beb",
     ),
     (
         "EscrowCreate",
-        "0cbeb7b138d56792c35520d0b8886c3d706e85e556115cf5dc5291c226d6d5b7",
+        "096f219c0ae691629a616f189b0c6eb12f16982e7d8176dbbbbb434f884ccac4",
     ),
     (
         "EscrowRelease",
-        "36a582d7a00fc732a510ba83f3ebaf666f402cb047aa9f019305bde6f802c7be",
+        "97954491955c405ca0ad550009ad28ad7d489d98a9ca2f1f526b26cc74972f40",
     ),
     (
         "EscrowRefund",
-        "5de089e91d74c032681caeeef1082f1f6cd907c7415e992196cbf40c8333a893",
+        "965d0b68dcb0b079cb8f74efe1fd38304308e34f47391e61f63b29d0f7da410a",
     ),
     (
         "Propose",
-        "79bdfca8bcb3e2de0a2618ee66a3288e5ffa360ae8bbb9a1b4195e35c85766ce",
+        "e9f4b1bd5d5b3d7079b43cb658f66b17167680a481fc0d45d6e260de19c513cc",
     ),
     (
         "Vote",
-        "a6a59524f0c0ce6ae1fe39afa8f9e26a84a99ec476d74c937503630c96379e6f",
+        "80090a10ee329acd343ced36eaa31312a132843c9ca583a530f3e7c26caa316a",
     ),
     (
         "Freeze",
-        "6547fda8bb7eb211dd820c0446b5c524297544f8f5c743ac740b10868674eb01",
+        "329a69ae2d365bc16b2b100989632b95653ec618d3874f0158255f570dcecbe0",
     ),
     (
         "Unfreeze",
-        "7ceceeefd5a1d59121dc29d601d678f03e43f37ddde679d4629692014f99f924",
+        "da9f62831c79e13b15bc1a2e704405d18a8ce626e2952bf8449a72c5e4651e1b",
     ),
     (
         "Clawback",
-        "a2ccd78acc4edea3c9696266d987660fcc5ccea468e926e9acbf98f5391e2ab8",
+        "d852e3cba78e150a018223bcbf38cae12f65e2241a0ff4753a1b5d464152829b",
     ),
     (
         "PayCombined",
-        "4e8443db0809734e6d4a09ca6fec48a02a2103e6fb537230135c62189960decd",
+        "16480ed07be7bc2a44594b683d76c6095e790e2ce1f7f60ca6896da8fe8da057",
     ),
     (
         "PayPath",
-        "6e82fcf95c335cc66d645b283423f3b580a536f8d3ae5a0496596e3dbd63712c",
+        "ff325504fe69383f560af61ece550e2939aeb180fd3adc4b615f19f48a59da80",
+    ),
+    (
+        "OpenSubAccount",
+        "1c143eb4a412bdb8dd21a777d9adc81564a7e17a84527e535a5c539beb8cde23",
+    ),
+    (
+        "TransferToSubAccount",
+        "2fa38d5ebce28f5b29ba5d35f18ea87bc4d999ebe992fefd28e07558c2dbd0f7",
     ),
 ];
 
 /// The full bytes of the PlaceOffer: its price is two fixed-width `u64`s.
-const PLACE_OFFER_HEX: &str = "0a000000000000006d657269742d74657374fbba89fbbfab1a9d9481bb7c46dff1de6108c36006add22b35614bc1b0ac8c660700000000000000e8030000000000000600000004000000000000004245414e0400000000000000424f4f4b2c0100000000000001000000000000000300000000000000929d299c8af160294956c2321bd440c10e3e88acf0c9a5d26570e334e947587830eb233b4a2a879d846a92e4dc527275a1f1d9f67a1df6b8e4dd02557a8f050c";
+const PLACE_OFFER_HEX: &str = "0a000000000000006d657269742d74657374fbba89fbbfab1a9d9481bb7c46dff1de6108c36006add22b35614bc1b0ac8c66000000000700000000000000e8030000000000000600000004000000000000004245414e0400000000000000424f4f4b2c01000000000000010000000000000003000000000000008c9553e3f1898868b60f74e67ad146636d6009005508d2b4363b655c740d0f8b0dcbbd7315e31c0e3008d6456c042d77f0ab0014b5cd129982986d60de12de0f";
 
 /// The full bytes of the Transfer, to make any layout change obvious.
-const TRANSFER_HEX: &str = "0a000000000000006d657269742d74657374fbba89fbbfab1a9d9481bb7c46dff1de6108c36006add22b35614bc1b0ac8c660700000000000000e8030000000000000200000004000000000000004245414e78471de691d9eea673b70d576a857a06aeb9312fd0847b92e23d5a6a2a5833b263000000000000000106000000000000007468616e6b737f4709664a97181b6a0c9ff1e5ae5196a1d83ce3d8d7cb8ab57c464f0b3fef24964e937db8e327aac20038cbc0f042c2cbe96b29eb83856ac77127c4ff92df00";
+const TRANSFER_HEX: &str = "0a000000000000006d657269742d74657374fbba89fbbfab1a9d9481bb7c46dff1de6108c36006add22b35614bc1b0ac8c66000000000700000000000000e8030000000000000200000004000000000000004245414e78471de691d9eea673b70d576a857a06aeb9312fd0847b92e23d5a6a2a5833b20000000063000000000000000106000000000000007468616e6b73c3822abe50e3813319c30605119a5960e9931663c9e285e05a0ac0414d0327c56f21c7de4584ae38d2852cdd9b5c55e2b44f47d70f895b16cd2482f26ce6fe09";
 
 const HEADER_HEX: &str = "0a000000000000006d657269742d746573742a000000000000000100000001010101010101010101010101010101010101010101010101010101010101010068e5cf8b0100003378d301b0f19983cec79eba59ffef70c883acaae3d3e28d25406fb63fee079502020202020202020202020202020202020202020202020202020202020202020303030303030303030303030303030303030303030303030303030303030303040404040404040404040404040404040404040404040404040404040404040405050505050505050505050505050505050505050505050505050505050505050606060606060606060606060606060606060606060606060606060606060606";
 

@@ -124,6 +124,7 @@ impl Gov {
                 TxBody {
                     chain_id: chain_id(),
                     sender: k.public(),
+                    sub: 0,
                     nonce: self.nonce,
                     expires_at_height: height + 10,
                     kind,
@@ -665,7 +666,7 @@ fn a_rotated_key_replaces_the_old_one_in_place_and_a_reassigned_issuer_mints() {
     assert!(!set.contains(&g.m[2].validator.public()));
     let mint = |to: &Keypair| TxKind::Mint {
         token: sym("BEAN"),
-        to: to.public(),
+        to: to.public().into(),
         amount: 5,
     };
     let old = g.m[0].account.clone();
@@ -746,7 +747,7 @@ fn an_issuer_only_merchant_joins_and_creates_and_mints_a_token() {
     assert!(g.exec(&shop.account, create).is_ok());
     let mint = TxKind::Mint {
         token: sym("SHOP"),
-        to: key("shopper").public(),
+        to: key("shopper").public().into(),
         amount: 7,
     };
     assert!(g.exec(&shop.account, mint).is_ok());

@@ -11,7 +11,8 @@ use merit_chain::governance::GovAction;
 use merit_chain::merchant::{MerchantRecord, P2pAddressText, SignedMerchant, ValidatorRecord};
 use merit_chain::state::{Holding, LotHolder, TokenInfo};
 use merit_chain::tx::{
-    AccountRef, ChainId, Memo, OrderId, PathTokens, PayLeg, PayLegs, Price, TokenName, TxBody,
+    AccountRef, ChainId, Memo, OrderId, PathTokens, PayLeg, PayLegs, Price, SubAccountLabel,
+    TokenName, TxBody,
 };
 use merit_chain::{Address, Hash32, Keypair, RejectCode, Signature, Symbol, TxKind, crypto};
 
@@ -45,6 +46,8 @@ fn hash_of(label: &str) -> Hash32 {
 pub struct KindVector {
     pub name: &'static str,
     pub what: &'static str,
+    /// The envelope's paying sub-account.
+    pub sub: u32,
     pub kind: TxKind,
 }
 
@@ -73,7 +76,7 @@ fn legs(items: &[(Address, &str, u64)]) -> PayLegs {
         items
             .iter()
             .map(|(to, token, amount)| PayLeg {
-                to: *to,
+                to: (*to).into(),
                 token: sym(token),
                 amount: *amount,
             })
@@ -89,7 +92,12 @@ pub fn kinds() -> Vec<KindVector> {
     let r2 = key("merit-vectors/receiver-2").public();
     let memo = |s: &str| Some(Memo::new(s).unwrap());
     let order = |s: &str| OrderId::new(s).unwrap();
-    let v = |name, what, kind| KindVector { name, what, kind };
+    let v = |name, what, kind| KindVector {
+        name,
+        what,
+        sub: 0,
+        kind,
+    };
     vec![
         v(
             "create-token",
@@ -109,7 +117,7 @@ pub fn kinds() -> Vec<KindVector> {
             "`Mint`: the issuer earns 25.00 FLY for a shopper",
             TxKind::Mint {
                 token: sym("FLY"),
-                to: r1,
+                to: r1.into(),
                 amount: 2_500,
             },
         ),
@@ -118,17 +126,29 @@ pub fn kinds() -> Vec<KindVector> {
             "`Transfer` with a memo of non-ASCII text (its length is in bytes)",
             TxKind::Transfer {
                 token: sym("BEAN"),
-                to: r1,
+                to: r1.into(),
                 amount: 1_250,
                 memo: memo("café ☕"),
             },
         ),
+        KindVector {
+            name: "transfer-between-sub-accounts",
+            what: "`Transfer` paid by the sender's sub-account 2 (the envelope's `sub`) to \
+                   sub-account 3 of another address",
+            sub: 2,
+            kind: TxKind::Transfer {
+                token: sym("BEAN"),
+                to: AccountRef::new(r1, 3),
+                amount: 700,
+                memo: None,
+            },
+        },
         v(
             "transfer-no-memo",
             "`Transfer` without a memo",
             TxKind::Transfer {
                 token: sym("BEAN"),
-                to: r2,
+                to: r2.into(),
                 amount: 1,
                 memo: None,
             },
@@ -189,7 +209,7 @@ pub fn kinds() -> Vec<KindVector> {
             "`EscrowCreate` with an order id",
             TxKind::EscrowCreate {
                 token: sym("BEAN"),
-                to: r2,
+                to: r2.into(),
                 amount: 2_500,
                 deadline_ms: 1_767_312_000_000,
                 order_id: Some(order("B-7")),
@@ -319,10 +339,17 @@ pub fn kinds() -> Vec<KindVector> {
                 send_max: 5_000,
                 dest_token: sym("MILES"),
                 dest_amount: 1_000,
-                to: r2,
+                to: r2.into(),
                 path: PathTokens::new(vec![sym("BOOK")]).unwrap(),
                 order_id: Some(order("C-9")),
                 memo: None,
+            },
+        ),
+        v(
+            "open-sub-account",
+            "`OpenSubAccount` with a label of non-ASCII text",
+            TxKind::OpenSubAccount {
+                label: SubAccountLabel::new("Store 12 · 南京路").unwrap(),
             },
         ),
     ]
@@ -330,10 +357,11 @@ pub fn kinds() -> Vec<KindVector> {
 
 /// The envelope the vector kinds are signed in: nonce `1000 + i` for the
 /// `i`-th vector, valid below height 1,000.
-pub fn body(index: usize, kind: TxKind) -> TxBody {
+pub fn body(index: usize, sub: u32, kind: TxKind) -> TxBody {
     TxBody {
         chain_id: ChainId::new(VECTOR_CHAIN).unwrap(),
         sender: key(SENDER_LABEL).public(),
+        sub,
         nonce: 1_000 + index as u64,
         expires_at_height: 1_000,
         kind,
@@ -360,7 +388,7 @@ pub fn events() -> Vec<(&'static str, Event)> {
             "minted",
             Event::Minted {
                 token: t,
-                to: a,
+                to: a.into(),
                 amount: 2_500,
             },
         ),
@@ -368,8 +396,8 @@ pub fn events() -> Vec<(&'static str, Event)> {
             "transferred",
             Event::Transferred {
                 token: t,
-                from: a,
-                to: b,
+                from: a.into(),
+                to: b.into(),
                 amount: 1_250,
             },
         ),
@@ -377,7 +405,7 @@ pub fn events() -> Vec<(&'static str, Event)> {
             "paid",
             Event::Paid {
                 token: t,
-                payer: a,
+                payer: a.into(),
                 order_id: OrderId::new("A-1001").unwrap(),
                 total: 5_000,
             },
@@ -387,8 +415,8 @@ pub fn events() -> Vec<(&'static str, Event)> {
             Event::Refunded {
                 token: t,
                 payment: hash_of("a payment"),
-                from: b,
-                to: a,
+                from: b.into(),
+                to: a.into(),
                 amount: 200,
             },
         ),
@@ -396,7 +424,7 @@ pub fn events() -> Vec<(&'static str, Event)> {
             "redeemed",
             Event::Redeemed {
                 token: t,
-                from: a,
+                from: a.into(),
                 amount: 10_000,
             },
         ),
@@ -404,7 +432,7 @@ pub fn events() -> Vec<(&'static str, Event)> {
             "offer-placed",
             Event::OfferPlaced {
                 offer: 7,
-                owner: a,
+                owner: a.into(),
                 sell: t,
                 buy: u,
                 amount: 1_000,
@@ -416,8 +444,8 @@ pub fn events() -> Vec<(&'static str, Event)> {
             Event::Trade {
                 taker_offer: 8,
                 maker_offer: 7,
-                taker: b,
-                maker: a,
+                taker: b.into(),
+                maker: a.into(),
                 pay_token: u,
                 paid: 200,
                 get_token: t,
@@ -429,7 +457,7 @@ pub fn events() -> Vec<(&'static str, Event)> {
             "offer-cancelled",
             Event::OfferCancelled {
                 offer: 7,
-                owner: a,
+                owner: a.into(),
                 token: t,
                 returned: 600,
             },
@@ -439,8 +467,8 @@ pub fn events() -> Vec<(&'static str, Event)> {
             Event::EscrowCreated {
                 escrow: h,
                 token: t,
-                payer: a,
-                payee: b,
+                payer: a.into(),
+                payee: b.into(),
                 amount: 2_500,
                 deadline_ms: 1_767_312_000_000,
             },
@@ -450,8 +478,8 @@ pub fn events() -> Vec<(&'static str, Event)> {
             Event::EscrowReleased {
                 escrow: h,
                 token: t,
-                payer: a,
-                payee: b,
+                payer: a.into(),
+                payee: b.into(),
                 amount: 2_500,
             },
         ),
@@ -460,8 +488,8 @@ pub fn events() -> Vec<(&'static str, Event)> {
             Event::EscrowRefunded {
                 escrow: h,
                 token: t,
-                payer: a,
-                payee: b,
+                payer: a.into(),
+                payee: b.into(),
                 amount: 2_500,
             },
         ),
@@ -501,8 +529,8 @@ pub fn events() -> Vec<(&'static str, Event)> {
             "lot-expired-account",
             Event::LotExpired {
                 token: sym("MILES"),
-                holder: LotHolder::Account(a),
-                owner: a,
+                holder: LotHolder::Account(a.into()),
+                owner: a.into(),
                 amount: 1_000,
                 expires_at_ms: 1_830_297_600_000,
                 frozen: 100,
@@ -513,7 +541,7 @@ pub fn events() -> Vec<(&'static str, Event)> {
             Event::LotExpired {
                 token: sym("MILES"),
                 holder: LotHolder::Offer(7),
-                owner: a,
+                owner: a.into(),
                 amount: 50,
                 expires_at_ms: 1_830_297_600_000,
                 frozen: 0,
@@ -524,7 +552,7 @@ pub fn events() -> Vec<(&'static str, Event)> {
             Event::LotExpired {
                 token: sym("MILES"),
                 holder: LotHolder::Escrow(h),
-                owner: a,
+                owner: a.into(),
                 amount: 25,
                 expires_at_ms: 1_830_297_600_000,
                 frozen: 0,
@@ -535,8 +563,8 @@ pub fn events() -> Vec<(&'static str, Event)> {
             Event::EscrowExpired {
                 escrow: h,
                 token: sym("MILES"),
-                payer: a,
-                payee: b,
+                payer: a.into(),
+                payee: b.into(),
             },
         ),
         (
@@ -567,8 +595,8 @@ pub fn events() -> Vec<(&'static str, Event)> {
         (
             "path-trade",
             Event::PathTrade {
-                payer: a,
-                maker: b,
+                payer: a.into(),
+                maker: b.into(),
                 maker_offer: 9,
                 pay_token: t,
                 paid: 2_000,
@@ -580,12 +608,19 @@ pub fn events() -> Vec<(&'static str, Event)> {
         (
             "path-paid",
             Event::PathPaid {
-                payer: a,
-                to: b,
+                payer: a.into(),
+                to: AccountRef::new(b, 4),
                 send_token: t,
                 sent: 2_000,
                 dest_token: sym("MILES"),
                 received: 1_000,
+            },
+        ),
+        (
+            "sub-account-opened",
+            Event::SubAccountOpened {
+                account: acct,
+                label: SubAccountLabel::new("Store 12").unwrap(),
             },
         ),
     ]
@@ -905,7 +940,7 @@ pub fn kind_json(kind: &TxKind) -> Json {
         ]),
         TxKind::Mint { token, to, amount } => t(vec![
             ("token", symbol(token)),
-            ("to", addr(to)),
+            ("to", account_ref(to)),
             ("amount", Json::u64(*amount)),
         ]),
         TxKind::Transfer {
@@ -915,7 +950,7 @@ pub fn kind_json(kind: &TxKind) -> Json {
             memo,
         } => t(vec![
             ("token", symbol(token)),
-            ("to", addr(to)),
+            ("to", account_ref(to)),
             ("amount", Json::u64(*amount)),
             ("memo", opt_text(memo)),
         ]),
@@ -931,7 +966,7 @@ pub fn kind_json(kind: &TxKind) -> Json {
                     legs.iter()
                         .map(|l| {
                             Json::obj(vec![
-                                ("to", addr(&l.to)),
+                                ("to", account_ref(&l.to)),
                                 ("token", symbol(&l.token)),
                                 ("amount", Json::u64(l.amount)),
                             ])
@@ -979,7 +1014,7 @@ pub fn kind_json(kind: &TxKind) -> Json {
             order_id,
         } => t(vec![
             ("token", symbol(token)),
-            ("to", addr(to)),
+            ("to", account_ref(to)),
             ("amount", Json::u64(*amount)),
             ("deadline_ms", Json::u64(*deadline_ms)),
             ("order_id", opt_text(order_id)),
@@ -1035,11 +1070,12 @@ pub fn kind_json(kind: &TxKind) -> Json {
             ("send_max", Json::u64(*send_max)),
             ("dest_token", symbol(dest_token)),
             ("dest_amount", Json::u64(*dest_amount)),
-            ("to", addr(to)),
+            ("to", account_ref(to)),
             ("path", Json::Arr(path.iter().map(symbol).collect())),
             ("order_id", opt_text(order_id)),
             ("memo", opt_text(memo)),
         ]),
+        TxKind::OpenSubAccount { label } => t(vec![("label", text(label))]),
     }
 }
 
@@ -1048,6 +1084,7 @@ pub fn body_json(body: &TxBody) -> Json {
     Json::obj(vec![
         ("chain_id", text(&body.chain_id)),
         ("sender", addr(&body.sender)),
+        ("sub", Json::small(body.sub)),
         ("nonce", Json::u64(body.nonce)),
         ("expires_at_height", Json::u64(body.expires_at_height)),
         ("kind", kind_json(&body.kind)),
@@ -1056,7 +1093,7 @@ pub fn body_json(body: &TxBody) -> Json {
 
 fn lot_holder(h: &LotHolder) -> Json {
     match h {
-        LotHolder::Account(a) => Json::tagged("Account", vec![("address", addr(a))]),
+        LotHolder::Account(a) => Json::tagged("Account", vec![("account", account_ref(a))]),
         LotHolder::Offer(id) => Json::tagged("Offer", vec![("offer", Json::u64(*id))]),
         LotHolder::Escrow(id) => Json::tagged("Escrow", vec![("escrow", hash(id))]),
     }
@@ -1074,7 +1111,7 @@ pub fn event_json(event: &Event) -> Json {
             "Minted",
             vec![
                 ("token", symbol(token)),
-                ("to", addr(to)),
+                ("to", account_ref(to)),
                 ("amount", u(amount)),
             ],
         ),
@@ -1087,8 +1124,8 @@ pub fn event_json(event: &Event) -> Json {
             "Transferred",
             vec![
                 ("token", symbol(token)),
-                ("from", addr(from)),
-                ("to", addr(to)),
+                ("from", account_ref(from)),
+                ("to", account_ref(to)),
                 ("amount", u(amount)),
             ],
         ),
@@ -1101,7 +1138,7 @@ pub fn event_json(event: &Event) -> Json {
             "Paid",
             vec![
                 ("token", symbol(token)),
-                ("payer", addr(payer)),
+                ("payer", account_ref(payer)),
                 ("order_id", text(order_id)),
                 ("total", u(total)),
             ],
@@ -1117,8 +1154,8 @@ pub fn event_json(event: &Event) -> Json {
             vec![
                 ("token", symbol(token)),
                 ("payment", hash(payment)),
-                ("from", addr(from)),
-                ("to", addr(to)),
+                ("from", account_ref(from)),
+                ("to", account_ref(to)),
                 ("amount", u(amount)),
             ],
         ),
@@ -1130,7 +1167,7 @@ pub fn event_json(event: &Event) -> Json {
             "Redeemed",
             vec![
                 ("token", symbol(token)),
-                ("from", addr(from)),
+                ("from", account_ref(from)),
                 ("amount", u(amount)),
             ],
         ),
@@ -1145,7 +1182,7 @@ pub fn event_json(event: &Event) -> Json {
             "OfferPlaced",
             vec![
                 ("offer", u(offer)),
-                ("owner", addr(owner)),
+                ("owner", account_ref(owner)),
                 ("sell", symbol(sell)),
                 ("buy", symbol(buy)),
                 ("amount", u(amount)),
@@ -1167,8 +1204,8 @@ pub fn event_json(event: &Event) -> Json {
             vec![
                 ("taker_offer", u(taker_offer)),
                 ("maker_offer", u(maker_offer)),
-                ("taker", addr(taker)),
-                ("maker", addr(maker)),
+                ("taker", account_ref(taker)),
+                ("maker", account_ref(maker)),
                 ("pay_token", symbol(pay_token)),
                 ("paid", u(paid)),
                 ("get_token", symbol(get_token)),
@@ -1185,7 +1222,7 @@ pub fn event_json(event: &Event) -> Json {
             "OfferCancelled",
             vec![
                 ("offer", u(offer)),
-                ("owner", addr(owner)),
+                ("owner", account_ref(owner)),
                 ("token", symbol(token)),
                 ("returned", u(returned)),
             ],
@@ -1202,8 +1239,8 @@ pub fn event_json(event: &Event) -> Json {
             vec![
                 ("escrow", hash(escrow)),
                 ("token", symbol(token)),
-                ("payer", addr(payer)),
-                ("payee", addr(payee)),
+                ("payer", account_ref(payer)),
+                ("payee", account_ref(payee)),
                 ("amount", u(amount)),
                 ("deadline_ms", u(deadline_ms)),
             ],
@@ -1230,8 +1267,8 @@ pub fn event_json(event: &Event) -> Json {
             vec![
                 ("escrow", hash(escrow)),
                 ("token", symbol(token)),
-                ("payer", addr(payer)),
-                ("payee", addr(payee)),
+                ("payer", account_ref(payer)),
+                ("payee", account_ref(payee)),
                 ("amount", u(amount)),
             ],
         ),
@@ -1290,7 +1327,7 @@ pub fn event_json(event: &Event) -> Json {
             vec![
                 ("token", symbol(token)),
                 ("holder", lot_holder(holder)),
-                ("owner", addr(owner)),
+                ("owner", account_ref(owner)),
                 ("amount", u(amount)),
                 ("expires_at_ms", u(expires_at_ms)),
                 ("frozen", u(frozen)),
@@ -1306,8 +1343,8 @@ pub fn event_json(event: &Event) -> Json {
             vec![
                 ("escrow", hash(escrow)),
                 ("token", symbol(token)),
-                ("payer", addr(payer)),
-                ("payee", addr(payee)),
+                ("payer", account_ref(payer)),
+                ("payee", account_ref(payee)),
             ],
         ),
         Event::Frozen {
@@ -1357,8 +1394,8 @@ pub fn event_json(event: &Event) -> Json {
         } => (
             "PathTrade",
             vec![
-                ("payer", addr(payer)),
-                ("maker", addr(maker)),
+                ("payer", account_ref(payer)),
+                ("maker", account_ref(maker)),
                 ("maker_offer", u(maker_offer)),
                 ("pay_token", symbol(pay_token)),
                 ("paid", u(paid)),
@@ -1377,13 +1414,17 @@ pub fn event_json(event: &Event) -> Json {
         } => (
             "PathPaid",
             vec![
-                ("payer", addr(payer)),
-                ("to", addr(to)),
+                ("payer", account_ref(payer)),
+                ("to", account_ref(to)),
                 ("send_token", symbol(send_token)),
                 ("sent", u(sent)),
                 ("dest_token", symbol(dest_token)),
                 ("received", u(received)),
             ],
+        ),
+        Event::SubAccountOpened { account, label } => (
+            "SubAccountOpened",
+            vec![("account", account_ref(account)), ("label", text(label))],
         ),
     };
     Json::tagged(name, fields)

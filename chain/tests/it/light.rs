@@ -96,7 +96,7 @@ impl History {
         for amount in [100, 250, 50] {
             let mint = TxKind::Mint {
                 token: crate::fixture::sym("FLY"),
-                to: h.shopper.public(),
+                to: h.shopper.public().into(),
                 amount,
             };
             h.commit(vec![(&issuer, mint)]);
@@ -121,7 +121,7 @@ impl History {
             .collect()
     }
 
-    fn commit(&mut self, txs: Vec<(&Keypair, TxKind)>) {
+    pub(crate) fn commit(&mut self, txs: Vec<(&Keypair, TxKind)>) {
         let height = self.gov.ledger.height() + 1;
         let signers = self.signers(height);
         let (block, receipts) = self.gov.block_full(txs);

@@ -17,4 +17,5 @@ mod path;
 mod proofs;
 mod rules;
 mod state_proof;
+mod subaccounts;
 mod vectors;

@@ -753,14 +753,14 @@ fn to_kind(op: &Op, keys: &[Keypair], time: u64, escrow_ids: &[Hash32]) -> TxKin
     match *op {
         Op::Mint { sym: t, to, amount } => TxKind::Mint {
             token: s(t),
-            to: keys[to].public(),
+            to: keys[to].public().into(),
             amount,
         },
         Op::Transfer {
             sym: t, to, amount, ..
         } => TxKind::Transfer {
             token: s(t),
-            to: keys[to].public(),
+            to: keys[to].public().into(),
             amount,
             memo: None,
         },
@@ -792,7 +792,7 @@ fn to_kind(op: &Op, keys: &[Keypair], time: u64, escrow_ids: &[Hash32]) -> TxKin
             ..
         } => TxKind::EscrowCreate {
             token: s(t),
-            to: keys[to].public(),
+            to: keys[to].public().into(),
             amount,
             deadline_ms: time + ahead_ms,
             order_id: order.map(|o| BoundedString::new(format!("order-{o}")).unwrap()),
@@ -904,6 +904,7 @@ fn run(blocks: Vec<(u64, Vec<Op>)>) -> Result<(), TestCaseError> {
                 merit_chain::tx::TxBody {
                     chain_id: chain_id(),
                     sender: signer.public(),
+                    sub: 0,
                     nonce,
                     expires_at_height: ledger.height() + 5,
                     kind: to_kind(op, &keys, time, &escrow_ids),
@@ -1045,7 +1046,7 @@ fn compare(ledger: &Ledger, model: &Model, keys: &[Keypair]) -> Result<(), TestC
             prop_assert_eq!(locked, model_locked, "{} locked by {}", name, i);
             total += u128::from(locked.0) + u128::from(locked.1);
             let lots: Vec<(u64, u64)> = ledger
-                .lots(&LotHolder::Account(k.public()), &s)
+                .lots(&LotHolder::Account(k.public().into()), &s)
                 .into_iter()
                 .collect();
             let model_lots: Vec<(u64, u64)> = if t == FLY {

@@ -1,5 +1,7 @@
 //! The ledger against a simple `BTreeMap` model, over random sequences of
-//! every transaction kind (payments combine the three tokens at random). After every block the balances, supplies and
+//! every transaction kind (payments combine the three tokens at random;
+//! accounts open sub-accounts, and any payer or receiver may be one, opened
+//! or not). After every block the balances, supplies and
 //! every receipt's code must agree with the model; one variant puts each
 //! transaction in a block of its own, so the state is compared after every
 //! step.
@@ -8,7 +10,7 @@ use std::collections::BTreeMap;
 
 use merit_chain::encoding::{BoundedString, BoundedVec};
 use merit_chain::limits::MAX_PAY_LEGS;
-use merit_chain::tx::PayLeg;
+use merit_chain::tx::{AccountRef, PayLeg};
 use merit_chain::{Hash32, Keypair, RejectCode, Transaction, TxKind};
 use proptest::prelude::*;
 
@@ -16,41 +18,50 @@ use crate::fixture::*;
 
 const ACCOUNTS: usize = 5;
 const SYMBOLS: [&str; 3] = ["BEAN", "BOOK", "FUEL"];
+/// Sub-accounts the operations name: 0 is the account itself, and the
+/// others exist only once opened.
+const SUBS: u32 = 4;
 
-/// An operation, with indexes into the fixed account and symbol lists.
+/// An account (`.0`, an index into the keys) or one of its sub-accounts.
+type Acct = (usize, u32);
+
+/// An operation, signed by `by` and paid by its sub-account `sub`.
 #[derive(Debug, Clone)]
-enum Op {
+struct Op {
+    by: usize,
+    sub: u32,
+    kind: OpKind,
+}
+
+/// What an operation does, with indexes into the fixed account and symbol lists.
+#[derive(Debug, Clone)]
+enum OpKind {
+    Open,
     Create {
-        by: usize,
         sym: usize,
         cap: u64,
     },
     Mint {
-        by: usize,
         sym: usize,
-        to: usize,
+        to: Acct,
         amount: u64,
     },
     Transfer {
-        by: usize,
         sym: usize,
-        to: usize,
+        to: Acct,
         amount: u64,
     },
     /// A combined payment: each leg `(to, sym, amount)` in its own token.
     Pay {
-        by: usize,
         order: u8,
-        legs: Vec<(usize, usize, u64)>,
+        legs: Vec<(Acct, usize, u64)>,
     },
     Refund {
-        by: usize,
         payment: usize,
         sym: usize,
         amount: u64,
     },
     Redeem {
-        by: usize,
         sym: usize,
         amount: u64,
     },
@@ -62,16 +73,23 @@ fn amount() -> impl Strategy<Value = u64> {
 
 fn op() -> impl Strategy<Value = Op> {
     let acct = 0..ACCOUNTS;
+    let to = (0..ACCOUNTS, prop_oneof![3 => Just(0u32), 2 => 1..SUBS]);
     let s = 0..SYMBOLS.len();
-    prop_oneof![
-        1 => (acct.clone(), s.clone(), prop_oneof![Just(u64::MAX), 1u64..50_000]).prop_map(|(by, sym, cap)| Op::Create { by, sym, cap }),
-        3 => (acct.clone(), s.clone(), acct.clone(), amount()).prop_map(|(by, sym, to, amount)| Op::Mint { by, sym, to, amount }),
-        4 => (acct.clone(), s.clone(), acct.clone(), amount()).prop_map(|(by, sym, to, amount)| Op::Transfer { by, sym, to, amount }),
-        3 => (acct.clone(), 0u8..4, prop::collection::vec((acct.clone(), s.clone(), amount()), 0..=MAX_PAY_LEGS + 1))
-            .prop_map(|(by, order, legs)| Op::Pay { by, order, legs }),
-        2 => (acct.clone(), 0usize..8, s.clone(), amount()).prop_map(|(by, payment, sym, amount)| Op::Refund { by, payment, sym, amount }),
-        2 => (acct, s, amount()).prop_map(|(by, sym, amount)| Op::Redeem { by, sym, amount }),
-    ]
+    let kind = prop_oneof![
+        1 => Just(OpKind::Open),
+        1 => (s.clone(), prop_oneof![Just(u64::MAX), 1u64..50_000]).prop_map(|(sym, cap)| OpKind::Create { sym, cap }),
+        3 => (s.clone(), to.clone(), amount()).prop_map(|(sym, to, amount)| OpKind::Mint { sym, to, amount }),
+        4 => (s.clone(), to.clone(), amount()).prop_map(|(sym, to, amount)| OpKind::Transfer { sym, to, amount }),
+        3 => (0u8..4, prop::collection::vec((to, s.clone(), amount()), 0..=MAX_PAY_LEGS + 1))
+            .prop_map(|(order, legs)| OpKind::Pay { order, legs }),
+        2 => (0usize..8, s.clone(), amount()).prop_map(|(payment, sym, amount)| OpKind::Refund { payment, sym, amount }),
+        2 => (s, amount()).prop_map(|(sym, amount)| OpKind::Redeem { sym, amount }),
+    ];
+    (acct, prop_oneof![3 => Just(0u32), 1 => 1..SUBS], kind).prop_map(|(by, sub, kind)| Op {
+        by,
+        sub,
+        kind,
+    })
 }
 
 #[derive(Default)]
@@ -83,89 +101,45 @@ struct ModelToken {
 }
 
 /// A payment in the model: payer, (receiver, symbol) -> (received, refunded).
-type ModelPayment = (usize, BTreeMap<(usize, usize), (u64, u64)>);
+type ModelPayment = (Acct, BTreeMap<(Acct, usize), (u64, u64)>);
 
 /// The model: plain maps and the rules written as directly as possible.
 #[derive(Default)]
 struct Model {
     tokens: BTreeMap<usize, ModelToken>,
-    balances: BTreeMap<(usize, usize), u64>,
+    balances: BTreeMap<(Acct, usize), u64>,
+    /// Sub-accounts opened per account.
+    opened: BTreeMap<usize, u32>,
     orders: BTreeMap<(usize, u8), Hash32>,
     payments: BTreeMap<Hash32, ModelPayment>,
 }
 
 impl Model {
-    fn bal(&self, who: usize, sym: usize) -> u64 {
+    fn bal(&self, who: Acct, sym: usize) -> u64 {
         self.balances.get(&(who, sym)).copied().unwrap_or(0)
     }
 
-    fn set(&mut self, who: usize, sym: usize, v: u64) {
+    fn set(&mut self, who: Acct, sym: usize, v: u64) {
         self.balances.insert((who, sym), v);
     }
 
-    /// Accounts 0 and 1 are merchants.
-    fn apply(&mut self, op: &Op, hash: Hash32, payments: &[Hash32]) -> Option<RejectCode> {
+    fn is_open(&self, (who, sub): Acct) -> bool {
+        sub == 0 || sub <= self.opened.get(&who).copied().unwrap_or(0)
+    }
+
+    /// The checks that need no state, in the ledger's order.
+    fn stateless(kind: &OpKind) -> Option<RejectCode> {
         use RejectCode::*;
-        match op {
-            Op::Create { by, sym, cap } => {
-                if *by > 1 {
-                    return Some(NotMerchant);
-                }
-                if self.tokens.contains_key(sym) {
-                    return Some(TokenExists);
-                }
-                self.tokens.insert(
-                    *sym,
-                    ModelToken {
-                        issuer: *by,
-                        cap: *cap,
-                        ..Default::default()
-                    },
-                );
+        match kind {
+            OpKind::Mint { amount, .. }
+            | OpKind::Transfer { amount, .. }
+            | OpKind::Refund { amount, .. }
+            | OpKind::Redeem { amount, .. }
+                if *amount == 0 =>
+            {
+                Some(ZeroAmount)
             }
-            Op::Mint {
-                by,
-                sym,
-                to,
-                amount,
-            } => {
-                if *amount == 0 {
-                    return Some(ZeroAmount);
-                }
-                let Some(t) = self.tokens.get_mut(sym) else {
-                    return Some(UnknownToken);
-                };
-                if t.issuer != *by {
-                    return Some(NotIssuer);
-                }
-                if u128::from(t.minted) + u128::from(*amount) > u128::from(t.cap) {
-                    return Some(SupplyCapExceeded);
-                }
-                t.minted += amount;
-                let b = self.bal(*to, *sym);
-                self.set(*to, *sym, b + amount);
-            }
-            Op::Transfer {
-                by,
-                sym,
-                to,
-                amount,
-            } => {
-                if *amount == 0 {
-                    return Some(ZeroAmount);
-                }
-                if !self.tokens.contains_key(sym) {
-                    return Some(UnknownToken);
-                }
-                if self.bal(*by, *sym) < *amount {
-                    return Some(InsufficientBalance);
-                }
-                let b = self.bal(*by, *sym);
-                self.set(*by, *sym, b - amount);
-                let b = self.bal(*to, *sym);
-                self.set(*to, *sym, b + amount);
-            }
-            Op::Pay { by, order, legs } => {
+            OpKind::Pay { legs, .. } => {
                 if legs.is_empty() {
                     return Some(NoLegs);
                 }
@@ -182,8 +156,93 @@ impl Model {
                 if totals.values().any(|t| *t > u128::from(u64::MAX)) {
                     return Some(Overflow);
                 }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Accounts 0 and 1 are merchants.
+    fn apply(&mut self, op: &Op, hash: Hash32, payments: &[Hash32]) -> Option<RejectCode> {
+        use RejectCode::*;
+        if let Some(code) = Self::stateless(&op.kind) {
+            return Some(code);
+        }
+        // The paying account must be open, whatever the kind.
+        let payer: Acct = (op.by, op.sub);
+        if !self.is_open(payer) {
+            return Some(UnknownSubAccount);
+        }
+        let by = &op.by;
+        match &op.kind {
+            OpKind::Open => {
+                *self.opened.entry(op.by).or_default() += 1;
+            }
+            OpKind::Create { sym, cap } => {
+                if *by > 1 {
+                    return Some(NotMerchant);
+                }
+                if self.tokens.contains_key(sym) {
+                    return Some(TokenExists);
+                }
+                self.tokens.insert(
+                    *sym,
+                    ModelToken {
+                        issuer: *by,
+                        cap: *cap,
+                        ..Default::default()
+                    },
+                );
+            }
+            OpKind::Mint { sym, to, amount } => {
+                if *amount == 0 {
+                    return Some(ZeroAmount);
+                }
+                let Some(t) = self.tokens.get_mut(sym) else {
+                    return Some(UnknownToken);
+                };
+                if t.issuer != *by {
+                    return Some(NotIssuer);
+                }
+                if !self.is_open(*to) {
+                    return Some(UnknownSubAccount);
+                }
+                let t = self.tokens.get_mut(sym)?;
+                if u128::from(t.minted) + u128::from(*amount) > u128::from(t.cap) {
+                    return Some(SupplyCapExceeded);
+                }
+                t.minted += amount;
+                let b = self.bal(*to, *sym);
+                self.set(*to, *sym, b + amount);
+            }
+            OpKind::Transfer { sym, to, amount } => {
+                if !self.tokens.contains_key(sym) {
+                    return Some(UnknownToken);
+                }
+                if !self.is_open(*to) {
+                    return Some(UnknownSubAccount);
+                }
+                if self.bal(payer, *sym) < *amount {
+                    return Some(InsufficientBalance);
+                }
+                let b = self.bal(payer, *sym);
+                self.set(payer, *sym, b - amount);
+                let b = self.bal(*to, *sym);
+                self.set(*to, *sym, b + amount);
+            }
+            OpKind::Pay { order, legs } => {
+                let mut totals: BTreeMap<usize, u128> = BTreeMap::new();
+                for (_, sym, a) in legs {
+                    *totals.entry(*sym).or_default() += u128::from(*a);
+                }
+                if totals.values().any(|t| *t > u128::from(u64::MAX)) {
+                    return Some(Overflow);
+                }
                 if totals.keys().any(|sym| !self.tokens.contains_key(sym)) {
                     return Some(UnknownToken);
+                }
+                if legs.iter().any(|(to, _, _)| !self.is_open(*to)) {
+                    return Some(UnknownSubAccount);
                 }
                 if self.orders.contains_key(&(*by, *order)) {
                     return Some(DuplicateOrderId);
@@ -191,13 +250,13 @@ impl Model {
                 // Atomic: one token short and no leg is paid.
                 if totals
                     .iter()
-                    .any(|(sym, total)| u128::from(self.bal(*by, *sym)) < *total)
+                    .any(|(sym, total)| u128::from(self.bal(payer, *sym)) < *total)
                 {
                     return Some(InsufficientBalance);
                 }
                 for (sym, total) in &totals {
-                    let b = self.bal(*by, *sym);
-                    self.set(*by, *sym, b - *total as u64);
+                    let b = self.bal(payer, *sym);
+                    self.set(payer, *sym, b - *total as u64);
                 }
                 let mut shares = BTreeMap::new();
                 for (to, sym, a) in legs {
@@ -206,57 +265,53 @@ impl Model {
                     shares.entry((*to, *sym)).or_insert((0, 0)).0 += a;
                 }
                 self.orders.insert((*by, *order), hash);
-                self.payments.insert(hash, (*by, shares));
+                self.payments.insert(hash, (payer, shares));
             }
-            Op::Refund {
-                by,
+            OpKind::Refund {
                 payment,
                 sym,
                 amount,
             } => {
-                if *amount == 0 {
-                    return Some(ZeroAmount);
-                }
                 let Some(id) = payments.get(*payment) else {
                     return Some(UnknownPayment);
                 };
                 let Some((payer, shares)) = self.payments.get(id) else {
                     return Some(UnknownPayment);
                 };
-                let (payer, sym) = (*payer, *sym);
-                let Some((received, refunded)) = shares.get(&(*by, sym)).copied() else {
+                let (paid_by, sym) = (*payer, *sym);
+                // The share is the receiving account's: the refund leaves
+                // it and goes back to the account that paid.
+                let receiver = (op.by, op.sub);
+                let Some((received, refunded)) = shares.get(&(receiver, sym)).copied() else {
                     return Some(NotPaymentReceiver);
                 };
                 if *amount > received - refunded {
                     return Some(RefundExceedsPayment);
                 }
-                if self.bal(*by, sym) < *amount {
+                if self.bal(receiver, sym) < *amount {
                     return Some(InsufficientBalance);
                 }
-                let b = self.bal(*by, sym);
-                self.set(*by, sym, b - amount);
-                let b = self.bal(payer, sym);
-                self.set(payer, sym, b + amount);
+                let b = self.bal(receiver, sym);
+                self.set(receiver, sym, b - amount);
+                let b = self.bal(paid_by, sym);
+                self.set(paid_by, sym, b + amount);
                 if let Some(s) = self
                     .payments
                     .get_mut(id)
-                    .and_then(|p| p.1.get_mut(&(*by, sym)))
+                    .and_then(|p| p.1.get_mut(&(receiver, sym)))
                 {
                     s.1 += amount;
                 }
             }
-            Op::Redeem { by, sym, amount } => {
-                if *amount == 0 {
-                    return Some(ZeroAmount);
-                }
+            OpKind::Redeem { sym, amount } => {
                 if !self.tokens.contains_key(sym) {
                     return Some(UnknownToken);
                 }
-                if self.bal(*by, *sym) < *amount {
+                if self.bal(payer, *sym) < *amount {
                     return Some(InsufficientBalance);
                 }
-                let b = self.bal(*by, *sym);
-                self.set(*by, *sym, b - amount);
+                let b = self.bal(payer, *sym);
+                self.set(payer, *sym, b - amount);
                 if let Some(t) = self.tokens.get_mut(sym) {
                     t.redeemed += amount;
                 }
@@ -268,8 +323,12 @@ impl Model {
 
 fn to_kind(op: &Op, keys: &[Keypair], payments: &[Hash32]) -> TxKind {
     let s = |i: usize| sym(SYMBOLS[i]);
-    match op {
-        Op::Create { sym: i, cap, .. } => TxKind::CreateToken {
+    let at = |(who, sub): Acct| AccountRef::new(keys[who].public(), sub);
+    match &op.kind {
+        OpKind::Open => TxKind::OpenSubAccount {
+            label: BoundedString::new("store").unwrap(),
+        },
+        OpKind::Create { sym: i, cap } => TxKind::CreateToken {
             symbol: s(*i),
             name: BoundedString::new("points").unwrap(),
             decimals: 2,
@@ -278,27 +337,23 @@ fn to_kind(op: &Op, keys: &[Keypair], payments: &[Hash32]) -> TxKind {
             freezable: false,
             clawback: false,
         },
-        Op::Mint {
-            sym: i, to, amount, ..
-        } => TxKind::Mint {
+        OpKind::Mint { sym: i, to, amount } => TxKind::Mint {
             token: s(*i),
-            to: keys[*to].public(),
+            to: at(*to),
             amount: *amount,
         },
-        Op::Transfer {
-            sym: i, to, amount, ..
-        } => TxKind::Transfer {
+        OpKind::Transfer { sym: i, to, amount } => TxKind::Transfer {
             token: s(*i),
-            to: keys[*to].public(),
+            to: at(*to),
             amount: *amount,
             memo: None,
         },
-        Op::Pay { order, legs: l, .. } => TxKind::Pay {
+        OpKind::Pay { order, legs: l } => TxKind::Pay {
             order_id: BoundedString::new(format!("order-{order}")).unwrap(),
             legs: BoundedVec::new(
                 l.iter()
                     .map(|(to, i, amount)| PayLeg {
-                        to: keys[*to].public(),
+                        to: at(*to),
                         token: s(*i),
                         amount: *amount,
                     })
@@ -307,11 +362,10 @@ fn to_kind(op: &Op, keys: &[Keypair], payments: &[Hash32]) -> TxKind {
             .unwrap(),
             memo: None,
         },
-        Op::Refund {
+        OpKind::Refund {
             payment,
             sym: i,
             amount,
-            ..
         } => TxKind::Refund {
             payment: payments
                 .get(*payment)
@@ -320,7 +374,7 @@ fn to_kind(op: &Op, keys: &[Keypair], payments: &[Hash32]) -> TxKind {
             token: s(*i),
             amount: *amount,
         },
-        Op::Redeem { sym: i, amount, .. } => TxKind::Redeem {
+        OpKind::Redeem { sym: i, amount } => TxKind::Redeem {
             token: s(*i),
             amount: *amount,
             memo: None,
@@ -328,22 +382,17 @@ fn to_kind(op: &Op, keys: &[Keypair], payments: &[Hash32]) -> TxKind {
     }
 }
 
-fn by(op: &Op) -> usize {
-    match op {
-        Op::Create { by, .. }
-        | Op::Mint { by, .. }
-        | Op::Transfer { by, .. }
-        | Op::Pay { by, .. }
-        | Op::Refund { by, .. }
-        | Op::Redeem { by, .. } => *by,
-    }
-}
-
 /// Balances, supplies and the audit agree with the model.
 fn agrees(a: &Alliance, model: &Model, keys: &[Keypair]) -> Result<(), TestCaseError> {
     for (s, name) in SYMBOLS.iter().enumerate() {
         for (i, k) in keys.iter().enumerate() {
-            prop_assert_eq!(a.ledger.balance(&k.public(), &sym(name)), model.bal(i, s));
+            for sub in 0..SUBS {
+                prop_assert_eq!(
+                    a.ledger
+                        .balance(&AccountRef::new(k.public(), sub), &sym(name)),
+                    model.bal((i, sub), s)
+                );
+            }
         }
         match (a.ledger.token(&sym(name)), model.tokens.get(&s)) {
             (None, None) => {}
@@ -363,9 +412,16 @@ fn agrees(a: &Alliance, model: &Model, keys: &[Keypair]) -> Result<(), TestCaseE
             ),
         }
     }
+    for (i, k) in keys.iter().enumerate() {
+        prop_assert_eq!(
+            a.ledger.sub_accounts(&k.public()),
+            model.opened.get(&i).copied().unwrap_or(0)
+        );
+    }
     for audit in a.ledger.audit() {
         prop_assert!(audit.holds(), "{:?}", audit);
     }
+    prop_assert_eq!(a.ledger.check_consistency(), Ok(()));
     // The journal since genesis balances per transaction and sums to the
     // balances and counters just compared with the model.
     prop_assert_eq!(a.journal_agrees(), Ok(()));
@@ -385,14 +441,14 @@ fn run_against_the_model(blocks: Vec<Vec<Op>>) -> Result<(), TestCaseError> {
             .iter()
             .map(|op| {
                 let kind = to_kind(op, &keys, &payments);
-                a.tx(&keys[by(op)], kind)
+                a.tx_from(&keys[op.by], op.sub, kind)
             })
             .collect();
         let receipts = a.block(txs.clone());
         for ((op, tx), receipt) in ops.iter().zip(&txs).zip(&receipts) {
             let expected = model.apply(op, tx.hash(), &payments);
             prop_assert_eq!(receipt.code(), expected, "op {:?}", op);
-            if expected.is_none() && matches!(op, Op::Pay { .. }) {
+            if expected.is_none() && matches!(op.kind, OpKind::Pay { .. }) {
                 payments.push(tx.hash());
             }
         }

@@ -26,7 +26,7 @@ fn pay_path(
         send_max,
         dest_token: sym(dest),
         dest_amount,
-        to: to.public(),
+        to: to.public().into(),
         path: BoundedVec::new(path.iter().map(|t| sym(t)).collect()).unwrap(),
         order_id: None,
         memo: None,
@@ -64,7 +64,7 @@ fn create(sym_: &str, expiry_days: Option<u32>) -> TxKind {
 fn mint(token: &str, to: &Keypair, amount: u64) -> TxKind {
     TxKind::Mint {
         token: sym(token),
-        to: to.public(),
+        to: to.public().into(),
         amount,
     }
 }

@@ -12,7 +12,7 @@ use merit_chain::proof::{
     verify_nonce_unused, verify_token,
 };
 use merit_chain::state::{Holding, StateKey, StateValue};
-use merit_chain::{Keypair, Symbol};
+use merit_chain::{Keypair, Symbol, TxKind};
 use proptest::prelude::*;
 
 use crate::fixture::sym;
@@ -420,5 +420,71 @@ fn the_genesis_state_proves_under_the_parent_hash_of_block_one() {
     assert!(matches!(
         verify_entries(&mut client, &later, Freshness::Genesis(parent)),
         Err(VerifyError::WrongHeight { .. })
+    ));
+}
+
+#[test]
+fn a_sub_account_count_bounds_a_roll_up_and_a_node_cannot_hide_one() {
+    use merit_chain::proof::verify_sub_accounts;
+    use merit_chain::tx::{AccountRef, SubAccountLabel};
+    let mut h = History::build();
+    let shopper = h.shopper.clone();
+    let owner = shopper.public();
+    let count_key = StateKey::SubAccounts(owner);
+    // Nothing opened: the absent entry proves none.
+    let proof = prove(&h, std::slice::from_ref(&count_key));
+    let mut c = h.followed();
+    assert_eq!(
+        verify_sub_accounts(&mut c, &proof, &owner, now(&proof)),
+        Ok(0)
+    );
+    let open = || TxKind::OpenSubAccount {
+        label: SubAccountLabel::new("store").unwrap(),
+    };
+    h.commit(vec![(&shopper, open()), (&shopper, open())]);
+    let issuer = h.gov.m[1].account.clone();
+    let mint = TxKind::Mint {
+        token: sym("FLY"),
+        to: AccountRef::new(owner, 2),
+        amount: 70,
+    };
+    h.commit(vec![(&issuer, mint)]);
+    let proof = prove(&h, std::slice::from_ref(&count_key));
+    let mut c = h.followed();
+    let n = verify_sub_accounts(&mut c, &proof, &owner, now(&proof)).unwrap();
+    assert_eq!(n, 2);
+    // The roll-up: every account 0..=n at the count's height.
+    let mut total = 0;
+    for sub in 0..=n {
+        let keys = [StateKey::Holding(owner, sub, sym("FLY"))];
+        let held = verify_holdings(
+            &mut c,
+            &prove(&h, &keys),
+            &owner,
+            sub,
+            &[sym("FLY")],
+            now(&proof),
+        )
+        .unwrap();
+        total += held[0].1.balance;
+    }
+    assert_eq!(total, 400 + 70);
+    // A node that hides the second sub-account, by a lower count or none.
+    for lie in [Some(StateValue::SubAccounts(1)), None] {
+        let mut forged = proof.clone();
+        let mut entries = forged.entries.clone().into_inner();
+        entries[0].value = lie.clone();
+        forged.entries = BoundedVec::new(entries).unwrap();
+        let err = verify_sub_accounts(&mut c, &forged, &owner, now(&forged)).unwrap_err();
+        assert!(
+            matches!(err, VerifyError::Entry { index: 0, .. }),
+            "{lie:?}: {err}"
+        );
+    }
+    // Nor may it answer with someone else's count.
+    let other = prove(&h, &[StateKey::SubAccounts(issuer.public())]);
+    assert!(matches!(
+        verify_sub_accounts(&mut c, &other, &owner, now(&other)),
+        Err(VerifyError::NotAsked { index: 0, .. })
     ));
 }

@@ -38,7 +38,7 @@ fn a_merchant_creates_a_token_and_mints_up_to_the_cap_exactly() {
     assert_eq!(a.exec(&m1, create("CAP", 1_000)), None);
     let mint = |amount| TxKind::Mint {
         token: sym("CAP"),
-        to: bob.public(),
+        to: bob.public().into(),
         amount,
     };
     assert_eq!(a.exec(&m1, mint(999)), None);
@@ -63,7 +63,7 @@ fn minting_past_u64_is_a_cap_rejection_not_a_wrap() {
     assert_eq!(a.exec(&m1, create("HUGE", u64::MAX)), None);
     let mint = |amount| TxKind::Mint {
         token: sym("HUGE"),
-        to: bob.public(),
+        to: bob.public().into(),
         amount,
     };
     assert_eq!(a.exec(&m1, mint(u64::MAX)), None);
@@ -80,7 +80,7 @@ fn mint_the_whole_u64_supply(a: &mut Alliance, to: &merit_chain::Keypair) {
     assert_eq!(a.exec(&m1, create("HUGE", u64::MAX)), None);
     let mint = TxKind::Mint {
         token: sym("HUGE"),
-        to: to.public(),
+        to: to.public().into(),
         amount: u64::MAX,
     };
     assert_eq!(a.exec(&m1, mint), None);
@@ -151,7 +151,7 @@ fn only_the_issuer_mints_and_only_merchants_create_tokens() {
     let (m2, alice) = (a.m2.clone(), a.alice.clone());
     let mint = TxKind::Mint {
         token: sym("BEAN"),
-        to: alice.public(),
+        to: alice.public().into(),
         amount: 5,
     };
     assert_eq!(a.exec(&m2, mint), Some(RejectCode::NotIssuer));
@@ -458,6 +458,7 @@ fn the_envelope_is_checked_before_anything_runs() {
     let body = |chain: &str, nonce: u64, expires: u64| TxBody {
         chain_id: BoundedString::new(chain).unwrap(),
         sender: alice.public(),
+        sub: 0,
         nonce,
         expires_at_height: expires,
         kind: Alliance::transfer("BEAN", &bob, 1),
@@ -524,6 +525,7 @@ fn unordered_nonces_let_terminals_sign_concurrently() {
             TxBody {
                 chain_id: chain_id(),
                 sender: alice.public(),
+                sub: 0,
                 nonce: *n,
                 expires_at_height: h + 5,
                 kind: Alliance::transfer("BEAN", &bob, 1),
@@ -574,7 +576,7 @@ fn a_rejected_kind_changes_no_ledger_entry_but_spends_its_nonce() {
             &m1,
             TxKind::Mint {
                 token: sym("BEAN"),
-                to: alice.public(),
+                to: alice.public().into(),
                 amount: 50_000
             }
         ),
@@ -641,6 +643,7 @@ fn every_rejection_code_is_reached() {
     let body = |chain: &str, nonce: u64, expires: u64| TxBody {
         chain_id: BoundedString::new(chain).unwrap(),
         sender: alice.public(),
+        sub: 0,
         nonce,
         expires_at_height: expires,
         kind: Alliance::transfer("BEAN", &bob, 1),
@@ -692,7 +695,7 @@ fn every_rejection_code_is_reached() {
         &m2,
         TxKind::Mint {
             token: sym("BEAN"),
-            to: bob.public(),
+            to: bob.public().into(),
             amount: 1,
         },
     ));
@@ -700,7 +703,7 @@ fn every_rejection_code_is_reached() {
         &m1,
         TxKind::Mint {
             token: sym("BEAN"),
-            to: bob.public(),
+            to: bob.public().into(),
             amount: 990_001,
         },
     ));
@@ -746,7 +749,7 @@ fn every_rejection_code_is_reached() {
     let six: Vec<merit_chain::tx::PayLeg> = ["T1", "T2", "T3", "T4", "T5", "T6"]
         .iter()
         .map(|t| merit_chain::tx::PayLeg {
-            to: bob.public(),
+            to: bob.public().into(),
             token: sym(t),
             amount: 1,
         })
@@ -765,7 +768,7 @@ fn every_rejection_code_is_reached() {
         send_max,
         dest_token: sym("BOOK"),
         dest_amount: 1,
-        to: bob.public(),
+        to: bob.public().into(),
         path: merit_chain::encoding::BoundedVec::new(path.iter().map(|t| sym(t)).collect())
             .unwrap(),
         order_id: None,
@@ -776,7 +779,7 @@ fn every_rejection_code_is_reached() {
     let carol = a.carol.clone();
     let mint = TxKind::Mint {
         token: sym("BOOK"),
-        to: carol.public(),
+        to: carol.public().into(),
         amount: 10,
     };
     assert_eq!(a.exec(&m2, mint), None);
@@ -791,7 +794,7 @@ fn every_rejection_code_is_reached() {
     // Exchange.
     let book_for_bob = TxKind::Mint {
         token: sym("BOOK"),
-        to: bob.public(),
+        to: bob.public().into(),
         amount: 100,
     };
     assert_eq!(a.exec(&m2, book_for_bob), None);
@@ -817,7 +820,7 @@ fn every_rejection_code_is_reached() {
     ));
     let escrow = |deadline_ms| TxKind::EscrowCreate {
         token: sym("BEAN"),
-        to: bob.public(),
+        to: bob.public().into(),
         amount: 10,
         deadline_ms,
         order_id: None,
@@ -868,6 +871,26 @@ fn every_rejection_code_is_reached() {
             amount: 1,
         },
     ));
+    // Sub-accounts: paying one never opened, and opening one too many.
+    let nowhere = merit_chain::tx::AccountRef::new(bob.public(), 1);
+    note(a.exec(
+        &alice,
+        TxKind::Transfer {
+            token: sym("BEAN"),
+            to: nowhere,
+            amount: 1,
+            memo: None,
+        },
+    ));
+    let carol = a.carol.clone();
+    let label = || TxKind::OpenSubAccount {
+        label: BoundedString::new("s").unwrap(),
+    };
+    let opens: Vec<_> = (0..merit_chain::limits::MAX_SUB_ACCOUNTS)
+        .map(|_| a.tx(&carol, label()))
+        .collect();
+    a.block(opens);
+    note(a.exec(&carol, label()));
     // Governance's codes are reached by its own suite (governance.rs).
     let missing: Vec<_> = RejectCode::ALL
         .iter()

@@ -113,7 +113,7 @@ fn transactions() -> (String, Json) {
     let mut json = Vec::new();
     let mut tags = Vec::new();
     for (i, v) in kv::kinds().into_iter().enumerate() {
-        let body = kv::body(i, v.kind);
+        let body = kv::body(i, v.sub, v.kind);
         let kind_tag = tag(&encoding::encode(&body.kind));
         tags.push(kind_tag);
         let signing = body.signing_bytes();
@@ -456,7 +456,7 @@ fn tables_agree(page: &str) {
         );
     };
     for (i, v) in kv::kinds().into_iter().enumerate() {
-        let body = kv::body(i, v.kind);
+        let body = kv::body(i, v.sub, v.kind);
         row(tag(&encoding::encode(&body.kind)), body.kind.name());
     }
     for (_, event) in kv::events() {

@@ -887,7 +887,9 @@ fn big_block(height: u64, proposer: &Keypair) -> Block {
     let payer = Keypair::insecure_from_label("big-block/payer");
     let legs: Vec<PayLeg> = (0..MAX_PAY_LEGS)
         .map(|i| PayLeg {
-            to: Keypair::insecure_from_label(&format!("big-block/leg-{i}")).public(),
+            to: Keypair::insecure_from_label(&format!("big-block/leg-{i}"))
+                .public()
+                .into(),
             token: crate::tx::Symbol::new("BEAN").unwrap(),
             amount: 1,
         })
@@ -895,6 +897,7 @@ fn big_block(height: u64, proposer: &Keypair) -> Block {
     let tx = TxBody {
         chain_id: chain(),
         sender: payer.public(),
+        sub: 0,
         nonce: 1,
         expires_at_height: 100,
         kind: TxKind::Pay {
