@@ -192,6 +192,8 @@ pub enum Event {
         dest_token: String,
         received: String,
     },
+    /// The sender opened sub-account `account` (`ADDRESS/N`).
+    SubAccountOpened { account: String, label: String },
 }
 
 impl Event {
@@ -222,6 +224,7 @@ impl Event {
             Event::ClawedBack { .. } => "ClawedBack",
             Event::PathTrade { .. } => "PathTrade",
             Event::PathPaid { .. } => "PathPaid",
+            Event::SubAccountOpened { .. } => "SubAccountOpened",
         }
     }
 }

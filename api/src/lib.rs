@@ -41,6 +41,6 @@ pub use response::{
     Account, AuditEntry, Block, BlockBytes, Certificate, DayEnd, Escrow, EscrowStatus,
     EvidenceEntry, Expiring, Health, HealthStatus, HistoryEntry, HistoryPage, Offer, OrderBook,
     PathFound, Posting, PostingSide, Proposal, ProposalAction, ProvenHolding, StateProof,
-    Statement, StatementLine, Status, TokenInfo, TokenStatement, TxInfo, TxProofInfo, TxStatus,
-    ValidatorChange, ValidatorEntry, ValidatorSetInfo,
+    Statement, StatementLine, Status, SubAccount, TokenInfo, TokenStatement, TxInfo, TxProofInfo,
+    TxStatus, ValidatorChange, ValidatorEntry, ValidatorSetInfo,
 };

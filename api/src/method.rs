@@ -16,6 +16,8 @@ pub const SEND_TRANSACTION: &str = "merit_sendTransaction";
 pub const GET_TRANSACTION: &str = "merit_getTransaction";
 /// `merit_getAccount(address)` → [`crate::Account`].
 pub const GET_ACCOUNT: &str = "merit_getAccount";
+/// `merit_getSubAccounts(address)` → an array of [`crate::SubAccount`].
+pub const GET_SUB_ACCOUNTS: &str = "merit_getSubAccounts";
 /// `merit_getToken(symbol)` → [`crate::TokenInfo`].
 pub const GET_TOKEN: &str = "merit_getToken";
 /// `merit_listTokens()` → an array of [`crate::TokenInfo`].
@@ -259,12 +261,26 @@ pub const ALL: &[Method] = &[
         params: &[Param::required(
             "address",
             Schema::String,
-            "a bech32m address",
+            "a bech32m address, or ADDRESS/N for its sub-account N",
         )],
         result: Returns {
             name: "account",
             schema: Schema::Object,
             summary: "the account",
+        },
+    },
+    Method {
+        name: GET_SUB_ACCOUNTS,
+        summary: "The sub-accounts an address opened, in order, with their labels",
+        params: &[Param::required(
+            "address",
+            Schema::String,
+            "a bech32m address",
+        )],
+        result: Returns {
+            name: "sub_accounts",
+            schema: Schema::Array,
+            summary: "each opened sub-account: its number, ADDRESS/N, label and opening height",
         },
     },
     Method {
@@ -497,9 +513,15 @@ pub const ALL: &[Method] = &[
                          held when left out",
                     ),
                     Param::optional("sub", Schema::Integer, "sub-account N"),
+                    Param::optional(
+                        "sub_accounts",
+                        Schema::Boolean,
+                        "prove only how many sub-accounts the address opened (its \
+                         SubAccounts entry), for a complete roll-up",
+                    ),
                     HEIGHT_OPTION,
                 ]),
-                "{tokens?, sub?, height?}",
+                "{tokens?, sub?, sub_accounts?, height?}",
             ),
         ],
         result: Returns {

@@ -366,6 +366,10 @@ pub struct ProofOptions {
     /// The height whose state to prove; the tip's when left out.
     #[serde(default)]
     pub height: Option<u64>,
+    /// Prove only the address's count of sub-accounts (its `SubAccounts`
+    /// entry), for a complete roll-up. `merit_getProof` only.
+    #[serde(default)]
+    pub sub_accounts: Option<bool>,
 }
 
 /// The statuses `merit_listProposals` filters on.

@@ -118,6 +118,8 @@ pub struct TxInfo {
     pub kind: Option<String>,
     #[serde(default)]
     pub sender: Option<String>,
+    #[serde(default)]
+    pub sub: Option<u32>,
     /// The rejection code's stable name, when rejected.
     #[serde(default)]
     pub code: Option<String>,
@@ -147,6 +149,7 @@ impl TxInfo {
             index: None,
             kind: None,
             sender: None,
+            sub: None,
             code: None,
             message: None,
             original: None,
@@ -182,6 +185,23 @@ pub struct Account<O = Offer> {
     /// The open escrows the account pays into or is the payee of.
     #[serde(default)]
     pub escrows: Vec<Escrow>,
+    /// How many sub-accounts the address opened (`ADDRESS/1` to
+    /// `ADDRESS/N`), whichever of its accounts this is.
+    #[serde(default)]
+    pub sub_accounts: u32,
+    /// A sub-account's label; absent for the address itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// One opened sub-account, as `merit_getSubAccounts` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubAccount {
+    pub sub: u32,
+    /// `ADDRESS/N`.
+    pub account: String,
+    pub label: String,
+    pub opened_height: u64,
 }
 
 impl<O> Account<O> {
@@ -195,6 +215,8 @@ impl<O> Account<O> {
             expiring: self.expiring,
             offers: self.offers.into_iter().map(f).collect(),
             escrows: self.escrows,
+            sub_accounts: self.sub_accounts,
+            label: self.label,
         }
     }
 }
@@ -782,7 +804,7 @@ mod tests {
         assert_eq!(
             wire,
             json!({"hash": "ab", "status": "unknown", "height": null, "index": null,
-                   "kind": null, "sender": null, "code": null, "message": null,
+                   "kind": null, "sender": null, "sub": null, "code": null, "message": null,
                    "original": null, "order_id": null, "memo": null, "events": []})
         );
     }

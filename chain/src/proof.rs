@@ -290,8 +290,22 @@ pub fn verify_sub_accounts(
     owner: &Address,
     freshness: Freshness,
 ) -> Result<SubId, VerifyError> {
+    let value = verify_one(client, proof, StateKey::SubAccounts(*owner), freshness)?;
+    Ok(match value {
+        Some(StateValue::SubAccounts(n)) => *n,
+        _ => 0,
+    })
+}
+
+/// Checks a proof of the one entry `key`, present or absent, and nothing
+/// else; returns its value.
+fn verify_one<'p>(
+    client: &mut LightClient,
+    proof: &'p EntriesProof,
+    key: StateKey,
+    freshness: Freshness,
+) -> Result<Option<&'p StateValue>, VerifyError> {
     verify_entries(client, proof, freshness)?;
-    let key = StateKey::SubAccounts(*owner);
     for (index, entry) in proof.entries.iter().enumerate() {
         if entry.key != key {
             return Err(VerifyError::NotAsked {
@@ -304,10 +318,7 @@ pub fn verify_sub_accounts(
         .entries
         .first()
         .ok_or_else(|| VerifyError::Omitted(Box::new(key)))?;
-    Ok(match &entry.value {
-        Some(StateValue::SubAccounts(n)) => *n,
-        _ => 0,
-    })
+    Ok(entry.value.as_ref())
 }
 
 /// Checks a proof of token `symbol`'s entry; `None` if the certified state
@@ -318,21 +329,8 @@ pub fn verify_token(
     symbol: &Symbol,
     freshness: Freshness,
 ) -> Result<Option<TokenInfo>, VerifyError> {
-    verify_entries(client, proof, freshness)?;
-    let key = StateKey::Token(*symbol);
-    for (index, entry) in proof.entries.iter().enumerate() {
-        if entry.key != key {
-            return Err(VerifyError::NotAsked {
-                index,
-                key: Box::new(entry.key.clone()),
-            });
-        }
-    }
-    let entry = proof
-        .entries
-        .first()
-        .ok_or_else(|| VerifyError::Omitted(Box::new(key)))?;
-    Ok(match &entry.value {
+    let value = verify_one(client, proof, StateKey::Token(*symbol), freshness)?;
+    Ok(match value {
         Some(StateValue::Token(t)) => Some(t.clone()),
         _ => None,
     })

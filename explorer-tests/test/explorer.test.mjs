@@ -274,9 +274,79 @@ test('an account page\'s balances match merit_getAccount', async () => {
     statement.tokens.map((t) => [t.token, t.opening, t.credits, t.debits, t.closing, String(t.postings.length)]),
   );
   await shot('account');
-  // The sub-account form is parsed, and shows that sub-account.
+  // The sub-account form is parsed; one never opened is not found.
   await search(`${alice.address}/3`);
-  await page.waitForSelector('h1:text("Sub-account 3")');
+  await page.waitForSelector('#notfound');
+  assert.ok((await page.textContent('#notfound')).includes(`${alice.address}/3`));
+});
+
+test('a sub-account page shows its own balances and its label as text; its parent lists it', async () => {
+  // A label with markup in it: shown as text, like a memo.
+  const label = '<b>Store</b> 7 · Zürich';
+  const opened = await commit(alice, { type: 'OpenSubAccount', label });
+  const event = opened.events.find((e) => e.type === 'SubAccountOpened');
+  const store = event.account;
+  const sub = Number(store.split('/')[1]);
+  assert.equal(store, `${alice.address}/${sub}`);
+  assert.equal(event.label, label);
+  await commit(alice, { type: 'Transfer', token: 'BEAN', to: store, amount: 1_234n, memo: null });
+  await commit(alice, { type: 'Transfer', token: 'BOOK', to: store, amount: 50n, memo: null });
+  // The store pays bob from its own balance: the envelope names it.
+  const signed = await net.client.signAndSend(alice, { type: 'Transfer', token: 'BEAN', to: bob, amount: 34n, memo: null }, { sub });
+  const paid = await net.client.waitForCommit(signed.hash, { timeoutMs: 60_000 });
+  assert.equal(paid.status, 'committed', `${paid.code}`);
+
+  await open('/');
+  await page.waitForSelector('#blocks');
+  const title = await page.title();
+  await search(store);
+  await page.waitForSelector('#balances');
+  const account = await net.client.call('merit_getAccount', [store]);
+  const tokens = [...new Set([...Object.keys(account.balances), ...Object.keys(account.frozen ?? {}), ...Object.keys(account.locked)])].sort();
+  assert.deepEqual(account.balances, { BEAN: '12.00', BOOK: '0.50' });
+  assert.deepEqual(
+    await rows('#balances'),
+    tokens.map((t) => [t, account.balances[t] ?? '0', account.frozen?.[t] ?? '0', account.locked[t] ?? '0']),
+  );
+  assert.equal(await page.textContent('h1'), `Sub-account ${sub}`);
+  assert.equal(await page.textContent('#label'), label);
+  assert.equal(account.label, label);
+  assert.equal(await page.locator('main b').count(), 0, 'the label made no element');
+  assert.equal(await page.title(), title);
+  // Its history is the sub-account's own.
+  const history = await net.client.call('merit_getHistory', [alice.address, { limit: 25, sub }]);
+  assert.deepEqual(
+    (await rows('#history')).map((r) => [Number(r[0]), r[2]]),
+    history.entries.map((e) => [e.height, e.kind]),
+  );
+  await shot('sub-account');
+
+  // The parent's page lists its sub-accounts, each linked to its page.
+  await page.click('#account dd[data-field="Parent"] a');
+  await page.waitForSelector('#sub-accounts');
+  const subs = await net.client.call('merit_getSubAccounts', [alice.address]);
+  assert.deepEqual(
+    await rows('#sub-accounts'),
+    subs.map((x) => [x.account, x.label, String(x.opened_height)]),
+  );
+  assert.equal(await page.locator('main b').count(), 0);
+  await page.click(`#sub-accounts tr[data-sub="${sub}"] a[href^="#/account/"]`);
+  await page.waitForSelector('#label');
+  assert.equal(await page.textContent('#account dd[data-field="Address"]'), store);
+
+  // The payment's page names the sub-account that paid, and its events link to it.
+  await search(signed.hash);
+  await page.waitForSelector('#paying-account');
+  assert.equal(await page.textContent('#paying-account'), store);
+  const from = await page.$eval('#events tr[data-type="Transferred"] a', (a) => a.getAttribute('href'));
+  assert.equal(from, `#/account/${store}`);
+  // The opening's page shows the new account and its label, as text.
+  await search(opened.hash);
+  await page.waitForSelector('#opened');
+  assert.equal(await page.textContent('#tx dd[data-field="Kind"]'), 'OpenSubAccount');
+  assert.equal(await page.textContent('#opened'), `${store} ${label}`);
+  assert.deepEqual((await rows('#events')).map((r) => r[0]), ['SubAccountOpened']);
+  assert.equal(await page.locator('main b').count(), 0);
 });
 
 test('a token page\'s supply figures match merit_audit', async () => {

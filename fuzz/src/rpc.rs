@@ -3,7 +3,8 @@
 //!
 //! The state is the default devnet genesis (four merchants, four tokens, one
 //! of them expiring, three funded shoppers) plus two blocks with transfers,
-//! a payment, a trade, escrows and a rejected transaction, stored in the
+//! a payment, a trade, escrows, a sub-account that receives points and a
+//! rejected transaction, stored in the
 //! in-memory store (the fuzz targets build no RocksDB). Admission runs in the target's
 //! runtime, so `merit_sendTransaction` gets its verdict.
 
@@ -14,7 +15,7 @@ use merit_chain::block::ValidatorSignature;
 use merit_chain::consensus::{Statement, Vote, signing_bytes};
 use merit_chain::encoding::{BoundedString, BoundedVec};
 use merit_chain::ledger::BlockOutcome;
-use merit_chain::tx::{PayLeg, Price, TxBody};
+use merit_chain::tx::{AccountRef, PayLeg, Price, TxBody};
 use merit_chain::{Block, CommitCertificate, Hash32, Keypair, Ledger, Symbol, Transaction, TxKind};
 use merit_genesis::{
     DevnetLayout, Genesis,
@@ -58,6 +59,7 @@ pub const METHODS: &[&str] = &[
     "merit_getValidatorChanges",
     "merit_findPaths",
     "rpc.discover",
+    "merit_getSubAccounts",
 ];
 
 /// The index of `method` in [`METHODS`].
@@ -77,6 +79,8 @@ const MEMPOOL_PER_SENDER: usize = 64;
 pub struct Facts {
     /// Shoppers, then merchant accounts.
     pub addresses: Vec<String>,
+    /// Opened sub-accounts, `ADDRESS/N`: alice's first holds BEAN.
+    pub sub_accounts: Vec<String>,
     pub tokens: Vec<String>,
     /// Transactions in blocks, the rejected one last.
     pub committed: Vec<Transaction>,
@@ -110,6 +114,7 @@ pub fn build_chain(
         TxBody {
             chain_id: ledger.chain_id().clone(),
             sender: key.public(),
+            sub: 0,
             nonce,
             expires_at_height: ledger.height() + 100,
             kind,
@@ -118,7 +123,7 @@ pub fn build_chain(
     };
     let transfer = |token: &str, to: &Keypair, amount: u64| TxKind::Transfer {
         token: sym(token),
-        to: to.public(),
+        to: to.public().into(),
         amount,
         memo: Some(BoundedString::new("thanks").expect("a memo")),
     };
@@ -165,12 +170,12 @@ pub fn build_chain(
                 order_id: BoundedString::new("order-1").expect("an order id"),
                 legs: BoundedVec::new(vec![
                     PayLeg {
-                        to: merchant.public(),
+                        to: merchant.public().into(),
                         token: sym("BEAN"),
                         amount: 450,
                     },
                     PayLeg {
-                        to: carol.public(),
+                        to: carol.public().into(),
                         token: sym("BOOK"),
                         amount: 50,
                     },
@@ -189,6 +194,13 @@ pub fn build_chain(
             },
         ),
         tx(ledger, &carol, transfer("MILES", &alice, 2_500)),
+        tx(
+            ledger,
+            &alice,
+            TxKind::OpenSubAccount {
+                label: BoundedString::new("store 1").expect("a label"),
+            },
+        ),
     ];
     commit(ledger, b1);
 
@@ -196,7 +208,7 @@ pub fn build_chain(
     let escrow =
         |token: &str, to: &Keypair, amount: u64, order: Option<&str>| TxKind::EscrowCreate {
             token: sym(token),
-            to: to.public(),
+            to: to.public().into(),
             amount,
             deadline_ms: now + 86_400_000,
             order_id: order.map(|o| BoundedString::new(o).expect("an order id")),
@@ -224,6 +236,16 @@ pub fn build_chain(
         ),
         tx(ledger, &carol, escrow("MILES", &alice, 100, Some("trip-1"))),
         tx(ledger, &alice, escrow("FUEL", &bob, 700, None)),
+        tx(
+            ledger,
+            &bob,
+            TxKind::Transfer {
+                token: sym("BEAN"),
+                to: AccountRef::new(alice.public(), 1),
+                amount: 300,
+                memo: None,
+            },
+        ),
         // Rejected: bob holds far less.
         tx(ledger, &bob, transfer("FUEL", &carol, 1_000_000_000)),
     ];
@@ -257,6 +279,7 @@ pub fn build_chain(
     );
     let facts = Facts {
         addresses,
+        sub_accounts: vec![AccountRef::new(alice.public(), 1).to_string()],
         tokens: layout
             .merchants
             .iter()

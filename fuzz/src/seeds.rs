@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use merit_chain::encoding::{self, BoundedString};
-use merit_chain::tx::Price;
+use merit_chain::tx::{AccountRef, Price};
 use merit_chain::{Block, Keypair, Transaction, TxKind};
 
 use crate::consensus::{Cluster, Host};
@@ -60,7 +60,7 @@ pub fn world_transactions(world: &World) -> Vec<(&'static str, Transaction)> {
         send_max: 100,
         dest_token: sym("PERK"),
         dest_amount: 10,
-        to: pk(CAROL),
+        to: pk(CAROL).into(),
         path: merit_chain::encoding::BoundedVec::new(path.iter().map(|t| sym(t)).collect())
             .expect("a short path"),
         order_id: None,
@@ -79,7 +79,7 @@ pub fn world_transactions(world: &World) -> Vec<(&'static str, Transaction)> {
                 1,
                 TxKind::Mint {
                     token: sym("BEAN"),
-                    to: pk(CAROL),
+                    to: pk(CAROL).into(),
                     amount: 777,
                 },
             ),
@@ -107,7 +107,7 @@ pub fn world_transactions(world: &World) -> Vec<(&'static str, Transaction)> {
                 3,
                 TxKind::Transfer {
                     token: sym("PERK"),
-                    to: pk(BOB),
+                    to: pk(BOB).into(),
                     amount: 150,
                     memo: None,
                 },
@@ -209,7 +209,7 @@ pub fn world_transactions(world: &World) -> Vec<(&'static str, Transaction)> {
                 14,
                 TxKind::EscrowCreate {
                     token: sym("BOOK"),
-                    to: pk(ALICE),
+                    to: pk(ALICE).into(),
                     amount: 60,
                     deadline_ms: w.ledger.tip().timestamp_ms + 3_600_000,
                     order_id: Some(order("trade-9")),
@@ -266,12 +266,12 @@ pub fn world_transactions(world: &World) -> Vec<(&'static str, Transaction)> {
                     order_id: order("order-combined"),
                     legs: merit_chain::encoding::BoundedVec::new(vec![
                         merit_chain::tx::PayLeg {
-                            to: pk(BOB),
+                            to: pk(BOB).into(),
                             token: sym("BEAN"),
                             amount: 5,
                         },
                         merit_chain::tx::PayLeg {
-                            to: pk(CAROL),
+                            to: pk(CAROL).into(),
                             token: sym("PERK"),
                             amount: 3,
                         },
@@ -280,6 +280,60 @@ pub fn world_transactions(world: &World) -> Vec<(&'static str, Transaction)> {
                     memo: None,
                 },
             ),
+        ),
+        (
+            "open-sub-account",
+            w.tx(
+                ALICE,
+                26,
+                TxKind::OpenSubAccount {
+                    label: BoundedString::new("store 12 · 南京路").expect("a label"),
+                },
+            ),
+        ),
+        (
+            "transfer-to-sub-account",
+            w.tx(
+                ALICE,
+                27,
+                TxKind::Transfer {
+                    token: sym("BEAN"),
+                    to: AccountRef::new(pk(BOB), 1),
+                    amount: 25,
+                    memo: None,
+                },
+            ),
+        ),
+        (
+            "transfer-from-sub-account",
+            w.tx_from(
+                BOB,
+                1,
+                28,
+                TxKind::Transfer {
+                    token: sym("BEAN"),
+                    to: pk(CAROL).into(),
+                    amount: 40,
+                    memo: None,
+                },
+            ),
+        ),
+        (
+            "transfer-to-unopened-sub-account",
+            w.tx(
+                ALICE,
+                29,
+                TxKind::Transfer {
+                    token: sym("BEAN"),
+                    to: AccountRef::new(pk(BOB), 2),
+                    amount: 25,
+                    memo: None,
+                },
+            ),
+        ),
+        (
+            "pay-from-unopened-sub-account",
+            w.tx_from(ALICE, 1, 30, pay(3)),
         ),
         ("pay-path", w.tx(BOB, 23, pay_path(&[]))),
         ("pay-path-self-cross", w.tx(ALICE, 24, pay_path(&[]))),
@@ -514,6 +568,7 @@ fn rpc_seeds() -> Vec<Seed> {
     let hex_of = |tx: &Transaction| hex::encode(tx.to_bytes());
     let alice = &f.addresses[0];
     let merchant = &f.addresses[3];
+    let store = &f.sub_accounts[0];
     let committed = &f.committed;
     let rejected = committed.last().expect("a rejected transaction");
     let calls: Vec<(&str, &str, String)> = vec![
@@ -609,6 +664,37 @@ fn rpc_seeds() -> Vec<Seed> {
         ("merit_subscribe", "unknown", r#"["oldBlocks"]"#.into()),
         ("merit_unsubscribe", "id", "[1]".into()),
         ("merit_noSuchMethod", "none", "[]".into()),
+        (
+            "merit_getSubAccounts",
+            "opened",
+            format!(r#"["{alice}"]"#),
+        ),
+        (
+            "merit_getSubAccounts",
+            "none",
+            format!(r#"["{merchant}"]"#),
+        ),
+        (
+            "merit_getSubAccounts",
+            "sub-account",
+            format!(r#"["{store}"]"#),
+        ),
+        ("merit_getAccount", "sub-account", format!(r#"["{store}"]"#)),
+        (
+            "merit_getAccount",
+            "unopened-sub-account",
+            format!(r#"["{alice}/2"]"#),
+        ),
+        (
+            "merit_getAccount",
+            "sub-account-overflow",
+            format!(r#"["{alice}/4294967296"]"#),
+        ),
+        (
+            "merit_getHistory",
+            "sub-account",
+            format!(r#"["{alice}",{{"sub":1}}]"#),
+        ),
     ];
     calls
         .into_iter()
@@ -639,6 +725,8 @@ mod tests {
             ("clawback-disabled", "ClawbackDisabled"),
             ("pay-path-self-cross", "SelfCross"),
             ("pay-path-too-long", "PathTooLong"),
+            ("transfer-to-unopened-sub-account", "UnknownSubAccount"),
+            ("pay-from-unopened-sub-account", "UnknownSubAccount"),
         ];
         for (name, tx) in world_transactions(&world) {
             let r = check_single(&world.ledger, &world.context(tx.body.nonce), &tx);

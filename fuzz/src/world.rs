@@ -1,7 +1,8 @@
 //! A small ledger with something of everything in it, for the transaction
 //! and block targets: the fixture alliance of `chain/tests/it/fixture.rs`
 //! after a few blocks that mint, create an expiring token, pay, place
-//! offers and open escrows.
+//! offers, open escrows and open a sub-account (bob's `ADDRESS/1`, which
+//! holds BEAN).
 //!
 //! Fuzzed transactions can hardly carry valid signatures, so the targets
 //! also re-sign each one with the key [`World::signer`] picks from its
@@ -13,7 +14,7 @@ use merit_chain::block::Event;
 use merit_chain::encoding::BoundedString;
 use merit_chain::ledger::{BlockContext, BlockOutcome};
 use merit_chain::state::{StateKey, StateValue};
-use merit_chain::tx::{Price, TxBody};
+use merit_chain::tx::{AccountRef, Price, TxBody};
 use merit_chain::{
     BlockHeader, Hash32, Keypair, Ledger, PublicKey, Receipt, RejectCode, Transaction, TxKind,
     TxOutcome,
@@ -71,7 +72,7 @@ impl World {
         );
         let mint = |token: &str, to: &Keypair, amount: u64| TxKind::Mint {
             token: sym(token),
-            to: to.public(),
+            to: to.public().into(),
             amount,
         };
         let txs = vec![
@@ -118,7 +119,7 @@ impl World {
             |token: &str, to: &Keypair, amount: u64, deadline_ms: u64, order: Option<&str>| {
                 TxKind::EscrowCreate {
                     token: sym(token),
-                    to: to.public(),
+                    to: to.public().into(),
                     amount,
                     deadline_ms,
                     order_id: order.map(|o| BoundedString::new(o).unwrap()),
@@ -148,6 +149,22 @@ impl World {
             .collect();
         let release = a.tx(&bob, TxKind::EscrowRelease { id: escrows[2] });
         committed(a.block(vec![release]));
+        let open = a.tx(
+            &bob,
+            TxKind::OpenSubAccount {
+                label: BoundedString::new("till 1").unwrap(),
+            },
+        );
+        committed(a.block(vec![open]));
+        let to_store = a.tx(
+            &m1,
+            TxKind::Mint {
+                token: sym("BEAN"),
+                to: AccountRef::new(bob.public(), 1),
+                amount: 300,
+            },
+        );
+        committed(a.block(vec![to_store]));
         a.assert_conserved();
 
         World {
@@ -196,9 +213,15 @@ impl World {
 
     /// A transaction for the next block, signed as [`World::resign`] would.
     pub fn tx(&self, who: usize, serial: u64, kind: TxKind) -> Transaction {
+        self.tx_from(who, 0, serial, kind)
+    }
+
+    /// [`World::tx`], paid by the signer's sub-account `sub`.
+    pub fn tx_from(&self, who: usize, sub: u32, serial: u64, kind: TxKind) -> Transaction {
         self.resign(TxBody {
             chain_id: chain_id(),
             sender: PublicKey::ZERO,
+            sub,
             nonce: self.nonce_for(who, serial),
             expires_at_height: self.ledger.height() + 10,
             kind,

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use merit_chain::block::CommitCertificate;
+use merit_chain::block::{CommitCertificate, Event};
 use merit_chain::crypto::Hash32;
 use merit_chain::encoding;
 use merit_chain::governance::{ValidatorList, validators_hash};
@@ -18,7 +18,10 @@ use tokio_postgres::{Client, GenericClient};
 use crate::fetch::VerifiedBlock;
 
 /// The schema's versions, applied in order, each once.
-pub const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_sub_accounts.sql")),
+];
 
 /// The key of the advisory lock one indexer holds on its database: a
 /// second indexer waits rather than write the same blocks.
@@ -248,6 +251,7 @@ pub async fn write_block(
     .await?;
     write_transactions(&tx, block).await?;
     write_postings(&tx, &block.postings).await?;
+    write_sub_accounts(&tx, block).await?;
     for (tx_body, receipt) in block.txs.iter().zip(&block.receipts) {
         if let (TxKind::CreateToken { .. }, None) = (&tx_body.body.kind, receipt.code()) {
             write_token(&tx, &tx_body.body.kind, &tx_body.body.sender, header.height).await?;
@@ -334,7 +338,8 @@ async fn write_transactions(tx: &impl GenericClient, block: &VerifiedBlock) -> R
         return Ok(());
     }
     let n = block.txs.len();
-    let (mut hashes, mut indexes, mut senders, mut nonces) = (
+    let (mut hashes, mut indexes, mut senders, mut subs, mut nonces) = (
+        Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
@@ -358,6 +363,7 @@ async fn write_transactions(tx: &impl GenericClient, block: &VerifiedBlock) -> R
         hashes.push(hash.to_hex());
         indexes.push(count(i));
         senders.push(t.body.sender.to_bech32());
+        subs.push(i64::from(t.body.sub));
         nonces.push(t.body.nonce.to_string());
         kinds.push(t.body.kind.name().to_string());
         statuses.push(receipt.code().map_or("committed", |c| c.name()).to_string());
@@ -366,21 +372,56 @@ async fn write_transactions(tx: &impl GenericClient, block: &VerifiedBlock) -> R
         bytes.push(t.to_bytes());
     }
     tx.execute(
-        "INSERT INTO transactions (hash, height, index, sender, nonce, kind, status, order_id, memo, bytes)
-         SELECT h, $1, i, s, n::numeric, k, st, o, m, b
-         FROM UNNEST($2::text[], $3::int4[], $4::text[], $5::text[], $6::text[], $7::text[],
-                     $8::text[], $9::text[], $10::bytea[]) AS u(h, i, s, n, k, st, o, m, b)",
+        "INSERT INTO transactions (hash, height, index, sender, sub, nonce, kind, status, order_id,
+             memo, bytes)
+         SELECT h, $1, i, s, sb, n::numeric, k, st, o, m, b
+         FROM UNNEST($2::text[], $3::int4[], $4::text[], $5::int8[], $6::text[], $7::text[],
+                     $8::text[], $9::text[], $10::text[], $11::bytea[])
+              AS u(h, i, s, sb, n, k, st, o, m, b)",
         &[
             &big(block.header.height),
             &hashes,
             &indexes,
             &senders,
+            &subs,
             &nonces,
             &kinds,
             &statuses,
             &order_ids,
             &memos,
             &bytes,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Writes the sub-accounts the block's transactions opened.
+async fn write_sub_accounts(tx: &impl GenericClient, block: &VerifiedBlock) -> Result<(), DbError> {
+    let (mut accounts, mut subs, mut labels, mut hashes) = (vec![], vec![], vec![], vec![]);
+    for (receipt, hash) in block.receipts.iter().zip(&block.tx_hashes) {
+        for event in receipt.events() {
+            if let Event::SubAccountOpened { account, label } = event {
+                accounts.push(account.address.to_bech32());
+                subs.push(i64::from(account.sub));
+                labels.push(label.as_str().to_string());
+                hashes.push(hash.to_hex());
+            }
+        }
+    }
+    if accounts.is_empty() {
+        return Ok(());
+    }
+    tx.execute(
+        "INSERT INTO sub_accounts (account, sub, label, opened_height, tx_hash)
+         SELECT a, s, l, $1, h FROM UNNEST($2::text[], $3::int8[], $4::text[], $5::text[])
+              AS u(a, s, l, h)",
+        &[
+            &big(block.header.height),
+            &accounts,
+            &subs,
+            &labels,
+            &hashes,
         ],
     )
     .await?;

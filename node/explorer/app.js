@@ -38,7 +38,20 @@ function link(route, text, cls = 'mono') {
   return el('a', { href: hashOf(route), class: cls }, text);
 }
 
+/** `ADDRESS`, or `ADDRESS/N` for sub-account N (0 is the address itself). */
+function accountName(address, sub) {
+  if (typeof address !== 'string' || address.includes('/')) return address;
+  return typeof sub === 'number' && sub > 0 ? `${address}/${sub}` : address;
+}
+
+/** Whether a value is an account as `{address, sub}`. */
+function isAccountRef(v) {
+  return v !== null && typeof v === 'object' && typeof v.address === 'string' && typeof v.sub === 'number';
+}
+
+/** A link to an account's page: `mrt1…`, `mrt1…/N` or `{address, sub}`. */
 function addressLink(address) {
+  if (isAccountRef(address)) address = accountName(address.address, address.sub);
   if (typeof address !== 'string') return el('span', { class: 'muted' }, '—');
   const [a, sub] = address.split('/');
   const route = parseQuery(address);
@@ -283,7 +296,10 @@ function eventDetail(e) {
   const parts = [];
   for (const [k, v] of Object.entries(e)) {
     if (k === 'type') continue;
-    const value = typeof v === 'string' && v.startsWith('mrt1') ? addressLink(v) : el('span', {}, v === null ? '—' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+    const value =
+      (typeof v === 'string' && v.startsWith('mrt1')) || isAccountRef(v)
+        ? addressLink(v)
+        : el('span', {}, v === null ? '—' : typeof v === 'object' ? JSON.stringify(v) : String(v));
     parts.push(el('span', { class: 'kv' }, `${k} `, value, ' '));
   }
   return parts;
@@ -303,7 +319,10 @@ async function tx(route, token) {
   if (!t || t.status === 'unknown') {
     return notFound('transaction', route.hash, 'The node has neither committed nor received a transaction with this hash.');
   }
-  const legs = t.events.filter((e) => e.type === 'Transferred' && e.from === t.sender);
+  // The account that paid: the envelope's sub-account of the sender, or the address itself.
+  const payer = accountName(t.sender, t.sub);
+  const legs = t.events.filter((e) => e.type === 'Transferred' && e.from === payer);
+  const opened = t.events.find((e) => e.type === 'SubAccountOpened');
   show(
     el('h1', {}, `Transaction ${short(t.hash)}`),
     fields('tx', [
@@ -314,6 +333,8 @@ async function tx(route, token) {
       ['Block', t.height === null ? 'pending' : link({ page: 'block', height: t.height }, String(t.height))],
       ['Index', t.index === null ? '—' : String(t.index)],
       ['Sender', addressLink(t.sender)],
+      typeof t.sub === 'number' && t.sender ? ['Paying account', el('span', { id: 'paying-account' }, addressLink(payer))] : null,
+      opened ? ['Opened', el('span', { id: 'opened' }, addressLink(opened.account), ' ', el('span', { class: 'label' }, opened.label ?? ''))] : null,
       ['Order', t.order_id],
       ['Memo', t.memo === null ? null : el('span', { class: 'memo', id: 'memo' }, t.memo)],
       t.original ? ['Refunds', link({ page: 'tx', hash: t.original }, t.original)] : null,
@@ -336,11 +357,14 @@ async function tx(route, token) {
 }
 
 async function account(route, token) {
+  const name = accountName(route.address, route.sub);
+  const isSub = route.sub !== undefined && route.sub > 0;
   let a;
   try {
-    a = await rpc('merit_getAccount', [route.address]);
+    // `ADDRESS/N` asks for that sub-account's own balances.
+    a = await rpc('merit_getAccount', [name]);
   } catch (e) {
-    if (refused(e)) return notFound('account', route.address, e.message);
+    if (refused(e)) return notFound('account', name, e.message);
     throw e;
   }
   const options = { limit: HISTORY_LIMIT };
@@ -352,6 +376,15 @@ async function account(route, token) {
   } catch (e) {
     if (!refused(e)) throw e;
     historyError = e.message;
+  }
+  // The address's sub-accounts, listed on its own page.
+  let subAccounts = [];
+  if (!isSub && (a.sub_accounts ?? 0) > 0) {
+    try {
+      subAccounts = await rpc('merit_getSubAccounts', [route.address]);
+    } catch (e) {
+      if (!refused(e)) throw e;
+    }
   }
   // Today's statement, the UTC day of the tip's block time.
   const { block_time_ms: tipMs } = await rpc('merit_status');
@@ -366,47 +399,68 @@ async function account(route, token) {
   }
   if (token !== current) return;
   const entries = history?.entries ?? [];
-  const tokens = [...new Set([...Object.keys(a.balances), ...Object.keys(a.frozen ?? {}), ...Object.keys(a.locked)])].sort();
-  const name = route.sub === undefined ? route.address : `${route.address}/${route.sub}`;
-  if (route.sub === undefined && tokens.length === 0 && entries.length === 0 && a.expiring.length === 0) {
+  const tokens = [...new Set([...Object.keys(a.balances ?? {}), ...Object.keys(a.frozen ?? {}), ...Object.keys(a.locked ?? {})])].sort();
+  const empty = tokens.length === 0 && entries.length === 0 && (a.expiring ?? []).length === 0;
+  if (!isSub && empty && subAccounts.length === 0 && !(a.sub_accounts > 0)) {
     return notFound('account', name, 'No account at this address holds points or has any history.');
   }
+  if (isSub && empty && typeof a.label !== 'string') {
+    return notFound('account', name, `The address has not opened sub-account ${route.sub}.`);
+  }
+  const expiring = a.expiring ?? [];
+  const offers = a.offers ?? [];
   show(
-    el('h1', {}, route.sub === undefined ? 'Account' : `Sub-account ${route.sub}`),
+    el('h1', {}, isSub ? `Sub-account ${route.sub}` : 'Account'),
     fields('account', [
       ['Address', name, 'mono'],
-      route.sub === undefined ? null : ['Parent', link({ page: 'account', address: route.address }, route.address)],
+      isSub ? ['Label', el('span', { id: 'label', class: 'label' }, a.label ?? '')] : null,
+      isSub ? ['Parent', link({ page: 'account', address: route.address }, route.address)] : null,
+      !isSub && typeof a.sub_accounts === 'number' ? ['Sub-accounts', String(a.sub_accounts)] : null,
     ].filter(Boolean)),
-    route.sub === undefined
+    el('h2', {}, 'Balances'),
+    table(
+      'balances',
+      ['Token', 'Balance', 'Frozen', 'Locked'],
+      tokens.map((s) =>
+        el(
+          'tr',
+          { 'data-token': s },
+          el('td', {}, link({ page: 'token', symbol: s }, s, '')),
+          el('td', { class: 'num', 'data-col': 'balance' }, a.balances?.[s] ?? '0'),
+          el('td', { class: 'num', 'data-col': 'frozen' }, a.frozen?.[s] ?? '0'),
+          el('td', { class: 'num', 'data-col': 'locked' }, a.locked?.[s] ?? '0'),
+        ),
+      ),
+    ),
+    subAccounts.length
       ? [
-          el('h2', {}, 'Balances'),
+          el('h2', {}, `Sub-accounts (${subAccounts.length})`),
           table(
-            'balances',
-            ['Token', 'Balance', 'Frozen', 'Locked'],
-            tokens.map((s) =>
+            'sub-accounts',
+            ['Sub-account', 'Label', 'Opened in block'],
+            subAccounts.map((x) =>
               el(
                 'tr',
-                { 'data-token': s },
-                el('td', {}, link({ page: 'token', symbol: s }, s, '')),
-                el('td', { class: 'num', 'data-col': 'balance' }, a.balances[s] ?? '0'),
-                el('td', { class: 'num', 'data-col': 'frozen' }, a.frozen?.[s] ?? '0'),
-                el('td', { class: 'num', 'data-col': 'locked' }, a.locked[s] ?? '0'),
+                { 'data-sub': x.sub },
+                el('td', {}, addressLink(x.account ?? accountName(route.address, x.sub))),
+                el('td', { class: 'label' }, x.label ?? ''),
+                el('td', { class: 'num' }, link({ page: 'block', height: x.opened_height }, String(x.opened_height))),
               ),
             ),
           ),
-          a.expiring.length
-            ? [
-                el('h2', {}, 'Expiring'),
-                table(
-                  'expiring',
-                  ['Token', 'Amount', 'Expires'],
-                  a.expiring.map((x) => el('tr', {}, el('td', {}, x.token), el('td', { class: 'num' }, x.amount), el('td', {}, time(x.expires_at_ms)))),
-                ),
-              ]
-            : [],
-          a.offers.length ? [el('h2', {}, `Open offers (${a.offers.length})`), el('p', { class: 'muted' }, JSON.stringify(a.offers.map((o) => o.id ?? o)))] : [],
         ]
-      : el('p', { class: 'muted' }, 'A sub-account\u2019s balances are in its parent\u2019s proofs (merit_getProof with sub); its postings follow.'),
+      : [],
+    expiring.length
+      ? [
+          el('h2', {}, 'Expiring'),
+          table(
+            'expiring',
+            ['Token', 'Amount', 'Expires'],
+            expiring.map((x) => el('tr', {}, el('td', {}, x.token), el('td', { class: 'num' }, x.amount), el('td', {}, time(x.expires_at_ms)))),
+          ),
+        ]
+      : [],
+    offers.length ? [el('h2', {}, `Open offers (${offers.length})`), el('p', { class: 'muted' }, JSON.stringify(offers.map((o) => o.id ?? o)))] : [],
     statement
       ? [
           el('h2', {}, `Statement for ${time(period.from_ms).slice(0, 10)} (UTC)${statement.complete ? '' : ', so far'}`),

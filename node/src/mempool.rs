@@ -206,6 +206,7 @@ mod tests {
         let t = TxBody {
             chain_id: BoundedString::new("merit-test").unwrap(),
             sender: key.public(),
+            sub: 0,
             nonce,
             expires_at_height: expires,
             kind: TxKind::Redeem {

@@ -45,7 +45,7 @@ use merit_chain::proof::{EntriesProof, MAX_PROVEN_ENTRIES, PROOF_RETENTION_BLOCK
 use merit_chain::state::{
     EscrowRecord, EscrowStatus, Holding, LotHolder, OfferRecord, StateKey, StateValue,
 };
-use merit_chain::tx::SymbolError;
+use merit_chain::tx::{AccountRef, SymbolError};
 use merit_chain::{Address, Block, Hash32, Receipt, Refusal, RejectCode, Symbol};
 use merit_store::{BLOCK_EVENTS_INDEX, TxLocation};
 use serde::Serialize;
@@ -161,6 +161,37 @@ fn parse_address(s: &str) -> Result<Address, ErrorObjectOwned> {
     Address::from_bech32(s).map_err(|e| bad_params(format!("{} is not an address: {e}", quoted(s))))
 }
 
+/// `ADDRESS`, or `ADDRESS/N` for its sub-account N.
+fn parse_account(s: &str) -> Result<AccountRef, ErrorObjectOwned> {
+    match s.split_once('/') {
+        None => Ok(AccountRef::main(parse_address(s)?)),
+        Some((address, n)) => {
+            let address = parse_address(address)?;
+            let sub = n.parse::<u32>().map_err(|_| {
+                bad_params(format!(
+                    "{} after the address is not a sub-account number",
+                    quoted(n)
+                ))
+            })?;
+            Ok(AccountRef::new(address, sub))
+        }
+    }
+}
+
+/// The account a method names by `ADDRESS[/N]` and, optionally, a `sub`
+/// option: both may name the sub-account, but not two different ones.
+fn account_and_sub(s: &str, sub: Option<u32>) -> Result<AccountRef, ErrorObjectOwned> {
+    let who = parse_account(s)?;
+    match sub {
+        Some(n) if s.contains('/') && n != who.sub => Err(bad_params(format!(
+            "`{s}` names sub-account {}, but the `sub` option says {n}",
+            who.sub
+        ))),
+        Some(n) => Ok(AccountRef::new(who.address, n)),
+        None => Ok(who),
+    }
+}
+
 fn parse_symbol(s: &str) -> Result<Symbol, ErrorObjectOwned> {
     // The rule's words, quoting no more of the param than a reason should.
     Symbol::new(s).map_err(|_| bad_params(SymbolError(cut(s)).to_string()))
@@ -195,7 +226,7 @@ fn event(ledger: &Ledger, e: &Event) -> api::Event {
         },
         Event::Minted { token, to, amount } => api::Event::Minted {
             token: token.to_string(),
-            to: to.to_bech32(),
+            to: to.to_string(),
             amount: units(token, *amount),
         },
         Event::Transferred {
@@ -205,8 +236,8 @@ fn event(ledger: &Ledger, e: &Event) -> api::Event {
             amount,
         } => api::Event::Transferred {
             token: token.to_string(),
-            from: from.to_bech32(),
-            to: to.to_bech32(),
+            from: from.to_string(),
+            to: to.to_string(),
             amount: units(token, *amount),
         },
         Event::Paid {
@@ -216,7 +247,7 @@ fn event(ledger: &Ledger, e: &Event) -> api::Event {
             total,
         } => api::Event::Paid {
             token: token.to_string(),
-            payer: payer.to_bech32(),
+            payer: payer.to_string(),
             order_id: order_id.as_str().to_string(),
             total: units(token, *total),
         },
@@ -229,8 +260,8 @@ fn event(ledger: &Ledger, e: &Event) -> api::Event {
         } => api::Event::Refunded {
             token: token.to_string(),
             payment: payment.to_hex(),
-            from: from.to_bech32(),
-            to: to.to_bech32(),
+            from: from.to_string(),
+            to: to.to_string(),
             amount: units(token, *amount),
         },
         Event::Redeemed {
@@ -239,7 +270,7 @@ fn event(ledger: &Ledger, e: &Event) -> api::Event {
             amount,
         } => api::Event::Redeemed {
             token: token.to_string(),
-            from: from.to_bech32(),
+            from: from.to_string(),
             amount: units(token, *amount),
         },
         Event::OfferPlaced {
@@ -251,7 +282,7 @@ fn event(ledger: &Ledger, e: &Event) -> api::Event {
             price,
         } => api::Event::OfferPlaced {
             offer: *offer,
-            owner: owner.to_bech32(),
+            owner: owner.to_string(),
             sell: sell.to_string(),
             buy: buy.to_string(),
             amount: units(sell, *amount),
@@ -270,8 +301,8 @@ fn event(ledger: &Ledger, e: &Event) -> api::Event {
         } => api::Event::Trade {
             taker_offer: *taker_offer,
             maker_offer: *maker_offer,
-            taker: taker.to_bech32(),
-            maker: maker.to_bech32(),
+            taker: taker.to_string(),
+            maker: maker.to_string(),
             pay_token: pay_token.to_string(),
             paid: units(pay_token, *paid),
             get_token: get_token.to_string(),
@@ -285,7 +316,7 @@ fn event(ledger: &Ledger, e: &Event) -> api::Event {
             returned,
         } => api::Event::OfferCancelled {
             offer: *offer,
-            owner: owner.to_bech32(),
+            owner: owner.to_string(),
             token: token.to_string(),
             returned: units(token, *returned),
         },
@@ -299,8 +330,8 @@ fn event(ledger: &Ledger, e: &Event) -> api::Event {
         } => api::Event::EscrowCreated {
             escrow: escrow.to_hex(),
             token: token.to_string(),
-            payer: payer.to_bech32(),
-            payee: payee.to_bech32(),
+            payer: payer.to_string(),
+            payee: payee.to_string(),
             amount: units(token, *amount),
             deadline_ms: *deadline_ms,
         },
@@ -313,8 +344,8 @@ fn event(ledger: &Ledger, e: &Event) -> api::Event {
         } => api::Event::EscrowReleased {
             escrow: escrow.to_hex(),
             token: token.to_string(),
-            payer: payer.to_bech32(),
-            payee: payee.to_bech32(),
+            payer: payer.to_string(),
+            payee: payee.to_string(),
             amount: units(token, *amount),
         },
         Event::EscrowRefunded {
@@ -326,8 +357,8 @@ fn event(ledger: &Ledger, e: &Event) -> api::Event {
         } => api::Event::EscrowRefunded {
             escrow: escrow.to_hex(),
             token: token.to_string(),
-            payer: payer.to_bech32(),
-            payee: payee.to_bech32(),
+            payer: payer.to_string(),
+            payee: payee.to_string(),
             amount: units(token, *amount),
         },
         Event::Proposed {
@@ -373,7 +404,7 @@ fn event(ledger: &Ledger, e: &Event) -> api::Event {
             frozen,
         } => api::Event::LotExpired {
             token: token.to_string(),
-            owner: owner.to_bech32(),
+            owner: owner.to_string(),
             offer: match holder {
                 LotHolder::Offer(id) => Some(*id),
                 _ => None,
@@ -394,8 +425,8 @@ fn event(ledger: &Ledger, e: &Event) -> api::Event {
         } => api::Event::EscrowExpired {
             escrow: escrow.to_hex(),
             token: token.to_string(),
-            payer: payer.to_bech32(),
-            payee: payee.to_bech32(),
+            payer: payer.to_string(),
+            payee: payee.to_string(),
         },
         Event::Frozen {
             token,
@@ -436,8 +467,8 @@ fn event(ledger: &Ledger, e: &Event) -> api::Event {
             got,
             maker_remaining,
         } => api::Event::PathTrade {
-            payer: payer.to_bech32(),
-            maker: maker.to_bech32(),
+            payer: payer.to_string(),
+            maker: maker.to_string(),
             maker_offer: *maker_offer,
             pay_token: pay_token.to_string(),
             paid: units(pay_token, *paid),
@@ -453,12 +484,16 @@ fn event(ledger: &Ledger, e: &Event) -> api::Event {
             dest_token,
             received,
         } => api::Event::PathPaid {
-            payer: payer.to_bech32(),
-            to: to.to_bech32(),
+            payer: payer.to_string(),
+            to: to.to_string(),
             send_token: send_token.to_string(),
             sent: units(send_token, *sent),
             dest_token: dest_token.to_string(),
             received: units(dest_token, *received),
+        },
+        Event::SubAccountOpened { account, label } => api::Event::SubAccountOpened {
+            account: account.to_string(),
+            label: label.as_str().to_string(),
         },
     }
 }
@@ -568,6 +603,7 @@ fn get_transaction(shared: &Shared, hash: Hash32) -> Result<api::TxInfo, ErrorOb
             index: Some(loc.index),
             kind: Some(tx.body.kind.name().to_string()),
             sender: Some(tx.body.sender.to_bech32()),
+            sub: Some(tx.body.sub),
             code: code_name(code),
             message: code.map(|c| c.describe().to_string()),
             original: original.map(|h| h.to_hex()),
@@ -595,16 +631,18 @@ fn history_params(params: &Params<'_>) -> Result<(Address, api::HistoryOptions),
     };
     if raw.get(1).is_some_and(Value::is_object) {
         let mut args = Args::new(method::GET_HISTORY, params)?;
-        let address = parse_address(&args.required::<String>()?)?;
-        let options: api::HistoryOptions = args.optional()?.unwrap_or_default();
-        return Ok((address, options));
+        let account: String = args.required()?;
+        let mut options: api::HistoryOptions = args.optional()?.unwrap_or_default();
+        let who = account_and_sub(&account, options.sub)?;
+        options.sub = Some(who.sub);
+        return Ok((who.address, options));
     }
     let mut args = Args::with(
         method::GET_HISTORY,
         method::GET_HISTORY_POSITIONAL_PARAMS,
         params,
     )?;
-    let address = parse_address(&args.required::<String>()?)?;
+    let who = parse_account(&args.required::<String>()?)?;
     let cursor: Option<String> = args.optional()?;
     let limit: Option<u64> = args.optional()?;
     let cursor = cursor
@@ -615,10 +653,11 @@ fn history_params(params: &Params<'_>) -> Result<(Address, api::HistoryOptions),
         })
         .transpose()?;
     Ok((
-        address,
+        who.address,
         api::HistoryOptions {
             cursor,
             limit,
+            sub: Some(who.sub),
             ..Default::default()
         },
     ))
@@ -766,24 +805,46 @@ fn get_history(shared: &Shared, params: Params<'_>) -> Result<api::HistoryPage, 
     })
 }
 
-fn get_account(shared: &Shared, address: Address) -> api::Account {
+/// `merit_getAccount`: an address, or one of its sub-accounts, which must
+/// be open.
+fn get_account(shared: &Shared, who: AccountRef) -> Result<api::Account, ErrorObjectOwned> {
     let ledger = shared.read_ledger();
+    let opened = ledger.sub_accounts(&who.address);
+    let label = match who.sub {
+        0 => None,
+        n => Some(
+            ledger
+                .sub_account(&who.address, n)
+                .ok_or_else(|| {
+                    let opened = match opened {
+                        0 => "no sub-accounts".to_string(),
+                        1 => "1 sub-account".to_string(),
+                        n => format!("{n} sub-accounts"),
+                    };
+                    bad_params(format!(
+                        "`{who}` was never opened: the address has opened {opened}"
+                    ))
+                })?
+                .label
+                .to_string(),
+        ),
+    };
     let balances = ledger
         .tokens()
         .filter_map(|t| {
-            let b = ledger.balance(&address, &t.symbol);
+            let b = ledger.balance(&who, &t.symbol);
             (b > 0).then(|| (t.symbol.to_string(), format_amount(b, t.decimals)))
         })
         .collect();
     let frozen = ledger
         .tokens()
         .filter_map(|t| {
-            let f = ledger.frozen(&address, &t.symbol);
+            let f = ledger.frozen(&who, &t.symbol);
             (f > 0).then(|| (t.symbol.to_string(), format_amount(f, t.decimals)))
         })
         .collect();
     let locked = ledger
-        .locked(&address)
+        .locked(&who)
         .into_iter()
         .map(|l| {
             let total = l.in_offers.saturating_add(l.in_escrow);
@@ -791,7 +852,7 @@ fn get_account(shared: &Shared, address: Address) -> api::Account {
         })
         .collect();
     let expiring = ledger
-        .expiring(&address)
+        .expiring(&who)
         .into_iter()
         .map(|e| api::Expiring {
             token: e.token.to_string(),
@@ -800,28 +861,48 @@ fn get_account(shared: &Shared, address: Address) -> api::Account {
         })
         .collect();
     let offers = ledger
-        .offers_of(&address)
+        .offers_of(&who.address)
+        .filter(|o| o.owner == who)
         .map(|o| offer(&ledger, o))
         .collect();
     let escrows = ledger
-        .escrows_of(&address)
+        .escrows_of(&who.address)
+        .filter(|(_, e)| e.payer == who || e.payee == who)
         .map(|(id, e)| escrow(&ledger, &id, e))
         .collect();
-    api::Account {
-        address: address.to_bech32(),
+    Ok(api::Account {
+        address: who.to_string(),
         balances,
         frozen,
         locked,
         expiring,
         offers,
         escrows,
-    }
+        sub_accounts: opened,
+        label,
+    })
+}
+
+/// `merit_getSubAccounts`: every sub-account the address opened, in order.
+fn get_sub_accounts(shared: &Shared, address: &Address) -> Vec<api::SubAccount> {
+    let ledger = shared.read_ledger();
+    (1..=ledger.sub_accounts(address))
+        .filter_map(|sub| {
+            let info = ledger.sub_account(address, sub)?;
+            Some(api::SubAccount {
+                sub,
+                account: AccountRef::new(*address, sub).to_string(),
+                label: info.label.to_string(),
+                opened_height: info.opened_height,
+            })
+        })
+        .collect()
 }
 
 fn offer(ledger: &Ledger, o: &OfferRecord) -> api::Offer {
     api::Offer {
         id: o.id,
-        owner: o.owner.to_bech32(),
+        owner: o.owner.to_string(),
         sell: o.sell.to_string(),
         buy: o.buy.to_string(),
         price: o.price.to_string(),
@@ -841,8 +922,8 @@ fn escrow(ledger: &Ledger, id: &Hash32, e: &EscrowRecord) -> api::Escrow {
     };
     api::Escrow {
         id: id.to_hex(),
-        payer: e.payer.to_bech32(),
-        payee: e.payee.to_bech32(),
+        payer: e.payer.to_string(),
+        payee: e.payee.to_string(),
         token: e.token.to_string(),
         amount: amount(ledger, &e.token, e.amount),
         remaining: amount(ledger, &e.token, e.remaining),
@@ -985,6 +1066,15 @@ fn get_proof(
     options: &api::ProofOptions,
 ) -> Result<api::StateProof, ErrorObjectOwned> {
     let sub = options.sub.unwrap_or(0);
+    if options.sub_accounts == Some(true) {
+        if options.tokens.is_some() || options.sub.is_some() {
+            return Err(bad_params(
+                "sub_accounts proves the count alone: leave out tokens and sub, and name the \
+                 address without /N",
+            ));
+        }
+        return state_proof(shared, &[StateKey::SubAccounts(*address)], options.height);
+    }
     let keys: Vec<StateKey> = match &options.tokens {
         Some(tokens) => {
             if tokens.len() > MAX_PROVEN_ENTRIES {
@@ -1541,8 +1631,19 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
     })?;
 
     m.register_method(method::GET_ACCOUNT, |params, s, _| {
-        let address: String = Args::new(method::GET_ACCOUNT, &params)?.required()?;
-        wire(&get_account(s, parse_address(&address)?))
+        let account: String = Args::new(method::GET_ACCOUNT, &params)?.required()?;
+        wire(&get_account(s, parse_account(&account)?)?)
+    })?;
+
+    m.register_method(method::GET_SUB_ACCOUNTS, |params, s, _| {
+        let address: String = Args::new(method::GET_SUB_ACCOUNTS, &params)?.required()?;
+        if address.contains('/') {
+            return Err(bad_params(format!(
+                "{} names a sub-account: give the address alone",
+                quoted(&address)
+            )));
+        }
+        wire(&get_sub_accounts(s, &parse_address(&address)?))
     })?;
 
     m.register_method(method::GET_TOKEN, |params, s, _| {
@@ -1713,9 +1814,13 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
 
     m.register_method(method::GET_PROOF, |params, s, _| {
         let mut args = Args::new(method::GET_PROOF, &params)?;
-        let address = parse_address(&args.required::<String>()?)?;
-        let options: api::ProofOptions = args.optional()?.unwrap_or_default();
-        wire(&get_proof(s, &address, &options)?)
+        let account: String = args.required()?;
+        let mut options: api::ProofOptions = args.optional()?.unwrap_or_default();
+        let who = account_and_sub(&account, options.sub)?;
+        if account.contains('/') {
+            options.sub = Some(who.sub);
+        }
+        wire(&get_proof(s, &who.address, &options)?)
     })?;
 
     m.register_method(method::GET_TOKEN_PROOF, |params, s, _| {
@@ -1780,9 +1885,11 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, anyhow::Err
 
     m.register_method(method::GET_STATEMENT, |params, s, _| {
         let mut args = Args::new(method::GET_STATEMENT, &params)?;
-        let address = parse_address(&args.required::<String>()?)?;
-        let options: api::StatementOptions = args.required()?;
-        wire(&statement::get_statement(s, &address, &options)?)
+        let account: String = args.required()?;
+        let mut options: api::StatementOptions = args.required()?;
+        let who = account_and_sub(&account, options.sub)?;
+        options.sub = Some(who.sub);
+        wire(&statement::get_statement(s, &who.address, &options)?)
     })?;
 
     m.register_method(method::GET_DAY_ENDS, |params, s, _| {

@@ -602,11 +602,12 @@ mod tests {
         TxBody {
             chain_id: shared.chain_id.clone(),
             sender: from.public(),
+            sub: 0,
             nonce,
             expires_at_height: 100,
             kind: TxKind::Transfer {
                 token: Symbol::new("BEAN").unwrap(),
-                to: Keypair::insecure_from_label("someone").public(),
+                to: (Keypair::insecure_from_label("someone").public()).into(),
                 amount,
                 memo: None,
             },

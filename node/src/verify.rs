@@ -157,6 +157,7 @@ mod tests {
             TxBody {
                 chain_id: self.ledger.chain_id().clone(),
                 sender: key.public(),
+                sub: 0,
                 nonce: self.nonce,
                 expires_at_height: self.ledger.height() + 100,
                 kind,
@@ -326,7 +327,7 @@ mod tests {
             &alice,
             TxKind::Transfer {
                 token: chain.layout.merchants[0].token,
-                to: bob,
+                to: bob.into(),
                 amount: 5,
                 memo: None,
             },

@@ -13,11 +13,13 @@ import {
   proofMaxAgeMs,
   verifyHoldings,
   verifyNonceUnused,
+  verifySubAccounts,
   verifyToken,
 } from './proof.js';
+import { formatAccountRef, toAccountRef } from './codec.js';
 import { type SignedTransaction, createBody, signTransaction } from './tx.js';
 import type { Keypair } from './crypto.js';
-import type { Receipt, TokenInfo, Transaction, TxKind } from './types.js';
+import type { AccountLike, Receipt, TokenInfo, Transaction, TxKind } from './types.js';
 import { encodeTransaction } from './tx.js';
 
 /** An error answer of the node: its JSON-RPC code, message and data. */
@@ -69,6 +71,8 @@ export interface TxInfo {
   index: number | null;
   kind: string | null;
   sender: string | null;
+  /** Which of the sender's accounts paid (the envelope's `sub`): 0 the address itself. */
+  sub?: number | null;
   code: string | null;
   message: string | null;
   original: string | null;
@@ -77,9 +81,13 @@ export interface TxInfo {
   events: EventInfo[];
 }
 
-/** `merit_getAccount`. */
+/** `merit_getAccount` of `ADDRESS` or of a sub-account `ADDRESS/N`. */
 export interface AccountInfo {
   address: string;
+  /** How many sub-accounts the address has opened (`ADDRESS/1` to `ADDRESS/N`). */
+  sub_accounts?: number;
+  /** A sub-account's label; null for the address itself. */
+  label?: string | null;
   balances: Record<string, string>;
   frozen?: Record<string, string>;
   locked: Record<string, string>;
@@ -129,6 +137,26 @@ export interface TxProofInfo {
   status: 'committed' | 'rejected';
   code: string | null;
   proof: string;
+}
+
+/** One entry of `merit_getSubAccounts`: an opened sub-account. */
+export interface SubAccountView {
+  sub: number;
+  /** `mrt1…/N`. */
+  account: string;
+  label: string;
+  opened_height: number;
+}
+
+/** A roll-up of an address and all its sub-accounts, every figure proven at one height. */
+export interface ProvenRollUp {
+  height: bigint;
+  /** How many sub-accounts the address had opened: the accounts are `0..=subAccounts`. */
+  subAccounts: number;
+  /** Each account's holdings, in account order (index = sub). */
+  accounts: Array<{ sub: number; account: string; holdings: ProvenHolding[] }>;
+  /** The sum over every account, per token asked for (base units). */
+  total: Record<string, bigint>;
 }
 
 /** `merit_validators`. */
@@ -247,8 +275,14 @@ export class MeritClient {
     return this.call('merit_health');
   }
 
-  getAccount(address: string): Promise<AccountInfo> {
-    return this.call('merit_getAccount', [address]);
+  /** An account: `ADDRESS`, `ADDRESS/N` (its sub-account N) or `{address, sub}`. */
+  getAccount(account: AccountLike): Promise<AccountInfo> {
+    return this.call('merit_getAccount', [formatAccountRef(toAccountRef(account))]);
+  }
+
+  /** The sub-accounts `address` has opened, `ADDRESS/1` first. */
+  getSubAccounts(address: string): Promise<SubAccountView[]> {
+    return this.call('merit_getSubAccounts', [address]);
   }
 
   getToken(symbol: string): Promise<TokenView> {
@@ -295,7 +329,14 @@ export class MeritClient {
     return this.call('merit_getValidatorChanges', [fromHeight]);
   }
 
-  getProof(address: string, options: { tokens?: string[]; sub?: number; height?: number } = {}): Promise<StateProofInfo> {
+  /**
+   * A proof of `address`'s holdings (of account `sub`), or with
+   * `sub_accounts: true` of its one `SubAccounts` entry: how many it opened.
+   */
+  getProof(
+    address: string,
+    options: { tokens?: string[]; sub?: number; height?: number; sub_accounts?: boolean } = {},
+  ): Promise<StateProofInfo> {
     return this.call('merit_getProof', [address, options]);
   }
 
@@ -352,13 +393,19 @@ export class MeritClient {
 
   /**
    * Builds, signs and submits a transaction of `kind` from `key`, valid for
-   * `ttlBlocks` (default 100) blocks from the current height.
+   * `ttlBlocks` (default 100) blocks from the current height. With `sub`,
+   * the key's sub-account `ADDRESS/sub` pays.
    */
-  async signAndSend(key: Keypair, kind: TxKind, options: { ttlBlocks?: bigint; nonce?: bigint } = {}): Promise<SignedTransaction> {
+  async signAndSend(
+    key: Keypair,
+    kind: TxKind,
+    options: { ttlBlocks?: bigint; nonce?: bigint; sub?: number } = {},
+  ): Promise<SignedTransaction> {
     const status = await this.status();
     const body = createBody({
       chainId: status.chain_id,
       sender: key.address,
+      sub: options.sub,
       kind,
       height: BigInt(status.height),
       ttlBlocks: options.ttlBlocks,
@@ -409,22 +456,57 @@ export class MeritClient {
    */
   async verifyBalance(
     client: LightClient,
-    address: string,
+    account: AccountLike,
     tokens: string[],
     options: { sub?: number; height?: number; nowMs?: bigint; heartbeatMs?: bigint } = {},
   ): Promise<ProvenHolding[]> {
+    // `ADDRESS/N` names the sub-account as `sub: N` does.
+    const ref = toAccountRef(account);
+    const sub = options.sub ?? ref.sub;
     await this.followValidatorChanges(client);
-    const info = await this.getProof(address, { tokens, sub: options.sub, height: options.height });
+    const info = await this.getProof(ref.address, { tokens, sub, height: options.height });
     const proof = decodeEntriesProof(info.proof);
-    const freshness: Freshness =
-      options.height !== undefined
-        ? { type: 'AtHeight', height: BigInt(options.height) }
-        : {
-            type: 'Current',
-            nowMs: options.nowMs ?? BigInt(Date.now()),
-            maxAgeMs: proofMaxAgeMs(options.heartbeatMs ?? 10_000n),
-          };
-    return verifyHoldings(client, proof, address, options.sub ?? 0, tokens, freshness);
+    return verifyHoldings(client, proof, ref.address, sub, tokens, freshnessOf(options));
+  }
+
+  /**
+   * How many sub-accounts `address` has opened, proven, at the tip (checked
+   * fresh as `verifyBalance` does) or at `height`; with the height proven.
+   */
+  async verifySubAccounts(
+    client: LightClient,
+    address: string,
+    options: { height?: number; nowMs?: bigint; heartbeatMs?: bigint } = {},
+  ): Promise<{ count: number; height: bigint }> {
+    await this.followValidatorChanges(client);
+    const info = await this.getProof(address, { sub_accounts: true, height: options.height });
+    const proof = decodeEntriesProof(info.proof);
+    return { count: verifySubAccounts(client, proof, address, freshnessOf(options)), height: proof.header.height };
+  }
+
+  /**
+   * The holdings of `address` and of every sub-account it opened, in
+   * `tokens`, summed: the count of sub-accounts and each account's
+   * holdings are proven at one height, so no account is left out without
+   * a proof failing.
+   */
+  async verifyRollUp(
+    client: LightClient,
+    address: string,
+    tokens: string[],
+    options: { height?: number; nowMs?: bigint; heartbeatMs?: bigint } = {},
+  ): Promise<ProvenRollUp> {
+    const { count, height } = await this.verifySubAccounts(client, address, options);
+    const at: Freshness = { type: 'AtHeight', height };
+    const accounts: ProvenRollUp['accounts'] = [];
+    const total: Record<string, bigint> = Object.fromEntries(tokens.map((t) => [t, 0n]));
+    for (let sub = 0; sub <= count; sub++) {
+      const info = await this.getProof(address, { tokens, sub, height: Number(height) });
+      const holdings = verifyHoldings(client, decodeEntriesProof(info.proof), address, sub, tokens, at);
+      for (const h of holdings) total[h.token] += h.balance;
+      accounts.push({ sub, account: formatAccountRef({ address, sub }), holdings });
+    }
+    return { height, subAccounts: count, accounts, total };
   }
 
   /** Token `symbol`'s entry at the tip (or `height`), proven; null if there is no such token. */
@@ -468,6 +550,17 @@ export class MeritClient {
     if (options.fromHeight !== undefined) params.push({ from_height: options.fromHeight });
     return openSubscription(this.wsUrl, params);
   }
+}
+
+/** A proof at `height` if one was asked for, else of the current state, at most six heartbeats old. */
+function freshnessOf(options: { height?: number; nowMs?: bigint; heartbeatMs?: bigint }): Freshness {
+  return options.height !== undefined
+    ? { type: 'AtHeight', height: BigInt(options.height) }
+    : {
+        type: 'Current',
+        nowMs: options.nowMs ?? BigInt(Date.now()),
+        maxAgeMs: proofMaxAgeMs(options.heartbeatMs ?? 10_000n),
+      };
 }
 
 async function openSubscription(url: string, params: unknown[]): Promise<Subscription<unknown>> {

@@ -22,6 +22,7 @@ export type Type =
   | { k: 'bool' }
   | { k: 'hash' }
   | { k: 'address' }
+  | { k: 'accountRef' }
   | { k: 'signature' }
   | { k: 'string'; max: number; name: string }
   | { k: 'symbol' }
@@ -44,6 +45,12 @@ export const u64: Type = { k: 'u64' };
 export const bool: Type = { k: 'bool' };
 export const hash: Type = { k: 'hash' };
 export const address: Type = { k: 'address' };
+/**
+ * An account: an address and the number of one of its accounts (0 the
+ * address itself, `N` its sub-account `ADDRESS/N`). Encodes from
+ * `{address, sub}`, `"ADDRESS"` or `"ADDRESS/N"`; decodes to `{address, sub}`.
+ */
+export const accountRef: Type = { k: 'accountRef' };
 export const signature: Type = { k: 'signature' };
 export const symbol: Type = { k: 'symbol' };
 export const rejectCode: Type = { k: 'rejectCode' };
@@ -88,6 +95,59 @@ function describe(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
   if (typeof v === 'object') return 'an object';
   return `${typeof v} ${String(v)}`;
+}
+
+/** An account as values carry it: `sub` 0 is the address itself. */
+export interface AccountRefValue {
+  address: string;
+  sub: number;
+}
+
+const SUB = /^[0-9]{1,10}$/;
+
+/**
+ * Parses `ADDRESS` (the address itself, sub 0) or `ADDRESS/N` (its
+ * sub-account N, a u32), as the node and the wallet write them.
+ */
+export function parseAccountRef(s: string): AccountRefValue {
+  if (typeof s !== 'string') throw new EncodeError(`expected an account as ADDRESS or ADDRESS/N, got ${describe(s)}`);
+  const slash = s.indexOf('/');
+  const addr = slash < 0 ? s : s.slice(0, slash);
+  let sub = 0;
+  if (slash >= 0) {
+    const n = s.slice(slash + 1);
+    if (!SUB.test(n) || Number(n) > U32_MAX) throw new EncodeError(`\`${n}\` in \`${s}\` is not a sub-account number`);
+    sub = Number(n);
+  }
+  try {
+    return { address: encodeAddress(decodeAddress(addr)), sub };
+  } catch (e) {
+    throw new EncodeError((e as Error).message);
+  }
+}
+
+/** `ADDRESS` for sub 0, else `ADDRESS/N`: how the node shows an account. */
+export function formatAccountRef(ref: AccountRefValue | string): string {
+  const r = typeof ref === 'string' ? parseAccountRef(ref) : ref;
+  return r.sub === 0 ? r.address : `${r.address}/${r.sub}`;
+}
+
+/** An account from `{address, sub}`, `"ADDRESS"` or `"ADDRESS/N"`. */
+export function toAccountRef(v: unknown): AccountRefValue {
+  if (typeof v === 'string') return parseAccountRef(v);
+  if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+    const { address: a, sub } = v as { address?: unknown; sub?: unknown };
+    if (typeof a !== 'string') throw new EncodeError(`an account needs an \`address\`, got ${describe(a)}`);
+    const n = sub === undefined ? 0 : int(sub, U32_MAX, '', 'sub-account number (u32)');
+    let address: string;
+    try {
+      address = encodeAddress(decodeAddress(a));
+    } catch (e) {
+      throw new EncodeError((e as Error).message);
+    }
+    return { address, sub: n };
+  }
+  throw new EncodeError(`expected an account as ADDRESS, ADDRESS/N or {address, sub}, got ${describe(v)}`);
 }
 
 function int(v: unknown, max: number, path: string, kind: string): number {
@@ -136,6 +196,16 @@ function writeValue(w: Writer, t: Type, v: unknown, path: string): void {
       } catch (e) {
         throw new EncodeError(at(path, (e as Error).message));
       }
+    case 'accountRef': {
+      let ref: AccountRefValue;
+      try {
+        ref = toAccountRef(v);
+      } catch (e) {
+        throw new EncodeError(at(path, (e as Error).message));
+      }
+      writeValue(w, address, ref.address, path);
+      return w.u32(ref.sub);
+    }
     case 'string': {
       if (typeof v !== 'string') throw new EncodeError(at(path, `expected a string, got ${describe(v)}`));
       const bytes = utf8.encode(v);
@@ -246,6 +316,10 @@ function readValue(r: Reader, t: Type, path: string): unknown {
         return toHex(r.bytes(64));
       case 'address':
         return encodeAddress(r.bytes(32));
+      case 'accountRef': {
+        const address = encodeAddress(r.bytes(32));
+        return { address, sub: r.u32() };
+      }
       case 'string': {
         const name = t.name || 'a string';
         const n = len(t.max, (n) => `${name} is ${n} bytes, at most ${t.max}`);
@@ -360,6 +434,12 @@ export function fromJson<T = unknown>(type: Type, json: unknown, path = ''): T {
       if (typeof json === 'number' && Number.isSafeInteger(json) && json >= 0) return BigInt(json) as T;
       if (typeof json === 'bigint') return json as T;
       return bad('a u64 as a decimal string');
+    case 'accountRef':
+      try {
+        return toAccountRef(json) as T;
+      } catch (e) {
+        throw new EncodeError(at(path, (e as Error).message));
+      }
     case 'option':
       return (json === null || json === undefined ? null : fromJson(type.of, json, path)) as T;
     case 'vec':

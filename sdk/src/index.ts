@@ -4,7 +4,18 @@
 // docs/protocol.md specifies every byte.
 
 export * from './bytes.js';
-export { encode, decode, fromJson, toJson, checkSymbol, type Type } from './codec.js';
+export {
+  encode,
+  decode,
+  fromJson,
+  toJson,
+  checkSymbol,
+  parseAccountRef,
+  formatAccountRef,
+  toAccountRef,
+  type AccountRefValue,
+  type Type,
+} from './codec.js';
 export * as codec from './codec.js';
 export * from './crypto.js';
 export * from './limits.js';

@@ -9,6 +9,10 @@ export const MAX_PAY_LEGS = 50;
 export const MAX_PAY_TOKENS = 5;
 /** Intermediate tokens in the path of one `PayPath`. */
 export const MAX_PATH_TOKENS = 3;
+/** Sub-accounts one address may open, `ADDRESS/1` to `ADDRESS/1000`. */
+export const MAX_SUB_ACCOUNTS = 1_000;
+/** Bytes of a sub-account's label. */
+export const MAX_SUB_ACCOUNT_LABEL_BYTES = 32;
 /** Bytes of a memo. */
 export const MAX_MEMO_BYTES = 256;
 /** Bytes of an `order_id`. */

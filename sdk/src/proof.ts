@@ -5,7 +5,7 @@
 import { compareBytes, fromHex, toHex } from './bytes.js';
 import { decode, encode } from './codec.js';
 import { sha256 } from './crypto.js';
-import { BUCKET_BITS, MAX_ENTRIES_PROOF_BYTES, PROOF_MAX_AGE_HEARTBEATS } from './limits.js';
+import { BUCKET_BITS, MAX_ENTRIES_PROOF_BYTES, MAX_SUB_ACCOUNTS, PROOF_MAX_AGE_HEARTBEATS } from './limits.js';
 import { type LightClient, VerifyError, headerHash } from './light.js';
 import * as S from './schema.js';
 import type { EntriesProof, Holding, StateKey, StateProof, StateValue, TokenInfo } from './types.js';
@@ -83,7 +83,7 @@ function checkHolding(index: number, h: Holding): void {
   if (h.lots.length > 0 && sum !== h.balance) throw lots(`they sum to ${sum}, the balance is ${h.balance}`);
 }
 
-const CHECKED_KINDS = ['Holding', 'Token', 'Nonce', 'Merchant', 'ConsensusParams'];
+const CHECKED_KINDS = ['Holding', 'Token', 'Nonce', 'Merchant', 'ConsensusParams', 'SubAccounts', 'SubAccount'];
 
 function checkValue(index: number, key: StateKey, value: StateValue): void {
   if (!CHECKED_KINDS.includes(key.type)) return;
@@ -91,6 +91,11 @@ function checkValue(index: number, key: StateKey, value: StateValue): void {
   if (value.type !== key.type) throw wrongKind;
   if (key.type === 'Token' && (value.value as TokenInfo).symbol !== key.token) throw wrongKind;
   if (key.type === 'Holding') checkHolding(index, value.value as Holding);
+  // An address that opened none has no entry: a count is 1 to the most one may open.
+  if (key.type === 'SubAccounts') {
+    const n = value.value as number;
+    if (n < 1 || n > MAX_SUB_ACCOUNTS) throw wrongKind;
+  }
 }
 
 /**
@@ -165,6 +170,23 @@ export function verifyHoldings(
     const h = (entry.value?.value as Holding | undefined) ?? { balance: 0n, frozen: 0n, lots: [] };
     return { token: tokens[i], balance: h.balance, frozen: h.frozen, lots: h.lots };
   });
+}
+
+/**
+ * Checks a proof of how many sub-accounts `owner` has opened (0 when the
+ * entry is absent): its sub-accounts are exactly `1..=` that, and never
+ * closed. With proofs of each account's holdings at the same height
+ * (`proof.header.height`), a roll-up over `0..=n` is complete.
+ */
+export function verifySubAccounts(client: LightClient, proof: EntriesProof, owner: string, freshness: Freshness): number {
+  verifyEntries(client, proof, freshness);
+  const key: StateKey = { type: 'SubAccounts', address: owner };
+  proof.entries.forEach((entry, index) => {
+    if (!sameKey(entry.key, key)) throw new VerifyError(`entry ${index} is not one asked for: ${JSON.stringify(entry.key)}`);
+  });
+  const entry = proof.entries[0];
+  if (!entry) throw new VerifyError(`the proof leaves out the sub-account count of ${owner}, which was asked for`);
+  return entry.value?.type === 'SubAccounts' ? (entry.value.value as number) : 0;
 }
 
 /** Checks a proof of token `symbol`'s entry; null if the certified state has no such token. */

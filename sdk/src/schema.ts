@@ -6,6 +6,7 @@
 import {
   type Field,
   type Type,
+  accountRef,
   address,
   array,
   bool,
@@ -35,19 +36,18 @@ export const Memo = string(L.MAX_MEMO_BYTES, 'memo');
 export const TokenName = string(L.MAX_TOKEN_NAME_BYTES, 'name');
 export const MerchantName = string(L.MAX_MERCHANT_NAME_BYTES, 'name');
 export const P2pAddress = string(L.MAX_P2P_ADDRESS_BYTES, 'p2p_address');
+export const SubAccountLabel = string(L.MAX_SUB_ACCOUNT_LABEL_BYTES, 'label');
 
 export const Price = struct('Price', [
   ['n', u64],
   ['d', u64],
 ]);
 
-export const AccountRef = struct('AccountRef', [
-  ['address', address],
-  ['sub', u32],
-]);
+/** `address` then `sub: u32`: an address (sub 0) or its sub-account `ADDRESS/N`. */
+export const AccountRef = accountRef;
 
 export const PayLeg = struct('PayLeg', [
-  ['to', address],
+  ['to', AccountRef],
   ['token', symbol],
   ['amount', u64],
 ]);
@@ -119,8 +119,8 @@ export const TX_KINDS: Array<[name: string, fields: Field[]]> = [
       ['clawback', bool],
     ],
   ],
-  /* 1 */ ['Mint', [['token', symbol], ['to', address], ['amount', u64]]],
-  /* 2 */ ['Transfer', [['token', symbol], ['to', address], ['amount', u64], ['memo', option(Memo)]]],
+  /* 1 */ ['Mint', [['token', symbol], ['to', AccountRef], ['amount', u64]]],
+  /* 2 */ ['Transfer', [['token', symbol], ['to', AccountRef], ['amount', u64], ['memo', option(Memo)]]],
   /* 3 */ [
     'Pay',
     [
@@ -135,7 +135,7 @@ export const TX_KINDS: Array<[name: string, fields: Field[]]> = [
   /* 7 */ ['CancelOffer', [['offer_id', u64]]],
   /* 8 */ [
     'EscrowCreate',
-    [['token', symbol], ['to', address], ['amount', u64], ['deadline_ms', u64], ['order_id', option(OrderId)]],
+    [['token', symbol], ['to', AccountRef], ['amount', u64], ['deadline_ms', u64], ['order_id', option(OrderId)]],
   ],
   /* 9 */ ['EscrowRelease', [['id', hash]]],
   /* 10 */ ['EscrowRefund', [['id', hash]]],
@@ -151,12 +151,13 @@ export const TX_KINDS: Array<[name: string, fields: Field[]]> = [
       ['send_max', u64],
       ['dest_token', symbol],
       ['dest_amount', u64],
-      ['to', address],
+      ['to', AccountRef],
       ['path', vec(symbol, L.PATH_DECODE_BOUND, 'path', L.MAX_PATH_TOKENS)],
       ['order_id', option(OrderId)],
       ['memo', option(Memo)],
     ],
   ],
+  /* 17 */ ['OpenSubAccount', [['label', SubAccountLabel]]],
 ];
 
 export const TxKind = enumeration('TxKind', TX_KINDS);
@@ -165,6 +166,7 @@ export const TxKind = enumeration('TxKind', TX_KINDS);
 export const TX_BODY_FIELDS: Field[] = [
   ['chain_id', ChainId],
   ['sender', address],
+  ['sub', u32],
   ['nonce', u64],
   ['expires_at_height', u64],
   ['kind', TxKind],
@@ -178,7 +180,7 @@ export const Transaction = struct('Transaction', [
 ]);
 
 export const LotHolder = enumeration('LotHolder', [
-  ['Account', [['address', address]]],
+  ['Account', [['account', AccountRef]]],
   ['Offer', [['offer', u64]]],
   ['Escrow', [['escrow', hash]]],
 ]);
@@ -186,25 +188,25 @@ export const LotHolder = enumeration('LotHolder', [
 /** What a committed transaction, or a block, did: each event's fields, in tag order. */
 export const EVENTS: Array<[name: string, fields: Field[]]> = [
   /* 0 */ ['TokenCreated', [['token', symbol], ['issuer', address]]],
-  /* 1 */ ['Minted', [['token', symbol], ['to', address], ['amount', u64]]],
-  /* 2 */ ['Transferred', [['token', symbol], ['from', address], ['to', address], ['amount', u64]]],
-  /* 3 */ ['Paid', [['token', symbol], ['payer', address], ['order_id', OrderId], ['total', u64]]],
+  /* 1 */ ['Minted', [['token', symbol], ['to', AccountRef], ['amount', u64]]],
+  /* 2 */ ['Transferred', [['token', symbol], ['from', AccountRef], ['to', AccountRef], ['amount', u64]]],
+  /* 3 */ ['Paid', [['token', symbol], ['payer', AccountRef], ['order_id', OrderId], ['total', u64]]],
   /* 4 */ [
     'Refunded',
-    [['token', symbol], ['payment', hash], ['from', address], ['to', address], ['amount', u64]],
+    [['token', symbol], ['payment', hash], ['from', AccountRef], ['to', AccountRef], ['amount', u64]],
   ],
-  /* 5 */ ['Redeemed', [['token', symbol], ['from', address], ['amount', u64]]],
+  /* 5 */ ['Redeemed', [['token', symbol], ['from', AccountRef], ['amount', u64]]],
   /* 6 */ [
     'OfferPlaced',
-    [['offer', u64], ['owner', address], ['sell', symbol], ['buy', symbol], ['amount', u64], ['price', Price]],
+    [['offer', u64], ['owner', AccountRef], ['sell', symbol], ['buy', symbol], ['amount', u64], ['price', Price]],
   ],
   /* 7 */ [
     'Trade',
     [
       ['taker_offer', u64],
       ['maker_offer', u64],
-      ['taker', address],
-      ['maker', address],
+      ['taker', AccountRef],
+      ['maker', AccountRef],
       ['pay_token', symbol],
       ['paid', u64],
       ['get_token', symbol],
@@ -212,25 +214,25 @@ export const EVENTS: Array<[name: string, fields: Field[]]> = [
       ['maker_remaining', u64],
     ],
   ],
-  /* 8 */ ['OfferCancelled', [['offer', u64], ['owner', address], ['token', symbol], ['returned', u64]]],
+  /* 8 */ ['OfferCancelled', [['offer', u64], ['owner', AccountRef], ['token', symbol], ['returned', u64]]],
   /* 9 */ [
     'EscrowCreated',
     [
       ['escrow', hash],
       ['token', symbol],
-      ['payer', address],
-      ['payee', address],
+      ['payer', AccountRef],
+      ['payee', AccountRef],
       ['amount', u64],
       ['deadline_ms', u64],
     ],
   ],
   /* 10 */ [
     'EscrowReleased',
-    [['escrow', hash], ['token', symbol], ['payer', address], ['payee', address], ['amount', u64]],
+    [['escrow', hash], ['token', symbol], ['payer', AccountRef], ['payee', AccountRef], ['amount', u64]],
   ],
   /* 11 */ [
     'EscrowRefunded',
-    [['escrow', hash], ['token', symbol], ['payer', address], ['payee', address], ['amount', u64]],
+    [['escrow', hash], ['token', symbol], ['payer', AccountRef], ['payee', AccountRef], ['amount', u64]],
   ],
   /* 12 */ [
     'Proposed',
@@ -245,21 +247,21 @@ export const EVENTS: Array<[name: string, fields: Field[]]> = [
     [
       ['token', symbol],
       ['holder', LotHolder],
-      ['owner', address],
+      ['owner', AccountRef],
       ['amount', u64],
       ['expires_at_ms', u64],
       ['frozen', u64],
     ],
   ],
-  /* 18 */ ['EscrowExpired', [['escrow', hash], ['token', symbol], ['payer', address], ['payee', address]]],
+  /* 18 */ ['EscrowExpired', [['escrow', hash], ['token', symbol], ['payer', AccountRef], ['payee', AccountRef]]],
   /* 19 */ ['Frozen', [['token', symbol], ['account', AccountRef], ['amount', u64]]],
   /* 20 */ ['Unfrozen', [['token', symbol], ['account', AccountRef], ['amount', u64]]],
   /* 21 */ ['ClawedBack', [['token', symbol], ['from', AccountRef], ['amount', u64], ['frozen', u64]]],
   /* 22 */ [
     'PathTrade',
     [
-      ['payer', address],
-      ['maker', address],
+      ['payer', AccountRef],
+      ['maker', AccountRef],
       ['maker_offer', u64],
       ['pay_token', symbol],
       ['paid', u64],
@@ -271,14 +273,15 @@ export const EVENTS: Array<[name: string, fields: Field[]]> = [
   /* 23 */ [
     'PathPaid',
     [
-      ['payer', address],
-      ['to', address],
+      ['payer', AccountRef],
+      ['to', AccountRef],
       ['send_token', symbol],
       ['sent', u64],
       ['dest_token', symbol],
       ['received', u64],
     ],
   ],
+  /* 24 */ ['SubAccountOpened', [['account', AccountRef], ['label', SubAccountLabel]]],
 ];
 
 export const Event = enumeration('Event', EVENTS);
@@ -434,14 +437,14 @@ export const MerchantInfo = struct('MerchantInfo', [
 ]);
 
 export const PaymentRecord = struct('PaymentRecord', [
-  ['payer', address],
+  ['payer', AccountRef],
   ['order_id', OrderId],
   ['height', u64],
   [
     'shares',
     vec(
       struct('PaymentShare', [
-        ['to', address],
+        ['to', AccountRef],
         ['token', symbol],
         ['received', u64],
         ['refunded', u64],
@@ -454,7 +457,7 @@ export const PaymentRecord = struct('PaymentRecord', [
 
 export const OfferRecord = struct('OfferRecord', [
   ['id', u64],
-  ['owner', address],
+  ['owner', AccountRef],
   ['sell', symbol],
   ['buy', symbol],
   ['price', Price],
@@ -473,8 +476,8 @@ export const EscrowStatus = enumeration('EscrowStatus', [
 ]);
 
 export const EscrowRecord = struct('EscrowRecord', [
-  ['payer', address],
-  ['payee', address],
+  ['payer', AccountRef],
+  ['payee', AccountRef],
   ['token', symbol],
   ['amount', u64],
   ['remaining', u64],
@@ -528,6 +531,12 @@ export const UpgradePlan = struct('UpgradePlan', [
   ['height', u64],
 ]);
 
+/** An opened sub-account: its label and the height of the block that opened it. */
+export const SubAccountInfo = struct('SubAccountInfo', [
+  ['label', SubAccountLabel],
+  ['opened_height', u64],
+]);
+
 /** Where a state entry lives, in tag order. */
 export const StateKey = enumeration('StateKey', [
   /* 0 */ ['Merchant', [['address', address]]],
@@ -574,6 +583,14 @@ export const StateKey = enumeration('StateKey', [
   /* 14 */ ['Upgrade', []],
   /* 15 */ ['OpenProposals', []],
   /* 16 */ ['Activations', []],
+  /* 17 */ ['SubAccounts', [['address', address]]],
+  /* 18 */ [
+    'SubAccount',
+    [
+      ['address', address],
+      ['sub', u32],
+    ],
+  ],
 ]);
 
 /** What a state entry holds, in tag order; each key kind has one value kind. */
@@ -595,6 +612,8 @@ export const StateValue = enumeration('StateValue', [
   /* 14 */ ['Upgrade', [['value', UpgradePlan]]],
   /* 15 */ ['ProposalIds', [['value', vec(u64, L.MAX_OPEN_PROPOSALS, 'proposals')]]],
   /* 16 */ ['Activations', [['value', vec(tuple(u64, u64), L.MAX_PENDING_ACTIVATIONS, 'activations')]]],
+  /* 17 */ ['SubAccounts', [['value', u32]]],
+  /* 18 */ ['SubAccount', [['value', SubAccountInfo]]],
 ]);
 
 export const StateProof = struct('StateProof', [

@@ -31,6 +31,11 @@ export interface BodyOptions {
   chainId: string;
   sender: string;
   kind: TxKind;
+  /**
+   * Which of the sender's accounts pays: 0 (the default) the address
+   * itself, `N` its opened sub-account `ADDRESS/N`.
+   */
+  sub?: number;
   /** Defaults to a random nonce. */
   nonce?: bigint;
   /**
@@ -55,6 +60,7 @@ export function createBody(o: BodyOptions): TxBody {
   return {
     chain_id: o.chainId,
     sender: o.sender,
+    sub: o.sub ?? 0,
     nonce: o.nonce ?? randomNonce(),
     expires_at_height: expires,
     kind: o.kind,

@@ -9,13 +9,20 @@ export interface Price {
   d: bigint;
 }
 
+/** An account: `sub` 0 is the address itself, `N` its sub-account `ADDRESS/N`. */
 export interface AccountRef {
   address: Address;
   sub: number;
 }
 
+/**
+ * An account as the encoder takes it: `{address, sub}`, `"ADDRESS"` (the
+ * address itself) or `"ADDRESS/N"`. Decoding always gives an `AccountRef`.
+ */
+export type AccountLike = AccountRef | string;
+
 export interface PayLeg {
-  to: Address;
+  to: AccountLike;
   token: Symbol;
   amount: bigint;
 }
@@ -55,37 +62,41 @@ export type TxKind =
       freezable: boolean;
       clawback: boolean;
     }
-  | { type: 'Mint'; token: Symbol; to: Address; amount: bigint }
-  | { type: 'Transfer'; token: Symbol; to: Address; amount: bigint; memo: string | null }
+  | { type: 'Mint'; token: Symbol; to: AccountLike; amount: bigint }
+  | { type: 'Transfer'; token: Symbol; to: AccountLike; amount: bigint; memo: string | null }
   | { type: 'Pay'; order_id: string; legs: PayLeg[]; memo: string | null }
   | { type: 'Refund'; payment: Hash; token: Symbol; amount: bigint }
   | { type: 'Redeem'; token: Symbol; amount: bigint; memo: string | null }
   | { type: 'PlaceOffer'; sell: Symbol; buy: Symbol; amount: bigint; price: Price }
   | { type: 'CancelOffer'; offer_id: bigint }
-  | { type: 'EscrowCreate'; token: Symbol; to: Address; amount: bigint; deadline_ms: bigint; order_id: string | null }
+  | { type: 'EscrowCreate'; token: Symbol; to: AccountLike; amount: bigint; deadline_ms: bigint; order_id: string | null }
   | { type: 'EscrowRelease'; id: Hash }
   | { type: 'EscrowRefund'; id: Hash }
   | { type: 'Propose'; action: GovAction; voting_ends_height: bigint }
   | { type: 'Vote'; proposal: bigint; approve: boolean }
-  | { type: 'Freeze'; token: Symbol; account: AccountRef; amount: bigint }
-  | { type: 'Unfreeze'; token: Symbol; account: AccountRef; amount: bigint }
-  | { type: 'Clawback'; token: Symbol; from: AccountRef; amount: bigint; memo: string | null }
+  | { type: 'Freeze'; token: Symbol; account: AccountLike; amount: bigint }
+  | { type: 'Unfreeze'; token: Symbol; account: AccountLike; amount: bigint }
+  | { type: 'Clawback'; token: Symbol; from: AccountLike; amount: bigint; memo: string | null }
   | {
       type: 'PayPath';
       send_token: Symbol;
       send_max: bigint;
       dest_token: Symbol;
       dest_amount: bigint;
-      to: Address;
+      to: AccountLike;
       path: Symbol[];
       order_id: string | null;
       memo: string | null;
-    };
+    }
+  /** Opens the sender's next sub-account, `ADDRESS/N`; the label is at most 32 bytes. */
+  | { type: 'OpenSubAccount'; label: string };
 
 /** Everything a transaction says but its signature: what the sender signs. */
 export interface TxBody {
   chain_id: string;
   sender: Address;
+  /** Which of the sender's accounts pays: 0 the address itself, `N` its sub-account `ADDRESS/N`. */
+  sub: number;
   nonce: bigint;
   expires_at_height: bigint;
   kind: TxKind;
@@ -147,6 +158,12 @@ export interface Holding {
   balance: bigint;
   frozen: bigint;
   lots: Lot[];
+}
+
+/** An opened sub-account's entry (`SubAccount(address, N)`). */
+export interface SubAccountInfo {
+  label: string;
+  opened_height: bigint;
 }
 
 export interface TokenInfo {

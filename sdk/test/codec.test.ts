@@ -13,7 +13,9 @@ import {
   decode,
   decodeTransaction,
   encode,
+  formatAccountRef,
   fromHex,
+  parseAccountRef,
   schema as S,
   signTransaction,
   toHex,
@@ -40,8 +42,8 @@ test('trailing bytes and short input are refused with where and why', () => {
 
 test('an unknown tag, a bad boolean or option flag, a bad symbol are named', () => {
   const bytes = fromHex(transfer.transaction);
-  // The kind's tag follows chain id (8 + 13), sender (32), nonce and expiry (16).
-  const at = 8 + 13 + 32 + 16;
+  // The kind's tag follows chain id (8 + 13), sender (32), sub (4), nonce and expiry (16).
+  const at = 8 + 13 + 32 + 4 + 16;
   const tagged = Uint8Array.from(bytes);
   tagged.set([99, 0, 0, 0], at);
   assert.throws(() => decodeTransaction(tagged), /body\.kind: 99 is not a tag of TxKind/);
@@ -112,4 +114,48 @@ test('signatures by the rule: only the key, the message and canonical values ver
   if (big === 0n) assert.ok(!verifySignature(key.publicKey, message, malleated));
   assert.equal(toHex(Keypair.fromSeed(toHex(key.seed())).publicKey), toHex(key.publicKey));
   assert.throws(() => Keypair.fromSeed('00'), DecodeError);
+});
+
+test('an account is ADDRESS or ADDRESS/N, and encodes as the address then a u32', () => {
+  const other = Keypair.insecureFromLabel('codec-test/other').address;
+  assert.deepEqual(parseAccountRef(other), { address: other, sub: 0 });
+  assert.deepEqual(parseAccountRef(`${other}/7`), { address: other, sub: 7 });
+  assert.deepEqual(parseAccountRef(`${other.toUpperCase()}/4294967295`), { address: other, sub: 4294967295 });
+  assert.equal(formatAccountRef({ address: other, sub: 0 }), other);
+  assert.equal(formatAccountRef({ address: other, sub: 12 }), `${other}/12`);
+  assert.equal(formatAccountRef(`${other}/0`), other, 'sub-account 0 is the address itself');
+  for (const bad of [`${other}/`, `${other}/-1`, `${other}/4294967296`, `${other}/1/2`, `${other}/x`, 'mrt1nope/1']) {
+    assert.throws(() => parseAccountRef(bad), EncodeError, bad);
+  }
+  // The three forms of one receiver give the same bytes.
+  const bytes = (to: unknown) =>
+    toHex(sign({ type: 'Transfer', token: 'BEAN', to: to as string, amount: 1n, memo: null }).bytes);
+  assert.equal(bytes(`${other}/3`), bytes({ address: other, sub: 3 }));
+  assert.notEqual(bytes(other), bytes(`${other}/3`));
+  assert.equal(bytes(other), bytes({ address: other, sub: 0 }));
+  // Decoding gives the object form.
+  const decoded = decodeTransaction(sign({ type: 'Transfer', token: 'BEAN', to: `${other}/3`, amount: 1n, memo: null }).bytes);
+  assert.deepEqual((decoded.transaction.body.kind as { to: unknown }).to, { address: other, sub: 3 });
+  assert.equal(decoded.transaction.body.sub, 0);
+  assert.deepEqual(decode(S.AccountRef, encode(S.AccountRef, `${other}/9`)), { address: other, sub: 9 });
+  assert.equal(encode(S.AccountRef, `${other}/9`).length, 36);
+  assert.throws(() => sign({ type: 'Transfer', token: 'BEAN', to: { address: other, sub: -1 }, amount: 1n, memo: null }), /kind\.to/);
+});
+
+test('the envelope names the paying account, and a label is at most 32 bytes', () => {
+  const body = createBody({
+    chainId: 'merit-test',
+    sender: key.address,
+    sub: 5,
+    kind: { type: 'OpenSubAccount', label: 'Store 12' },
+    nonce: 1n,
+    expiresAtHeight: 10n,
+  });
+  const signed = signTransaction(body, key);
+  const round = decodeTransaction(signed.bytes).transaction.body;
+  assert.equal(round.sub, 5);
+  assert.deepEqual(round.kind, { type: 'OpenSubAccount', label: 'Store 12' });
+  assert.throws(() => sign({ type: 'OpenSubAccount', label: '店'.repeat(11) }), /kind\.label: label is 33 bytes, at most 32/);
+  assert.equal(decodeTransaction(sign({ type: 'OpenSubAccount', label: '' }).bytes).transaction.body.kind.type, 'OpenSubAccount');
+  assert.throws(() => signTransaction({ ...body, sub: 2 ** 32 }, key), /sub: expected a u32/);
 });

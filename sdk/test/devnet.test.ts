@@ -15,10 +15,13 @@ import {
   createBody,
   decodeEntriesProof,
   encode,
+  formatAmount,
+  parseAmount,
   schema as S,
   signTransaction,
   toHex,
   verifyHoldings,
+  verifySubAccounts,
 } from '../src/index.js';
 import type { BlockNotification, EntriesProof, SignedTransaction, TxInfo, TxKind } from '../src/index.js';
 import { type Devnet, SDK_DIR, startDevnet } from './support/devnet.js';
@@ -188,6 +191,123 @@ test('nonce proofs tell a used nonce from an unused one', async () => {
   const used = combined.transaction.body.nonce;
   assert.equal(await net.client.verifyNonceUnused(light, me.address, used, status.height), false);
   assert.equal(await net.client.verifyNonceUnused(light, me.address, used ^ 1n, status.height), true);
+});
+
+const STORE = 'Store 12 · 南京路';
+
+test('a sub-account opened with an SDK-signed OpenSubAccount receives, and pays', async () => {
+  const [, opened] = await commit(me, { type: 'OpenSubAccount', label: STORE });
+  assert.equal(opened.status, 'committed', `${opened.code}`);
+  assert.equal(opened.kind, 'OpenSubAccount');
+  const store = `${me.address}/1`;
+  assert.deepEqual(
+    opened.events.map((e) => [e.type, e.account, e.label]),
+    [['SubAccountOpened', store, STORE]],
+  );
+  assert.deepEqual(await net.client.getSubAccounts(me.address), [
+    { sub: 1, account: store, label: STORE, opened_height: opened.height },
+  ]);
+
+  // Alice pays 20.00 BEAN to the store's account, not to the address.
+  const [, funded] = await commit(alice, { type: 'Transfer', token: 'BEAN', to: store, amount: 2_000n, memo: null });
+  assert.equal(funded.status, 'committed', `${funded.code}`);
+  assert.deepEqual(transfers(funded), [[store, 'BEAN', '20.00']]);
+  const before = await net.client.getAccount(me.address);
+
+  // The store pays: the envelope's sub names it, the address's key signs.
+  const signed = await net.client.signAndSend(
+    me,
+    { type: 'Pay', order_id: `store-${me.address.slice(4, 12)}`, legs: [{ to: shop, token: 'BEAN', amount: 1_250n }], memo: null },
+    { sub: 1 },
+  );
+  assert.equal(signed.transaction.body.sub, 1);
+  const paid = await net.client.waitForCommit(signed.hash, { timeoutMs: 60_000 });
+  assert.equal(paid.status, 'committed', `${paid.code}`);
+  assert.equal(paid.sender, me.address);
+  assert.equal(paid.sub, 1);
+  assert.deepEqual(
+    paid.events.map((e) => [e.type, e.from ?? e.payer, e.token]),
+    [
+      ['Transferred', store, 'BEAN'],
+      ['Paid', store, 'BEAN'],
+    ],
+  );
+  const sub = await net.client.getAccount(store);
+  assert.deepEqual(sub.balances, { BEAN: '7.50' });
+  assert.equal(sub.label, STORE);
+  assert.deepEqual((await net.client.getAccount({ address: me.address, sub: 1 })).balances, sub.balances);
+  // The address's own balances did not move, and it counts one sub-account.
+  const after = await net.client.getAccount(me.address);
+  assert.deepEqual(after.balances, before.balances);
+  assert.equal(after.sub_accounts, 1);
+
+  // Paying from, or paying to, a sub-account never opened is rejected:
+  // in a block, or already at admission.
+  const rejection = async (key: Keypair, kind: TxKind, sub = 0): Promise<string | undefined> => {
+    try {
+      const signed = await net.client.signAndSend(key, kind, { sub });
+      const info = await net.client.waitForCommit(signed.hash, { timeoutMs: 60_000 });
+      assert.equal(info.status, 'rejected');
+      return info.code ?? undefined;
+    } catch (e) {
+      if (e instanceof RpcError) return e.rejection;
+      throw e;
+    }
+  };
+  assert.equal(await rejection(me, { type: 'Transfer', token: 'BEAN', to: bob, amount: 1n, memo: null }, 2), 'UnknownSubAccount');
+  assert.equal(
+    await rejection(alice, { type: 'Transfer', token: 'BEAN', to: `${me.address}/2`, amount: 1n, memo: null }),
+    'UnknownSubAccount',
+  );
+});
+
+test('a roll-up of an address and its sub-accounts is proven complete at one height', async () => {
+  // A second store, funded in BOOK.
+  const [, opened] = await commit(me, { type: 'OpenSubAccount', label: 'Store 13' });
+  assert.equal(opened.status, 'committed', `${opened.code}`);
+  const [, funded] = await commit(alice, { type: 'Transfer', token: 'BOOK', to: `${me.address}/2`, amount: 300n, memo: null });
+  assert.equal(funded.status, 'committed', `${funded.code}`);
+
+  const tokens = ['BEAN', 'BOOK'];
+  const rollUp = await net.client.verifyRollUp(light, me.address, tokens);
+  assert.equal(rollUp.subAccounts, 2);
+  assert.deepEqual(
+    rollUp.accounts.map((a) => a.account),
+    [me.address, `${me.address}/1`, `${me.address}/2`],
+  );
+  // What the node reports, account by account, is what was proven; and so is the sum.
+  const reported = await Promise.all(rollUp.accounts.map((a) => net.client.getAccount(a.account)));
+  assert.equal(reported[0].sub_accounts, rollUp.subAccounts);
+  const sum: Record<string, bigint> = { BEAN: 0n, BOOK: 0n };
+  reported.forEach((info, i) => {
+    for (const t of tokens) {
+      const held = parseAmount(info.balances[t] ?? '0', 2);
+      assert.equal(rollUp.accounts[i].holdings.find((h) => h.token === t)!.balance, held, `${rollUp.accounts[i].account} ${t}`);
+      sum[t] += held;
+    }
+  });
+  assert.deepEqual(rollUp.total, sum);
+  assert.equal(formatAmount(rollUp.total.BOOK, 2), '38.00');
+
+  // The count is proven: a node that hides a sub-account by claiming a
+  // smaller count, or none, is caught.
+  const info = await net.client.getProof(me.address, { sub_accounts: true });
+  const proof = decodeEntriesProof(info.proof);
+  const at = { type: 'AtHeight', height: proof.header.height } as const;
+  assert.equal(verifySubAccounts(light, proof, me.address, at), 2);
+  const fewer = structuredClone(proof);
+  fewer.entries[0].value = { type: 'SubAccounts', value: 1 };
+  assert.throws(() => verifySubAccounts(light, fewer, me.address, at), /not the value claimed/);
+  const none = structuredClone(proof);
+  none.entries[0].value = null;
+  assert.throws(() => verifySubAccounts(light, none, me.address, at), /claimed absent/);
+  const empty = structuredClone(proof);
+  empty.entries = [];
+  assert.throws(() => verifySubAccounts(light, empty, me.address, at), /leaves out/);
+  // Another address's count does not pass for this one's, and an address
+  // that opened none proves 0.
+  assert.throws(() => verifySubAccounts(light, proof, bob, at), /not one asked for/);
+  assert.equal((await net.client.verifySubAccounts(light, bob)).count, 0);
 });
 
 test('the node refuses what it cannot admit, with the rejection code', async () => {

@@ -30,6 +30,7 @@ import {
   toJson,
   validatorsHash,
   verifyHoldings,
+  verifySubAccounts,
   verifyToken,
   verifyTransaction,
   verifyTxProof,
@@ -280,4 +281,26 @@ test('a header of a set the client never learned is refused', () => {
     () => naive.verifyHeader(proof.header as BlockHeader, proof.certificate as CommitCertificate),
     /names validator set/,
   );
+});
+
+test('a proof of anything but the one SubAccounts entry is no count of sub-accounts', () => {
+  const P = V.proofs;
+  const at = { type: 'AtHeight', height: BigInt(P.height) } as const;
+  const holding = decodeEntriesProof(P.holding.proof);
+  assert.throws(() => verifySubAccounts(followed(), holding, P.holding.address, at), /not one asked for/);
+  const none = structuredClone(holding);
+  none.entries = [];
+  assert.throws(() => verifySubAccounts(followed(), none, P.holding.address, at), /leaves out the sub-account count/);
+});
+
+test('the new state entries encode by the table: SubAccounts and SubAccount keys are tags 17 and 18', () => {
+  const address = V.keys[0].address;
+  const key = toHex(decodeAddress(address));
+  assert.equal(toHex(encode(S.StateKey, { type: 'SubAccounts', address })), `11000000${key}`);
+  assert.equal(toHex(encode(S.StateKey, { type: 'SubAccount', address, sub: 2 })), `12000000${key}02000000`);
+  assert.equal(toHex(encode(S.StateValue, { type: 'SubAccounts', value: 3 })), '1100000003000000');
+  const info = { type: 'SubAccount', value: { label: 'Store', opened_height: 9n } };
+  const bytes = encode(S.StateValue, info);
+  assert.equal(toHex(bytes), '120000000500000000000000' + toHex(new TextEncoder().encode('Store')) + '0900000000000000');
+  assert.deepEqual(decode(S.StateValue, bytes), info);
 });

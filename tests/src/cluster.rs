@@ -641,9 +641,23 @@ impl Cluster {
         expires_at_height: u64,
         kind: TxKind,
     ) -> Transaction {
+        self.tx_from(key, 0, nonce, expires_at_height, kind)
+    }
+
+    /// [`Cluster::tx`], paid by the key's sub-account `sub` (0: the address
+    /// itself).
+    pub fn tx_from(
+        &self,
+        key: &Keypair,
+        sub: u32,
+        nonce: u64,
+        expires_at_height: u64,
+        kind: TxKind,
+    ) -> Transaction {
         TxBody {
             chain_id: BoundedString::new(self.layout.genesis.chain_id.clone()).expect("chain id"),
             sender: key.public(),
+            sub,
             nonce,
             expires_at_height,
             kind,

@@ -137,11 +137,14 @@ impl Flood {
         let bad_tx = TxBody {
             chain_id: chain.clone(),
             sender: payer.public(),
+            sub: 0,
             nonce: 0,
             expires_at_height: u64::MAX,
             kind: TxKind::Transfer {
                 token: Symbol::new("FAKE").map_err(|_| "symbol")?,
-                to: Keypair::insecure_from_label("merit-rogue/to").public(),
+                to: Keypair::insecure_from_label("merit-rogue/to")
+                    .public()
+                    .into(),
                 amount: 1,
                 memo: None,
             },
@@ -169,7 +172,9 @@ impl Flood {
         let fake = Symbol::new("FAKE").map_err(|_| "symbol")?;
         let legs: Vec<PayLeg> = (0..MAX_PAY_LEGS)
             .map(|i| PayLeg {
-                to: Keypair::insecure_from_label(&format!("merit-rogue/leg-{i}")).public(),
+                to: Keypair::insecure_from_label(&format!("merit-rogue/leg-{i}"))
+                    .public()
+                    .into(),
                 token: fake,
                 amount: 1,
             })
@@ -177,6 +182,7 @@ impl Flood {
         let tx = TxBody {
             chain_id: self.chain_id.clone(),
             sender: payer.public(),
+            sub: 0,
             nonce: 1,
             expires_at_height: u64::MAX,
             kind: TxKind::Pay {

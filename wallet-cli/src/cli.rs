@@ -14,6 +14,7 @@ Examples:
   merit --from alice balance
   merit --from alice send BEAN 12.50 bob
   merit --from alice pay BEAN --order A-1001 --split merchant-1=90,carol=10
+  merit --from merchant-1/2 send BEAN 5 alice  # pay from sub-account 2
   merit --from alice offer place --sell BEAN --buy BOOK --amount 10 --price 0.5
   merit book BOOK BEAN
   merit gov list --status open              # alliance proposals
@@ -39,8 +40,9 @@ pub struct Cli {
     #[arg(long, global = true, env = "MERIT_RPC", default_value = DEFAULT_RPC_URL, value_name = "URL")]
     pub rpc: String,
 
-    /// The key that signs (a name from `merit keys list`).
-    #[arg(long, global = true, env = "MERIT_FROM", value_name = "NAME")]
+    /// The key that signs (a name from `merit keys list`); NAME/N pays from
+    /// its sub-account N.
+    #[arg(long, global = true, env = "MERIT_FROM", value_name = "NAME[/N]")]
     pub from: Option<String>,
 
     /// Print machine-readable JSON on stdout (shapes in docs/cli.md).
@@ -80,11 +82,19 @@ Key files live in $MERIT_HOME/keys (default ~/.merit/keys), encrypted with the p
 Examples:
   merit --from alice balance
   merit balance bob
-  merit balance mrt1… --json")]
+  merit balance merchant-1/2            # its sub-account 2
+  merit balance merchant-1 --all        # the address and every sub-account, totalled
+  merit balance mrt1… --json
+With --all, the count of sub-accounts and every account's holdings are proven
+at one certified block, so the total leaves none out.")]
     Balance {
-        /// A key name or an address (default: --from).
-        #[arg(value_name = "NAME|ADDRESS")]
+        /// A key name or an address, with /N for a sub-account (default: --from).
+        #[arg(value_name = "NAME|ADDRESS[/N]")]
         who: Option<String>,
+        /// Every account of the address: itself and each opened
+        /// sub-account, and their total per token.
+        #[arg(long)]
+        all: bool,
     },
 
     /// Transfer points to a key name or an address.
@@ -92,13 +102,14 @@ Examples:
 Examples:
   merit --from alice send BEAN 12.50 bob
   merit --from alice send BEAN 5 mrt1… --memo \"thanks\"
+  merit --from alice send BEAN 5 merchant-1/2      # to its sub-account 2
   merit --from alice send BEAN 5 bob --no-wait")]
     Send {
         /// Token symbol, e.g. BEAN.
         token: String,
         /// Amount in token units, e.g. 12.50.
         amount: String,
-        /// Receiver: a key name or an address.
+        /// Receiver: a key name or an address, with /N for a sub-account.
         #[arg(value_name = "TO")]
         to: String,
         /// Free text (at most 256 bytes).
@@ -115,6 +126,7 @@ Examples:
   merit --from alice pay BEAN --order A-1001 --split merchant-1=90,carol=10
   merit --from alice pay BEAN --order A-1002 --split mrt1…=45.50 --split mrt1…=4.50
   merit --from alice pay --order A-1003 --split merchant-1=30:BEAN,merchant-1=20:BOOK
+  merit --from alice pay BEAN --order A-1004 --split merchant-1/2=45,carol=5
 Every leg is paid or none is. A repeated order id is rejected with DuplicateOrderId.")]
     Pay {
         /// Token symbol of the legs that name none. Omit it when every leg
@@ -125,7 +137,7 @@ Every leg is paid or none is. A repeated order id is rejected with DuplicateOrde
         order: String,
         /// Receivers and their shares: ADDR=AMOUNT, or ADDR=AMOUNT:TOKEN for a
         /// leg in its own token; comma-separated or repeated. ADDR may be a
-        /// key name.
+        /// key name, and ADDR/N (NAME/N) is sub-account N.
         #[arg(
             long,
             value_name = "ADDR=AMOUNT[:TOKEN],...",
@@ -160,7 +172,7 @@ merit_findPaths finds now; --path '' trades directly."
         dest_token: String,
         /// What TO receives, in DEST_TOKEN units.
         dest_amount: String,
-        /// Receiver: a key name or an address.
+        /// Receiver: a key name or an address, with /N for a sub-account.
         #[arg(value_name = "TO")]
         to: String,
         /// The token you pay with.
@@ -228,10 +240,11 @@ Examples:
   merit --from alice history
   merit history bob --limit 5
   merit history bob --token BEAN      # only what moved BEAN
+  merit history merchant-1/2          # what moved in its sub-account 2
   merit history bob --cursor 43:0    # the next page, from a previous next_cursor")]
     History {
-        /// A key name or an address (default: --from).
-        #[arg(value_name = "NAME|ADDRESS")]
+        /// A key name or an address, with /N for a sub-account (default: --from).
+        #[arg(value_name = "NAME|ADDRESS[/N]")]
         who: Option<String>,
         /// Entries per page (1 to 1000).
         #[arg(long, default_value_t = 20)]
@@ -249,10 +262,11 @@ Examples:
 Examples:
   merit statement merchant-1 --day 2026-12-04
   merit statement alice --since 2026-12-01 --until 2026-12-04T12:00Z --token BEAN
-  merit statement merchant-1 --day 2026-12-04 --csv > 2026-12-04.csv")]
+  merit statement merchant-1 --day 2026-12-04 --csv > 2026-12-04.csv
+  merit statement merchant-1/2 --day 2026-12-04      # sub-account 2 only")]
     Statement {
-        /// A key name or an address (default: --from).
-        #[arg(value_name = "NAME|ADDRESS")]
+        /// A key name or an address, with /N for a sub-account (default: --from).
+        #[arg(value_name = "NAME|ADDRESS[/N]")]
         who: Option<String>,
         /// One UTC day, YYYY-MM-DD.
         #[arg(long, conflicts_with_all = ["since", "until"])]
@@ -278,8 +292,8 @@ Examples:
 
 Exits 5 and lists each discrepancy when the node's statement does not add up to what its proofs show.")]
     Reconcile {
-        /// A key name or an address (default: --from).
-        #[arg(value_name = "NAME|ADDRESS")]
+        /// A key name or an address, with /N for a sub-account (default: --from).
+        #[arg(value_name = "NAME|ADDRESS[/N]")]
         who: Option<String>,
         /// The UTC day, YYYY-MM-DD.
         #[arg(long)]
@@ -381,6 +395,22 @@ Pins live in $MERIT_HOME/chains (default ~/.merit/chains)."
     )]
     Chain(ChainCommand),
 
+    /// Sub-accounts: separate balances under one key, e.g. one per store.
+    #[command(
+        subcommand,
+        name = "sub-account",
+        after_help = "\
+Examples:
+  merit --from merchant-1 sub-account open \"Harbour St store\"
+  merit sub-account list merchant-1
+  merit --from alice send BEAN 5 merchant-1/1     # pay into sub-account 1
+  merit --from merchant-1/1 send BEAN 2 bob       # pay out of it
+  merit balance merchant-1 --all                  # every account, totalled
+An account is written NAME/N or ADDRESS/N; NAME or ADDRESS alone is the
+address's own account (N = 0)."
+    )]
+    SubAccount(SubAccountCommand),
+
     /// Show the node's chain, height and health.
     #[command(after_help = "\
 Examples:
@@ -397,6 +427,35 @@ Examples:
     Completions {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SubAccountCommand {
+    /// Open the signing key's next sub-account; prints it as ADDRESS/N.
+    #[command(after_help = "\
+Sub-accounts are numbered 1, 2, … in the order they are opened, and are never
+closed. The label is at most 32 bytes.
+
+Examples:
+  merit --from merchant-1 sub-account open \"Harbour St store\"
+  merit --from merchant-1 sub-account open kiosk --json")]
+    Open {
+        /// What the sub-account stands for, e.g. a store (at most 32 bytes).
+        label: String,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+
+    /// List the sub-accounts an address has opened.
+    #[command(after_help = "\
+Examples:
+  merit --from merchant-1 sub-account list
+  merit sub-account list mrt1… --json")]
+    List {
+        /// A key name or an address (default: --from).
+        #[arg(value_name = "NAME|ADDRESS")]
+        who: Option<String>,
     },
 }
 
@@ -554,7 +613,7 @@ Examples:
     Mint {
         token: String,
         amount: String,
-        /// Receiver: a key name or an address.
+        /// Receiver: a key name or an address, with /N for a sub-account.
         to: String,
         #[command(flatten)]
         submit: SubmitArgs,
@@ -702,7 +761,7 @@ Examples:
         token: String,
         /// Amount in token units.
         amount: String,
-        /// The payee: a key name or an address.
+        /// The payee: a key name or an address, with /N for a sub-account.
         #[arg(value_name = "TO")]
         to: String,
         /// How long until the payer may take the funds back, from now:
@@ -1023,4 +1082,54 @@ pub struct SubmitArgs {
     /// The token's decimals, instead of asking the node (for offline signing).
     #[arg(long, value_name = "N")]
     pub token_decimals: Option<u8>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Cli {
+        Cli::try_parse_from(std::iter::once("merit").chain(line.split_whitespace()))
+            .unwrap_or_else(|e| panic!("{line}: {e}"))
+    }
+
+    #[test]
+    fn from_and_receivers_take_a_sub_account() {
+        let cli = parse("--from alice/2 send BEAN 5 merchant-1/3");
+        assert_eq!(cli.from.as_deref(), Some("alice/2"));
+        let Command::Send { to, .. } = cli.command else {
+            panic!("not send");
+        };
+        assert_eq!(to, "merchant-1/3");
+        let cli = parse("--from alice pay BEAN --order A-1 --split merchant-1/1=9,carol=1");
+        let Command::Pay { split, .. } = cli.command else {
+            panic!("not pay");
+        };
+        assert_eq!(split, ["merchant-1/1=9", "carol=1"]);
+    }
+
+    #[test]
+    fn balance_all_and_sub_account_commands_parse() {
+        let Command::Balance { who, all } = parse("balance merchant-1 --all").command else {
+            panic!("not balance");
+        };
+        assert_eq!((who.as_deref(), all), (Some("merchant-1"), true));
+        let Command::Balance { who, all } = parse("balance merchant-1/2").command else {
+            panic!("not balance");
+        };
+        assert_eq!((who.as_deref(), all), (Some("merchant-1/2"), false));
+        let cli =
+            Cli::try_parse_from(["merit", "sub-account", "open", "Harbour St store"]).unwrap();
+        let Command::SubAccount(SubAccountCommand::Open { label, .. }) = cli.command else {
+            panic!("not sub-account open");
+        };
+        assert_eq!(label, "Harbour St store");
+        let Command::SubAccount(SubAccountCommand::List { who }) =
+            parse("sub-account list bob").command
+        else {
+            panic!("not sub-account list");
+        };
+        assert_eq!(who.as_deref(), Some("bob"));
+        assert!(Cli::try_parse_from(["merit", "sub-account", "open"]).is_err());
+    }
 }

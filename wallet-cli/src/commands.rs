@@ -6,13 +6,12 @@ use anyhow::{Context as _, Result};
 use clap::CommandFactory;
 use merit_api::params::MAX_BOOK_PAGE;
 use merit_api::{Account, Escrow, Event, TxStatus};
-use merit_chain::Address;
 use merit_chain::amount::{format_amount, parse_amount};
 use merit_chain::encoding::BoundedVec;
 use merit_chain::limits::{
     MAX_ESCROW_DURATION_MS, MAX_HISTORY_PAGE, MAX_PATH_TOKENS, MAX_PAY_LEGS, MAX_PAY_TOKENS,
 };
-use merit_chain::tx::{Memo, OrderId, PayLeg, TokenName};
+use merit_chain::tx::{AccountRef, Memo, OrderId, PayLeg, TokenName};
 use merit_chain::{Hash32, Keypair, Symbol, TxKind};
 use merit_genesis::devnet::{DEVNET_MERCHANTS, DEVNET_P2P_BASE_PORT, DEVNET_RPC_BASE_PORT};
 use serde::Serialize;
@@ -36,7 +35,7 @@ use crate::view::TxView;
 pub fn run(ctx: &Ctx, command: Command) -> Result<()> {
     match command {
         Command::Keys(k) => keys(ctx, k),
-        Command::Balance { who } => balance(ctx, who.as_deref()),
+        Command::Balance { who, all } => balance(ctx, who.as_deref(), all),
         Command::Send {
             token,
             amount,
@@ -115,6 +114,7 @@ pub fn run(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Reconcile { who, day } => crate::finance::reconcile(ctx, who.as_deref(), &day),
         Command::Tx(t) => tx(ctx, t),
         Command::Chain(c) => chain(ctx, c),
+        Command::SubAccount(c) => crate::subaccounts::run(ctx, c),
         Command::Status => status(ctx),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
@@ -570,7 +570,7 @@ fn pin_from_node(ctx: &Ctx, name: &str) -> Result<PinnedChain> {
 /// Checks `account`'s balances and expiring lots against proofs of its
 /// holdings in every token the node lists, and the decimals they are
 /// shown with against each token's proof. Returns the height verified.
-fn verify_account(ctx: &Ctx, v: &Verifier, address: &Address, account: &Account) -> Result<u64> {
+fn verify_account(ctx: &Ctx, v: &Verifier, who: &AccountRef, account: &Account) -> Result<u64> {
     let rpc = ctx.rpc()?;
     let symbols: Vec<Symbol> = rpc
         .list_tokens()?
@@ -580,7 +580,7 @@ fn verify_account(ctx: &Ctx, v: &Verifier, address: &Address, account: &Account)
     let mut shown_expiring = Vec::new();
     let mut height = 0;
     for chunk in symbols.chunks(merit_chain::proof::MAX_PROVEN_ENTRIES) {
-        let (held, header) = v.holdings(rpc, address, chunk)?;
+        let (held, header) = v.holdings(rpc, who, chunk)?;
         height = height.max(header.height);
         for (sym, holding) in held {
             let shown = account.balances.get(sym.as_str());
@@ -638,21 +638,32 @@ fn verify_account(ctx: &Ctx, v: &Verifier, address: &Address, account: &Account)
 /// calls a difference a lie: a block may commit between the two reads.
 const BALANCE_READS: usize = 3;
 
-fn balance(ctx: &Ctx, who: Option<&str>) -> Result<()> {
-    let address = ctx.account(who)?;
-    let mut account = ctx.rpc()?.get_account(&address.to_bech32())?;
+fn balance(ctx: &Ctx, who: Option<&str>, all: bool) -> Result<()> {
+    let who = ctx.account(who)?;
+    if all {
+        if who.sub > 0 {
+            return Err(usage(format!(
+                "--all totals every account of an address: name the address, not its \
+                 sub-account `{}`",
+                ctx.short(&who.to_string())
+            )));
+        }
+        return crate::subaccounts::balance_all(ctx, &who.address);
+    }
+    let name = who.to_string();
+    let mut account = ctx.rpc()?.get_account(&name)?;
     let mut verified = None;
     if let Some(v) = ctx.verifier()? {
         let mut reads = 1;
         loop {
-            match verify_account(ctx, v, &address, &account) {
+            match verify_account(ctx, v, &who, &account) {
                 Ok(height) => {
                     verified = Some(height);
                     break;
                 }
                 Err(e) if reads < BALANCE_READS && e.is::<crate::trust::Untrusted>() => {
                     reads += 1;
-                    account = ctx.rpc()?.get_account(&address.to_bech32())?;
+                    account = ctx.rpc()?.get_account(&name)?;
                 }
                 Err(e) => return Err(e),
             }
@@ -670,7 +681,10 @@ fn balance(ctx: &Ctx, who: Option<&str>) -> Result<()> {
     if ctx.json {
         return output::json(&account);
     }
-    println!("{}", ctx.label(&account.address));
+    match &account.label {
+        Some(label) if who.sub > 0 => println!("{}  \"{label}\"", ctx.label(&name)),
+        _ => println!("{}", ctx.label(&name)),
+    }
     let mut symbols: Vec<&String> = account.balances.keys().collect();
     for s in account.locked.keys().chain(account.frozen.keys()) {
         if !symbols.contains(&s) {
@@ -732,6 +746,14 @@ fn balance(ctx: &Ctx, who: Option<&str>) -> Result<()> {
         println!("\nescrows:");
         println!("{}", escrow_table(ctx, &account.escrows));
     }
+    if who.sub == 0 && account.sub_accounts > 0 {
+        println!(
+            "\n{} sub-account{} not counted here: see them all with `merit balance {} --all`",
+            account.sub_accounts,
+            if account.sub_accounts == 1 { "" } else { "s" },
+            ctx.short(&name)
+        );
+    }
     Ok(())
 }
 
@@ -766,21 +788,28 @@ fn history(
         return Err(usage(format!("--limit must be 1 to {MAX_HISTORY_PAGE}")));
     }
     let token = token.map(|t| ctx.symbol(&t)).transpose()?;
-    let address = ctx.account(who)?.to_bech32();
+    let account = ctx.account(who)?;
+    let address = account.address.to_bech32();
     let page = ctx.rpc()?.get_history(
         &address,
         cursor.as_deref(),
         limit,
         token.as_ref().map(|t| t.as_str()),
+        account.sub,
     )?;
+    let account = account.to_string();
     if ctx.json {
-        return output::json(&json!({
+        let mut doc = json!({
             "address": address,
             "entries": page.entries,
             "next_cursor": page.next_cursor,
-        }));
+        });
+        if account != address {
+            doc["account"] = json!(account);
+        }
+        return output::json(&doc);
     }
-    println!("{}", ctx.label(&address));
+    println!("{}", ctx.label(&account));
     if page.entries.is_empty() {
         println!("no transactions");
         return Ok(());
@@ -828,7 +857,7 @@ fn history(
         )
     );
     if let Some(next) = page.next_cursor {
-        println!("\nmore: merit history {address} --cursor {next}");
+        println!("\nmore: merit history {account} --cursor {next}");
     }
     Ok(())
 }
@@ -887,7 +916,7 @@ fn send(
     args: &SubmitArgs,
 ) -> Result<()> {
     let token = ctx.symbol(token)?;
-    let to = ctx.resolve(to)?;
+    let to = ctx.resolve_account(to)?;
     let decimals = ctx.decimals(&token, args.token_decimals)?;
     let amount = parse_units(token.as_str(), amount, decimals)?;
     let kind = TxKind::Transfer {
@@ -976,7 +1005,7 @@ fn legs(
         .into_iter()
         .map(|(who, amount, token, s)| {
             let to = ctx
-                .resolve(who)
+                .resolve_account(who)
                 .with_context(|| format!("in --split `{s}`"))?;
             let d = tokens
                 .iter()
@@ -1039,7 +1068,7 @@ fn pay_path(
             "--send-token and the token paid are both {dest_token}: use `merit send`"
         )));
     }
-    let to = ctx.resolve(a.to)?;
+    let to = ctx.resolve_account(a.to)?;
     let order_id = a.order.map(order_id).transpose()?;
     let given: Option<Vec<Symbol>> = a
         .path
@@ -1247,7 +1276,7 @@ fn offer(ctx: &Ctx, command: OfferCommand) -> Result<()> {
             sign_and_submit(ctx, &submit, TxKind::CancelOffer { offer_id: id })
         }
         OfferCommand::List { who } => {
-            let address = ctx.account(who.as_deref())?.to_bech32();
+            let address = ctx.account(who.as_deref())?.address.to_bech32();
             let offers: Vec<_> = ctx
                 .rpc()?
                 .get_account(&address)?
@@ -1374,7 +1403,7 @@ fn escrow(ctx: &Ctx, command: EscrowCommand) -> Result<()> {
             submit,
         } => {
             let token = ctx.symbol(&token)?;
-            let to = ctx.resolve(&to)?;
+            let to = ctx.resolve_account(&to)?;
             let deadline_ms = match (deadline, deadline_ms) {
                 (_, Some(ms)) => ms,
                 (Some(d), None) => now_ms().saturating_add(parse_duration_ms(&d)?),
@@ -1531,7 +1560,7 @@ fn token(ctx: &Ctx, command: TokenCommand) -> Result<()> {
             submit,
         } => {
             let token = ctx.symbol(&token)?;
-            let to = ctx.resolve(&to)?;
+            let to = ctx.resolve_account(&to)?;
             let decimals = ctx.decimals(&token, submit.token_decimals)?;
             let amount = parse_units(token.as_str(), &amount, decimals)?;
             sign_and_submit(ctx, &submit, TxKind::Mint { token, to, amount })
@@ -1649,6 +1678,7 @@ fn tx(ctx: &Ctx, args: TxArgs) -> Result<()> {
                 "hash": tx.hash().to_hex(),
                 "chain_id": tx.body.chain_id.as_str(),
                 "sender": tx.body.sender.to_bech32(),
+                "sub": tx.body.sub,
                 "nonce": tx.body.nonce,
                 "expires_at_height": tx.body.expires_at_height,
                 "kind": kind_json(&tx.body.kind),
@@ -1663,6 +1693,13 @@ fn tx(ctx: &Ctx, args: TxArgs) -> Result<()> {
                 "sender             {}",
                 ctx.label(&tx.body.sender.to_bech32())
             );
+            if tx.body.sub > 0 {
+                println!(
+                    "paying account     {}/{}",
+                    ctx.short(&tx.body.sender.to_bech32()),
+                    tx.body.sub
+                );
+            }
             println!("nonce              {}", tx.body.nonce);
             println!("expires at height  {}", tx.body.expires_at_height);
             println!("kind               {}", kind_json(&tx.body.kind));

@@ -162,23 +162,36 @@ impl Ctx {
         Ok(self.status.get_or_init(|| status).clone())
     }
 
-    /// The signing key's name: `--from` or `MERIT_FROM`.
-    pub fn sender_name(&self) -> Result<&str> {
-        let name = self
-            .from
+    /// `--from` (or `MERIT_FROM`) as typed: `NAME` or `NAME/N`.
+    fn signer_text(&self) -> Result<&str> {
+        self.from
             .as_deref()
             .filter(|s| !s.is_empty())
             .ok_or_else(|| {
                 usage("no signing key: pass --from NAME or set MERIT_FROM (see `merit keys list`)")
-            })?;
+            })
+    }
+
+    /// The signing key's name: `--from` or `MERIT_FROM`, without the
+    /// `/N` of a paying sub-account.
+    pub fn sender_name(&self) -> Result<&str> {
+        let (name, _) = split_sub(self.signer_text()?)?;
         check_name(name)?;
         Ok(name)
     }
 
-    /// An account given as a key name or an address; `None` means `--from`.
-    pub fn account(&self, who: Option<&str>) -> Result<Address> {
+    /// The sender's paying account: the `N` of `--from NAME/N`, 0 for the
+    /// key's own account.
+    pub fn sender_sub(&self) -> Result<u32> {
+        let (_, sub) = split_sub(self.signer_text()?)?;
+        Ok(sub)
+    }
+
+    /// An account given as a key name or an address, either with `/N` for
+    /// one of its sub-accounts; `None` means `--from` (with its `/N`).
+    pub fn account(&self, who: Option<&str>) -> Result<merit_chain::tx::AccountRef> {
         match who {
-            Some(w) => self.resolve(w),
+            Some(w) => self.resolve_account(w),
             None => {
                 let name = self
                     .from
@@ -187,7 +200,7 @@ impl Ctx {
                     .ok_or_else(|| {
                         usage("name an account (a key name or mrt1… address), or pass --from NAME")
                     })?;
-                self.resolve(name)
+                self.resolve_account(name)
             }
         }
     }
@@ -195,17 +208,7 @@ impl Ctx {
     /// Reads `ADDRESS`, `NAME`, `ADDRESS/N` or `NAME/N`: an account or one
     /// of its sub-accounts.
     pub fn resolve_account(&self, who: &str) -> Result<merit_chain::tx::AccountRef> {
-        let (name, sub) = match who.rsplit_once('/') {
-            Some((name, n)) => {
-                let sub = n.parse::<u32>().map_err(|_| {
-                    usage(format!(
-                        "`{who}`: `{n}` is not a sub-account number (ADDRESS/N)"
-                    ))
-                })?;
-                (name, sub)
-            }
-            None => (who, 0),
-        };
+        let (name, sub) = split_sub(who)?;
         Ok(merit_chain::tx::AccountRef {
             address: self.resolve(name)?,
             sub,
@@ -248,19 +251,29 @@ impl Ctx {
         names.get(address).map(String::as_str)
     }
 
-    /// An address with the local key name that owns it, if any.
-    pub fn label(&self, address: &str) -> String {
-        match self.name_of(address) {
-            Some(n) => format!("{address} ({n})"),
-            None => address.to_string(),
+    /// The local key name of an account, `ADDRESS` or `ADDRESS/N`, written
+    /// `NAME` or `NAME/N`; `None` when no local key owns the address.
+    pub fn name_of_account(&self, account: &str) -> Option<String> {
+        match account.split_once('/') {
+            Some((address, n)) => self.name_of(address).map(|name| format!("{name}/{n}")),
+            None => self.name_of(account).map(str::to_string),
         }
     }
 
-    /// The local key name of an address, or the address itself: for lines
-    /// that name several accounts.
-    pub fn short(&self, address: &str) -> String {
-        self.name_of(address)
-            .map_or_else(|| address.to_string(), str::to_string)
+    /// An account (`ADDRESS` or `ADDRESS/N`) with the local key name that
+    /// owns it, if any.
+    pub fn label(&self, account: &str) -> String {
+        match self.name_of_account(account) {
+            Some(n) => format!("{account} ({n})"),
+            None => account.to_string(),
+        }
+    }
+
+    /// The local key name of an account (`NAME/N` for a sub-account), or
+    /// the account itself: for lines that name several accounts.
+    pub fn short(&self, account: &str) -> String {
+        self.name_of_account(account)
+            .unwrap_or_else(|| account.to_string())
     }
 
     /// A token symbol as typed, checked locally.
@@ -323,6 +336,32 @@ impl Ctx {
         self.keystore.address(name)?;
         let password = password_for(name)?;
         Ok(self.keystore.load(name, &password)?)
+    }
+}
+
+/// Splits `WHO/N` into `WHO` and sub-account `N`; `WHO` alone is
+/// sub-account 0, the account itself.
+pub fn split_sub(who: &str) -> Result<(&str, u32)> {
+    match who.split_once('/') {
+        Some((name, n)) => {
+            // Digits only: `u32::from_str` would also take `+2`.
+            if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(usage(format!(
+                    "`{who}`: `{n}` is not a sub-account number (NAME/N or ADDRESS/N)"
+                )));
+            }
+            let sub = n.parse::<u32>().map_err(|_| {
+                usage(format!(
+                    "`{who}`: sub-account {n} is out of range (at most {})",
+                    merit_chain::limits::MAX_SUB_ACCOUNTS
+                ))
+            })?;
+            if name.is_empty() {
+                return Err(usage(format!("`{who}`: name the account before `/{n}`")));
+            }
+            Ok((name, sub))
+        }
+        None => Ok((who, 0)),
     }
 }
 
@@ -399,4 +438,53 @@ pub fn read_secret_line(prompt_text: &str, max_bytes: usize) -> Result<Password>
         return Err(usage(format!("stdin holds more than {max_bytes} bytes")));
     }
     Ok(Password::new(line.trim().to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_is_who_with_an_optional_sub_account_number() {
+        assert_eq!(split_sub("alice").unwrap(), ("alice", 0));
+        assert_eq!(split_sub("alice/2").unwrap(), ("alice", 2));
+        assert_eq!(split_sub("alice/0").unwrap(), ("alice", 0));
+        assert_eq!(split_sub("mrt1abc/17").unwrap(), ("mrt1abc", 17));
+        for bad in [
+            "alice/",
+            "alice/x",
+            "alice/+2",
+            "alice/-1",
+            "/2",
+            "alice/2/3",
+        ] {
+            let e = split_sub(bad).unwrap_err();
+            assert!(e.is::<UsageError>(), "{bad}: {e}");
+        }
+        let e = split_sub("alice/99999999999").unwrap_err();
+        assert!(e.to_string().contains("out of range"), "{e}");
+    }
+
+    #[test]
+    fn from_names_the_key_and_the_paying_sub_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = |from: &str| {
+            Ctx::new(
+                false,
+                "http://127.0.0.1:1".into(),
+                Some(from.into()),
+                Keystore::at(dir.path().join("keys")),
+            )
+        };
+        let c = ctx("alice/2");
+        assert_eq!(c.sender_name().unwrap(), "alice");
+        assert_eq!(c.sender_sub().unwrap(), 2);
+        let c = ctx("alice");
+        assert_eq!(
+            (c.sender_name().unwrap(), c.sender_sub().unwrap()),
+            ("alice", 0)
+        );
+        assert!(ctx("alice/two").sender_name().is_err());
+        assert!(ctx("al ice/2").sender_name().is_err());
+    }
 }

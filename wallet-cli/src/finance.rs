@@ -9,7 +9,8 @@ use merit_api::{PostingSide, Statement, method};
 use merit_chain::amount::{format_amount, parse_amount};
 use merit_chain::limits::MS_PER_DAY;
 use merit_chain::postings::{PostingAccount, Side, block_postings};
-use merit_chain::{Address, Hash32, Symbol};
+use merit_chain::tx::AccountRef;
+use merit_chain::{Hash32, Symbol};
 use serde_json::json;
 
 use crate::ctx::Ctx;
@@ -73,7 +74,7 @@ pub fn period(day: Option<&str>, from: Option<&str>, to: Option<&str>) -> Result
 
 fn fetch(
     ctx: &Ctx,
-    who: &Address,
+    who: &AccountRef,
     from_ms: u64,
     to_ms: u64,
     token: Option<&str>,
@@ -82,9 +83,13 @@ fn fetch(
     if let Some(t) = token {
         options["token"] = json!(t);
     }
-    Ok(ctx
-        .rpc()?
-        .call(method::GET_STATEMENT, json!([who.to_bech32(), options]))?)
+    if who.sub > 0 {
+        options["sub"] = json!(who.sub);
+    }
+    Ok(ctx.rpc()?.call(
+        method::GET_STATEMENT,
+        json!([who.address.to_bech32(), options]),
+    )?)
 }
 
 /// A CSV field, quoted when it must be.
@@ -246,7 +251,7 @@ pub fn reconcile(ctx: &Ctx, who: Option<&str>, day: &str) -> Result<()> {
     };
     let rpc = ctx.rpc()?;
     let address = ctx.account(who)?;
-    let me = PostingAccount::Account(address, 0);
+    let me = PostingAccount::Account(address.address, address.sub);
     let s = fetch(ctx, &address, from_ms, to_ms, None)?;
     let node = &ctx.rpc_url;
     let mut problems: Vec<String> = Vec::new();

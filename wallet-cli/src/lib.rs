@@ -33,6 +33,7 @@ pub mod keystore;
 mod output;
 pub mod price;
 pub mod rpc;
+mod subaccounts;
 pub mod submit;
 pub mod trust;
 pub mod view;

@@ -334,6 +334,9 @@ pub fn event_line(ctx: &Ctx, e: &Event) -> String {
             short(payer),
             short(to)
         ),
+        Event::SubAccountOpened { account, label } => {
+            format!("{} opened, labelled \"{label}\"", short(account))
+        }
     };
     format!("{:<EVENT_NAME_WIDTH$} {text}", e.name())
 }
@@ -377,7 +380,12 @@ pub fn print_tx(ctx: &Ctx, view: &TxView) {
             }
             println!("  hash    {}", info.hash);
             if let Some(sender) = &info.sender {
-                println!("  sender  {}", ctx.label(sender));
+                match info.sub {
+                    Some(sub) if sub > 0 => {
+                        println!("  sender  {}", ctx.label(&format!("{sender}/{sub}")));
+                    }
+                    _ => println!("  sender  {}", ctx.label(sender)),
+                }
             }
             if let Some(order) = &info.order_id {
                 println!("  order   {order}");
@@ -405,6 +413,15 @@ pub fn print_tx(ctx: &Ctx, view: &TxView) {
             }
             if let Some(id) = &view.escrow_id {
                 println!("  escrow id {id}");
+            }
+            if let Some(account) = &view.sub_account {
+                println!("  sub-account  {}", ctx.label(account));
+                println!(
+                    "  receive into it as {}; pay from it with `--from {}`",
+                    ctx.short(account),
+                    ctx.name_of_account(account)
+                        .unwrap_or_else(|| "NAME/N".to_string())
+                );
             }
             if let Some(id) = view.proposal_id {
                 println!("  proposal id  {id}");

@@ -9,7 +9,7 @@ use std::time::Duration;
 use merit_api::error::{BUSY, INVALID_PARAMS, INVALID_PARAMS_PREFIX, REJECTED_TX};
 use merit_api::{
     Account, BusyData, Escrow, HistoryPage, InvalidParamsData, OrderBook, PathFound, Proposal,
-    RejectedTxData, Status, TokenInfo, TxInfo, method,
+    RejectedTxData, Status, SubAccount, TokenInfo, TxInfo, method,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -271,6 +271,12 @@ impl RpcClient {
         self.call(method::GET_ACCOUNT, json!([address]))
     }
 
+    /// `merit_getSubAccounts`: the sub-accounts `address` opened, first
+    /// opened first.
+    pub fn get_sub_accounts(&self, address: &str) -> Result<Vec<SubAccount>, RpcError> {
+        self.call(method::GET_SUB_ACCOUNTS, json!([address]))
+    }
+
     /// `merit_getToken`. An unknown symbol is [`RpcError::InvalidParams`].
     pub fn get_token(&self, symbol: &str) -> Result<TokenInfo, RpcError> {
         self.call(method::GET_TOKEN, json!([symbol]))
@@ -281,15 +287,20 @@ impl RpcClient {
         self.call(method::LIST_TOKENS, json!([]))
     }
 
-    /// `merit_getHistory`, newest first.
+    /// `merit_getHistory` of `address`'s account `sub` (0 for its own),
+    /// newest first.
     pub fn get_history(
         &self,
         address: &str,
         cursor: Option<&str>,
         limit: u64,
         token: Option<&str>,
+        sub: u32,
     ) -> Result<HistoryPage, RpcError> {
         let mut options = json!({"limit": limit});
+        if sub > 0 {
+            options["sub"] = json!(sub);
+        }
         if let Some(c) = cursor {
             options["cursor"] = json!(c);
         }

@@ -44,6 +44,8 @@ pub struct SignedTx {
     pub tx: String,
     pub chain_id: String,
     pub sender: String,
+    /// The sender's paying account: 0 for the address itself.
+    pub sub: u32,
     pub nonce: u64,
     pub expires_at_height: u64,
     pub kind: String,
@@ -61,6 +63,7 @@ pub fn sign_and_submit(ctx: &Ctx, args: &SubmitArgs, kind: TxKind) -> Result<()>
         ))
     })?;
     let name = ctx.sender_name()?;
+    let sub = ctx.sender_sub()?;
     // Fail on a missing key before the node or the password is asked.
     let sender = ctx.keystore.address(name)?;
     if args.ttl_blocks == 0 || args.ttl_blocks > MAX_TX_TTL_BLOCKS {
@@ -100,6 +103,7 @@ pub fn sign_and_submit(ctx: &Ctx, args: &SubmitArgs, kind: TxKind) -> Result<()>
     let body = TxBody {
         chain_id,
         sender,
+        sub,
         nonce,
         expires_at_height,
         kind,
@@ -119,6 +123,7 @@ pub fn sign_and_submit(ctx: &Ctx, args: &SubmitArgs, kind: TxKind) -> Result<()>
             tx: hex::encode(&bytes),
             chain_id: tx.body.chain_id.to_string(),
             sender: sender.to_bech32(),
+            sub,
             nonce,
             expires_at_height,
             kind: tx.body.kind.name().to_string(),
@@ -127,9 +132,10 @@ pub fn sign_and_submit(ctx: &Ctx, args: &SubmitArgs, kind: TxKind) -> Result<()>
             output::json(&signed)?;
         } else {
             println!("{}", signed.tx);
+            let by = merit_chain::tx::AccountRef::new(sender, sub);
             eprintln!(
-                "signed {} {} for {} by {}, valid below height {}; submit it with `merit tx send`",
-                signed.kind, signed.hash, signed.chain_id, signed.sender, expires_at_height
+                "signed {} {} for {} by {by}, valid below height {}; submit it with `merit tx send`",
+                signed.kind, signed.hash, signed.chain_id, expires_at_height
             );
         }
         return Ok(());
@@ -271,6 +277,7 @@ fn local_info(hash: &str, status: TxStatus, tx: &Transaction) -> TxView {
     let mut info = TxInfo::new(hash, status);
     info.kind = Some(tx.body.kind.name().to_string());
     info.sender = Some(tx.body.sender.to_bech32());
+    info.sub = Some(tx.body.sub);
     let mut view = TxView::from(info);
     if matches!(tx.body.kind, TxKind::EscrowCreate { .. }) {
         // The escrow id is the creating transaction's hash, known at once.
@@ -387,7 +394,7 @@ pub fn kind_json(kind: &TxKind) -> Value {
             "freezable": freezable, "clawback": clawback,
         }),
         TxKind::Mint { token, to, amount } => json!({
-            "type": "Mint", "token": token.as_str(), "to": to.to_bech32(), "amount_units": amount,
+            "type": "Mint", "token": token.as_str(), "to": to.to_string(), "amount_units": amount,
         }),
         TxKind::Transfer {
             token,
@@ -395,7 +402,7 @@ pub fn kind_json(kind: &TxKind) -> Value {
             amount,
             memo,
         } => json!({
-            "type": "Transfer", "token": token.as_str(), "to": to.to_bech32(),
+            "type": "Transfer", "token": token.as_str(), "to": to.to_string(),
             "amount_units": amount, "memo": memo.as_ref().map(|m| m.as_str()),
         }),
         TxKind::Pay {
@@ -404,7 +411,7 @@ pub fn kind_json(kind: &TxKind) -> Value {
             memo,
         } => json!({
             "type": "Pay", "order_id": order_id.as_str(),
-            "legs": legs.iter().map(|l| json!({"to": l.to.to_bech32(), "token": l.token.as_str(), "amount_units": l.amount})).collect::<Vec<_>>(),
+            "legs": legs.iter().map(|l| json!({"to": l.to.to_string(), "token": l.token.as_str(), "amount_units": l.amount})).collect::<Vec<_>>(),
             "memo": memo.as_ref().map(|m| m.as_str()),
         }),
         TxKind::Refund {
@@ -441,7 +448,7 @@ pub fn kind_json(kind: &TxKind) -> Value {
             deadline_ms,
             order_id,
         } => json!({
-            "type": "EscrowCreate", "token": token.as_str(), "to": to.to_bech32(),
+            "type": "EscrowCreate", "token": token.as_str(), "to": to.to_string(),
             "amount_units": amount, "deadline_ms": deadline_ms,
             "order_id": order_id.as_ref().map(|o| o.as_str()),
         }),
@@ -494,9 +501,12 @@ pub fn kind_json(kind: &TxKind) -> Value {
         } => json!({
             "type": "PayPath", "send_token": send_token.as_str(), "send_max_units": send_max,
             "dest_token": dest_token.as_str(), "dest_amount_units": dest_amount,
-            "to": to.to_bech32(), "path": path.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+            "to": to.to_string(), "path": path.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
             "order_id": order_id.as_ref().map(|o| o.as_str()),
             "memo": memo.as_ref().map(|m| m.as_str()),
+        }),
+        TxKind::OpenSubAccount { label } => json!({
+            "type": "OpenSubAccount", "label": label.as_str(),
         }),
     }
 }

@@ -30,9 +30,11 @@ use merit_chain::encoding::{self, Decode};
 use merit_chain::governance::ValidatorList;
 use merit_chain::light::{LightClient, LightError, SetChange, TxProof, verify_tx_proof};
 use merit_chain::proof::{
-    EntriesProof, Freshness, VerifyError, proof_max_age_ms, verify_holdings, verify_token,
+    EntriesProof, Freshness, VerifyError, proof_max_age_ms, verify_holdings, verify_sub_accounts,
+    verify_token,
 };
 use merit_chain::state::{Holding, TokenInfo};
+use merit_chain::tx::AccountRef;
 use merit_chain::{Address, Receipt, Symbol};
 use merit_genesis::Genesis;
 use serde::{Deserialize, Serialize};
@@ -510,25 +512,27 @@ impl Verifier {
             .map_err(|e| self.untrusted(format!("its proof does not decode: {e}")))
     }
 
-    /// `owner`'s holdings in `tokens` at the current state, proven.
+    /// `account`'s holdings in `tokens` at the current state, proven.
     pub fn holdings(
         &self,
         rpc: &RpcClient,
-        owner: &Address,
+        account: &AccountRef,
         tokens: &[Symbol],
     ) -> Result<(Vec<(Symbol, Holding)>, BlockHeader)> {
         self.follow(rpc)?;
-        let names: Vec<&str> = tokens.iter().map(Symbol::as_str).collect();
         let answer: StateProof = rpc.call(
             method::GET_PROOF,
-            json!([owner.to_bech32(), {"tokens": names}]),
+            json!([
+                account.address.to_bech32(),
+                proof_options(account, tokens, None)
+            ]),
         )?;
         let proof = self.entries_proof(&answer)?;
         let held = verify_holdings(
             &mut self.client.borrow_mut(),
             &proof,
-            owner,
-            0,
+            &account.address,
+            account.sub,
             tokens,
             self.current(),
         )
@@ -537,14 +541,14 @@ impl Verifier {
         Ok((held, proof.header))
     }
 
-    /// `owner`'s holdings in `tokens` after block `height`, proven against
+    /// `account`'s holdings in `tokens` after block `height`, proven against
     /// that block's certificate (the node keeps the recent blocks and each
     /// UTC day's last block). Height 0 is the genesis state, proven under
     /// the genesis header a certified block 1 names as its parent.
     pub fn holdings_at(
         &self,
         rpc: &RpcClient,
-        owner: &Address,
+        account: &AccountRef,
         tokens: &[Symbol],
         height: u64,
     ) -> Result<(Vec<(Symbol, Holding)>, BlockHeader)> {
@@ -557,17 +561,19 @@ impl Verifier {
         } else {
             Freshness::AtHeight(height)
         };
-        let names: Vec<&str> = tokens.iter().map(Symbol::as_str).collect();
         let answer: StateProof = rpc.call(
             method::GET_PROOF,
-            json!([owner.to_bech32(), {"tokens": names, "height": height}]),
+            json!([
+                account.address.to_bech32(),
+                proof_options(account, tokens, Some(height))
+            ]),
         )?;
         let proof = self.entries_proof(&answer)?;
         let held = verify_holdings(
             &mut self.client.borrow_mut(),
             &proof,
-            owner,
-            0,
+            &account.address,
+            account.sub,
             tokens,
             freshness,
         )
@@ -576,6 +582,22 @@ impl Verifier {
             self.accept(&proof.header, &proof.certificate, false)?;
         }
         Ok((held, proof.header))
+    }
+
+    /// How many sub-accounts `owner` has opened at the current state,
+    /// proven: its sub-accounts are exactly `1..=` that.
+    pub fn sub_accounts(&self, rpc: &RpcClient, owner: &Address) -> Result<(u32, BlockHeader)> {
+        self.follow(rpc)?;
+        let answer: StateProof = rpc.call(
+            method::GET_PROOF,
+            json!([owner.to_bech32(), {"sub_accounts": true}]),
+        )?;
+        let proof = self.entries_proof(&answer)?;
+        let count =
+            verify_sub_accounts(&mut self.client.borrow_mut(), &proof, owner, self.current())
+                .map_err(|e| self.refused(e, &proof.header, &proof.certificate))?;
+        self.accept(&proof.header, &proof.certificate, true)?;
+        Ok((count, proof.header))
     }
 
     /// The header of block `height`, checked against its certificate;
@@ -782,6 +804,24 @@ pub fn reanchor(
     });
     chain.source = format!("{}; re-anchored at block {height}", chain.source);
     Ok(())
+}
+
+/// The options of a `merit_getProof` of `account`'s holdings in `tokens`:
+/// `sub` only for a sub-account, `height` only when asked.
+fn proof_options(
+    account: &AccountRef,
+    tokens: &[Symbol],
+    height: Option<u64>,
+) -> serde_json::Value {
+    let names: Vec<&str> = tokens.iter().map(Symbol::as_str).collect();
+    let mut options = json!({ "tokens": names });
+    if account.sub > 0 {
+        options["sub"] = json!(account.sub);
+    }
+    if let Some(h) = height {
+        options["height"] = json!(h);
+    }
+    options
 }
 
 /// A pinned set with its proof, as the light client follows it.

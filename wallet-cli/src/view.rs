@@ -24,6 +24,10 @@ pub struct TxView {
     /// event). Absent for other kinds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proposal_id: Option<u64>,
+    /// The sub-account an `OpenSubAccount` opened, `ADDRESS/N` (from its
+    /// `SubAccountOpened` event). Absent for other kinds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub_account: Option<String>,
     /// Why the node refused the transaction at submission, when it said
     /// more than the code: which field is over which bound ("memo is 257
     /// bytes, at most 256"). Absent otherwise.
@@ -38,11 +42,13 @@ impl From<TxInfo> for TxView {
         let mut offer_id = None;
         let mut escrow_id = None;
         let mut proposal_id = None;
+        let mut sub_account = None;
         for e in &tx.events {
             match e {
                 Event::OfferPlaced { offer, .. } => offer_id = Some(*offer),
                 Event::EscrowCreated { escrow, .. } => escrow_id = Some(escrow.clone()),
                 Event::Proposed { proposal, .. } => proposal_id = Some(*proposal),
+                Event::SubAccountOpened { account, .. } => sub_account = Some(account.clone()),
                 _ => {}
             }
         }
@@ -51,6 +57,7 @@ impl From<TxInfo> for TxView {
             offer_id,
             escrow_id,
             proposal_id,
+            sub_account,
             reason: None,
         }
     }
@@ -91,6 +98,16 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with(r#""price":"1/2"}],"offer_id":7}"#), "{text}");
+
+        let opened: TxInfo = serde_json::from_value(json!({
+            "hash": "ef", "status": "committed", "height": 44, "index": 0,
+            "kind": "OpenSubAccount", "sender": "mrt1x", "sub": 0, "events": [{
+            "type": "SubAccountOpened", "account": "mrt1x/2", "label": "Kiosk"}]}))
+        .unwrap();
+        let view = TxView::from(opened);
+        assert_eq!(view.sub_account.as_deref(), Some("mrt1x/2"));
+        let text = serde_json::to_string(&view).unwrap();
+        assert!(text.ends_with(r#""sub_account":"mrt1x/2"}"#), "{text}");
 
         let pending = TxView::from(TxInfo::new("cd", TxStatus::Pending));
         let text = serde_json::to_string(&pending).unwrap();

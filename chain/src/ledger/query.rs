@@ -7,7 +7,7 @@ use super::Ledger;
 use crate::block::BlockHeader;
 use crate::crypto::{Address, Hash32};
 use crate::state::*;
-use crate::tx::{AsAccount, ChainId, Price, Symbol};
+use crate::tx::{AccountRef, AsAccount, ChainId, Price, Symbol};
 
 /// A token's supply, counted two ways.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -304,11 +304,13 @@ impl Ledger {
 
     /// The expiring points in `who`'s balances, soonest first (ties by token).
     /// Points locked in offers and escrows are not included.
-    pub fn expiring(&self, who: &Address) -> Vec<ExpiringLot> {
+    pub fn expiring(&self, who: &impl AsAccount) -> Vec<ExpiringLot> {
+        let AccountRef { address, sub } = who.as_account();
         let mut out: Vec<ExpiringLot> = self
             .state
             .range(
-                StateKey::Holding(*who, 0, Symbol::MIN)..=StateKey::Holding(*who, 0, Symbol::MAX),
+                StateKey::Holding(address, sub, Symbol::MIN)
+                    ..=StateKey::Holding(address, sub, Symbol::MAX),
             )
             .filter_map(|(k, v)| match (k, v) {
                 (StateKey::Holding(_, _, token), StateValue::Holding(h)) => Some((*token, h)),

@@ -89,7 +89,9 @@ fn an_indexer_killed_twenty_times_and_a_database_restart_lose_and_repeat_nothing
     .into_iter()
     .map(|r| r[0].clone())
     .collect();
+    sub_accounts_are_indexed(&pg, &cluster);
     for kind in [
+        "OpenSubAccount",
         "Mint",
         "Transfer",
         "Pay",
@@ -102,6 +104,79 @@ fn an_indexer_killed_twenty_times_and_a_database_restart_lose_and_repeat_nothing
     ] {
         assert!(kinds.contains(kind), "no committed {kind}: {kinds:?}");
     }
+}
+
+/// The load's store: one row in `sub_accounts` with its label, the block
+/// and the transaction that opened it, as the node has it; committed
+/// payments into it (postings to `ADDRESS/1`, named so as counterparty)
+/// and out of it (transactions whose envelope's `sub` is 1).
+fn sub_accounts_are_indexed(pg: &Postgres, cluster: &Cluster) {
+    let owner = cluster.layout.shoppers[0].key.public().to_bech32();
+    let opened = rows(
+        pg,
+        DB,
+        "SELECT account, sub, label, opened_height, tx_hash FROM sub_accounts ORDER BY account, sub",
+    );
+    assert_eq!(opened.len(), 1, "{opened:?}");
+    let row = &opened[0];
+    assert_eq!(
+        row[..3],
+        [
+            owner.clone(),
+            super::STORE.to_string(),
+            "store 1".to_string()
+        ]
+    );
+    let tx = cluster
+        .rpc(0)
+        .call("merit_getTransaction", json!([row[4]]))
+        .unwrap();
+    assert_eq!(tx["status"], "committed", "{tx}");
+    assert_eq!(tx["height"].to_string(), row[3], "{tx}");
+    let event = tx["events"]
+        .as_array()
+        .and_then(|es| es.iter().find(|e| e["type"] == "SubAccountOpened"))
+        .unwrap_or_else(|| panic!("no SubAccountOpened event: {tx}"));
+    assert_eq!(event["label"], "store 1", "{tx}");
+    let kinds = rows(
+        pg,
+        DB,
+        "SELECT kind, sender, sub FROM transactions WHERE status = 'committed' AND kind = 'OpenSubAccount'",
+    );
+    assert_eq!(
+        kinds,
+        vec![vec![
+            "OpenSubAccount".to_string(),
+            owner.clone(),
+            "0".to_string()
+        ]]
+    );
+
+    let store = format!("{owner}/{}", super::STORE);
+    let count = |sql: &str| -> u64 { rows(pg, DB, sql)[0][0].parse().unwrap() };
+    let paid_in = count(&format!(
+        "SELECT count(*) FROM postings WHERE account = '{owner}' AND sub = {} AND side = 'credit' AND kind = 'Pay'",
+        super::STORE
+    ));
+    let named = count(&format!(
+        "SELECT count(*) FROM postings WHERE counterparty = '{store}' AND side = 'debit'"
+    ));
+    let paid_out = count(&format!(
+        "SELECT count(*) FROM transactions WHERE sender = '{owner}' AND sub = {} AND status = 'committed'",
+        super::STORE
+    ));
+    let journal_out = count(&format!(
+        "SELECT count(*) FROM postings p JOIN transactions t ON t.hash = p.tx_hash
+         WHERE t.sub = {s} AND p.account = '{owner}' AND p.sub = {s} AND p.side = 'debit'",
+        s = super::STORE
+    ));
+    assert!(paid_in > 0, "no payment reached {store}");
+    assert_eq!(named, paid_in, "payers' postings name {store}");
+    assert!(paid_out > 0, "{store} paid nothing");
+    assert_eq!(
+        journal_out, paid_out,
+        "each payment from {store} debits it once"
+    );
 }
 
 /// Heights 0 to the cursor, each once, each the node's block, each
@@ -243,28 +318,38 @@ fn aggregates_match_the_audit(pg: &Postgres, cluster: &Cluster) {
     assert!(redeemed_somewhere, "no points were redeemed: {audit:?}");
 }
 
-/// Every account the journal names holds, on the node, exactly the
-/// balances the database gives it.
+/// `ADDRESS`, or `ADDRESS/N` for a sub-account.
+fn account_ref(address: &str, sub: &str) -> String {
+    match sub {
+        "0" => address.to_string(),
+        n => format!("{address}/{n}"),
+    }
+}
+
+/// Every account and sub-account the journal names holds, on the node,
+/// exactly the balances the database gives it.
 fn balances_match_the_accounts(pg: &Postgres, cluster: &Cluster) {
     let decimals = decimals(pg, DB);
     let mut db: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     for r in rows(
         pg,
         DB,
-        "SELECT DISTINCT account FROM postings WHERE account LIKE 'mrt1%'",
+        "SELECT DISTINCT account, sub FROM postings WHERE account LIKE 'mrt1%'",
     ) {
-        db.entry(r[0].clone()).or_default();
+        db.entry(account_ref(&r[0], &r[1])).or_default();
     }
     for r in rows(
         pg,
         DB,
-        "SELECT account, token, balance FROM balances WHERE sub = 0 AND balance <> 0",
+        "SELECT account, sub, token, balance FROM balances WHERE balance <> 0",
     ) {
-        db.entry(r[0].clone())
+        db.entry(account_ref(&r[0], &r[1]))
             .or_default()
-            .insert(r[1].clone(), r[2].parse().unwrap());
+            .insert(r[2].clone(), r[3].parse().unwrap());
     }
     assert!(db.len() >= 7, "only {} accounts in the journal", db.len());
+    let subs = db.keys().filter(|a| a.contains('/')).count();
+    assert!(subs >= 1, "no sub-account in the journal: {:?}", db.keys());
     let rpc = cluster.rpc(0);
     for (address, balances) in &db {
         let account: Account =

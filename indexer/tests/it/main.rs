@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use merit_chain::encoding::{BoundedString, BoundedVec};
-use merit_chain::tx::{Memo, OrderId, PayLeg, Price};
+use merit_chain::tx::{AccountRef, Memo, OrderId, PayLeg, Price};
 use merit_chain::{Keypair, TxKind};
 use merit_indexer::fetch::Mutant;
 use merit_tests::cluster::Cluster;
@@ -133,8 +133,13 @@ fn rows(pg: &Postgres, db: &str, sql: &str) -> Vec<Vec<String>> {
 
 /// A load of every kind that moves points: mints, transfers and split
 /// payments with memos, redemptions, offers that lock points and trade,
-/// and the issuer's freezes, unfreezes and clawbacks. Some are rejected (an overspend, a crossed book); those post
-/// nothing.
+/// and the issuer's freezes, unfreezes and clawbacks. The first shopper
+/// opens a sub-account, [`STORE`], which every round pays into and out of
+/// (the envelope's `sub`). Some are rejected (an overspend, a crossed book,
+/// a payment to the sub-account before it is opened); those post nothing.
+/// The sub-account the load's first shopper opens.
+const STORE: u32 = 1;
+
 struct Load {
     stop: Arc<AtomicBool>,
     sent: Arc<AtomicU64>,
@@ -163,6 +168,9 @@ impl Load {
         let thread = std::thread::spawn(move || {
             let mut rng = SimRng::new(seed);
             let mut round = 0u64;
+            let owner = &shoppers[0];
+            let store = AccountRef::new(owner.public(), STORE);
+            let mut opened = false;
             while !stop2.load(Ordering::Relaxed) {
                 round += 1;
                 let rpc = &rpcs[rng.index(rpcs.len())];
@@ -175,37 +183,40 @@ impl Load {
                 let shopper = &shoppers[rng.index(shoppers.len())];
                 let peer = &shoppers[rng.index(shoppers.len())];
                 let memo = |s: String| Some(Memo::new(s).unwrap());
-                let mut txs = vec![
+                let mut txs: Vec<(&Keypair, u32, TxKind)> = vec![
                     (
                         merchant,
+                        0,
                         TxKind::Mint {
                             token: *token,
-                            to: shopper.public(),
+                            to: shopper.public().into(),
                             amount: rng.range(100, 1_000),
                         },
                     ),
                     (
                         shopper,
+                        0,
                         TxKind::Transfer {
                             token: *token,
-                            to: peer.public(),
+                            to: peer.public().into(),
                             amount: rng.range(1, 50),
                             memo: memo(format!("round {round}")),
                         },
                     ),
                     (
                         shopper,
+                        0,
                         TxKind::Pay {
                             order_id: OrderId::new(format!("order-{seed}-{round}")).unwrap(),
                             legs: BoundedVec::new(vec![
                                 PayLeg {
-                                    to: merchant.public(),
+                                    to: merchant.public().into(),
                                     token: *token,
                                     amount: rng.range(1, 40),
                                 },
                                 // A combined payment when the tokens differ.
                                 PayLeg {
-                                    to: peer.public(),
+                                    to: peer.public().into(),
                                     token: *other_token,
                                     amount: 1,
                                 },
@@ -216,6 +227,7 @@ impl Load {
                     ),
                     (
                         shopper,
+                        0,
                         TxKind::Redeem {
                             token: *token,
                             amount: rng.range(1, 5),
@@ -228,6 +240,7 @@ impl Load {
                 let shopper_ref = merit_chain::tx::AccountRef::main(shopper.public());
                 txs.push((
                     issuer,
+                    0,
                     match round % 4 {
                         0 => TxKind::Unfreeze {
                             token: *bean,
@@ -250,6 +263,7 @@ impl Load {
                 if other_token != token {
                     txs.push((
                         shopper,
+                        0,
                         TxKind::PlaceOffer {
                             sell: *token,
                             buy: *other_token,
@@ -260,28 +274,74 @@ impl Load {
                     // A path payment through the offers other rounds rest.
                     txs.push((
                         shopper,
+                        0,
                         TxKind::PayPath {
                             send_token: *token,
                             send_max: 1_000,
                             dest_token: *other_token,
                             dest_amount: rng.range(1, 5),
-                            to: peer.public(),
+                            to: peer.public().into(),
                             path: BoundedVec::new(Vec::new()).unwrap(),
                             order_id: None,
                             memo: memo(format!("path {round}")),
                         },
                     ));
                 }
-                for (key, kind) in txs {
+                // The store's sub-account: opened once, then paid into by
+                // a shopper and paying a merchant from the envelope's `sub`.
+                if !opened {
+                    txs.insert(
+                        0,
+                        (
+                            owner,
+                            0,
+                            TxKind::OpenSubAccount {
+                                label: BoundedString::new("store 1").unwrap(),
+                            },
+                        ),
+                    );
+                }
+                txs.push((
+                    shopper,
+                    0,
+                    TxKind::Pay {
+                        order_id: OrderId::new(format!("store-{seed}-{round}")).unwrap(),
+                        legs: BoundedVec::new(vec![PayLeg {
+                            to: store,
+                            token: *token,
+                            amount: rng.range(5, 30),
+                        }])
+                        .unwrap(),
+                        memo: None,
+                    },
+                ));
+                txs.push((
+                    owner,
+                    STORE,
+                    TxKind::Pay {
+                        order_id: OrderId::new(format!("till-{seed}-{round}")).unwrap(),
+                        legs: BoundedVec::new(vec![PayLeg {
+                            to: merchant.public().into(),
+                            token: *token,
+                            amount: rng.range(1, 5),
+                        }])
+                        .unwrap(),
+                        memo: memo(format!("store till {round}")),
+                    },
+                ));
+                for (key, sub, kind) in txs {
+                    let open = matches!(kind, TxKind::OpenSubAccount { .. });
                     let tx = merit_chain::TxBody {
                         chain_id: BoundedString::new(chain_id.clone()).unwrap(),
                         sender: key.public(),
+                        sub,
                         nonce: rng.next_u64(),
                         expires_at_height: tip + 100,
                         kind,
                     }
                     .sign(key);
                     if rpc.send(&tx).is_ok() {
+                        opened |= open;
                         sent2.fetch_add(1, Ordering::Relaxed);
                     }
                 }

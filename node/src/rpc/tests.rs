@@ -61,10 +61,16 @@ struct Signer {
 
 impl Signer {
     fn sign(&mut self, ledger: &Ledger, key: &Keypair, kind: TxKind) -> Transaction {
+        self.sign_from(ledger, key, 0, kind)
+    }
+
+    /// Signed by `key`, paid by its sub-account `sub`.
+    fn sign_from(&mut self, ledger: &Ledger, key: &Keypair, sub: u32, kind: TxKind) -> Transaction {
         self.nonce += 1;
         TxBody {
             chain_id: ledger.chain_id().clone(),
             sender: key.public(),
+            sub,
             nonce: self.nonce,
             expires_at_height: ledger.height() + 100,
             kind,
@@ -158,14 +164,14 @@ fn build_chain(layout: &DevnetLayout, ledger: &mut Ledger, storage: &dyn Storage
     let mut s = Signer { nonce: 100 };
     let transfer = |token: &str, to: &Keypair, amount: u64, memo: Option<&str>| TxKind::Transfer {
         token: sym(token),
-        to: to.public(),
+        to: to.public().into(),
         amount,
         memo: memo.map(text),
     };
     let escrow = |token: &str, to: &Keypair, amount: u64, deadline_ms: u64, order: Option<&str>| {
         TxKind::EscrowCreate {
             token: sym(token),
-            to: to.public(),
+            to: to.public().into(),
             amount,
             deadline_ms,
             order_id: order.map(text),
@@ -175,12 +181,12 @@ fn build_chain(layout: &DevnetLayout, ledger: &mut Ledger, storage: &dyn Storage
         order_id: text(order),
         legs: BoundedVec::new(vec![
             PayLeg {
-                to: coffee.public(),
+                to: coffee.public().into(),
                 token: sym("BEAN"),
                 amount: 450,
             },
             PayLeg {
-                to: carol.public(),
+                to: carol.public().into(),
                 token: sym("BEAN"),
                 amount: 50,
             },
@@ -234,7 +240,7 @@ fn build_chain(layout: &DevnetLayout, ledger: &mut Ledger, storage: &dyn Storage
             &coffee,
             TxKind::Mint {
                 token: sym("CUPS"),
-                to: alice.public(),
+                to: alice.public().into(),
                 amount: 500,
             },
         ),
@@ -321,6 +327,25 @@ fn build_chain(layout: &DevnetLayout, ledger: &mut Ledger, storage: &dyn Storage
             &carol,
             escrow("MILES", &bob, 200, t3 + MS_PER_DAY, Some("trip-2")),
         ),
+        // Bob's sub-account bob/1: opened, paid into, and paying out.
+        s.sign(
+            ledger,
+            &bob,
+            TxKind::OpenSubAccount {
+                label: text("Kiosk"),
+            },
+        ),
+        s.sign(
+            ledger,
+            &alice,
+            TxKind::Transfer {
+                token: sym("BEAN"),
+                to: merit_chain::tx::AccountRef::new(bob.public(), 1),
+                amount: 300,
+                memo: None,
+            },
+        ),
+        s.sign_from(ledger, &bob, 1, transfer("BEAN", &carol, 100, None)),
     ];
     txs.extend(b3.iter().map(Transaction::hash));
     escrows.extend(b3[5..6].iter().map(Transaction::hash));
@@ -334,7 +359,7 @@ fn build_chain(layout: &DevnetLayout, ledger: &mut Ledger, storage: &dyn Storage
             &coffee,
             TxKind::Mint {
                 token: sym("CUPS"),
-                to: bob.public(),
+                to: bob.public().into(),
                 amount: 40,
             },
         ),
@@ -412,6 +437,7 @@ fn build_chain(layout: &DevnetLayout, ledger: &mut Ledger, storage: &dyn Storage
     let foreign = TxBody {
         chain_id: ChainId::new("another-chain".to_string()).expect("a chain id"),
         sender: alice.public(),
+        sub: 0,
         nonce: 1,
         expires_at_height: ledger.height() + 100,
         kind: transfer("BEAN", &bob, 1, None),
@@ -421,6 +447,7 @@ fn build_chain(layout: &DevnetLayout, ledger: &mut Ledger, storage: &dyn Storage
         TxBody {
             chain_id: ledger.chain_id().clone(),
             sender: alice.public(),
+            sub: 0,
             nonce,
             expires_at_height,
             kind,
@@ -435,7 +462,7 @@ fn build_chain(layout: &DevnetLayout, ledger: &mut Ledger, storage: &dyn Storage
     );
     let legs: Vec<PayLeg> = (0..=merit_chain::limits::MAX_PAY_LEGS)
         .map(|_| PayLeg {
-            to: bob.public(),
+            to: bob.public().into(),
             token: sym("BEAN"),
             amount: 1,
         })
@@ -663,6 +690,8 @@ fn calls(f: &Facts) -> Vec<(&'static str, Value)> {
         json!([f.addresses[0], {"token": "BEAN", "cursor": "3:0"}]),
         json!([f.addresses[0], {"token": "NOPE!"}]),
         json!([f.addresses[0], {"sub": 1}]),
+        json!([format!("{}/1", f.addresses[1])]),
+        json!([format!("{}/1", f.addresses[1]), {"sub": 2}]),
         json!([f.addresses[0], {"color": "blue"}]),
         json!(["bad"]),
     ] {
@@ -682,8 +711,30 @@ fn calls(f: &Facts) -> Vec<(&'static str, Value)> {
         json!([f.addresses[0], {"block": 1}]),
         json!(["bad"]),
         json!([]),
+        json!([f.addresses[1], {"sub_accounts": true}]),
+        json!([f.addresses[0], {"sub_accounts": true}]),
+        json!([f.addresses[1], {"sub_accounts": true, "tokens": ["BEAN"]}]),
+        json!([format!("{}/1", f.addresses[1]), {"tokens": ["BEAN"]}]),
+        json!([format!("{}/1", f.addresses[1]), {"sub_accounts": true}]),
     ] {
         c.push(("merit_getProof", p));
+    }
+    // Sub-accounts: bob opened one; ADDRESS/N everywhere an account is named.
+    for p in [
+        json!([f.addresses[1]]),
+        json!([f.addresses[0]]),
+        json!([format!("{}/1", f.addresses[1])]),
+        json!(["bad"]),
+    ] {
+        c.push(("merit_getSubAccounts", p));
+    }
+    for p in [
+        json!([format!("{}/1", f.addresses[1])]),
+        json!([format!("{}/2", f.addresses[1])]),
+        json!([format!("{}/x", f.addresses[1])]),
+        json!([format!("{}/0", f.addresses[1])]),
+    ] {
+        c.push(("merit_getAccount", p));
     }
     for p in [
         json!(["BEAN"]),
@@ -712,6 +763,7 @@ fn calls(f: &Facts) -> Vec<(&'static str, Value)> {
     for p in [
         json!([f.addresses[0], {"from_ms": day, "to_ms": day + 86_400_000}]),
         json!([f.addresses[1], {"from_ms": day, "to_ms": day + 86_400_000, "token": "MILES"}]),
+        json!([format!("{}/1", f.addresses[1]), {"from_ms": day, "to_ms": day + 86_400_000}]),
         json!([f.addresses[0], {"from_ms": LAST_BLOCK_TIME_MS - 1, "to_ms": LAST_BLOCK_TIME_MS + 86_400_000}]),
         json!([f.addresses[0], {"from_ms": day, "to_ms": day}]),
         json!([f.addresses[0], {"from_ms": day}]),
@@ -1353,7 +1405,7 @@ fn forty_days(layout: &DevnetLayout, ledger: &mut Ledger, storage: &dyn Storage)
     let (mut sa, mut sb) = (Signer { nonce: 0 }, Signer { nonce: 0 });
     let pay = |to: &Keypair, amount: u64| TxKind::Transfer {
         token: sym("BEAN"),
-        to: to.public(),
+        to: to.public().into(),
         amount,
         memo: None,
     };
@@ -1504,4 +1556,91 @@ fn the_last_block_of_each_kept_day_proves_after_the_block_window() {
         let message = answer["error"]["message"].as_str().expect("a message");
         assert!(message.contains("merit_getDayEnds"), "{message}");
     }
+}
+
+/// After bob opens sub-account 1, alice pays 3.00 BEAN into it and it pays
+/// 1.00 out, the sub-account's balance, history and proof come back as its
+/// own, and the opened count proves.
+#[test]
+fn a_sub_account_answers_for_its_own_balance_history_and_proof() {
+    use merit_chain::light::LightClient;
+    use merit_chain::proof::{EntriesProof, Freshness, verify_holdings, verify_sub_accounts};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let (shared, module, facts) = serve(&runtime);
+    let bob = Address::from_bech32(&facts.addresses[1]).expect("an address");
+    let sub1 = format!("{}/1", facts.addresses[1]);
+
+    let account = call(&runtime, &module, "merit_getAccount", &json!([sub1]))["result"].clone();
+    assert_eq!(account["address"], json!(sub1));
+    assert_eq!(account["balances"], json!({"BEAN": "2.00"}));
+    assert_eq!(account["sub_accounts"], json!(1));
+    assert_eq!(account["label"], json!("Kiosk"));
+    let main = call(
+        &runtime,
+        &module,
+        "merit_getAccount",
+        &json!([facts.addresses[1]]),
+    );
+    assert_eq!(main["result"]["sub_accounts"], json!(1));
+    assert!(main["result"].get("label").is_none());
+
+    let subs = call(
+        &runtime,
+        &module,
+        "merit_getSubAccounts",
+        &json!([bob.to_bech32()]),
+    );
+    let opened_height = shared
+        .read_ledger()
+        .sub_account(&bob, 1)
+        .expect("opened")
+        .opened_height;
+    assert_eq!(
+        subs["result"],
+        json!([{"sub": 1, "account": sub1, "label": "Kiosk", "opened_height": opened_height}])
+    );
+
+    let history = call(&runtime, &module, "merit_getHistory", &json!([sub1]))["result"].clone();
+    let entries = history["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 2, "paid in, then paid out: {history}");
+    assert!(entries.iter().all(|e| e["kind"] == json!("Transfer")));
+
+    let (chain_id, genesis_set) = {
+        let ledger = shared.read_ledger();
+        (
+            ledger.chain_id().clone(),
+            ledger.validators_at(1).expect("the genesis set").clone(),
+        )
+    };
+    let mut client = LightClient::new(chain_id, 1, genesis_set).expect("a client");
+    let bytes = |v: &Value| hex::decode(v["proof"].as_str().expect("a proof")).expect("hex");
+    let answer = call(
+        &runtime,
+        &module,
+        "merit_getProof",
+        &json!([sub1, {"tokens": ["BEAN"]}]),
+    );
+    let answer = &answer["result"];
+    let proof = EntriesProof::from_bytes(&bytes(answer)).expect("a proof");
+    let at = Freshness::AtHeight(answer["height"].as_u64().expect("a height"));
+    let held = verify_holdings(&mut client, &proof, &bob, 1, &[sym("BEAN")], at)
+        .expect("the proof verifies");
+    assert_eq!(held[0].1.balance, 200);
+
+    let answer = call(
+        &runtime,
+        &module,
+        "merit_getProof",
+        &json!([facts.addresses[1], {"sub_accounts": true}]),
+    );
+    let answer = &answer["result"];
+    let proof = EntriesProof::from_bytes(&bytes(answer)).expect("a proof");
+    let at = Freshness::AtHeight(answer["height"].as_u64().expect("a height"));
+    assert_eq!(
+        verify_sub_accounts(&mut client, &proof, &bob, at).expect("the count verifies"),
+        1
+    );
 }

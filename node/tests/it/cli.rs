@@ -176,11 +176,12 @@ fn transfer(layout: &DevnetLayout, nonce: u64, expires_at_height: u64) -> Transa
     TxBody {
         chain_id: BoundedString::new(layout.genesis.chain_id.clone()).unwrap(),
         sender: alice.public(),
+        sub: 0,
         nonce,
         expires_at_height,
         kind: TxKind::Transfer {
             token: Symbol::new("BEAN").unwrap(),
-            to: layout.shopper("bob").unwrap().public(),
+            to: (layout.shopper("bob").unwrap().public()).into(),
             amount: 1,
             memo: None,
         },

@@ -252,11 +252,12 @@ async fn running_node(dir: &std::path::Path) -> (merit_node::NodeHandle, String)
     let tx = TxBody {
         chain_id,
         sender: alice.public(),
+        sub: 0,
         nonce: 1,
         expires_at_height: height + 100,
         kind: TxKind::Transfer {
             token: Symbol::new("BEAN").expect("a symbol"),
-            to: layout.shopper("bob").expect("bob").public(),
+            to: (layout.shopper("bob").expect("bob").public()).into(),
             amount: 1,
             memo: None,
         },

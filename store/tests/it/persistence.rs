@@ -222,7 +222,7 @@ fn reopening_restores_offers_escrows_and_lots() {
     };
     let mint = |amount| TxKind::Mint {
         token: sym("FLY"),
-        to: alice.public(),
+        to: alice.public().into(),
         amount,
     };
     let offer = |sell: &str, buy: &str, amount| TxKind::PlaceOffer {
@@ -234,7 +234,7 @@ fn reopening_restores_offers_escrows_and_lots() {
     let deadline = GENESIS_TIME_MS + 3 * MS_PER_DAY;
     let escrow = TxKind::EscrowCreate {
         token: sym("FLY"),
-        to: bob.public(),
+        to: bob.public().into(),
         amount: 30,
         deadline_ms: deadline,
         order_id: Some(BoundedString::new("trip-1").unwrap()),
@@ -348,7 +348,7 @@ fn the_stored_book_index_walks_in_match_order_through_fills_cancels_and_a_reopen
     // one from the middle; bob leaves a resting offer on the other side.
     let mint = TxKind::Mint {
         token: sym("BOOK"),
-        to: bob.public(),
+        to: bob.public().into(),
         amount: 1_000,
     };
     let txs = vec![a.tx(&m2, mint)];

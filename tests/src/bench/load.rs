@@ -290,7 +290,7 @@ impl Signer {
         let kind = if pay {
             let legs: Vec<PayLeg> = (0..PAY_LEGS)
                 .map(|k| PayLeg {
-                    to: self.accounts[pick(k)].public(),
+                    to: self.accounts[pick(k)].public().into(),
                     token: self.token,
                     amount: 1,
                 })
@@ -303,7 +303,7 @@ impl Signer {
         } else {
             TxKind::Transfer {
                 token: self.token,
-                to: self.accounts[pick(0)].public(),
+                to: self.accounts[pick(0)].public().into(),
                 amount: 1,
                 memo: None,
             }
@@ -311,6 +311,7 @@ impl Signer {
         TxBody {
             chain_id: BoundedString::new(self.chain_id.clone()).unwrap_or_default(),
             sender: sender.public(),
+            sub: 0,
             nonce: self.run.wrapping_add(i as u64),
             expires_at_height: expires,
             kind,
@@ -430,6 +431,7 @@ impl Bench {
         TxBody {
             chain_id: BoundedString::new(self.chain_id.clone()).unwrap_or_default(),
             sender: key.public(),
+            sub: 0,
             nonce,
             expires_at_height: expires,
             kind,
@@ -450,7 +452,7 @@ impl Bench {
             expires,
             TxKind::Mint {
                 token: self.token,
-                to: funder.public(),
+                to: funder.public().into(),
                 amount: total,
             },
         );
@@ -461,7 +463,7 @@ impl Bench {
             let legs: Vec<PayLeg> = chunk
                 .iter()
                 .map(|a| PayLeg {
-                    to: a.public(),
+                    to: a.public().into(),
                     token: self.token,
                     amount: FUNDING_UNITS,
                 })

@@ -61,6 +61,7 @@ impl Accounts {
         TxBody {
             chain_id: BoundedString::new(self.chain_id.clone()).unwrap_or_default(),
             sender: key.public(),
+            sub: 0,
             nonce,
             expires_at_height: expires,
             kind,
@@ -84,7 +85,7 @@ impl Accounts {
             expires,
             TxKind::Mint {
                 token: self.token,
-                to: issuer.public(),
+                to: issuer.public().into(),
                 amount: self.funded_total(),
             },
         );
@@ -93,7 +94,7 @@ impl Accounts {
             .keys
             .iter()
             .map(|k| PayLeg {
-                to: k.public(),
+                to: k.public().into(),
                 token: self.token,
                 amount: FUNDING_UNITS,
             })
@@ -216,7 +217,7 @@ pub fn run_load(
             let kind = if shape.pay_every > 0 && serial.is_multiple_of(shape.pay_every) {
                 let legs: Vec<PayLeg> = (0..PAY_LEGS)
                     .map(|_| PayLeg {
-                        to: accounts.keys[pick(&mut rng)].public(),
+                        to: accounts.keys[pick(&mut rng)].public().into(),
                         token: accounts.token,
                         amount: 1,
                     })
@@ -230,7 +231,7 @@ pub fn run_load(
             } else {
                 TxKind::Transfer {
                     token: accounts.token,
-                    to: accounts.keys[pick(&mut rng)].public(),
+                    to: accounts.keys[pick(&mut rng)].public().into(),
                     amount: 1,
                     memo: None,
                 }

@@ -658,7 +658,7 @@ fn probe(
         height + load::TTL_BLOCKS,
         TxKind::Transfer {
             token: accounts.token,
-            to: to.public(),
+            to: to.public().into(),
             amount: 1,
             memo: None,
         },

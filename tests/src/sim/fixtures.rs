@@ -114,6 +114,7 @@ pub fn governance_tx(i: usize, kind: TxKind, height: u64, nonce: u64) -> Transac
     TxBody {
         chain_id: chain_id(),
         sender: key.public(),
+        sub: 0,
         nonce,
         expires_at_height: height + SIM_TX_TTL_BLOCKS,
         kind,
@@ -206,11 +207,12 @@ pub fn transfers(rng: &mut SimRng, height: u64, next_nonce: &mut u64) -> Vec<Tra
             TxBody {
                 chain_id: chain_id(),
                 sender: keys[from].public(),
+                sub: 0,
                 nonce: *next_nonce,
                 expires_at_height: height + SIM_TX_TTL_BLOCKS,
                 kind: TxKind::Transfer {
                     token: token(),
-                    to: keys[to].public(),
+                    to: keys[to].public().into(),
                     amount: rng.range(1, 50),
                     memo: None,
                 },

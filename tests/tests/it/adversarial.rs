@@ -29,8 +29,8 @@ use merit_chain::amount::parse_amount;
 use merit_chain::crypto::sha256;
 use merit_chain::encoding::{self, BoundedString, BoundedVec};
 use merit_chain::limits::{
-    MAX_MEMO_BYTES, MAX_ORDER_ID_BYTES, MAX_PAY_LEGS, MAX_TOKEN_NAME_BYTES, MAX_TX_BYTES,
-    MAX_TX_TTL_BLOCKS,
+    MAX_MEMO_BYTES, MAX_ORDER_ID_BYTES, MAX_PAY_LEGS, MAX_SUB_ACCOUNTS, MAX_TOKEN_NAME_BYTES,
+    MAX_TX_BYTES, MAX_TX_TTL_BLOCKS,
 };
 use merit_chain::tx::{AccountRef, PAY_LEGS_DECODE_BOUND, PayLeg, Price};
 use merit_chain::{Hash32, Keypair, RejectCode, Symbol, Transaction, TxBody, TxKind};
@@ -56,7 +56,7 @@ fn sym(s: &str) -> Symbol {
 fn transfer(token: &str, to: &Keypair, amount: u64) -> TxKind {
     TxKind::Transfer {
         token: sym(token),
-        to: to.public(),
+        to: to.public().into(),
         amount,
         memo: None,
     }
@@ -65,7 +65,7 @@ fn transfer(token: &str, to: &Keypair, amount: u64) -> TxKind {
 fn mint(token: &str, to: &Keypair, amount: u64) -> TxKind {
     TxKind::Mint {
         token: sym(token),
-        to: to.public(),
+        to: to.public().into(),
         amount,
     }
 }
@@ -84,7 +84,7 @@ fn combined(order_id: &str, legs: &[(&Keypair, &str, u64)]) -> TxKind {
     let legs = legs
         .iter()
         .map(|(k, token, amount)| PayLeg {
-            to: k.public(),
+            to: k.public().into(),
             token: sym(token),
             amount: *amount,
         })
@@ -110,7 +110,7 @@ fn pay_path(
         send_max,
         dest_token: sym(dest),
         dest_amount,
-        to: to.public(),
+        to: to.public().into(),
         path: BoundedVec::new(path.iter().map(|t| sym(t)).collect()).unwrap(),
         order_id: None,
         memo: None,
@@ -137,7 +137,7 @@ fn offer(sell: &str, buy: &str, amount: u64, n: u64, d: u64) -> TxKind {
 fn escrow(token: &str, to: &Keypair, amount: u64, deadline_ms: u64, order: Option<&str>) -> TxKind {
     TxKind::EscrowCreate {
         token: sym(token),
-        to: to.public(),
+        to: to.public().into(),
         amount,
         deadline_ms,
         order_id: order.map(|o| BoundedString::new(o).unwrap()),
@@ -937,6 +937,7 @@ fn a_transaction_signed_for_another_chain_is_refused() {
         let body = |chain: &str| TxBody {
             chain_id: BoundedString::new(chain).unwrap(),
             sender: alice.public(),
+            sub: 0,
             nonce: p.next_nonce(),
             expires_at_height: p.height() + 500,
             kind: transfer("BEAN", &bob, 100),
@@ -1537,6 +1538,295 @@ fn combined_and_path_payment_rules_reject_in_a_block_and_change_nothing() {
     });
 }
 
+/// Opens the sender's next sub-account.
+fn open_sub_account(label: &str) -> TxKind {
+    TxKind::OpenSubAccount {
+        label: BoundedString::new(label).unwrap(),
+    }
+}
+
+/// `ADDRESS/N` as the node writes an account in JSON: a string, or an
+/// object of `address` and `sub`.
+fn account_text(v: &Value) -> String {
+    match (v.as_str(), v["address"].as_str(), v["sub"].as_u64()) {
+        (Some(s), _, _) => s.to_string(),
+        (None, Some(a), Some(0)) => a.to_string(),
+        (None, Some(a), Some(n)) => format!("{a}/{n}"),
+        _ => panic!("not an account: {v}"),
+    }
+}
+
+/// Sub-accounts (ADR 020). Every receiver must be the address itself or
+/// one of its opened sub-accounts, and so must the envelope's paying
+/// account: a transfer, a payment leg, a path payment, an escrow and a mint
+/// to bob's unopened `ADDRESS/3`, and payments from an unopened `sub`, are
+/// each rejected in a block with `UnknownSubAccount` and change nothing.
+/// The envelope's `sub` is always the sender's own account, and the
+/// signature is the address's key's: bob's sub-account cannot be spent with
+/// alice's key, whatever `sub` says, and `sub` cannot be changed after
+/// signing. An address opens at most `MAX_SUB_ACCOUNTS`.
+#[test]
+fn sub_account_rules_reject_in_a_block_and_change_nothing() {
+    rule("sub-accounts", |p| {
+        let case = "sub-accounts";
+        let (alice, bob, m0) = (p.c.shopper("alice"), p.c.shopper("bob"), p.merchant(0));
+        let bob_sub = |n: u32| AccountRef::new(bob.public(), n);
+        let tx_from = |key: &Keypair, sub: u32, kind: TxKind| {
+            p.c.tx_from(key, sub, p.next_nonce(), p.height() + 500, kind)
+        };
+        let opened_by = |hash: &str| {
+            let v = p.rpc.call("merit_getTransaction", json!([hash])).unwrap();
+            let event = v["events"]
+                .as_array()
+                .and_then(|es| es.iter().find(|e| e["type"] == "SubAccountOpened"))
+                .unwrap_or_else(|| panic!("{case}: no SubAccountOpened: {v}"))
+                .clone();
+            (account_text(&event["account"]), event["label"].clone())
+        };
+        // bob opens ADDRESS/1 and ADDRESS/2, one after the other; ADDRESS/3
+        // stays unopened.
+        for (n, label) in [(1, "till 1"), (2, "till 2")] {
+            let hash = p.commit(case, &p.tx(&bob, open_sub_account(label)));
+            assert_eq!(
+                opened_by(&hash),
+                (bob_sub(n).to_string(), json!(label)),
+                "{case}"
+            );
+        }
+        // alice pays 5.00 BEAN into bob/1; bob pays 1.00 of it out.
+        p.commit(
+            case,
+            &p.tx(
+                &alice,
+                TxKind::Transfer {
+                    token: sym("BEAN"),
+                    to: bob_sub(1),
+                    amount: 500,
+                    memo: None,
+                },
+            ),
+        );
+        p.commit(case, &tx_from(&bob, 1, transfer("BEAN", &m0, 100)));
+        let sub_accounts = || {
+            let call = |params: Value| {
+                p.rpc
+                    .call("merit_getAccount", params)
+                    .unwrap_or_else(|e| panic!("{case}: merit_getAccount: {e:?}"))
+            };
+            json!({
+                "bob/1": call(json!([bob_sub(1).to_string()])),
+                "bob/2": call(json!([bob_sub(2).to_string()])),
+                "list": p.rpc
+                    .call("merit_getSubAccounts", json!([bob.public().to_bech32()]))
+                    .unwrap_or_else(|e| panic!("{case}: merit_getSubAccounts: {e:?}")),
+            })
+        };
+        let subs_before = sub_accounts();
+        assert_eq!(
+            subs_before["bob/1"]["balances"]["BEAN"], "4.00",
+            "{case}: {subs_before}"
+        );
+
+        let before = p.snapshot(case);
+        let unopened = bob_sub(3);
+        let deadline = p.block_time_ms() + 86_400_000;
+        let to_unopened = |kind: TxKind| -> TxKind {
+            match kind {
+                TxKind::Transfer {
+                    token,
+                    amount,
+                    memo,
+                    ..
+                } => TxKind::Transfer {
+                    token,
+                    to: unopened,
+                    amount,
+                    memo,
+                },
+                TxKind::EscrowCreate {
+                    token,
+                    amount,
+                    deadline_ms,
+                    order_id,
+                    ..
+                } => TxKind::EscrowCreate {
+                    token,
+                    to: unopened,
+                    amount,
+                    deadline_ms,
+                    order_id,
+                },
+                TxKind::Mint { token, amount, .. } => TxKind::Mint {
+                    token,
+                    to: unopened,
+                    amount,
+                },
+                TxKind::PayPath {
+                    send_token,
+                    send_max,
+                    dest_token,
+                    dest_amount,
+                    path,
+                    order_id,
+                    memo,
+                    ..
+                } => TxKind::PayPath {
+                    send_token,
+                    send_max,
+                    dest_token,
+                    dest_amount,
+                    to: unopened,
+                    path,
+                    order_id,
+                    memo,
+                },
+                other => panic!("{case}: no receiver in {other:?}"),
+            }
+        };
+        let pay_unopened_leg = TxKind::Pay {
+            order_id: BoundedString::new("adv-sub-leg").unwrap(),
+            legs: BoundedVec::new(vec![
+                PayLeg {
+                    to: m0.public().into(),
+                    token: sym("BEAN"),
+                    amount: 100,
+                },
+                PayLeg {
+                    to: unopened,
+                    token: sym("BEAN"),
+                    amount: 100,
+                },
+            ])
+            .unwrap(),
+            memo: None,
+        };
+        let txs = [
+            (
+                p.tx(&alice, to_unopened(transfer("BEAN", &bob, 100))),
+                RejectCode::UnknownSubAccount,
+            ),
+            (
+                p.tx(&alice, pay_unopened_leg),
+                RejectCode::UnknownSubAccount,
+            ),
+            // The book could deliver (alice's offer sells BEAN for BOOK).
+            (
+                p.tx(
+                    &bob,
+                    to_unopened(pay_path("BOOK", 10_000, "BEAN", 1, &bob, &[])),
+                ),
+                RejectCode::UnknownSubAccount,
+            ),
+            (
+                p.tx(
+                    &alice,
+                    to_unopened(escrow("BEAN", &bob, 100, deadline, None)),
+                ),
+                RejectCode::UnknownSubAccount,
+            ),
+            (
+                p.tx(&m0, to_unopened(mint("BEAN", &bob, 100))),
+                RejectCode::UnknownSubAccount,
+            ),
+            // Paying from an unopened account of the sender's: bob's third,
+            // and alice's first (alice has none; bob's first is not hers).
+            (
+                tx_from(&bob, 3, transfer("BEAN", &alice, 1)),
+                RejectCode::UnknownSubAccount,
+            ),
+            (
+                tx_from(&alice, 1, transfer("BEAN", &bob, 1)),
+                RejectCode::UnknownSubAccount,
+            ),
+            (
+                tx_from(&alice, u32::MAX, pay("BEAN", "adv-sub-from", &[(&m0, 1)])),
+                RejectCode::UnknownSubAccount,
+            ),
+            (
+                tx_from(&bob, 3, open_sub_account("till 3")),
+                RejectCode::UnknownSubAccount,
+            ),
+        ];
+        p.rejected_in_block(case, &txs);
+        p.assert_unchanged(case, &before);
+        let mut diffs = Vec::new();
+        diff("", &subs_before, &sub_accounts(), &mut diffs);
+        assert!(
+            diffs.is_empty(),
+            "{case}: a sub-account changed:\n{}",
+            diffs.join("\n")
+        );
+
+        // Only bob's key spends bob/1: signed by alice it is refused, with
+        // `sub` 1 as with `sub` 0, and a signed `sub` cannot be changed.
+        let nonce = p.next_nonce();
+        let body = |sub: u32| TxBody {
+            chain_id: BoundedString::new(p.c.layout.genesis.chain_id.clone()).unwrap(),
+            sender: bob.public(),
+            sub,
+            nonce,
+            expires_at_height: p.height() + 500,
+            kind: transfer("BEAN", &alice, 100),
+        };
+        for sub in [1, 0, 2] {
+            p.refused(
+                &format!("{case}: bob's sub {sub} signed by alice"),
+                &body(sub).sign(&alice),
+                RejectCode::BadSignature,
+            );
+        }
+        let honest = body(1).sign(&bob);
+        let mut moved = honest.clone();
+        moved.body.sub = 2;
+        p.refused(
+            &format!("{case}: signed for bob/1, sent from bob/2"),
+            &moved,
+            RejectCode::BadSignature,
+        );
+        p.assert_unchanged(case, &before);
+        // The refusals spent nothing: bob's own bytes, same nonce, commit.
+        p.commit(case, &honest);
+        assert_eq!(
+            p.rpc
+                .call("merit_getAccount", json!([bob_sub(1).to_string()]))
+                .unwrap()["balances"]["BEAN"],
+            "3.00",
+            "{case}"
+        );
+
+        // One address opens at most MAX_SUB_ACCOUNTS, then no more.
+        let stores = Keypair::insecure_from_label("adversarial/many-stores");
+        let expires = p.height() + 500;
+        let opens: Vec<Transaction> = (1..=MAX_SUB_ACCOUNTS)
+            .map(|n| {
+                let label = open_sub_account(&format!("store {n}"));
+                p.c.tx(&stores, p.next_nonce(), expires, label)
+            })
+            .collect();
+        p.commit_all(case, &opens);
+        let list = p
+            .rpc
+            .call("merit_getSubAccounts", json!([stores.public().to_bech32()]))
+            .unwrap_or_else(|e| panic!("{case}: merit_getSubAccounts: {e:?}"));
+        let before = p.snapshot(case);
+        p.rejected_in_block(
+            case,
+            &[(
+                p.tx(&stores, open_sub_account("one too many")),
+                RejectCode::TooManySubAccounts,
+            )],
+        );
+        p.assert_unchanged(case, &before);
+        assert_eq!(
+            p.rpc
+                .call("merit_getSubAccounts", json!([stores.public().to_bech32()]))
+                .unwrap(),
+            list,
+            "{case}"
+        );
+    });
+}
+
 #[test]
 fn freeze_and_clawback_rules_reject_in_a_block_and_change_nothing() {
     rule("freeze", |p| {
@@ -1890,7 +2180,7 @@ fn a_transaction_over_a_size_bound_is_refused() {
         let memo_kinds = [
             TxKind::Transfer {
                 token: sym("BEAN"),
-                to: bob.public(),
+                to: bob.public().into(),
                 amount: 1,
                 memo: Some(BoundedString::new(memo.clone()).unwrap()),
             },
@@ -1902,7 +2192,7 @@ fn a_transaction_over_a_size_bound_is_refused() {
             TxKind::Pay {
                 order_id: BoundedString::new("adv-memo").unwrap(),
                 legs: BoundedVec::new(vec![PayLeg {
-                    to: bob.public(),
+                    to: bob.public().into(),
                     token: sym("BEAN"),
                     amount: 1,
                 }])
@@ -2123,7 +2413,7 @@ fn memo_transfer(p: &Probe) -> Transaction {
         &alice,
         TxKind::Transfer {
             token: sym("BEAN"),
-            to: bob.public(),
+            to: bob.public().into(),
             amount: 1,
             memo: Some(BoundedString::new("hello").unwrap()),
         },

@@ -78,13 +78,13 @@ fn a_validator_a_day_ahead_gets_no_block_final_with_its_time() {
     assert_eq!(run(&c, 0, &merchant, 1, create).1, None);
     let mint = TxKind::Mint {
         token: day,
-        to: alice.public(),
+        to: alice.public().into(),
         amount: 100,
     };
     assert_eq!(run(&c, 1, &merchant, 2, mint).1, None);
     let escrow = TxKind::EscrowCreate {
         token: Symbol::new("BEAN").unwrap(),
-        to: bob.public(),
+        to: bob.public().into(),
         amount: 500,
         deadline_ms: now_ms() + 3_600_000,
         order_id: None,
@@ -99,7 +99,7 @@ fn a_validator_a_day_ahead_gets_no_block_final_with_its_time() {
     while c.rpc(0).height().unwrap() < start + 12 {
         let transfer = TxKind::Transfer {
             token: Symbol::new("BEAN").unwrap(),
-            to: bob.public(),
+            to: bob.public().into(),
             amount: 1,
             memo: None,
         };
@@ -154,7 +154,7 @@ fn a_double_voting_validator_leaves_evidence_that_get_evidence_returns() {
     for nonce in 1..=4 {
         let transfer = TxKind::Transfer {
             token: Symbol::new("BEAN").unwrap(),
-            to: bob.public(),
+            to: bob.public().into(),
             amount: 1,
             memo: None,
         };

@@ -220,11 +220,12 @@ fn four_merchants_run_the_key_ceremony_and_their_chain_commits_a_mint() {
     let tx = TxBody {
         chain_id: BoundedString::new(CHAIN_ID).unwrap(),
         sender: issuer_key.public(),
+        sub: 0,
         nonce: 1,
         expires_at_height: height + 100,
         kind: TxKind::Mint {
             token: Symbol::new("BEAN").unwrap(),
-            to: shopper.public(),
+            to: shopper.public().into(),
             amount: 1_234,
         },
     }

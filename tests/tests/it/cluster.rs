@@ -15,7 +15,7 @@ const LONG: Duration = Duration::from_secs(60);
 fn transfer(to: &merit_chain::Keypair, amount: u64) -> TxKind {
     TxKind::Transfer {
         token: Symbol::new("BEAN").unwrap(),
-        to: to.public(),
+        to: to.public().into(),
         amount,
         memo: None,
     }

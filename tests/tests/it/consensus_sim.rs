@@ -848,11 +848,12 @@ fn padded_block(proposer: &Keypair) -> Block {
     let tx = merit_chain::TxBody {
         chain_id: fixtures::chain_id(),
         sender: shopper.public(),
+        sub: 0,
         nonce: 1,
         expires_at_height: 10,
         kind: merit_chain::TxKind::Transfer {
             token: fixtures::token(),
-            to: validator_key(0).public(),
+            to: validator_key(0).public().into(),
             amount: 1,
             memo: Some(merit_chain::tx::Memo::new(memo).unwrap()),
         },

@@ -296,6 +296,111 @@ fn an_address_in_capitals_is_the_same_address_and_mixed_case_is_refused() {
 }
 
 #[test]
+fn sub_accounts_pay_and_receive_and_open_offline() {
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    ok(home, "keys import-devnet");
+    let address = |name: &str| {
+        ok(home, &format!("keys show {name} --json")).json()["address"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (alice, merchant) = (address("alice"), address("merchant-1"));
+    let d2 = "--token-decimals 2";
+
+    // `--from alice/2` signs with key alice and pays from sub-account 2.
+    let (signed, d) = sign_and_decode(
+        home,
+        &format!("--from alice/2 send BEAN 5 merchant-1/3 {d2}"),
+    );
+    assert_eq!(signed["sender"], alice.as_str());
+    assert_eq!(
+        (signed["sub"].clone(), d["sub"].clone()),
+        (json!(2), json!(2))
+    );
+    assert_eq!(d["kind"]["to"], format!("{merchant}/3"));
+    // A plain name is sub-account 0, the account itself.
+    let (signed, d) = sign_and_decode(home, &format!("--from alice send BEAN 5 merchant-1 {d2}"));
+    assert_eq!(
+        (signed["sub"].clone(), d["sub"].clone()),
+        (json!(0), json!(0))
+    );
+    assert_eq!(d["kind"]["to"], merchant.as_str());
+    // ADDRESS/N names the same account as NAME/N; ADDRESS/0 is ADDRESS.
+    let (_, d) = sign_and_decode(home, &format!("--from alice send BEAN 5 {merchant}/3 {d2}"));
+    assert_eq!(d["kind"]["to"], format!("{merchant}/3"));
+    let (_, d) = sign_and_decode(home, &format!("--from alice send BEAN 5 {merchant}/0 {d2}"));
+    assert_eq!(d["kind"]["to"], merchant.as_str());
+
+    // Every receiver takes one: split legs, path payments, escrows, mints.
+    let (_, d) = sign_and_decode(
+        home,
+        &format!("--from alice/1 pay BEAN --order S-1 --split merchant-1/1=9,bob=1 {d2}"),
+    );
+    assert_eq!(d["sub"], 1);
+    assert_eq!(d["kind"]["legs"][0]["to"], format!("{merchant}/1"));
+    assert_eq!(d["kind"]["legs"][1]["to"], address("bob").as_str());
+    let (_, d) = sign_and_decode(
+        home,
+        &format!(
+            "--from alice pay-path BOOK 5 merchant-2/4 --send-token BEAN --send-max 12 \
+             --path FUEL {d2} --send-decimals 2"
+        ),
+    );
+    assert_eq!(d["kind"]["to"], format!("{}/4", address("merchant-2")));
+    let (_, d) = sign_and_decode(
+        home,
+        &format!(
+            "--from alice escrow create BEAN 25 merchant-1/2 --deadline-ms 1767830400000 {d2}"
+        ),
+    );
+    assert_eq!(d["kind"]["to"], format!("{merchant}/2"));
+    let (_, d) = sign_and_decode(
+        home,
+        &format!("--from merchant-1 token mint BEAN 50 alice/7 {d2}"),
+    );
+    assert_eq!(d["kind"]["to"], format!("{alice}/7"));
+
+    // Opening one; the label is checked before anything is signed.
+    let (signed, d) = sign_and_decode(home, "--from merchant-1 sub-account open Harbour-St");
+    assert_eq!(signed["kind"], "OpenSubAccount");
+    assert_eq!(
+        d["kind"],
+        json!({"type": "OpenSubAccount", "label": "Harbour-St"})
+    );
+    let long = "x".repeat(33);
+    fails(
+        home,
+        &format!("--from merchant-1 sub-account open {long} {OFFLINE}"),
+        2,
+        "the label is 33 bytes, over the limit of 32",
+    );
+
+    // Bad sub-account numbers are usage errors, before any node is asked.
+    for (line, needle) in [
+        (
+            format!("--from alice/x send BEAN 1 bob {d2} {OFFLINE}"),
+            "`alice/x`: `x` is not a sub-account number",
+        ),
+        (
+            format!("--from alice send BEAN 1 bob/ {d2} {OFFLINE}"),
+            "`bob/`: `` is not a sub-account number",
+        ),
+        (
+            format!("--from alice pay BEAN --order S-2 --split bob/-1=1 {d2} {OFFLINE}"),
+            "is not a sub-account number",
+        ),
+        (
+            "balance alice/1 --all --rpc http://127.0.0.1:9".to_string(),
+            "--all totals every account of an address",
+        ),
+    ] {
+        fails(home, &line, 2, needle);
+    }
+}
+
+#[test]
 fn an_altered_transaction_is_refused_before_it_is_sent() {
     let home = tempfile::tempdir().unwrap();
     let home = home.path();
@@ -499,6 +604,8 @@ fn every_command_has_help_with_examples() {
         "merit gov vote",
         "merit gov list",
         "merit gov show",
+        "merit sub-account open",
+        "merit sub-account list",
     ] {
         assert!(seen.iter().any(|s| s == expected), "{expected} in {seen:?}");
     }
@@ -525,6 +632,7 @@ fn completions_cover_every_shell_and_command() {
             "add-merchant",
             "reassign-issuer",
             "rotate-key",
+            "sub-account",
         ] {
             assert!(run.stdout.contains(word), "{shell} lacks {word}");
         }

@@ -8,7 +8,7 @@
 //! change to what the wallet prints fails here. When it is meant, run the
 //! test with `MERIT_UPDATE_GOLDEN=1` and review the file's diff.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -113,28 +113,8 @@ fn answer(pinned: &[Pinned], request: &Value) -> Option<String> {
     Some(answer)
 }
 
-/// Reads one HTTP request's body; `None` when the client closed.
 fn read_body(reader: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
-    let mut length = 0usize;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse().ok()?;
-        }
-    }
-    assert!(length <= MAX_REQUEST_BYTES, "a request of {length} bytes");
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    Some(body)
+    crate::http::read_body(reader, MAX_REQUEST_BYTES)
 }
 
 /// Calls the stand-in node could not answer.

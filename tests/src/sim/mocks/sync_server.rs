@@ -68,11 +68,12 @@ fn slipped_in(height: u64) -> merit_chain::Transaction {
     TxBody {
         chain_id: fixtures::chain_id(),
         sender: shopper.public(),
+        sub: 0,
         nonce: u64::MAX - height,
         expires_at_height: height + 10,
         kind: TxKind::Transfer {
             token: fixtures::token(),
-            to: thief.public(),
+            to: thief.public().into(),
             amount: 1,
             memo: None,
         },
