@@ -64,6 +64,12 @@ impl Cf {
         Cf::DayUndo,
     ];
 
+    /// Whether [`Kv::put_first`] may write to it: RocksDB needs the merge
+    /// that keeps the first value set when the column family is opened.
+    pub fn keeps_first(self) -> bool {
+        self == Cf::DayUndo
+    }
+
     /// The column family's name on disk.
     pub fn name(self) -> &'static str {
         match self {
@@ -107,6 +113,15 @@ pub trait Kv: Send + Sync + 'static {
     type Batch: Default;
 
     fn put(
+        &self,
+        batch: &mut Self::Batch,
+        cf: Cf,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<(), StorageError>;
+    /// Writes `value` unless `key` already has a value, in the store or
+    /// earlier in the batch: the first value written stays. Needs no read.
+    fn put_first(
         &self,
         batch: &mut Self::Batch,
         cf: Cf,

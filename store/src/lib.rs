@@ -249,14 +249,54 @@ fn read_undo_value(what: Cf, v: &[u8]) -> Result<Option<Vec<u8>>, StorageError> 
     }
 }
 
-/// The day whose records the store is writing, and which keys already have
-/// one: a key changed many times in a day gets one record, its first old
-/// value.
+/// The day whose records the store is writing, and some keys that already
+/// have one. A key changed many times in a day keeps one record, its first
+/// old value: the record is written with [`Kv::put_first`], so writing it
+/// again changes nothing, and `recorded` only saves rewriting the keys
+/// changed most recently. It is bounded: a day of new keys (every
+/// transaction's nonce is one) must not grow a node's memory.
 #[derive(Debug, Default)]
 struct OpenDay {
     /// `None` before the first day's end the store sees.
     day: Option<u64>,
-    recorded: BTreeSet<Vec<u8>>,
+    recorded: RecentKeys,
+}
+
+/// Keys recorded in the open day that [`OpenDay`] remembers at most.
+pub const RECENT_DAY_KEYS: usize = 1 << 17;
+
+/// A set of at most [`RECENT_DAY_KEYS`] keys; the oldest go first.
+#[derive(Debug, Default)]
+struct RecentKeys {
+    set: BTreeSet<Vec<u8>>,
+    order: std::collections::VecDeque<Vec<u8>>,
+}
+
+impl RecentKeys {
+    fn contains(&self, k: &[u8]) -> bool {
+        self.set.contains(k)
+    }
+
+    fn insert(&mut self, k: Vec<u8>) {
+        if self.set.insert(k.clone()) {
+            self.order.push_back(k);
+        }
+        while self.order.len() > RECENT_DAY_KEYS {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.set.clear();
+        self.order.clear();
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.set.len()
+    }
 }
 
 /// What one block adds to the day records, applied to [`OpenDay`] once the
@@ -415,21 +455,15 @@ impl<K: Kv> ChainStore<K> {
         Ok(out)
     }
 
-    /// The open day as stored: the newest kept day end, and the keys that
-    /// have a record of it.
+    /// The open day as stored: the newest kept day end. No key is known
+    /// to be recorded yet; `put_first` keeps the records already there.
     fn load_open_day(&self) -> Result<OpenDay, StorageError> {
         let Some(&(day, _)) = self.read_day_ends()?.last() else {
             return Ok(OpenDay::default());
         };
-        let prefix = day.to_be_bytes();
-        let mut recorded = BTreeSet::new();
-        self.scan_prefix(Cf::DayUndo, &prefix, &mut |k, _| {
-            recorded.insert(k.get(10..).unwrap_or_default().to_vec());
-            Ok(())
-        })?;
         Ok(OpenDay {
             day: Some(day),
-            recorded,
+            recorded: RecentKeys::default(),
         })
     }
 
@@ -459,7 +493,7 @@ impl<K: Kv> ChainStore<K> {
             }
             let key = [&day.to_be_bytes()[..], &bucket_of_key(k).to_be_bytes(), k].concat();
             self.kv
-                .put(batch, Cf::DayUndo, &key, &undo_value(old.as_deref()))?;
+                .put_first(batch, Cf::DayUndo, &key, &undo_value(old.as_deref()))?;
             recorded.push(k.clone());
         }
         Ok(Some(DayWrite {
@@ -735,7 +769,9 @@ impl<K: Kv + std::fmt::Debug> Storage for ChainStore<K> {
                 open.day = Some(w.day);
                 open.recorded.clear();
             }
-            open.recorded.extend(w.recorded);
+            for k in w.recorded {
+                open.recorded.insert(k);
+            }
         }
         Ok(())
     }
@@ -970,5 +1006,23 @@ impl<K: Kv + std::fmt::Debug> Storage for ChainStore<K> {
             },
         )?;
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod recent_keys_tests {
+    use super::*;
+
+    #[test]
+    fn the_open_days_remembered_keys_are_bounded() {
+        let mut r = RecentKeys::default();
+        for i in 0..(RECENT_DAY_KEYS as u64 + 10) {
+            r.insert(i.to_be_bytes().to_vec());
+        }
+        assert_eq!(r.len(), RECENT_DAY_KEYS);
+        assert!(!r.contains(&0u64.to_be_bytes()));
+        assert!(r.contains(&(RECENT_DAY_KEYS as u64 + 9).to_be_bytes()));
+        r.clear();
+        assert_eq!(r.len(), 0);
     }
 }

@@ -21,6 +21,8 @@ type Tables = [Table; Cf::ALL.len()];
 #[derive(Debug, Clone)]
 enum Op {
     Put(Cf, Vec<u8>, Vec<u8>),
+    /// A put that leaves an existing value alone.
+    PutFirst(Cf, Vec<u8>, Vec<u8>),
     Delete(Cf, Vec<u8>),
     /// Every key in `[from, to)`.
     DeleteRange(Cf, Vec<u8>, Vec<u8>),
@@ -33,7 +35,10 @@ pub struct MemBatch(Vec<Op>);
 impl Op {
     fn cf(&self) -> Cf {
         match self {
-            Op::Put(cf, ..) | Op::Delete(cf, _) | Op::DeleteRange(cf, ..) => *cf,
+            Op::Put(cf, ..)
+            | Op::PutFirst(cf, ..)
+            | Op::Delete(cf, _)
+            | Op::DeleteRange(cf, ..) => *cf,
         }
     }
 }
@@ -43,6 +48,11 @@ fn apply(tables: &mut Tables, ops: &[Op]) {
         match op {
             Op::Put(cf, k, v) => {
                 tables[cf.index()].insert(k.clone(), v.clone());
+            }
+            Op::PutFirst(cf, k, v) => {
+                tables[cf.index()]
+                    .entry(k.clone())
+                    .or_insert_with(|| v.clone());
             }
             Op::Delete(cf, k) => {
                 tables[cf.index()].remove(k);
@@ -192,6 +202,17 @@ impl Kv for MemKv {
         Ok(())
     }
 
+    fn put_first(
+        &self,
+        batch: &mut MemBatch,
+        cf: Cf,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<(), StorageError> {
+        batch.0.push(Op::PutFirst(cf, key.to_vec(), value.to_vec()));
+        Ok(())
+    }
+
     fn delete(&self, batch: &mut MemBatch, cf: Cf, key: &[u8]) -> Result<(), StorageError> {
         batch.0.push(Op::Delete(cf, key.to_vec()));
         Ok(())
@@ -286,6 +307,24 @@ mod tests {
         let mut b = MemBatch::default();
         kv.put(&mut b, Cf::Meta, key, b"v")?;
         kv.write(b, sync)
+    }
+
+    #[test]
+    fn put_first_keeps_the_first_value() {
+        let disk = MemDisk::new();
+        let kv = disk.open();
+        let mut b = MemBatch::default();
+        kv.put_first(&mut b, Cf::DayUndo, b"k", b"first").unwrap();
+        kv.put_first(&mut b, Cf::DayUndo, b"k", b"second").unwrap();
+        kv.write(b, true).unwrap();
+        let mut b = MemBatch::default();
+        kv.put_first(&mut b, Cf::DayUndo, b"k", b"third").unwrap();
+        kv.write(b, true).unwrap();
+        assert_eq!(kv.get(Cf::DayUndo, b"k").unwrap(), Some(b"first".to_vec()));
+        assert_eq!(
+            disk.open().get(Cf::DayUndo, b"k").unwrap(),
+            Some(b"first".to_vec())
+        );
     }
 
     #[test]
