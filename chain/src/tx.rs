@@ -789,10 +789,11 @@ pub fn verify_signatures(txs: &[Transaction]) -> Vec<bool> {
 }
 
 /// Calls `check` with each transaction's (sender, signed bytes, signature).
-fn with_signed_items<R>(
-    txs: &[Transaction],
+fn with_signed_items<'a, R>(
+    txs: impl IntoIterator<Item = &'a Transaction>,
     check: impl FnOnce(&[(&Address, &[u8], &Signature)]) -> R,
 ) -> R {
+    let txs: Vec<&Transaction> = txs.into_iter().collect();
     let messages: Vec<Vec<u8>> = txs.iter().map(|t| t.body.signing_bytes()).collect();
     let items: Vec<_> = txs
         .iter()
@@ -804,9 +805,9 @@ fn with_signed_items<R>(
 
 /// [`verify_signatures`] with the senders' points taken from `keys`: the
 /// same verdicts, with one decompression per sender instead of per
-/// transaction.
-pub fn verify_signatures_with_keys(
-    txs: &[Transaction],
+/// transaction. Takes the transactions by reference, in any container.
+pub fn verify_signatures_with_keys<'a>(
+    txs: impl IntoIterator<Item = &'a Transaction>,
     keys: &mut crate::crypto::KeyCache,
 ) -> Vec<bool> {
     with_signed_items(txs, |items| {

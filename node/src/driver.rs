@@ -69,21 +69,24 @@ pub const PROPOSAL_POLL_INTERVAL_MS: u64 = 5;
 /// the mempool passed their check on admission, others were checked when
 /// they arrived by gossip, and the rest are checked here in one batch. No
 /// transaction is verified twice by this node.
-fn known_verdicts(shared: &Shared, txs: &[Transaction]) -> Vec<bool> {
+/// Returns the verdicts with the transactions' hashes, which it needed.
+fn known_verdicts(shared: &Shared, txs: &[Transaction]) -> (Vec<bool>, Vec<Hash32>) {
     let hashes: Vec<Hash32> = txs.iter().map(Transaction::hash).collect();
     let pooled: Vec<bool> = {
         let pool = shared.lock_mempool();
         hashes.iter().map(|h| pool.contains(h)).collect()
     };
     if pooled.iter().all(|p| *p) {
-        return pooled;
+        return (pooled, hashes);
     }
-    let verdicts = shared.verify_txs(txs, &hashes);
-    pooled
+    let refs: Vec<&Transaction> = txs.iter().collect();
+    let verdicts = shared.verify_txs(&refs, &hashes);
+    let verdicts = pooled
         .into_iter()
         .zip(verdicts)
         .map(|(p, v)| p || v)
-        .collect()
+        .collect();
+    (verdicts, hashes)
 }
 
 /// A fault that stops the node: continuing could diverge from the chain.
@@ -781,12 +784,12 @@ impl<R: Runtime> Driver<R> {
         let shared = self.shared.clone();
         let started = self.rt.monotonic_ms();
         let result = self.rt.blocking(|| {
-            let verdicts = known_verdicts(&shared, &block.txs);
+            let (verdicts, hashes) = known_verdicts(&shared, &block.txs);
             let ledger = shared.read_ledger();
             if block.header.height != ledger.height() + 1 {
                 return None;
             }
-            Some(ledger.verify_block_with_verdicts(block, &verdicts))
+            Some(ledger.verify_block_hashed(block, &hashes, &verdicts))
         });
         self.observe_execution(started);
         match result {

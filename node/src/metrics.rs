@@ -30,6 +30,8 @@ pub struct Metrics {
     pub consensus_evidence: Counter,
     pub mempool_size: Gauge,
     pub mempool_bytes: Gauge,
+    pub verified_txs: Gauge,
+    pub key_cache_keys: Gauge,
     pub p2p_peers: Gauge,
     /// Peers banned now for sending invalid data.
     pub p2p_banned_peers: Gauge,
@@ -84,6 +86,8 @@ impl Metrics {
             consensus_evidence: Counter::default(),
             mempool_size: Gauge::default(),
             mempool_bytes: Gauge::default(),
+            verified_txs: Gauge::default(),
+            key_cache_keys: Gauge::default(),
             p2p_peers: Gauge::default(),
             p2p_banned_peers: Gauge::default(),
             p2p_peer_penalties: Counter::default(),
@@ -152,6 +156,16 @@ impl Metrics {
             "mempool_bytes",
             "Encoded bytes waiting in the mempool",
             m.mempool_bytes.clone(),
+        );
+        registry.register(
+            "verified_txs",
+            "Transaction hashes remembered with a good signature (bounded)",
+            m.verified_txs.clone(),
+        );
+        registry.register(
+            "key_cache_keys",
+            "Decompressed signer keys cached (bounded)",
+            m.key_cache_keys.clone(),
         );
         registry.register("p2p_peers", "Connected peers", m.p2p_peers.clone());
         registry.register(

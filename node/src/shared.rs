@@ -244,7 +244,7 @@ impl Shared {
     /// Signature verdicts for `txs` (with their `hashes`): remembered ones
     /// from earlier checks, the rest checked now in one batch and remembered
     /// when good. CPU work: call it off the async workers.
-    pub fn verify_txs(&self, txs: &[Transaction], hashes: &[Hash32]) -> Vec<bool> {
+    pub fn verify_txs(&self, txs: &[&Transaction], hashes: &[Hash32]) -> Vec<bool> {
         let mut verdicts: Vec<bool> = {
             let known = self.lock_verified();
             hashes.iter().map(|h| known.contains(h)).collect()
@@ -253,10 +253,9 @@ impl Shared {
         if unknown.is_empty() {
             return verdicts;
         }
-        let batch: Vec<Transaction> = unknown.iter().map(|&i| txs[i].clone()).collect();
         let checked = {
             let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
-            verify_signatures_with_keys(&batch, &mut keys)
+            verify_signatures_with_keys(unknown.iter().map(|&i| txs[i]), &mut keys)
         };
         let mut known = self.lock_verified();
         for (i, ok) in unknown.into_iter().zip(checked) {
@@ -385,7 +384,7 @@ pub async fn run_admission(
 
 /// Signature verdicts for a batch of admission requests, in one batch check.
 fn verify_requests(shared: &Shared, requests: &[AdmitRequest]) -> Vec<bool> {
-    let txs: Vec<Transaction> = requests.iter().map(|r| r.tx.clone()).collect();
+    let txs: Vec<&Transaction> = requests.iter().map(|r| &r.tx).collect();
     let hashes: Vec<Hash32> = requests.iter().map(|r| r.hash).collect();
     shared.verify_txs(&txs, &hashes)
 }
@@ -578,6 +577,11 @@ pub fn record_commit(shared: &Shared, receipts: &[Receipt]) {
     }
     shared.metrics.mempool_size.set(pool.len() as i64);
     shared.metrics.mempool_bytes.set(pool.bytes() as i64);
+    drop(pool);
+    let verified = shared.lock_verified().len();
+    shared.metrics.verified_txs.set(verified as i64);
+    let keys = shared.keys.lock().map_or(0, |k| k.len());
+    shared.metrics.key_cache_keys.set(keys as i64);
 }
 
 #[cfg(test)]

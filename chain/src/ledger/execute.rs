@@ -214,6 +214,22 @@ impl Ledger {
         block: &Block,
         sig_ok: &[bool],
     ) -> Result<BlockOutcome, BlockError> {
+        let hashes: Vec<Hash32> = block.txs.iter().map(Transaction::hash).collect();
+        self.verify_block_hashed(block, &hashes, sig_ok)
+    }
+
+    /// [`Ledger::verify_block_with_verdicts`] with the transactions' hashes
+    /// already computed (`Transaction::hash`, one per transaction, in
+    /// order), for a caller that needed them to look up the verdicts.
+    pub fn verify_block_hashed(
+        &self,
+        block: &Block,
+        hashes: &[Hash32],
+        sig_ok: &[bool],
+    ) -> Result<BlockOutcome, BlockError> {
+        if hashes.len() != block.txs.len() {
+            return self.verify_block_with_verdicts(block, sig_ok);
+        }
         let h = &block.header;
         if h.chain_id != self.chain_id {
             return Err(BlockError::WrongChain(h.chain_id.to_string()));
@@ -250,8 +266,7 @@ impl Ledger {
                 });
             }
         }
-        let hashes: Vec<Hash32> = block.txs.iter().map(Transaction::hash).collect();
-        let computed = tx_root(&hashes);
+        let computed = tx_root(hashes);
         if computed != h.tx_root {
             return Err(BlockError::RootMismatch {
                 field: "tx_root",
@@ -266,7 +281,7 @@ impl Ledger {
         let outcome = self.execute_hashed(
             &ctx,
             &block.txs,
-            &hashes,
+            hashes,
             sig_ok,
             RECEIPT_EVENTS_DECODE_BOUND,
         );

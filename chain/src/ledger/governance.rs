@@ -87,10 +87,13 @@ impl Ledger {
 
     /// Every merchant, by account.
     pub fn merchants(&self) -> impl Iterator<Item = (&Address, &MerchantInfo)> {
-        self.state.iter().filter_map(|(k, v)| match (k, v) {
-            (StateKey::Merchant(a), StateValue::Merchant(m)) => Some((a, m)),
-            _ => None,
-        })
+        // The merchant entries come first in the state's key order.
+        self.state
+            .range(..=StateKey::Merchant(Address::MAX))
+            .filter_map(|(k, v)| match (k, v) {
+                (StateKey::Merchant(a), StateValue::Merchant(m)) => Some((a, m)),
+                _ => None,
+            })
     }
 
     pub fn proposal(&self, id: u64) -> Option<&ProposalRecord> {

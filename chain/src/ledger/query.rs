@@ -194,11 +194,17 @@ impl Ledger {
         }
     }
 
+    /// Every token, by symbol. The token entries sit together in the
+    /// state's key order, right after the merchants', so this reads them
+    /// alone, whatever else the state holds.
     pub fn tokens(&self) -> impl Iterator<Item = &TokenInfo> {
-        self.state.values().filter_map(|v| match v {
-            StateValue::Token(t) => Some(t),
-            _ => None,
-        })
+        use std::ops::Bound::{Excluded, Unbounded};
+        self.state
+            .range((Excluded(StateKey::Merchant(Address::MAX)), Unbounded))
+            .map_while(|(k, v)| match (k, v) {
+                (StateKey::Token(_), StateValue::Token(t)) => Some(t),
+                _ => None,
+            })
     }
 
     pub fn is_merchant(&self, who: &Address) -> bool {
