@@ -50,6 +50,7 @@ Examples:
   merit-node devnet            # start, or continue, the devnet in ./.devnet
   merit-node devnet --reset    # wipe it and start from genesis
   merit-node devnet --validators 7 --dir /tmp/devnet7
+  merit-node devnet --init-only  # write the configs; start each validator yourself
 
 Ports: p2p 26601+i, JSON-RPC 8545+i, metrics 9615+i for validator i.";
 
@@ -164,6 +165,11 @@ struct DevnetArgs {
     /// Log filter.
     #[arg(long, default_value = "warn,merit_node=info")]
     log: String,
+    /// Write the genesis, the keys and one config per validator, then exit
+    /// without starting anything: run each validator as a process of its
+    /// own with `merit-node start --config DIR/node-N.toml`.
+    #[arg(long)]
+    init_only: bool,
 }
 
 impl StartArgs {
@@ -239,6 +245,15 @@ async fn run_devnet(args: DevnetArgs) -> anyhow::Result<()> {
         log: args.log,
     };
     let (layout, configs) = merit_node::devnet::prepare(&opts)?;
+    if args.init_only {
+        for i in 0..configs.len() {
+            println!(
+                "merit-node start --config {}",
+                opts.dir.join(format!("node-{i}.toml")).display()
+            );
+        }
+        return Ok(());
+    }
     let genesis = layout
         .validate()
         .map_err(|e| anyhow::anyhow!("devnet genesis: {e}"))?;

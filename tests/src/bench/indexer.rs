@@ -91,7 +91,9 @@ pub async fn run(o: &IndexerOptions) -> Result<IndexerResult, String> {
         "devnet, PostgreSQL and indexer up; funding {} accounts",
         o.devnet.accounts
     ));
-    let bench = tokio::task::block_in_place(|| Bench::prepare(nodes.clone(), o.devnet.accounts))?;
+    let bench = tokio::task::block_in_place(|| {
+        Bench::prepare(nodes.clone(), o.devnet.accounts, o.devnet.mix)
+    })?;
     let rpc = Rpc::new(nodes[0]);
     let spec = |rate: Option<u64>| LoadSpec {
         rate,
@@ -212,6 +214,7 @@ pub fn devnet_options(
     SuiteOptions {
         validators: 4,
         steady: Duration::from_secs(60),
+        warmup: Duration::ZERO,
         sweep_step: Duration::from_secs(10),
         sweep_start: 2_000,
         sweep_factor: 1.25,

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use merit_chain::encoding::{BoundedString, BoundedVec};
-use merit_chain::limits::MAX_TX_TTL_BLOCKS;
+use merit_chain::limits::{MAX_PAY_LEGS, MAX_TX_TTL_BLOCKS};
 use merit_chain::tx::{OrderId, PayLeg};
 use merit_chain::{Hash32, Keypair, Symbol, Transaction, TxBody, TxKind};
 use serde::Serialize;
@@ -36,10 +36,25 @@ pub const DEFAULT_WINDOW: usize = 16;
 pub const DEFAULT_CONNECTIONS_PER_NODE: usize = 2;
 /// Funded accounts the load is spread over.
 pub const DEFAULT_ACCOUNTS: usize = 4_000;
-/// Base units minted to every bench account per preparation.
+/// Base units of each token minted to every bench account per preparation,
+/// at most: a state of very many accounts gets less each (see
+/// [`funding_units`]).
 pub const FUNDING_UNITS: u64 = 5_000;
+/// Base units of each token the funding of one preparation may mint in all,
+/// well within the devnet tokens' caps (10,000,000.00 and 5,000,000.00).
+pub const FUNDING_BUDGET: u64 = 100_000_000;
 /// Legs of each payment in the `pay` mix.
 pub const PAY_LEGS: usize = 3;
+/// Legs of each split payment in the `mixed` mix.
+pub const MIXED_PAY_LEGS: usize = 5;
+/// Funding payments sent before waiting for them to commit, within the
+/// node's per-sender mempool quota.
+const FUNDING_WAVE: usize = 1_000;
+
+/// Base units of each token every one of `accounts` bench accounts gets.
+pub fn funding_units(accounts: usize) -> u64 {
+    (FUNDING_BUDGET / accounts.max(1) as u64).clamp(1, FUNDING_UNITS)
+}
 /// How long a run waits after the last submission for commits to arrive.
 pub const DEFAULT_DRAIN: Duration = Duration::from_secs(30);
 /// Pacing tick of a fixed-rate run.
@@ -53,8 +68,50 @@ pub enum Mix {
     Transfer,
     /// Split payments of one base unit to each of [`PAY_LEGS`] receivers.
     Pay,
-    /// Four transfers to one payment.
+    /// Of every ten transactions: four transfers of the first token, one
+    /// of the second, two split payments of [`MIXED_PAY_LEGS`] legs, one
+    /// combined payment in both tokens, and two offers on the book between
+    /// them, placed on both sides at one price so that they cross.
     Mixed,
+}
+
+/// What transaction `i` of a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Transfer { second_token: bool },
+    Split { legs: usize },
+    Combined,
+    Offer { sell_second: bool },
+}
+
+impl Mix {
+    fn shape(self, i: usize) -> Shape {
+        match self {
+            Mix::Transfer => Shape::Transfer {
+                second_token: false,
+            },
+            Mix::Pay => Shape::Split { legs: PAY_LEGS },
+            Mix::Mixed => match i % 10 {
+                0..=3 => Shape::Transfer {
+                    second_token: false,
+                },
+                4 => Shape::Transfer { second_token: true },
+                5 | 6 => Shape::Split {
+                    legs: MIXED_PAY_LEGS,
+                },
+                7 => Shape::Combined,
+                // Alternate sides from one ten to the next.
+                _ => Shape::Offer {
+                    sell_second: (i / 10 + i).is_multiple_of(2),
+                },
+            },
+        }
+    }
+
+    /// Whether the load needs the accounts to hold a second token.
+    fn needs_second_token(self) -> bool {
+        self == Mix::Mixed
+    }
 }
 
 impl std::str::FromStr for Mix {
@@ -108,6 +165,8 @@ pub struct Bench {
     pub chain_id: String,
     pub validators: usize,
     pub token: Symbol,
+    /// Held too when the accounts were funded for the `mixed` mix.
+    pub second_token: Option<Symbol>,
     pub accounts: Arc<Vec<Keypair>>,
     run: AtomicU64,
 }
@@ -155,6 +214,8 @@ pub struct Report {
     pub tx_bytes_avg: f64,
     /// Problems that fail the run: lost or duplicated transactions.
     pub failures: Vec<String>,
+    /// What the node processes used, when the benchmark started them.
+    pub usage: Option<super::procs::Usage>,
 }
 
 impl Report {
@@ -197,6 +258,7 @@ const SIGN_AHEAD: Duration = Duration::from_secs(3);
 struct Signer {
     chain_id: String,
     token: Symbol,
+    second_token: Symbol,
     accounts: Arc<Vec<Keypair>>,
     run: u64,
     mix: Mix,
@@ -262,6 +324,23 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
+/// The bench accounts' keys, derived on every core: a million take seconds.
+fn derive_accounts(n: usize) -> Vec<Keypair> {
+    let key = |i: usize| Keypair::insecure_from_label(&format!("merit-bench/account/{i}"));
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    let per = n.div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = (0..n)
+            .step_by(per)
+            .map(|from| s.spawn(move || (from..(from + per).min(n)).map(key).collect::<Vec<_>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| p.join().unwrap_or_default())
+            .collect()
+    })
+}
+
 fn seed_from_clock() -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -282,30 +361,46 @@ impl Signer {
             let r = (i.wrapping_mul(2_654_435_761) + k * 7_919) % n;
             if r == i % n { (r + 1) % n } else { r }
         };
-        let pay = match self.mix {
-            Mix::Transfer => false,
-            Mix::Pay => true,
-            Mix::Mixed => i % 5 == 4,
+        let order_id = || OrderId::new(format!("b{:x}-{i}", self.run)).unwrap_or_default();
+        let leg = |k: usize, token: Symbol| PayLeg {
+            to: self.accounts[pick(k)].public().into(),
+            token,
+            amount: 1,
         };
-        let kind = if pay {
-            let legs: Vec<PayLeg> = (0..PAY_LEGS)
-                .map(|k| PayLeg {
-                    to: self.accounts[pick(k)].public().into(),
-                    token: self.token,
-                    amount: 1,
-                })
-                .collect();
-            TxKind::Pay {
-                order_id: OrderId::new(format!("b{:x}-{i}", self.run)).unwrap_or_default(),
-                legs: BoundedVec::new(legs).unwrap_or_default(),
-                memo: None,
-            }
-        } else {
-            TxKind::Transfer {
-                token: self.token,
+        let pay = |legs: Vec<PayLeg>| TxKind::Pay {
+            order_id: order_id(),
+            legs: BoundedVec::new(legs).unwrap_or_default(),
+            memo: None,
+        };
+        let kind = match self.mix.shape(i) {
+            Shape::Transfer { second_token } => TxKind::Transfer {
+                token: if second_token {
+                    self.second_token
+                } else {
+                    self.token
+                },
                 to: self.accounts[pick(0)].public().into(),
                 amount: 1,
                 memo: None,
+            },
+            Shape::Split { legs } => pay((0..legs).map(|k| leg(k, self.token)).collect()),
+            Shape::Combined => pay(vec![
+                leg(0, self.token),
+                leg(1, self.token),
+                leg(2, self.second_token),
+            ]),
+            Shape::Offer { sell_second } => {
+                let (sell, buy) = if sell_second {
+                    (self.second_token, self.token)
+                } else {
+                    (self.token, self.second_token)
+                };
+                TxKind::PlaceOffer {
+                    sell,
+                    buy,
+                    amount: 1,
+                    price: merit_chain::tx::Price::new(1, 1),
+                }
             }
         };
         TxBody {
@@ -398,8 +493,9 @@ impl Plan {
 impl Bench {
     /// Connects to a devnet-keyed chain and funds `accounts` bench accounts
     /// from the first merchant, who issues the first demo token: one mint
-    /// to itself, then payments of 50 legs.
-    pub fn prepare(nodes: Vec<SocketAddr>, accounts: usize) -> Result<Bench, String> {
+    /// to itself, then payments of 50 legs. A `mixed` load needs a second
+    /// token too, which the second merchant funds the same way.
+    pub fn prepare(nodes: Vec<SocketAddr>, accounts: usize, mix: Mix) -> Result<Bench, String> {
         let first = *nodes.first().ok_or("no node to load")?;
         let rpc = Rpc::new(first);
         let status = rpc
@@ -408,22 +504,31 @@ impl Bench {
         let chain_id = status["chain_id"].as_str().unwrap_or_default().to_string();
         let validators = status["validators"].as_u64().unwrap_or(0) as usize;
         let layout = merit_genesis::devnet(validators.max(1), 1, 2);
-        let funder = layout.merchants[0].account.clone();
-        let token = layout.merchants[0].token;
-        let accounts: Arc<Vec<Keypair>> = Arc::new(
-            (0..accounts)
-                .map(|i| Keypair::insecure_from_label(&format!("merit-bench/account/{i}")))
-                .collect(),
-        );
+        let issuers: Vec<(Keypair, Symbol)> = layout
+            .merchants
+            .iter()
+            .take(if mix.needs_second_token() { 2 } else { 1 })
+            .map(|m| (m.account.clone(), m.token))
+            .collect();
+        if issuers.len() < 1 + usize::from(mix.needs_second_token()) {
+            return Err("the mixed load needs a devnet of at least 2 validators".into());
+        }
+        let keys = derive_accounts(accounts);
+        if keys.len() != accounts {
+            return Err("deriving the bench accounts' keys failed".into());
+        }
         let bench = Bench {
             nodes,
             chain_id,
             validators,
-            token,
-            accounts,
+            token: issuers[0].1,
+            second_token: issuers.get(1).map(|i| i.1),
+            accounts: Arc::new(keys),
             run: AtomicU64::new(seed_from_clock()),
         };
-        bench.fund(&rpc, &funder)?;
+        for (funder, token) in &issuers {
+            bench.fund(&rpc, funder, *token)?;
+        }
         Ok(bench)
     }
 
@@ -439,8 +544,11 @@ impl Bench {
         .sign(key)
     }
 
-    fn fund(&self, rpc: &Rpc, funder: &Keypair) -> Result<(), String> {
-        let total = FUNDING_UNITS
+    /// Mints `token` to its issuer and pays every account its share, in
+    /// waves that stay within the per-sender mempool quota.
+    fn fund(&self, rpc: &Rpc, funder: &Keypair, token: Symbol) -> Result<(), String> {
+        let units = funding_units(self.accounts.len());
+        let total = units
             .checked_mul(self.accounts.len() as u64)
             .ok_or("too many accounts")?;
         let height = rpc.height().ok_or("the node stopped answering")?;
@@ -451,37 +559,44 @@ impl Bench {
             seed,
             expires,
             TxKind::Mint {
-                token: self.token,
+                token,
                 to: funder.public().into(),
                 amount: total,
             },
         );
         let hash = rpc.send(&mint).map_err(|e| format!("mint: {e:?}"))?;
         expect_committed(rpc, &hash)?;
-        let mut hashes = Vec::new();
-        for (k, chunk) in self.accounts.chunks(50).enumerate() {
-            let legs: Vec<PayLeg> = chunk
-                .iter()
-                .map(|a| PayLeg {
-                    to: a.public().into(),
-                    token: self.token,
-                    amount: FUNDING_UNITS,
-                })
-                .collect();
-            let kind = TxKind::Pay {
-                order_id: OrderId::new(format!("bench-fund-{seed:x}-{k}"))
-                    .map_err(|_| "order id")?,
-                legs: BoundedVec::new(legs).map_err(|_| "legs")?,
-                memo: None,
-            };
-            let tx = self.body(funder, seed.wrapping_add(1 + k as u64), expires, kind);
-            hashes.push(
-                rpc.send(&tx)
-                    .map_err(|e| format!("funding payment: {e:?}"))?,
-            );
-        }
-        for h in &hashes {
-            expect_committed(rpc, h)?;
+        let chunks: Vec<&[Keypair]> = self.accounts.chunks(MAX_PAY_LEGS).collect();
+        for (w, wave) in chunks.chunks(FUNDING_WAVE).enumerate() {
+            // Signed at the height of its wave, so no wave outlives its expiry.
+            let height = rpc.height().ok_or("the node stopped answering")?;
+            let expires = height + MAX_TX_TTL_BLOCKS / 2;
+            let mut hashes = Vec::with_capacity(wave.len());
+            for (j, chunk) in wave.iter().enumerate() {
+                let k = w * FUNDING_WAVE + j;
+                let legs: Vec<PayLeg> = chunk
+                    .iter()
+                    .map(|a| PayLeg {
+                        to: a.public().into(),
+                        token,
+                        amount: units,
+                    })
+                    .collect();
+                let kind = TxKind::Pay {
+                    order_id: OrderId::new(format!("bench-fund-{seed:x}-{k}"))
+                        .map_err(|_| "order id")?,
+                    legs: BoundedVec::new(legs).map_err(|_| "legs")?,
+                    memo: None,
+                };
+                let tx = self.body(funder, seed.wrapping_add(1 + k as u64), expires, kind);
+                hashes.push(
+                    rpc.send(&tx)
+                        .map_err(|e| format!("funding payment: {e:?}"))?,
+                );
+            }
+            for h in &hashes {
+                expect_committed(rpc, h)?;
+            }
         }
         Ok(())
     }
@@ -495,6 +610,7 @@ impl Bench {
             signer: Signer {
                 chain_id: self.chain_id.clone(),
                 token: self.token,
+                second_token: self.second_token.unwrap_or(self.token),
                 accounts: self.accounts.clone(),
                 run: self.run.fetch_add(1, Ordering::Relaxed),
                 mix,
@@ -781,6 +897,7 @@ impl Bench {
             },
             tx_bytes_avg: plan.signed_bytes_avg(),
             failures,
+            usage: None,
         }
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod indexer;
 pub mod load;
+pub mod procs;
 pub mod suite;
 pub mod ws;
 

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! merit-bench load  [--rpc URL]... [--rate TPS | --max] [--duration SECS] [--mix M] [--sweep] [--json]
-//! merit-bench suite [--validators N] [--steady-secs SECS] [--json]
+//! merit-bench suite [--validators N] [--mix M] [--accounts N] [--steady-secs SECS] [--json]
+//! merit-bench soak  --rate TPS [--minutes M] [--validators N] [--json]
 //! ```
 //!
 //! `load` drives running nodes (by default the local devnet of
@@ -37,6 +38,13 @@ Examples:
   # The whole benchmark on a fresh 4-validator release devnet
   cargo build --release -p merit-node -p merit-tests && target/release/merit-bench suite
 
+  # The mixed workload, and a state of a million funded accounts
+  target/release/merit-bench suite --mix mixed
+  target/release/merit-bench suite --accounts 1000000
+
+  # 30 minutes at 2,500 tx/s, watching the nodes' memory
+  target/release/merit-bench soak --rate 2500 --minutes 30
+
   # How far the indexer lags behind a release devnet under load
   cargo build --release -p merit-node -p merit-indexer -p merit-tests && target/release/merit-bench indexer"
 )]
@@ -52,10 +60,42 @@ enum Cmd {
     /// Start a fresh release devnet, sweep, then run steady loads at
     /// saturation and at half of it.
     Suite(SuiteArgs),
+    /// Start a fresh release devnet and load it at one rate for a long
+    /// time, sampling each node's memory, mempool and bounded sets.
+    Soak(SoakArgs),
     /// Start a fresh release devnet, a throwaway PostgreSQL and
     /// `merit-indexer`; load at saturation and at half of it, and measure
     /// how far the indexer lags.
     Indexer(IndexerArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SoakArgs {
+    /// Transactions offered per second.
+    #[arg(long)]
+    rate: u64,
+    /// Minutes of load.
+    #[arg(long, default_value_t = 30)]
+    minutes: u64,
+    /// Seconds of each load run (a sample is taken after each).
+    #[arg(long, default_value_t = 60)]
+    run_secs: u64,
+    #[arg(long, default_value_t = 4)]
+    validators: usize,
+    /// transfer, pay or mixed.
+    #[arg(long, default_value = "transfer")]
+    mix: Mix,
+    #[arg(long, default_value_t = DEFAULT_ACCOUNTS)]
+    accounts: usize,
+    /// Where the devnet's state and logs go (wiped first).
+    #[arg(long, default_value = "target/bench-soak")]
+    dir: PathBuf,
+    /// The merit-node binary (default: next to this one).
+    #[arg(long)]
+    node_bin: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -125,6 +165,10 @@ struct SuiteArgs {
     /// Seconds of each steady run.
     #[arg(long, default_value_t = 60)]
     steady_secs: u64,
+    /// Seconds of load at half of saturation before the measured run at
+    /// half (0: none).
+    #[arg(long, default_value_t = 90)]
+    warmup_secs: u64,
     /// Seconds of each sweep step.
     #[arg(long, default_value_t = 10)]
     step_secs: u64,
@@ -139,7 +183,7 @@ struct SuiteArgs {
     mix: Mix,
     #[arg(long, default_value_t = DEFAULT_ACCOUNTS)]
     accounts: usize,
-    /// Where the devnet's state and log go (wiped first).
+    /// Where the devnet's state and logs go (wiped first).
     #[arg(long, default_value = "target/bench-devnet")]
     dir: PathBuf,
     /// The merit-node binary (default: next to this one).
@@ -217,7 +261,7 @@ async fn load(a: LoadArgs) -> Result<bool, String> {
     if a.duration == 0 {
         return Err("--duration must be at least 1".into());
     }
-    let bench = tokio::task::block_in_place(|| Bench::prepare(nodes, a.accounts.max(2)))?;
+    let bench = tokio::task::block_in_place(|| Bench::prepare(nodes, a.accounts.max(2), a.mix))?;
     let spec = LoadSpec {
         rate: if a.max { None } else { Some(a.rate.max(1)) },
         duration: Duration::from_secs(a.duration),
@@ -259,6 +303,7 @@ async fn run_suite(a: SuiteArgs) -> Result<bool, String> {
     let o = SuiteOptions {
         validators: a.validators,
         steady: Duration::from_secs(a.steady_secs.max(1)),
+        warmup: Duration::from_secs(a.warmup_secs),
         sweep_step: Duration::from_secs(a.step_secs.max(1)),
         sweep_start: a.sweep_start,
         sweep_factor: a.sweep_factor,
@@ -275,6 +320,7 @@ async fn run_suite(a: SuiteArgs) -> Result<bool, String> {
         .steps
         .iter()
         .chain(&result.fell_behind)
+        .chain(&result.half_warmup)
         .chain([&result.at_saturation, &result.at_half])
         .all(Report::passed);
     if a.json {
@@ -283,6 +329,33 @@ async fn run_suite(a: SuiteArgs) -> Result<bool, String> {
         println!("{}", suite::table(std::slice::from_ref(&result)));
     }
     Ok(passed)
+}
+
+async fn run_soak(a: SoakArgs) -> Result<bool, String> {
+    if a.rate == 0 || a.minutes == 0 || a.run_secs == 0 {
+        return Err("--rate, --minutes and --run-secs must be at least 1".into());
+    }
+    let mut devnet = indexer::devnet_options(
+        a.dir,
+        a.node_bin.unwrap_or_else(node_bin_next_to_me),
+        a.accounts.max(2),
+        a.mix,
+        a.json,
+    );
+    devnet.validators = a.validators;
+    let o = suite::SoakOptions {
+        devnet,
+        rate: a.rate,
+        duration: Duration::from_secs(a.minutes * 60),
+        run: Duration::from_secs(a.run_secs),
+    };
+    let result = suite::soak(&o).await?;
+    if a.json {
+        println!("{}", serde_json::json!(result));
+    } else {
+        println!("{}", suite::soak_table(&result));
+    }
+    Ok(result.passed())
 }
 
 fn main() -> ExitCode {
@@ -302,6 +375,7 @@ fn main() -> ExitCode {
         match cli.command {
             Cmd::Load(a) => load(a).await,
             Cmd::Suite(a) => run_suite(a).await,
+            Cmd::Soak(a) => run_soak(a).await,
             Cmd::Indexer(a) => run_indexer(a).await,
         }
     });

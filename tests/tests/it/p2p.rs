@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use merit_tests::bench::{Bench, LoadSpec};
+use merit_tests::bench::{Bench, LoadSpec, Mix};
 use merit_tests::cluster::{Cluster, Rpc};
 
 /// Transactions offered per second, in both phases.
@@ -65,7 +65,8 @@ fn a_rogue_peer_flooding_fake_proposals_votes_and_garbage_is_banned_and_the_rate
     );
     let rpc: Vec<SocketAddr> = (0..4).map(|i| c.nodes[i].config.rpc.listen).collect();
     let metrics: Vec<SocketAddr> = (0..4).map(|i| c.nodes[i].config.metrics.listen).collect();
-    let bench = Bench::prepare(rpc, ACCOUNTS).unwrap_or_else(|e| panic!("funding: {e}"));
+    let bench =
+        Bench::prepare(rpc, ACCOUNTS, Mix::Transfer).unwrap_or_else(|e| panic!("funding: {e}"));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
