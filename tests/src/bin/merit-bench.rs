@@ -137,7 +137,8 @@ struct LoadArgs {
     /// Seconds of submission.
     #[arg(long, default_value_t = 10)]
     duration: u64,
-    /// transfer, pay (3-leg split payments) or mixed (4:1).
+    /// transfer, pay (3-leg split payments) or mixed (transfers of two tokens,
+    /// 5-leg splits, combined payments and crossing offers).
     #[arg(long, default_value = "transfer")]
     mix: Mix,
     /// Funded accounts the load is spread over.
