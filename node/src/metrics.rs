@@ -37,6 +37,9 @@ pub struct Metrics {
     pub p2p_banned_peers: Gauge,
     pub p2p_peer_penalties: Counter,
     pub p2p_rate_limited: Counter,
+    /// Peers whose connections were closed because gossip to them stopped
+    /// draining.
+    pub p2p_slow_peer_resets: Counter,
     pub txs_committed: Counter,
     pub txs_rejected: Counter,
     pub txs_admitted: Counter,
@@ -92,6 +95,7 @@ impl Metrics {
             p2p_banned_peers: Gauge::default(),
             p2p_peer_penalties: Counter::default(),
             p2p_rate_limited: Counter::default(),
+            p2p_slow_peer_resets: Counter::default(),
             txs_committed: Counter::default(),
             txs_rejected: Counter::default(),
             txs_admitted: Counter::default(),
@@ -182,6 +186,11 @@ impl Metrics {
             "p2p_rate_limited",
             "Messages and requests refused for being over their peer's rate limit",
             m.p2p_rate_limited.clone(),
+        );
+        registry.register(
+            "p2p_slow_peer_resets",
+            "Links to a peer closed and reopened because gossip to it stopped draining",
+            m.p2p_slow_peer_resets.clone(),
         );
         registry.register(
             "txs_committed",

@@ -50,7 +50,8 @@ use merit_store::Storage;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::peers::{
-    BAN_MS, ConsensusPeers, Offence, PeerBook, PeerBudget, Penalized, SyncPeers, Traffic, Verdict,
+    BAN_MS, ConsensusPeers, Offence, PeerBook, PeerBudget, Penalized, SlowPeers, SyncPeers,
+    Traffic, Verdict,
 };
 use crate::runtime::WallClock;
 use crate::shared::Shared;
@@ -75,6 +76,19 @@ pub const MAX_PENDING_VERDICTS: usize = 65_536;
 pub const MAX_INBOUND_CONNECTIONS: u32 = 256;
 /// Connections with one peer at most (both directions).
 pub const MAX_CONNECTIONS_PER_PEER: u32 = 4;
+/// How often gossipsub runs its heartbeat (mesh upkeep, IHAVE gossip, slow
+/// peer reports).
+pub const GOSSIP_HEARTBEAT: Duration = Duration::from_millis(500);
+/// Message ids one IHAVE or IWANT carries at most.
+pub const MAX_GOSSIP_CONTROL_IDS: usize = 2_048;
+/// Bytes of control (IHAVE, IWANT, IDONTWANT, GRAFT, PRUNE) one gossip frame
+/// may carry: the largest IHAVE this node sends, 2,048 ids of 34 bytes
+/// (a SHA-256 with its protobuf tag and length) and the topic, fits twice.
+pub const MAX_GOSSIP_CONTROL_BYTES: usize = 128 * 1024;
+/// Gossip messages queued for one peer at most. A healthy link drains in
+/// milliseconds; a queue this long is seconds behind, and gossipsub then
+/// reports the peer slow (see [`crate::peers::SlowPeers`]).
+pub const GOSSIP_PEER_QUEUE: usize = 5_000;
 /// How often the swarm task redials missing peers and lifts ended bans.
 pub const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -370,10 +384,9 @@ pub fn message_id(m: &gossipsub::Message) -> MessageId {
     MessageId::from(merit_chain::crypto::sha256(&m.data).0.to_vec())
 }
 
-/// Builds the swarm, starts listening and dialing, and spawns its task.
-pub async fn start(params: NetworkParams, shared: Arc<Shared>) -> anyhow::Result<NetworkChannels> {
-    let local_peer_id = params.identity.public().to_peer_id();
-    let gossip_config = gossipsub::ConfigBuilder::default()
+/// The gossipsub settings every node runs with.
+pub fn gossip_config() -> anyhow::Result<gossipsub::Config> {
+    gossipsub::ConfigBuilder::default()
         .max_transmit_size(MAX_GOSSIP_BYTES)
         // Gossip carries no libp2p signatures: every transaction is signed by
         // its sender and every consensus message by its validator, and both
@@ -384,16 +397,30 @@ pub async fn start(params: NetworkParams, shared: Arc<Shared>) -> anyhow::Result
         // Relay only what this node checked and accepted: a peer answers
         // for what it forwards, and an honest one forwards nothing invalid.
         .validate_messages()
-        .heartbeat_interval(Duration::from_millis(500))
+        .heartbeat_interval(GOSSIP_HEARTBEAT)
         .message_id_fn(message_id)
         .duplicate_cache_time(Duration::from_secs(120))
         .mesh_n_low(2)
         .mesh_n(4)
         .mesh_n_high(8)
         .mesh_outbound_min(1)
-        .connection_handler_queue_len(20_000)
+        // What this node sends and what it accepts must agree: an IHAVE or
+        // IWANT names up to MAX_GOSSIP_CONTROL_IDS ids, and a peer refuses
+        // a frame whose control part is over MAX_GOSSIP_CONTROL_BYTES. With
+        // the library's defaults (5,000 ids, 16 KiB) a loaded node's IHAVE
+        // was refused, the stream it rode on was dropped unread, and the
+        // link between two validators stopped carrying gossip for good.
+        .max_control_messages_sent(MAX_GOSSIP_CONTROL_IDS)
+        .max_control_message_size(MAX_GOSSIP_CONTROL_BYTES)
+        .connection_handler_queue_len(GOSSIP_PEER_QUEUE)
         .build()
-        .map_err(|e| anyhow::anyhow!("gossipsub config: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("gossipsub config: {e}"))
+}
+
+/// Builds the swarm, starts listening and dialing, and spawns its task.
+pub async fn start(params: NetworkParams, shared: Arc<Shared>) -> anyhow::Result<NetworkChannels> {
+    let local_peer_id = params.identity.public().to_peer_id();
+    let gossip_config = gossip_config()?;
     let tx_topic = tx_topic(&params.chain_id);
     let consensus_topic = consensus_topic(&params.chain_id);
 
@@ -459,6 +486,7 @@ pub async fn start(params: NetworkParams, shared: Arc<Shared>) -> anyhow::Result
         book: PeerBook::new(),
         budgets: BTreeMap::new(),
         sync_peers: SyncPeers::new(),
+        slow_peers: SlowPeers::new(),
         consensus_peers: (u64::MAX, ConsensusPeers::default()),
         in_consensus: (u64::MAX, false),
     };
@@ -492,6 +520,7 @@ struct SwarmTask {
     book: PeerBook,
     budgets: BTreeMap<PeerId, PeerBudget>,
     sync_peers: SyncPeers,
+    slow_peers: SlowPeers,
     /// The consensus peers, and the tip they were computed at.
     consensus_peers: (u64, ConsensusPeers),
     /// The tip membership was last judged at, and whether the node is
@@ -852,6 +881,22 @@ impl SwarmTask {
                     request_id, error, ..
                 },
             )) => self.on_sync_failure(request_id, error),
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::SlowPeer {
+                peer_id,
+                failed_messages,
+            })) => {
+                let now = self.now_ms();
+                if self.slow_peers.report(peer_id, now) {
+                    tracing::warn!(
+                        peer = %peer_id,
+                        ?failed_messages,
+                        "gossip to this peer has not drained for {} heartbeats: closing its connections to open fresh ones",
+                        crate::peers::SLOW_PEER_HEARTBEATS
+                    );
+                    self.shared.metrics.p2p_slow_peer_resets.inc();
+                    let _ = self.swarm.disconnect_peer_id(peer_id);
+                }
+            }
             SwarmEvent::ConnectionEstablished { peer_id, .. } => {
                 tracing::debug!(%peer_id, "peer connected");
                 self.shared
@@ -867,6 +912,7 @@ impl SwarmTask {
                 tracing::debug!(%peer_id, "peer disconnected");
                 if num_established == 0 {
                     self.budgets.remove(&peer_id);
+                    self.slow_peers.forget(&peer_id);
                 }
                 self.shared
                     .metrics
@@ -878,5 +924,52 @@ impl SwarmTask {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bytes of an IHAVE naming `ids` message ids on a topic of
+    /// `topic_bytes`, as protobuf encodes it: a length-delimited field per
+    /// id (tag, one or two length bytes, the id) inside the IHAVE, inside
+    /// the control message, inside the frame.
+    fn ihave_bytes(ids: usize, topic_bytes: usize) -> usize {
+        let id = 32;
+        let varint = |n: usize| match n {
+            0..128 => 1,
+            128..16_384 => 2,
+            _ => 3,
+        };
+        let field = |len: usize| 1 + varint(len) + len;
+        let ihave = field(topic_bytes) + ids * field(id);
+        field(field(ihave))
+    }
+
+    #[test]
+    fn the_largest_ihave_a_node_sends_is_one_its_peers_accept() {
+        let config = gossip_config().unwrap();
+        let longest_chain_id = "x".repeat(merit_chain::limits::MAX_CHAIN_ID_BYTES);
+        let topic = consensus_topic(&longest_chain_id)
+            .hash()
+            .into_string()
+            .len();
+        let largest = ihave_bytes(config.max_control_messages_sent(), topic);
+        assert!(
+            largest <= config.max_control_message_size(),
+            "an IHAVE of {} ids is {largest} bytes: peers refuse control over {}",
+            config.max_control_messages_sent(),
+            config.max_control_message_size()
+        );
+        assert!(config.max_control_message_size() <= config.max_transmit_size());
+        // The ids are SHA-256 hashes: the size above assumes 32 bytes.
+        let m = gossipsub::Message {
+            source: None,
+            data: vec![1, 2, 3],
+            sequence_number: None,
+            topic: tx_topic("merit-test").hash(),
+        };
+        assert_eq!(message_id(&m).0.len(), 32);
     }
 }

@@ -552,6 +552,64 @@ impl SyncPeers {
     }
 }
 
+/// Heartbeats in a row in which gossip to a peer found its send queue full
+/// before [`SlowPeers`] resets the link.
+pub const SLOW_PEER_HEARTBEATS: u32 = 6;
+/// A report further than this from the peer's last one starts a new run.
+pub const SLOW_PEER_GAP_MS: u64 = 1_500;
+
+/// Links whose gossip no longer drains.
+///
+/// gossipsub queues what it sends a peer and reports the peer slow, once a
+/// heartbeat, while that queue is full. A queue stays full when the peer
+/// reads too slowly, or when the link is stuck for good: a stream the
+/// peer stopped reading leaves the sender waiting forever, and every
+/// message to that peer, consensus votes too, is dropped from then on.
+/// After [`SLOW_PEER_HEARTBEATS`] reports in a row the network task closes
+/// the peer's connections; the redial (or the peer's own) opens fresh ones
+/// with an empty queue. Nobody is blamed: an overloaded honest peer is slow
+/// too, and only the slow peer's own link is touched.
+#[derive(Debug, Clone, Default)]
+pub struct SlowPeers {
+    /// Per peer: reports in the current run, and the last one's time.
+    runs: BTreeMap<PeerId, (u32, u64)>,
+}
+
+impl SlowPeers {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Notes a slow-peer report at `now_ms`; true when the link should be
+    /// reset now (the run then starts over).
+    pub fn report(&mut self, peer: PeerId, now_ms: u64) -> bool {
+        self.runs
+            .retain(|_, (_, last)| now_ms.saturating_sub(*last) <= SLOW_PEER_GAP_MS);
+        let run = self.runs.entry(peer).or_insert((0, now_ms));
+        run.0 += 1;
+        run.1 = now_ms;
+        if run.0 >= SLOW_PEER_HEARTBEATS {
+            self.runs.remove(&peer);
+            return true;
+        }
+        false
+    }
+
+    /// Forgets a peer whose connections all closed.
+    pub fn forget(&mut self, peer: &PeerId) {
+        self.runs.remove(peer);
+    }
+
+    /// Peers with a run going.
+    pub fn len(&self) -> usize {
+        self.runs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use merit_chain::consensus::{Statement, Vote};
@@ -563,6 +621,31 @@ mod tests {
     fn peer(i: u8) -> PeerId {
         let key = Keypair::insecure_from_label(&format!("peers-test/{i}"));
         crate::network::peer_id_of(&key.public()).unwrap()
+    }
+
+    #[test]
+    fn a_link_that_stays_full_is_reset_and_a_passing_burst_is_not() {
+        let mut slow = SlowPeers::new();
+        let (p, q) = (peer(1), peer(2));
+        // A burst: a few full heartbeats, then the queue drains.
+        for k in 0..u64::from(SLOW_PEER_HEARTBEATS - 1) {
+            assert!(!slow.report(p, 1_000 + k * 500));
+        }
+        // A report after a quiet gap starts a new run.
+        let later = 1_000 + 10_000;
+        for k in 0..u64::from(SLOW_PEER_HEARTBEATS - 1) {
+            assert!(!slow.report(p, later + k * 500), "report {k}");
+        }
+        // Another peer's reports do not count towards this one's.
+        assert!(!slow.report(q, later + 2_000));
+        // The run's last heartbeat resets the link, and the run starts over.
+        assert!(slow.report(p, later + u64::from(SLOW_PEER_HEARTBEATS - 1) * 500));
+        assert!(!slow.report(p, later + u64::from(SLOW_PEER_HEARTBEATS) * 500));
+        // Closed links are forgotten; stale runs are dropped on the way.
+        slow.forget(&p);
+        assert_eq!(slow.len(), 1);
+        assert!(!slow.report(p, later + 60_000));
+        assert_eq!(slow.len(), 1, "q's stale run was dropped");
     }
 
     #[test]
