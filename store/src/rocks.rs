@@ -28,6 +28,10 @@ pub const MEMTABLES_BYTES: usize = 256 << 20;
 pub const MEMTABLE_BYTES: usize = 32 << 20;
 /// The block cache shared by every column family.
 pub const BLOCK_CACHE_BYTES: usize = 64 << 20;
+/// The write-ahead log kept at most: past it, the column families that
+/// still hold its oldest records in memtables are flushed, and the log is
+/// deleted.
+pub const WAL_BYTES: u64 = 512 << 20;
 
 /// The merge of [`Kv::put_first`]: the oldest value of a key stays, and
 /// later ones are dropped. Associative, so RocksDB may fold operands in any
@@ -51,6 +55,12 @@ impl RocksKv {
         // full one is flushed. Without it each of the 13 column families
         // could hold two 64 MiB memtables.
         opts.set_db_write_buffer_size(MEMTABLES_BYTES);
+        // A log file is deleted only once every column family with records
+        // in it has flushed them. A rarely written column family (the day
+        // snapshots, the order book under a load of transfers) would pin
+        // every log after its last write: RocksDB's own bound is four times
+        // all the memtables, 3.5 GiB here, and restarts replay all of it.
+        opts.set_max_total_wal_size(WAL_BYTES);
         let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES);
         let cfs = Cf::ALL.iter().map(|cf| {
             let mut o = Options::default();
