@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::load::{Bench, LoadSpec, Mix, Report, describe};
-use super::suite::{SuiteOptions, start_devnet};
+use super::suite::{DEFAULT_NODE_LOG, SuiteOptions, start_devnet};
 use crate::cluster::Rpc;
 use crate::postgres::Postgres;
 
@@ -223,6 +223,7 @@ pub fn devnet_options(
         mix,
         dir,
         node_bin,
+        node_log: DEFAULT_NODE_LOG.to_string(),
         quiet,
     }
 }

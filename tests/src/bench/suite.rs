@@ -12,11 +12,14 @@ use serde::Serialize;
 use super::load::{Bench, LoadSpec, Mix, Report, describe};
 use super::{Sweep, procs, sweep};
 use crate::cluster::Rpc;
+use merit_chain::limits::MAX_TX_TTL_BLOCKS;
 
 /// Ports of the benchmark's devnet, apart from a user's default devnet.
 pub const BENCH_P2P_BASE_PORT: u16 = 27601;
 pub const BENCH_RPC_BASE_PORT: u16 = 18545;
 pub const BENCH_METRICS_BASE_PORT: u16 = 19715;
+/// The validators' log filter unless told otherwise.
+pub const DEFAULT_NODE_LOG: &str = "warn";
 
 #[derive(Debug, Clone)]
 pub struct SuiteOptions {
@@ -26,7 +29,8 @@ pub struct SuiteOptions {
     /// saturation runs leave a state that is still draining (each
     /// transaction's nonce leaves the state only when its TTL window of
     /// `MAX_TX_TTL_BLOCKS` blocks closes), and the half run measures the
-    /// chain in its steady state at that rate.
+    /// chain in its steady state at that rate. Runs of this length repeat
+    /// (at most `WARMUP_MAX_ROUNDS`) until that many blocks have passed.
     pub warmup: Duration,
     pub sweep_step: Duration,
     pub sweep_start: u64,
@@ -36,6 +40,9 @@ pub struct SuiteOptions {
     pub mix: Mix,
     pub dir: PathBuf,
     pub node_bin: PathBuf,
+    /// The validators' log filter (`merit-node` `log`), written to
+    /// `DIR/node-N.log`.
+    pub node_log: String,
     pub quiet: bool,
 }
 
@@ -72,6 +79,8 @@ pub struct SuiteResult {
 /// steady run that commits less than this share of what it offered is
 /// repeated at a lower rate.
 pub const STEADY_KEEP_UP_RATIO: f64 = 0.95;
+/// Warm-up runs at most before the measured run at half.
+pub const WARMUP_MAX_ROUNDS: u32 = 5;
 /// The rate factor of each retry.
 pub const STEADY_STEP_DOWN: f64 = 1.25;
 /// Steady runs at saturation at most.
@@ -139,7 +148,7 @@ pub(crate) fn start_devnet(o: &SuiteOptions) -> Result<(Devnet, Vec<SocketAddr>)
         .args(["--p2p-base-port", &BENCH_P2P_BASE_PORT.to_string()])
         .args(["--rpc-base-port", &BENCH_RPC_BASE_PORT.to_string()])
         .args(["--metrics-base-port", &BENCH_METRICS_BASE_PORT.to_string()])
-        .args(["--log", "warn"])
+        .args(["--log", &o.node_log])
         .output()
         .map_err(|e| format!("cannot run {}: {e}", o.node_bin.display()))?;
     if !init.status.success() {
@@ -310,17 +319,35 @@ pub async fn run(o: &SuiteOptions) -> Result<SuiteResult, String> {
         o.steady.as_secs()
     ));
     tokio::task::block_in_place(|| settle(&nodes));
+    // The warm-up lasts until the TTL window has turned over: a block's
+    // nonces stay in the state for MAX_TX_TTL_BLOCKS blocks, so the huge
+    // blocks of a saturated minute keep the state large (and every block
+    // dear) until that many blocks have followed them.
+    let mut warmup_txs = 0;
     let half_warmup = if o.warmup.is_zero() {
         None
     } else {
-        say(format!("warm-up {} s at half first", o.warmup.as_secs()));
-        let spec = LoadSpec {
-            duration: o.warmup,
-            ..steady(half)
-        };
-        let r = measured(&bench, &devnet, &spec).await?;
-        say(describe(&r));
-        Some(r)
+        let start = Rpc::new(nodes[0]).height().unwrap_or(0);
+        let mut last = None;
+        for round in 1..=WARMUP_MAX_ROUNDS {
+            say(format!(
+                "warm-up {} s at half (round {round}, until {MAX_TX_TTL_BLOCKS} blocks have passed)",
+                o.warmup.as_secs()
+            ));
+            let spec = LoadSpec {
+                duration: o.warmup,
+                ..steady(half)
+            };
+            let r = measured(&bench, &devnet, &spec).await?;
+            say(describe(&r));
+            warmup_txs += r.committed + r.rejected;
+            last = Some(r);
+            let now = Rpc::new(nodes[0]).height().unwrap_or(0);
+            if now.saturating_sub(start) >= MAX_TX_TTL_BLOCKS {
+                break;
+            }
+        }
+        last
     };
     let at_half = measured(&bench, &devnet, &steady(half)).await?;
     say(describe(&at_half));
@@ -328,10 +355,10 @@ pub async fn run(o: &SuiteOptions) -> Result<SuiteResult, String> {
         .steps
         .iter()
         .chain(&fell_behind)
-        .chain(&half_warmup)
         .chain([&at_saturation, &at_half])
         .map(|r| r.committed + r.rejected)
-        .sum();
+        .sum::<u64>()
+        + warmup_txs;
     let store = devnet.store_bytes();
     Ok(SuiteResult {
         validators: o.validators,
@@ -436,7 +463,12 @@ pub struct SoakSample {
     /// Seconds since the load began.
     pub at_secs: f64,
     pub committed_tps: f64,
+    pub p50_ms: f64,
     pub p99_ms: f64,
+    pub blocks_per_sec: f64,
+    /// Node CPU per committed transaction over the run, averaged over the
+    /// nodes.
+    pub node_cpu_us_per_tx: f64,
     pub lost: u64,
     pub duplicated: u64,
     /// Each node's resident memory.
@@ -497,11 +529,14 @@ pub async fn soak(o: &SoakOptions) -> Result<SoakResult, String> {
     let started = Instant::now();
     let mut samples = Vec::new();
     while started.elapsed() < o.duration {
-        let r = bench.run(&spec).await?;
+        let r = measured(&bench, &devnet, &spec).await?;
         let sample = SoakSample {
             at_secs: started.elapsed().as_secs_f64(),
             committed_tps: r.committed_tps,
+            p50_ms: r.latency_ms.p50,
             p99_ms: r.latency_ms.p99,
+            blocks_per_sec: r.blocks_per_sec,
+            node_cpu_us_per_tx: r.usage.as_ref().map_or(0.0, |u| u.node_cpu_us_per_tx),
             lost: r.lost,
             duplicated: r.duplicated,
             rss_mb: devnet
@@ -527,8 +562,8 @@ pub async fn soak(o: &SoakOptions) -> Result<SoakResult, String> {
 /// A soak's samples as a Markdown table.
 pub fn soak_table(r: &SoakResult) -> String {
     let mut out = String::from(
-        "| minute | committed tx/s | p99 ms | node RSS MB | mempool | verified set | key cache | store MB | lost | duplicated |\n\
-         |---:|---:|---:|---|---:|---:|---:|---:|---:|---:|\n",
+        "| minute | committed tx/s | p50 ms | p99 ms | blocks/s | node CPU µs/tx | node RSS MB | mempool | verified set | key cache | store MB | lost | duplicated |\n\
+         |---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|\n",
     );
     for s in &r.samples {
         out.push_str(&soak_row(s));
@@ -540,10 +575,13 @@ pub fn soak_table(r: &SoakResult) -> String {
 fn soak_row(s: &SoakSample) -> String {
     let rss: Vec<String> = s.rss_mb.iter().map(|m| format!("{m:.0}")).collect();
     format!(
-        "| {:.1} | {:.0} | {:.0} | {} | {} | {} | {} | {:.0} | {} | {} |",
+        "| {:.1} | {:.0} | {:.0} | {:.0} | {:.2} | {:.1} | {} | {} | {} | {} | {:.0} | {} | {} |",
         s.at_secs / 60.0,
         s.committed_tps,
+        s.p50_ms,
         s.p99_ms,
+        s.blocks_per_sec,
+        s.node_cpu_us_per_tx,
         rss.join(", "),
         s.mempool,
         s.verified_txs,

@@ -19,7 +19,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use merit_tests::bench::indexer;
 use merit_tests::bench::load::{DEFAULT_ACCOUNTS, describe};
-use merit_tests::bench::suite::{self, SuiteOptions};
+use merit_tests::bench::suite::{self, DEFAULT_NODE_LOG, SuiteOptions};
 use merit_tests::bench::{Bench, LoadSpec, Mix, Report, sweep};
 
 /// Load generator and benchmark for a Merit chain.
@@ -93,6 +93,10 @@ struct SoakArgs {
     /// The merit-node binary (default: next to this one).
     #[arg(long)]
     node_bin: Option<PathBuf>,
+    /// The validators' log filter, e.g. `warn,libp2p_gossipsub=debug`
+    /// (each validator logs to DIR/node-N.log).
+    #[arg(long, default_value = DEFAULT_NODE_LOG)]
+    node_log: String,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -167,7 +171,8 @@ struct SuiteArgs {
     #[arg(long, default_value_t = 60)]
     steady_secs: u64,
     /// Seconds of load at half of saturation before the measured run at
-    /// half (0: none).
+    /// half, repeated (at most 5 times) until the transactions' TTL window
+    /// of 1,000 blocks has turned over since the saturation runs (0: none).
     #[arg(long, default_value_t = 90)]
     warmup_secs: u64,
     /// Seconds of each sweep step.
@@ -190,6 +195,10 @@ struct SuiteArgs {
     /// The merit-node binary (default: next to this one).
     #[arg(long)]
     node_bin: Option<PathBuf>,
+    /// The validators' log filter, e.g. `warn,libp2p_gossipsub=debug`
+    /// (each validator logs to DIR/node-N.log).
+    #[arg(long, default_value = DEFAULT_NODE_LOG)]
+    node_log: String,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -313,6 +322,7 @@ async fn run_suite(a: SuiteArgs) -> Result<bool, String> {
         mix: a.mix,
         dir: a.dir,
         node_bin: a.node_bin.unwrap_or_else(node_bin_next_to_me),
+        node_log: a.node_log,
         quiet: a.json,
     };
     let result = suite::run(&o).await?;
@@ -344,6 +354,7 @@ async fn run_soak(a: SoakArgs) -> Result<bool, String> {
         a.json,
     );
     devnet.validators = a.validators;
+    devnet.node_log = a.node_log;
     let o = suite::SoakOptions {
         devnet,
         rate: a.rate,
