@@ -599,15 +599,6 @@ impl SlowPeers {
     pub fn forget(&mut self, peer: &PeerId) {
         self.runs.remove(peer);
     }
-
-    /// Peers with a run going.
-    pub fn len(&self) -> usize {
-        self.runs.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.runs.is_empty()
-    }
 }
 
 #[cfg(test)]
@@ -643,9 +634,9 @@ mod tests {
         assert!(!slow.report(p, later + u64::from(SLOW_PEER_HEARTBEATS) * 500));
         // Closed links are forgotten; stale runs are dropped on the way.
         slow.forget(&p);
-        assert_eq!(slow.len(), 1);
+        assert_eq!(slow.runs.len(), 1);
         assert!(!slow.report(p, later + 60_000));
-        assert_eq!(slow.len(), 1, "q's stale run was dropped");
+        assert_eq!(slow.runs.len(), 1, "q's stale run was dropped");
     }
 
     #[test]

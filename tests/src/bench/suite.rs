@@ -7,12 +7,12 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use merit_chain::limits::MAX_TX_TTL_BLOCKS;
 use serde::Serialize;
 
 use super::load::{Bench, LoadSpec, Mix, Report, describe};
 use super::{Sweep, procs, sweep};
 use crate::cluster::Rpc;
-use merit_chain::limits::MAX_TX_TTL_BLOCKS;
 
 /// Ports of the benchmark's devnet, apart from a user's default devnet.
 pub const BENCH_P2P_BASE_PORT: u16 = 27601;
