@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, IteratorMode, MergeOperands, Options,
-    WriteBatch, WriteOptions,
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, Env, IteratorMode, MergeOperands,
+    Options, WriteBatch, WriteOptions,
 };
 
 use crate::kv::{Cf, Direction, Kv, Visit};
@@ -42,6 +42,26 @@ fn keep_first(_key: &[u8], existing: Option<&[u8]>, operands: &MergeOperands) ->
         .or_else(|| operands.iter().next().map(<[u8]>::to_vec))
 }
 
+/// RocksDB's environment with its flush and compaction threads at the
+/// lowest CPU priority.
+///
+/// Validators write the same blocks, so their memtables fill and flush at
+/// the same moments; a flush of 32 MiB takes 300-600 ms of a core. At
+/// normal priority, four validators sharing cores stalled consensus for
+/// that long at every flush, and a lone validator still loses a core to
+/// it while a block waits. At the lowest priority the flush takes what
+/// the node's own threads leave; when writes outrun it, RocksDB slows
+/// them down, so the background work always gets done.
+fn background_env(path: &Path) -> Result<Env, StorageError> {
+    let mut env = Env::new().map_err(|source| StorageError::Db {
+        path: path.to_path_buf(),
+        detail: source.to_string(),
+    })?;
+    env.lower_thread_pool_cpu_priority();
+    env.lower_high_priority_thread_pool_cpu_priority();
+    Ok(env)
+}
+
 /// The chain store on RocksDB: what a node runs on.
 pub type RocksStorage = ChainStore<RocksKv>;
 
@@ -61,6 +81,7 @@ impl RocksKv {
         // every log after its last write: RocksDB's own bound is four times
         // all the memtables, 3.5 GiB here, and restarts replay all of it.
         opts.set_max_total_wal_size(WAL_BYTES);
+        opts.set_env(&background_env(path)?);
         let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES);
         let cfs = Cf::ALL.iter().map(|cf| {
             let mut o = Options::default();
@@ -348,5 +369,61 @@ mod tests {
                 (b"k".to_vec(), b"first".to_vec())
             ]
         );
+    }
+    /// The nice value of each of this process's threads named `rocksdb:<pool>`.
+    #[cfg(target_os = "linux")]
+    fn pool_nice(pool: &str) -> Vec<i64> {
+        let mut out = Vec::new();
+        for task in std::fs::read_dir("/proc/self/task").expect("tasks") {
+            let task = task.expect("task").path();
+            let Ok(comm) = std::fs::read_to_string(task.join("comm")) else {
+                continue;
+            };
+            if !comm.trim_end().starts_with(&format!("rocksdb:{pool}")) {
+                continue;
+            }
+            let Ok(stat) = std::fs::read_to_string(task.join("stat")) else {
+                continue;
+            };
+            // After the command's closing parenthesis come fields 3 onward;
+            // the nice value is field 19.
+            let rest = &stat[stat.rfind(')').expect("stat") + 1..];
+            let nice = rest.split_whitespace().nth(16).expect("nice field");
+            out.push(nice.parse().expect("nice"));
+        }
+        out
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn flushes_and_compactions_run_at_the_lowest_cpu_priority() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let kv = RocksKv::open(dir.path()).expect("open");
+        let cf = kv.handle(Cf::History).expect("cf");
+        // Two flushes leave two level-0 files; compacting them runs on the
+        // low-priority pool, each flush on the high-priority one. A pool's
+        // thread lowers its priority when it takes its first job.
+        for round in 0..2u8 {
+            let mut b = RocksBatch::default();
+            for i in 0..100u8 {
+                kv.put(&mut b, Cf::History, &[round, i], b"value")
+                    .expect("put");
+            }
+            kv.write(b, false).expect("write");
+            kv.db.flush_cf(cf).expect("flush");
+        }
+        kv.db.compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let (high, low) = (pool_nice("high"), pool_nice("low"));
+            if high.contains(&19) && low.contains(&19) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "background threads not at nice 19: high {high:?}, low {low:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 }
