@@ -53,13 +53,18 @@ fn keep_first(_key: &[u8], existing: Option<&[u8]>, operands: &MergeOperands) ->
 /// the node's own threads leave; when writes outrun it, RocksDB slows
 /// them down, so the background work always gets done.
 fn background_env(path: &Path) -> Result<Env, StorageError> {
-    let mut env = Env::new().map_err(|source| StorageError::Db {
-        path: path.to_path_buf(),
-        detail: source.to_string(),
-    })?;
+    let mut env = Env::new().map_err(|source| db_error(path, source))?;
     env.lower_thread_pool_cpu_priority();
     env.lower_high_priority_thread_pool_cpu_priority();
     Ok(env)
+}
+
+/// A RocksDB error, for the store at `path`.
+fn db_error(path: &Path, source: rocksdb::Error) -> StorageError {
+    StorageError::Db {
+        path: path.to_path_buf(),
+        detail: source.to_string(),
+    }
 }
 
 /// The chain store on RocksDB: what a node runs on.
@@ -99,10 +104,8 @@ impl RocksKv {
             }
             ColumnFamilyDescriptor::new(cf.name(), o)
         });
-        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|source| StorageError::Db {
-            path: path.to_path_buf(),
-            detail: source.to_string(),
-        })?;
+        let db =
+            DB::open_cf_descriptors(&opts, path, cfs).map_err(|source| db_error(path, source))?;
         Ok(RocksKv {
             db,
             path: path.to_path_buf(),
@@ -121,10 +124,7 @@ impl RocksKv {
     }
 
     fn db_err(&self, source: rocksdb::Error) -> StorageError {
-        StorageError::Db {
-            path: self.path.clone(),
-            detail: source.to_string(),
-        }
+        db_error(&self.path, source)
     }
 }
 
@@ -370,6 +370,7 @@ mod tests {
             ]
         );
     }
+
     /// The nice value of each of this process's threads named `rocksdb:<pool>`.
     #[cfg(target_os = "linux")]
     fn pool_nice(pool: &str) -> Vec<i64> {
