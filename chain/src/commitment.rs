@@ -55,7 +55,8 @@ fn node_hash(l: &Hash32, r: &Hash32) -> Hash32 {
 /// `levels[BUCKET_BITS]` the root.
 #[derive(Clone)]
 pub struct StateCommitment {
-    buckets: Vec<BTreeMap<Hash32, Hash32>>,
+    /// Each bucket's `(H(key), entry hash)` pairs, sorted by `H(key)`.
+    buckets: Vec<Vec<(Hash32, Hash32)>>,
     levels: Vec<Vec<Hash32>>,
 }
 
@@ -70,7 +71,7 @@ impl std::fmt::Debug for StateCommitment {
 #[derive(Debug, Clone, Default)]
 pub struct CommitmentDelta {
     root: Hash32,
-    buckets: Vec<(usize, BTreeMap<Hash32, Hash32>)>,
+    buckets: Vec<(usize, Vec<(Hash32, Hash32)>)>,
     nodes: Vec<(usize, usize, Hash32)>,
 }
 
@@ -115,14 +116,14 @@ impl Default for StateCommitment {
 impl StateCommitment {
     /// The commitment of an empty state.
     pub fn new() -> Self {
-        let empty = bucket_hash(&BTreeMap::new());
+        let empty = bucket_hash(std::iter::empty());
         let mut levels = vec![vec![empty; BUCKETS]];
         for level in 1..=BUCKET_BITS as usize {
             let below = levels[level - 1][0];
             levels.push(vec![node_hash(&below, &below); BUCKETS >> level]);
         }
         StateCommitment {
-            buckets: vec![BTreeMap::new(); BUCKETS],
+            buckets: vec![Vec::new(); BUCKETS],
             levels,
         }
     }
@@ -145,7 +146,7 @@ impl StateCommitment {
     }
 
     pub fn len(&self) -> usize {
-        self.buckets.iter().map(BTreeMap::len).sum()
+        self.buckets.iter().map(Vec::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -153,26 +154,47 @@ impl StateCommitment {
     }
 
     /// Computes the root after `changes` (encoded key, new encoded value or
-    /// `None` for a deletion) without changing `self`.
+    /// `None` for a deletion) without changing `self`. A key changed twice
+    /// takes its last change.
     pub fn prepare<'a>(
         &self,
         changes: impl Iterator<Item = (&'a [u8], Option<&'a [u8]>)>,
     ) -> CommitmentDelta {
-        let mut dirty: BTreeMap<usize, BTreeMap<Hash32, Hash32>> = BTreeMap::new();
-        for (k, v) in changes {
-            let kh = key_hash(k);
-            let b = bucket_of(&kh);
-            let bucket = dirty.entry(b).or_insert_with(|| self.buckets[b].clone());
-            match v {
-                Some(v) => bucket.insert(kh, entry_hash(&kh, v)),
-                None => bucket.remove(&kh),
+        // Each change as (bucket, H(key), new entry hash), grouped by bucket
+        // and key by a stable sort, so that a later change of a key comes
+        // after an earlier one and wins.
+        let mut ops: Vec<(usize, Hash32, Option<Hash32>)> = changes
+            .map(|(k, v)| {
+                let kh = key_hash(k);
+                let entry = v.map(|v| entry_hash(&kh, v));
+                (bucket_of(&kh), kh, entry)
+            })
+            .collect();
+        ops.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        let mut dirty: Vec<(usize, Vec<(Hash32, Hash32)>)> = Vec::new();
+        for (b, kh, entry) in ops {
+            if dirty.last().is_none_or(|(last, _)| *last != b) {
+                dirty.push((b, self.buckets[b].clone()));
+            }
+            let Some((_, bucket)) = dirty.last_mut() else {
+                continue;
             };
+            match (bucket.binary_search_by(|(k, _)| k.cmp(&kh)), entry) {
+                (Ok(i), Some(e)) => bucket[i].1 = e,
+                (Ok(i), None) => {
+                    bucket.remove(i);
+                }
+                (Err(i), Some(e)) => bucket.insert(i, (kh, e)),
+                (Err(_), None) => {}
+            }
         }
         // The changed nodes of each level, sorted by index: a parent's
         // changed children are adjacent, and an unchanged child is read from
         // the level below.
-        let mut current: Vec<(usize, Hash32)> =
-            dirty.iter().map(|(i, b)| (*i, bucket_hash(b))).collect();
+        let mut current: Vec<(usize, Hash32)> = dirty
+            .iter()
+            .map(|(i, b)| (*i, bucket_hash(b.iter().map(|(k, e)| (k, e)))))
+            .collect();
         let mut nodes: Vec<(usize, usize, Hash32)> = Vec::with_capacity(current.len() * 3);
         nodes.extend(current.iter().map(|(i, h)| (0, *i, *h)));
         for level in 1..=BUCKET_BITS as usize {
@@ -201,7 +223,7 @@ impl StateCommitment {
         let root = current.first().map_or_else(|| self.root(), |(_, h)| *h);
         CommitmentDelta {
             root,
-            buckets: dirty.into_iter().collect(),
+            buckets: dirty,
             nodes,
         }
     }
@@ -212,8 +234,8 @@ impl StateCommitment {
     /// other entry's value.
     pub fn prove(&self, key: &[u8]) -> Result<StateProof, ProofError> {
         let b = bucket_of(&key_hash(key));
-        let pairs: Vec<(Hash32, Hash32)> = self.buckets[b].iter().map(|(k, e)| (*k, *e)).collect();
-        let bucket = BoundedVec::new(pairs).map_err(|p| ProofError::BucketTooLarge(p.len()))?;
+        let bucket = BoundedVec::new(self.buckets[b].clone())
+            .map_err(|p| ProofError::BucketTooLarge(p.len()))?;
         let mut siblings = [Hash32::default(); BUCKET_BITS as usize];
         let mut index = b;
         for (level, sibling) in siblings.iter_mut().enumerate() {
@@ -229,7 +251,7 @@ impl StateCommitment {
     }
 
     /// The `(H(key), entry hash)` pairs of the bucket `key` falls in.
-    pub fn bucket_pairs(&self, key: &[u8]) -> &BTreeMap<Hash32, Hash32> {
+    pub fn bucket_pairs(&self, key: &[u8]) -> &[(Hash32, Hash32)] {
         &self.buckets[bucket_of(&key_hash(key))]
     }
 
@@ -338,7 +360,7 @@ impl StateCommitment {
         undo: &[BlockUndo],
     ) -> (Option<Vec<u8>>, BTreeMap<Hash32, Hash32>) {
         let b = bucket_of(&key_hash(key));
-        let mut pairs = self.buckets[b].clone();
+        let mut pairs: BTreeMap<Hash32, Hash32> = self.buckets[b].iter().copied().collect();
         let mut value = current.map(<[u8]>::to_vec);
         for (k, old) in undo.iter().flat_map(|block| &block.entries) {
             let kh = key_hash(k);
@@ -564,6 +586,43 @@ mod tests {
             assert_eq!(c.root(), rebuilt.root(), "block {block} of {size} changes");
             assert_eq!(c.len(), all.len());
         }
+    }
+
+    /// The roots of a known state, before and after a block that updates,
+    /// deletes, inserts, and changes two keys twice (the last change wins):
+    /// what consensus decides, pinned whatever the implementation.
+    #[test]
+    fn the_roots_of_a_known_state_are_pinned() {
+        assert_eq!(
+            StateCommitment::new().root().to_hex(),
+            "cc05a62ee8d0dd3f7abd1428586845ac15187731cfc6ae50c5b28358913e2aef",
+            "the empty state"
+        );
+        let all = entries(1_000);
+        let mut c =
+            StateCommitment::from_entries(all.iter().map(|(k, v)| (k.as_slice(), v.as_slice())));
+        assert_eq!(
+            c.root().to_hex(),
+            "7e5f2617f106c39b68c59a6da1ed56f8360720e7ea81058eead8877b958d956b",
+            "1,000 entries"
+        );
+        let changes: Vec<(&[u8], Option<&[u8]>)> = vec![
+            (b"key5", Some(b"first")),
+            (b"key7", None),
+            (b"key5", Some(b"second")),
+            (b"key1000", Some(b"new")),
+            (b"key9", None),
+            (b"key9", Some(b"back")),
+            (b"absent", None),
+        ];
+        let delta = c.prepare(changes.into_iter());
+        c.apply(delta);
+        assert_eq!(
+            c.root().to_hex(),
+            "eaad980916a28c5b2340db026fa2a3b5ab72356d63caa532dc8c41bde83933ef",
+            "after the block"
+        );
+        assert_eq!(c.len(), 1_000);
     }
 
     #[test]

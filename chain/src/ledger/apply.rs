@@ -54,13 +54,18 @@ impl Ledger {
         };
         for (k, v) in changes {
             note(k, v.as_ref());
-            if let Some(old) = self.state.remove(k) {
+            // One walk of the state per change: the old value comes back
+            // from the insert or the removal.
+            let old = match v {
+                Some(v) => self.state.insert(k.clone(), v.clone()),
+                None => self.state.remove(k),
+            };
+            if let Some(old) = old {
                 note(k, Some(&old));
                 self.index_remove(k, &old);
             }
             if let Some(v) = v {
                 self.index_insert(k, v);
-                self.state.insert(k.clone(), v.clone());
             }
         }
         // The counters kept by execution must agree with the balances, the
