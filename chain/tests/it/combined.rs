@@ -234,6 +234,10 @@ fn a_refund_is_bounded_per_receiver_and_per_token() {
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "ledger mutants exist only in debug builds"
+)]
 fn mutant_ledger_refund_any_token_is_caught() {
     let caught = std::panic::catch_unwind(|| {
         with_mutant(

@@ -132,6 +132,10 @@ fn only_the_issuer_freezes_and_only_a_token_created_to_allow_it() {
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "ledger mutants exist only in debug builds"
+)]
 fn mutant_ledger_anyone_freezes_is_caught() {
     let caught = std::panic::catch_unwind(|| {
         with_mutant(
@@ -202,6 +206,10 @@ fn frozen_points_stay_the_holders_but_cannot_move() {
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "ledger mutants exist only in debug builds"
+)]
 fn mutant_ledger_frozen_points_move_is_caught() {
     let caught = std::panic::catch_unwind(|| {
         with_mutant(LedgerMutant::FrozenPointsMove, frozen_points_cannot_move)

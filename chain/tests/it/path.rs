@@ -268,6 +268,10 @@ fn max_offers_crossed_counts_all_hops_together() {
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "ledger mutants exist only in debug builds"
+)]
 fn mutant_ledger_path_bound_per_hop_is_caught() {
     let caught = std::panic::catch_unwind(|| {
         with_mutant(
@@ -702,6 +706,10 @@ fn thirds() -> Case {
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "ledger mutants exist only in debug builds"
+)]
 fn mutant_ledger_path_rounds_for_payer_is_caught() {
     run_case(&thirds()).unwrap();
     let caught = with_mutant(LedgerMutant::PathRoundsForPayer, || run_case(&thirds()));
@@ -713,6 +721,10 @@ fn mutant_ledger_path_rounds_for_payer_is_caught() {
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "ledger mutants exist only in debug builds"
+)]
 fn mutant_ledger_path_ignores_send_max_is_caught() {
     let mut c = thirds();
     c.send_max = 10;

@@ -408,6 +408,10 @@ fn caught(mutant: LedgerMutant, test: fn()) {
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "ledger mutants exist only in debug builds"
+)]
 fn mutant_ledger_pays_unopened_sub_account_is_caught() {
     caught(
         LedgerMutant::PaysUnopenedSubAccount,
@@ -416,6 +420,10 @@ fn mutant_ledger_pays_unopened_sub_account_is_caught() {
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "ledger mutants exist only in debug builds"
+)]
 fn mutant_ledger_spends_unopened_sub_account_is_caught() {
     caught(
         LedgerMutant::SpendsUnopenedSubAccount,
@@ -424,6 +432,10 @@ fn mutant_ledger_spends_unopened_sub_account_is_caught() {
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "ledger mutants exist only in debug builds"
+)]
 fn mutant_ledger_refund_to_main_account_is_caught() {
     caught(
         LedgerMutant::RefundToMainAccount,
@@ -432,6 +444,10 @@ fn mutant_ledger_refund_to_main_account_is_caught() {
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "ledger mutants exist only in debug builds"
+)]
 fn mutant_ledger_sub_accounts_unbounded_is_caught() {
     caught(
         LedgerMutant::SubAccountsUnbounded,
